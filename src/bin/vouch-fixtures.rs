@@ -1,0 +1,27 @@
+//! Developer tool: writes seeded sample lakes.
+//!
+//! `vouch-fixtures sample DIR` writes the committed fixture set (fixtures/ in the repo);
+//! `vouch-fixtures random DIR SEED` writes a random lake and prints its tables and IDs as JSON.
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
+        ["sample", dir] => vouch::fixtures::sample_lake(std::path::Path::new(dir)).map(|_| ()),
+        ["random", dir, seed] => match seed.parse::<u64>() {
+            Ok(seed) => vouch::fixtures::random_lake(std::path::Path::new(dir), seed).map(|lake| {
+                let tables: Vec<serde_json::Value> = lake
+                    .tables
+                    .iter()
+                    .map(|t| serde_json::json!({"name": t.name, "id_columns": t.id_columns, "id_sql": t.id_sql}))
+                    .collect();
+                println!("{}", serde_json::json!({"tables": tables, "ids": lake.ids}));
+            }),
+            Err(_) => Err(std::io::Error::other("SEED must be a number")),
+        },
+        _ => Err(std::io::Error::other("usage: vouch-fixtures sample DIR | random DIR SEED")),
+    };
+    if let Err(e) = result {
+        eprintln!("vouch-fixtures: {e}");
+        std::process::exit(2);
+    }
+}

@@ -1,0 +1,226 @@
+//! `vouch.toml`: the lake, its tables and identifier columns, the side tables, privacy.
+//!
+//! Parsing and path resolution only; nothing here opens the lake. Relative paths in the
+//! file are resolved against the file's own directory so a config works from any working
+//! directory. Unknown keys are errors, so a typo cannot silently drop a table.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: cannot read config: {message}")]
+    Unreadable { path: String, message: String },
+    #[error("{path}: malformed config: {message}")]
+    Malformed { path: String, message: String },
+}
+
+/// The whole file.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub lake: LakeConfig,
+    #[serde(default)]
+    pub tables: SideTables,
+    #[serde(default)]
+    pub privacy: PrivacyConfig,
+    /// Directory of the config file; relative paths are resolved against it.
+    #[serde(skip)]
+    pub base_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LakeConfig {
+    /// A local directory or `s3://bucket/prefix`.
+    pub location: Option<String>,
+    /// Identifier columns of tables not listed below.
+    #[serde(default = "default_id_columns")]
+    pub id_columns: Vec<String>,
+    #[serde(default)]
+    pub tables: Vec<TableConfig>,
+}
+
+impl Default for LakeConfig {
+    fn default() -> Self {
+        LakeConfig {
+            location: None,
+            id_columns: default_id_columns(),
+            tables: vec![],
+        }
+    }
+}
+
+fn default_id_columns() -> Vec<String> {
+    vec!["user_id".to_string()]
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TableConfig {
+    /// The table's name in reports; matches `data_retention_policy.dataset`.
+    pub name: String,
+    /// Path relative to the lake location (defaults to the name).
+    pub path: Option<String>,
+    pub id_columns: Option<Vec<String>>,
+}
+
+/// Locations of the runbook's tables (Parquet or CSV).
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SideTables {
+    pub data_retention_policy: Option<String>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrivacyConfig {
+    /// The key for `hmac-sha256:` subject hashes (`VOUCH_SUBJECT_KEY` overrides it).
+    pub subject_key: Option<String>,
+    /// A file holding the key (first line), instead of `subject_key`.
+    pub subject_key_file: Option<String>,
+}
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Unreadable {
+            path: shown.clone(),
+            message: crate::store::io_message(&e),
+        })?;
+        let mut cfg = Config::parse(&text).map_err(|message| ConfigError::Malformed {
+            path: shown,
+            message,
+        })?;
+        cfg.base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        Ok(cfg)
+    }
+
+    /// Parses config text; the error is one line saying where and what.
+    pub fn parse(text: &str) -> Result<Config, String> {
+        let cfg: Config = toml::from_str(text).map_err(|e| {
+            let msg = e.message().to_string();
+            match e.span() {
+                Some(span) => {
+                    let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+                    format!("line {line}: {msg}")
+                }
+                None => msg,
+            }
+        })?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if self.lake.id_columns.is_empty() {
+            return Err("lake.id_columns must name at least one column".into());
+        }
+        let mut names = std::collections::HashSet::new();
+        for t in &self.lake.tables {
+            if t.name.trim().is_empty() {
+                return Err("a [[lake.tables]] entry has an empty name".into());
+            }
+            if !names.insert(t.name.as_str()) {
+                return Err(format!("table {} is listed twice", t.name));
+            }
+            if t.id_columns.as_ref().is_some_and(|c| c.is_empty()) {
+                return Err(format!(
+                    "table {}: id_columns must name at least one column",
+                    t.name
+                ));
+            }
+            let p = t.path.as_deref().unwrap_or(&t.name);
+            if p.split('/').any(|s| s == "..") || p.starts_with('/') {
+                return Err(format!(
+                    "table {}: path must be relative to the lake and stay inside it",
+                    t.name
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Resolves a path from the file against its directory (URIs are left alone).
+    pub fn resolve(&self, p: &str) -> String {
+        if p.contains("://") || Path::new(p).is_absolute() {
+            p.to_string()
+        } else {
+            self.base_dir.join(p).display().to_string()
+        }
+    }
+
+    /// The subject key: `VOUCH_SUBJECT_KEY` from `env`, else the config.
+    pub fn subject_key(&self, env: Option<String>) -> Result<Option<Vec<u8>>, ConfigError> {
+        if let Some(k) = env.filter(|k| !k.is_empty()) {
+            return Ok(Some(k.into_bytes()));
+        }
+        if let Some(k) = &self.privacy.subject_key {
+            return Ok(Some(k.clone().into_bytes()));
+        }
+        if let Some(f) = &self.privacy.subject_key_file {
+            let path = self.resolve(f);
+            let text = std::fs::read_to_string(&path).map_err(|e| ConfigError::Unreadable {
+                path: path.clone(),
+                message: crate::store::io_message(&e),
+            })?;
+            let key = text.lines().next().unwrap_or("").trim().to_string();
+            return Ok(Some(key.into_bytes()));
+        }
+        Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_spec_example_parses() {
+        let cfg = Config::parse(
+            r#"
+[lake]
+location = "s3://analytics/silver_private"   # or a local directory
+id_columns = ["user_id"]                      # default for tables not listed
+
+[[lake.tables]]
+name = "payments"          # the table's name in reports
+path = "payments"          # relative to location
+id_columns = ["buyer_id"]
+"#,
+        )
+        .unwrap();
+        assert_eq!(
+            cfg.lake.location.as_deref(),
+            Some("s3://analytics/silver_private")
+        );
+        assert_eq!(
+            cfg.lake.tables[0].id_columns.as_deref(),
+            Some(&["buyer_id".to_string()][..])
+        );
+    }
+
+    #[test]
+    fn mistakes_are_reported_with_a_line() {
+        let err = Config::parse("[lake]\nid_column = [\"x\"]\n").unwrap_err();
+        assert!(
+            err.starts_with("line 2: unknown field `id_column`"),
+            "{err}"
+        );
+        let err = Config::parse("[lake\n").unwrap_err();
+        assert!(err.starts_with("line 1:"), "{err}");
+        let err = Config::parse("[[lake.tables]]\nname = \"a\"\n[[lake.tables]]\nname = \"a\"\n")
+            .unwrap_err();
+        assert_eq!(err, "table a is listed twice");
+        let err = Config::parse("[[lake.tables]]\nname = \"a\"\npath = \"../x\"\n").unwrap_err();
+        assert!(err.contains("stay inside"), "{err}");
+    }
+
+    #[test]
+    fn defaults_apply_without_a_file() {
+        let cfg = Config::parse("").unwrap();
+        assert_eq!(cfg.lake.id_columns, vec!["user_id"]);
+    }
+}

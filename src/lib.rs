@@ -1,0 +1,14 @@
+//! vouch: offline compliance evidence and audit toolkit.
+//!
+//! The library holds everything; the `vouch` binary parses arguments, calls it and maps
+//! outcomes to exit codes. See ARCHITECTURE.md for the map.
+
+pub mod config;
+pub mod fixtures;
+pub mod fsio;
+pub mod lake;
+pub mod report;
+pub mod scan;
+pub mod store;
+pub mod subjects;
+pub mod tables;

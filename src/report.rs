@@ -1,0 +1,266 @@
+//! The scan report: the JSON document of SPEC.md (`schema_version` 1) and its text form.
+//!
+//! These types are the contract with scripts; fields are only ever added. Subjects appear
+//! as the label chosen by [`crate::subjects::SubjectLabeler`], never otherwise. The report
+//! holds no timings so that the same lake and IDs always give the same bytes.
+
+use serde::{Deserialize, Serialize};
+
+/// The outcome of a deletion-verification scan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// Every file was read and no subject has a row outside legal holds. Exit 0.
+    Clean,
+    /// Every file was read and rows of subjects remain. Exit 1.
+    Residual,
+    /// Some file or table could not be read or checked: no verdict. Exit 2.
+    Incomplete,
+}
+
+impl Verdict {
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Verdict::Clean => 0,
+            Verdict::Residual => 1,
+            Verdict::Incomplete => 2,
+        }
+    }
+}
+
+/// The whole report (`vouch scan --format json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScanReport {
+    /// Always 1 for this layout.
+    pub schema_version: u32,
+    pub verdict: Verdict,
+    /// The lake location as given.
+    pub lake: String,
+    /// Distinct subject IDs checked.
+    pub subjects: usize,
+    /// How subjects are named in `residuals`: `keyed-hash` or `as-given`.
+    pub subject_labels: String,
+    /// Files read completely.
+    pub files_scanned: u64,
+    /// Rows in the files read completely (pruned row groups included: they were ruled out).
+    pub rows_scanned: u64,
+    /// Bytes read from the store (footers, bloom filters, column chunks).
+    pub bytes_read: u64,
+    /// Matching rows outside legal holds. Rows, not subjects.
+    pub residual_rows: u64,
+    /// Matching rows in tables under legal hold.
+    pub held_rows: u64,
+    pub row_groups: RowGroupStats,
+    pub tables: Vec<TableReport>,
+    /// One entry per (table, file, subject) with matching rows, sorted by file then subject.
+    pub residuals: Vec<Residual>,
+    /// Everything that could not be read or checked; non-empty means `incomplete`.
+    pub errors: Vec<ScanErrorEntry>,
+}
+
+/// How row groups were decided.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RowGroupStats {
+    pub total: u64,
+    /// Ruled out by column min/max statistics (or because no ID can be of the column's type).
+    pub skipped_by_statistics: u64,
+    /// Ruled out by a Parquet bloom filter.
+    pub skipped_by_bloom_filter: u64,
+    /// Read, with every identifier column chunk ruled out by its dictionary.
+    pub skipped_by_dictionary: u64,
+    /// Read with values decoded.
+    pub decoded: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableReport {
+    pub table: String,
+    pub path: String,
+    pub id_columns: Vec<String>,
+    pub legal_hold: bool,
+    pub files: u64,
+    pub rows_scanned: u64,
+    pub residual_rows: u64,
+    pub held_rows: u64,
+    pub partitions_with_residuals: Vec<String>,
+    pub errors: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Residual {
+    pub table: String,
+    /// Path relative to the lake location.
+    pub file: String,
+    pub partition: Option<String>,
+    pub subject: String,
+    pub rows: u64,
+    pub held: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScanErrorEntry {
+    /// The file, or the table directory for table-level problems.
+    pub file: String,
+    pub error: String,
+}
+
+fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn bytes_h(n: u64) -> String {
+    const U: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1000.0 && u < U.len() - 1 {
+        v /= 1000.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", U[u])
+    }
+}
+
+impl ScanReport {
+    /// The readable report for a terminal or a ticket.
+    pub fn to_text(&self) -> String {
+        use std::fmt::Write;
+        let mut s = String::new();
+        let headline = match self.verdict {
+            Verdict::Clean => format!(
+                "CLEAN: no rows of the {} subject(s) remain in {} table(s){}",
+                self.subjects,
+                self.tables.len(),
+                if self.held_rows > 0 {
+                    format!(
+                        " ({} row(s) kept under legal hold)",
+                        thousands(self.held_rows)
+                    )
+                } else {
+                    String::new()
+                }
+            ),
+            Verdict::Residual => {
+                let files: std::collections::BTreeSet<&str> = self
+                    .residuals
+                    .iter()
+                    .filter(|r| !r.held)
+                    .map(|r| r.file.as_str())
+                    .collect();
+                format!(
+                    "RESIDUAL: {} row(s) of deleted subjects remain in {} file(s)",
+                    thousands(self.residual_rows),
+                    files.len()
+                )
+            }
+            Verdict::Incomplete => format!(
+                "INCOMPLETE: {} problem(s) prevented a verdict; the lake is NOT verified clean",
+                self.errors.len()
+            ),
+        };
+        let _ = writeln!(s, "{headline}");
+        let _ = writeln!(
+            s,
+            "lake {}: {} file(s), {} rows scanned, {} read; row groups: {} total, {} skipped by statistics, {} by bloom filter, {} by dictionary, {} decoded",
+            self.lake,
+            thousands(self.files_scanned),
+            thousands(self.rows_scanned),
+            bytes_h(self.bytes_read),
+            thousands(self.row_groups.total),
+            thousands(self.row_groups.skipped_by_statistics),
+            thousands(self.row_groups.skipped_by_bloom_filter),
+            thousands(self.row_groups.skipped_by_dictionary),
+            thousands(self.row_groups.decoded),
+        );
+        let w = self
+            .tables
+            .iter()
+            .map(|t| t.table.len())
+            .max()
+            .unwrap_or(5)
+            .max(5);
+        let _ = writeln!(
+            s,
+            "\n{:<w$}  {:>6}  {:>14}  {:>9}  {:>9}  {}",
+            "TABLE", "FILES", "ROWS", "RESIDUAL", "HELD", "NOTE"
+        );
+        for t in &self.tables {
+            let mut note = vec![];
+            if t.legal_hold {
+                note.push("legal hold".to_string());
+            }
+            if t.errors > 0 {
+                note.push(format!("{} error(s)", t.errors));
+            }
+            if !t.partitions_with_residuals.is_empty() {
+                note.push(format!(
+                    "partitions: {}",
+                    t.partitions_with_residuals.join(", ")
+                ));
+            }
+            let _ = writeln!(
+                s,
+                "{:<w$}  {:>6}  {:>14}  {:>9}  {:>9}  {}",
+                t.table,
+                thousands(t.files),
+                thousands(t.rows_scanned),
+                thousands(t.residual_rows),
+                thousands(t.held_rows),
+                note.join("; ")
+            );
+        }
+        if !self.residuals.is_empty() {
+            let _ = writeln!(s, "\nRows found:");
+            for r in &self.residuals {
+                let _ = writeln!(
+                    s,
+                    "  {}  {}  {}  {} row(s){}",
+                    r.table,
+                    r.file,
+                    r.subject,
+                    thousands(r.rows),
+                    if r.held { "  (legal hold)" } else { "" }
+                );
+            }
+        }
+        if !self.errors.is_empty() {
+            let _ = writeln!(s, "\nNot checked:");
+            for e in &self.errors {
+                let _ = writeln!(s, "  {}: {}", e.file, e.error);
+            }
+        }
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_read_well() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(1234567), "1,234,567");
+        assert_eq!(bytes_h(999), "999 B");
+        assert_eq!(bytes_h(1_500_000), "1.5 MB");
+    }
+
+    #[test]
+    fn verdicts_serialize_lowercase_and_map_to_exit_codes() {
+        assert_eq!(
+            serde_json::to_string(&Verdict::Incomplete).unwrap(),
+            "\"incomplete\""
+        );
+        assert_eq!(Verdict::Residual.exit_code(), 1);
+    }
+}

@@ -1,0 +1,858 @@
+//! Deletion verification: find every row of the given subjects in a lake.
+//!
+//! Flow: tables are listed through the [`Store`] seam; files are scanned in parallel
+//! (rayon), row groups of a file in parallel too. For each row group and identifier column
+//! the scan decides as early as it can: min/max statistics, then the Parquet bloom filter,
+//! then the dictionary page; only then are values decoded ([`pages`]), falling back to the
+//! `parquet` crate's generic decoder for encodings the fast path does not handle. Every
+//! failure is recorded against its file and the scan goes on; panics from decoders are
+//! contained at the file boundary. Decoded row counts are checked against the footer.
+//!
+//! Memory: one footer and one column chunk per worker thread at a time.
+
+pub mod pages;
+pub mod probe;
+pub mod thrift;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use parquet::basic::{ConvertedType, LogicalType, Type as PhysicalType};
+use parquet::bloom_filter::Sbbf;
+use parquet::file::metadata::{
+    ColumnChunkMetaData, ParquetMetaData, ParquetMetaDataReader, RowGroupMetaData,
+};
+use parquet::file::reader::{ChunkReader, Length};
+use parquet::file::statistics::Statistics;
+use parquet::schema::types::ColumnDescPtr;
+use rayon::prelude::*;
+
+use crate::lake::{Table, list_table, partition_of};
+use crate::report::{Residual, RowGroupStats, ScanErrorEntry, ScanReport, TableReport, Verdict};
+use crate::store::{ObjectMeta, Store};
+use crate::subjects::SubjectLabeler;
+pub use pages::Limits;
+use pages::{ChunkError, ChunkScan, ChunkSpec};
+use probe::{IdKind, Probe};
+
+/// Switches for the scan; the defaults are what users get.
+#[derive(Debug, Clone)]
+pub struct ScanOptions {
+    pub limits: Limits,
+    /// Check page CRCs where the writer stored them.
+    pub verify_crc: bool,
+    pub use_statistics: bool,
+    pub use_bloom_filters: bool,
+    pub use_dictionaries: bool,
+}
+
+impl Default for ScanOptions {
+    fn default() -> Self {
+        ScanOptions {
+            limits: Limits::default(),
+            verify_crc: true,
+            use_statistics: true,
+            use_bloom_filters: true,
+            use_dictionaries: true,
+        }
+    }
+}
+
+/// Everything a scan needs, passed in by the caller (the binary, nightly, tests).
+pub struct ScanRequest<'a> {
+    pub store: &'a dyn Store,
+    /// Shown in the report as the lake's location.
+    pub lake: String,
+    pub tables: Vec<Table>,
+    /// Raw subject IDs; they never leave this process except through `labeler`.
+    pub subjects: &'a [String],
+    /// Table names under legal hold.
+    pub holds: BTreeSet<String>,
+    pub labeler: SubjectLabeler,
+    pub options: ScanOptions,
+    /// Errors found before the scan (an unreadable retention table, ...); they make the
+    /// verdict incomplete.
+    pub prior_errors: Vec<ScanErrorEntry>,
+}
+
+/// Called as files finish, for a progress display.
+pub trait Progress: Sync {
+    fn start(&self, _files: u64, _bytes: u64) {}
+    fn file_done(&self, _bytes: u64) {}
+}
+
+pub struct NoProgress;
+impl Progress for NoProgress {}
+
+/// What one file holds.
+#[derive(Debug, Default, Clone)]
+struct FileOutcome {
+    rows: u64,
+    stats: RowGroupStats,
+    residual_rows: u64,
+    /// subject number -> matching rows
+    per_subject: BTreeMap<u32, u64>,
+}
+
+/// Runs the scan and builds the report.
+pub fn scan(req: &ScanRequest<'_>, progress: &dyn Progress) -> ScanReport {
+    let mut errors: Vec<ScanErrorEntry> = req.prior_errors.clone();
+    let listed: Vec<_> = req
+        .tables
+        .iter()
+        .map(|t| list_table(req.store, t))
+        .collect();
+    let total_files: u64 = listed.iter().map(|l| l.files.len() as u64).sum();
+    let total_bytes: u64 = listed.iter().flat_map(|l| &l.files).map(|f| f.size).sum();
+    progress.start(total_files, total_bytes);
+
+    let probes = ProbeCache::new(req.subjects);
+    let bytes_read = AtomicU64::new(0);
+    let mut tables = Vec::new();
+    let mut residuals = Vec::new();
+    let mut totals = RowGroupStats::default();
+    let (mut files_scanned, mut rows_scanned, mut residual_rows, mut held_rows) =
+        (0u64, 0u64, 0u64, 0u64);
+
+    for lt in &listed {
+        let t = &lt.table;
+        let held = req.holds.contains(&t.name);
+        let mut tr = TableReport {
+            table: t.name.clone(),
+            path: t.path.clone(),
+            id_columns: t.id_columns.clone(),
+            legal_hold: held,
+            ..TableReport::default()
+        };
+        for e in &lt.errors {
+            errors.push(ScanErrorEntry {
+                file: e.path.clone(),
+                error: e.message.clone(),
+            });
+            tr.errors += 1;
+        }
+        if lt.files.is_empty() && lt.errors.is_empty() {
+            errors.push(ScanErrorEntry {
+                file: t.path.clone(),
+                error: "table has no .parquet files: nothing was checked".into(),
+            });
+            tr.errors += 1;
+        }
+        let outcomes: Vec<(usize, Result<FileOutcome, String>)> = lt
+            .files
+            .par_iter()
+            .enumerate()
+            .map(|(i, f)| {
+                let r = contain(|| scan_file(req, f, &t.id_columns, &probes, &bytes_read));
+                progress.file_done(f.size);
+                (i, r)
+            })
+            .collect();
+        let mut partitions = BTreeSet::new();
+        for (i, r) in outcomes {
+            let f = &lt.files[i];
+            match r {
+                Err(e) => {
+                    errors.push(ScanErrorEntry {
+                        file: f.path.clone(),
+                        error: e,
+                    });
+                    tr.errors += 1;
+                }
+                Ok(o) => {
+                    tr.files += 1;
+                    tr.rows_scanned += o.rows;
+                    add_stats(&mut totals, &o.stats);
+                    if held {
+                        tr.held_rows += o.residual_rows;
+                    } else {
+                        tr.residual_rows += o.residual_rows;
+                    }
+                    let partition = partition_of(&t.path, &f.path);
+                    if o.residual_rows > 0 && !held {
+                        if let Some(p) = &partition {
+                            partitions.insert(p.clone());
+                        }
+                    }
+                    for (subject, rows) in o.per_subject {
+                        residuals.push(Residual {
+                            table: t.name.clone(),
+                            file: f.path.clone(),
+                            partition: partition.clone(),
+                            subject: req.labeler.label(&req.subjects[subject as usize]),
+                            rows,
+                            held,
+                        });
+                    }
+                }
+            }
+        }
+        tr.partitions_with_residuals = partitions.into_iter().collect();
+        files_scanned += tr.files;
+        rows_scanned += tr.rows_scanned;
+        residual_rows += tr.residual_rows;
+        held_rows += tr.held_rows;
+        tables.push(tr);
+    }
+    if req.tables.is_empty() {
+        errors.push(ScanErrorEntry {
+            file: req.lake.clone(),
+            error: "no tables found in the lake".into(),
+        });
+    }
+    let verdict = if !errors.is_empty() {
+        Verdict::Incomplete
+    } else if residual_rows > 0 {
+        Verdict::Residual
+    } else {
+        Verdict::Clean
+    };
+    ScanReport {
+        schema_version: 1,
+        verdict,
+        lake: req.lake.clone(),
+        subjects: req.subjects.len(),
+        subject_labels: if req.labeler.is_keyed() {
+            "keyed-hash".into()
+        } else {
+            "as-given".into()
+        },
+        files_scanned,
+        rows_scanned,
+        bytes_read: bytes_read.load(Ordering::Relaxed),
+        residual_rows,
+        held_rows,
+        row_groups: totals,
+        tables,
+        residuals,
+        errors,
+    }
+}
+
+fn add_stats(into: &mut RowGroupStats, s: &RowGroupStats) {
+    into.total += s.total;
+    into.skipped_by_statistics += s.skipped_by_statistics;
+    into.skipped_by_bloom_filter += s.skipped_by_bloom_filter;
+    into.skipped_by_dictionary += s.skipped_by_dictionary;
+    into.decoded += s.decoded;
+}
+
+/// Runs `f`, turning a panic into an error message (decoders of hostile files can panic).
+fn contain<T>(f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(payload) => {
+            let msg = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            let msg: String = msg.chars().take(160).collect();
+            Err(format!(
+                "the Parquet decoder failed on this file (internal panic: {msg})"
+            ))
+        }
+    }
+}
+
+/// One probe per identifier kind, built on first use and shared by all files.
+struct ProbeCache<'a> {
+    subjects: &'a [String],
+    probes: Mutex<HashMap<IdKind, Arc<Probe>>>,
+}
+
+impl<'a> ProbeCache<'a> {
+    fn new(subjects: &'a [String]) -> Self {
+        ProbeCache {
+            subjects,
+            probes: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn get(&self, kind: IdKind) -> Arc<Probe> {
+        let mut m = self.probes.lock().unwrap_or_else(|p| p.into_inner());
+        m.entry(kind)
+            .or_insert_with(|| Arc::new(Probe::new(kind, self.subjects)))
+            .clone()
+    }
+}
+
+/// How an identifier column of this schema type is matched, or why it cannot be.
+pub fn id_kind(descr: &parquet::schema::types::ColumnDescriptor) -> Result<IdKind, String> {
+    let name = descr.path().string();
+    if descr.max_rep_level() > 0 {
+        return Err(format!(
+            "identifier column {name} is repeated (a list); only flat columns are supported"
+        ));
+    }
+    let logical = descr.logical_type_ref();
+    let converted = descr.converted_type();
+    let unsupported = |what: &str| {
+        Err(format!(
+            "identifier column {name} has unsupported type {what}"
+        ))
+    };
+    match descr.physical_type() {
+        PhysicalType::BYTE_ARRAY => match logical {
+            None
+            | Some(
+                LogicalType::String | LogicalType::Enum | LogicalType::Json | LogicalType::Unknown,
+            ) => {
+                if matches!(converted, ConvertedType::DECIMAL) {
+                    return unsupported("DECIMAL");
+                }
+                Ok(IdKind::Bytes)
+            }
+            Some(other) => unsupported(&format!("{other:?}")),
+        },
+        PhysicalType::INT32 | PhysicalType::INT64 => {
+            let signed = match (logical, converted) {
+                (Some(LogicalType::Integer(t)), _) => t.is_signed,
+                (
+                    None,
+                    ConvertedType::NONE
+                    | ConvertedType::INT_8
+                    | ConvertedType::INT_16
+                    | ConvertedType::INT_32
+                    | ConvertedType::INT_64,
+                ) => true,
+                (
+                    None,
+                    ConvertedType::UINT_8
+                    | ConvertedType::UINT_16
+                    | ConvertedType::UINT_32
+                    | ConvertedType::UINT_64,
+                ) => false,
+                (Some(other), _) => return unsupported(&format!("{other:?}")),
+                (None, other) => return unsupported(&format!("{other}")),
+            };
+            Ok(if descr.physical_type() == PhysicalType::INT32 {
+                IdKind::Int32 { signed }
+            } else {
+                IdKind::Int64 { signed }
+            })
+        }
+        PhysicalType::FIXED_LEN_BYTE_ARRAY => match logical {
+            Some(LogicalType::Uuid) => Ok(IdKind::Fixed {
+                len: 16,
+                uuid: true,
+            }),
+            None if converted == ConvertedType::NONE && descr.type_length() > 0 => {
+                Ok(IdKind::Fixed {
+                    len: descr.type_length() as usize,
+                    uuid: false,
+                })
+            }
+            Some(other) => unsupported(&format!("{other:?}")),
+            None => unsupported(&format!("{converted}")),
+        },
+        other => unsupported(&other.to_string()),
+    }
+}
+
+/// Ranged reads of one object through the store, counting bytes; what the parquet crate
+/// sees when it reads a bloom filter.
+struct StoreReader<'a> {
+    store: &'a dyn Store,
+    path: &'a str,
+    size: u64,
+    counter: &'a AtomicU64,
+}
+
+impl StoreReader<'_> {
+    fn read(&self, offset: u64, len: u64) -> Result<Vec<u8>, String> {
+        if offset.checked_add(len).is_none_or(|end| end > self.size) {
+            return Err(format!(
+                "a read of {len} bytes at offset {offset} runs past the end of the file ({} bytes)",
+                self.size
+            ));
+        }
+        let b = self
+            .store
+            .read_range(self.path, offset, len)
+            .map_err(|e| e.message)?;
+        self.counter.fetch_add(len, Ordering::Relaxed);
+        Ok(b)
+    }
+}
+
+impl Length for StoreReader<'_> {
+    fn len(&self) -> u64 {
+        self.size
+    }
+}
+
+// Sbbf::read_from_column_chunk needs a ChunkReader; it reads at most the bloom filter.
+impl ChunkReader for StoreReader<'_> {
+    type T = std::io::Cursor<Vec<u8>>;
+    fn get_read(&self, start: u64) -> parquet::errors::Result<Self::T> {
+        let len = self.size.saturating_sub(start).min(64 << 10);
+        self.read(start, len)
+            .map(std::io::Cursor::new)
+            .map_err(parquet::errors::ParquetError::General)
+    }
+    fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<Bytes> {
+        self.read(start, length as u64)
+            .map(Bytes::from)
+            .map_err(parquet::errors::ParquetError::General)
+    }
+}
+
+/// Column chunk bytes held in memory, addressed by file offset (for the generic decoder).
+struct ChunkSlice {
+    start: u64,
+    data: Bytes,
+}
+
+impl Length for ChunkSlice {
+    fn len(&self) -> u64 {
+        self.start + self.data.len() as u64
+    }
+}
+
+impl ChunkReader for ChunkSlice {
+    type T = bytes::buf::Reader<Bytes>;
+    fn get_read(&self, start: u64) -> parquet::errors::Result<Self::T> {
+        use bytes::Buf;
+        let off = start
+            .checked_sub(self.start)
+            .filter(|&o| o <= self.data.len() as u64);
+        let off = off.ok_or_else(|| {
+            parquet::errors::ParquetError::General("read outside the column chunk".into())
+        })?;
+        Ok(self.data.slice(off as usize..).reader())
+    }
+    fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<Bytes> {
+        let off = start.checked_sub(self.start).map(|o| o as usize);
+        match off {
+            Some(o) if o.checked_add(length).is_some_and(|e| e <= self.data.len()) => {
+                Ok(self.data.slice(o..o + length))
+            }
+            _ => Err(parquet::errors::ParquetError::General(
+                "read outside the column chunk".into(),
+            )),
+        }
+    }
+}
+
+/// Reads and decodes the footer, with its length capped before anything is allocated.
+fn read_footer(r: &StoreReader<'_>, limits: &Limits) -> Result<ParquetMetaData, String> {
+    if r.size < 12 {
+        return Err(format!("not a Parquet file: {} bytes is too short", r.size));
+    }
+    let head = r.read(0, 4)?;
+    let tail = r.read(r.size - 8, 8)?;
+    if &tail[4..] == b"PARE" {
+        return Err("encrypted Parquet (PARE footer) is not supported".into());
+    }
+    if &head[..] != b"PAR1" || &tail[4..] != b"PAR1" {
+        return Err("not a Parquet file: the PAR1 magic bytes are missing".into());
+    }
+    let len = u64::from(u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]));
+    if len > r.size - 12 {
+        return Err(format!(
+            "corrupt footer: declares {len} bytes in a {} byte file",
+            r.size
+        ));
+    }
+    if len > limits.max_footer_bytes as u64 {
+        return Err(format!(
+            "footer of {len} bytes is over the {} byte limit",
+            limits.max_footer_bytes
+        ));
+    }
+    let footer = r.read(r.size - 8 - len, len)?;
+    ParquetMetaDataReader::decode_metadata(&footer).map_err(|e| format!("corrupt footer: {e}"))
+}
+
+struct IdColumn {
+    index: usize,
+    descr: ColumnDescPtr,
+    probe: Arc<Probe>,
+}
+
+fn scan_file(
+    req: &ScanRequest<'_>,
+    f: &ObjectMeta,
+    id_columns: &[String],
+    probes: &ProbeCache<'_>,
+    counter: &AtomicU64,
+) -> Result<FileOutcome, String> {
+    let reader = StoreReader {
+        store: req.store,
+        path: &f.path,
+        size: f.size,
+        counter,
+    };
+    let meta = read_footer(&reader, &req.options.limits)?;
+    let schema = meta.file_metadata().schema_descr();
+    let mut cols = Vec::new();
+    for name in id_columns {
+        if let Some((index, descr)) = schema
+            .columns()
+            .iter()
+            .enumerate()
+            .find(|(_, c)| c.path().string() == *name)
+        {
+            let kind = id_kind(descr)?;
+            cols.push(IdColumn {
+                index,
+                descr: descr.clone(),
+                probe: probes.get(kind),
+            });
+        }
+    }
+    if cols.is_empty() {
+        return Err(format!(
+            "has none of the identifier columns {}",
+            id_columns.join(", ")
+        ));
+    }
+    let declared = meta.file_metadata().num_rows();
+    let mut sum = 0i64;
+    for rg in meta.row_groups() {
+        if rg.num_rows() < 0 {
+            return Err("corrupt footer: a row group has a negative row count".into());
+        }
+        sum = sum.saturating_add(rg.num_rows());
+    }
+    if sum != declared {
+        return Err(format!(
+            "corrupt footer: row groups hold {sum} rows, the file says {declared}"
+        ));
+    }
+    let results: Vec<Result<(RowGroupStats, u64, BTreeMap<u32, u64>), String>> = meta
+        .row_groups()
+        .par_iter()
+        .enumerate()
+        .map(|(i, rg)| scan_row_group(req, &reader, i, rg, &cols))
+        .collect();
+    let mut out = FileOutcome {
+        rows: declared as u64,
+        ..FileOutcome::default()
+    };
+    for r in results {
+        let (stats, rows, per) = r?;
+        add_stats(&mut out.stats, &stats);
+        out.residual_rows += rows;
+        for (s, n) in per {
+            *out.per_subject.entry(s).or_default() += n;
+        }
+    }
+    Ok(out)
+}
+
+enum ChunkDecision {
+    Statistics,
+    Bloom,
+    Read(ChunkScan),
+}
+
+fn scan_row_group(
+    req: &ScanRequest<'_>,
+    reader: &StoreReader<'_>,
+    rg_index: usize,
+    rg: &RowGroupMetaData,
+    cols: &[IdColumn],
+) -> Result<(RowGroupStats, u64, BTreeMap<u32, u64>), String> {
+    let mut stats = RowGroupStats {
+        total: 1,
+        ..RowGroupStats::default()
+    };
+    let rows = rg.num_rows() as u64;
+    let mut matches: Vec<(u32, u32)> = Vec::new();
+    let mut decisions = Vec::with_capacity(cols.len());
+    for c in cols {
+        let chunk = rg.column(c.index);
+        let at = |e: String| {
+            format!(
+                "row group {rg_index}, column {}: {e}",
+                c.descr.path().string()
+            )
+        };
+        let d = decide_chunk(req, reader, rg, chunk, c).map_err(at)?;
+        if let ChunkDecision::Read(cs) = &d {
+            if cs.rows != rows {
+                return Err(at(format!(
+                    "pages hold {} rows, the footer says {rows}",
+                    cs.rows
+                )));
+            }
+            matches.extend_from_slice(&cs.matches);
+        }
+        decisions.push(d);
+    }
+    // The row group is ruled out by the strongest reason that covers every column.
+    if decisions
+        .iter()
+        .all(|d| matches!(d, ChunkDecision::Statistics))
+    {
+        stats.skipped_by_statistics = 1;
+    } else if decisions
+        .iter()
+        .all(|d| !matches!(d, ChunkDecision::Read(_)))
+    {
+        stats.skipped_by_bloom_filter = 1;
+    } else if decisions.iter().all(|d| match d {
+        ChunkDecision::Read(cs) => cs.pages_decoded == 0,
+        _ => true,
+    }) {
+        stats.skipped_by_dictionary = 1;
+    } else {
+        stats.decoded = 1;
+    }
+    let mut per = BTreeMap::new();
+    if matches.is_empty() {
+        return Ok((stats, 0, per));
+    }
+    matches.sort_unstable();
+    matches.dedup();
+    let mut distinct_rows = 0u64;
+    let mut last = None;
+    for (row, subject) in &matches {
+        if last != Some(*row) {
+            distinct_rows += 1;
+            last = Some(*row);
+        }
+        *per.entry(*subject).or_insert(0u64) += 1;
+    }
+    Ok((stats, distinct_rows, per))
+}
+
+fn decide_chunk(
+    req: &ScanRequest<'_>,
+    reader: &StoreReader<'_>,
+    rg: &RowGroupMetaData,
+    chunk: &ColumnChunkMetaData,
+    c: &IdColumn,
+) -> Result<ChunkDecision, String> {
+    let opts = &req.options;
+    if c.probe.is_empty() {
+        return Ok(ChunkDecision::Statistics);
+    }
+    if chunk.num_values() != rg.num_rows() {
+        return Err(format!(
+            "column chunk has {} values, the row group {} rows",
+            chunk.num_values(),
+            rg.num_rows()
+        ));
+    }
+    if opts.use_statistics && rules_out_by_statistics(chunk, &c.probe) {
+        return Ok(ChunkDecision::Statistics);
+    }
+    if opts.use_bloom_filters && chunk.bloom_filter_offset().is_some() {
+        let sbbf = Sbbf::read_from_column_chunk(chunk, reader)
+            .map_err(|e| format!("unreadable bloom filter: {e}"))?;
+        if let Some(sbbf) = sbbf {
+            if !c.probe.physical_keys().iter().any(|k| sbbf.check(&k[..])) {
+                return Ok(ChunkDecision::Bloom);
+            }
+        }
+    }
+    // The chunk's byte range, checked before reading.
+    let start = match chunk.dictionary_page_offset() {
+        Some(d) if d > 0 && d < chunk.data_page_offset() => d,
+        _ => chunk.data_page_offset(),
+    };
+    let len = chunk.compressed_size();
+    if start < 4
+        || len < 0
+        || (start as u64).saturating_add(len as u64) > reader.size.saturating_sub(8)
+    {
+        return Err(format!(
+            "corrupt footer: column chunk at {start}+{len} lies outside the file"
+        ));
+    }
+    if len as u64 > opts.limits.max_chunk_bytes {
+        return Err(format!(
+            "column chunk of {len} bytes is over the {} byte limit",
+            opts.limits.max_chunk_bytes
+        ));
+    }
+    let data = reader.read(start as u64, len as u64)?;
+    let spec = ChunkSpec {
+        probe: &c.probe,
+        codec: chunk.compression(),
+        max_def: c.descr.max_def_level(),
+        limits: opts.limits,
+        verify_crc: opts.verify_crc,
+    };
+    let fast = if opts.use_dictionaries {
+        SCRATCH.with(|s| pages::scan_chunk(&data, &spec, &mut s.borrow_mut()))
+    } else {
+        Err(ChunkError::Unsupported(
+            "dictionary skipping disabled".into(),
+        ))
+    };
+    let scanned = match fast {
+        Ok(cs) => cs,
+        Err(ChunkError::Corrupt(e)) => return Err(e),
+        Err(ChunkError::Unsupported(_)) => generic_chunk(
+            Bytes::from(data),
+            start as u64,
+            chunk,
+            c,
+            rg.num_rows(),
+            opts,
+        )?,
+    };
+    Ok(ChunkDecision::Read(scanned))
+}
+
+thread_local! {
+    /// Decompression buffer reused across pages on each worker thread.
+    static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Min/max statistics prove no subject ID can be in the chunk.
+fn rules_out_by_statistics(chunk: &ColumnChunkMetaData, probe: &Probe) -> bool {
+    let Some(st) = chunk.statistics() else {
+        return false;
+    };
+    if st
+        .null_count_opt()
+        .is_some_and(|n| n as i64 == chunk.num_values())
+        && chunk.num_values() > 0
+    {
+        return true; // every value is null
+    }
+    let unsigned_kind = matches!(
+        probe.kind(),
+        IdKind::Int32 { signed: false } | IdKind::Int64 { signed: false }
+    );
+    match st {
+        Statistics::Int32(s) => {
+            if st.is_min_max_deprecated() && unsigned_kind {
+                return false;
+            }
+            match (s.min_opt(), s.max_opt()) {
+                (Some(&lo), Some(&hi)) => !probe.ints_in_range(i64::from(lo), i64::from(hi)),
+                _ => false,
+            }
+        }
+        Statistics::Int64(s) => {
+            if st.is_min_max_deprecated() && unsigned_kind {
+                return false;
+            }
+            match (s.min_opt(), s.max_opt()) {
+                (Some(&lo), Some(&hi)) => !probe.ints_in_range(lo, hi),
+                _ => false,
+            }
+        }
+        Statistics::ByteArray(_) | Statistics::FixedLenByteArray(_) => {
+            // Old writers ordered byte arrays as signed: only the newer fields are trusted.
+            if st.is_min_max_deprecated() {
+                return false;
+            }
+            match (st.min_bytes_opt(), st.max_bytes_opt()) {
+                (Some(lo), Some(hi)) => !probe.bytes_in_range(lo, hi),
+                _ => false,
+            }
+        }
+        _ => false,
+    }
+}
+
+/// Decodes a chunk with the `parquet` crate's generic column reader (any encoding and
+/// codec it supports) after checking every page header's declared sizes.
+fn generic_chunk(
+    data: Bytes,
+    start: u64,
+    chunk: &ColumnChunkMetaData,
+    c: &IdColumn,
+    rows: i64,
+    opts: &ScanOptions,
+) -> Result<ChunkScan, String> {
+    use parquet::column::reader::{ColumnReader, get_column_reader};
+    use parquet::data_type::AsBytes;
+    use parquet::file::serialized_reader::SerializedPageReader;
+
+    let page_rows = pages::check_page_headers(&data, &opts.limits).map_err(|e| match e {
+        ChunkError::Corrupt(m) | ChunkError::Unsupported(m) => m,
+    })?;
+    if page_rows != rows as u64 {
+        return Err(format!(
+            "pages hold {page_rows} rows, the footer says {rows}"
+        ));
+    }
+    let slice = Arc::new(ChunkSlice { start, data });
+    let pages =
+        SerializedPageReader::new(slice, chunk, rows as usize, None).map_err(|e| e.to_string())?;
+    let reader = get_column_reader(c.descr.clone(), Box::new(pages));
+    let max_def = c.descr.max_def_level();
+    let probe = &c.probe;
+    let mut out = ChunkScan::default();
+    let mut defs: Vec<i16> = Vec::new();
+    const BATCH: usize = 8192;
+
+    // Walks one batch: `values` are the non-null values in order, `defs` the levels.
+    fn walk<V>(
+        out: &mut ChunkScan,
+        defs: &[i16],
+        levels: usize,
+        max_def: i16,
+        values: &[V],
+        mut hit: impl FnMut(&V) -> Option<u32>,
+    ) -> Result<(), String> {
+        let base = out.rows as u32;
+        if max_def == 0 {
+            for (i, v) in values.iter().enumerate() {
+                if let Some(s) = hit(v) {
+                    out.matches.push((base + i as u32, s));
+                }
+            }
+            out.rows += values.len() as u64;
+        } else {
+            let mut vi = 0;
+            for (r, d) in defs[..levels].iter().enumerate() {
+                if *d == max_def {
+                    let v = values
+                        .get(vi)
+                        .ok_or("fewer values than definition levels")?;
+                    vi += 1;
+                    if let Some(s) = hit(v) {
+                        out.matches.push((base + r as u32, s));
+                    }
+                }
+            }
+            out.rows += levels as u64;
+        }
+        Ok(())
+    }
+
+    macro_rules! drain {
+        ($reader:expr, $hit:expr) => {{
+            let mut r = $reader;
+            loop {
+                let mut values = Vec::new();
+                defs.clear();
+                let d = if max_def > 0 { Some(&mut defs) } else { None };
+                let (records, _values, levels) = r
+                    .read_records(BATCH, d, None, &mut values)
+                    .map_err(|e| e.to_string())?;
+                if records == 0 {
+                    break;
+                }
+                walk(&mut out, &defs, levels, max_def, &values, $hit)?;
+            }
+        }};
+    }
+    match reader {
+        ColumnReader::ByteArrayColumnReader(r) => {
+            drain!(r, |v: &parquet::data_type::ByteArray| probe
+                .bytes(v.as_bytes()))
+        }
+        ColumnReader::FixedLenByteArrayColumnReader(r) => {
+            drain!(r, |v: &parquet::data_type::FixedLenByteArray| probe
+                .bytes(v.as_bytes()))
+        }
+        ColumnReader::Int32ColumnReader(r) => drain!(r, |v: &i32| probe.int32(*v)),
+        ColumnReader::Int64ColumnReader(r) => drain!(r, |v: &i64| probe.int64(*v)),
+        _ => return Err("identifier column has an unsupported physical type".into()),
+    }
+    out.pages_decoded = 1;
+    Ok(out)
+}

@@ -1,0 +1,680 @@
+//! The scan's own decoder for one identifier column chunk.
+//!
+//! Given the bytes of a column chunk, it walks every page header (checking declared sizes
+//! and CRCs before anything is allocated or decompressed), decodes the dictionary page and
+//! probes it once, skips dictionary-encoded data pages without decompressing them when the
+//! dictionary holds no subject, and otherwise decodes PLAIN values or dictionary indices
+//! straight from the page bytes into probe lookups — no Arrow arrays, no per-value
+//! allocation. Encodings or codecs it does not handle are reported as
+//! [`ChunkError::Unsupported`] so the caller can hand the chunk to the generic decoder.
+//! Pure: bytes in, matches out.
+
+use parquet::basic::Compression;
+
+use super::probe::{IdKind, Probe};
+use super::thrift::{PageHeader, PageType, read_page_header};
+
+/// Sizes the decoder refuses to go past, whatever a file declares.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Largest uncompressed page accepted.
+    pub max_page_bytes: usize,
+    /// Largest footer accepted.
+    pub max_footer_bytes: usize,
+    /// Largest column chunk read into memory at once.
+    pub max_chunk_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_page_bytes: 256 << 20,
+            max_footer_bytes: 64 << 20,
+            max_chunk_bytes: 1 << 30,
+        }
+    }
+}
+
+/// What one column chunk holds for the subject list.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ChunkScan {
+    /// Rows covered by the chunk's data pages (checked against the footer by the caller).
+    pub rows: u64,
+    /// (row index within the row group, subject number), in row order.
+    pub matches: Vec<(u32, u32)>,
+    pub pages_decoded: u32,
+    pub pages_skipped: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChunkError {
+    /// Valid Parquet this decoder does not handle; use the generic decoder.
+    Unsupported(String),
+    /// The chunk is malformed.
+    Corrupt(String),
+}
+
+fn corrupt<T>(msg: impl Into<String>) -> Result<T, ChunkError> {
+    Err(ChunkError::Corrupt(msg.into()))
+}
+
+// Parquet `Encoding` numbers.
+const PLAIN: i32 = 0;
+const PLAIN_DICTIONARY: i32 = 2;
+const RLE: i32 = 3;
+const RLE_DICTIONARY: i32 = 8;
+
+/// How to decode one chunk.
+pub struct ChunkSpec<'a> {
+    pub probe: &'a Probe,
+    pub codec: Compression,
+    pub max_def: i16,
+    pub limits: Limits,
+    pub verify_crc: bool,
+}
+
+/// Walks the page headers of `chunk` only, checking sizes: what the generic decoder is
+/// allowed to see. Returns the total of the data pages' value counts.
+pub fn check_page_headers(chunk: &[u8], limits: &Limits) -> Result<u64, ChunkError> {
+    let mut pos = 0;
+    let mut rows = 0u64;
+    while pos < chunk.len() {
+        let (h, body) = next_page(chunk, &mut pos, limits)?;
+        let _ = body;
+        if matches!(h.page_type, Some(PageType::DataPage | PageType::DataPageV2)) {
+            rows += h.num_values as u64;
+        }
+    }
+    Ok(rows)
+}
+
+fn next_page<'c>(
+    chunk: &'c [u8],
+    pos: &mut usize,
+    limits: &Limits,
+) -> Result<(PageHeader, &'c [u8]), ChunkError> {
+    let (h, hlen) = read_page_header(&chunk[*pos..])
+        .map_err(|e| ChunkError::Corrupt(format!("{e} at byte {} of the column chunk", *pos)))?;
+    let start = *pos + hlen;
+    let len = h.compressed_size as usize;
+    if len > chunk.len() - start {
+        return corrupt(format!(
+            "page at byte {} declares {len} bytes but the column chunk has {} left",
+            *pos,
+            chunk.len() - start
+        ));
+    }
+    if h.uncompressed_size as usize > limits.max_page_bytes {
+        return corrupt(format!(
+            "page at byte {} declares {} uncompressed bytes, over the {} byte limit",
+            *pos, h.uncompressed_size, limits.max_page_bytes
+        ));
+    }
+    *pos = start + len;
+    Ok((h, &chunk[start..start + len]))
+}
+
+/// Decodes the chunk and probes every value.
+pub fn scan_chunk(
+    chunk: &[u8],
+    spec: &ChunkSpec<'_>,
+    scratch: &mut Vec<u8>,
+) -> Result<ChunkScan, ChunkError> {
+    let mut out = ChunkScan::default();
+    let mut pos = 0;
+    // Dictionary index -> subject number (u32::MAX for no subject); None until a
+    // dictionary page is seen, Some(empty) when it holds no subject.
+    let mut dict: Option<Vec<u32>> = None;
+    let mut dict_len = 0usize;
+    let mut indices: Vec<u32> = Vec::new();
+    let mut page_matches: Vec<(u32, u32)> = Vec::new();
+    while pos < chunk.len() {
+        let page_start = pos;
+        let (h, body) = next_page(chunk, &mut pos, &spec.limits)?;
+        if spec.verify_crc {
+            if let Some(crc) = h.crc {
+                if crc32fast::hash(body) != crc {
+                    return corrupt(format!("page at byte {page_start} fails its CRC checksum"));
+                }
+            }
+        }
+        match h.page_type {
+            Some(PageType::DictionaryPage) => {
+                if dict.is_some() {
+                    return corrupt("column chunk has a second dictionary page");
+                }
+                if h.encoding != PLAIN && h.encoding != PLAIN_DICTIONARY {
+                    return Err(ChunkError::Unsupported(format!(
+                        "dictionary encoding {}",
+                        h.encoding
+                    )));
+                }
+                let data = decompress(spec.codec, body, h.uncompressed_size as usize, 0, scratch)?;
+                let (map, any) = probe_dictionary(data, h.num_values as usize, spec.probe)?;
+                dict_len = h.num_values as usize;
+                dict = Some(if any { map } else { Vec::new() });
+            }
+            Some(PageType::DataPage | PageType::DataPageV2) => {
+                let v2 = h.page_type == Some(PageType::DataPageV2);
+                let num_values = h.num_values as usize;
+                let first_row = out.rows;
+                out.rows += num_values as u64;
+                if v2 && h.num_rows != h.num_values {
+                    return corrupt(format!(
+                        "page at byte {page_start} has {} rows but {} values",
+                        h.num_rows, h.num_values
+                    ));
+                }
+                let dict_encoded = h.encoding == RLE_DICTIONARY || h.encoding == PLAIN_DICTIONARY;
+                if dict_encoded {
+                    match &dict {
+                        None => {
+                            return corrupt(format!(
+                                "dictionary-encoded page at byte {page_start} has no dictionary"
+                            ));
+                        }
+                        Some(d) if d.is_empty() => {
+                            out.pages_skipped += 1;
+                            continue;
+                        }
+                        Some(_) => {}
+                    }
+                } else if h.encoding != PLAIN {
+                    return Err(ChunkError::Unsupported(format!(
+                        "data page encoding {}",
+                        h.encoding
+                    )));
+                }
+                out.pages_decoded += 1;
+                // Split levels from values.
+                let (levels, values) = if v2 {
+                    let lv = (h.def_levels_len as usize).saturating_add(h.rep_levels_len as usize);
+                    if h.def_levels_len < 0
+                        || h.rep_levels_len < 0
+                        || lv > body.len()
+                        || lv > h.uncompressed_size as usize
+                    {
+                        return corrupt(format!(
+                            "page at byte {page_start} declares implausible level lengths"
+                        ));
+                    }
+                    if h.rep_levels_len != 0 {
+                        return corrupt(format!(
+                            "page at byte {page_start} has repetition levels in a flat column"
+                        ));
+                    }
+                    let values = if h.is_compressed {
+                        decompress(
+                            spec.codec,
+                            &body[lv..],
+                            h.uncompressed_size as usize - lv,
+                            0,
+                            scratch,
+                        )?
+                    } else {
+                        &body[lv..]
+                    };
+                    (
+                        if spec.max_def > 0 {
+                            LevelSource::V2(&body[..lv])
+                        } else {
+                            LevelSource::None
+                        },
+                        values,
+                    )
+                } else {
+                    let data =
+                        decompress(spec.codec, body, h.uncompressed_size as usize, 0, scratch)?;
+                    if spec.max_def > 0 {
+                        if h.def_encoding != RLE {
+                            return Err(ChunkError::Unsupported(format!(
+                                "definition level encoding {}",
+                                h.def_encoding
+                            )));
+                        }
+                        if data.len() < 4 {
+                            return corrupt(format!(
+                                "page at byte {page_start} is too short for its levels"
+                            ));
+                        }
+                        let n = u32::from_le_bytes([data[0], data[1], data[2], data[3]]) as usize;
+                        if n > data.len() - 4 {
+                            return corrupt(format!(
+                                "page at byte {page_start} declares more level bytes than it holds"
+                            ));
+                        }
+                        (LevelSource::V1(&data[4..4 + n]), &data[4 + n..])
+                    } else {
+                        (LevelSource::None, data)
+                    }
+                };
+                let bw = bit_width(spec.max_def);
+                let non_null = match levels {
+                    LevelSource::None => num_values,
+                    LevelSource::V1(l) | LevelSource::V2(l) => {
+                        let n =
+                            count_equal(l, bw, num_values, spec.max_def as u32).map_err(|e| {
+                                ChunkError::Corrupt(format!(
+                                    "definition levels of page at byte {page_start}: {e}"
+                                ))
+                            })?;
+                        if v2 && n != num_values - (h.num_nulls.max(0) as usize).min(num_values) {
+                            return corrupt(format!(
+                                "page at byte {page_start}: null count disagrees with its levels"
+                            ));
+                        }
+                        n
+                    }
+                };
+                page_matches.clear();
+                if dict_encoded {
+                    let map = dict.as_deref().unwrap_or(&[]);
+                    if values.is_empty() {
+                        if non_null > 0 {
+                            return corrupt(format!(
+                                "page at byte {page_start} has no dictionary indices"
+                            ));
+                        }
+                    } else {
+                        let bw = u32::from(values[0]);
+                        if bw > 32 {
+                            return corrupt(format!(
+                                "page at byte {page_start} has index bit width {bw}"
+                            ));
+                        }
+                        indices.clear();
+                        decode_rle(&values[1..], bw, non_null, &mut indices).map_err(|e| {
+                            ChunkError::Corrupt(format!(
+                                "dictionary indices of page at byte {page_start}: {e}"
+                            ))
+                        })?;
+                        for (i, &ix) in indices.iter().enumerate() {
+                            let ix = ix as usize;
+                            if ix >= dict_len {
+                                return corrupt(format!(
+                                    "page at byte {page_start} refers past its dictionary"
+                                ));
+                            }
+                            let s = map[ix];
+                            if s != u32::MAX {
+                                page_matches.push((i as u32, s));
+                            }
+                        }
+                    }
+                } else {
+                    probe_plain(values, non_null, spec.probe, &mut page_matches).map_err(|e| {
+                        ChunkError::Corrupt(format!("values of page at byte {page_start}: {e}"))
+                    })?;
+                }
+                if !page_matches.is_empty() {
+                    // Value positions count non-null values only; turn them into rows.
+                    match levels {
+                        LevelSource::V1(l) | LevelSource::V2(l) if non_null != num_values => {
+                            let mut lv = Vec::with_capacity(num_values);
+                            decode_rle(l, bw, num_values, &mut lv).map_err(|e| {
+                                ChunkError::Corrupt(format!("definition levels: {e}"))
+                            })?;
+                            let rows: Vec<u32> = lv
+                                .iter()
+                                .enumerate()
+                                .filter(|(_, d)| **d == spec.max_def as u32)
+                                .map(|(r, _)| r as u32)
+                                .collect();
+                            for (v, s) in &page_matches {
+                                out.matches.push((first_row as u32 + rows[*v as usize], *s));
+                            }
+                        }
+                        _ => out
+                            .matches
+                            .extend(page_matches.iter().map(|(v, s)| (first_row as u32 + v, *s))),
+                    }
+                }
+            }
+            Some(PageType::IndexPage) | Some(PageType::Other(_)) | None => {}
+        }
+    }
+    Ok(out)
+}
+
+enum LevelSource<'a> {
+    None,
+    V1(&'a [u8]),
+    V2(&'a [u8]),
+}
+
+fn bit_width(max: i16) -> u32 {
+    32 - (max.max(0) as u32).leading_zeros()
+}
+
+/// Decompresses `input` into `scratch` (or borrows it when uncompressed) and checks that it
+/// inflates to exactly `expected` bytes — never more.
+fn decompress<'a>(
+    codec: Compression,
+    input: &'a [u8],
+    expected: usize,
+    _reserved: usize,
+    scratch: &'a mut Vec<u8>,
+) -> Result<&'a [u8], ChunkError> {
+    let wrong_size = |got: usize| {
+        ChunkError::Corrupt(format!(
+            "page inflates to {got} bytes, its header says {expected}"
+        ))
+    };
+    match codec {
+        Compression::UNCOMPRESSED => {
+            if input.len() != expected {
+                return Err(wrong_size(input.len()));
+            }
+            return Ok(input);
+        }
+        _ if expected == 0 => {
+            scratch.clear();
+            return Ok(&scratch[..]);
+        }
+        Compression::SNAPPY => {
+            let n = snap::raw::decompress_len(input)
+                .map_err(|e| ChunkError::Corrupt(format!("snappy: {e}")))?;
+            if n != expected {
+                return Err(wrong_size(n));
+            }
+            scratch.clear();
+            scratch.resize(expected, 0);
+            let got = snap::raw::Decoder::new()
+                .decompress(input, scratch)
+                .map_err(|e| ChunkError::Corrupt(format!("snappy: {e}")))?;
+            if got != expected {
+                return Err(wrong_size(got));
+            }
+        }
+        Compression::ZSTD(_) => {
+            scratch.clear();
+            scratch.reserve_exact(expected);
+            let mut d = zstd::bulk::Decompressor::new()
+                .map_err(|e| ChunkError::Corrupt(format!("zstd: {e}")))?;
+            let got = d
+                .decompress_to_buffer(input, scratch)
+                .map_err(|e| ChunkError::Corrupt(format!("zstd: {e}")))?;
+            if got != expected {
+                return Err(wrong_size(got));
+            }
+        }
+        Compression::LZ4_RAW => {
+            scratch.clear();
+            scratch.resize(expected, 0);
+            let got = lz4_flex::block::decompress_into(input, scratch)
+                .map_err(|e| ChunkError::Corrupt(format!("lz4: {e}")))?;
+            if got != expected {
+                return Err(wrong_size(got));
+            }
+            scratch.truncate(got);
+        }
+        Compression::GZIP(_) => {
+            use std::io::Read;
+            scratch.clear();
+            let mut r = flate2::read::MultiGzDecoder::new(input).take(expected as u64 + 1);
+            r.read_to_end(scratch)
+                .map_err(|e| ChunkError::Corrupt(format!("gzip: {e}")))?;
+            if scratch.len() != expected {
+                return Err(wrong_size(scratch.len()));
+            }
+        }
+        other => return Err(ChunkError::Unsupported(format!("codec {other:?}"))),
+    }
+    Ok(&scratch[..])
+}
+
+/// Decodes a PLAIN dictionary page and maps each entry to its subject.
+/// Returns the map and whether any entry matched.
+fn probe_dictionary(data: &[u8], n: usize, probe: &Probe) -> Result<(Vec<u32>, bool), ChunkError> {
+    let mut any = false;
+    // A dictionary entry takes at least one byte (four for byte arrays): refuse counts the
+    // page cannot hold before allocating for them.
+    if n > data.len().max(1) * 2 {
+        return corrupt(format!(
+            "dictionary declares {n} entries in {} bytes",
+            data.len()
+        ));
+    }
+    let mut map = Vec::with_capacity(n);
+    let mut matches = Vec::new();
+    probe_plain(data, n, probe, &mut matches)
+        .map_err(|e| ChunkError::Corrupt(format!("dictionary page: {e}")))?;
+    map.resize(n, u32::MAX);
+    for (i, s) in matches {
+        map[i as usize] = s;
+        any = true;
+    }
+    Ok((map, any))
+}
+
+/// Probes `n` PLAIN-encoded values; pushes (value index, subject) for each match.
+fn probe_plain(
+    data: &[u8],
+    n: usize,
+    probe: &Probe,
+    out: &mut Vec<(u32, u32)>,
+) -> Result<(), String> {
+    match probe.kind() {
+        IdKind::Bytes => {
+            let mut pos = 0usize;
+            for i in 0..n {
+                let Some(len_bytes) = data.get(pos..pos + 4) else {
+                    return Err(format!("ends after {i} of {n} values"));
+                };
+                let len =
+                    u32::from_le_bytes([len_bytes[0], len_bytes[1], len_bytes[2], len_bytes[3]])
+                        as usize;
+                pos += 4;
+                let Some(v) = data.get(pos..pos.saturating_add(len)) else {
+                    return Err(format!("value {i} runs past the end of the page"));
+                };
+                pos += len;
+                if let Some(s) = probe.bytes(v) {
+                    out.push((i as u32, s));
+                }
+            }
+        }
+        IdKind::Fixed { len, .. } => {
+            if len == 0 || data.len() / len < n {
+                return Err(format!("holds fewer than {n} values of {len} bytes"));
+            }
+            for (i, v) in data.chunks_exact(len).take(n).enumerate() {
+                if let Some(s) = probe.bytes(v) {
+                    out.push((i as u32, s));
+                }
+            }
+        }
+        IdKind::Int32 { .. } => {
+            if data.len() / 4 < n {
+                return Err(format!("holds fewer than {n} 32-bit values"));
+            }
+            for (i, v) in data.chunks_exact(4).take(n).enumerate() {
+                if let Some(s) = probe.int32(i32::from_le_bytes([v[0], v[1], v[2], v[3]])) {
+                    out.push((i as u32, s));
+                }
+            }
+        }
+        IdKind::Int64 { .. } => {
+            if data.len() / 8 < n {
+                return Err(format!("holds fewer than {n} 64-bit values"));
+            }
+            for (i, v) in data.chunks_exact(8).take(n).enumerate() {
+                let v = i64::from_le_bytes([v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]]);
+                if let Some(s) = probe.int64(v) {
+                    out.push((i as u32, s));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One run of the RLE / bit-packing hybrid encoding.
+enum Run<'a> {
+    Repeat { value: u32, len: usize },
+    Packed { bytes: &'a [u8], len: usize },
+}
+
+struct RleRuns<'a> {
+    data: &'a [u8],
+    pos: usize,
+    bw: u32,
+}
+
+impl<'a> RleRuns<'a> {
+    fn varint(&mut self) -> Result<u64, String> {
+        let mut out = 0u64;
+        for shift in (0..64).step_by(7) {
+            let b = *self.data.get(self.pos).ok_or("run header is truncated")?;
+            self.pos += 1;
+            out |= u64::from(b & 0x7f) << shift;
+            if b & 0x80 == 0 {
+                return Ok(out);
+            }
+        }
+        Err("run header is too long".into())
+    }
+
+    fn next(&mut self) -> Result<Option<Run<'a>>, String> {
+        if self.pos >= self.data.len() {
+            return Ok(None);
+        }
+        let header = self.varint()?;
+        let count = usize::try_from(header >> 1).map_err(|_| "run is too long")?;
+        if header & 1 == 0 {
+            let nbytes = self.bw.div_ceil(8) as usize;
+            let b = self
+                .data
+                .get(self.pos..self.pos + nbytes)
+                .ok_or("repeated run is truncated")?;
+            self.pos += nbytes;
+            let mut v = [0u8; 4];
+            v[..nbytes].copy_from_slice(b);
+            let value = u32::from_le_bytes(v);
+            if self.bw < 32 && value >> self.bw != 0 {
+                return Err("repeated value is wider than its bit width".into());
+            }
+            Ok(Some(Run::Repeat { value, len: count }))
+        } else {
+            // `count` groups of 8 values; writers may cut the last run short.
+            let want = count
+                .checked_mul(self.bw as usize)
+                .ok_or("run is too long")?;
+            let have = want.min(self.data.len() - self.pos);
+            let bytes = &self.data[self.pos..self.pos + have];
+            self.pos += have;
+            let len = if self.bw == 0 {
+                count.saturating_mul(8)
+            } else {
+                have * 8 / self.bw as usize
+            };
+            Ok(Some(Run::Packed { bytes, len }))
+        }
+    }
+}
+
+#[inline]
+fn unpack(bytes: &[u8], bw: u32, i: usize) -> u32 {
+    if bw == 0 {
+        return 0;
+    }
+    let bit = i * bw as usize;
+    let byte = bit / 8;
+    let mut w = [0u8; 8];
+    let end = (byte + 8).min(bytes.len());
+    w[..end - byte].copy_from_slice(&bytes[byte..end]);
+    let v = u64::from_le_bytes(w) >> (bit % 8);
+    (v & ((1u64 << bw) - 1)) as u32
+}
+
+/// Decodes the first `n` values of an RLE / bit-packed hybrid stream into `out`.
+fn decode_rle(data: &[u8], bw: u32, n: usize, out: &mut Vec<u32>) -> Result<(), String> {
+    if bw > 32 {
+        return Err(format!("bit width {bw}"));
+    }
+    let mut runs = RleRuns { data, pos: 0, bw };
+    while out.len() < n {
+        let left = n - out.len();
+        match runs.next()? {
+            None => return Err(format!("holds {} of {n} values", out.len())),
+            Some(Run::Repeat { value, len }) => {
+                out.extend(std::iter::repeat_n(value, len.min(left)))
+            }
+            Some(Run::Packed { bytes, len }) => {
+                out.extend((0..len.min(left)).map(|i| unpack(bytes, bw, i)))
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Counts how many of the first `n` values of an RLE / bit-packed hybrid stream equal `target`.
+fn count_equal(data: &[u8], bw: u32, n: usize, target: u32) -> Result<usize, String> {
+    let mut runs = RleRuns { data, pos: 0, bw };
+    let (mut seen, mut hits) = (0usize, 0usize);
+    while seen < n {
+        let left = n - seen;
+        match runs.next()? {
+            None => return Err(format!("holds {seen} of {n} levels")),
+            Some(Run::Repeat { value, len }) => {
+                let take = len.min(left);
+                if value == target {
+                    hits += take;
+                }
+                seen += take;
+            }
+            Some(Run::Packed { bytes, len }) => {
+                let take = len.min(left);
+                hits += (0..take)
+                    .filter(|&i| unpack(bytes, bw, i) == target)
+                    .count();
+                seen += take;
+            }
+        }
+    }
+    Ok(hits)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rle_runs_and_bit_packing_decode() {
+        // Repeat 5 x value 3 (bw 2), then one packed group of 8 values 0..8 (bw 3).
+        let mut out = vec![];
+        decode_rle(&[10, 3], 2, 5, &mut out).unwrap();
+        assert_eq!(out, vec![3; 5]);
+        // values 0..8 at 3 bits: 0b10001000, 0b11000110, 0b11111010
+        out.clear();
+        decode_rle(&[3, 0x88, 0xc6, 0xfa], 3, 8, &mut out).unwrap();
+        assert_eq!(out, (0..8).collect::<Vec<_>>());
+        assert_eq!(count_equal(&[3, 0x88, 0xc6, 0xfa], 3, 8, 7).unwrap(), 1);
+        assert_eq!(count_equal(&[10, 1], 1, 5, 1).unwrap(), 5);
+    }
+
+    #[test]
+    fn short_streams_are_errors_not_zeroes() {
+        let mut out = vec![];
+        assert!(decode_rle(&[10, 3], 2, 6, &mut out).is_err());
+        assert!(count_equal(&[], 1, 1, 1).is_err());
+        assert!(decode_rle(&[10], 2, 1, &mut out).is_err());
+        // A repeated value wider than the bit width is corrupt.
+        assert!(decode_rle(&[2, 0xff], 2, 1, &mut out).is_err());
+    }
+
+    #[test]
+    fn plain_values_probe_and_bounds_check() {
+        let probe = Probe::new(IdKind::Bytes, &["bb".to_string()]);
+        let mut page = vec![];
+        for v in ["a", "bb", "ccc", "bb"] {
+            page.extend((v.len() as u32).to_le_bytes());
+            page.extend(v.as_bytes());
+        }
+        let mut out = vec![];
+        probe_plain(&page, 4, &probe, &mut out).unwrap();
+        assert_eq!(out, vec![(1, 0), (3, 0)]);
+        assert!(probe_plain(&page[..page.len() - 1], 4, &probe, &mut out).is_err());
+        assert!(probe_plain(&page, 5, &probe, &mut out).is_err());
+    }
+}

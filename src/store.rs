@@ -1,0 +1,214 @@
+//! The object-access seam: listing and ranged reads of a lake or evidence source.
+//!
+//! Everything vouch reads from a location goes through [`Store`], so that a local
+//! directory and (later) an S3 prefix are scanned by the same code. Paths handed in and
+//! out are relative to the store's root and always use `/`. A store never interprets
+//! file contents.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+/// One object (file) in a store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectMeta {
+    /// Relative path from the store root, `/`-separated.
+    pub path: String,
+    pub size: u64,
+}
+
+/// A failure to list or read, naming the object or directory.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+#[error("{path}: {message}")]
+pub struct StoreError {
+    pub path: String,
+    pub message: String,
+}
+
+impl StoreError {
+    pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
+        StoreError {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// What a listing found: objects, and the places that could not be listed.
+#[derive(Debug, Default)]
+pub struct Listing {
+    pub objects: Vec<ObjectMeta>,
+    pub errors: Vec<StoreError>,
+}
+
+pub trait Store: Send + Sync {
+    /// A human-readable name of the root (a directory or an `s3://` URI).
+    fn root(&self) -> String;
+    /// The immediate child "directories" of the root, sorted.
+    fn child_dirs(&self) -> Result<Vec<String>, StoreError>;
+    /// Every object below `prefix` (a relative directory), at any depth, sorted by path.
+    /// Directories or objects whose name starts with `_` or `.` are skipped.
+    fn list(&self, prefix: &str) -> Listing;
+    /// Reads `len` bytes at `offset` of the object at `path`.
+    fn read_range(&self, path: &str, offset: u64, len: u64) -> Result<Vec<u8>, StoreError>;
+}
+
+/// True for names the lake conventions ignore: `_SUCCESS`, `_temporary/`, `.crc`, ...
+pub fn is_hidden(name: &str) -> bool {
+    name.starts_with('_') || name.starts_with('.')
+}
+
+/// A directory on the local file system.
+pub struct LocalStore {
+    root: PathBuf,
+}
+
+impl LocalStore {
+    /// Opens a local directory; it must exist and be a directory.
+    pub fn open(root: &Path) -> Result<LocalStore, StoreError> {
+        let shown = root.display().to_string();
+        let meta = std::fs::metadata(root).map_err(|e| StoreError::new(&shown, io_message(&e)))?;
+        if !meta.is_dir() {
+            return Err(StoreError::new(shown, "not a directory"));
+        }
+        Ok(LocalStore {
+            root: root.to_path_buf(),
+        })
+    }
+
+    fn full(&self, rel: &str) -> PathBuf {
+        if rel.is_empty() {
+            self.root.clone()
+        } else {
+            self.root.join(rel)
+        }
+    }
+
+    fn walk(&self, rel: &str, out: &mut Listing) {
+        let dir = self.full(rel);
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) => {
+                out.errors.push(StoreError::new(
+                    rel,
+                    format!("cannot list directory: {}", io_message(&e)),
+                ));
+                return;
+            }
+        };
+        let mut names = Vec::new();
+        for entry in entries {
+            match entry {
+                Ok(e) => names.push(e),
+                Err(e) => out.errors.push(StoreError::new(
+                    rel,
+                    format!("cannot list directory: {}", io_message(&e)),
+                )),
+            }
+        }
+        names.sort_by_key(|e| e.file_name());
+        for e in names {
+            let Some(name) = e.file_name().to_str().map(str::to_owned) else {
+                out.errors
+                    .push(StoreError::new(rel, "a file name is not valid UTF-8"));
+                continue;
+            };
+            if is_hidden(&name) {
+                continue;
+            }
+            let child = if rel.is_empty() {
+                name.clone()
+            } else {
+                format!("{rel}/{name}")
+            };
+            // Follow symlinks the way a reader would.
+            match std::fs::metadata(e.path()) {
+                Ok(m) if m.is_dir() => self.walk(&child, out),
+                Ok(m) if m.is_file() => out.objects.push(ObjectMeta {
+                    path: child,
+                    size: m.len(),
+                }),
+                Ok(_) => {}
+                Err(err) => out.errors.push(StoreError::new(child, io_message(&err))),
+            }
+        }
+    }
+}
+
+/// An IO error as a short message without the path (the caller names the object).
+pub fn io_message(e: &std::io::Error) -> String {
+    use std::io::ErrorKind::*;
+    match e.kind() {
+        NotFound => "not found".into(),
+        PermissionDenied => "permission denied".into(),
+        UnexpectedEof => "unexpected end of file".into(),
+        _ => {
+            let s = e.to_string();
+            // Strip the "(os error N)" suffix; keep the words.
+            match s.find(" (os error") {
+                Some(i) => s[..i].to_lowercase(),
+                None => s,
+            }
+        }
+    }
+}
+
+impl Store for LocalStore {
+    fn root(&self) -> String {
+        self.root.display().to_string()
+    }
+
+    fn child_dirs(&self) -> Result<Vec<String>, StoreError> {
+        let entries = std::fs::read_dir(&self.root).map_err(|e| {
+            StoreError::new(
+                self.root(),
+                format!("cannot list directory: {}", io_message(&e)),
+            )
+        })?;
+        let mut dirs = Vec::new();
+        for e in entries {
+            let e = e.map_err(|e| {
+                StoreError::new(
+                    self.root(),
+                    format!("cannot list directory: {}", io_message(&e)),
+                )
+            })?;
+            let Some(name) = e.file_name().to_str().map(str::to_owned) else {
+                continue;
+            };
+            if is_hidden(&name) {
+                continue;
+            }
+            if std::fs::metadata(e.path())
+                .map(|m| m.is_dir())
+                .unwrap_or(false)
+            {
+                dirs.push(name);
+            }
+        }
+        dirs.sort();
+        Ok(dirs)
+    }
+
+    fn list(&self, prefix: &str) -> Listing {
+        let mut out = Listing::default();
+        self.walk(prefix.trim_end_matches('/'), &mut out);
+        out
+    }
+
+    fn read_range(&self, path: &str, offset: u64, len: u64) -> Result<Vec<u8>, StoreError> {
+        use std::os::unix::fs::FileExt;
+        let f = File::open(self.full(path)).map_err(|e| StoreError::new(path, io_message(&e)))?;
+        let len = usize::try_from(len).map_err(|_| StoreError::new(path, "read too large"))?;
+        let mut buf = vec![0u8; len];
+        f.read_exact_at(&mut buf, offset).map_err(|e| {
+            StoreError::new(
+                path,
+                format!(
+                    "cannot read {len} bytes at offset {offset}: {}",
+                    io_message(&e)
+                ),
+            )
+        })?;
+        Ok(buf)
+    }
+}

@@ -1,0 +1,188 @@
+//! Reading the runbook's small side tables (`data_retention_policy`, ...) from Parquet or
+//! CSV into Arrow record batches, and pulling typed columns out of them.
+//!
+//! The format is chosen by extension (`.csv` or `.parquet`). Errors name the file, and
+//! the column and row where a value is wrong.
+
+use std::collections::BTreeSet;
+use std::fs::File;
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow::array::{Array, RecordBatch, StringArray};
+use arrow::datatypes::DataType;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TableError {
+    #[error("{path}: {message}")]
+    Unreadable { path: String, message: String },
+    #[error("{path}: missing required column {column}")]
+    MissingColumn { path: String, column: String },
+    #[error("{path}: column {column}, row {row}: {message}")]
+    BadValue {
+        path: String,
+        column: String,
+        row: usize,
+        message: String,
+    },
+}
+
+/// Reads a whole table (small tables only: these are registers, not lake data).
+pub fn read_table(path: &Path) -> Result<Vec<RecordBatch>, TableError> {
+    let shown = path.display().to_string();
+    let err = |m: String| TableError::Unreadable {
+        path: shown.clone(),
+        message: m,
+    };
+    let file = File::open(path).map_err(|e| err(crate::store::io_message(&e)))?;
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    match ext.as_str() {
+        "parquet" => {
+            let reader =
+                parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+                    .and_then(|b| b.build())
+                    .map_err(|e| err(format!("not a readable Parquet file: {e}")))?;
+            reader
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| err(format!("cannot decode: {e}")))
+        }
+        "csv" => {
+            // Every column is read as text and parsed by the caller, which knows the
+            // meaning and can name the row of a bad value.
+            let mut header = String::new();
+            std::io::BufRead::read_line(&mut std::io::BufReader::new(&file), &mut header)
+                .map_err(|e| err(crate::store::io_message(&e)))?;
+            let names: Vec<String> = header
+                .trim_end_matches(['\r', '\n'])
+                .split(',')
+                .map(|s| s.trim().trim_matches('"').to_string())
+                .collect();
+            if names.iter().all(|n| n.is_empty()) {
+                return Err(err("CSV file has no header row".into()));
+            }
+            let fields: Vec<arrow::datatypes::Field> = names
+                .iter()
+                .map(|n| arrow::datatypes::Field::new(n, DataType::Utf8, true))
+                .collect();
+            let schema = Arc::new(arrow::datatypes::Schema::new(fields));
+            let file = File::open(path).map_err(|e| err(crate::store::io_message(&e)))?;
+            let reader = arrow::csv::ReaderBuilder::new(schema)
+                .with_header(true)
+                .build(file)
+                .map_err(|e| err(format!("cannot read CSV: {e}")))?;
+            reader
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| err(format!("cannot read CSV: {e}")))
+        }
+        _ => Err(err(
+            "unknown table format (expected .parquet or .csv)".into()
+        )),
+    }
+}
+
+/// A column of every batch as optional strings (any type is cast to text).
+pub fn string_column(
+    path: &Path,
+    batches: &[RecordBatch],
+    column: &str,
+) -> Result<Vec<Option<String>>, TableError> {
+    let shown = path.display().to_string();
+    let mut out = Vec::new();
+    for b in batches {
+        let Some(col) = b.column_by_name(column) else {
+            return Err(TableError::MissingColumn {
+                path: shown,
+                column: column.into(),
+            });
+        };
+        let cast =
+            arrow::compute::cast(col, &DataType::Utf8).map_err(|e| TableError::Unreadable {
+                path: shown.clone(),
+                message: format!("column {column}: {e}"),
+            })?;
+        let Some(s) = cast.as_any().downcast_ref::<StringArray>() else {
+            return Err(TableError::Unreadable {
+                path: shown,
+                message: format!("column {column} is not text"),
+            });
+        };
+        out.extend((0..s.len()).map(|i| s.is_valid(i).then(|| s.value(i).to_string())));
+    }
+    if batches.is_empty() {
+        // No rows: the column cannot be checked, and there is nothing in it.
+        return Ok(out);
+    }
+    Ok(out)
+}
+
+/// Parses a boolean cell: true/false, t/f, yes/no, y/n, 1/0 (any case); empty is false.
+pub fn parse_bool(s: &str) -> Option<bool> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "true" | "t" | "yes" | "y" | "1" => Some(true),
+        "false" | "f" | "no" | "n" | "0" | "" => Some(false),
+        _ => None,
+    }
+}
+
+/// The datasets under legal hold according to a `data_retention_policy` table.
+pub fn legal_holds(path: &Path) -> Result<BTreeSet<String>, TableError> {
+    let batches = read_table(path)?;
+    let datasets = string_column(path, &batches, "dataset")?;
+    let flags = string_column(path, &batches, "legal_hold_flag")?;
+    let mut held = BTreeSet::new();
+    for (i, (d, f)) in datasets.iter().zip(&flags).enumerate() {
+        let flag = match f {
+            None => false,
+            Some(s) => parse_bool(s).ok_or_else(|| TableError::BadValue {
+                path: path.display().to_string(),
+                column: "legal_hold_flag".into(),
+                row: i + 1,
+                message: format!("{s:?} is not a boolean"),
+            })?,
+        };
+        if let (true, Some(d)) = (flag, d) {
+            held.insert(d.trim().to_string());
+        }
+    }
+    Ok(held)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn booleans_parse_leniently_but_not_blindly() {
+        assert_eq!(parse_bool("TRUE"), Some(true));
+        assert_eq!(parse_bool(" 0 "), Some(false));
+        assert_eq!(parse_bool("maybe"), None);
+    }
+
+    #[test]
+    fn legal_holds_from_csv() {
+        let dir = std::env::temp_dir().join(format!("vouch-holds-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("policy.csv");
+        std::fs::write(&p, "dataset,retention_days,legal_hold_flag,hold_reason,hold_reviewer\nevents,30,false,,\ntickets,365,true,litigation,Legal\n").unwrap();
+        let held = legal_holds(&p).unwrap();
+        assert_eq!(held.into_iter().collect::<Vec<_>>(), vec!["tickets"]);
+        std::fs::write(&p, "dataset,legal_hold_flag\nevents,perhaps\n").unwrap();
+        let e = legal_holds(&p).unwrap_err().to_string();
+        assert!(
+            e.ends_with("column legal_hold_flag, row 1: \"perhaps\" is not a boolean"),
+            "{e}"
+        );
+        std::fs::write(&p, "dataset,flag\nevents,true\n").unwrap();
+        assert!(
+            legal_holds(&p)
+                .unwrap_err()
+                .to_string()
+                .ends_with("missing required column legal_hold_flag")
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
