@@ -318,7 +318,7 @@ pub fn sample_lake(dir: &Path) -> io::Result<SampleLake> {
 pub struct RandomTable {
     pub name: String,
     pub id_columns: Vec<String>,
-    /// DuckDB-side expression of each id column as text, for the oracle.
+    /// DuckDB predicate per id column (`ids` is a one-column VARCHAR table), for the oracle.
     pub id_sql: Vec<String>,
 }
 
@@ -491,8 +491,9 @@ pub fn random_lake(dir: &Path, seed: u64) -> io::Result<RandomLake> {
             .iter()
             .zip(&names)
             .map(|(k, n)| match k {
-                ColKind::Uuid => format!("CAST(\"{n}\" AS VARCHAR)"),
-                _ => format!("CAST(\"{n}\" AS VARCHAR)"),
+                ColKind::Utf8 => format!("\"{n}\" IN (SELECT id FROM ids)"),
+                ColKind::Uuid => format!("\"{n}\" IN (SELECT TRY_CAST(id AS UUID) FROM ids)"),
+                _ => format!("\"{n}\" IN (SELECT TRY_CAST(id AS HUGEINT) FROM ids)"),
             })
             .collect();
         tables.push(RandomTable {
@@ -510,6 +511,10 @@ pub fn random_lake(dir: &Path, seed: u64) -> io::Result<RandomLake> {
             ids.push((n as i64 - 50).to_string());
             ids.push(((n as u32).wrapping_add(4_294_967_000)).to_string());
             ids.push(uuid_of(n));
+            if n % 3 == 0 {
+                // Leading zeros: the same number to an integer column, another string.
+                ids.push(format!("00{n}"));
+            }
         }
     }
     ids.extend([

@@ -679,6 +679,7 @@ fn decide_chunk(
         max_def: c.descr.max_def_level(),
         limits: opts.limits,
         verify_crc: opts.verify_crc,
+        expected_rows: rg.num_rows() as u64,
     };
     let fast = if opts.use_dictionaries {
         SCRATCH.with(|s| pages::scan_chunk(&data, &spec, &mut s.borrow_mut()))

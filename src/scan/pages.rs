@@ -71,6 +71,8 @@ pub struct ChunkSpec<'a> {
     pub max_def: i16,
     pub limits: Limits,
     pub verify_crc: bool,
+    /// Rows the footer declares for the row group; pages may not hold more.
+    pub expected_rows: u64,
 }
 
 /// Walks the page headers of `chunk` only, checking sizes: what the generic decoder is
@@ -126,7 +128,6 @@ pub fn scan_chunk(
     // dictionary page is seen, Some(empty) when it holds no subject.
     let mut dict: Option<Vec<u32>> = None;
     let mut dict_len = 0usize;
-    let mut indices: Vec<u32> = Vec::new();
     let mut page_matches: Vec<(u32, u32)> = Vec::new();
     while pos < chunk.len() {
         let page_start = pos;
@@ -159,6 +160,12 @@ pub fn scan_chunk(
                 let num_values = h.num_values as usize;
                 let first_row = out.rows;
                 out.rows += num_values as u64;
+                if out.rows > spec.expected_rows {
+                    return corrupt(format!(
+                        "pages hold more than the {} rows the footer declares",
+                        spec.expected_rows
+                    ));
+                }
                 if v2 && h.num_rows != h.num_values {
                     return corrupt(format!(
                         "page at byte {page_start} has {} rows but {} values",
@@ -282,24 +289,12 @@ pub fn scan_chunk(
                                 "page at byte {page_start} has index bit width {bw}"
                             ));
                         }
-                        indices.clear();
-                        decode_rle(&values[1..], bw, non_null, &mut indices).map_err(|e| {
-                            ChunkError::Corrupt(format!(
-                                "dictionary indices of page at byte {page_start}: {e}"
-                            ))
-                        })?;
-                        for (i, &ix) in indices.iter().enumerate() {
-                            let ix = ix as usize;
-                            if ix >= dict_len {
-                                return corrupt(format!(
-                                    "page at byte {page_start} refers past its dictionary"
-                                ));
-                            }
-                            let s = map[ix];
-                            if s != u32::MAX {
-                                page_matches.push((i as u32, s));
-                            }
-                        }
+                        probe_indices(&values[1..], bw, non_null, map, dict_len, &mut page_matches)
+                            .map_err(|e| {
+                                ChunkError::Corrupt(format!(
+                                    "dictionary indices of page at byte {page_start}: {e}"
+                                ))
+                            })?;
                     }
                 } else {
                     probe_plain(values, non_null, spec.probe, &mut page_matches).map_err(|e| {
@@ -310,19 +305,17 @@ pub fn scan_chunk(
                     // Value positions count non-null values only; turn them into rows.
                     match levels {
                         LevelSource::V1(l) | LevelSource::V2(l) if non_null != num_values => {
-                            let mut lv = Vec::with_capacity(num_values);
-                            decode_rle(l, bw, num_values, &mut lv).map_err(|e| {
-                                ChunkError::Corrupt(format!("definition levels: {e}"))
-                            })?;
-                            let rows: Vec<u32> = lv
-                                .iter()
-                                .enumerate()
-                                .filter(|(_, d)| **d == spec.max_def as u32)
-                                .map(|(r, _)| r as u32)
-                                .collect();
-                            for (v, s) in &page_matches {
-                                out.matches.push((first_row as u32 + rows[*v as usize], *s));
-                            }
+                            values_to_rows(
+                                l,
+                                bw,
+                                num_values,
+                                spec.max_def as u32,
+                                &mut page_matches,
+                            )
+                            .map_err(|e| ChunkError::Corrupt(format!("definition levels: {e}")))?;
+                            out.matches.extend(
+                                page_matches.iter().map(|(r, s)| (first_row as u32 + r, *s)),
+                            );
                         }
                         _ => out
                             .matches
@@ -587,52 +580,152 @@ fn unpack(bytes: &[u8], bw: u32, i: usize) -> u32 {
     (v & ((1u64 << bw) - 1)) as u32
 }
 
-/// Decodes the first `n` values of an RLE / bit-packed hybrid stream into `out`.
-fn decode_rle(data: &[u8], bw: u32, n: usize, out: &mut Vec<u32>) -> Result<(), String> {
+/// Visits the runs covering the first `n` values of an RLE / bit-packed hybrid stream,
+/// each clipped to what is left of `n`, without materialising the values: a run of a
+/// million equal values costs one call. A stream that ends early is an error.
+fn for_each_run(
+    data: &[u8],
+    bw: u32,
+    n: usize,
+    mut f: impl FnMut(Run<'_>) -> Result<(), String>,
+) -> Result<(), String> {
     if bw > 32 {
         return Err(format!("bit width {bw}"));
     }
     let mut runs = RleRuns { data, pos: 0, bw };
-    while out.len() < n {
-        let left = n - out.len();
-        match runs.next()? {
-            None => return Err(format!("holds {} of {n} values", out.len())),
-            Some(Run::Repeat { value, len }) => {
-                out.extend(std::iter::repeat_n(value, len.min(left)))
-            }
-            Some(Run::Packed { bytes, len }) => {
-                out.extend((0..len.min(left)).map(|i| unpack(bytes, bw, i)))
-            }
-        }
+    let mut got = 0usize;
+    while got < n {
+        let left = n - got;
+        let run = match runs.next()? {
+            None => return Err(format!("holds {got} of {n} values")),
+            Some(Run::Repeat { value, len }) => Run::Repeat {
+                value,
+                len: len.min(left),
+            },
+            Some(Run::Packed { bytes, len }) => Run::Packed {
+                bytes,
+                len: len.min(left),
+            },
+        };
+        got += match run {
+            Run::Repeat { len, .. } | Run::Packed { len, .. } => len,
+        };
+        f(run)?;
     }
     Ok(())
 }
 
+/// Decodes the first `n` values of an RLE / bit-packed hybrid stream, appending to `out`.
+#[cfg(test)]
+fn decode_rle(data: &[u8], bw: u32, n: usize, out: &mut Vec<u32>) -> Result<(), String> {
+    for_each_run(data, bw, n, |run| {
+        match run {
+            Run::Repeat { value, len } => out.extend(std::iter::repeat_n(value, len)),
+            Run::Packed { bytes, len } => out.extend((0..len).map(|i| unpack(bytes, bw, i))),
+        }
+        Ok(())
+    })
+}
+
 /// Counts how many of the first `n` values of an RLE / bit-packed hybrid stream equal `target`.
 fn count_equal(data: &[u8], bw: u32, n: usize, target: u32) -> Result<usize, String> {
-    let mut runs = RleRuns { data, pos: 0, bw };
-    let (mut seen, mut hits) = (0usize, 0usize);
-    while seen < n {
-        let left = n - seen;
-        match runs.next()? {
-            None => return Err(format!("holds {seen} of {n} levels")),
-            Some(Run::Repeat { value, len }) => {
-                let take = len.min(left);
-                if value == target {
-                    hits += take;
-                }
-                seen += take;
-            }
-            Some(Run::Packed { bytes, len }) => {
-                let take = len.min(left);
-                hits += (0..take)
-                    .filter(|&i| unpack(bytes, bw, i) == target)
-                    .count();
-                seen += take;
+    let mut hits = 0usize;
+    for_each_run(data, bw, n, |run| {
+        match run {
+            Run::Repeat { value, len } => hits += if value == target { len } else { 0 },
+            Run::Packed { bytes, len } => {
+                hits += (0..len).filter(|&i| unpack(bytes, bw, i) == target).count()
             }
         }
-    }
+        Ok(())
+    })?;
     Ok(hits)
+}
+
+/// Probes `n` dictionary indices against `map` (index -> subject or u32::MAX); pushes
+/// (value index, subject) for each match.
+fn probe_indices(
+    data: &[u8],
+    bw: u32,
+    n: usize,
+    map: &[u32],
+    dict_len: usize,
+    out: &mut Vec<(u32, u32)>,
+) -> Result<(), String> {
+    let mut i = 0u32;
+    let past = || "an index points past the dictionary".to_string();
+    for_each_run(data, bw, n, |run| {
+        match run {
+            Run::Repeat { value, len } => {
+                let s = *map
+                    .get(value as usize)
+                    .filter(|_| (value as usize) < dict_len)
+                    .ok_or_else(past)?;
+                if s != u32::MAX {
+                    out.extend((0..len as u32).map(|k| (i + k, s)));
+                }
+                i += len as u32;
+            }
+            Run::Packed { bytes, len } => {
+                for k in 0..len {
+                    let v = unpack(bytes, bw, k) as usize;
+                    if v >= dict_len {
+                        return Err(past());
+                    }
+                    let s = map[v];
+                    if s != u32::MAX {
+                        out.push((i, s));
+                    }
+                    i += 1;
+                }
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Rewrites value positions (the k-th non-null value, ascending) of `matches` into row
+/// positions within the page, walking the definition levels once.
+fn values_to_rows(
+    levels: &[u8],
+    bw: u32,
+    n: usize,
+    max_def: u32,
+    matches: &mut [(u32, u32)],
+) -> Result<(), String> {
+    let (mut row, mut nn, mut m) = (0u32, 0u32, 0usize);
+    for_each_run(levels, bw, n, |run| {
+        match run {
+            Run::Repeat { value, len } => {
+                let len = len as u32;
+                if value == max_def {
+                    while m < matches.len() && matches[m].0 < nn + len {
+                        matches[m].0 = row + (matches[m].0 - nn);
+                        m += 1;
+                    }
+                    nn += len;
+                }
+                row += len;
+            }
+            Run::Packed { bytes, len } => {
+                for k in 0..len {
+                    if unpack(bytes, bw, k) == max_def {
+                        while m < matches.len() && matches[m].0 == nn {
+                            matches[m].0 = row;
+                            m += 1;
+                        }
+                        nn += 1;
+                    }
+                    row += 1;
+                }
+            }
+        }
+        Ok(())
+    })?;
+    if m != matches.len() {
+        return Err("fewer non-null levels than values".into());
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -651,6 +744,42 @@ mod tests {
         assert_eq!(out, (0..8).collect::<Vec<_>>());
         assert_eq!(count_equal(&[3, 0x88, 0xc6, 0xfa], 3, 8, 7).unwrap(), 1);
         assert_eq!(count_equal(&[10, 1], 1, 5, 1).unwrap(), 5);
+    }
+
+    #[test]
+    fn value_positions_become_row_positions() {
+        // Levels (bw 1): 0,1,1,0,1,0,0,1 as one packed group -> non-null rows 1,2,4,7.
+        let levels = [3, 0b1001_0110];
+        let mut m = vec![(0, 9), (2, 8), (3, 7)];
+        values_to_rows(&levels, 1, 8, 1, &mut m).unwrap();
+        assert_eq!(m, vec![(1, 9), (4, 8), (7, 7)]);
+        // A run of 3 nulls then 4 values.
+        let levels = [6, 0, 8, 1];
+        let mut m = vec![(1, 0), (3, 0)];
+        values_to_rows(&levels, 1, 7, 1, &mut m).unwrap();
+        assert_eq!(m, vec![(4, 0), (6, 0)]);
+        let mut m = vec![(4, 0)];
+        assert!(values_to_rows(&levels, 1, 7, 1, &mut m).is_err());
+    }
+
+    #[test]
+    fn dictionary_indices_probe_by_run() {
+        let map = [u32::MAX, 5, u32::MAX];
+        let mut out = vec![];
+        // RLE run of 1_000_000 x index 1, then a packed group (bw 2) of 0,1,2,0,...
+        let mut data = vec![];
+        let mut h = 2_000_000u32;
+        while h >= 0x80 {
+            data.push((h as u8 & 0x7f) | 0x80);
+            h >>= 7;
+        }
+        data.push(h as u8);
+        data.push(1);
+        data.extend([3, 0b0010_0100, 0, 0]);
+        probe_indices(&data, 2, 1_000_008, &map, 3, &mut out).unwrap();
+        assert_eq!(out.len(), 1_000_001);
+        assert_eq!(out.last(), Some(&(1_000_001, 5)));
+        assert!(probe_indices(&data, 2, 1_000_008, &map, 1, &mut out).is_err());
     }
 
     #[test]

@@ -124,24 +124,25 @@ impl Probe {
                         p.add_bytes(id.as_bytes(), subject);
                     }
                 }
-                IdKind::Int32 { signed } => {
-                    let key = if signed {
-                        id.parse::<i32>().ok().map(i64::from)
-                    } else {
-                        id.parse::<u32>().ok().map(i64::from)
+                IdKind::Int32 { signed } | IdKind::Int64 { signed } => {
+                    // Numeric match: "007", "+7" and "7" are the same ID; "-0" is 0.
+                    let Ok(v) = id.parse::<i128>() else { continue };
+                    let range = match (kind, signed) {
+                        (IdKind::Int32 { .. }, true) => i128::from(i32::MIN)..=i128::from(i32::MAX),
+                        (IdKind::Int32 { .. }, false) => 0..=i128::from(u32::MAX),
+                        (_, true) => i128::from(i64::MIN)..=i128::from(i64::MAX),
+                        (_, false) => 0..=i128::from(u64::MAX),
                     };
-                    if let Some(k) = key {
-                        p.add_int(k, subject);
-                    }
-                }
-                IdKind::Int64 { signed } => {
-                    let key = if signed {
-                        id.parse::<i64>().ok()
-                    } else {
-                        id.parse::<u64>().ok().map(|u| u as i64)
-                    };
-                    if let Some(k) = key {
-                        p.add_int(k, subject);
+                    if range.contains(&v) {
+                        // Unsigned 64-bit IDs are kept as their bit pattern, like the column.
+                        p.add_int(
+                            if v > i128::from(i64::MAX) {
+                                v as u64 as i64
+                            } else {
+                                v as i64
+                            },
+                            subject,
+                        );
                     }
                 }
             }
@@ -332,10 +333,14 @@ mod tests {
 
     #[test]
     fn unsigned_integers_use_their_bit_patterns() {
-        let p = Probe::new(IdKind::Int32 { signed: false }, &ids(&["4294967295", "-1"]));
+        let p = Probe::new(
+            IdKind::Int32 { signed: false },
+            &ids(&["4294967295", "-1", "-0"]),
+        );
         assert_eq!(p.int32(-1), Some(0));
+        assert_eq!(p.int32(0), Some(2));
         assert!(p.ints_in_range(0, -1)); // physical max -1 is u32::MAX
-        assert!(!p.ints_in_range(0, 100));
+        assert!(!p.ints_in_range(1, 100));
         let p = Probe::new(
             IdKind::Int64 { signed: false },
             &ids(&["18446744073709551615"]),

@@ -1,0 +1,95 @@
+//! Helpers shared by the integration tests: run the real binary, temp dirs, oracles.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn vouch() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_vouch"));
+    c.env_remove("VOUCH_SUBJECT_KEY");
+    c
+}
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
+                self.stdout, self.stderr
+            )
+        })
+    }
+}
+
+impl std::fmt::Debug for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit {}\n--- stdout\n{}\n--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+pub fn run(cmd: &mut Command) -> Run {
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = cmd.output().expect("run vouch");
+    Run {
+        code: status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+    }
+}
+
+/// The Python interpreter with the oracle's packages (duckdb, pyarrow).
+pub fn python() -> String {
+    std::env::var("VOUCH_PYTHON").unwrap_or_else(|_| "python3".into())
+}
+
+/// Runs a Python oracle script with a JSON argument and parses its JSON answer.
+pub fn oracle(script: &str, arg: &serde_json::Value) -> serde_json::Value {
+    let out = Command::new(python())
+        .arg(repo().join("tests/oracle").join(script))
+        .arg(arg.to_string())
+        .output()
+        .expect("run python3 (the test script installs duckdb and pyarrow)");
+    assert!(
+        out.status.success(),
+        "oracle {script} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("oracle JSON")
+}
+
+/// Copies the committed fixture set into a fresh temp dir (tests may damage their copy).
+pub fn fixture_copy() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&repo().join("fixtures"), dir.path());
+    dir
+}
+
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dest = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &dest);
+        } else {
+            std::fs::copy(e.path(), dest).unwrap();
+        }
+    }
+}
