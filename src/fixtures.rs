@@ -44,15 +44,20 @@ impl Rng {
     }
 }
 
-/// The canonical UUID text the fixtures use for subject number `n`.
+/// The canonical UUID text the fixtures use for subject number `n`: a version-4-shaped
+/// UUID whose bits are a hash of `n`, so that UUIDs of nearby numbers are unordered, as
+/// random UUIDs are (min/max statistics cannot prune them).
 pub fn uuid_of(n: u64) -> String {
+    let mut r = Rng::new(n);
+    let (a, b) = (r.next_u64(), r.next_u64());
     format!(
-        "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
-        n as u32,
-        (n >> 32) as u16 & 0xffff,
-        n & 0xfff,
-        (n >> 12) & 0xfff,
-        n.wrapping_mul(0x9E37_79B9) & 0xffff_ffff_ffff
+        "{:08x}-{:04x}-4{:03x}-{:x}{:03x}-{:012x}",
+        a >> 32,
+        (a >> 16) & 0xffff,
+        a & 0xfff,
+        8 | (b >> 62),
+        (b >> 48) & 0xfff,
+        b & 0xffff_ffff_ffff
     )
 }
 
@@ -525,4 +530,138 @@ pub fn random_lake(dir: &Path, seed: u64) -> io::Result<RandomLake> {
     ids.sort();
     ids.dedup();
     Ok(RandomLake { tables, ids })
+}
+
+/// What [`bench_lake`] wrote.
+#[derive(Debug, Clone)]
+pub struct BenchLake {
+    /// The lake without bloom filters and the same data with well-sized bloom filters.
+    pub plain: PathBuf,
+    pub bloom: PathBuf,
+    pub rows: u64,
+    /// 1,000 deleted subject IDs; `present` of them still have a few rows.
+    pub ids: Vec<String>,
+    pub present: usize,
+    pub residual_rows: u64,
+}
+
+/// The benchmark lake: three tables (`events`, `pageviews`, `orders`) partitioned by day
+/// (8 days, 4 files a day), a UUID-text `user_id` of about `rows / 40` live users in
+/// random order, zstd, written twice: without bloom filters and with bloom filters sized
+/// for a 1e-5 false-positive rate. Row groups of up to 1 Mi rows; the writer's default
+/// 1 MB dictionary limit makes `user_id` fall back to PLAIN pages, as real writers do.
+/// The 1,000 IDs are deleted subjects (not live users); 5 of them were missed by the
+/// purge and keep 1–3 rows each in one file.
+pub fn bench_lake(dir: &Path, rows: u64, seed: u64) -> io::Result<BenchLake> {
+    use rayon::prelude::*;
+    let users = (rows / 40).max(1000);
+    let tables = [("events", 50u64), ("pageviews", 30), ("orders", 20)];
+    let (days, parts) = (8u64, 4u64);
+    let mut jobs = Vec::new();
+    for (t, share) in tables {
+        let per_file = (rows * share / 100 / (days * parts)).max(4);
+        for d in 0..days {
+            for p in 0..parts {
+                jobs.push((t, d, p, per_file));
+            }
+        }
+    }
+    let ids: Vec<String> = (0..1000u64)
+        .map(|i| uuid_of(5_000_000_000 + i * 7919))
+        .collect();
+    let present = 5;
+    // (file, row, subject) of the rows the purge missed.
+    let mut rng = Rng::new(seed ^ 0xdead_beef);
+    let mut planted: Vec<(usize, usize, usize)> = Vec::new();
+    for (k, _) in ids.iter().enumerate().take(present) {
+        let file = rng.below(jobs.len() as u64) as usize;
+        for _ in 0..1 + rng.below(3) {
+            planted.push((file, rng.below(jobs[file].3) as usize, k));
+        }
+    }
+    planted.sort();
+    planted.dedup_by_key(|p| (p.0, p.1));
+    let plain = dir.join("lake-plain");
+    let bloom = dir.join("lake-bloom");
+    let events = [
+        "login",
+        "logout",
+        "view",
+        "click",
+        "scroll",
+        "search",
+        "add_to_cart",
+        "purchase",
+        "refund",
+        "share",
+    ];
+    jobs.par_iter()
+        .enumerate()
+        .try_for_each(|(i, &(t, d, p, n))| -> io::Result<()> {
+            let mut rng = Rng::new(seed ^ (i as u64).wrapping_mul(0x2545_F491_4F6C_DD1D));
+            let n = n as usize;
+            let mut user: Vec<String> = (0..n)
+                .map(|_| uuid_of(1_000_000_000 + rng.below(users)))
+                .collect();
+            for &(_, row, k) in planted.iter().filter(|x| x.0 == i) {
+                user[row] = ids[k].clone();
+            }
+            let ts0 = 1_767_225_600_000_000i64 + d as i64 * 86_400_000_000;
+            let ts: Vec<i64> = (0..n)
+                .map(|_| ts0 + rng.below(86_400_000_000) as i64)
+                .collect();
+            let ev: Vec<&str> = (0..n).map(|_| *rng.pick(&events)).collect();
+            let session: Vec<String> = (0..n).map(|_| format!("{:016x}", rng.next_u64())).collect();
+            let value: Vec<f64> = (0..n)
+                .map(|_| (rng.below(1_000_000) as f64) / 100.0)
+                .collect();
+            let b = batch(vec![
+                (
+                    Field::new("user_id", DataType::Utf8, false),
+                    Arc::new(StringArray::from(user)) as ArrayRef,
+                ),
+                (
+                    Field::new(
+                        "ts",
+                        DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+                        false,
+                    ),
+                    Arc::new(TimestampMicrosecondArray::from(ts).with_timezone("UTC")),
+                ),
+                (
+                    Field::new("event", DataType::Utf8, false),
+                    Arc::new(StringArray::from(ev)),
+                ),
+                (
+                    Field::new("session_id", DataType::Utf8, false),
+                    Arc::new(StringArray::from(session)),
+                ),
+                (
+                    Field::new("value", DataType::Float64, false),
+                    Arc::new(arrow::array::Float64Array::from(value)),
+                ),
+            ]);
+            let rel = format!("{t}/dt=2026-01-{:02}/part-{p}.parquet", d + 1);
+            let base = props().set_compression(Compression::ZSTD(ZstdLevel::default()));
+            write_parquet(
+                &plain.join(&rel),
+                std::slice::from_ref(&b),
+                base.clone().build(),
+            )?;
+            let col = parquet::schema::types::ColumnPath::from("user_id");
+            let with_bloom = base
+                .set_column_bloom_filter_enabled(col.clone(), true)
+                .set_column_bloom_filter_fpp(col.clone(), 1e-5)
+                .set_column_bloom_filter_max_ndv(col, (n as u64).min(1 << 20))
+                .build();
+            write_parquet(&bloom.join(&rel), &[b], with_bloom)
+        })?;
+    Ok(BenchLake {
+        plain,
+        bloom,
+        rows: jobs.iter().map(|j| j.3).sum(),
+        ids,
+        present,
+        residual_rows: planted.len() as u64,
+    })
 }

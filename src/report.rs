@@ -171,7 +171,7 @@ impl ScanReport {
         let _ = writeln!(s, "{headline}");
         let _ = writeln!(
             s,
-            "lake {}: {} file(s), {} rows scanned, {} read; row groups: {} total, {} skipped by statistics, {} by bloom filter, {} by dictionary, {} decoded",
+            "scanned {}: {} file(s), {} rows, {} read; row groups: {} total, {} skipped by statistics, {} by bloom filter, {} by dictionary, {} decoded",
             self.lake,
             thousands(self.files_scanned),
             thousands(self.rows_scanned),

@@ -48,8 +48,44 @@ pub trait Store: Send + Sync {
     /// Every object below `prefix` (a relative directory), at any depth, sorted by path.
     /// Directories or objects whose name starts with `_` or `.` are skipped.
     fn list(&self, prefix: &str) -> Listing;
-    /// Reads `len` bytes at `offset` of the object at `path`.
-    fn read_range(&self, path: &str, offset: u64, len: u64) -> Result<Vec<u8>, StoreError>;
+    /// Opens the object at `path` for ranged reads.
+    fn open(&self, path: &str) -> Result<Box<dyn RangeRead + '_>, StoreError>;
+}
+
+/// Ranged reads of one opened object.
+pub trait RangeRead: Send + Sync {
+    /// Reads exactly `len` bytes at `offset` into `buf` (replacing its contents). `buf` is
+    /// the caller's reusable buffer: its capacity is kept, so a scan does not allocate and
+    /// zero a fresh buffer for every column chunk.
+    fn read_into(&self, offset: u64, len: u64, buf: &mut Vec<u8>) -> Result<(), StoreError>;
+}
+
+/// A local file opened for ranged reads.
+pub struct LocalFile {
+    file: File,
+    path: String,
+}
+
+impl RangeRead for LocalFile {
+    fn read_into(&self, offset: u64, len: u64, buf: &mut Vec<u8>) -> Result<(), StoreError> {
+        use std::os::unix::fs::FileExt;
+        let n = usize::try_from(len).map_err(|_| StoreError::new(&self.path, "read too large"))?;
+        // Only the part of the buffer that grows is zeroed; the rest is overwritten.
+        if buf.len() < n {
+            buf.resize(n, 0);
+        } else {
+            buf.truncate(n);
+        }
+        self.file.read_exact_at(buf, offset).map_err(|e| {
+            StoreError::new(
+                &self.path,
+                format!(
+                    "cannot read {n} bytes at offset {offset}: {}",
+                    io_message(&e)
+                ),
+            )
+        })
+    }
 }
 
 /// True for names the lake conventions ignore: `_SUCCESS`, `_temporary/`, `.crc`, ...
@@ -195,20 +231,12 @@ impl Store for LocalStore {
         out
     }
 
-    fn read_range(&self, path: &str, offset: u64, len: u64) -> Result<Vec<u8>, StoreError> {
-        use std::os::unix::fs::FileExt;
-        let f = File::open(self.full(path)).map_err(|e| StoreError::new(path, io_message(&e)))?;
-        let len = usize::try_from(len).map_err(|_| StoreError::new(path, "read too large"))?;
-        let mut buf = vec![0u8; len];
-        f.read_exact_at(&mut buf, offset).map_err(|e| {
-            StoreError::new(
-                path,
-                format!(
-                    "cannot read {len} bytes at offset {offset}: {}",
-                    io_message(&e)
-                ),
-            )
-        })?;
-        Ok(buf)
+    fn open(&self, path: &str) -> Result<Box<dyn RangeRead + '_>, StoreError> {
+        let file =
+            File::open(self.full(path)).map_err(|e| StoreError::new(path, io_message(&e)))?;
+        Ok(Box::new(LocalFile {
+            file,
+            path: path.to_string(),
+        }))
     }
 }

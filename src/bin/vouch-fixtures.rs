@@ -1,7 +1,8 @@
 //! Developer tool: writes seeded sample lakes.
 //!
 //! `vouch-fixtures sample DIR` writes the committed fixture set (fixtures/ in the repo);
-//! `vouch-fixtures random DIR SEED` writes a random lake and prints its tables and IDs as JSON.
+//! `vouch-fixtures random DIR SEED` writes a random lake and prints its tables and IDs as JSON;
+//! `vouch-fixtures bench DIR ROWS` writes the benchmark lakes and `DIR/ids.txt`.
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -18,7 +19,21 @@ fn main() {
             }),
             Err(_) => Err(std::io::Error::other("SEED must be a number")),
         },
-        _ => Err(std::io::Error::other("usage: vouch-fixtures sample DIR | random DIR SEED")),
+        ["bench", dir, rows] => match rows.parse::<u64>() {
+            Ok(rows) => vouch::fixtures::bench_lake(std::path::Path::new(dir), rows, 42).and_then(|lake| {
+                std::fs::write(std::path::Path::new(dir).join("ids.txt"), lake.ids.join("\n") + "\n")?;
+                println!(
+                    "{}",
+                    serde_json::json!({"plain": lake.plain, "bloom": lake.bloom, "rows": lake.rows,
+                        "present": lake.present, "residual_rows": lake.residual_rows})
+                );
+                Ok(())
+            }),
+            Err(_) => Err(std::io::Error::other("ROWS must be a number")),
+        },
+        _ => Err(std::io::Error::other(
+            "usage: vouch-fixtures sample DIR | random DIR SEED | bench DIR ROWS",
+        )),
     };
     if let Err(e) = result {
         eprintln!("vouch-fixtures: {e}");

@@ -10,10 +10,12 @@
 //!
 //! Memory: one footer and one column chunk per worker thread at a time.
 
+pub mod bloom;
 pub mod pages;
 pub mod probe;
 pub mod thrift;
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,7 +23,6 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use parquet::basic::{ConvertedType, LogicalType, Type as PhysicalType};
-use parquet::bloom_filter::Sbbf;
 use parquet::file::metadata::{
     ColumnChunkMetaData, ParquetMetaData, ParquetMetaDataReader, RowGroupMetaData,
 };
@@ -32,7 +33,7 @@ use rayon::prelude::*;
 
 use crate::lake::{Table, list_table, partition_of};
 use crate::report::{Residual, RowGroupStats, ScanErrorEntry, ScanReport, TableReport, Verdict};
-use crate::store::{ObjectMeta, Store};
+use crate::store::{ObjectMeta, RangeRead, Store};
 use crate::subjects::SubjectLabeler;
 pub use pages::Limits;
 use pages::{ChunkError, ChunkScan, ChunkSpec};
@@ -353,51 +354,33 @@ pub fn id_kind(descr: &parquet::schema::types::ColumnDescriptor) -> Result<IdKin
     }
 }
 
-/// Ranged reads of one object through the store, counting bytes; what the parquet crate
-/// sees when it reads a bloom filter.
-struct StoreReader<'a> {
-    store: &'a dyn Store,
-    path: &'a str,
+/// Ranged reads of one object through the store, bounds-checked against its listed size
+/// and counted.
+struct ObjectReader<'a> {
+    inner: Box<dyn RangeRead + 'a>,
     size: u64,
     counter: &'a AtomicU64,
 }
 
-impl StoreReader<'_> {
-    fn read(&self, offset: u64, len: u64) -> Result<Vec<u8>, String> {
+impl ObjectReader<'_> {
+    fn read_into(&self, offset: u64, len: u64, buf: &mut Vec<u8>) -> Result<(), String> {
         if offset.checked_add(len).is_none_or(|end| end > self.size) {
             return Err(format!(
                 "a read of {len} bytes at offset {offset} runs past the end of the file ({} bytes)",
                 self.size
             ));
         }
-        let b = self
-            .store
-            .read_range(self.path, offset, len)
+        self.inner
+            .read_into(offset, len, buf)
             .map_err(|e| e.message)?;
         self.counter.fetch_add(len, Ordering::Relaxed);
-        Ok(b)
+        Ok(())
     }
-}
 
-impl Length for StoreReader<'_> {
-    fn len(&self) -> u64 {
-        self.size
-    }
-}
-
-// Sbbf::read_from_column_chunk needs a ChunkReader; it reads at most the bloom filter.
-impl ChunkReader for StoreReader<'_> {
-    type T = std::io::Cursor<Vec<u8>>;
-    fn get_read(&self, start: u64) -> parquet::errors::Result<Self::T> {
-        let len = self.size.saturating_sub(start).min(64 << 10);
-        self.read(start, len)
-            .map(std::io::Cursor::new)
-            .map_err(parquet::errors::ParquetError::General)
-    }
-    fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<Bytes> {
-        self.read(start, length as u64)
-            .map(Bytes::from)
-            .map_err(parquet::errors::ParquetError::General)
+    fn read(&self, offset: u64, len: u64) -> Result<Vec<u8>, String> {
+        let mut buf = Vec::new();
+        self.read_into(offset, len, &mut buf)?;
+        Ok(buf)
     }
 }
 
@@ -439,7 +422,7 @@ impl ChunkReader for ChunkSlice {
 }
 
 /// Reads and decodes the footer, with its length capped before anything is allocated.
-fn read_footer(r: &StoreReader<'_>, limits: &Limits) -> Result<ParquetMetaData, String> {
+fn read_footer(r: &ObjectReader<'_>, limits: &Limits) -> Result<ParquetMetaData, String> {
     if r.size < 12 {
         return Err(format!("not a Parquet file: {} bytes is too short", r.size));
     }
@@ -481,9 +464,9 @@ fn scan_file(
     probes: &ProbeCache<'_>,
     counter: &AtomicU64,
 ) -> Result<FileOutcome, String> {
-    let reader = StoreReader {
-        store: req.store,
-        path: &f.path,
+    let inner = req.store.open(&f.path).map_err(|e| e.message)?;
+    let reader = ObjectReader {
+        inner,
         size: f.size,
         counter,
     };
@@ -553,7 +536,7 @@ enum ChunkDecision {
 
 fn scan_row_group(
     req: &ScanRequest<'_>,
-    reader: &StoreReader<'_>,
+    reader: &ObjectReader<'_>,
     rg_index: usize,
     rg: &RowGroupMetaData,
     cols: &[IdColumn],
@@ -624,7 +607,7 @@ fn scan_row_group(
 
 fn decide_chunk(
     req: &ScanRequest<'_>,
-    reader: &StoreReader<'_>,
+    reader: &ObjectReader<'_>,
     rg: &RowGroupMetaData,
     chunk: &ColumnChunkMetaData,
     c: &IdColumn,
@@ -643,11 +626,14 @@ fn decide_chunk(
     if opts.use_statistics && rules_out_by_statistics(chunk, &c.probe) {
         return Ok(ChunkDecision::Statistics);
     }
-    if opts.use_bloom_filters && chunk.bloom_filter_offset().is_some() {
-        let sbbf = Sbbf::read_from_column_chunk(chunk, reader)
-            .map_err(|e| format!("unreadable bloom filter: {e}"))?;
-        if let Some(sbbf) = sbbf {
-            if !c.probe.physical_keys().iter().any(|k| sbbf.check(&k[..])) {
+    if opts.use_bloom_filters {
+        if let Some(offset) = chunk.bloom_filter_offset() {
+            let hashes = c.probe.bloom_hashes();
+            let rules_out = with_buffer(&BLOOM_BUF, |buf| {
+                let bitset = read_bloom_bitset(reader, offset, chunk.bloom_filter_length(), buf)?;
+                Ok::<_, String>(!hashes.iter().any(|&h| bloom::may_contain(bitset, h)))
+            })?;
+            if rules_out {
                 return Ok(ChunkDecision::Bloom);
             }
         }
@@ -672,7 +658,21 @@ fn decide_chunk(
             opts.limits.max_chunk_bytes
         ));
     }
-    let data = reader.read(start as u64, len as u64)?;
+    with_buffer(&CHUNK_BUF, |data| {
+        reader.read_into(start as u64, len as u64, data)?;
+        decode_chunk(data, start as u64, rg, chunk, c, opts)
+    })
+    .map(ChunkDecision::Read)
+}
+
+fn decode_chunk(
+    data: &[u8],
+    start: u64,
+    rg: &RowGroupMetaData,
+    chunk: &ColumnChunkMetaData,
+    c: &IdColumn,
+    opts: &ScanOptions,
+) -> Result<ChunkScan, String> {
     let spec = ChunkSpec {
         probe: &c.probe,
         codec: chunk.compression(),
@@ -682,30 +682,83 @@ fn decide_chunk(
         expected_rows: rg.num_rows() as u64,
     };
     let fast = if opts.use_dictionaries {
-        SCRATCH.with(|s| pages::scan_chunk(&data, &spec, &mut s.borrow_mut()))
+        with_buffer(&SCRATCH, |scratch| {
+            Ok(pages::scan_chunk(data, &spec, scratch))
+        })?
     } else {
         Err(ChunkError::Unsupported(
             "dictionary skipping disabled".into(),
         ))
     };
-    let scanned = match fast {
-        Ok(cs) => cs,
-        Err(ChunkError::Corrupt(e)) => return Err(e),
+    match fast {
+        Ok(cs) => Ok(cs),
+        Err(ChunkError::Corrupt(e)) => Err(e),
         Err(ChunkError::Unsupported(_)) => generic_chunk(
-            Bytes::from(data),
-            start as u64,
+            Bytes::copy_from_slice(data),
+            start,
             chunk,
             c,
             rg.num_rows(),
             opts,
-        )?,
+        ),
+    }
+}
+
+/// Reads a column chunk's bloom filter bitset into `buf`, checking its header.
+fn read_bloom_bitset<'b>(
+    reader: &ObjectReader<'_>,
+    offset: i64,
+    length: Option<i32>,
+    buf: &'b mut Vec<u8>,
+) -> Result<&'b [u8], String> {
+    let offset = u64::try_from(offset)
+        .map_err(|_| "corrupt footer: negative bloom filter offset".to_string())?;
+    // With the length recorded, one read; otherwise the header first, then the bitset.
+    let guess = match length {
+        Some(l) if l > 0 => l as u64,
+        _ => 64.min(reader.size.saturating_sub(offset)),
     };
-    Ok(ChunkDecision::Read(scanned))
+    reader.read_into(offset, guess, buf)?;
+    let (num_bytes, hlen) =
+        thrift::read_bloom_header(buf).map_err(|e| format!("malformed bloom filter: {e}"))?;
+    let total = hlen as u64 + u64::from(num_bytes);
+    if let Some(l) = length.filter(|&l| l > 0 && l as u64 != total) {
+        return Err(format!(
+            "malformed bloom filter: {total} bytes, the footer says {l}"
+        ));
+    }
+    if buf.len() as u64 != total {
+        reader.read_into(offset, total, buf)?;
+    }
+    Ok(&buf[hlen..])
 }
 
 thread_local! {
-    /// Decompression buffer reused across pages on each worker thread.
-    static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// Buffers reused on each worker thread: the decompressed page, the column chunk and
+    /// the bloom filter. A scan allocates them once per thread, not once per chunk.
+    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    static CHUNK_BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    static BLOOM_BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Buffers larger than this are released after use rather than kept per thread.
+const KEEP_BUFFER_BYTES: usize = 64 << 20;
+
+/// Runs `f` with a thread's reusable buffer (a fresh one if it is already in use).
+fn with_buffer<T>(
+    key: &'static std::thread::LocalKey<RefCell<Vec<u8>>>,
+    f: impl FnOnce(&mut Vec<u8>) -> Result<T, String>,
+) -> Result<T, String> {
+    key.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buf) => {
+            let r = f(&mut buf);
+            if buf.capacity() > KEEP_BUFFER_BYTES {
+                *buf = Vec::new();
+            }
+            r
+        }
+        Err(_) => f(&mut Vec::new()),
+    })
 }
 
 /// Min/max statistics prove no subject ID can be in the chunk.

@@ -329,6 +329,12 @@ pub fn scan_chunk(
     Ok(out)
 }
 
+thread_local! {
+    /// One zstd decompression context per thread, reused across pages.
+    static ZSTD: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
 enum LevelSource<'a> {
     None,
     V1(&'a [u8]),
@@ -382,11 +388,20 @@ fn decompress<'a>(
         Compression::ZSTD(_) => {
             scratch.clear();
             scratch.reserve_exact(expected);
-            let mut d = zstd::bulk::Decompressor::new()
-                .map_err(|e| ChunkError::Corrupt(format!("zstd: {e}")))?;
-            let got = d
-                .decompress_to_buffer(input, scratch)
-                .map_err(|e| ChunkError::Corrupt(format!("zstd: {e}")))?;
+            let got = ZSTD.with(|d| -> Result<usize, ChunkError> {
+                let mut d = d.borrow_mut();
+                if d.is_none() {
+                    *d = Some(
+                        zstd::bulk::Decompressor::new()
+                            .map_err(|e| ChunkError::Corrupt(format!("zstd: {e}")))?,
+                    );
+                }
+                let d = d
+                    .as_mut()
+                    .ok_or_else(|| ChunkError::Corrupt("zstd: no context".into()))?;
+                d.decompress_to_buffer(input, scratch)
+                    .map_err(|e| ChunkError::Corrupt(format!("zstd: {e}")))
+            })?;
             if got != expected {
                 return Err(wrong_size(got));
             }

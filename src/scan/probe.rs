@@ -90,8 +90,8 @@ pub struct Probe {
     /// Keys sorted in the column's statistics order, for min/max pruning.
     sorted_bytes: Vec<Box<[u8]>>,
     sorted_ints: Vec<i64>,
-    /// Keys as the bytes a Parquet bloom filter hashes.
-    physical: Vec<Vec<u8>>,
+    /// xxHash64 of each key's physical bytes, as Parquet bloom filters hash them.
+    bloom: Vec<u64>,
 }
 
 impl Probe {
@@ -107,7 +107,7 @@ impl Probe {
             max_len: 0,
             sorted_bytes: vec![],
             sorted_ints: vec![],
-            physical: vec![],
+            bloom: vec![],
         };
         for (i, id) in ids.iter().enumerate() {
             let subject = i as u32;
@@ -156,19 +156,17 @@ impl Probe {
             }
             _ => p.sorted_ints.sort(),
         }
-        p.physical = match kind {
-            IdKind::Bytes | IdKind::Fixed { .. } => {
-                p.sorted_bytes.iter().map(|k| k.to_vec()).collect()
-            }
-            IdKind::Int32 { .. } => p
-                .sorted_ints
+        p.bloom = match kind {
+            IdKind::Bytes | IdKind::Fixed { .. } => p
+                .sorted_bytes
                 .iter()
-                .map(|&k| (k as i32).to_le_bytes().to_vec())
+                .map(|k| super::bloom::hash(k))
                 .collect(),
-            IdKind::Int64 { .. } => p
-                .sorted_ints
-                .iter()
-                .map(|&k| k.to_le_bytes().to_vec())
+            IdKind::Int32 { .. } => (p.sorted_ints.iter())
+                .map(|&k| super::bloom::hash(&(k as i32).to_le_bytes()))
+                .collect(),
+            IdKind::Int64 { .. } => (p.sorted_ints.iter())
+                .map(|&k| super::bloom::hash(&k.to_le_bytes()))
                 .collect(),
         };
         p
@@ -266,9 +264,9 @@ impl Probe {
         }
     }
 
-    /// Every key as the bytes a Parquet bloom filter hashes (little-endian integers).
-    pub fn physical_keys(&self) -> &[Vec<u8>] {
-        &self.physical
+    /// The bloom filter hash of every key (see [`super::bloom`]).
+    pub fn bloom_hashes(&self) -> &[u64] {
+        &self.bloom
     }
 }
 

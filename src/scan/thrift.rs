@@ -288,6 +288,46 @@ pub fn read_page_header(buf: &[u8]) -> Result<(PageHeader, usize), ThriftError> 
     Ok((h, c.pos))
 }
 
+/// Parses a bloom filter header (`BloomFilterHeader`): returns the bitset's length and the
+/// header's encoded length. Only the split-block / xxHash / uncompressed filter exists; a
+/// header naming anything else is refused rather than misread.
+pub fn read_bloom_header(buf: &[u8]) -> Result<(u32, usize), ThriftError> {
+    let mut c = Cursor { buf, pos: 0 };
+    let mut num_bytes = None;
+    let mut unions = 0u8;
+    c.read_struct(0, &mut |c, id, ty, depth| {
+        match id {
+            1 => num_bytes = Some(c.expect_i32(ty)?),
+            2..=4 if ty == T_STRUCT => {
+                // Each is a union whose only defined member is field 1 (an empty struct).
+                let mut member = None;
+                c.read_struct(depth + 1, &mut |c, id, ty, d| {
+                    member = Some(id);
+                    c.skip(ty, d)
+                })?;
+                if member != Some(1) {
+                    return Err(ThriftError(
+                        "bloom filter uses an unknown algorithm, hash or compression",
+                    ));
+                }
+                unions |= 1 << (id - 2);
+            }
+            _ => c.skip(ty, depth)?,
+        }
+        Ok(())
+    })?;
+    let n = num_bytes.ok_or(ThriftError("bloom filter header lacks its size"))?;
+    if unions != 0b111 {
+        return Err(ThriftError("bloom filter header lacks a required field"));
+    }
+    if n < 32 || n % 32 != 0 {
+        return Err(ThriftError(
+            "bloom filter size is not a positive multiple of 32 bytes",
+        ));
+    }
+    Ok((n as u32, c.pos))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

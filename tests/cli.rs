@@ -1,0 +1,442 @@
+//! `vouch scan` end to end: the real binary, its stdout, stderr and exit code.
+
+mod common;
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow::array::{
+    ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray, StructArray,
+};
+use arrow::datatypes::{DataType, Field, Fields, Schema};
+use common::*;
+use parquet::file::properties::WriterProperties;
+
+/// `vouch scan` of a fixture copy with its config and deleted IDs, plus `extra` args.
+fn scan_fixture(dir: &Path, extra: &[&str]) -> Run {
+    run(vouch()
+        .current_dir(dir)
+        .args([
+            "scan",
+            "--config",
+            "vouch.toml",
+            "--ids",
+            "deleted_ids.txt",
+            "-q",
+        ])
+        .args(extra))
+}
+
+fn write(path: &Path, cols: Vec<(Field, ArrayRef)>) {
+    let (fields, arrays): (Vec<Field>, Vec<ArrayRef>) = cols.into_iter().unzip();
+    let b = RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).unwrap();
+    vouch::fixtures::write_parquet(path, &[b], WriterProperties::builder().build()).unwrap();
+}
+
+fn user_ids(ids: &[&str]) -> Vec<(Field, ArrayRef)> {
+    vec![(
+        Field::new("user_id", DataType::Utf8, false),
+        Arc::new(StringArray::from(ids.to_vec())) as ArrayRef,
+    )]
+}
+
+#[test]
+fn fixture_lake_reports_residual_rows_partitions_and_holds() {
+    let dir = fixture_copy();
+    let r = scan_fixture(dir.path(), &["--format", "json", "--out", "report.json"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    let j = r.json();
+    assert_eq!(j["schema_version"], 1);
+    assert_eq!(j["verdict"], "residual");
+    assert_eq!(j["subjects"], 11);
+    assert_eq!(j["files_scanned"], 7, "_SUCCESS and .crc files are ignored");
+    assert_eq!(j["rows_scanned"], 11_200);
+    assert_eq!(j["residual_rows"], 4);
+    assert_eq!(j["held_rows"], 3);
+    let table = |name: &str| {
+        j["tables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["table"] == name)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(table("events")["residual_rows"], 2);
+    assert_eq!(
+        table("events")["partitions_with_residuals"],
+        serde_json::json!(["dt=2026-01-03"])
+    );
+    assert_eq!(
+        table("payments")["residual_rows"],
+        2,
+        "a row matching in two id columns counts once"
+    );
+    assert_eq!(table("support_tickets")["held_rows"], 3);
+    assert_eq!(table("support_tickets")["residual_rows"], 0);
+    assert_eq!(table("support_tickets")["legal_hold"], true);
+    assert_eq!(
+        table("devices")["id_columns"],
+        serde_json::json!(["owner_uuid"])
+    );
+    assert_eq!(
+        j["residuals"],
+        serde_json::json!([
+            {"table": "events", "file": "events/dt=2026-01-03/part-0.parquet", "partition": "dt=2026-01-03", "subject": "5002", "rows": 2, "held": false},
+            {"table": "payments", "file": "payments/part-0.parquet", "partition": null, "subject": "5007", "rows": 2, "held": false},
+            {"table": "support_tickets", "file": "support_tickets/part-0.parquet", "partition": null, "subject": "5005", "rows": 3, "held": true},
+        ])
+    );
+    assert_eq!(j["errors"], serde_json::json!([]));
+    let written: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("report.json")).unwrap()).unwrap();
+    assert_eq!(written, j, "--out holds the same report");
+    // Reruns give the same bytes.
+    let again = scan_fixture(dir.path(), &["--format", "json"]);
+    assert_eq!(again.stdout, r.stdout);
+}
+
+#[test]
+fn text_report_is_pinned() {
+    let dir = fixture_copy();
+    let r = scan_fixture(dir.path(), &[]);
+    assert_eq!(r.code, 1);
+    let want = std::fs::read_to_string(repo().join("tests/snapshots/fixture_scan.txt")).unwrap();
+    assert_eq!(
+        r.stdout, want,
+        "stdout differs from tests/snapshots/fixture_scan.txt"
+    );
+    assert_eq!(r.stderr, "", "-q keeps stderr quiet when nothing is wrong");
+}
+
+#[test]
+fn ids_that_were_purged_give_clean_and_exit_0() {
+    let dir = fixture_copy();
+    let r = run(vouch().current_dir(dir.path()).args([
+        "scan",
+        "--config",
+        "vouch.toml",
+        "--id",
+        "5001",
+        "--id",
+        "5009",
+        "-q",
+    ]));
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(
+        r.stdout
+            .starts_with("CLEAN: no rows of the 2 subject(s) remain in 5 table(s)\n"),
+        "{r:?}"
+    );
+}
+
+#[test]
+fn a_subject_key_replaces_raw_ids_everywhere() {
+    let dir = fixture_copy();
+    for format in ["json", "text"] {
+        let r = run(vouch()
+            .current_dir(dir.path())
+            .env("VOUCH_SUBJECT_KEY", "an-example-key-of-32-bytes------")
+            .args([
+                "scan",
+                "--config",
+                "vouch.toml",
+                "--ids",
+                "deleted_ids.txt",
+                "--out",
+                "r.json",
+                "--format",
+                format,
+            ]));
+        assert_eq!(r.code, 1);
+        let kept = std::fs::read_to_string(dir.path().join("r.json")).unwrap();
+        for id in ["5002", "5005", "5007"] {
+            for (what, text) in [
+                ("stdout", &r.stdout),
+                ("stderr", &r.stderr),
+                ("report", &kept),
+            ] {
+                assert!(
+                    !text.contains(&format!("\"{id}\"")) && !text.contains(&format!(" {id} ")),
+                    "{id} in {what}"
+                );
+            }
+        }
+        if format == "json" {
+            let j = r.json();
+            assert_eq!(j["subject_labels"], "keyed-hash");
+            let want = format!(
+                "hmac-sha256:{}",
+                vouch::subjects::keyed_hash_hex(b"an-example-key-of-32-bytes------", b"5002")
+            );
+            assert_eq!(j["residuals"][0]["subject"], want.as_str());
+        }
+    }
+    let r = run(vouch()
+        .current_dir(dir.path())
+        .env("VOUCH_SUBJECT_KEY", "short")
+        .args(["scan", "--config", "vouch.toml", "--id", "1"]));
+    assert_eq!(r.code, 2);
+    assert_eq!(
+        r.stderr,
+        "vouch: error: the subject key must be at least 16 bytes\n"
+    );
+}
+
+#[test]
+fn legal_holds_come_from_a_parquet_retention_table_too() {
+    let dir = fixture_copy();
+    write(
+        &dir.path().join("policy.parquet"),
+        vec![
+            (
+                Field::new("dataset", DataType::Utf8, false),
+                Arc::new(StringArray::from(vec!["payments", "events"])) as ArrayRef,
+            ),
+            (
+                Field::new("retention_days", DataType::Int64, false),
+                Arc::new(Int64Array::from(vec![3650, 400])),
+            ),
+            (
+                Field::new("legal_hold_flag", DataType::Boolean, false),
+                Arc::new(BooleanArray::from(vec![true, false])),
+            ),
+        ],
+    );
+    let r = scan_fixture(
+        dir.path(),
+        &["--retention-policy", "policy.parquet", "--format", "json"],
+    );
+    let j = r.json();
+    assert_eq!(r.code, 1);
+    assert_eq!(
+        j["residual_rows"], 5,
+        "support_tickets is no longer held; payments is"
+    );
+    assert_eq!(j["held_rows"], 2);
+    // Holds alone do not make a verdict residual.
+    let r = run(vouch().current_dir(dir.path()).args([
+        "scan",
+        "--config",
+        "vouch.toml",
+        "--id",
+        "5007",
+        "--retention-policy",
+        "policy.parquet",
+        "-q",
+    ]));
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stdout.starts_with("CLEAN: no rows of the 1 subject(s) remain in 5 table(s) (2 row(s) kept under legal hold)"), "{r:?}");
+}
+
+#[test]
+fn damaged_files_make_the_scan_incomplete_and_the_rest_is_still_scanned() {
+    let dir = fixture_copy();
+    let lake = dir.path().join("lake");
+    // Truncated to half its size.
+    let f = lake.join("events/dt=2026-01-02/part-0.parquet");
+    let bytes = std::fs::read(&f).unwrap();
+    std::fs::write(&f, &bytes[..bytes.len() / 2]).unwrap();
+    // Not Parquet at all.
+    std::fs::write(
+        lake.join("events/dt=2026-01-01/notes.parquet"),
+        "these are meeting notes, not a table\n".repeat(4),
+    )
+    .unwrap();
+    // Footer length pointing before the start of the file.
+    let g = lake.join("profiles/part-0.parquet");
+    let mut bytes = std::fs::read(&g).unwrap();
+    let n = bytes.len();
+    bytes[n - 8..n - 4].copy_from_slice(&u32::MAX.to_le_bytes());
+    std::fs::write(&g, &bytes).unwrap();
+    let r = scan_fixture(dir.path(), &["--format", "json"]);
+    assert_eq!(r.code, 2, "{r:?}");
+    let j = r.json();
+    assert_eq!(j["verdict"], "incomplete");
+    let errors: Vec<(String, String)> = j["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["file"].as_str().unwrap().to_string(),
+                e["error"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(errors.len(), 3, "{errors:?}");
+    assert_eq!(errors[0].0, "events/dt=2026-01-01/notes.parquet");
+    assert_eq!(
+        errors[0].1,
+        "not a Parquet file: the PAR1 magic bytes are missing"
+    );
+    assert_eq!(errors[1].0, "events/dt=2026-01-02/part-0.parquet");
+    assert_eq!(errors[2].0, "profiles/part-0.parquet");
+    assert!(
+        errors[2]
+            .1
+            .starts_with("corrupt footer: declares 4294967295 bytes"),
+        "{errors:?}"
+    );
+    // Residual rows elsewhere are still reported.
+    assert_eq!(j["residual_rows"], 4);
+    // One line per problem on stderr, naming the file.
+    let lines: Vec<&str> = r.stderr.lines().collect();
+    assert_eq!(lines.len(), 3, "{r:?}");
+    assert!(
+        lines[1].starts_with("vouch: lake/events/dt=2026-01-02/part-0.parquet: "),
+        "{r:?}"
+    );
+    assert!(!r.stderr.contains("panicked"));
+}
+
+#[test]
+fn tables_without_a_usable_identifier_column_are_errors() {
+    let dir = fixture_copy();
+    let lake = dir.path().join("lake");
+    write(
+        &lake.join("audit/part-0.parquet"),
+        vec![(
+            Field::new("actor", DataType::Utf8, false),
+            Arc::new(StringArray::from(vec!["a"])) as ArrayRef,
+        )],
+    );
+    write(
+        &lake.join("scores/part-0.parquet"),
+        vec![(
+            Field::new("user_id", DataType::Float64, false),
+            Arc::new(Float64Array::from(vec![5002.0])) as ArrayRef,
+        )],
+    );
+    std::fs::create_dir_all(lake.join("empty")).unwrap();
+    let r = scan_fixture(dir.path(), &["--format", "json"]);
+    assert_eq!(r.code, 2, "{r:?}");
+    let j = r.json();
+    let errors = j["errors"].as_array().unwrap();
+    assert_eq!(errors[0]["file"], "audit/part-0.parquet");
+    assert_eq!(
+        errors[0]["error"],
+        "has none of the identifier columns user_id"
+    );
+    assert_eq!(errors[1]["file"], "empty");
+    assert_eq!(
+        errors[1]["error"],
+        "table has no .parquet files: nothing was checked"
+    );
+    assert_eq!(errors[2]["file"], "scores/part-0.parquet");
+    assert_eq!(
+        errors[2]["error"],
+        "identifier column user_id has unsupported type DOUBLE"
+    );
+}
+
+#[test]
+fn unreadable_directories_and_missing_tables_are_errors() {
+    let dir = fixture_copy();
+    let lake = dir.path().join("lake");
+    // A partition directory that cannot be read (a dangling link: root reads anything else).
+    std::os::unix::fs::symlink("/nonexistent/vouch-test", lake.join("events/dt=2026-01-04"))
+        .unwrap();
+    let mut cfg = std::fs::read_to_string(dir.path().join("vouch.toml")).unwrap();
+    cfg = cfg.replace(
+        "[tables]",
+        "[[lake.tables]]\nname = \"ledger\"\npath = \"finance/ledger\"\n\n[tables]",
+    );
+    std::fs::write(dir.path().join("vouch.toml"), cfg).unwrap();
+    let r = scan_fixture(dir.path(), &["--format", "json"]);
+    assert_eq!(r.code, 2, "{r:?}");
+    let j = r.json();
+    let errors = j["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 2, "{r:?}");
+    assert_eq!(errors[0]["file"], "events/dt=2026-01-04");
+    assert_eq!(errors[0]["error"], "not found");
+    assert_eq!(errors[1]["file"], "finance/ledger");
+    assert_eq!(errors[1]["error"], "cannot list directory: not found");
+}
+
+#[test]
+fn nested_struct_fields_can_be_identifier_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let inner = Fields::from(vec![Field::new("user_id", DataType::Int64, true)]);
+    let ids: ArrayRef = Arc::new(Int64Array::from(vec![Some(1), None, Some(7), Some(7)]));
+    let s = StructArray::new(inner.clone(), vec![ids], None);
+    write(
+        &dir.path().join("lake/orders/part-0.parquet"),
+        vec![(
+            Field::new("buyer", DataType::Struct(inner), false),
+            Arc::new(s) as ArrayRef,
+        )],
+    );
+    std::fs::write(
+        dir.path().join("vouch.toml"),
+        "[lake]\nlocation = \"lake\"\nid_columns = [\"buyer.user_id\"]\n",
+    )
+    .unwrap();
+    let r = run(vouch().current_dir(dir.path()).args([
+        "scan",
+        "--config",
+        "vouch.toml",
+        "--id",
+        "7",
+        "--format",
+        "json",
+        "-q",
+    ]));
+    assert_eq!(r.code, 1, "{r:?}");
+    assert_eq!(r.json()["residual_rows"], 2);
+}
+
+#[test]
+fn bad_invocations_exit_2_with_one_line() {
+    let dir = fixture_copy();
+    let p = dir.path();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["--ids", "missing.txt"],
+            "vouch: error: missing.txt: cannot read the ID file: not found\n",
+        ),
+        (
+            vec!["--ids", "empty.txt"],
+            "vouch: error: empty.txt: the ID file holds no subject IDs\n",
+        ),
+        (
+            vec![],
+            "vouch: error: no subject IDs given (use --ids FILE or --id ID)\n",
+        ),
+        (
+            vec!["--id", "1", "--lake", "nowhere"],
+            "vouch: error: nowhere: not found\n",
+        ),
+        (
+            vec!["--id", "1", "--config", "bad.toml"],
+            "vouch: error: bad.toml: malformed config: line 2: unknown field `id_column`, expected one of `location`, `id_columns`, `tables`\n",
+        ),
+        (
+            vec!["--id", "1", "--lake", "s3://bucket/lake"],
+            "vouch: error: s3://bucket/lake: S3 lakes are not supported by this build yet (local directories only)\n",
+        ),
+        (
+            vec!["--id", "1", "--retention-policy", "policy.csv"],
+            "vouch: error: policy.csv: column legal_hold_flag, row 1: \"sometimes\" is not a boolean\n",
+        ),
+    ];
+    std::fs::write(p.join("empty.txt"), "# nobody\n\n").unwrap();
+    std::fs::write(p.join("bad.toml"), "[lake]\nid_column = [\"x\"]\n").unwrap();
+    std::fs::write(
+        p.join("policy.csv"),
+        "dataset,legal_hold_flag\nevents,sometimes\n",
+    )
+    .unwrap();
+    for (args, want) in cases {
+        let mut cmd = vouch();
+        cmd.current_dir(p).arg("scan");
+        if !args.contains(&"--config") && !args.contains(&"--lake") {
+            cmd.args(["--lake", "lake"]);
+        }
+        let r = run(cmd.args(&args));
+        assert_eq!(r.code, 2, "{args:?}: {r:?}");
+        assert_eq!(r.stderr, want, "{args:?}");
+        assert_eq!(r.stdout, "", "{args:?}");
+    }
+    let r = run(vouch().args(["scan", "--no-such-flag"]));
+    assert_eq!(r.code, 2);
+}
