@@ -824,7 +824,13 @@ fn generic_chunk(
     use parquet::data_type::AsBytes;
     use parquet::file::serialized_reader::SerializedPageReader;
 
-    let page_rows = pages::check_page_headers(&data, &opts.limits).map_err(|e| match e {
+    let page_rows = pages::check_page_headers(
+        &data,
+        &opts.limits,
+        rows as u64,
+        pages::min_plain_bytes(c.probe.kind()),
+    )
+    .map_err(|e| match e {
         ChunkError::Corrupt(m) | ChunkError::Unsupported(m) => m,
     })?;
     if page_rows != rows as u64 {
@@ -909,4 +915,127 @@ fn generic_chunk(
     }
     out.pages_decoded = 1;
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use parquet::data_type::ByteArray;
+    use parquet::schema::types::{ColumnDescriptor, ColumnPath, Type as SchemaType};
+
+    fn chunk(
+        physical: PhysicalType,
+        logical: Option<LogicalType>,
+        stats: Statistics,
+    ) -> ColumnChunkMetaData {
+        let ty = SchemaType::primitive_type_builder("user_id", physical)
+            .with_logical_type(logical)
+            .with_length(if physical == PhysicalType::FIXED_LEN_BYTE_ARRAY {
+                16
+            } else {
+                -1
+            })
+            .build()
+            .unwrap();
+        let descr = ColumnDescriptor::new(Arc::new(ty), 1, 0, ColumnPath::from("user_id"));
+        ColumnChunkMetaData::builder(Arc::new(descr))
+            .set_num_values(100)
+            .set_statistics(stats)
+            .build()
+            .unwrap()
+    }
+
+    fn ids(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    /// check(column, ids, expected "ruled out by statistics")
+    fn check(c: &ColumnChunkMetaData, subjects: &[&str], want: bool) {
+        let probe = Probe::new(id_kind(c.column_descr()).unwrap(), &ids(subjects));
+        assert_eq!(
+            rules_out_by_statistics(c, &probe),
+            want,
+            "{subjects:?} {:?}",
+            c.statistics()
+        );
+    }
+
+    #[test]
+    fn statistics_rule_out_only_what_they_prove() {
+        let ints = chunk(
+            PhysicalType::INT64,
+            None,
+            Statistics::int64(Some(100), Some(200), None, Some(0), false),
+        );
+        check(&ints, &["99", "201"], true);
+        check(&ints, &["100"], false);
+        check(&ints, &["0150"], false);
+        check(&ints, &["not-a-number"], true); // no text ID can be an integer
+        let bytes = |lo: &str, hi: &str, deprecated: bool| {
+            chunk(
+                PhysicalType::BYTE_ARRAY,
+                Some(LogicalType::String),
+                Statistics::byte_array(
+                    Some(ByteArray::from(lo)),
+                    Some(ByteArray::from(hi)),
+                    None,
+                    Some(0),
+                    deprecated,
+                ),
+            )
+        };
+        check(&bytes("b", "d", false), &["a", "e", "da"], true);
+        check(&bytes("b", "d", false), &["c"], false);
+        check(&bytes("b", "d", false), &["d"], false);
+        // Old writers ordered byte arrays as signed: deprecated min/max prove nothing.
+        check(&bytes("b", "d", true), &["a"], false);
+        // All values null.
+        let nulls = chunk(
+            PhysicalType::INT64,
+            None,
+            Statistics::int64(None, None, None, Some(100), false),
+        );
+        check(&nulls, &["5"], true);
+        // Unsigned 32-bit: the physical max -1 is u32::MAX.
+        let uints = chunk(
+            PhysicalType::INT32,
+            Some(LogicalType::integer(32, false)),
+            Statistics::int32(Some(10), Some(-1), None, Some(0), false),
+        );
+        check(&uints, &["4294967295"], false);
+        check(&uints, &["9"], true);
+    }
+
+    #[test]
+    fn identifier_kinds_follow_the_schema() {
+        let kind = |p, l| {
+            id_kind(chunk(p, l, Statistics::int64(None, None, None, None, false)).column_descr())
+        };
+        assert_eq!(kind(PhysicalType::BYTE_ARRAY, None), Ok(IdKind::Bytes));
+        assert_eq!(
+            kind(PhysicalType::INT32, None),
+            Ok(IdKind::Int32 { signed: true })
+        );
+        assert_eq!(
+            kind(PhysicalType::FIXED_LEN_BYTE_ARRAY, Some(LogicalType::Uuid)),
+            Ok(IdKind::Fixed {
+                len: 16,
+                uuid: true
+            })
+        );
+        assert_eq!(
+            kind(PhysicalType::DOUBLE, None),
+            Err("identifier column user_id has unsupported type DOUBLE".to_string())
+        );
+        assert!(
+            kind(
+                PhysicalType::INT64,
+                Some(LogicalType::timestamp(
+                    true,
+                    parquet::basic::TimeUnit::MILLIS
+                ))
+            )
+            .is_err()
+        );
+    }
 }

@@ -75,19 +75,52 @@ pub struct ChunkSpec<'a> {
     pub expected_rows: u64,
 }
 
-/// Walks the page headers of `chunk` only, checking sizes: what the generic decoder is
-/// allowed to see. Returns the total of the data pages' value counts.
-pub fn check_page_headers(chunk: &[u8], limits: &Limits) -> Result<u64, ChunkError> {
+/// Walks the page headers of `chunk` only, checking sizes and counts: what the generic
+/// decoder is allowed to see. Data pages may not hold more than `max_rows` values in all
+/// (the row group's rows: identifier columns are flat), and a dictionary page no more
+/// entries than its bytes can hold, so the generic decoder never sizes a buffer by an
+/// implausible count. Returns the total of the data pages' value counts.
+pub fn check_page_headers(
+    chunk: &[u8],
+    limits: &Limits,
+    max_rows: u64,
+    min_value_bytes: usize,
+) -> Result<u64, ChunkError> {
     let mut pos = 0;
     let mut rows = 0u64;
     while pos < chunk.len() {
-        let (h, body) = next_page(chunk, &mut pos, limits)?;
-        let _ = body;
-        if matches!(h.page_type, Some(PageType::DataPage | PageType::DataPageV2)) {
-            rows += h.num_values as u64;
+        let at = pos;
+        let (h, _) = next_page(chunk, &mut pos, limits)?;
+        match h.page_type {
+            Some(PageType::DataPage | PageType::DataPageV2) => {
+                rows += h.num_values as u64;
+                if rows > max_rows {
+                    return corrupt(format!(
+                        "pages hold more than the {max_rows} rows the footer declares"
+                    ));
+                }
+            }
+            Some(PageType::DictionaryPage) => {
+                if h.num_values as usize > h.uncompressed_size as usize / min_value_bytes.max(1) {
+                    return corrupt(format!(
+                        "dictionary page at byte {at} declares {} entries in {} bytes",
+                        h.num_values, h.uncompressed_size
+                    ));
+                }
+            }
+            _ => {}
         }
     }
     Ok(rows)
+}
+
+/// The fewest bytes one PLAIN value of this kind takes (a byte array's length prefix).
+pub fn min_plain_bytes(kind: IdKind) -> usize {
+    match kind {
+        IdKind::Bytes | IdKind::Int32 { .. } => 4,
+        IdKind::Int64 { .. } => 8,
+        IdKind::Fixed { len, .. } => len.max(1),
+    }
 }
 
 fn next_page<'c>(
@@ -435,9 +468,8 @@ fn decompress<'a>(
 /// Returns the map and whether any entry matched.
 fn probe_dictionary(data: &[u8], n: usize, probe: &Probe) -> Result<(Vec<u32>, bool), ChunkError> {
     let mut any = false;
-    // A dictionary entry takes at least one byte (four for byte arrays): refuse counts the
-    // page cannot hold before allocating for them.
-    if n > data.len().max(1) * 2 {
+    // Refuse counts the page cannot hold before allocating for them.
+    if n > data.len() / min_plain_bytes(probe.kind()) {
         return corrupt(format!(
             "dictionary declares {n} entries in {} bytes",
             data.len()
