@@ -11,19 +11,17 @@ use arrow::datatypes::{DataType, Field, Fields, Schema};
 use common::*;
 use parquet::file::properties::WriterProperties;
 
-/// `vouch scan` of a fixture copy with its config and deleted IDs, plus `extra` args.
+/// `vouch scan` of a fixture copy with its config and deleted IDs.
+fn fixture_cmd(dir: &Path) -> std::process::Command {
+    let mut c = vouch();
+    c.current_dir(dir)
+        .args(["scan", "--config", "vouch.toml", "--ids", "deleted_ids.txt"]);
+    c
+}
+
+/// [`fixture_cmd`] with `-q` and `extra` args, run.
 fn scan_fixture(dir: &Path, extra: &[&str]) -> Run {
-    run(vouch()
-        .current_dir(dir)
-        .args([
-            "scan",
-            "--config",
-            "vouch.toml",
-            "--ids",
-            "deleted_ids.txt",
-            "-q",
-        ])
-        .args(extra))
+    run(fixture_cmd(dir).arg("-q").args(extra))
 }
 
 fn write(path: &Path, cols: Vec<(Field, ArrayRef)>) {
@@ -133,20 +131,9 @@ fn ids_that_were_purged_give_clean_and_exit_0() {
 fn a_subject_key_replaces_raw_ids_everywhere() {
     let dir = fixture_copy();
     for format in ["json", "text"] {
-        let r = run(vouch()
-            .current_dir(dir.path())
+        let r = run(fixture_cmd(dir.path())
             .env("VOUCH_SUBJECT_KEY", "an-example-key-of-32-bytes------")
-            .args([
-                "scan",
-                "--config",
-                "vouch.toml",
-                "--ids",
-                "deleted_ids.txt",
-                "--out",
-                "r.json",
-                "--format",
-                format,
-            ]));
+            .args(["--out", "r.json", "--format", format]));
         assert_eq!(r.code, 1);
         let kept = std::fs::read_to_string(dir.path().join("r.json")).unwrap();
         for id in ["5002", "5005", "5007"] {
