@@ -338,6 +338,9 @@ pub struct RandomLake {
 #[derive(Debug, Clone, Copy)]
 enum ColKind {
     Utf8,
+    LargeUtf8,
+    Utf8View,
+    DictUtf8,
     Int64,
     Int32,
     UInt32,
@@ -359,7 +362,9 @@ pub fn random_lake(dir: &Path, seed: u64) -> io::Result<RandomLake> {
             .map(|_| {
                 *rng.pick(&[
                     ColKind::Utf8,
-                    ColKind::Utf8,
+                    ColKind::LargeUtf8,
+                    ColKind::Utf8View,
+                    ColKind::DictUtf8,
                     ColKind::Int64,
                     ColKind::Int32,
                     ColKind::UInt32,
@@ -401,6 +406,20 @@ pub fn random_lake(dir: &Path, seed: u64) -> io::Result<RandomLake> {
                                 .collect::<Vec<_>>(),
                         )),
                     ),
+                    ColKind::LargeUtf8 | ColKind::Utf8View | ColKind::DictUtf8 => {
+                        let text: Vec<Option<String>> =
+                            vals.iter().map(|v| v.map(|x| x.to_string())).collect();
+                        let arr: ArrayRef = match k {
+                            ColKind::LargeUtf8 => Arc::new(arrow::array::LargeStringArray::from(text)),
+                            ColKind::Utf8View => Arc::new(arrow::array::StringViewArray::from(text)),
+                            _ => Arc::new(
+                                text.iter()
+                                    .map(|t| t.as_deref())
+                                    .collect::<arrow::array::DictionaryArray<arrow::datatypes::Int32Type>>(),
+                            ),
+                        };
+                        (Field::new(n, arr.data_type().clone(), nullable), arr)
+                    }
                     ColKind::Int64 => (
                         Field::new(n, DataType::Int64, nullable),
                         Arc::new(Int64Array::from(
@@ -470,7 +489,10 @@ pub fn random_lake(dir: &Path, seed: u64) -> io::Result<RandomLake> {
                 // Delta encodings exercise the generic decoder.
                 for (k, n) in kinds.iter().zip(&names) {
                     let enc = match k {
-                        ColKind::Utf8 => Encoding::DELTA_BYTE_ARRAY,
+                        ColKind::Utf8
+                        | ColKind::LargeUtf8
+                        | ColKind::Utf8View
+                        | ColKind::DictUtf8 => Encoding::DELTA_BYTE_ARRAY,
                         ColKind::Uuid => Encoding::PLAIN,
                         _ => Encoding::DELTA_BINARY_PACKED,
                     };
@@ -496,7 +518,9 @@ pub fn random_lake(dir: &Path, seed: u64) -> io::Result<RandomLake> {
             .iter()
             .zip(&names)
             .map(|(k, n)| match k {
-                ColKind::Utf8 => format!("\"{n}\" IN (SELECT id FROM ids)"),
+                ColKind::Utf8 | ColKind::LargeUtf8 | ColKind::Utf8View | ColKind::DictUtf8 => {
+                    format!("\"{n}\" IN (SELECT id FROM ids)")
+                }
                 ColKind::Uuid => format!("\"{n}\" IN (SELECT TRY_CAST(id AS UUID) FROM ids)"),
                 _ => format!("\"{n}\" IN (SELECT TRY_CAST(id AS HUGEINT) FROM ids)"),
             })

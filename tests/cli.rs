@@ -424,6 +424,17 @@ fn bad_invocations_exit_2_with_one_line() {
         assert_eq!(r.stderr, want, "{args:?}");
         assert_eq!(r.stdout, "", "{args:?}");
     }
+    // A table's directory given as the lake: its partitions are not tables.
+    let r = run(vouch()
+        .current_dir(p)
+        .args(["scan", "--lake", "lake/events", "--id", "1", "-q"]));
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(
+        r.stderr.starts_with(
+            "vouch: lake/events/dt=2026-01-01: a partition directory where a table was expected"
+        ),
+        "{r:?}"
+    );
     let r = run(vouch().args(["scan", "--no-such-flag"]));
     assert_eq!(r.code, 2);
 }

@@ -135,6 +135,16 @@ pub fn scan(req: &ScanRequest<'_>, progress: &dyn Progress) -> ScanReport {
             });
             tr.errors += 1;
         }
+        if t.path.rsplit('/').next().is_some_and(|n| n.contains('=')) {
+            errors.push(ScanErrorEntry {
+                file: t.path.clone(),
+                error:
+                    "a partition directory where a table was expected: the lake location should be \
+                        the directory that holds the tables"
+                        .into(),
+            });
+            tr.errors += 1;
+        }
         if lt.files.is_empty() && lt.errors.is_empty() {
             errors.push(ScanErrorEntry {
                 file: t.path.clone(),
