@@ -4,6 +4,7 @@
 //! outcomes to exit codes. See ARCHITECTURE.md for the map.
 
 pub mod config;
+pub mod export;
 pub mod fixtures;
 pub mod fsio;
 pub mod lake;

@@ -34,6 +34,49 @@ struct Cli {
 enum Cmd {
     /// Verify deletion: count rows of the given subjects in every table of a Parquet lake.
     Scan(ScanArgs),
+    /// DSAR export: every row of the subjects, zipped, age-encrypted and hashed.
+    Export(ExportArgs),
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum DataFormatArg {
+    Json,
+    Csv,
+    Parquet,
+}
+
+#[derive(clap::Args)]
+#[command(group(clap::ArgGroup::new("to").required(true).multiple(true).args(["recipient", "recipients_file", "passphrase_file"])))]
+struct ExportArgs {
+    #[command(flatten)]
+    lake: LakeArgs,
+    /// The DSAR request id, recorded in the bundle and the summary.
+    #[arg(long, value_name = "R")]
+    request_id: Option<String>,
+    /// An age recipient (`age1…`) or SSH public key (`ssh-ed25519 …`, `ssh-rsa …`); repeatable.
+    #[arg(long, value_name = "RECIPIENT")]
+    recipient: Vec<String>,
+    /// A file of recipients, one a line, as the `age` CLI reads it.
+    #[arg(long, value_name = "FILE")]
+    recipients_file: Option<PathBuf>,
+    /// Encrypt with the passphrase on the first line of FILE (scrypt) instead.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["recipient", "recipients_file"])]
+    passphrase_file: Option<PathBuf>,
+    /// The encrypted bundle to write; FILE.sha256 is written beside it.
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
+    /// Replace FILE if it exists.
+    #[arg(long)]
+    force: bool,
+    /// How each table's rows are written inside the bundle.
+    #[arg(long, value_enum, default_value = "json")]
+    data_format: DataFormatArg,
+    /// The summary on stdout.
+    #[arg(long, value_enum, default_value = "text")]
+    format: Format,
+    /// The time recorded as "generated at" (RFC 3339; default: now).
+    #[arg(long, value_name = "TIMESTAMP")]
+    as_of: Option<String>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -42,8 +85,9 @@ enum Format {
     Json,
 }
 
+/// Where the lake is and whom to look for: shared by `scan` and `export`.
 #[derive(clap::Args)]
-struct ScanArgs {
+struct LakeArgs {
     /// The lake: a local directory whose child directories are tables.
     #[arg(long, value_name = "LOCATION")]
     lake: Option<String>,
@@ -56,6 +100,12 @@ struct ScanArgs {
     /// vouch.toml: lake location, tables, identifier columns, retention policy, subject key.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+struct ScanArgs {
+    #[command(flatten)]
+    lake: LakeArgs,
     /// data_retention_policy table (Parquet or CSV): datasets under legal hold.
     #[arg(long, value_name = "FILE")]
     retention_policy: Option<PathBuf>,
@@ -118,10 +168,19 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<u8, Fatal> {
     match cli.cmd {
         Cmd::Scan(a) => scan(a, cli.quiet),
+        Cmd::Export(a) => export(a, cli.quiet),
     }
 }
 
-fn scan(a: ScanArgs, quiet: bool) -> Result<u8, Fatal> {
+/// What `scan` and `export` both resolve from the command line and the config.
+struct Lake {
+    cfg: Config,
+    location: String,
+    store: LocalStore,
+    subjects: Vec<String>,
+}
+
+fn open_lake(a: &LakeArgs) -> Result<Lake, Fatal> {
     let cfg = match &a.config {
         Some(p) => Config::load(p)?,
         None => Config::default(),
@@ -153,6 +212,22 @@ fn scan(a: ScanArgs, quiet: bool) -> Result<u8, Fatal> {
     if subjects.is_empty() {
         return Err(Fatal(vouch::subjects::SubjectError::NoneGiven.to_string()));
     }
+    let store = LocalStore::open(std::path::Path::new(&location))?;
+    Ok(Lake {
+        cfg,
+        location,
+        store,
+        subjects,
+    })
+}
+
+fn scan(a: ScanArgs, quiet: bool) -> Result<u8, Fatal> {
+    let Lake {
+        cfg,
+        location,
+        store,
+        subjects,
+    } = open_lake(&a.lake)?;
     let labeler = match cfg.subject_key(std::env::var("VOUCH_SUBJECT_KEY").ok())? {
         Some(k) => SubjectLabeler::keyed(&k)?,
         None => SubjectLabeler::plain(),
@@ -167,7 +242,6 @@ fn scan(a: ScanArgs, quiet: bool) -> Result<u8, Fatal> {
         Some(p) => vouch::tables::legal_holds(p)?,
         None => Default::default(),
     };
-    let store = LocalStore::open(std::path::Path::new(&location))?;
     let tables = discover_tables(&store, &cfg.lake)?;
     let options = ScanOptions {
         use_statistics: !a.no_statistics,
@@ -184,6 +258,7 @@ fn scan(a: ScanArgs, quiet: bool) -> Result<u8, Fatal> {
         labeler,
         options,
         prior_errors: vec![],
+        collect_rows: false,
     };
     let started = Instant::now();
     let show = !quiet && std::io::stderr().is_terminal();
@@ -216,6 +291,89 @@ fn scan(a: ScanArgs, quiet: bool) -> Result<u8, Fatal> {
         eprintln!("vouch: scanned in {:.2} s", started.elapsed().as_secs_f64());
     }
     Ok(report.verdict.exit_code() as u8)
+}
+
+fn export(a: ExportArgs, quiet: bool) -> Result<u8, Fatal> {
+    use vouch::export::{DataFormat, Encryption, ExportRequest};
+    let Lake {
+        cfg,
+        location,
+        store,
+        subjects,
+    } = open_lake(&a.lake)?;
+    let encryption = match &a.passphrase_file {
+        Some(p) => Encryption::Passphrase(vouch::export::read_passphrase_file(p)?),
+        None => {
+            let mut rs = Vec::new();
+            for (i, r) in a.recipient.iter().enumerate() {
+                rs.push(
+                    vouch::export::parse_recipient(r)
+                        .map_err(|e| Fatal(format!("--recipient {}: {e}", i + 1)))?,
+                );
+            }
+            if let Some(f) = &a.recipients_file {
+                rs.extend(vouch::export::read_recipients_file(f)?);
+            }
+            Encryption::Recipients(rs)
+        }
+    };
+    let generated_at = match &a.as_of {
+        Some(t) => chrono::DateTime::parse_from_rfc3339(t)
+            .map_err(|e| Fatal(format!("--as-of {t:?}: not an RFC 3339 timestamp ({e})")))?
+            .with_timezone(&chrono::Utc)
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        None => chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    };
+    let tables = discover_tables(&store, &cfg.lake)?;
+    let req = ExportRequest {
+        scan: ScanRequest {
+            store: &store,
+            lake: location.clone(),
+            tables,
+            subjects: &subjects,
+            holds: Default::default(),
+            labeler: SubjectLabeler::plain(),
+            options: ScanOptions::default(),
+            prior_errors: vec![],
+            collect_rows: true,
+        },
+        request_id: a.request_id.clone(),
+        format: match a.data_format {
+            DataFormatArg::Json => DataFormat::Json,
+            DataFormatArg::Csv => DataFormat::Csv,
+            DataFormatArg::Parquet => DataFormat::Parquet,
+        },
+        encryption,
+        generated_at,
+        out: a.out.clone(),
+        force: a.force,
+    };
+    let progress = TermProgress::new(!quiet && std::io::stderr().is_terminal());
+    let summary = vouch::export::export(req, &progress);
+    progress.finish();
+    let summary = summary?;
+    let mut stdout = std::io::stdout().lock();
+    match a.format {
+        Format::Json => {
+            serde_json::to_writer_pretty(&mut stdout, &summary)?;
+            writeln!(stdout)?;
+        }
+        Format::Text => {
+            writeln!(
+                stdout,
+                "wrote {} ({} bytes, {} row(s))",
+                summary.out, summary.bytes, summary.rows
+            )?;
+            writeln!(stdout, "sha256 {}", summary.sha256)?;
+            if let Some(r) = &summary.request_id {
+                writeln!(stdout, "request {r}")?;
+            }
+            for t in &summary.tables {
+                writeln!(stdout, "  {:<24} {} row(s)", t.table, t.rows)?;
+            }
+        }
+    }
+    Ok(0)
 }
 
 fn join_path(root: &str, rel: &str) -> String {

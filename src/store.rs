@@ -49,7 +49,7 @@ pub trait Store: Send + Sync {
     /// Directories or objects whose name starts with `_` or `.` are skipped.
     fn list(&self, prefix: &str) -> Listing;
     /// Opens the object at `path` for ranged reads.
-    fn open(&self, path: &str) -> Result<Box<dyn RangeRead + '_>, StoreError>;
+    fn open(&self, path: &str) -> Result<Box<dyn RangeRead>, StoreError>;
 }
 
 /// Ranged reads of one opened object.
@@ -231,7 +231,7 @@ impl Store for LocalStore {
         out
     }
 
-    fn open(&self, path: &str) -> Result<Box<dyn RangeRead + '_>, StoreError> {
+    fn open(&self, path: &str) -> Result<Box<dyn RangeRead>, StoreError> {
         let file =
             File::open(self.full(path)).map_err(|e| StoreError::new(path, io_message(&e)))?;
         Ok(Box::new(LocalFile {

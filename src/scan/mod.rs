@@ -77,6 +77,17 @@ pub struct ScanRequest<'a> {
     /// Errors found before the scan (an unreadable retention table, ...); they make the
     /// verdict incomplete.
     pub prior_errors: Vec<ScanErrorEntry>,
+    /// Keep the positions of matching rows ([`scan_locating`]); the export needs them.
+    pub collect_rows: bool,
+}
+
+/// Where a file's matching rows are: what [`scan_locating`] returns beside the report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileMatches {
+    pub table: String,
+    pub file: ObjectMeta,
+    /// (row group index, matching row positions within it, ascending).
+    pub row_groups: Vec<(usize, Vec<u32>)>,
 }
 
 /// Called as files finish, for a progress display.
@@ -96,10 +107,21 @@ struct FileOutcome {
     residual_rows: u64,
     /// subject number -> matching rows
     per_subject: BTreeMap<u32, u64>,
+    /// (row group, matching rows) when the request collects them.
+    matched_rows: Vec<(usize, Vec<u32>)>,
 }
 
 /// Runs the scan and builds the report.
 pub fn scan(req: &ScanRequest<'_>, progress: &dyn Progress) -> ScanReport {
+    scan_locating(req, progress).0
+}
+
+/// Runs the scan; with `req.collect_rows` also says where every matching row is.
+pub fn scan_locating(
+    req: &ScanRequest<'_>,
+    progress: &dyn Progress,
+) -> (ScanReport, Vec<FileMatches>) {
+    let mut located = Vec::new();
     let mut errors: Vec<ScanErrorEntry> = req.prior_errors.clone();
     let listed: Vec<_> = req
         .tables
@@ -173,7 +195,14 @@ pub fn scan(req: &ScanRequest<'_>, progress: &dyn Progress) -> ScanReport {
                     });
                     tr.errors += 1;
                 }
-                Ok(o) => {
+                Ok(mut o) => {
+                    if !o.matched_rows.is_empty() {
+                        located.push(FileMatches {
+                            table: t.name.clone(),
+                            file: f.clone(),
+                            row_groups: std::mem::take(&mut o.matched_rows),
+                        });
+                    }
                     tr.files += 1;
                     tr.rows_scanned += o.rows;
                     add_stats(&mut totals, &o.stats);
@@ -221,7 +250,7 @@ pub fn scan(req: &ScanRequest<'_>, progress: &dyn Progress) -> ScanReport {
     } else {
         Verdict::Clean
     };
-    ScanReport {
+    let report = ScanReport {
         schema_version: 1,
         verdict,
         lake: req.lake.clone(),
@@ -240,7 +269,8 @@ pub fn scan(req: &ScanRequest<'_>, progress: &dyn Progress) -> ScanReport {
         tables,
         residuals,
         errors,
-    }
+    };
+    (report, located)
 }
 
 fn add_stats(into: &mut RowGroupStats, s: &RowGroupStats) {
@@ -367,7 +397,7 @@ pub fn id_kind(descr: &parquet::schema::types::ColumnDescriptor) -> Result<IdKin
 /// Ranged reads of one object through the store, bounds-checked against its listed size
 /// and counted.
 struct ObjectReader<'a> {
-    inner: Box<dyn RangeRead + 'a>,
+    inner: Box<dyn RangeRead>,
     size: u64,
     counter: &'a AtomicU64,
 }
@@ -517,7 +547,7 @@ fn scan_file(
             "corrupt footer: row groups hold {sum} rows, the file says {declared}"
         ));
     }
-    let results: Vec<Result<(RowGroupStats, u64, BTreeMap<u32, u64>), String>> = meta
+    let results: Vec<Result<RgOutcome, String>> = meta
         .row_groups()
         .par_iter()
         .enumerate()
@@ -527,15 +557,28 @@ fn scan_file(
         rows: declared as u64,
         ..FileOutcome::default()
     };
-    for r in results {
-        let (stats, rows, per) = r?;
-        add_stats(&mut out.stats, &stats);
-        out.residual_rows += rows;
-        for (s, n) in per {
+    for (i, r) in results.into_iter().enumerate() {
+        let rg = r?;
+        add_stats(&mut out.stats, &rg.stats);
+        out.residual_rows += rg.residual_rows;
+        for (s, n) in rg.per_subject {
             *out.per_subject.entry(s).or_default() += n;
+        }
+        if !rg.rows.is_empty() {
+            out.matched_rows.push((i, rg.rows));
         }
     }
     Ok(out)
+}
+
+/// What one row group holds.
+struct RgOutcome {
+    stats: RowGroupStats,
+    /// Distinct matching rows.
+    residual_rows: u64,
+    per_subject: BTreeMap<u32, u64>,
+    /// The matching rows' positions, ascending (only when the request collects them).
+    rows: Vec<u32>,
 }
 
 enum ChunkDecision {
@@ -550,7 +593,7 @@ fn scan_row_group(
     rg_index: usize,
     rg: &RowGroupMetaData,
     cols: &[IdColumn],
-) -> Result<(RowGroupStats, u64, BTreeMap<u32, u64>), String> {
+) -> Result<RgOutcome, String> {
     let mut stats = RowGroupStats {
         total: 1,
         ..RowGroupStats::default()
@@ -597,22 +640,26 @@ fn scan_row_group(
     } else {
         stats.decoded = 1;
     }
-    let mut per = BTreeMap::new();
-    if matches.is_empty() {
-        return Ok((stats, 0, per));
-    }
+    let mut out = RgOutcome {
+        stats,
+        residual_rows: 0,
+        per_subject: BTreeMap::new(),
+        rows: Vec::new(),
+    };
     matches.sort_unstable();
     matches.dedup();
-    let mut distinct_rows = 0u64;
     let mut last = None;
     for (row, subject) in &matches {
         if last != Some(*row) {
-            distinct_rows += 1;
+            out.residual_rows += 1;
             last = Some(*row);
+            if req.collect_rows {
+                out.rows.push(*row);
+            }
         }
-        *per.entry(*subject).or_insert(0u64) += 1;
+        *out.per_subject.entry(*subject).or_insert(0u64) += 1;
     }
-    Ok((stats, distinct_rows, per))
+    Ok(out)
 }
 
 fn decide_chunk(

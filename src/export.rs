@@ -1,0 +1,749 @@
+//! DSAR export bundles: every row of the subjects, zipped, age-encrypted and hashed.
+//!
+//! One pass, one code path with `vouch scan`: [`crate::scan::scan_locating`] finds the
+//! matching rows (same discovery, identifier columns, pruning, matching); only the row
+//! groups holding them are read with all columns, selecting just those rows. Members are
+//! streamed into a zip, the zip into an age encryptor, the ciphertext through SHA-256 into
+//! a temp file beside the output: the plaintext never touches disk and memory stays
+//! bounded by one record batch. The temp file is fsynced and renamed into place only when
+//! everything succeeded; on any failure it is removed. Zip entries have a fixed order,
+//! timestamp and permissions, so the same input gives the same plaintext.
+
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use age::secrecy::SecretString;
+use arrow::array::RecordBatch;
+use bytes::Bytes;
+use parquet::arrow::arrow_reader::{ParquetRecordBatchReaderBuilder, RowSelection, RowSelector};
+use parquet::file::reader::{ChunkReader, Length};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::report::Verdict;
+use crate::scan::{FileMatches, Progress, ScanRequest, scan_locating};
+use crate::store::{RangeRead, Store};
+use crate::subjects::hex;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error("{0}")]
+    Usage(String),
+    #[error("{path}: {message}")]
+    File { path: String, message: String },
+    #[error("the lake could not be read completely; no bundle was written")]
+    Incomplete,
+}
+
+fn file_err(path: &Path, message: impl Into<String>) -> ExportError {
+    ExportError::File {
+        path: path.display().to_string(),
+        message: message.into(),
+    }
+}
+
+/// How each table's rows are written inside the bundle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DataFormat {
+    Json,
+    Csv,
+    Parquet,
+}
+
+impl DataFormat {
+    fn extension(self) -> &'static str {
+        match self {
+            DataFormat::Json => "json",
+            DataFormat::Csv => "csv",
+            DataFormat::Parquet => "parquet",
+        }
+    }
+}
+
+/// Who can open the bundle.
+pub enum Encryption {
+    /// age recipients: X25519 (`age1…`), `ssh-ed25519`, `ssh-rsa`.
+    Recipients(Vec<Box<dyn age::Recipient + Send>>),
+    /// A passphrase (scrypt, work factor [`SCRYPT_WORK_FACTOR`]).
+    Passphrase(SecretString),
+}
+
+/// scrypt log2(N) for passphrase bundles: fixed rather than timed (the age crate times
+/// the machine, which is weak in unoptimised builds), and within what the `age` CLI accepts.
+pub const SCRYPT_WORK_FACTOR: u8 = 18;
+
+/// Parses one recipient as the `age` CLI would: `age1…` or an SSH public key line.
+pub fn parse_recipient(s: &str) -> Result<Box<dyn age::Recipient + Send>, String> {
+    let s = s.trim();
+    if let Ok(r) = s.parse::<age::x25519::Recipient>() {
+        return Ok(Box::new(r));
+    }
+    if s.starts_with("ssh-") {
+        return match s.parse::<age::ssh::Recipient>() {
+            Ok(r) => Ok(Box::new(r)),
+            Err(_) => {
+                Err("unsupported or malformed SSH public key (ssh-ed25519 and ssh-rsa work)".into())
+            }
+        };
+    }
+    let shown: String = s.chars().take(12).collect();
+    Err(format!(
+        "{shown:?}… is not an age recipient (age1…) or an SSH public key"
+    ))
+}
+
+/// Reads a recipients file as the `age` CLI does: one recipient a line, `#` comments and
+/// blank lines ignored.
+pub fn read_recipients_file(
+    path: &Path,
+) -> Result<Vec<Box<dyn age::Recipient + Send>>, ExportError> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| file_err(path, crate::store::io_message(&e)))?;
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let l = line.trim();
+        if l.is_empty() || l.starts_with('#') {
+            continue;
+        }
+        out.push(parse_recipient(l).map_err(|e| file_err(path, format!("line {}: {e}", i + 1)))?);
+    }
+    if out.is_empty() {
+        return Err(file_err(path, "holds no recipients"));
+    }
+    Ok(out)
+}
+
+/// Reads a passphrase: the file's first line, without its line ending. Never echoed.
+pub fn read_passphrase_file(path: &Path) -> Result<SecretString, ExportError> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| file_err(path, crate::store::io_message(&e)))?;
+    let line = text.lines().next().unwrap_or("");
+    if line.is_empty() {
+        return Err(file_err(path, "the passphrase is empty"));
+    }
+    Ok(SecretString::from(line.to_string()))
+}
+
+/// Everything an export needs, passed in by the caller.
+pub struct ExportRequest<'a> {
+    /// The scan that finds the rows (its `collect_rows` is set by [`export`]).
+    pub scan: ScanRequest<'a>,
+    pub request_id: Option<String>,
+    pub format: DataFormat,
+    pub encryption: Encryption,
+    /// "Now", as RFC 3339, written into the manifest.
+    pub generated_at: String,
+    pub out: PathBuf,
+    pub force: bool,
+}
+
+/// What was written (`vouch export` prints it).
+#[derive(Debug, Clone, Serialize)]
+pub struct ExportSummary {
+    pub schema_version: u32,
+    pub request_id: Option<String>,
+    pub out: String,
+    /// SHA-256 of the encrypted file, lowercase hex.
+    pub sha256: String,
+    pub bytes: u64,
+    pub rows: u64,
+    pub tables: Vec<TableCount>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TableCount {
+    pub table: String,
+    pub rows: u64,
+}
+
+#[derive(Serialize)]
+struct Manifest<'a> {
+    schema_version: u32,
+    kind: &'static str,
+    request_id: Option<&'a str>,
+    generated_at: &'a str,
+    tool: String,
+    data_format: DataFormat,
+    subjects: &'a [String],
+    rows: u64,
+    tables: Vec<ManifestTable>,
+    members: Vec<ManifestMember>,
+}
+
+#[derive(Serialize)]
+struct ManifestTable {
+    table: String,
+    member: Option<String>,
+    rows: u64,
+    source_files: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct ManifestMember {
+    name: String,
+    bytes: u64,
+    sha256: String,
+}
+
+/// Counts and hashes what passes through.
+struct HashWriter<W> {
+    inner: W,
+    sha: Sha256,
+    bytes: u64,
+}
+
+impl<W: Write> Write for HashWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.sha.update(&buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Writes the bundle. On error nothing is left at `req.out` (nor a temp file).
+pub fn export(
+    mut req: ExportRequest<'_>,
+    progress: &dyn Progress,
+) -> Result<ExportSummary, ExportError> {
+    let out = req.out.clone();
+    let dir = match out.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    if !dir.is_dir() {
+        return Err(file_err(&dir, "the output directory does not exist"));
+    }
+    if !req.force && out.exists() {
+        return Err(file_err(&out, "already exists (use --force to overwrite)"));
+    }
+    let sums = sha256_path(&out);
+    if !req.force && sums.exists() {
+        return Err(file_err(&sums, "already exists (use --force to overwrite)"));
+    }
+    req.scan.collect_rows = true;
+    let (report, located) = scan_locating(&req.scan, progress);
+    if report.verdict == Verdict::Incomplete {
+        for e in &report.errors {
+            eprintln!("vouch: {}: {}", join(&report.lake, &e.file), e.error);
+        }
+        return Err(ExportError::Incomplete);
+    }
+    let name = out
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("bundle")
+        .to_string();
+    let tmp = dir.join(format!(".{name}.vouch-{}.tmp", std::process::id()));
+    let result = write_bundle(
+        &req,
+        &report
+            .tables
+            .iter()
+            .map(|t| t.table.clone())
+            .collect::<Vec<_>>(),
+        &located,
+        &tmp,
+    );
+    let (sha256, bytes, tables) = match result {
+        Ok(v) => v,
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e);
+        }
+    };
+    if let Err(e) = std::fs::rename(&tmp, &out) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(file_err(&out, crate::store::io_message(&e)));
+    }
+    if let Ok(d) = std::fs::File::open(&dir) {
+        let _ = d.sync_all();
+    }
+    let line = format!("{sha256}  {name}\n");
+    crate::fsio::write_atomic(&sums, line.as_bytes(), true).map_err(ExportError::Usage)?;
+    Ok(ExportSummary {
+        schema_version: 1,
+        request_id: req.request_id.clone(),
+        out: out.display().to_string(),
+        sha256,
+        bytes,
+        rows: tables.iter().map(|t| t.rows).sum(),
+        tables,
+    })
+}
+
+/// `FILE.sha256` beside `FILE`.
+pub fn sha256_path(out: &Path) -> PathBuf {
+    let mut s = out.as_os_str().to_owned();
+    s.push(".sha256");
+    PathBuf::from(s)
+}
+
+fn join(root: &str, rel: &str) -> String {
+    format!("{}/{}", root.trim_end_matches('/'), rel)
+}
+
+type Zip<W> = zip::ZipWriter<zip::write::StreamWriter<W>>;
+
+fn zip_err(path: &Path) -> impl Fn(zip::result::ZipError) -> ExportError + '_ {
+    move |e| file_err(path, format!("cannot write the bundle: {e}"))
+}
+
+fn write_bundle(
+    req: &ExportRequest<'_>,
+    tables: &[String],
+    located: &[FileMatches],
+    tmp: &Path,
+) -> Result<(String, u64, Vec<TableCount>), ExportError> {
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(tmp)
+        .map_err(|e| file_err(tmp, crate::store::io_message(&e)))?;
+    let hashed = HashWriter {
+        inner: io::BufWriter::with_capacity(1 << 20, file),
+        sha: Sha256::new(),
+        bytes: 0,
+    };
+    let encryptor = match &req.encryption {
+        Encryption::Recipients(rs) => {
+            age::Encryptor::with_recipients(rs.iter().map(|r| r.as_ref() as &dyn age::Recipient))
+                .map_err(|e| {
+                    ExportError::Usage(format!("cannot encrypt to these recipients: {e}"))
+                })?
+        }
+        Encryption::Passphrase(p) => {
+            let mut r = age::scrypt::Recipient::new(p.clone());
+            r.set_work_factor(SCRYPT_WORK_FACTOR);
+            age::Encryptor::with_recipients(std::iter::once(&r as &dyn age::Recipient)).map_err(
+                |e| ExportError::Usage(format!("cannot encrypt with the passphrase: {e}")),
+            )?
+        }
+    };
+    let io_err = |e: io::Error| file_err(tmp, crate::store::io_message(&e));
+    let sealed = encryptor.wrap_output(hashed).map_err(io_err)?;
+    let mut zip: Zip<_> = zip::ZipWriter::new_stream(sealed);
+
+    let mut by_table: BTreeMap<&str, Vec<&FileMatches>> = BTreeMap::new();
+    for f in located {
+        by_table.entry(f.table.as_str()).or_default().push(f);
+    }
+    let mut manifest_tables = Vec::new();
+    let mut members = Vec::new();
+    let mut counts = Vec::new();
+    for table in tables {
+        let files = by_table.get(table.as_str()).cloned().unwrap_or_default();
+        let member = format!("tables/{table}.{}", req.format.extension());
+        let (rows, written) = write_table(&mut zip, req, &member, &files, tmp)?;
+        if let Some(m) = written {
+            members.push(m);
+        }
+        manifest_tables.push(ManifestTable {
+            table: table.clone(),
+            member: (rows > 0 || req.format != DataFormat::Parquet).then(|| member.clone()),
+            rows,
+            source_files: files.iter().map(|f| f.file.path.clone()).collect(),
+        });
+        counts.push(TableCount {
+            table: table.clone(),
+            rows,
+        });
+    }
+    let rows: u64 = counts.iter().map(|c| c.rows).sum();
+    let readme = readme_text(req, &counts, rows);
+    members.push(add_member(&mut zip, "README.txt", readme.as_bytes(), tmp)?);
+    let manifest = Manifest {
+        schema_version: 1,
+        kind: "vouch-dsar-export",
+        request_id: req.request_id.as_deref(),
+        generated_at: &req.generated_at,
+        tool: format!("vouch {}", env!("CARGO_PKG_VERSION")),
+        data_format: req.format,
+        subjects: req.scan.subjects,
+        rows,
+        tables: manifest_tables,
+        members,
+    };
+    let json =
+        serde_json::to_vec_pretty(&manifest).map_err(|e| ExportError::Usage(e.to_string()))?;
+    add_member(&mut zip, "manifest.json", &json, tmp)?;
+    let sealed = zip.finish().map_err(zip_err(tmp))?.into_inner();
+    let mut hashed = sealed.finish().map_err(io_err)?;
+    hashed.flush().map_err(io_err)?;
+    let HashWriter { inner, sha, bytes } = hashed;
+    let file = inner.into_inner().map_err(|e| io_err(e.into_error()))?;
+    file.sync_all().map_err(io_err)?;
+    Ok((hex(&sha.finalize()), bytes, counts))
+}
+
+fn member_options(format_is_compressed: bool) -> zip::write::SimpleFileOptions {
+    let method = if format_is_compressed {
+        zip::CompressionMethod::Stored
+    } else {
+        zip::CompressionMethod::Deflated
+    };
+    zip::write::SimpleFileOptions::default()
+        .compression_method(method)
+        .compression_level(if format_is_compressed { None } else { Some(1) })
+        .last_modified_time(zip::DateTime::default())
+        .unix_permissions(0o644)
+        .large_file(true)
+}
+
+fn add_member<W: Write>(
+    zip: &mut Zip<W>,
+    name: &str,
+    data: &[u8],
+    tmp: &Path,
+) -> Result<ManifestMember, ExportError> {
+    zip.start_file(name, member_options(false))
+        .map_err(zip_err(tmp))?;
+    zip.write_all(data)
+        .map_err(|e| file_err(tmp, crate::store::io_message(&e)))?;
+    Ok(ManifestMember {
+        name: name.into(),
+        bytes: data.len() as u64,
+        sha256: hex(&Sha256::digest(data)),
+    })
+}
+
+/// A zip member being written, hashed as it goes.
+struct MemberWriter<'z, W: Write> {
+    zip: &'z mut Zip<W>,
+    sha: Sha256,
+    bytes: u64,
+}
+
+impl<W: Write> Write for MemberWriter<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.zip.write(buf)?;
+        self.sha.update(&buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.zip.flush()
+    }
+}
+
+fn write_table<W: Write + Send>(
+    zip: &mut Zip<W>,
+    req: &ExportRequest<'_>,
+    member: &str,
+    files: &[&FileMatches],
+    tmp: &Path,
+) -> Result<(u64, Option<ManifestMember>), ExportError> {
+    let io_err = |e: io::Error| file_err(tmp, crate::store::io_message(&e));
+    if req.format == DataFormat::Parquet && files.is_empty() {
+        return Ok((0, None));
+    }
+    zip.start_file(member, member_options(req.format == DataFormat::Parquet))
+        .map_err(zip_err(tmp))?;
+    let mut w = MemberWriter {
+        zip,
+        sha: Sha256::new(),
+        bytes: 0,
+    };
+    let mut rows = 0u64;
+    let store = req.scan.store;
+    if req.format == DataFormat::Parquet {
+        let props = parquet::file::properties::WriterProperties::builder()
+            .set_compression(parquet::basic::Compression::ZSTD(Default::default()))
+            .build();
+        // Non-empty: a table without rows gets no Parquet member.
+        let schema = file_schema(store, files[0])?;
+        let mut pw = parquet::arrow::ArrowWriter::try_new(&mut w, schema.clone(), Some(props))
+            .map_err(|e| {
+                ExportError::Usage(format!("table {member}: cannot write Parquet: {e}"))
+            })?;
+        for f in files {
+            for_each_batch(store, f, |batch| {
+                rows += batch.num_rows() as u64;
+                let fail = |m: String| ExportError::Usage(format!("{}: {m}", f.file.path));
+                if batch.schema() != schema {
+                    return Err(fail(
+                        "its columns differ from the table's other files; use --data-format json"
+                            .into(),
+                    ));
+                }
+                pw.write(batch)
+                    .map_err(|e| fail(format!("cannot write Parquet: {e}")))
+            })?;
+        }
+        pw.close().map_err(|e| {
+            ExportError::Usage(format!("table {member}: cannot write Parquet: {e}"))
+        })?;
+    } else {
+        let mut sink = match req.format {
+            DataFormat::Csv => Sink::Csv { schema: None },
+            _ => Sink::Json { first: true },
+        };
+        for f in files {
+            for_each_batch(store, f, |batch| {
+                rows += batch.num_rows() as u64;
+                sink.write(&mut w, batch, &f.file.path)
+            })?;
+        }
+        sink.finish(&mut w).map_err(io_err)?;
+    }
+    let done = ManifestMember {
+        name: member.into(),
+        bytes: w.bytes,
+        sha256: hex(&w.sha.finalize()),
+    };
+    Ok((rows, Some(done)))
+}
+
+/// The per-table writer of the text formats.
+enum Sink {
+    Json {
+        first: bool,
+    },
+    Csv {
+        schema: Option<arrow::datatypes::SchemaRef>,
+    },
+}
+
+impl Sink {
+    fn write<W: Write>(
+        &mut self,
+        w: &mut MemberWriter<'_, W>,
+        batch: &RecordBatch,
+        file: &str,
+    ) -> Result<(), ExportError> {
+        let fail = |m: String| ExportError::Usage(format!("{file}: {m}"));
+        match self {
+            Sink::Json { first } => {
+                let mut buf = Vec::new();
+                {
+                    let mut jw = arrow::json::WriterBuilder::new()
+                        .with_explicit_nulls(true)
+                        .build::<_, arrow::json::writer::LineDelimited>(&mut buf);
+                    jw.write(batch)
+                        .map_err(|e| fail(format!("cannot write JSON: {e}")))?;
+                    jw.finish()
+                        .map_err(|e| fail(format!("cannot write JSON: {e}")))?;
+                }
+                for line in buf.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+                    let sep: &[u8] = if *first { b"[\n" } else { b",\n" };
+                    *first = false;
+                    w.write_all(sep)
+                        .and_then(|_| w.write_all(line))
+                        .map_err(|e| fail(e.to_string()))?;
+                }
+            }
+            Sink::Csv { schema } => {
+                let header = match schema {
+                    None => {
+                        *schema = Some(batch.schema());
+                        true
+                    }
+                    Some(s) if *s != batch.schema() => {
+                        return Err(fail("its columns differ from the table's other files; use --data-format json".into()));
+                    }
+                    Some(_) => false,
+                };
+                let mut cw = arrow::csv::WriterBuilder::new()
+                    .with_header(header)
+                    .build(&mut *w);
+                cw.write(batch).map_err(|e| {
+                    fail(format!(
+                        "cannot write CSV: {e} (nested columns need --data-format json)"
+                    ))
+                })?;
+            }
+        }
+        Ok(())
+    }
+
+    fn finish<W: Write>(self, w: &mut MemberWriter<'_, W>) -> io::Result<()> {
+        match self {
+            Sink::Json { first: true } => w.write_all(b"[]\n"),
+            Sink::Json { first: false } => w.write_all(b"\n]\n"),
+            Sink::Csv { .. } => Ok(()),
+        }
+    }
+}
+
+/// Ranged reads through the store for the `parquet` crate's readers.
+#[derive(Clone)]
+struct StoreChunkReader {
+    inner: Arc<dyn RangeRead>,
+    size: u64,
+    path: String,
+}
+
+impl Length for StoreChunkReader {
+    fn len(&self) -> u64 {
+        self.size
+    }
+}
+
+impl ChunkReader for StoreChunkReader {
+    type T = io::Cursor<Vec<u8>>;
+    fn get_read(&self, start: u64) -> parquet::errors::Result<Self::T> {
+        let len = self.size.saturating_sub(start);
+        self.get_bytes(start, len as usize)
+            .map(|b| io::Cursor::new(b.to_vec()))
+    }
+    fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<Bytes> {
+        if start
+            .checked_add(length as u64)
+            .is_none_or(|e| e > self.size)
+        {
+            return Err(parquet::errors::ParquetError::EOF(format!(
+                "{}: read past the end",
+                self.path
+            )));
+        }
+        let mut buf = Vec::new();
+        self.inner
+            .read_into(start, length as u64, &mut buf)
+            .map_err(|e| parquet::errors::ParquetError::General(e.to_string()))?;
+        Ok(Bytes::from(buf))
+    }
+}
+
+/// Row selectors choosing exactly `rows` (ascending) of a row group of `total` rows.
+fn selection(rows: &[u32], total: usize) -> RowSelection {
+    let mut selectors = Vec::new();
+    let mut at = 0usize;
+    for &r in rows {
+        let r = r as usize;
+        if r > at {
+            selectors.push(RowSelector::skip(r - at));
+        }
+        selectors.push(RowSelector::select(1));
+        at = r + 1;
+    }
+    if total > at {
+        selectors.push(RowSelector::skip(total - at));
+    }
+    RowSelection::from(selectors)
+}
+
+/// The Arrow schema of one file.
+fn file_schema(
+    store: &dyn Store,
+    f: &FileMatches,
+) -> Result<arrow::datatypes::SchemaRef, ExportError> {
+    use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
+    let fail = |m: String| ExportError::File {
+        path: f.file.path.clone(),
+        message: m,
+    };
+    let inner: Arc<dyn RangeRead> =
+        Arc::from(store.open(&f.file.path).map_err(|e| fail(e.message))?);
+    let reader = StoreChunkReader {
+        inner,
+        size: f.file.size,
+        path: f.file.path.clone(),
+    };
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        ArrowReaderMetadata::load(&reader, ArrowReaderOptions::new())
+    }))
+    .map_err(|_| fail("the Parquet decoder failed on this file (internal panic)".into()))?
+    .map(|m| m.schema().clone())
+    .map_err(|e| fail(e.to_string()))
+}
+
+/// Reads exactly the matching rows of one file, all columns, batch by batch.
+fn for_each_batch(
+    store: &dyn Store,
+    f: &FileMatches,
+    mut each: impl FnMut(&RecordBatch) -> Result<(), ExportError>,
+) -> Result<(), ExportError> {
+    use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
+    let path = f.file.path.clone();
+    let fail = |m: String| ExportError::File {
+        path: path.clone(),
+        message: m,
+    };
+    let inner: Arc<dyn RangeRead> =
+        Arc::from(store.open(&f.file.path).map_err(|e| fail(e.message))?);
+    let reader = StoreChunkReader {
+        inner,
+        size: f.file.size,
+        path: path.clone(),
+    };
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(
+        || -> Result<(), ExportError> {
+            let meta = ArrowReaderMetadata::load(&reader, ArrowReaderOptions::new())
+                .map_err(|e| fail(e.to_string()))?;
+            for (rg, rows) in &f.row_groups {
+                let Some(group) = meta.metadata().row_groups().get(*rg) else {
+                    return Err(fail(format!(
+                        "row group {rg} is gone: the file changed during the export"
+                    )));
+                };
+                let batches = ParquetRecordBatchReaderBuilder::new_with_metadata(
+                    reader.clone(),
+                    meta.clone(),
+                )
+                .with_row_groups(vec![*rg])
+                .with_row_selection(selection(rows, group.num_rows() as usize))
+                .with_batch_size(8192)
+                .build()
+                .map_err(|e| fail(e.to_string()))?;
+                let mut got = 0usize;
+                for batch in batches {
+                    let batch = batch.map_err(|e| fail(format!("cannot decode: {e}")))?;
+                    got += batch.num_rows();
+                    each(&batch)?;
+                }
+                if got != rows.len() {
+                    return Err(fail(format!(
+                        "row group {rg}: read {got} rows, the scan found {}",
+                        rows.len()
+                    )));
+                }
+            }
+            Ok(())
+        },
+    ));
+    match caught {
+        Ok(r) => r,
+        Err(_) => Err(fail(
+            "the Parquet decoder failed on this file (internal panic)".into(),
+        )),
+    }
+}
+
+fn readme_text(req: &ExportRequest<'_>, counts: &[TableCount], rows: u64) -> String {
+    let mut s = String::new();
+    s.push_str("Your personal data: access request export\n");
+    s.push_str("=========================================\n\n");
+    if let Some(r) = &req.request_id {
+        s.push_str(&format!("Request: {r}\n"));
+    }
+    s.push_str(&format!("Prepared: {}\n\n", req.generated_at));
+    if rows == 0 {
+        s.push_str("We searched every table listed below and hold no rows about you.\n\n");
+    } else {
+        s.push_str(&format!(
+            "We found {rows} row(s) about you. Each table's rows are in tables/.\n\n"
+        ));
+    }
+    for c in counts {
+        s.push_str(&format!("  {:<32} {} row(s)\n", c.table, c.rows));
+    }
+    let fmt = match req.format {
+        DataFormat::Json => {
+            "JSON arrays: one object per row, column names as keys, times in ISO 8601 (UTC)."
+        }
+        DataFormat::Csv => "CSV with a header row.",
+        DataFormat::Parquet => {
+            "Apache Parquet files (open with any data tool, e.g. DuckDB or pandas)."
+        }
+    };
+    s.push_str(&format!("\nFormat: {fmt}\n"));
+    s.push_str("manifest.json lists every file here with its SHA-256 checksum, so you can check\n");
+    s.push_str("that nothing was changed (sha256sum on Linux, shasum -a 256 on macOS).\n");
+    s
+}
