@@ -188,22 +188,78 @@ struct ManifestMember {
     sha256: String,
 }
 
-/// Counts and hashes what passes through.
-struct HashWriter<W> {
-    inner: W,
-    sha: Sha256,
-    bytes: u64,
+/// Hashes and writes the ciphertext on a second thread, so SHA-256 runs on another core
+/// than the cipher. Writes are batched into 256 KiB blocks and handed over through a
+/// bounded channel (at most 1 MiB in flight); a failure of the sink (a full disk) reaches
+/// the next write or [`HashPipe::finish`].
+struct HashPipe<W> {
+    tx: Option<std::sync::mpsc::SyncSender<Vec<u8>>>,
+    worker: Option<std::thread::JoinHandle<io::Result<(Sha256, u64, W)>>>,
+    block: Vec<u8>,
 }
 
-impl<W: Write> Write for HashWriter<W> {
+const PIPE_BLOCK: usize = 256 << 10;
+
+impl<W: Write + Send + 'static> HashPipe<W> {
+    fn new(mut sink: W) -> HashPipe<W> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(4);
+        let worker = std::thread::spawn(move || {
+            let (mut sha, mut bytes) = (Sha256::new(), 0u64);
+            for block in rx {
+                sha.update(&block);
+                bytes += block.len() as u64;
+                sink.write_all(&block)?;
+            }
+            sink.flush()?;
+            Ok((sha, bytes, sink))
+        });
+        HashPipe {
+            tx: Some(tx),
+            worker: Some(worker),
+            block: Vec::with_capacity(PIPE_BLOCK),
+        }
+    }
+
+    /// The worker's own error, once it has stopped.
+    fn worker_error(&mut self) -> io::Error {
+        self.tx = None;
+        match self.worker.take().map(|w| w.join()) {
+            Some(Ok(Err(e))) => e,
+            Some(Err(_)) => io::Error::other("the hashing thread failed"),
+            _ => io::Error::other("the output stopped"),
+        }
+    }
+
+    fn send(&mut self) -> io::Result<()> {
+        let block = std::mem::replace(&mut self.block, Vec::with_capacity(PIPE_BLOCK));
+        match &self.tx {
+            Some(tx) if tx.send(block).is_ok() => Ok(()),
+            _ => Err(self.worker_error()),
+        }
+    }
+
+    fn finish(mut self) -> io::Result<(Sha256, u64, W)> {
+        if !self.block.is_empty() {
+            self.send()?;
+        }
+        self.tx = None;
+        match self.worker.take().map(|w| w.join()) {
+            Some(Ok(r)) => r,
+            _ => Err(io::Error::other("the hashing thread failed")),
+        }
+    }
+}
+
+impl<W: Write + Send + 'static> Write for HashPipe<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.sha.update(&buf[..n]);
-        self.bytes += n as u64;
-        Ok(n)
+        self.block.extend_from_slice(buf);
+        if self.block.len() >= PIPE_BLOCK {
+            self.send()?;
+        }
+        Ok(buf.len())
     }
     fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
+        Ok(())
     }
 }
 
@@ -295,39 +351,93 @@ fn zip_err(path: &Path) -> impl Fn(zip::result::ZipError) -> ExportError + '_ {
     move |e| file_err(path, format!("cannot write the bundle: {e}"))
 }
 
+/// The encrypting, hashing writer every bundle goes through: plaintext in, age v1
+/// ciphertext out to `sink`, SHA-256 of the ciphertext computed on the way.
+pub struct Sealer<W: Write + Send + 'static> {
+    inner: age::stream::StreamWriter<HashPipe<W>>,
+}
+
+impl<W: Write + Send + 'static> Sealer<W> {
+    /// Starts encrypting to `sink` (the age header is written at once).
+    pub fn new(encryption: &Encryption, sink: W) -> Result<Sealer<W>, ExportError> {
+        Sealer::start(encryptor(encryption)?, sink)
+            .map_err(|e| ExportError::Usage(format!("cannot start encryption: {e}")))
+    }
+
+    fn start(encryptor: age::Encryptor, sink: W) -> io::Result<Sealer<W>> {
+        Ok(Sealer {
+            inner: encryptor.wrap_output(HashPipe::new(sink))?,
+        })
+    }
+
+    /// Ends the age stream (the last chunk and its tag); returns the ciphertext's SHA-256
+    /// (lowercase hex), its length and the sink. Without this the output is truncated.
+    pub fn finish(self) -> io::Result<(String, u64, W)> {
+        let (sha, bytes, sink) = self.inner.finish()?.finish()?;
+        Ok((hex(&sha.finalize()), bytes, sink))
+    }
+}
+
+impl<W: Write + Send + 'static> Write for Sealer<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.inner.write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+fn encryptor(encryption: &Encryption) -> Result<age::Encryptor, ExportError> {
+    match encryption {
+        Encryption::Recipients(rs) => {
+            age::Encryptor::with_recipients(rs.iter().map(|r| r.as_ref() as &dyn age::Recipient))
+                .map_err(|e| ExportError::Usage(format!("cannot encrypt to these recipients: {e}")))
+        }
+        Encryption::Passphrase(p) => {
+            let mut r = age::scrypt::Recipient::new(p.clone());
+            r.set_work_factor(SCRYPT_WORK_FACTOR);
+            age::Encryptor::with_recipients(std::iter::once(&r as &dyn age::Recipient))
+                .map_err(|e| ExportError::Usage(format!("cannot encrypt with the passphrase: {e}")))
+        }
+    }
+}
+
+/// Writes the encrypted bundle to a new temp file and fsyncs it.
 fn write_bundle(
     req: &ExportRequest<'_>,
     tables: &[String],
     located: &[FileMatches],
     tmp: &Path,
 ) -> Result<(String, u64, Vec<TableCount>), ExportError> {
+    let io_err = |e: io::Error| file_err(tmp, crate::store::io_message(&e));
     let file = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .open(tmp)
-        .map_err(|e| file_err(tmp, crate::store::io_message(&e)))?;
-    let hashed = HashWriter {
-        inner: io::BufWriter::with_capacity(1 << 20, file),
-        sha: Sha256::new(),
-        bytes: 0,
-    };
-    let encryptor = match &req.encryption {
-        Encryption::Recipients(rs) => {
-            age::Encryptor::with_recipients(rs.iter().map(|r| r.as_ref() as &dyn age::Recipient))
-                .map_err(|e| {
-                    ExportError::Usage(format!("cannot encrypt to these recipients: {e}"))
-                })?
-        }
-        Encryption::Passphrase(p) => {
-            let mut r = age::scrypt::Recipient::new(p.clone());
-            r.set_work_factor(SCRYPT_WORK_FACTOR);
-            age::Encryptor::with_recipients(std::iter::once(&r as &dyn age::Recipient)).map_err(
-                |e| ExportError::Usage(format!("cannot encrypt with the passphrase: {e}")),
-            )?
-        }
-    };
+        .map_err(io_err)?;
+    let (sha, bytes, counts, sink) = write_bundle_to(
+        req,
+        tables,
+        located,
+        io::BufWriter::with_capacity(1 << 20, file),
+        tmp,
+    )?;
+    let file = sink.into_inner().map_err(|e| io_err(e.into_error()))?;
+    file.sync_all().map_err(io_err)?;
+    Ok((sha, bytes, counts))
+}
+
+/// Writes the encrypted bundle to any sink (`shown` names it in errors).
+pub fn write_bundle_to<W: Write + Send + 'static>(
+    req: &ExportRequest<'_>,
+    tables: &[String],
+    located: &[FileMatches],
+    sink: W,
+    shown: &Path,
+) -> Result<(String, u64, Vec<TableCount>, W), ExportError> {
+    let tmp = shown;
     let io_err = |e: io::Error| file_err(tmp, crate::store::io_message(&e));
-    let sealed = encryptor.wrap_output(hashed).map_err(io_err)?;
+    let sealed = Sealer::start(encryptor(&req.encryption)?, sink).map_err(io_err)?;
     let mut zip: Zip<_> = zip::ZipWriter::new_stream(sealed);
 
     let mut by_table: BTreeMap<&str, Vec<&FileMatches>> = BTreeMap::new();
@@ -374,12 +484,8 @@ fn write_bundle(
         serde_json::to_vec_pretty(&manifest).map_err(|e| ExportError::Usage(e.to_string()))?;
     add_member(&mut zip, "manifest.json", &json, tmp)?;
     let sealed = zip.finish().map_err(zip_err(tmp))?.into_inner();
-    let mut hashed = sealed.finish().map_err(io_err)?;
-    hashed.flush().map_err(io_err)?;
-    let HashWriter { inner, sha, bytes } = hashed;
-    let file = inner.into_inner().map_err(|e| io_err(e.into_error()))?;
-    file.sync_all().map_err(io_err)?;
-    Ok((hex(&sha.finalize()), bytes, counts))
+    let (sha, bytes, sink) = sealed.finish().map_err(io_err)?;
+    Ok((sha, bytes, counts, sink))
 }
 
 fn member_options(format_is_compressed: bool) -> zip::write::SimpleFileOptions {
