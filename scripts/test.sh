@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every vouch test on a fresh machine: installs what the tests need when it is
 # missing (Debian age, unzip, ssh-keygen for interop; PyPI duckdb + pyarrow for the
-# independent oracle, polars for the benchmark's peers), then the Rust test suite, then the benchmark at smoke scale (it fails if the
-# engines disagree). No test is skipped.
+# independent oracle, polars for the benchmark's peers), then the Rust test suite, then
+# the benchmarks at smoke scale (they fail if the engines disagree). No test is skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,3 +32,4 @@ cargo build --release --bins
 bench_dir=$(mktemp -d)
 trap 'rm -rf "$bench_dir"' EXIT
 "$PYTHON" benches/scan_bench.py --scale smoke --dir "$bench_dir"
+"$PYTHON" benches/export_bench.py --scale smoke --dir "$bench_dir"

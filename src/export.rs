@@ -780,8 +780,12 @@ fn for_each_batch(
     };
     let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(
         || -> Result<(), ExportError> {
-            let meta = ArrowReaderMetadata::load(&reader, ArrowReaderOptions::new())
-                .map_err(|e| fail(e.to_string()))?;
+            let meta = ArrowReaderMetadata::load(
+                &reader,
+                ArrowReaderOptions::new()
+                    .with_page_index_policy(parquet::file::metadata::PageIndexPolicy::Optional),
+            )
+            .map_err(|e| fail(e.to_string()))?;
             for (rg, rows) in &f.row_groups {
                 let Some(group) = meta.metadata().row_groups().get(*rg) else {
                     return Err(fail(format!(
