@@ -322,7 +322,11 @@ pub fn export(
         let _ = d.sync_all();
     }
     let line = format!("{sha256}  {name}\n");
-    crate::fsio::write_atomic(&sums, line.as_bytes(), true).map_err(ExportError::Usage)?;
+    if let Err(e) = crate::fsio::write_atomic(&sums, line.as_bytes(), true) {
+        // A bundle without its recorded hash is not a finished export.
+        let _ = std::fs::remove_file(&out);
+        return Err(ExportError::Usage(e));
+    }
     Ok(ExportSummary {
         schema_version: 1,
         request_id: req.request_id.clone(),
@@ -561,6 +565,9 @@ fn write_table<W: Write + Send>(
     if req.format == DataFormat::Parquet {
         let props = parquet::file::properties::WriterProperties::builder()
             .set_compression(parquet::basic::Compression::ZSTD(Default::default()))
+            // Row groups are buffered until written: keep them small so memory stays
+            // bounded whatever the subject's row count.
+            .set_max_row_group_row_count(Some(64 << 10))
             .build();
         // Non-empty: a table without rows gets no Parquet member.
         let schema = file_schema(store, files[0])?;
