@@ -4,9 +4,11 @@
 //! outcomes to exit codes. See ARCHITECTURE.md for the map.
 
 pub mod config;
+pub mod evidence;
 pub mod export;
 pub mod fixtures;
 pub mod fsio;
+pub mod keys;
 pub mod lake;
 pub mod report;
 pub mod scan;

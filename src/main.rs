@@ -36,6 +36,94 @@ enum Cmd {
     Scan(ScanArgs),
     /// DSAR export: every row of the subjects, zipped, age-encrypted and hashed.
     Export(ExportArgs),
+    /// Audit evidence bundles: signed, reproducible BagIt zips.
+    #[command(subcommand)]
+    Evidence(EvidenceCmd),
+    /// Write an OpenSSH Ed25519 key pair and an allowed_signers file for ssh-keygen -Y verify.
+    Keygen(KeygenArgs),
+}
+
+#[derive(Subcommand)]
+enum EvidenceCmd {
+    /// Collect the sources into a signed BagIt zip.
+    Build(EvidenceBuildArgs),
+    /// Check a bundle's signature, manifests and layout without extracting it.
+    Verify(EvidenceVerifyArgs),
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum RetentionModeArg {
+    Compliance,
+    Governance,
+}
+
+#[derive(clap::Args)]
+struct EvidenceBuildArgs {
+    /// A directory to collect (repeatable); every file below it, hidden ones included.
+    #[arg(long, value_name = "LOCATION", required = true)]
+    source: Vec<String>,
+    /// Only files modified at or after this time (RFC 3339 or YYYY-MM-DD, UTC).
+    #[arg(long, value_name = "DATE")]
+    from: Option<String>,
+    /// Only files modified before this time (RFC 3339 or YYYY-MM-DD, UTC).
+    #[arg(long, value_name = "DATE")]
+    to: Option<String>,
+    /// OpenSSH Ed25519 secret key (mode 0600).
+    #[arg(long, value_name = "FILE")]
+    signing_key: PathBuf,
+    /// The signing key's passphrase, on the first line of FILE.
+    #[arg(long, value_name = "FILE")]
+    signing_key_passphrase_file: Option<PathBuf>,
+    /// The bundle to write (FILE.zip).
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
+    #[arg(long)]
+    force: bool,
+    /// The bagging date (YYYY-MM-DD; default: today, UTC).
+    #[arg(long, value_name = "DATE")]
+    as_of: Option<String>,
+    #[arg(long, default_value_t = 7)]
+    retention_years: u32,
+    /// Record a legal hold on the bundle.
+    #[arg(long)]
+    legal_hold: bool,
+    #[arg(long, value_enum, default_value = "compliance")]
+    retention_mode: RetentionModeArg,
+    /// Source-Organization in bag-info.txt.
+    #[arg(long, value_name = "NAME")]
+    organization: Option<String>,
+    /// Upload under S3 Object Lock (not in this build yet).
+    #[arg(long, value_name = "S3_URI")]
+    upload: Option<String>,
+    #[arg(long, value_enum, default_value = "text")]
+    format: Format,
+}
+
+#[derive(clap::Args)]
+#[command(group(clap::ArgGroup::new("key").required(true).args(["public_key", "allowed_signers"])))]
+struct EvidenceVerifyArgs {
+    /// The bundle.
+    bundle: PathBuf,
+    /// The signer's OpenSSH public key (KEY.pub).
+    #[arg(long, value_name = "KEY.pub")]
+    public_key: Option<PathBuf>,
+    /// An allowed_signers file (keys allowed in namespace vouch-evidence).
+    #[arg(long, value_name = "FILE")]
+    allowed_signers: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "text")]
+    format: Format,
+}
+
+#[derive(clap::Args)]
+struct KeygenArgs {
+    /// Writes PREFIX (secret, 0600), PREFIX.pub and PREFIX.allowed_signers.
+    #[arg(long, value_name = "PREFIX")]
+    out: PathBuf,
+    /// Protect the secret key with the passphrase on the first line of FILE.
+    #[arg(long, value_name = "FILE")]
+    passphrase_file: Option<PathBuf>,
+    #[arg(long)]
+    force: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -169,6 +257,9 @@ fn run(cli: Cli) -> Result<u8, Fatal> {
     match cli.cmd {
         Cmd::Scan(a) => scan(a, cli.quiet),
         Cmd::Export(a) => export(a, cli.quiet),
+        Cmd::Evidence(EvidenceCmd::Build(a)) => evidence_build(a),
+        Cmd::Evidence(EvidenceCmd::Verify(a)) => evidence_verify(a),
+        Cmd::Keygen(a) => keygen(a),
     }
 }
 
@@ -373,6 +464,180 @@ fn export(a: ExportArgs, quiet: bool) -> Result<u8, Fatal> {
             }
         }
     }
+    Ok(0)
+}
+
+/// The first line of a passphrase file, without its line ending.
+fn read_secret_line(path: &std::path::Path) -> Result<Vec<u8>, Fatal> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Fatal(format!(
+            "{}: {}",
+            path.display(),
+            vouch::store::io_message(&e)
+        ))
+    })?;
+    let line = text.lines().next().unwrap_or("");
+    if line.is_empty() {
+        return Err(Fatal(format!(
+            "{}: the passphrase is empty",
+            path.display()
+        )));
+    }
+    Ok(line.as_bytes().to_vec())
+}
+
+/// A date or RFC 3339 time (UTC) as Unix seconds.
+fn parse_time(flag: &str, s: &str) -> Result<i64, Fatal> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Ok(t.timestamp());
+    }
+    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|d| d.and_utc().timestamp())
+        .ok_or_else(|| {
+            Fatal(format!(
+                "{flag} {s:?}: expected YYYY-MM-DD or an RFC 3339 time"
+            ))
+        })
+}
+
+fn evidence_build(a: EvidenceBuildArgs) -> Result<u8, Fatal> {
+    use vouch::evidence::{BuildRequest, RetentionMode, Source};
+    if a.upload.is_some() {
+        return Err(Fatal(
+            "--upload: S3 uploads are not supported by this build yet".into(),
+        ));
+    }
+    let passphrase = a
+        .signing_key_passphrase_file
+        .as_deref()
+        .map(read_secret_line)
+        .transpose()?;
+    let key = vouch::keys::SigningKey::load(&a.signing_key, passphrase.as_deref())?;
+    let mut sources = Vec::new();
+    for s in &a.source {
+        if s.starts_with("s3://") {
+            return Err(Fatal(format!(
+                "{s}: S3 sources are not supported by this build yet"
+            )));
+        }
+        let store = LocalStore::open_all(std::path::Path::new(s))?;
+        sources.push(Source {
+            location: s.clone(),
+            store: Box::new(store),
+        });
+    }
+    let bagging_date = match &a.as_of {
+        Some(d) => chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
+            .or_else(|_| {
+                chrono::DateTime::parse_from_rfc3339(d)
+                    .map(|t| t.with_timezone(&chrono::Utc).date_naive())
+            })
+            .map_err(|_| Fatal(format!("--as-of {d:?}: expected YYYY-MM-DD")))?,
+        None => chrono::Utc::now().date_naive(),
+    };
+    let req = BuildRequest {
+        sources,
+        from: a
+            .from
+            .as_deref()
+            .map(|s| parse_time("--from", s))
+            .transpose()?,
+        to: a.to.as_deref().map(|s| parse_time("--to", s)).transpose()?,
+        signing_key: &key,
+        out: a.out.clone(),
+        force: a.force,
+        bagging_date,
+        retention_years: a.retention_years,
+        retention_mode: match a.retention_mode {
+            RetentionModeArg::Compliance => RetentionMode::Compliance,
+            RetentionModeArg::Governance => RetentionMode::Governance,
+        },
+        legal_hold: a.legal_hold,
+        organization: a.organization.clone(),
+    };
+    let s = vouch::evidence::build(&req)?;
+    let mut stdout = std::io::stdout().lock();
+    match a.format {
+        Format::Json => {
+            serde_json::to_writer_pretty(&mut stdout, &s)?;
+            writeln!(stdout)?;
+        }
+        Format::Text => {
+            writeln!(
+                stdout,
+                "wrote {}: {} file(s), {} payload bytes, {} zip bytes",
+                s.out, s.files, s.payload_bytes, s.zip_bytes
+            )?;
+            writeln!(stdout, "sha256 {}", s.sha256)?;
+            writeln!(
+                stdout,
+                "retain until {} ({:?}){}",
+                s.retain_until,
+                s.retention_mode,
+                if s.legal_hold { ", legal hold" } else { "" }
+            )?;
+        }
+    }
+    Ok(0)
+}
+
+fn evidence_verify(a: EvidenceVerifyArgs) -> Result<u8, Fatal> {
+    use vouch::keys::{EVIDENCE_NAMESPACE, VerifyingKey};
+    let keys = match (&a.public_key, &a.allowed_signers) {
+        (Some(p), _) => vec![VerifyingKey::from_public_key_file(p)?],
+        (None, Some(f)) => VerifyingKey::from_allowed_signers(f, EVIDENCE_NAMESPACE)?,
+        (None, None) => return Err(Fatal("give --public-key or --allowed-signers".into())),
+    };
+    let r = vouch::evidence::verify(&a.bundle, &keys)?;
+    let mut stdout = std::io::stdout().lock();
+    match a.format {
+        Format::Json => {
+            serde_json::to_writer_pretty(&mut stdout, &r)?;
+            writeln!(stdout)?;
+        }
+        Format::Text => {
+            match r.verdict {
+                vouch::evidence::VerifyVerdict::Verified => writeln!(
+                    stdout,
+                    "VERIFIED: {}: {} file(s), {} bytes, signed by {}; retain until {}",
+                    a.bundle.display(),
+                    r.files,
+                    r.payload_bytes,
+                    r.signer.as_deref().unwrap_or("?"),
+                    r.retain_until.as_deref().unwrap_or("?")
+                )?,
+                vouch::evidence::VerifyVerdict::Tampered => writeln!(
+                    stdout,
+                    "TAMPERED: {}: {} problem(s)",
+                    a.bundle.display(),
+                    r.problems.len()
+                )?,
+            }
+            for p in &r.problems {
+                writeln!(stdout, "  {p}")?;
+            }
+        }
+    }
+    for p in &r.problems {
+        eprintln!("vouch: {p}");
+    }
+    Ok(if r.problems.is_empty() { 0 } else { 1 })
+}
+
+fn keygen(a: KeygenArgs) -> Result<u8, Fatal> {
+    let passphrase = a
+        .passphrase_file
+        .as_deref()
+        .map(read_secret_line)
+        .transpose()?;
+    let s = vouch::keys::keygen(&a.out, passphrase.as_deref(), a.force)?;
+    println!(
+        "wrote {} (secret, mode 0600), {} and {}",
+        s.secret_key, s.public_key, s.allowed_signers
+    );
+    println!("fingerprint {}", s.fingerprint);
     Ok(0)
 }
 

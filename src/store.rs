@@ -14,6 +14,8 @@ pub struct ObjectMeta {
     /// Relative path from the store root, `/`-separated.
     pub path: String,
     pub size: u64,
+    /// Last modification, seconds since the Unix epoch (when the store knows it).
+    pub modified: Option<i64>,
 }
 
 /// A failure to list or read, naming the object or directory.
@@ -96,6 +98,8 @@ pub fn is_hidden(name: &str) -> bool {
 /// A directory on the local file system.
 pub struct LocalStore {
     root: PathBuf,
+    /// Evidence sources take every file; lakes skip `_` and `.` names.
+    include_hidden: bool,
 }
 
 impl LocalStore {
@@ -108,6 +112,15 @@ impl LocalStore {
         }
         Ok(LocalStore {
             root: root.to_path_buf(),
+            include_hidden: false,
+        })
+    }
+
+    /// Opens a directory whose every file counts, hidden names included (evidence sources).
+    pub fn open_all(root: &Path) -> Result<LocalStore, StoreError> {
+        Ok(LocalStore {
+            include_hidden: true,
+            ..LocalStore::open(root)?
         })
     }
 
@@ -148,7 +161,7 @@ impl LocalStore {
                     .push(StoreError::new(rel, "a file name is not valid UTF-8"));
                 continue;
             };
-            if is_hidden(&name) {
+            if is_hidden(&name) && !self.include_hidden {
                 continue;
             }
             let child = if rel.is_empty() {
@@ -162,6 +175,11 @@ impl LocalStore {
                 Ok(m) if m.is_file() => out.objects.push(ObjectMeta {
                     path: child,
                     size: m.len(),
+                    modified: m
+                        .modified()
+                        .ok()
+                        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                        .map(|d| d.as_secs() as i64),
                 }),
                 Ok(_) => {}
                 Err(err) => out.errors.push(StoreError::new(child, io_message(&err))),
