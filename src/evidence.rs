@@ -456,9 +456,18 @@ pub fn verify(path: &Path, keys: &[VerifyingKey]) -> Result<VerifyReport, Eviden
     let shown = path.display().to_string();
     let file =
         std::fs::File::open(path).map_err(|e| file_err(&shown, crate::store::io_message(&e)))?;
+    let declared = central_directory_entries(&file)
+        .map_err(|e| file_err(&shown, format!("not a readable zip: {e}")))?;
     let mut zip = zip::ZipArchive::new(file)
         .map_err(|e| file_err(&shown, format!("not a readable zip: {e}")))?;
     let mut problems = Vec::new();
+    // The zip crate keeps one entry per name: more records than entries means duplicates.
+    if declared != zip.len() as u64 {
+        problems.push(format!(
+            "the central directory has {declared} records for {} distinct names: duplicate entry names",
+            zip.len()
+        ));
+    }
     let mut report = VerifyReport {
         schema_version: 1,
         verdict: VerifyVerdict::Tampered,
@@ -694,6 +703,43 @@ pub fn verify(path: &Path, keys: &[VerifyingKey]) -> Result<VerifyReport, Eviden
     };
     report.problems = problems;
     Ok(report)
+}
+
+/// The number of records the zip's end-of-central-directory record declares (ZIP64 aware).
+fn central_directory_entries(file: &std::fs::File) -> io::Result<u64> {
+    use std::os::unix::fs::FileExt;
+    let len = file.metadata()?.len();
+    let tail_len = len.min(65_557 + 20);
+    let mut tail = vec![0u8; tail_len as usize];
+    file.read_exact_at(&mut tail, len - tail_len)?;
+    let eocd = (0..tail.len().saturating_sub(21))
+        .rev()
+        .find(|&i| tail[i..i + 4] == *b"PK\x05\x06")
+        .ok_or_else(|| io::Error::other("no end of central directory record"))?;
+    let count = u16::from_le_bytes([tail[eocd + 10], tail[eocd + 11]]);
+    if count != 0xFFFF {
+        return Ok(u64::from(count));
+    }
+    // ZIP64: the locator sits just before the EOCD and points at the ZIP64 EOCD record.
+    let loc = eocd
+        .checked_sub(20)
+        .filter(|&l| tail[l..l + 4] == *b"PK\x06\x07");
+    let loc = loc.ok_or_else(|| io::Error::other("no ZIP64 locator"))?;
+    let at = u64::from_le_bytes(
+        tail[loc + 8..loc + 16]
+            .try_into()
+            .map_err(io::Error::other)?,
+    );
+    let mut rec = [0u8; 56];
+    file.read_exact_at(&mut rec, at)?;
+    if rec[..4] != *b"PK\x06\x06" {
+        return Err(io::Error::other(
+            "bad ZIP64 end of central directory record",
+        ));
+    }
+    Ok(u64::from_le_bytes(
+        rec[32..40].try_into().map_err(io::Error::other)?,
+    ))
 }
 
 /// `hash  path` lines into path -> hash (paths decoded).
