@@ -18,6 +18,7 @@ use chrono::{Datelike, NaiveDate};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::hashpipe::HashPipe;
 use crate::keys::{EVIDENCE_NAMESPACE, SigningKey, VerifyingKey};
 use crate::store::Store;
 use crate::subjects::hex;
@@ -118,25 +119,7 @@ fn decode_manifest_path(p: &str) -> String {
         .replace("%25", "%")
 }
 
-struct HashWriter<W> {
-    inner: W,
-    sha: Sha256,
-    bytes: u64,
-}
-
-impl<W: Write> Write for HashWriter<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.sha.update(&buf[..n]);
-        self.bytes += n as u64;
-        Ok(n)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
-}
-
-type Zip<W> = zip::ZipWriter<zip::write::StreamWriter<HashWriter<W>>>;
+type Zip<W> = zip::ZipWriter<zip::write::StreamWriter<HashPipe<W>>>;
 
 /// Entry options: fixed time and mode; stored when `compressible` is false.
 fn entry_options(compressible: bool, size: u64) -> zip::write::SimpleFileOptions {
@@ -345,11 +328,8 @@ fn write_bag(
         .create_new(true)
         .open(tmp)
         .map_err(io_err)?;
-    let sink = HashWriter {
-        inner: io::BufWriter::with_capacity(1 << 20, file),
-        sha: Sha256::new(),
-        bytes: 0,
-    };
+    // The zip's own hash and the copy into the file run on a second core.
+    let sink = HashPipe::new(file);
     let mut zip: Zip<_> = zip::ZipWriter::new_stream(sink);
     let bagit = "BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n";
     let put = |zip: &mut Zip<_>, name: &str, data: &[u8]| -> Result<(), EvidenceError> {
@@ -417,10 +397,8 @@ fn write_bag(
         .sign(EVIDENCE_NAMESPACE, tags.as_bytes())
         .map_err(|e| EvidenceError::Usage(e.to_string()))?;
     put(&mut zip, SIGNATURE, sig.as_bytes())?;
-    let mut sink = zip.finish().map_err(zerr)?.into_inner();
-    sink.flush().map_err(io_err)?;
-    let HashWriter { inner, sha, bytes } = sink;
-    let file = inner.into_inner().map_err(|e| io_err(e.into_error()))?;
+    let sink = zip.finish().map_err(zerr)?.into_inner();
+    let (sha, bytes, file) = sink.finish().map_err(io_err)?;
     file.sync_all().map_err(io_err)?;
     Ok((hex(&sha.finalize()), bytes))
 }

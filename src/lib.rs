@@ -8,6 +8,7 @@ pub mod evidence;
 pub mod export;
 pub mod fixtures;
 pub mod fsio;
+pub mod hashpipe;
 pub mod keys;
 pub mod lake;
 pub mod report;
