@@ -33,3 +33,4 @@ bench_dir=$(mktemp -d)
 trap 'rm -rf "$bench_dir"' EXIT
 "$PYTHON" benches/scan_bench.py --scale smoke --dir "$bench_dir"
 "$PYTHON" benches/export_bench.py --scale smoke --dir "$bench_dir"
+"$PYTHON" benches/evidence_bench.py --scale smoke
