@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every vouch test on a fresh machine: installs what the tests need when it is
 # missing (Debian age, unzip, zip, ssh-keygen for interop; PyPI duckdb + pyarrow for the
-# independent oracle, polars for the benchmark's peers, bagit for the BagIt validator), then the Rust test suite, then
+# independent oracle, polars for the benchmark's peers, bagit for the BagIt validator,
+# moto[server] for the S3-compatible test server the S3 tests start on 127.0.0.1), then the Rust test suite, then
 # the benchmarks at smoke scale (they fail if the engines disagree). No test is skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,18 +20,21 @@ fi
 
 PYTHON=${VOUCH_PYTHON:-python3}
 export VOUCH_PYTHON=$PYTHON
-if ! "$PYTHON" -c 'import duckdb, pyarrow, polars, bagit' 2>/dev/null || ! command -v bagit.py >/dev/null; then
-    echo "test.sh: installing duckdb, pyarrow, polars, bagit from PyPI" >&2
-    "$PYTHON" -m pip install --quiet --disable-pip-version-check duckdb pyarrow polars bagit
+if ! "$PYTHON" -c 'import duckdb, pyarrow, polars, bagit, boto3, flask_cors' 2>/dev/null \
+    || ! command -v bagit.py >/dev/null || ! command -v moto_server >/dev/null; then
+    echo "test.sh: installing duckdb, pyarrow, polars, bagit, moto[server] from PyPI" >&2
+    "$PYTHON" -m pip install --quiet --disable-pip-version-check duckdb pyarrow polars bagit 'moto[server]'
 fi
 
 echo "== cargo test" >&2
 cargo test --all-targets
 
+# The smoke benchmarks check that every engine agrees; they use the test build (its
+# dependencies are optimised) rather than spend CI minutes on a release build. Speed
+# figures come from release builds: see the README.
 echo "== benchmark smoke test (all engines must agree)" >&2
-cargo build --release --bins
 bench_dir=$(mktemp -d)
 trap 'rm -rf "$bench_dir"' EXIT
-"$PYTHON" benches/scan_bench.py --scale smoke --dir "$bench_dir"
-"$PYTHON" benches/export_bench.py --scale smoke --dir "$bench_dir"
-"$PYTHON" benches/evidence_bench.py --scale smoke
+"$PYTHON" benches/scan_bench.py --scale smoke --dir "$bench_dir" --vouch target/debug/vouch
+"$PYTHON" benches/export_bench.py --scale smoke --dir "$bench_dir" --bin target/debug
+"$PYTHON" benches/evidence_bench.py --scale smoke --bin target/debug

@@ -12,6 +12,7 @@ pub mod hashpipe;
 pub mod keys;
 pub mod lake;
 pub mod report;
+pub mod s3;
 pub mod scan;
 pub mod store;
 pub mod subjects;

@@ -95,6 +95,9 @@ struct EvidenceBuildArgs {
     /// Upload under S3 Object Lock (not in this build yet).
     #[arg(long, value_name = "S3_URI")]
     upload: Option<String>,
+    /// An S3-compatible endpoint for s3:// sources (default: AWS_ENDPOINT_URL, else AWS).
+    #[arg(long, value_name = "URL")]
+    endpoint_url: Option<String>,
     #[arg(long, value_enum, default_value = "text")]
     format: Format,
 }
@@ -188,6 +191,9 @@ struct LakeArgs {
     /// vouch.toml: lake location, tables, identifier columns, retention policy, subject key.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
+    /// An S3-compatible endpoint for s3:// locations (default: AWS_ENDPOINT_URL, else AWS).
+    #[arg(long, value_name = "URL")]
+    endpoint_url: Option<String>,
 }
 
 #[derive(clap::Args)]
@@ -267,7 +273,7 @@ fn run(cli: Cli) -> Result<u8, Fatal> {
 struct Lake {
     cfg: Config,
     location: String,
-    store: LocalStore,
+    store: Box<dyn vouch::store::Store>,
     subjects: Vec<String>,
 }
 
@@ -285,11 +291,6 @@ fn open_lake(a: &LakeArgs) -> Result<Lake, Fatal> {
             ));
         }
     };
-    if location.starts_with("s3://") {
-        return Err(Fatal(format!(
-            "{location}: S3 lakes are not supported by this build yet (local directories only)"
-        )));
-    }
     let mut subjects = Vec::new();
     if let Some(p) = &a.ids {
         subjects = read_id_file(p)?;
@@ -303,7 +304,14 @@ fn open_lake(a: &LakeArgs) -> Result<Lake, Fatal> {
     if subjects.is_empty() {
         return Err(Fatal(vouch::subjects::SubjectError::NoneGiven.to_string()));
     }
-    let store = LocalStore::open(std::path::Path::new(&location))?;
+    let store: Box<dyn vouch::store::Store> = if location.starts_with("s3://") {
+        Box::new(vouch::s3::S3Store::connect(
+            &location,
+            &s3_options(a.endpoint_url.as_deref()),
+        )?)
+    } else {
+        Box::new(LocalStore::open(std::path::Path::new(&location))?)
+    };
     Ok(Lake {
         cfg,
         location,
@@ -333,7 +341,7 @@ fn scan(a: ScanArgs, quiet: bool) -> Result<u8, Fatal> {
         Some(p) => vouch::tables::legal_holds(p)?,
         None => Default::default(),
     };
-    let tables = discover_tables(&store, &cfg.lake)?;
+    let tables = discover_tables(store.as_ref(), &cfg.lake)?;
     let options = ScanOptions {
         use_statistics: !a.no_statistics,
         use_bloom_filters: !a.no_bloom_filters,
@@ -341,7 +349,7 @@ fn scan(a: ScanArgs, quiet: bool) -> Result<u8, Fatal> {
         ..ScanOptions::default()
     };
     let req = ScanRequest {
-        store: &store,
+        store: store.as_ref(),
         lake: location.clone(),
         tables,
         subjects: &subjects,
@@ -415,10 +423,10 @@ fn export(a: ExportArgs, quiet: bool) -> Result<u8, Fatal> {
             .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         None => chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
     };
-    let tables = discover_tables(&store, &cfg.lake)?;
+    let tables = discover_tables(store.as_ref(), &cfg.lake)?;
     let req = ExportRequest {
         scan: ScanRequest {
-            store: &store,
+            store: store.as_ref(),
             lake: location.clone(),
             tables,
             subjects: &subjects,
@@ -465,6 +473,13 @@ fn export(a: ExportArgs, quiet: bool) -> Result<u8, Fatal> {
         }
     }
     Ok(0)
+}
+
+fn s3_options(endpoint_url: Option<&str>) -> vouch::s3::S3Options {
+    vouch::s3::S3Options {
+        endpoint_url: endpoint_url.map(str::to_string),
+        path_style: None,
+    }
 }
 
 /// The first line of a passphrase file, without its line ending.
@@ -517,15 +532,17 @@ fn evidence_build(a: EvidenceBuildArgs) -> Result<u8, Fatal> {
     let key = vouch::keys::SigningKey::load(&a.signing_key, passphrase.as_deref())?;
     let mut sources = Vec::new();
     for s in &a.source {
-        if s.starts_with("s3://") {
-            return Err(Fatal(format!(
-                "{s}: S3 sources are not supported by this build yet"
-            )));
-        }
-        let store = LocalStore::open_all(std::path::Path::new(s))?;
+        let store: Box<dyn vouch::store::Store> = if s.starts_with("s3://") {
+            Box::new(vouch::s3::S3Store::connect_all(
+                s,
+                &s3_options(a.endpoint_url.as_deref()),
+            )?)
+        } else {
+            Box::new(LocalStore::open_all(std::path::Path::new(s))?)
+        };
         sources.push(Source {
             location: s.clone(),
-            store: Box::new(store),
+            store,
         });
     }
     let bagging_date = match &a.as_of {

@@ -398,8 +398,8 @@ fn bad_invocations_exit_2_with_one_line() {
             "vouch: error: bad.toml: malformed config: line 2: unknown field `id_column`, expected one of `location`, `id_columns`, `tables`\n",
         ),
         (
-            vec!["--id", "1", "--lake", "s3://bucket/lake"],
-            "vouch: error: s3://bucket/lake: S3 lakes are not supported by this build yet (local directories only)\n",
+            vec!["--id", "1", "--lake", "s3:///lake"],
+            "vouch: error: s3:///lake: not an s3://bucket/prefix location\n",
         ),
         (
             vec!["--id", "1", "--retention-policy", "policy.csv"],

@@ -1,0 +1,297 @@
+//! The [`Store`] seam over S3 (and S3-compatible servers): listing with pagination and
+//! ranged GETs, through `aws-sdk-s3` with the standard AWS configuration chain
+//! (environment, profiles, SSO, instance roles; `AWS_ENDPOINT_URL` for other servers).
+//!
+//! The store is synchronous like the rest of the library; it owns a small tokio runtime
+//! and blocks on it, so tokio stays at this edge. Errors name the object and the S3 error
+//! code, never credentials.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_sdk_s3::Client;
+use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata};
+
+use crate::store::{Listing, ObjectMeta, RangeRead, Store, StoreError, is_hidden};
+
+/// `s3://bucket/prefix` split into its parts; the prefix has no leading `/` and ends in
+/// `/` unless empty.
+pub fn parse_uri(uri: &str) -> Option<(String, String)> {
+    let rest = uri.strip_prefix("s3://")?;
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    if bucket.is_empty() {
+        return None;
+    }
+    let prefix = prefix.trim_matches('/');
+    Some((
+        bucket.to_string(),
+        if prefix.is_empty() {
+            String::new()
+        } else {
+            format!("{prefix}/")
+        },
+    ))
+}
+
+/// Connection settings beyond the AWS configuration chain.
+#[derive(Debug, Clone, Default)]
+pub struct S3Options {
+    /// An S3-compatible endpoint (overrides `AWS_ENDPOINT_URL`).
+    pub endpoint_url: Option<String>,
+    /// Address buckets as `endpoint/bucket` (default: on when an endpoint is configured).
+    pub path_style: Option<bool>,
+}
+
+/// A bucket prefix as a store.
+pub struct S3Store {
+    client: Client,
+    rt: Arc<tokio::runtime::Runtime>,
+    bucket: String,
+    prefix: String,
+    uri: String,
+    include_hidden: bool,
+}
+
+fn s3_error<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug>(
+    op: &str,
+    e: aws_sdk_s3::error::SdkError<E, R>,
+) -> String {
+    let code = e
+        .as_service_error()
+        .and_then(|s| s.code().map(str::to_string));
+    match code {
+        Some(c) => format!("S3 {op} failed: {c}"),
+        None => {
+            // Transport errors: the context chain says what happened (connection refused,
+            // timeout); it holds no credentials.
+            let text = DisplayErrorContext(&e).to_string();
+            let first: String = text
+                .lines()
+                .next()
+                .unwrap_or("")
+                .chars()
+                .take(300)
+                .collect();
+            format!("S3 {op} failed: {first}")
+        }
+    }
+}
+
+impl S3Store {
+    /// Connects to `s3://bucket/prefix`. Nothing is requested yet.
+    pub fn connect(uri: &str, opts: &S3Options) -> Result<S3Store, StoreError> {
+        let (bucket, prefix) = parse_uri(uri)
+            .ok_or_else(|| StoreError::new(uri, "not an s3://bucket/prefix location"))?;
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(|e| StoreError::new(uri, format!("cannot start the S3 client: {e}")))?;
+        let shared =
+            rt.block_on(aws_config::defaults(aws_config::BehaviorVersion::latest()).load());
+        let mut b = aws_sdk_s3::config::Builder::from(&shared)
+            .retry_config(aws_sdk_s3::config::retry::RetryConfig::standard().with_max_attempts(6))
+            .timeout_config(
+                aws_sdk_s3::config::timeout::TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(10))
+                    .read_timeout(Duration::from_secs(60))
+                    .build(),
+            );
+        let endpoint = opts
+            .endpoint_url
+            .clone()
+            .or_else(|| std::env::var("AWS_ENDPOINT_URL_S3").ok())
+            .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok());
+        if let Some(url) = &opts.endpoint_url {
+            b = b.endpoint_url(url);
+        }
+        if opts.path_style.unwrap_or(endpoint.is_some()) {
+            b = b.force_path_style(true);
+        }
+        if shared.region().is_none() {
+            b = b.region(aws_sdk_s3::config::Region::new("us-east-1"));
+        }
+        Ok(S3Store {
+            client: Client::from_conf(b.build()),
+            rt: Arc::new(rt),
+            bucket,
+            prefix,
+            uri: uri.trim_end_matches('/').to_string(),
+            include_hidden: false,
+        })
+    }
+
+    /// The same, taking every object (evidence sources).
+    pub fn connect_all(uri: &str, opts: &S3Options) -> Result<S3Store, StoreError> {
+        Ok(S3Store {
+            include_hidden: true,
+            ..S3Store::connect(uri, opts)?
+        })
+    }
+
+    fn key(&self, rel: &str) -> String {
+        format!("{}{}", self.prefix, rel.trim_start_matches('/'))
+    }
+}
+
+impl Store for S3Store {
+    fn root(&self) -> String {
+        self.uri.clone()
+    }
+
+    fn child_dirs(&self) -> Result<Vec<String>, StoreError> {
+        let mut dirs = Vec::new();
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(&self.prefix)
+            .delimiter("/")
+            .into_paginator()
+            .send();
+        while let Some(page) = self.rt.block_on(pages.next()) {
+            let page =
+                page.map_err(|e| StoreError::new(&self.uri, s3_error("ListObjectsV2", e)))?;
+            for p in page.common_prefixes() {
+                let name = p
+                    .prefix()
+                    .unwrap_or("")
+                    .strip_prefix(&self.prefix)
+                    .unwrap_or("")
+                    .trim_end_matches('/');
+                if !name.is_empty() && !is_hidden(name) {
+                    dirs.push(name.to_string());
+                }
+            }
+        }
+        dirs.sort();
+        Ok(dirs)
+    }
+
+    fn list(&self, prefix: &str) -> Listing {
+        let mut out = Listing::default();
+        let rel = prefix.trim_matches('/');
+        let full = if rel.is_empty() {
+            self.prefix.clone()
+        } else {
+            format!("{}{rel}/", self.prefix)
+        };
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(&full)
+            .into_paginator()
+            .send();
+        while let Some(page) = self.rt.block_on(pages.next()) {
+            let page = match page {
+                Ok(p) => p,
+                Err(e) => {
+                    out.errors
+                        .push(StoreError::new(rel, s3_error("ListObjectsV2", e)));
+                    return out;
+                }
+            };
+            for o in page.contents() {
+                let Some(key) = o.key() else { continue };
+                let Some(path) = key.strip_prefix(&self.prefix) else {
+                    continue;
+                };
+                if path.ends_with('/') {
+                    continue; // a "directory" marker object
+                }
+                let hidden = path.split('/').any(is_hidden);
+                if hidden && !self.include_hidden {
+                    continue;
+                }
+                out.objects.push(ObjectMeta {
+                    path: path.to_string(),
+                    size: o.size().unwrap_or(0).max(0) as u64,
+                    modified: o.last_modified().map(|t| t.secs()),
+                });
+            }
+        }
+        out.objects.sort_by(|a, b| a.path.cmp(&b.path));
+        out
+    }
+
+    fn open(&self, path: &str) -> Result<Box<dyn RangeRead>, StoreError> {
+        Ok(Box::new(S3Object {
+            client: self.client.clone(),
+            rt: self.rt.clone(),
+            bucket: self.bucket.clone(),
+            key: self.key(path),
+            path: path.to_string(),
+        }))
+    }
+}
+
+/// One object, read with ranged GETs.
+struct S3Object {
+    client: Client,
+    rt: Arc<tokio::runtime::Runtime>,
+    bucket: String,
+    key: String,
+    path: String,
+}
+
+impl RangeRead for S3Object {
+    fn read_into(&self, offset: u64, len: u64, buf: &mut Vec<u8>) -> Result<(), StoreError> {
+        buf.clear();
+        if len == 0 {
+            return Ok(());
+        }
+        let range = format!("bytes={}-{}", offset, offset + len - 1);
+        let fetched = self.rt.block_on(async {
+            let resp = self
+                .client
+                .get_object()
+                .bucket(&self.bucket)
+                .key(&self.key)
+                .range(range)
+                .send()
+                .await
+                .map_err(|e| s3_error("GetObject", e))?;
+            resp.body
+                .collect()
+                .await
+                .map(|b| b.into_bytes())
+                .map_err(|e| format!("S3 GetObject body: {e}"))
+        });
+        let bytes = fetched.map_err(|m| StoreError::new(&self.path, m))?;
+        if bytes.len() as u64 != len {
+            return Err(StoreError::new(
+                &self.path,
+                format!(
+                    "S3 returned {} bytes for a {len} byte range at {offset} (did the object change?)",
+                    bytes.len()
+                ),
+            ));
+        }
+        buf.extend_from_slice(&bytes);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uris_split_into_bucket_and_prefix() {
+        assert_eq!(
+            parse_uri("s3://analytics/silver_private"),
+            Some(("analytics".into(), "silver_private/".into()))
+        );
+        assert_eq!(
+            parse_uri("s3://analytics/silver_private/"),
+            Some(("analytics".into(), "silver_private/".into()))
+        );
+        assert_eq!(
+            parse_uri("s3://analytics"),
+            Some(("analytics".into(), String::new()))
+        );
+        assert_eq!(parse_uri("s3:///x"), None);
+        assert_eq!(parse_uri("/local/dir"), None);
+    }
+}

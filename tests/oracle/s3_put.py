@@ -1,0 +1,26 @@
+"""Sets up buckets on the test S3 server with boto3. Argument: JSON
+{"endpoint": URL, "bucket": B, "lock": bool, "versioning": bool, "upload": [[DIR, PREFIX], ...]}.
+Creates the bucket (with Object Lock / versioning when asked) and uploads every file
+under each DIR to PREFIX/<relative path>. Prints {"objects": N}."""
+import json
+import os
+import sys
+
+import boto3
+
+arg = json.loads(sys.argv[1])
+s3 = boto3.client("s3", endpoint_url=arg["endpoint"], region_name="us-east-1",
+                  aws_access_key_id="test", aws_secret_access_key="test")
+kw = {"ObjectLockEnabledForBucket": True} if arg.get("lock") else {}
+s3.create_bucket(Bucket=arg["bucket"], **kw)
+if arg.get("versioning"):
+    s3.put_bucket_versioning(Bucket=arg["bucket"], VersioningConfiguration={"Status": "Enabled"})
+n = 0
+for directory, prefix in arg.get("upload", []):
+    for root, _, files in os.walk(directory):
+        for f in files:
+            path = os.path.join(root, f)
+            rel = os.path.relpath(path, directory)
+            s3.upload_file(path, arg["bucket"], f"{prefix.strip('/')}/{rel}".lstrip("/"))
+            n += 1
+print(json.dumps({"objects": n}))
