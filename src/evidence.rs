@@ -156,8 +156,7 @@ struct Payload {
     /// Path inside the bag (`data/...`).
     name: String,
     source: usize,
-    path: String,
-    size: u64,
+    object: crate::store::ObjectMeta,
 }
 
 /// Builds the bag. On error nothing is left at `req.out`.
@@ -211,13 +210,12 @@ pub fn build(req: &BuildRequest<'_>) -> Result<BuildSummary, EvidenceError> {
             payload.push(Payload {
                 name,
                 source: i,
-                path: o.path,
-                size: o.size,
+                object: o,
             });
         }
     }
     payload.sort_by(|a, b| a.name.cmp(&b.name));
-    let total: u64 = payload.iter().map(|p| p.size).sum();
+    let total: u64 = payload.iter().map(|p| p.object.size).sum();
     let until = retain_until(req.bagging_date, req.retention_years);
     let mut info = String::new();
     info.push_str(&format!(
@@ -347,16 +345,16 @@ fn write_bag(
     let mut buf = vec![0u8; 1 << 20];
     for p in payload {
         let src = &req.sources[p.source];
-        let shown_src = format!("{}/{}", src.location.trim_end_matches('/'), p.path);
+        let shown_src = format!("{}/{}", src.location.trim_end_matches('/'), p.object.path);
         let reader = src
             .store
-            .open(&p.path)
+            .open(&p.object)
             .map_err(|e| file_err(&shown_src, e.message))?;
         let mut sha = Sha256::new();
         let mut at = 0u64;
         let mut started = false;
-        while at < p.size || !started {
-            let n = (p.size - at).min(buf.len() as u64) as usize;
+        while at < p.object.size || !started {
+            let n = (p.object.size - at).min(buf.len() as u64) as usize;
             reader.read_into(at, n as u64, &mut buf).map_err(|e| {
                 file_err(
                     &shown_src,
@@ -366,7 +364,7 @@ fn write_bag(
             if !started {
                 zip.start_file(
                     format!("{bag}/{}", p.name),
-                    entry_options(compressible(&buf[..n]), p.size),
+                    entry_options(compressible(&buf[..n]), p.object.size),
                 )
                 .map_err(zerr)?;
                 started = true;

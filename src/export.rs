@@ -677,8 +677,7 @@ fn file_schema(
         path: f.file.path.clone(),
         message: m,
     };
-    let inner: Arc<dyn RangeRead> =
-        Arc::from(store.open(&f.file.path).map_err(|e| fail(e.message))?);
+    let inner: Arc<dyn RangeRead> = Arc::from(store.open(&f.file).map_err(|e| fail(e.message))?);
     let reader = StoreChunkReader {
         inner,
         size: f.file.size,
@@ -704,8 +703,7 @@ fn for_each_batch(
         path: path.clone(),
         message: m,
     };
-    let inner: Arc<dyn RangeRead> =
-        Arc::from(store.open(&f.file.path).map_err(|e| fail(e.message))?);
+    let inner: Arc<dyn RangeRead> = Arc::from(store.open(&f.file).map_err(|e| fail(e.message))?);
     let reader = StoreChunkReader {
         inner,
         size: f.file.size,

@@ -56,6 +56,17 @@ pub struct ScanReport {
     pub residuals: Vec<Residual>,
     /// Everything that could not be read or checked; non-empty means `incomplete`.
     pub errors: Vec<ScanErrorEntry>,
+    /// Chain of custody: every object the scan read, as listed (S3 reads are conditional
+    /// on the ETag, so these are exactly the bytes checked).
+    pub objects: Vec<ObjectRecord>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectRecord {
+    pub file: String,
+    pub size: u64,
+    pub etag: Option<String>,
+    pub version_id: Option<String>,
 }
 
 /// How row groups were decided.

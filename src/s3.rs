@@ -208,6 +208,8 @@ impl Store for S3Store {
                     path: path.to_string(),
                     size: o.size().unwrap_or(0).max(0) as u64,
                     modified: o.last_modified().map(|t| t.secs()),
+                    etag: o.e_tag().map(str::to_string),
+                    version_id: None,
                 });
             }
         }
@@ -215,13 +217,15 @@ impl Store for S3Store {
         out
     }
 
-    fn open(&self, path: &str) -> Result<Box<dyn RangeRead>, StoreError> {
+    fn open(&self, object: &ObjectMeta) -> Result<Box<dyn RangeRead>, StoreError> {
         Ok(Box::new(S3Object {
             client: self.client.clone(),
             rt: self.rt.clone(),
             bucket: self.bucket.clone(),
-            key: self.key(path),
-            path: path.to_string(),
+            key: self.key(&object.path),
+            path: object.path.clone(),
+            etag: object.etag.clone(),
+            version_id: object.version_id.clone(),
         }))
     }
 }
@@ -233,6 +237,8 @@ struct S3Object {
     bucket: String,
     key: String,
     path: String,
+    etag: Option<String>,
+    version_id: Option<String>,
 }
 
 impl RangeRead for S3Object {
@@ -249,6 +255,8 @@ impl RangeRead for S3Object {
                 .bucket(&self.bucket)
                 .key(&self.key)
                 .range(range)
+                .set_if_match(self.etag.clone())
+                .set_version_id(self.version_id.clone())
                 .send()
                 .await
                 .map_err(|e| s3_error("GetObject", e))?;

@@ -16,6 +16,11 @@ pub struct ObjectMeta {
     pub size: u64,
     /// Last modification, seconds since the Unix epoch (when the store knows it).
     pub modified: Option<i64>,
+    /// The S3 ETag as listed; reads are made conditional on it, so the bytes checked are
+    /// the bytes listed.
+    pub etag: Option<String>,
+    /// The S3 version id, for versioned buckets.
+    pub version_id: Option<String>,
 }
 
 /// A failure to list or read, naming the object or directory.
@@ -50,8 +55,8 @@ pub trait Store: Send + Sync {
     /// Every object below `prefix` (a relative directory), at any depth, sorted by path.
     /// Directories or objects whose name starts with `_` or `.` are skipped.
     fn list(&self, prefix: &str) -> Listing;
-    /// Opens the object at `path` for ranged reads.
-    fn open(&self, path: &str) -> Result<Box<dyn RangeRead>, StoreError>;
+    /// Opens a listed object for ranged reads (S3 reads are conditional on its ETag).
+    fn open(&self, object: &ObjectMeta) -> Result<Box<dyn RangeRead>, StoreError>;
 }
 
 /// Ranged reads of one opened object.
@@ -180,6 +185,8 @@ impl LocalStore {
                         .ok()
                         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
                         .map(|d| d.as_secs() as i64),
+                    etag: None,
+                    version_id: None,
                 }),
                 Ok(_) => {}
                 Err(err) => out.errors.push(StoreError::new(child, io_message(&err))),
@@ -249,7 +256,8 @@ impl Store for LocalStore {
         out
     }
 
-    fn open(&self, path: &str) -> Result<Box<dyn RangeRead>, StoreError> {
+    fn open(&self, object: &ObjectMeta) -> Result<Box<dyn RangeRead>, StoreError> {
+        let path = object.path.as_str();
         let file =
             File::open(self.full(path)).map_err(|e| StoreError::new(path, io_message(&e)))?;
         Ok(Box::new(LocalFile {

@@ -71,6 +71,9 @@ impl Drop for Moto {
 fn comparable(mut j: serde_json::Value) -> serde_json::Value {
     j["lake"] = serde_json::Value::Null;
     j["bytes_read"] = serde_json::Value::Null;
+    for o in j["objects"].as_array_mut().unwrap() {
+        o["etag"] = serde_json::Value::Null;
+    }
     j
 }
 
@@ -108,6 +111,15 @@ fn a_lake_in_s3_scans_exactly_like_the_local_copy() {
     assert_eq!(remote.code, 1, "{remote:?}");
     assert_eq!(comparable(remote.json()), comparable(local.json()));
     assert_eq!(remote.json()["lake"], "s3://analytics/silver_private");
+    // Chain of custody: every object read, with its ETag.
+    let objects = remote.json()["objects"].as_array().unwrap().clone();
+    assert_eq!(objects.len(), 7);
+    assert!(
+        objects
+            .iter()
+            .all(|o| o["etag"].as_str().is_some_and(|e| e.len() > 8)),
+        "{objects:?}"
+    );
     // Ranged reads only: far fewer bytes than the lake holds.
     let lake_bytes: u64 = walk(&repo().join("fixtures/lake"))
         .iter()
@@ -175,4 +187,125 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
         }
     }
     out
+}
+
+#[test]
+fn exports_and_evidence_come_from_s3_too_past_one_listing_page() {
+    let moto = Moto::start();
+    moto.setup(
+        "analytics",
+        serde_json::json!({"upload": [[repo().join("fixtures/lake"), "silver_private"]]}),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    // Export: the same rows as from the local lake.
+    let key = p.join("key.txt");
+    assert!(
+        Command::new("age-keygen")
+            .arg("-o")
+            .arg(&key)
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+    let recipient = std::fs::read_to_string(&key)
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("# public key: ").map(str::to_string))
+        .unwrap();
+    let cfg = repo().join("fixtures/vouch.toml").display().to_string();
+    let args = |lake: &str, out: &str| -> Vec<String> {
+        [
+            "export",
+            "--config",
+            &cfg,
+            "--id",
+            "5007",
+            "--id",
+            "1042",
+            "--recipient",
+            &recipient,
+            "--format",
+            "json",
+            "-q",
+            "--lake",
+            lake,
+            "--out",
+            out,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let local = run(vouch().current_dir(p).args(args(
+        &repo().join("fixtures/lake").display().to_string(),
+        "local.age",
+    )));
+    let remote = run(moto
+        .vouch()
+        .current_dir(p)
+        .args(args("s3://analytics/silver_private", "remote.age")));
+    assert_eq!(local.code, 0, "{local:?}");
+    assert_eq!(remote.code, 0, "{remote:?}");
+    assert_eq!(local.json()["tables"], remote.json()["tables"]);
+    assert!(remote.json()["rows"].as_u64().unwrap() >= 10);
+    // Evidence: 1,050 objects (more than one ListObjectsV2 page), keys kept as paths.
+    let logs = p.join("logs");
+    for i in 0..1050 {
+        let d = logs.join(format!("h{:02}", i % 10));
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join(format!("{i:04}.log")), format!("event {i}\n")).unwrap();
+    }
+    moto.setup(
+        "compliance-artifacts",
+        serde_json::json!({"upload": [[logs, "data-quality"]]}),
+    );
+    assert_eq!(
+        run(vouch().current_dir(p).args(["keygen", "--out", "k"])).code,
+        0
+    );
+    let r = run(moto.vouch().current_dir(p).args([
+        "evidence",
+        "build",
+        "--source",
+        "s3://compliance-artifacts/data-quality",
+        "--signing-key",
+        "k",
+        "--as-of",
+        "2026-11-27",
+        "--out",
+        "e.zip",
+        "--format",
+        "json",
+    ]));
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(r.json()["files"], 1050);
+    let r = run(vouch().current_dir(p).args([
+        "evidence",
+        "verify",
+        "e.zip",
+        "--public-key",
+        "k.pub",
+        "--format",
+        "json",
+    ]));
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(r.json()["files"], 1050);
+    let out = Command::new("unzip")
+        .current_dir(p)
+        .args(["-p", "e.zip", "e/bag-info.txt"])
+        .output()
+        .unwrap();
+    let info = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        info.contains("Source-Location: s3://compliance-artifacts/data-quality\n"),
+        "{info}"
+    );
+    let out = Command::new("unzip")
+        .current_dir(p)
+        .args(["-p", "e.zip", "e/data/h07/0007.log"])
+        .output()
+        .unwrap();
+    assert_eq!(out.stdout, b"event 7\n");
 }

@@ -136,6 +136,16 @@ pub fn scan_locating(
     let bytes_read = AtomicU64::new(0);
     let mut tables = Vec::new();
     let mut residuals = Vec::new();
+    let objects: Vec<crate::report::ObjectRecord> = listed
+        .iter()
+        .flat_map(|l| &l.files)
+        .map(|f| crate::report::ObjectRecord {
+            file: f.path.clone(),
+            size: f.size,
+            etag: f.etag.clone(),
+            version_id: f.version_id.clone(),
+        })
+        .collect();
     let mut totals = RowGroupStats::default();
     let (mut files_scanned, mut rows_scanned, mut residual_rows, mut held_rows) =
         (0u64, 0u64, 0u64, 0u64);
@@ -269,6 +279,7 @@ pub fn scan_locating(
         tables,
         residuals,
         errors,
+        objects,
     };
     (report, located)
 }
@@ -504,7 +515,7 @@ fn scan_file(
     probes: &ProbeCache<'_>,
     counter: &AtomicU64,
 ) -> Result<FileOutcome, String> {
-    let inner = req.store.open(&f.path).map_err(|e| e.message)?;
+    let inner = req.store.open(f).map_err(|e| e.message)?;
     let reader = ObjectReader {
         inner,
         size: f.size,
