@@ -102,6 +102,9 @@ pub struct BuildSummary {
     pub retain_until: String,
     pub retention_mode: RetentionMode,
     pub legal_hold: bool,
+    /// Where `--upload` put it, as read back from S3.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upload: Option<crate::s3::UploadReceipt>,
 }
 
 /// Percent-encodes what RFC 8493 requires in manifest paths (CR, LF, %).
@@ -270,6 +273,7 @@ pub fn build(req: &BuildRequest<'_>) -> Result<BuildSummary, EvidenceError> {
         retain_until: until.to_string(),
         retention_mode: req.retention_mode,
         legal_hold: req.legal_hold,
+        upload: None,
     })
 }
 

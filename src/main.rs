@@ -92,7 +92,8 @@ struct EvidenceBuildArgs {
     /// Source-Organization in bag-info.txt.
     #[arg(long, value_name = "NAME")]
     organization: Option<String>,
-    /// Upload under S3 Object Lock (not in this build yet).
+    /// Upload to s3://bucket/prefix under S3 Object Lock (mode, Retain-Until, legal hold)
+    /// with a SHA-256 checksum, then read the lock and checksum back.
     #[arg(long, value_name = "S3_URI")]
     upload: Option<String>,
     /// An S3-compatible endpoint for s3:// sources (default: AWS_ENDPOINT_URL, else AWS).
@@ -519,11 +520,14 @@ fn parse_time(flag: &str, s: &str) -> Result<i64, Fatal> {
 
 fn evidence_build(a: EvidenceBuildArgs) -> Result<u8, Fatal> {
     use vouch::evidence::{BuildRequest, RetentionMode, Source};
-    if a.upload.is_some() {
-        return Err(Fatal(
-            "--upload: S3 uploads are not supported by this build yet".into(),
-        ));
-    }
+    // Connect first: a bad upload location should fail before the work is done.
+    let upload = match &a.upload {
+        Some(u) => Some(vouch::s3::S3Store::connect(
+            u,
+            &s3_options(a.endpoint_url.as_deref()),
+        )?),
+        None => None,
+    };
     let passphrase = a
         .signing_key_passphrase_file
         .as_deref()
@@ -574,7 +578,25 @@ fn evidence_build(a: EvidenceBuildArgs) -> Result<u8, Fatal> {
         legal_hold: a.legal_hold,
         organization: a.organization.clone(),
     };
-    let s = vouch::evidence::build(&req)?;
+    let mut s = vouch::evidence::build(&req)?;
+    if let Some(store) = &upload {
+        let name = a
+            .out
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("evidence.zip");
+        let until = chrono::NaiveDate::parse_from_str(&s.retain_until, "%Y-%m-%d")
+            .ok()
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .map(|d| d.and_utc().timestamp())
+            .ok_or_else(|| Fatal("internal: bad Retain-Until".into()))?;
+        let lock = vouch::s3::Lock {
+            compliance: matches!(a.retention_mode, RetentionModeArg::Compliance),
+            retain_until: until,
+            legal_hold: a.legal_hold,
+        };
+        s.upload = Some(store.put_locked(name, &a.out, &s.sha256, &lock)?);
+    }
     let mut stdout = std::io::stdout().lock();
     match a.format {
         Format::Json => {
@@ -595,6 +617,16 @@ fn evidence_build(a: EvidenceBuildArgs) -> Result<u8, Fatal> {
                 s.retention_mode,
                 if s.legal_hold { ", legal hold" } else { "" }
             )?;
+            if let Some(u) = &s.upload {
+                writeln!(
+                    stdout,
+                    "uploaded {} (version {}), locked {} until {}, checksum verified",
+                    u.uri,
+                    u.version_id.as_deref().unwrap_or("-"),
+                    u.retention_mode,
+                    u.retain_until
+                )?;
+            }
         }
     }
     Ok(0)

@@ -309,3 +309,79 @@ fn exports_and_evidence_come_from_s3_too_past_one_listing_page() {
         .unwrap();
     assert_eq!(out.stdout, b"event 7\n");
 }
+
+#[test]
+fn evidence_is_uploaded_under_object_lock_and_read_back() {
+    let moto = Moto::start();
+    moto.setup(
+        "compliance-artifacts",
+        serde_json::json!({"lock": true, "versioning": true}),
+    );
+    moto.setup("plain-bucket", serde_json::json!({}));
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    std::fs::create_dir_all(p.join("logs")).unwrap();
+    std::fs::write(p.join("logs/audit.log"), "a=1\n").unwrap();
+    assert_eq!(
+        run(vouch().current_dir(p).args(["keygen", "--out", "k"])).code,
+        0
+    );
+    let r = run(moto.vouch().current_dir(p).args([
+        "evidence",
+        "build",
+        "--source",
+        "logs",
+        "--signing-key",
+        "k",
+        "--as-of",
+        "2024-02-29",
+        "--out",
+        "ev.zip",
+        "--upload",
+        "s3://compliance-artifacts/data-quality",
+        "--legal-hold",
+        "--format",
+        "json",
+    ]));
+    assert_eq!(r.code, 0, "{r:?}");
+    let s = r.json();
+    assert_eq!(
+        s["upload"]["uri"],
+        "s3://compliance-artifacts/data-quality/ev.zip"
+    );
+    assert_eq!(s["upload"]["retention_mode"], "COMPLIANCE");
+    assert_eq!(s["upload"]["retain_until"], "2031-02-28T00:00:00Z");
+    let got = oracle(
+        "s3_head.py",
+        &serde_json::json!({"endpoint": moto.url, "bucket": "compliance-artifacts", "key": "data-quality/ev.zip"}),
+    );
+    assert_eq!(got["mode"], "COMPLIANCE");
+    assert_eq!(got["retain_until"], "2031-02-28T00:00:00Z");
+    assert_eq!(got["legal_hold"], "ON");
+    assert_eq!(got["version_id"], s["upload"]["version_id"]);
+    assert_eq!(
+        got["sha256"], s["sha256"],
+        "the bytes in the bucket are the bundle"
+    );
+    // A bucket without Object Lock cannot take a locked upload: exit 2, named.
+    let r = run(moto.vouch().current_dir(p).args([
+        "evidence",
+        "build",
+        "--source",
+        "logs",
+        "--signing-key",
+        "k",
+        "--as-of",
+        "2026-11-27",
+        "--out",
+        "ev2.zip",
+        "--upload",
+        "s3://plain-bucket/x",
+    ]));
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(
+        r.stderr
+            .starts_with("vouch: error: s3://plain-bucket/x/ev2.zip: S3 PutObject failed"),
+        "{r:?}"
+    );
+}
