@@ -385,3 +385,63 @@ fn evidence_is_uploaded_under_object_lock_and_read_back() {
         "{r:?}"
     );
 }
+
+#[test]
+fn throttling_and_resets_are_retried_and_nothing_is_missed() {
+    let moto = Moto::start();
+    moto.setup(
+        "analytics",
+        serde_json::json!({"upload": [[repo().join("fixtures/lake"), "silver_private"]]}),
+    );
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut proxy = Command::new(python())
+        .arg(repo().join("tests/oracle/faulty_proxy.py"))
+        .args([&port.to_string(), &moto.url, "0.2", "7"])
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "proxy did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let fixtures = repo().join("fixtures");
+    let local = run(vouch().current_dir(&fixtures).args([
+        "scan",
+        "--config",
+        "vouch.toml",
+        "--ids",
+        "deleted_ids.txt",
+        "--format",
+        "json",
+        "-q",
+    ]));
+    for _ in 0..3 {
+        let r = run(moto
+            .vouch()
+            .env("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{port}"))
+            .current_dir(&fixtures)
+            .args([
+                "scan",
+                "--config",
+                "vouch.toml",
+                "--ids",
+                "deleted_ids.txt",
+                "--format",
+                "json",
+                "-q",
+                "--lake",
+                "s3://analytics/silver_private",
+            ]));
+        assert_eq!(r.code, 1, "{r:?}");
+        assert_eq!(comparable(r.json()), comparable(local.json()));
+    }
+    let _ = proxy.kill();
+    let _ = proxy.wait();
+}

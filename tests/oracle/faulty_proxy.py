@@ -1,0 +1,64 @@
+"""A fault-injecting HTTP proxy in front of the test S3 server, on 127.0.0.1.
+Arguments: LISTEN_PORT UPSTREAM_URL FAULT_RATE SEED. Every request is forwarded, except
+that a seeded FAULT_RATE share is answered 503 SlowDown and a few connections are reset
+without an answer. Stops by itself after 10 minutes."""
+import http.client
+import http.server
+import random
+import socket
+import sys
+import threading
+import urllib.parse
+
+port, upstream, rate, seed = int(sys.argv[1]), urllib.parse.urlparse(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
+rng = random.Random(seed)
+lock = threading.Lock()
+SLOWDOWN = (b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code>'
+            b'<Message>Please reduce your request rate.</Message></Error>')
+
+
+class Proxy(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def handle_any(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else None
+        with lock:
+            roll = rng.random()
+        if roll < rate * 0.15:
+            # Reset the connection without answering.
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            self.connection.close()
+            self.close_connection = True
+            return
+        if roll < rate:
+            self.send_response(503)
+            self.send_header("Content-Type", "application/xml")
+            self.send_header("Content-Length", str(len(SLOWDOWN)))
+            self.end_headers()
+            self.wfile.write(SLOWDOWN)
+            return
+        conn = http.client.HTTPConnection(upstream.hostname, upstream.port, timeout=60)
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("connection",)}
+        conn.request(self.command, self.path, body=body, headers=headers)
+        resp = conn.getresponse()
+        data = resp.read()
+        self.send_response(resp.status)
+        for k, v in resp.getheaders():
+            if k.lower() not in ("transfer-encoding", "connection", "content-length"):
+                self.send_header(k, v)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+        conn.close()
+
+    do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = handle_any
+
+
+server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Proxy)
+threading.Timer(600, server.shutdown).start()
+server.serve_forever()
