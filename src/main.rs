@@ -41,6 +41,32 @@ enum Cmd {
     Evidence(EvidenceCmd),
     /// Write an OpenSSH Ed25519 key pair and an allowed_signers file for ssh-keygen -Y verify.
     Keygen(KeygenArgs),
+    /// Check S3 Object Lock retention of every object version under a prefix.
+    #[command(subcommand)]
+    Retention(RetentionCmd),
+}
+
+#[derive(Subcommand)]
+enum RetentionCmd {
+    /// Report versions whose retention is missing, too short, in governance mode when
+    /// compliance is required, or hidden behind a delete marker (exit 1 if any).
+    Check(RetentionCheckArgs),
+}
+
+#[derive(clap::Args)]
+struct RetentionCheckArgs {
+    /// s3://bucket/prefix
+    location: String,
+    /// Years every version must be retained after its creation.
+    #[arg(long, default_value_t = 7)]
+    min_years: u32,
+    /// Accept governance-mode retention (default: compliance mode is required).
+    #[arg(long)]
+    allow_governance: bool,
+    #[arg(long, value_name = "URL")]
+    endpoint_url: Option<String>,
+    #[arg(long, value_enum, default_value = "text")]
+    format: Format,
 }
 
 #[derive(Subcommand)]
@@ -267,6 +293,7 @@ fn run(cli: Cli) -> Result<u8, Fatal> {
         Cmd::Evidence(EvidenceCmd::Build(a)) => evidence_build(a),
         Cmd::Evidence(EvidenceCmd::Verify(a)) => evidence_verify(a),
         Cmd::Keygen(a) => keygen(a),
+        Cmd::Retention(RetentionCmd::Check(a)) => retention_check(a),
     }
 }
 
@@ -673,6 +700,45 @@ fn evidence_verify(a: EvidenceVerifyArgs) -> Result<u8, Fatal> {
         eprintln!("vouch: {p}");
     }
     Ok(if r.problems.is_empty() { 0 } else { 1 })
+}
+
+fn retention_check(a: RetentionCheckArgs) -> Result<u8, Fatal> {
+    let store = vouch::s3::S3Store::connect(&a.location, &s3_options(a.endpoint_url.as_deref()))?;
+    let r = store.retention_check(a.min_years, !a.allow_governance)?;
+    let mut stdout = std::io::stdout().lock();
+    match a.format {
+        Format::Json => {
+            serde_json::to_writer_pretty(&mut stdout, &r)?;
+            writeln!(stdout)?;
+        }
+        Format::Text => {
+            if r.violations.is_empty() {
+                writeln!(
+                    stdout,
+                    "OK: {} version(s) under {} retained for at least {} years",
+                    r.versions_checked, r.location, r.min_years
+                )?;
+            } else {
+                writeln!(
+                    stdout,
+                    "VIOLATIONS: {} of {} version(s) under {}",
+                    r.violations.len(),
+                    r.versions_checked,
+                    r.location
+                )?;
+                for v in &r.violations {
+                    writeln!(
+                        stdout,
+                        "  {} (version {}): {}",
+                        v.key,
+                        v.version_id.as_deref().unwrap_or("-"),
+                        v.problem
+                    )?;
+                }
+            }
+        }
+    }
+    Ok(if r.violations.is_empty() { 0 } else { 1 })
 }
 
 fn keygen(a: KeygenArgs) -> Result<u8, Fatal> {

@@ -445,3 +445,103 @@ fn throttling_and_resets_are_retried_and_nothing_is_missed() {
     let _ = proxy.kill();
     let _ = proxy.wait();
 }
+
+#[test]
+fn retention_check_finds_short_missing_governance_and_hidden_versions() {
+    let moto = Moto::start();
+    let o = |key: &str, mode: Option<&str>, days: u32, delete: bool| serde_json::json!({"key": key, "text": key, "mode": mode, "days": days, "delete": delete});
+    moto.setup(
+        "compliance-artifacts",
+        serde_json::json!({"lock": true, "versioning": true, "objects": [
+            o("data-quality/good.zip", Some("COMPLIANCE"), 8 * 366, false),
+            o("data-quality/short.zip", Some("COMPLIANCE"), 365, false),
+            o("data-quality/none.log", None, 0, false),
+            o("data-quality/gov.zip", Some("GOVERNANCE"), 8 * 366, false),
+            o("data-quality/gone.zip", Some("COMPLIANCE"), 8 * 366, true),
+            o("elsewhere/ignored.log", None, 0, false),
+            o("kept/good.zip", Some("COMPLIANCE"), 8 * 366, false),
+        ]}),
+    );
+    let r = run(moto.vouch().args([
+        "retention",
+        "check",
+        "s3://compliance-artifacts/data-quality",
+        "--format",
+        "json",
+    ]));
+    assert_eq!(r.code, 1, "{r:?}");
+    let j = r.json();
+    assert_eq!(j["versions_checked"], 5);
+    let problems: Vec<(String, String)> = j["violations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| {
+            (
+                v["key"].as_str().unwrap().to_string(),
+                v["problem"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(problems.len(), 4, "{problems:?}");
+    assert_eq!(
+        problems[0],
+        (
+            "data-quality/gone.zip".into(),
+            "hidden behind a delete marker".into()
+        )
+    );
+    assert_eq!(
+        problems[1],
+        (
+            "data-quality/gov.zip".into(),
+            "governance mode (compliance is required)".into()
+        )
+    );
+    assert_eq!(
+        problems[2],
+        (
+            "data-quality/none.log".into(),
+            "no Object Lock retention".into()
+        )
+    );
+    assert_eq!(problems[3].0, "data-quality/short.zip");
+    assert!(problems[3].1.starts_with("retained until "), "{problems:?}");
+    // Governance allowed and a one-year minimum: only the missing and hidden ones remain.
+    let r = run(moto.vouch().args([
+        "retention",
+        "check",
+        "s3://compliance-artifacts/data-quality",
+        "--min-years",
+        "1",
+        "--allow-governance",
+    ]));
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stdout.starts_with("VIOLATIONS: 2 of 5 version(s)"),
+        "{r:?}"
+    );
+    let r = run(moto.vouch().args([
+        "retention",
+        "check",
+        "s3://compliance-artifacts/kept",
+        "--min-years",
+        "7",
+    ]));
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(
+        r.stdout
+            .starts_with("OK: 1 version(s) under s3://compliance-artifacts/kept"),
+        "{r:?}"
+    );
+    let r = run(moto.vouch().args([
+        "retention",
+        "check",
+        "s3://compliance-artifacts/nothing-here",
+    ]));
+    assert_eq!(r.code, 2, "{r:?}");
+    assert_eq!(
+        r.stderr,
+        "vouch: error: s3://compliance-artifacts/nothing-here: no objects to check\n"
+    );
+}

@@ -1,5 +1,5 @@
 """Sets up buckets on the test S3 server with boto3. Argument: JSON
-{"endpoint": URL, "bucket": B, "lock": bool, "versioning": bool, "upload": [[DIR, PREFIX], ...]}.
+{"endpoint": URL, "bucket": B, "lock": bool, "versioning": bool, "upload": [[DIR, PREFIX], ...], "objects": [...]}.
 Creates the bucket (with Object Lock / versioning when asked) and uploads every file
 under each DIR to PREFIX/<relative path>. Prints {"objects": N}."""
 import json
@@ -23,4 +23,16 @@ for directory, prefix in arg.get("upload", []):
             rel = os.path.relpath(path, directory)
             s3.upload_file(path, arg["bucket"], f"{prefix.strip('/')}/{rel}".lstrip("/"))
             n += 1
+# Single objects, optionally locked for DAYS from now, and optionally deleted afterwards
+# (a delete marker on top): {"key", "text", "mode": "COMPLIANCE"|"GOVERNANCE", "days", "delete"}.
+import datetime
+for o in arg.get("objects", []):
+    kw = {}
+    if o.get("mode"):
+        kw = {"ObjectLockMode": o["mode"],
+              "ObjectLockRetainUntilDate": datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=o["days"])}
+    s3.put_object(Bucket=arg["bucket"], Key=o["key"], Body=o["text"].encode(), **kw)
+    if o.get("delete"):
+        s3.delete_object(Bucket=arg["bucket"], Key=o["key"])
+    n += 1
 print(json.dumps({"objects": n}))
