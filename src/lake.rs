@@ -62,9 +62,13 @@ pub fn discover_tables(store: &dyn Store, cfg: &LakeConfig) -> Result<Vec<Table>
     Ok(tables)
 }
 
-/// Lists the Parquet files of a table.
-pub fn list_table(store: &dyn Store, table: &Table) -> TableFiles {
-    let listing = store.list(&table.path);
+/// Lists the Parquet files of a table; with `versions`, every stored version of each.
+pub fn list_table(store: &dyn Store, table: &Table, versions: bool) -> TableFiles {
+    let listing = if versions {
+        store.list_versions(&table.path)
+    } else {
+        store.list(&table.path)
+    };
     let files = listing
         .objects
         .into_iter()

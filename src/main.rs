@@ -248,6 +248,9 @@ struct ScanArgs {
     /// Decode every page with the generic decoder (no dictionary skipping).
     #[arg(long)]
     no_dictionaries: bool,
+    /// Also scan noncurrent object versions (S3 versioned buckets).
+    #[arg(long)]
+    include_versions: bool,
 }
 
 /// A failure that stops the command: one line on stderr, exit 2.
@@ -386,6 +389,7 @@ fn scan(a: ScanArgs, quiet: bool) -> Result<u8, Fatal> {
         options,
         prior_errors: vec![],
         collect_rows: false,
+        include_versions: a.include_versions,
     };
     let started = Instant::now();
     let show = !quiet && std::io::stderr().is_terminal();
@@ -463,6 +467,7 @@ fn export(a: ExportArgs, quiet: bool) -> Result<u8, Fatal> {
             options: ScanOptions::default(),
             prior_errors: vec![],
             collect_rows: true,
+            include_versions: false,
         },
         request_id: a.request_id.clone(),
         format: match a.data_format {

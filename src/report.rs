@@ -106,6 +106,8 @@ pub struct Residual {
     pub subject: String,
     pub rows: u64,
     pub held: bool,
+    /// The S3 version holding the rows, when versions are scanned.
+    pub version_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

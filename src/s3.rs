@@ -217,6 +217,59 @@ impl Store for S3Store {
         out
     }
 
+    fn list_versions(&self, prefix: &str) -> Listing {
+        let mut out = Listing::default();
+        let rel = prefix.trim_matches('/');
+        let full = if rel.is_empty() {
+            self.prefix.clone()
+        } else {
+            format!("{}{rel}/", self.prefix)
+        };
+        let (mut key_marker, mut version_marker): (Option<String>, Option<String>) = (None, None);
+        loop {
+            let page = self.rt.block_on(
+                self.client
+                    .list_object_versions()
+                    .bucket(&self.bucket)
+                    .prefix(&full)
+                    .set_key_marker(key_marker.clone())
+                    .set_version_id_marker(version_marker.clone())
+                    .send(),
+            );
+            let page = match page {
+                Ok(p) => p,
+                Err(e) => {
+                    out.errors
+                        .push(StoreError::new(rel, s3_error("ListObjectVersions", e)));
+                    return out;
+                }
+            };
+            for v in page.versions() {
+                let Some(path) = v.key().and_then(|k| k.strip_prefix(&self.prefix)) else {
+                    continue;
+                };
+                if path.ends_with('/') || (path.split('/').any(is_hidden) && !self.include_hidden) {
+                    continue;
+                }
+                out.objects.push(ObjectMeta {
+                    path: path.to_string(),
+                    size: v.size().unwrap_or(0).max(0) as u64,
+                    modified: v.last_modified().map(|t| t.secs()),
+                    etag: v.e_tag().map(str::to_string),
+                    version_id: v.version_id().filter(|v| *v != "null").map(str::to_string),
+                });
+            }
+            if page.is_truncated() != Some(true) {
+                break;
+            }
+            key_marker = page.next_key_marker().map(str::to_string);
+            version_marker = page.next_version_id_marker().map(str::to_string);
+        }
+        out.objects
+            .sort_by(|a, b| (&a.path, &a.version_id).cmp(&(&b.path, &b.version_id)));
+        out
+    }
+
     fn open(&self, object: &ObjectMeta) -> Result<Box<dyn RangeRead>, StoreError> {
         Ok(Box::new(S3Object {
             client: self.client.clone(),

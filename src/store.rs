@@ -55,6 +55,11 @@ pub trait Store: Send + Sync {
     /// Every object below `prefix` (a relative directory), at any depth, sorted by path.
     /// Directories or objects whose name starts with `_` or `.` are skipped.
     fn list(&self, prefix: &str) -> Listing;
+    /// Like [`Store::list`], with every version of every object (current and noncurrent)
+    /// where the store keeps versions; other stores list their objects.
+    fn list_versions(&self, prefix: &str) -> Listing {
+        self.list(prefix)
+    }
     /// Opens a listed object for ranged reads (S3 reads are conditional on its ETag).
     fn open(&self, object: &ObjectMeta) -> Result<Box<dyn RangeRead>, StoreError>;
 }

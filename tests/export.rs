@@ -508,6 +508,7 @@ fn a_full_disk_is_an_error_not_a_short_bundle() {
         options: Default::default(),
         prior_errors: vec![],
         collect_rows: true,
+        include_versions: false,
     };
     let (_, located) = vouch::scan::scan_locating(&scan, &vouch::scan::NoProgress);
     let identity = age::x25519::Identity::generate();

@@ -545,3 +545,59 @@ fn retention_check_finds_short_missing_governance_and_hidden_versions() {
         "vouch: error: s3://compliance-artifacts/nothing-here: no objects to check\n"
     );
 }
+
+#[test]
+fn noncurrent_versions_still_holding_rows_are_residual() {
+    let moto = Moto::start();
+    moto.setup("analytics", serde_json::json!({"versioning": true, "upload": [[repo().join("fixtures/lake"), "silver_private"]]}));
+    // The pipeline rewrote the partition without subject 5002: the current object is clean,
+    // the old version still holds the two rows.
+    let over = tempfile::tempdir().unwrap();
+    let part = over.path().join("events/dt=2026-01-03/part-0.parquet");
+    std::fs::create_dir_all(part.parent().unwrap()).unwrap();
+    std::fs::copy(
+        repo().join("fixtures/lake/events/dt=2026-01-02/part-0.parquet"),
+        &part,
+    )
+    .unwrap();
+    let arg = serde_json::json!({"endpoint": moto.url, "bucket": "analytics", "upload": [[over.path(), "silver_private"]], "existing": true});
+    oracle("s3_put.py", &arg);
+    let fixtures = repo().join("fixtures");
+    let scan = |extra: &[&str]| {
+        run(moto
+            .vouch()
+            .current_dir(&fixtures)
+            .args([
+                "scan",
+                "--config",
+                "vouch.toml",
+                "--id",
+                "5002",
+                "--format",
+                "json",
+                "-q",
+                "--lake",
+                "s3://analytics/silver_private",
+            ])
+            .args(extra))
+    };
+    let current = scan(&[]);
+    assert_eq!(
+        current.code, 0,
+        "the current objects are clean: {current:?}"
+    );
+    let all = scan(&["--include-versions"]);
+    assert_eq!(all.code, 1, "{all:?}");
+    let j = all.json();
+    assert_eq!(j["residual_rows"], 2);
+    let r = &j["residuals"][0];
+    assert_eq!(r["file"], "events/dt=2026-01-03/part-0.parquet");
+    assert!(
+        r["version_id"].as_str().is_some_and(|v| !v.is_empty()),
+        "{r}"
+    );
+    assert_eq!(
+        j["files_scanned"],
+        current.json()["files_scanned"].as_u64().unwrap() + 1
+    );
+}

@@ -79,6 +79,9 @@ pub struct ScanRequest<'a> {
     pub prior_errors: Vec<ScanErrorEntry>,
     /// Keep the positions of matching rows ([`scan_locating`]); the export needs them.
     pub collect_rows: bool,
+    /// Scan every stored version of every file (S3 versioned buckets): rows deleted from
+    /// the current object but kept in an older version are still residual data.
+    pub include_versions: bool,
 }
 
 /// Where a file's matching rows are: what [`scan_locating`] returns beside the report.
@@ -126,7 +129,7 @@ pub fn scan_locating(
     let listed: Vec<_> = req
         .tables
         .iter()
-        .map(|t| list_table(req.store, t))
+        .map(|t| list_table(req.store, t, req.include_versions))
         .collect();
     let total_files: u64 = listed.iter().map(|l| l.files.len() as u64).sum();
     let total_bytes: u64 = listed.iter().flat_map(|l| &l.files).map(|f| f.size).sum();
@@ -235,6 +238,7 @@ pub fn scan_locating(
                             subject: req.labeler.label(&req.subjects[subject as usize]),
                             rows,
                             held,
+                            version_id: f.version_id.clone(),
                         });
                     }
                 }

@@ -1,5 +1,5 @@
 """Sets up buckets on the test S3 server with boto3. Argument: JSON
-{"endpoint": URL, "bucket": B, "lock": bool, "versioning": bool, "upload": [[DIR, PREFIX], ...], "objects": [...]}.
+{"endpoint": URL, "bucket": B, "lock": bool, "versioning": bool, "upload": [[DIR, PREFIX], ...], "objects": [...], "existing": bool}.
 Creates the bucket (with Object Lock / versioning when asked) and uploads every file
 under each DIR to PREFIX/<relative path>. Prints {"objects": N}."""
 import json
@@ -12,7 +12,8 @@ arg = json.loads(sys.argv[1])
 s3 = boto3.client("s3", endpoint_url=arg["endpoint"], region_name="us-east-1",
                   aws_access_key_id="test", aws_secret_access_key="test")
 kw = {"ObjectLockEnabledForBucket": True} if arg.get("lock") else {}
-s3.create_bucket(Bucket=arg["bucket"], **kw)
+if not arg.get("existing"):
+    s3.create_bucket(Bucket=arg["bucket"], **kw)
 if arg.get("versioning"):
     s3.put_bucket_versioning(Bucket=arg["bucket"], VersioningConfiguration={"Status": "Enabled"})
 n = 0
