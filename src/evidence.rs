@@ -233,10 +233,13 @@ pub fn build(req: &BuildRequest<'_>) -> Result<BuildSummary, EvidenceError> {
         info.push_str(&format!("Source-Location: {}\n", s.location));
     }
     if let Some(f) = req.from {
-        info.push_str(&format!("Time-Window-From: {}\n", rfc3339(f)));
+        info.push_str(&format!(
+            "Time-Window-From: {}\n",
+            crate::report::rfc3339(f)
+        ));
     }
     if let Some(t) = req.to {
-        info.push_str(&format!("Time-Window-To: {}\n", rfc3339(t)));
+        info.push_str(&format!("Time-Window-To: {}\n", crate::report::rfc3339(t)));
     }
     info.push_str(&format!("Retain-Until: {until}\n"));
     info.push_str(&format!("Retention-Mode: {}\n", req.retention_mode.label()));
@@ -275,12 +278,6 @@ pub fn build(req: &BuildRequest<'_>) -> Result<BuildSummary, EvidenceError> {
         legal_hold: req.legal_hold,
         upload: None,
     })
-}
-
-fn rfc3339(t: i64) -> String {
-    chrono::DateTime::from_timestamp(t, 0)
-        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-        .unwrap_or_default()
 }
 
 /// With several sources each gets a first path segment: its last path component, made

@@ -117,6 +117,13 @@ pub struct ScanErrorEntry {
     pub error: String,
 }
 
+/// Unix seconds as an RFC 3339 UTC timestamp (`2026-11-27T00:00:00Z`).
+pub fn rfc3339(secs: i64) -> String {
+    chrono::DateTime::from_timestamp(secs, 0)
+        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_default()
+}
+
 fn thousands(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();

@@ -129,6 +129,14 @@ impl S3Store {
         })
     }
 
+    /// A listed key as a path below the prefix, or None for what the listing skips:
+    /// "directory" marker objects, and hidden names unless every object counts.
+    fn listed_path<'k>(&self, key: Option<&'k str>) -> Option<&'k str> {
+        let path = key?.strip_prefix(&self.prefix)?;
+        let hidden = path.split('/').any(is_hidden) && !self.include_hidden;
+        (!path.ends_with('/') && !hidden).then_some(path)
+    }
+
     fn key(&self, rel: &str) -> String {
         format!("{}{}", self.prefix, rel.trim_start_matches('/'))
     }
@@ -193,17 +201,9 @@ impl Store for S3Store {
                 }
             };
             for o in page.contents() {
-                let Some(key) = o.key() else { continue };
-                let Some(path) = key.strip_prefix(&self.prefix) else {
+                let Some(path) = self.listed_path(o.key()) else {
                     continue;
                 };
-                if path.ends_with('/') {
-                    continue; // a "directory" marker object
-                }
-                let hidden = path.split('/').any(is_hidden);
-                if hidden && !self.include_hidden {
-                    continue;
-                }
                 out.objects.push(ObjectMeta {
                     path: path.to_string(),
                     size: o.size().unwrap_or(0).max(0) as u64,
@@ -245,12 +245,9 @@ impl Store for S3Store {
                 }
             };
             for v in page.versions() {
-                let Some(path) = v.key().and_then(|k| k.strip_prefix(&self.prefix)) else {
+                let Some(path) = self.listed_path(v.key()) else {
                     continue;
                 };
-                if path.ends_with('/') || (path.split('/').any(is_hidden) && !self.include_hidden) {
-                    continue;
-                }
                 out.objects.push(ObjectMeta {
                     path: path.to_string(),
                     size: v.size().unwrap_or(0).max(0) as u64,
@@ -514,9 +511,7 @@ impl S3Store {
             version_id: head.version_id().map(str::to_string),
             etag: head.e_tag().map(str::to_string),
             retention_mode: mode.as_str().to_string(),
-            retain_until: chrono::DateTime::from_timestamp(lock.retain_until, 0)
-                .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-                .unwrap_or_default(),
+            retain_until: crate::report::rfc3339(lock.retain_until),
             legal_hold: held,
             checksum_sha256: checksum,
         })
@@ -563,15 +558,13 @@ pub struct RetentionReport {
 
 /// `t` plus whole calendar years (Feb 29 becomes Feb 28), Unix seconds.
 fn plus_years(t: i64, years: u32) -> i64 {
-    use chrono::Datelike;
     let Some(d) = chrono::DateTime::from_timestamp(t, 0) else {
         return i64::MAX;
     };
-    let y = d.year() + years as i32;
-    d.with_year(y)
-        .or_else(|| d.with_day(28).and_then(|d| d.with_year(y)))
-        .map(|d| d.timestamp())
-        .unwrap_or(i64::MAX)
+    crate::evidence::retain_until(d.date_naive(), years)
+        .and_time(d.time())
+        .and_utc()
+        .timestamp()
 }
 
 impl S3Store {
@@ -659,8 +652,8 @@ impl S3Store {
                 (None, _) | (_, None) => Some("no Object Lock retention".to_string()),
                 (Some(_), Some(u)) if u < need => Some(format!(
                     "retained until {}, {min_years} years needs {}",
-                    rfc3339(u),
-                    rfc3339(need)
+                    crate::report::rfc3339(u),
+                    crate::report::rfc3339(need)
                 )),
                 (Some("GOVERNANCE"), _) if require_compliance => {
                     Some("governance mode (compliance is required)".to_string())
@@ -684,10 +677,4 @@ impl S3Store {
             .sort_by(|a, b| (&a.key, &a.version_id).cmp(&(&b.key, &b.version_id)));
         Ok(report)
     }
-}
-
-fn rfc3339(t: i64) -> String {
-    chrono::DateTime::from_timestamp(t, 0)
-        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-        .unwrap_or_default()
 }

@@ -79,9 +79,9 @@ fn fixture_lake_reports_residual_rows_partitions_and_holds() {
     assert_eq!(
         j["residuals"],
         serde_json::json!([
-            {"table": "events", "file": "events/dt=2026-01-03/part-0.parquet", "partition": "dt=2026-01-03", "subject": "5002", "rows": 2, "held": false},
-            {"table": "payments", "file": "payments/part-0.parquet", "partition": null, "subject": "5007", "rows": 2, "held": false},
-            {"table": "support_tickets", "file": "support_tickets/part-0.parquet", "partition": null, "subject": "5005", "rows": 3, "held": true},
+            {"table": "events", "file": "events/dt=2026-01-03/part-0.parquet", "partition": "dt=2026-01-03", "subject": "5002", "rows": 2, "held": false, "version_id": null},
+            {"table": "payments", "file": "payments/part-0.parquet", "partition": null, "subject": "5007", "rows": 2, "held": false, "version_id": null},
+            {"table": "support_tickets", "file": "support_tickets/part-0.parquet", "partition": null, "subject": "5005", "rows": 3, "held": true, "version_id": null},
         ])
     );
     assert_eq!(j["errors"], serde_json::json!([]));

@@ -67,6 +67,20 @@ impl Drop for Moto {
     }
 }
 
+/// `vouch scan` of the fixture IDs in the S3 copy of the fixture lake, as JSON.
+const S3_SCAN: [&str; 10] = [
+    "scan",
+    "--config",
+    "vouch.toml",
+    "--ids",
+    "deleted_ids.txt",
+    "--format",
+    "json",
+    "-q",
+    "--lake",
+    "s3://analytics/silver_private",
+];
+
 /// The report without what legitimately differs between a local and an S3 scan.
 fn comparable(mut j: serde_json::Value) -> serde_json::Value {
     j["lake"] = serde_json::Value::Null;
@@ -96,18 +110,7 @@ fn a_lake_in_s3_scans_exactly_like_the_local_copy() {
         "-q",
     ]));
     assert_eq!(local.code, 1, "{local:?}");
-    let remote = run(moto.vouch().current_dir(&fixtures).args([
-        "scan",
-        "--config",
-        "vouch.toml",
-        "--ids",
-        "deleted_ids.txt",
-        "--format",
-        "json",
-        "-q",
-        "--lake",
-        "s3://analytics/silver_private",
-    ]));
+    let remote = run(moto.vouch().current_dir(&fixtures).args(S3_SCAN));
     assert_eq!(remote.code, 1, "{remote:?}");
     assert_eq!(comparable(remote.json()), comparable(local.json()));
     assert_eq!(remote.json()["lake"], "s3://analytics/silver_private");
@@ -427,18 +430,7 @@ fn throttling_and_resets_are_retried_and_nothing_is_missed() {
             .vouch()
             .env("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{port}"))
             .current_dir(&fixtures)
-            .args([
-                "scan",
-                "--config",
-                "vouch.toml",
-                "--ids",
-                "deleted_ids.txt",
-                "--format",
-                "json",
-                "-q",
-                "--lake",
-                "s3://analytics/silver_private",
-            ]));
+            .args(S3_SCAN));
         assert_eq!(r.code, 1, "{r:?}");
         assert_eq!(comparable(r.json()), comparable(local.json()));
     }
