@@ -38,3 +38,4 @@ trap 'rm -rf "$bench_dir"' EXIT
 "$PYTHON" benches/scan_bench.py --scale smoke --dir "$bench_dir" --vouch target/debug/vouch
 "$PYTHON" benches/export_bench.py --scale smoke --dir "$bench_dir" --bin target/debug
 "$PYTHON" benches/evidence_bench.py --scale smoke --bin target/debug
+"$PYTHON" benches/s3_bench.py --scale smoke --dir "$bench_dir" --bin target/debug

@@ -236,7 +236,7 @@ struct ScanArgs {
     /// Also write the JSON report to FILE (atomically; replaces an earlier report).
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
-    /// Worker threads (default: one per core).
+    /// Worker threads (default: one per core; 16 for S3, whose reads wait on the network).
     #[arg(long)]
     threads: Option<usize>,
     /// Do not use min/max statistics to skip row groups (diagnosis, benchmarks).
@@ -395,13 +395,11 @@ fn scan(a: ScanArgs, quiet: bool) -> Result<u8, Fatal> {
     let show = !quiet && std::io::stderr().is_terminal();
     let progress = TermProgress::new(show);
     let run = || vouch::scan::scan(&req, &progress);
-    let report = match a.threads {
-        Some(n) => rayon::ThreadPoolBuilder::new()
-            .num_threads(n.max(1))
-            .build()?
-            .install(run),
-        None => run(),
-    };
+    let threads = a.threads.unwrap_or_else(|| store.parallelism()).max(1);
+    let report = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()?
+        .install(run);
     progress.finish();
     for e in &report.errors {
         eprintln!("vouch: {}: {}", join_path(&location, &e.file), e.error);
@@ -481,7 +479,11 @@ fn export(a: ExportArgs, quiet: bool) -> Result<u8, Fatal> {
         force: a.force,
     };
     let progress = TermProgress::new(!quiet && std::io::stderr().is_terminal());
-    let summary = vouch::export::export(req, &progress);
+    let threads = store.parallelism().max(1);
+    let summary = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()?
+        .install(|| vouch::export::export(req, &progress));
     progress.finish();
     let summary = summary?;
     let mut stdout = std::io::stdout().lock();

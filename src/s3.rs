@@ -176,6 +176,10 @@ impl Store for S3Store {
         Ok(dirs)
     }
 
+    fn parallelism(&self) -> usize {
+        16
+    }
+
     fn list(&self, prefix: &str) -> Listing {
         let mut out = Listing::default();
         let rel = prefix.trim_matches('/');

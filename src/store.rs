@@ -55,6 +55,13 @@ pub trait Store: Send + Sync {
     /// Every object below `prefix` (a relative directory), at any depth, sorted by path.
     /// Directories or objects whose name starts with `_` or `.` are skipped.
     fn list(&self, prefix: &str) -> Listing;
+    /// How many reads to keep in flight: local files want one per core, a remote store
+    /// many more (each read waits on the network).
+    fn parallelism(&self) -> usize {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2)
+    }
     /// Like [`Store::list`], with every version of every object (current and noncurrent)
     /// where the store keeps versions; other stores list their objects.
     fn list_versions(&self, prefix: &str) -> Listing {

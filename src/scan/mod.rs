@@ -477,19 +477,32 @@ impl ChunkReader for ChunkSlice {
 }
 
 /// Reads and decodes the footer, with its length capped before anything is allocated.
+/// Bytes read from the end of a file in the first request: most footers fit, so a remote
+/// store answers the footer in one round trip.
+const FOOTER_GUESS: u64 = 8 << 10;
+
+/// Reads and decodes the footer, with its length capped before anything is allocated.
 fn read_footer(r: &ObjectReader<'_>, limits: &Limits) -> Result<ParquetMetaData, String> {
     if r.size < 12 {
         return Err(format!("not a Parquet file: {} bytes is too short", r.size));
     }
-    let head = r.read(0, 4)?;
-    let tail = r.read(r.size - 8, 8)?;
-    if &tail[4..] == b"PARE" {
+    // One read of the tail; the leading magic is checked when the read reaches it.
+    let first = r.size.min(FOOTER_GUESS);
+    let tail = r.read(r.size - first, first)?;
+    let magic = &tail[tail.len() - 4..];
+    if magic == b"PARE" {
         return Err("encrypted Parquet (PARE footer) is not supported".into());
     }
-    if &head[..] != b"PAR1" || &tail[4..] != b"PAR1" {
+    if magic != b"PAR1" || (first == r.size && &tail[..4] != b"PAR1") {
         return Err("not a Parquet file: the PAR1 magic bytes are missing".into());
     }
-    let len = u64::from(u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]));
+    let n = tail.len();
+    let len = u64::from(u32::from_le_bytes([
+        tail[n - 8],
+        tail[n - 7],
+        tail[n - 6],
+        tail[n - 5],
+    ]));
     if len > r.size - 12 {
         return Err(format!(
             "corrupt footer: declares {len} bytes in a {} byte file",
@@ -502,7 +515,11 @@ fn read_footer(r: &ObjectReader<'_>, limits: &Limits) -> Result<ParquetMetaData,
             limits.max_footer_bytes
         ));
     }
-    let footer = r.read(r.size - 8 - len, len)?;
+    let footer = if len + 8 <= first {
+        tail[n - 8 - len as usize..n - 8].to_vec()
+    } else {
+        r.read(r.size - 8 - len, len)?
+    };
     ParquetMetaDataReader::decode_metadata(&footer).map_err(|e| format!("corrupt footer: {e}"))
 }
 
