@@ -67,7 +67,8 @@ impl Drop for Moto {
     }
 }
 
-/// `vouch scan` of the fixture IDs in the S3 copy of the fixture lake, as JSON.
+/// `vouch scan` of the fixture IDs in the S3 copy of the fixture lake, as JSON (its first
+/// eight words scan the local fixture lake).
 const S3_SCAN: [&str; 10] = [
     "scan",
     "--config",
@@ -99,16 +100,7 @@ fn a_lake_in_s3_scans_exactly_like_the_local_copy() {
         serde_json::json!({"upload": [[repo().join("fixtures/lake"), "silver_private"]]}),
     );
     let fixtures = repo().join("fixtures");
-    let local = run(vouch().current_dir(&fixtures).args([
-        "scan",
-        "--config",
-        "vouch.toml",
-        "--ids",
-        "deleted_ids.txt",
-        "--format",
-        "json",
-        "-q",
-    ]));
+    let local = run(vouch().current_dir(&fixtures).args(&S3_SCAN[..8]));
     assert_eq!(local.code, 1, "{local:?}");
     let remote = run(moto.vouch().current_dir(&fixtures).args(S3_SCAN));
     assert_eq!(remote.code, 1, "{remote:?}");
@@ -415,16 +407,7 @@ fn throttling_and_resets_are_retried_and_nothing_is_missed() {
         std::thread::sleep(Duration::from_millis(50));
     }
     let fixtures = repo().join("fixtures");
-    let local = run(vouch().current_dir(&fixtures).args([
-        "scan",
-        "--config",
-        "vouch.toml",
-        "--ids",
-        "deleted_ids.txt",
-        "--format",
-        "json",
-        "-q",
-    ]));
+    let local = run(vouch().current_dir(&fixtures).args(&S3_SCAN[..8]));
     for _ in 0..3 {
         let r = run(moto
             .vouch()
