@@ -82,6 +82,48 @@ const S3_SCAN: [&str; 10] = [
     "s3://analytics/silver_private",
 ];
 
+/// The tests' fault-injecting proxy (tests/oracle/faulty_proxy.py) in front of moto;
+/// killed on drop.
+struct Proxy {
+    child: Child,
+    url: String,
+}
+
+impl Proxy {
+    fn start(moto: &Moto, args: &[&str]) -> Proxy {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(python())
+            .arg(repo().join("tests/oracle/faulty_proxy.py"))
+            .args([port.to_string(), moto.url.clone()])
+            .args(args)
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "the proxy did not start"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Proxy {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        }
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// The report without what legitimately differs between a local and an S3 scan.
 fn comparable(mut j: serde_json::Value) -> serde_json::Value {
     j["lake"] = serde_json::Value::Null;
@@ -388,37 +430,18 @@ fn throttling_and_resets_are_retried_and_nothing_is_missed() {
         "analytics",
         serde_json::json!({"upload": [[repo().join("fixtures/lake"), "silver_private"]]}),
     );
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut proxy = Command::new(python())
-        .arg(repo().join("tests/oracle/faulty_proxy.py"))
-        .args([&port.to_string(), &moto.url, "0.2", "7"])
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "proxy did not start"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let proxy = Proxy::start(&moto, &["0.2", "7"]);
     let fixtures = repo().join("fixtures");
     let local = run(vouch().current_dir(&fixtures).args(&S3_SCAN[..8]));
     for _ in 0..3 {
         let r = run(moto
             .vouch()
-            .env("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{port}"))
+            .env("AWS_ENDPOINT_URL", proxy.url.clone())
             .current_dir(&fixtures)
             .args(S3_SCAN));
         assert_eq!(r.code, 1, "{r:?}");
         assert_eq!(comparable(r.json()), comparable(local.json()));
     }
-    let _ = proxy.kill();
-    let _ = proxy.wait();
 }
 
 #[test]
@@ -610,4 +633,28 @@ fn a_bloom_pruned_s3_scan_fetches_a_small_fraction_of_the_lake() {
         "{j}"
     );
     assert!(read * 5 < size, "fetched {read} of {size} bytes");
+}
+
+#[test]
+fn a_thirty_second_stall_is_waited_out() {
+    let moto = Moto::start();
+    moto.setup(
+        "analytics",
+        serde_json::json!({"upload": [[repo().join("fixtures/lake"), "silver_private"]]}),
+    );
+    let proxy = Proxy::start(&moto, &["0", "1", "30"]);
+    let fixtures = repo().join("fixtures");
+    let local = run(vouch().current_dir(&fixtures).args(&S3_SCAN[..8]));
+    let started = Instant::now();
+    let r = run(moto
+        .vouch()
+        .env("AWS_ENDPOINT_URL", proxy.url.clone())
+        .current_dir(&fixtures)
+        .args(S3_SCAN));
+    assert!(
+        started.elapsed() >= Duration::from_secs(30),
+        "the stall happened"
+    );
+    assert_eq!(r.code, 1, "{r:?}");
+    assert_eq!(comparable(r.json()), comparable(local.json()));
 }

@@ -1,16 +1,19 @@
 """A fault-injecting HTTP proxy in front of the test S3 server, on 127.0.0.1.
-Arguments: LISTEN_PORT UPSTREAM_URL FAULT_RATE SEED. Every request is forwarded, except
-that a seeded FAULT_RATE share is answered 503 SlowDown and a few connections are reset
-without an answer. Stops by itself after 10 minutes."""
+Arguments: LISTEN_PORT UPSTREAM_URL FAULT_RATE SEED [STALL_SECONDS]. Every request is
+forwarded, except that a seeded FAULT_RATE share is answered 503 SlowDown, a few
+connections are reset without an answer, and (with STALL_SECONDS) the first ranged GET
+stalls that long before it is answered. Stops by itself after 10 minutes."""
 import http.client
 import http.server
 import random
 import socket
 import sys
 import threading
+import time
 import urllib.parse
 
 port, upstream, rate, seed = int(sys.argv[1]), urllib.parse.urlparse(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
+stall = [float(sys.argv[5])] if len(sys.argv) > 5 else []
 rng = random.Random(seed)
 lock = threading.Lock()
 SLOWDOWN = (b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code>'
@@ -28,6 +31,10 @@ class Proxy(http.server.BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else None
         with lock:
             roll = rng.random()
+            pause = stall.pop() if stall and self.command == "GET" and "Range" in self.headers else 0
+        if pause:
+            time.sleep(pause)
+            roll = 1.0
         if roll < rate * 0.15:
             # Reset the connection without answering.
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
