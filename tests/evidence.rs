@@ -58,6 +58,22 @@ fn build(p: &Path, out: &str, extra: &[&str]) -> Run {
         .args(extra))
 }
 
+/// `ssh-keygen -Y sign` of `file` in `dir` with `key`: the armored signature it wrote.
+fn ssh_sign(dir: &Path, key: &Path, namespace: &str, file: &str) -> String {
+    ok(Command::new("ssh-keygen")
+        .current_dir(dir)
+        .args(["-Y", "sign", "-f"])
+        .arg(key)
+        .args(["-n", namespace, file]));
+    std::fs::read_to_string(dir.join(format!("{file}.sig"))).unwrap()
+}
+
+fn verify_with(p: &Path, bundle: &str, public_key: &str) -> Run {
+    run(vouch()
+        .current_dir(p)
+        .args(["evidence", "verify", bundle, "--public-key", public_key]))
+}
+
 fn verify(p: &Path, bundle: &str) -> Run {
     run(vouch()
         .current_dir(p)
@@ -200,63 +216,40 @@ fn keys_from_ssh_keygen_sign_and_ssh_keygen_signatures_verify() {
         "b.zip",
     ]));
     assert_eq!(r.code, 0, "{r:?}");
-    let r =
-        run(vouch()
-            .current_dir(p)
-            .args(["evidence", "verify", "b.zip", "--public-key", "sk.pub"]));
+    let r = verify_with(p, "b.zip", "sk.pub");
     assert_eq!(r.code, 0, "{r:?}");
     // Re-sign the tag manifest with ssh-keygen -Y sign and put that signature in the zip.
     let bag = unzip(p, "b.zip", "u");
-    ok(Command::new("ssh-keygen")
-        .current_dir(&bag)
-        .args(["-Y", "sign", "-f"])
-        .arg(p.join("sk"))
-        .args(["-n", "vouch-evidence", "tagmanifest-sha256.txt"]));
-    let sig = std::fs::read_to_string(bag.join("tagmanifest-sha256.txt.sig")).unwrap();
+    let sig = ssh_sign(
+        &bag,
+        &p.join("sk"),
+        "vouch-evidence",
+        "tagmanifest-sha256.txt",
+    );
     edit(
         p,
         "b.zip",
         "resigned.zip",
         serde_json::json!([{"op": "replace", "name": "b/tagmanifest-sha256.txt.sig", "text": sig}]),
     );
-    let r = run(vouch().current_dir(p).args([
-        "evidence",
-        "verify",
-        "resigned.zip",
-        "--public-key",
-        "sk.pub",
-    ]));
+    let r = verify_with(p, "resigned.zip", "sk.pub");
     assert_eq!(r.code, 0, "{r:?}");
     // The wrong key, and the wrong namespace.
-    let r =
-        run(vouch()
-            .current_dir(p)
-            .args(["evidence", "verify", "b.zip", "--public-key", "k.pub"]));
+    let r = verify_with(p, "b.zip", "k.pub");
     assert_eq!(r.code, 1, "{r:?}");
     assert!(
         r.stdout
             .contains("b/tagmanifest-sha256.txt.sig: the signature does not verify with this key"),
         "{r:?}"
     );
-    ok(Command::new("ssh-keygen")
-        .current_dir(&bag)
-        .args(["-Y", "sign", "-f"])
-        .arg(p.join("sk"))
-        .args(["-n", "file", "bag-info.txt"]));
-    let other = std::fs::read_to_string(bag.join("bag-info.txt.sig")).unwrap();
+    let other = ssh_sign(&bag, &p.join("sk"), "file", "bag-info.txt");
     edit(
         p,
         "b.zip",
         "ns.zip",
         serde_json::json!([{"op": "replace", "name": "b/tagmanifest-sha256.txt.sig", "text": other}]),
     );
-    let r = run(vouch().current_dir(p).args([
-        "evidence",
-        "verify",
-        "ns.zip",
-        "--public-key",
-        "sk.pub",
-    ]));
+    let r = verify_with(p, "ns.zip", "sk.pub");
     assert_eq!(r.code, 1);
     assert!(r.stdout.contains("namespace \"file\""), "{r:?}");
 }
