@@ -137,6 +137,47 @@ impl S3Store {
         (!path.ends_with('/') && !hidden).then_some(path)
     }
 
+    /// The full key prefix of a directory `rel` below the store's prefix.
+    fn dir_prefix(&self, rel: &str) -> String {
+        if rel.is_empty() {
+            self.prefix.clone()
+        } else {
+            format!("{}{rel}/", self.prefix)
+        }
+    }
+
+    /// Every page of ListObjectVersions under `prefix`, in order. A page that says it is
+    /// truncated but gives no markers ends the listing rather than repeating forever.
+    fn for_each_version_page(
+        &self,
+        prefix: &str,
+        mut each: impl FnMut(&aws_sdk_s3::operation::list_object_versions::ListObjectVersionsOutput),
+    ) -> Result<(), String> {
+        let (mut key_marker, mut version_marker): (Option<String>, Option<String>) = (None, None);
+        loop {
+            let page = self
+                .rt
+                .block_on(
+                    self.client
+                        .list_object_versions()
+                        .bucket(&self.bucket)
+                        .prefix(prefix)
+                        .set_key_marker(key_marker.clone())
+                        .set_version_id_marker(version_marker.clone())
+                        .send(),
+                )
+                .map_err(|e| s3_error("ListObjectVersions", e))?;
+            each(&page);
+            key_marker = page.next_key_marker().map(str::to_string);
+            version_marker = page.next_version_id_marker().map(str::to_string);
+            if page.is_truncated() != Some(true)
+                || (key_marker.is_none() && version_marker.is_none())
+            {
+                return Ok(());
+            }
+        }
+    }
+
     fn key(&self, rel: &str) -> String {
         format!("{}{}", self.prefix, rel.trim_start_matches('/'))
     }
@@ -183,11 +224,7 @@ impl Store for S3Store {
     fn list(&self, prefix: &str) -> Listing {
         let mut out = Listing::default();
         let rel = prefix.trim_matches('/');
-        let full = if rel.is_empty() {
-            self.prefix.clone()
-        } else {
-            format!("{}{rel}/", self.prefix)
-        };
+        let full = self.dir_prefix(rel);
         let mut pages = self
             .client
             .list_objects_v2()
@@ -224,35 +261,14 @@ impl Store for S3Store {
     fn list_versions(&self, prefix: &str) -> Listing {
         let mut out = Listing::default();
         let rel = prefix.trim_matches('/');
-        let full = if rel.is_empty() {
-            self.prefix.clone()
-        } else {
-            format!("{}{rel}/", self.prefix)
-        };
-        let (mut key_marker, mut version_marker): (Option<String>, Option<String>) = (None, None);
-        loop {
-            let page = self.rt.block_on(
-                self.client
-                    .list_object_versions()
-                    .bucket(&self.bucket)
-                    .prefix(&full)
-                    .set_key_marker(key_marker.clone())
-                    .set_version_id_marker(version_marker.clone())
-                    .send(),
-            );
-            let page = match page {
-                Ok(p) => p,
-                Err(e) => {
-                    out.errors
-                        .push(StoreError::new(rel, s3_error("ListObjectVersions", e)));
-                    return out;
-                }
-            };
+        let full = self.dir_prefix(rel);
+        let mut objects = Vec::new();
+        let listed = self.for_each_version_page(&full, |page| {
             for v in page.versions() {
                 let Some(path) = self.listed_path(v.key()) else {
                     continue;
                 };
-                out.objects.push(ObjectMeta {
+                objects.push(ObjectMeta {
                     path: path.to_string(),
                     size: v.size().unwrap_or(0).max(0) as u64,
                     modified: v.last_modified().map(|t| t.secs()),
@@ -260,12 +276,12 @@ impl Store for S3Store {
                     version_id: v.version_id().filter(|v| *v != "null").map(str::to_string),
                 });
             }
-            if page.is_truncated() != Some(true) {
-                break;
-            }
-            key_marker = page.next_key_marker().map(str::to_string);
-            version_marker = page.next_version_id_marker().map(str::to_string);
+        });
+        if let Err(e) = listed {
+            out.errors.push(StoreError::new(rel, e));
+            return out;
         }
+        out.objects = objects;
         out.objects
             .sort_by(|a, b| (&a.path, &a.version_id).cmp(&(&b.path, &b.version_id)));
         out
@@ -590,21 +606,9 @@ impl S3Store {
             delete_markers: 0,
             violations: vec![],
         };
-        let (mut key_marker, mut version_marker): (Option<String>, Option<String>) = (None, None);
         let mut versions = Vec::new();
-        loop {
-            let page = self
-                .rt
-                .block_on(
-                    self.client
-                        .list_object_versions()
-                        .bucket(&self.bucket)
-                        .prefix(&self.prefix)
-                        .set_key_marker(key_marker.clone())
-                        .set_version_id_marker(version_marker.clone())
-                        .send(),
-                )
-                .map_err(|e| StoreError::new(&self.uri, s3_error("ListObjectVersions", e)))?;
+        let mut markers = Vec::new();
+        self.for_each_version_page(&self.prefix, |page| {
             for v in page.versions() {
                 versions.push((
                     v.key().unwrap_or("").to_string(),
@@ -613,22 +617,22 @@ impl S3Store {
                 ));
             }
             for m in page.delete_markers() {
-                report.delete_markers += 1;
-                if m.is_latest() == Some(true) {
-                    report.violations.push(RetentionViolation {
-                        key: m.key().unwrap_or("").to_string(),
-                        version_id: m.version_id().map(str::to_string),
-                        problem: "hidden behind a delete marker".into(),
-                    });
-                }
+                markers.push((
+                    m.key().unwrap_or("").to_string(),
+                    m.version_id().map(str::to_string),
+                    m.is_latest(),
+                ));
             }
-            if page.is_truncated() != Some(true) {
-                break;
-            }
-            key_marker = page.next_key_marker().map(str::to_string);
-            version_marker = page.next_version_id_marker().map(str::to_string);
-            if key_marker.is_none() && version_marker.is_none() {
-                break;
+        })
+        .map_err(|e| StoreError::new(&self.uri, e))?;
+        report.delete_markers = markers.len() as u64;
+        for (key, version_id, latest) in markers {
+            if latest == Some(true) {
+                report.violations.push(RetentionViolation {
+                    key,
+                    version_id,
+                    problem: "hidden behind a delete marker".into(),
+                });
             }
         }
         for (key, version, created) in versions {
