@@ -157,7 +157,11 @@ pub struct ExportSummary {
 #[derive(Debug, Clone, Serialize)]
 pub struct TableCount {
     pub table: String,
+    /// Rows in the current objects.
     pub rows: u64,
+    /// Rows still held in older object versions (exported with `--include-versions`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub noncurrent_rows: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -180,6 +184,23 @@ struct ManifestTable {
     member: Option<String>,
     rows: u64,
     source_files: Vec<String>,
+    /// Rows of older object versions, in their own member (`noncurrent/`), so that a row
+    /// kept in both the current object and an old version is not mistaken for two.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    noncurrent: Option<ManifestVersions>,
+}
+
+#[derive(Serialize)]
+struct ManifestVersions {
+    member: Option<String>,
+    rows: u64,
+    source_versions: Vec<SourceVersion>,
+}
+
+#[derive(Serialize)]
+struct SourceVersion {
+    file: String,
+    version_id: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -259,7 +280,10 @@ pub fn export(
         out: out.display().to_string(),
         sha256,
         bytes,
-        rows: tables.iter().map(|t| t.rows).sum(),
+        rows: tables
+            .iter()
+            .map(|t| t.rows + t.noncurrent_rows.unwrap_or(0))
+            .sum(),
         tables,
     })
 }
@@ -378,24 +402,54 @@ pub fn write_bundle_to<W: Write + Send + 'static>(
     let mut members = Vec::new();
     let mut counts = Vec::new();
     for table in tables {
-        let files = by_table.get(table.as_str()).cloned().unwrap_or_default();
+        let (old, files): (Vec<&FileMatches>, Vec<&FileMatches>) = by_table
+            .get(table.as_str())
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .partition(|f| f.file.noncurrent);
         let member = format!("tables/{table}.{}", req.format.extension());
         let (rows, written) = write_table(&mut zip, req, &member, &files, tmp)?;
-        if let Some(m) = written {
-            members.push(m);
-        }
+        members.extend(written);
+        let noncurrent = if req.scan.include_versions {
+            let member = format!("noncurrent/{table}.{}", req.format.extension());
+            let (rows, written) = if old.is_empty() {
+                (0, None)
+            } else {
+                write_table(&mut zip, req, &member, &old, tmp)?
+            };
+            members.extend(written);
+            Some(ManifestVersions {
+                member: (rows > 0).then_some(member),
+                rows,
+                source_versions: old
+                    .iter()
+                    .map(|f| SourceVersion {
+                        file: f.file.path.clone(),
+                        version_id: f.file.version_id.clone(),
+                    })
+                    .collect(),
+            })
+        } else {
+            None
+        };
+        counts.push(TableCount {
+            table: table.clone(),
+            rows,
+            noncurrent_rows: noncurrent.as_ref().map(|n| n.rows),
+        });
         manifest_tables.push(ManifestTable {
             table: table.clone(),
             member: (rows > 0 || req.format != DataFormat::Parquet).then(|| member.clone()),
             rows,
             source_files: files.iter().map(|f| f.file.path.clone()).collect(),
-        });
-        counts.push(TableCount {
-            table: table.clone(),
-            rows,
+            noncurrent,
         });
     }
-    let rows: u64 = counts.iter().map(|c| c.rows).sum();
+    let rows: u64 = counts
+        .iter()
+        .map(|c| c.rows + c.noncurrent_rows.unwrap_or(0))
+        .sum();
     let readme = readme_text(req, &counts, rows);
     members.push(add_member(&mut zip, "README.txt", readme.as_bytes(), tmp)?);
     let manifest = Manifest {
@@ -772,7 +826,18 @@ fn readme_text(req: &ExportRequest<'_>, counts: &[TableCount], rows: u64) -> Str
         ));
     }
     for c in counts {
-        s.push_str(&format!("  {:<32} {} row(s)\n", c.table, c.rows));
+        s.push_str(&format!("  {:<32} {} row(s)", c.table, c.rows));
+        if let Some(n) = c.noncurrent_rows.filter(|n| *n > 0) {
+            s.push_str(&format!(", and {n} in older versions"));
+        }
+        s.push('\n');
+    }
+    if counts.iter().any(|c| c.noncurrent_rows.unwrap_or(0) > 0) {
+        s.push_str(
+            "\nOlder versions of our files, kept by our storage, still hold some rows about\n\
+             you; they are in noncurrent/, one file per table. A row may appear both there\n\
+             and in tables/ when it did not change between versions.\n",
+        );
     }
     let fmt = match req.format {
         DataFormat::Json => {

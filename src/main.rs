@@ -195,6 +195,10 @@ struct ExportArgs {
     /// The time recorded as "generated at" (RFC 3339; default: now).
     #[arg(long, value_name = "TIMESTAMP")]
     as_of: Option<String>,
+    /// Also export rows still held in noncurrent object versions (S3 versioned buckets),
+    /// in their own members under noncurrent/.
+    #[arg(long)]
+    include_versions: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -465,7 +469,7 @@ fn export(a: ExportArgs, quiet: bool) -> Result<u8, Fatal> {
             options: ScanOptions::default(),
             prior_errors: vec![],
             collect_rows: true,
-            include_versions: false,
+            include_versions: a.include_versions,
         },
         request_id: a.request_id.clone(),
         format: match a.data_format {
@@ -503,7 +507,14 @@ fn export(a: ExportArgs, quiet: bool) -> Result<u8, Fatal> {
                 writeln!(stdout, "request {r}")?;
             }
             for t in &summary.tables {
-                writeln!(stdout, "  {:<24} {} row(s)", t.table, t.rows)?;
+                match t.noncurrent_rows {
+                    Some(n) => writeln!(
+                        stdout,
+                        "  {:<24} {} row(s), {n} in noncurrent versions",
+                        t.table, t.rows
+                    )?,
+                    None => writeln!(stdout, "  {:<24} {} row(s)", t.table, t.rows)?,
+                }
             }
         }
     }
@@ -654,8 +665,13 @@ fn evidence_build(a: EvidenceBuildArgs) -> Result<u8, Fatal> {
             if let Some(u) = &s.upload {
                 writeln!(
                     stdout,
-                    "uploaded {} (version {}), locked {} until {}, checksum verified",
+                    "uploaded {}{} (version {}), locked {} until {}, checksum verified",
                     u.uri,
+                    if u.parts > 1 {
+                        format!(" in {} parts", u.parts)
+                    } else {
+                        String::new()
+                    },
                     u.version_id.as_deref().unwrap_or("-"),
                     u.retention_mode,
                     u.retain_until

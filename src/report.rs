@@ -67,6 +67,9 @@ pub struct ObjectRecord {
     pub size: u64,
     pub etag: Option<String>,
     pub version_id: Option<String>,
+    /// An older version of the object (scanned with `--include-versions`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub noncurrent: bool,
 }
 
 /// How row groups were decided.

@@ -251,6 +251,7 @@ impl Store for S3Store {
                     modified: o.last_modified().map(|t| t.secs()),
                     etag: o.e_tag().map(str::to_string),
                     version_id: None,
+                    noncurrent: false,
                 });
             }
         }
@@ -274,6 +275,7 @@ impl Store for S3Store {
                     modified: v.last_modified().map(|t| t.secs()),
                     etag: v.e_tag().map(str::to_string),
                     version_id: v.version_id().filter(|v| *v != "null").map(str::to_string),
+                    noncurrent: v.is_latest() == Some(false),
                 });
             }
         });
@@ -392,8 +394,11 @@ pub struct UploadReceipt {
     pub retention_mode: String,
     pub retain_until: String,
     pub legal_hold: bool,
-    /// SHA-256 the bucket recorded (base64, as S3 reports it).
+    /// SHA-256 the bucket recorded (base64, as S3 reports it). For an object uploaded in
+    /// parts it is S3's composite checksum: the SHA-256 of the parts' SHA-256 digests.
     pub checksum_sha256: String,
+    /// Parts the object was uploaded in (1: a single PUT).
+    pub parts: u32,
 }
 
 /// Standard base64 with padding (S3's checksum headers).
@@ -422,12 +427,34 @@ fn unhex(h: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
-/// Objects up to this size go in one PUT.
-const SINGLE_PUT_MAX: u64 = 5 << 30;
+/// Part size of multipart uploads: `VOUCH_S3_PART_MIB` (5 to 5120 MiB, default 32), raised
+/// when a file would need more than S3's 10,000 parts. Files no larger than one part go up
+/// in a single PUT.
+fn part_size(size: u64) -> Result<u64, String> {
+    const MIB: u64 = 1 << 20;
+    let asked = match std::env::var("VOUCH_S3_PART_MIB") {
+        Ok(v) => match v.trim().parse::<u64>() {
+            Ok(n) if (5..=5120).contains(&n) => n * MIB,
+            _ => return Err(format!("VOUCH_S3_PART_MIB={v:?}: expected 5 to 5120")),
+        },
+        Err(_) => 32 * MIB,
+    };
+    let needed = size.div_ceil(10_000).div_ceil(MIB) * MIB;
+    let part = asked.max(needed);
+    if part > 5120 * MIB {
+        return Err(format!("{size} bytes is more than S3 takes in one object"));
+    }
+    Ok(part)
+}
+
+/// Parts uploaded at once; memory held is about this many parts.
+const PARTS_IN_FLIGHT: usize = 4;
 
 impl S3Store {
     /// Uploads `file` as `name` below the prefix with a SHA-256 checksum and Object Lock,
     /// then reads the lock, legal hold and checksum back and fails if any differs.
+    /// Large files go up in parts; a failed multipart upload is aborted, so no incomplete
+    /// upload is left behind.
     pub fn put_locked(
         &self,
         name: &str,
@@ -436,7 +463,8 @@ impl S3Store {
         lock: &Lock,
     ) -> Result<UploadReceipt, StoreError> {
         use aws_sdk_s3::types::{
-            ChecksumAlgorithm, ChecksumMode, ObjectLockLegalHoldStatus, ObjectLockMode,
+            ChecksumAlgorithm, ObjectLockLegalHold, ObjectLockLegalHoldStatus, ObjectLockMode,
+            ObjectLockRetention, ObjectLockRetentionMode,
         };
         let key = self.key(name);
         let uri = format!("s3://{}/{key}", self.bucket);
@@ -444,17 +472,17 @@ impl S3Store {
         let size = std::fs::metadata(file)
             .map_err(|e| fail(crate::store::io_message(&e)))?
             .len();
-        if size > SINGLE_PUT_MAX {
-            return Err(fail(
-                "bundles over 5 GiB need a multipart upload, which this build does not do yet"
-                    .into(),
-            ));
-        }
-        let checksum = base64(&unhex(sha256_hex).ok_or_else(|| fail("bad SHA-256".into()))?);
-        let mode = if lock.compliance {
-            ObjectLockMode::Compliance
+        let part = part_size(size).map_err(fail)?;
+        let (mode, retention_mode) = if lock.compliance {
+            (
+                ObjectLockMode::Compliance,
+                ObjectLockRetentionMode::Compliance,
+            )
         } else {
-            ObjectLockMode::Governance
+            (
+                ObjectLockMode::Governance,
+                ObjectLockRetentionMode::Governance,
+            )
         };
         let hold = if lock.legal_hold {
             ObjectLockLegalHoldStatus::On
@@ -462,33 +490,82 @@ impl S3Store {
             ObjectLockLegalHoldStatus::Off
         };
         let until = aws_sdk_s3::primitives::DateTime::from_secs(lock.retain_until);
-        let head = self.rt.block_on(async {
-            let body = aws_sdk_s3::primitives::ByteStream::from_path(file)
-                .await
-                .map_err(|e| format!("cannot read the bundle: {e}"))?;
-            self.client
-                .put_object()
-                .bucket(&self.bucket)
-                .key(&key)
-                .body(body)
-                .checksum_algorithm(ChecksumAlgorithm::Sha256)
-                .checksum_sha256(&checksum)
-                .object_lock_mode(mode.clone())
-                .object_lock_retain_until_date(until)
-                .object_lock_legal_hold_status(hold.clone())
-                .send()
-                .await
-                .map_err(|e| s3_error("PutObject", e))?;
-            self.client
-                .head_object()
-                .bucket(&self.bucket)
-                .key(&key)
-                .checksum_mode(ChecksumMode::Enabled)
-                .send()
-                .await
-                .map_err(|e| s3_error("HeadObject", e))
-        });
-        let head = head.map_err(fail)?;
+        let read_head = || self.head_with_checksum(&key).send();
+        let (expected_checksum, parts) = if size <= part {
+            let checksum = base64(&unhex(sha256_hex).ok_or_else(|| fail("bad SHA-256".into()))?);
+            self.rt
+                .block_on(async {
+                    let body = aws_sdk_s3::primitives::ByteStream::from_path(file)
+                        .await
+                        .map_err(|e| format!("cannot read the bundle: {e}"))?;
+                    self.client
+                        .put_object()
+                        .bucket(&self.bucket)
+                        .key(&key)
+                        .body(body)
+                        .checksum_algorithm(ChecksumAlgorithm::Sha256)
+                        .checksum_sha256(&checksum)
+                        .object_lock_mode(mode.clone())
+                        .object_lock_retain_until_date(until)
+                        .object_lock_legal_hold_status(hold.clone())
+                        .send()
+                        .await
+                        .map_err(|e| s3_error("PutObject", e))
+                })
+                .map_err(fail)?;
+            (checksum, 1)
+        } else {
+            let (checksum, parts) = self
+                .put_multipart(&key, file, size, part, &mode, until, &hold)
+                .map_err(fail)?;
+            (checksum, parts)
+        };
+        let mut head = self
+            .rt
+            .block_on(read_head())
+            .map_err(|e| fail(s3_error("HeadObject", e)))?;
+        if parts > 1
+            && (head.object_lock_mode() != Some(&mode)
+                || head.object_lock_retain_until_date().map(|d| d.secs())
+                    != Some(lock.retain_until)
+                || (head.object_lock_legal_hold_status() == Some(&ObjectLockLegalHoldStatus::On))
+                    != lock.legal_hold)
+        {
+            // Some S3-compatible stores ignore the lock given when a multipart upload is
+            // created: set it on the completed version, then read it back again.
+            let version = head.version_id().map(str::to_string);
+            head = self
+                .rt
+                .block_on(async {
+                    self.client
+                        .put_object_retention()
+                        .bucket(&self.bucket)
+                        .key(&key)
+                        .set_version_id(version.clone())
+                        .retention(
+                            ObjectLockRetention::builder()
+                                .mode(retention_mode)
+                                .retain_until_date(until)
+                                .build(),
+                        )
+                        .send()
+                        .await
+                        .map_err(|e| s3_error("PutObjectRetention", e))?;
+                    if lock.legal_hold {
+                        self.client
+                            .put_object_legal_hold()
+                            .bucket(&self.bucket)
+                            .key(&key)
+                            .set_version_id(version)
+                            .legal_hold(ObjectLockLegalHold::builder().status(hold.clone()).build())
+                            .send()
+                            .await
+                            .map_err(|e| s3_error("PutObjectLegalHold", e))?;
+                    }
+                    read_head().await.map_err(|e| s3_error("HeadObject", e))
+                })
+                .map_err(fail)?;
+        }
         // Read back: what the bucket holds must be what was asked for.
         if head.object_lock_mode() != Some(&mode) {
             return Err(fail(format!(
@@ -512,8 +589,12 @@ impl S3Store {
             )));
         }
         match head.checksum_sha256() {
-            Some(c) if c == checksum => {}
-            Some(c) => return Err(fail(format!("read back SHA-256 {c}, expected {checksum}"))),
+            Some(c) if checksum_matches(c, &expected_checksum, parts) => {}
+            Some(c) => {
+                return Err(fail(format!(
+                    "read back SHA-256 {c}, expected {expected_checksum}"
+                )));
+            }
             None => {
                 return Err(fail(
                     "the bucket reports no SHA-256 checksum for the object".into(),
@@ -533,8 +614,175 @@ impl S3Store {
             retention_mode: mode.as_str().to_string(),
             retain_until: crate::report::rfc3339(lock.retain_until),
             legal_hold: held,
-            checksum_sha256: checksum,
+            checksum_sha256: head.checksum_sha256().unwrap_or_default().to_string(),
+            parts,
         })
+    }
+
+    /// HeadObject asking for the object's checksum too.
+    fn head_with_checksum(
+        &self,
+        key: &str,
+    ) -> aws_sdk_s3::operation::head_object::builders::HeadObjectFluentBuilder {
+        self.client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .checksum_mode(aws_sdk_s3::types::ChecksumMode::Enabled)
+    }
+
+    /// A multipart upload of `file` in parts of `part` bytes, each with its SHA-256, a few in
+    /// flight at once. Returns the composite checksum S3 computes (base64 of the SHA-256 of
+    /// the parts' digests) and the part count. On any failure the upload is aborted.
+    #[allow(clippy::too_many_arguments)]
+    fn put_multipart(
+        &self,
+        key: &str,
+        file: &std::path::Path,
+        size: u64,
+        part: u64,
+        mode: &aws_sdk_s3::types::ObjectLockMode,
+        until: aws_sdk_s3::primitives::DateTime,
+        hold: &aws_sdk_s3::types::ObjectLockLegalHoldStatus,
+    ) -> Result<(String, u32), String> {
+        use aws_sdk_s3::types::{ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart};
+        use sha2::{Digest, Sha256};
+        use std::os::unix::fs::FileExt;
+        let f = std::fs::File::open(file).map_err(|e| crate::store::io_message(&e))?;
+        let created = self
+            .rt
+            .block_on(
+                self.client
+                    .create_multipart_upload()
+                    .bucket(&self.bucket)
+                    .key(key)
+                    .checksum_algorithm(ChecksumAlgorithm::Sha256)
+                    .object_lock_mode(mode.clone())
+                    .object_lock_retain_until_date(until)
+                    .object_lock_legal_hold_status(hold.clone())
+                    .send(),
+            )
+            .map_err(|e| s3_error("CreateMultipartUpload", e))?;
+        let upload_id = created
+            .upload_id()
+            .ok_or("S3 CreateMultipartUpload gave no upload id")?
+            .to_string();
+        let count = size.div_ceil(part);
+        let result: Result<(String, u32), String> = self.rt.block_on(async {
+            let mut tasks = tokio::task::JoinSet::new();
+            let mut done: Vec<CompletedPart> = Vec::with_capacity(count as usize);
+            let mut digests = Sha256::new();
+            for n in 0..count {
+                if tasks.len() >= PARTS_IN_FLIGHT {
+                    done.push(
+                        tasks
+                            .join_next()
+                            .await
+                            .ok_or("no part in flight")?
+                            .map_err(|e| format!("a part upload stopped: {e}"))??,
+                    );
+                }
+                let offset = n * part;
+                let mut buf = vec![0u8; part.min(size - offset) as usize];
+                f.read_exact_at(&mut buf, offset).map_err(|e| {
+                    format!("cannot read the bundle: {}", crate::store::io_message(&e))
+                })?;
+                let digest = Sha256::digest(&buf);
+                digests.update(digest);
+                let checksum = base64(&digest);
+                let request = self
+                    .client
+                    .upload_part()
+                    .bucket(&self.bucket)
+                    .key(key)
+                    .upload_id(&upload_id)
+                    .part_number(n as i32 + 1)
+                    .checksum_algorithm(ChecksumAlgorithm::Sha256)
+                    .checksum_sha256(&checksum)
+                    .body(buf.into());
+                tasks.spawn(async move {
+                    let r = request
+                        .send()
+                        .await
+                        .map_err(|e| s3_error(&format!("UploadPart {}", n + 1), e))?;
+                    Ok::<_, String>(
+                        CompletedPart::builder()
+                            .part_number(n as i32 + 1)
+                            .set_e_tag(r.e_tag().map(str::to_string))
+                            .checksum_sha256(checksum)
+                            .build(),
+                    )
+                });
+            }
+            while let Some(r) = tasks.join_next().await {
+                done.push(r.map_err(|e| format!("a part upload stopped: {e}"))??);
+            }
+            done.sort_by_key(|p| p.part_number());
+            let composite = base64(&digests.finalize());
+            let completed = self
+                .client
+                .complete_multipart_upload()
+                .bucket(&self.bucket)
+                .key(key)
+                .upload_id(&upload_id)
+                .multipart_upload(
+                    CompletedMultipartUpload::builder()
+                        .set_parts(Some(done))
+                        .build(),
+                )
+                .send()
+                .await;
+            if let Err(e) = completed {
+                // S3 may have completed the upload although its answer was lost or could
+                // not be read (a retried Complete then gets NoSuchUpload). The object is
+                // ours only if S3 reports exactly our size and composite checksum.
+                let error = s3_error("CompleteMultipartUpload", e);
+                match self.head_with_checksum(key).send().await {
+                    Ok(h)
+                        if h.content_length() == Some(size as i64)
+                            && h.checksum_sha256()
+                                .is_some_and(|c| checksum_matches(c, &composite, count as u32)) => {
+                    }
+                    _ => return Err(error),
+                }
+            }
+            Ok((composite, count as u32))
+        });
+        // Whatever failed, leave no incomplete upload (and no stored parts) behind.
+        let aborted = match &result {
+            Ok(_) => None,
+            Err(_) => Some(
+                self.rt.block_on(
+                    self.client
+                        .abort_multipart_upload()
+                        .bucket(&self.bucket)
+                        .key(key)
+                        .upload_id(&upload_id)
+                        .send(),
+                ),
+            ),
+        };
+        if let (Err(e), Some(Err(a))) = (&result, aborted) {
+            let gone = a.as_service_error().and_then(|s| s.code()) == Some("NoSuchUpload");
+            if !gone {
+                return Err(format!(
+                    "{e}; then {} (upload {upload_id} is left: abort it, or let an \
+                     AbortIncompleteMultipartUpload lifecycle rule remove it)",
+                    s3_error("AbortMultipartUpload", a)
+                ));
+            }
+        }
+        result
+    }
+}
+
+/// Whether the checksum S3 reports is the expected one. For a multipart object S3 reports
+/// the composite checksum, as `<base64>-<parts>` (some compatible stores leave out the
+/// suffix).
+fn checksum_matches(reported: &str, expected: &str, parts: u32) -> bool {
+    match reported.rsplit_once('-') {
+        Some((c, n)) if parts > 1 => c == expected && n == parts.to_string(),
+        _ => reported == expected,
     }
 }
 

@@ -21,6 +21,8 @@ pub struct ObjectMeta {
     pub etag: Option<String>,
     /// The S3 version id, for versioned buckets.
     pub version_id: Option<String>,
+    /// An older version of the object, listed only when versions are asked for.
+    pub noncurrent: bool,
 }
 
 /// A failure to list or read, naming the object or directory.
@@ -198,6 +200,7 @@ impl LocalStore {
                         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
                         .map(|d| d.as_secs() as i64),
                     etag: None,
+                    noncurrent: false,
                     version_id: None,
                 }),
                 Ok(_) => {}

@@ -30,13 +30,6 @@ fn write(path: &Path, cols: Vec<(Field, ArrayRef)>) {
     vouch::fixtures::write_parquet(path, &[b], WriterProperties::builder().build()).unwrap();
 }
 
-fn user_ids(ids: &[&str]) -> Vec<(Field, ArrayRef)> {
-    vec![(
-        Field::new("user_id", DataType::Utf8, false),
-        Arc::new(StringArray::from(ids.to_vec())) as ArrayRef,
-    )]
-}
-
 #[test]
 fn fixture_lake_reports_residual_rows_partitions_and_holds() {
     let dir = fixture_copy();

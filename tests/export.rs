@@ -3,40 +3,10 @@
 
 mod common;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use common::*;
-
-fn sh(cmd: &mut Command) -> std::process::Output {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("{cmd:?}: {e} (scripts/test.sh installs age and unzip)"));
-    out
-}
-
-fn ok(cmd: &mut Command) -> Vec<u8> {
-    let out = sh(cmd);
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
-}
-
-/// An X25519 identity made by `age-keygen`: (identity file, recipient).
-fn age_identity(dir: &Path) -> (PathBuf, String) {
-    let key = dir.join("key.txt");
-    ok(Command::new("age-keygen").arg("-o").arg(&key));
-    let text = std::fs::read_to_string(&key).unwrap();
-    let recipient = text
-        .lines()
-        .find_map(|l| l.strip_prefix("# public key: "))
-        .unwrap()
-        .to_string();
-    (key, recipient)
-}
 
 fn export(dir: &Path, extra: &[&str]) -> Run {
     run(vouch()
@@ -49,30 +19,6 @@ fn export(dir: &Path, extra: &[&str]) -> Run {
         ])
         .args(["--as-of", "2026-11-27T12:00:00Z"])
         .args(extra))
-}
-
-/// Decrypts with `age -d -i KEY` and returns the zip's bytes.
-fn decrypt(key: &Path, file: &Path) -> Vec<u8> {
-    ok(Command::new("age").arg("-d").arg("-i").arg(key).arg(file))
-}
-
-/// The members of a zip, by `unzip -p`, after `unzip -t` checked every CRC.
-fn unzip(dir: &Path, zip: &[u8]) -> std::collections::BTreeMap<String, Vec<u8>> {
-    let path = dir.join("plain.zip");
-    std::fs::write(&path, zip).unwrap();
-    ok(Command::new("unzip").arg("-tq").arg(&path));
-    let list = String::from_utf8(ok(Command::new("unzip").arg("-Z1").arg(&path))).unwrap();
-    let members = list
-        .lines()
-        .map(|m| {
-            (
-                m.to_string(),
-                ok(Command::new("unzip").arg("-p").arg(&path).arg(m)),
-            )
-        })
-        .collect();
-    std::fs::remove_file(&path).unwrap();
-    members
 }
 
 /// DuckDB's per-table count of the fixture lake's rows for `ids`.

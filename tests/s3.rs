@@ -236,21 +236,7 @@ fn exports_and_evidence_come_from_s3_too_past_one_listing_page() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path();
     // Export: the same rows as from the local lake.
-    let key = p.join("key.txt");
-    assert!(
-        Command::new("age-keygen")
-            .arg("-o")
-            .arg(&key)
-            .output()
-            .unwrap()
-            .status
-            .success()
-    );
-    let recipient = std::fs::read_to_string(&key)
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("# public key: ").map(str::to_string))
-        .unwrap();
+    let (_, recipient) = age_identity(p);
     let cfg = repo().join("fixtures/vouch.toml").display().to_string();
     let args = |lake: &str, out: &str| -> Vec<String> {
         [
@@ -363,23 +349,14 @@ fn evidence_is_uploaded_under_object_lock_and_read_back() {
         run(vouch().current_dir(p).args(["keygen", "--out", "k"])).code,
         0
     );
-    let r = run(moto.vouch().current_dir(p).args([
-        "evidence",
-        "build",
-        "--source",
-        "logs",
-        "--signing-key",
-        "k",
-        "--as-of",
+    let r = run(build_and_upload(
+        &moto,
+        p,
         "2024-02-29",
-        "--out",
         "ev.zip",
-        "--upload",
         "s3://compliance-artifacts/data-quality",
-        "--legal-hold",
-        "--format",
-        "json",
-    ]));
+    )
+    .arg("--legal-hold"));
     assert_eq!(r.code, 0, "{r:?}");
     let s = r.json();
     assert_eq!(
@@ -401,20 +378,13 @@ fn evidence_is_uploaded_under_object_lock_and_read_back() {
         "the bytes in the bucket are the bundle"
     );
     // A bucket without Object Lock cannot take a locked upload: exit 2, named.
-    let r = run(moto.vouch().current_dir(p).args([
-        "evidence",
-        "build",
-        "--source",
-        "logs",
-        "--signing-key",
-        "k",
-        "--as-of",
+    let r = run(&mut build_and_upload(
+        &moto,
+        p,
         "2026-11-27",
-        "--out",
         "ev2.zip",
-        "--upload",
         "s3://plain-bucket/x",
-    ]));
+    ));
     assert_eq!(r.code, 2, "{r:?}");
     assert!(
         r.stderr
@@ -598,6 +568,80 @@ fn noncurrent_versions_still_holding_rows_are_residual() {
         j["files_scanned"],
         current.json()["files_scanned"].as_u64().unwrap() + 1
     );
+    let old = j["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["version_id"] == r["version_id"])
+        .unwrap();
+    assert_eq!(old["noncurrent"], true, "{old}");
+
+    // The export with versions carries the old version's rows apart from the current ones.
+    let dir = tempfile::tempdir().unwrap();
+    let (key, recipient) = age_identity(dir.path());
+    let export = |extra: &[&str], out: &str| {
+        run(moto
+            .vouch()
+            .current_dir(&fixtures)
+            .args([
+                "export",
+                "--config",
+                "vouch.toml",
+                "--id",
+                "5002",
+                "--recipient",
+                &recipient,
+                "--format",
+                "json",
+                "-q",
+                "--lake",
+                "s3://analytics/silver_private",
+                "--out",
+            ])
+            .arg(dir.path().join(out))
+            .args(extra))
+    };
+    let e = export(&[], "current.age");
+    assert_eq!(e.code, 0, "{e:?}");
+    assert_eq!(e.json()["rows"], 0, "{e:?}");
+    let e = export(&["--include-versions"], "all.age");
+    assert_eq!(e.code, 0, "{e:?}");
+    let s = e.json();
+    assert_eq!(s["rows"], 2, "{e:?}");
+    let events = s["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["table"] == "events")
+        .unwrap();
+    assert_eq!(events["rows"], 0);
+    assert_eq!(events["noncurrent_rows"], 2);
+    let zip = unzip(dir.path(), &decrypt(&key, &dir.path().join("all.age")));
+    let rows: serde_json::Value = serde_json::from_slice(&zip["noncurrent/events.json"]).unwrap();
+    assert_eq!(rows.as_array().unwrap().len(), 2);
+    assert!(
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["user_id"] == "5002")
+    );
+    let current: serde_json::Value = serde_json::from_slice(&zip["tables/events.json"]).unwrap();
+    assert_eq!(current, serde_json::json!([]));
+    let manifest: serde_json::Value = serde_json::from_slice(&zip["manifest.json"]).unwrap();
+    let m = manifest["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["table"] == "events")
+        .unwrap();
+    assert_eq!(m["noncurrent"]["rows"], 2);
+    assert_eq!(m["noncurrent"]["member"], "noncurrent/events.json");
+    assert_eq!(
+        m["noncurrent"]["source_versions"][0]["version_id"],
+        r["version_id"]
+    );
+    let readme = String::from_utf8(zip["README.txt"].clone()).unwrap();
+    assert!(readme.contains("2 in older versions"), "{readme}");
 }
 
 #[test]
@@ -657,4 +701,129 @@ fn a_thirty_second_stall_is_waited_out() {
     );
     assert_eq!(r.code, 1, "{r:?}");
     assert_eq!(comparable(r.json()), comparable(local.json()));
+}
+
+/// `vouch evidence build` of `logs/` under `p` as of `as_of`, signed with `p/k`, uploaded
+/// to `target`.
+fn build_and_upload(
+    moto: &Moto,
+    p: &std::path::Path,
+    as_of: &str,
+    out: &str,
+    target: &str,
+) -> Command {
+    let mut c = moto.vouch();
+    c.current_dir(p).args([
+        "evidence",
+        "build",
+        "--source",
+        "logs",
+        "--signing-key",
+        "k",
+        "--as-of",
+        as_of,
+        "--out",
+        out,
+        "--upload",
+        target,
+        "--format",
+        "json",
+    ]);
+    c
+}
+
+#[test]
+fn large_bundles_go_up_in_parts_and_a_failed_part_leaves_no_upload() {
+    let moto = Moto::start();
+    moto.setup(
+        "compliance-artifacts",
+        serde_json::json!({"lock": true, "versioning": true}),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    std::fs::create_dir_all(p.join("logs")).unwrap();
+    // 11 MiB that deflate cannot shrink: with 5 MiB parts the bundle takes three.
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    let noise: Vec<u8> = (0..11 << 20)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    std::fs::write(p.join("logs/capture.bin"), &noise).unwrap();
+    assert_eq!(
+        run(vouch().current_dir(p).args(["keygen", "--out", "k"])).code,
+        0
+    );
+    let state = || {
+        oracle(
+            "s3_state.py",
+            &serde_json::json!({"endpoint": moto.url, "bucket": "compliance-artifacts"}),
+        )
+    };
+    let r = run(build_and_upload(
+        &moto,
+        p,
+        "2026-11-27",
+        "ev.zip",
+        "s3://compliance-artifacts/dq",
+    )
+    .arg("--legal-hold")
+    .env("VOUCH_S3_PART_MIB", "5"));
+    assert_eq!(r.code, 0, "{r:?}");
+    let s = r.json();
+    assert_eq!(s["upload"]["parts"], 3);
+    let got = oracle(
+        "s3_head.py",
+        &serde_json::json!({"endpoint": moto.url, "bucket": "compliance-artifacts", "key": "dq/ev.zip"}),
+    );
+    assert_eq!(
+        got["mode"], "COMPLIANCE",
+        "the lock is on the completed object"
+    );
+    assert_eq!(got["retain_until"], "2033-11-27T00:00:00Z");
+    assert_eq!(got["legal_hold"], "ON");
+    assert_eq!(got["version_id"], s["upload"]["version_id"]);
+    assert_eq!(got["sha256"], s["sha256"], "the parts add up to the bundle");
+    assert_eq!(state()["multipart_uploads"], 0);
+
+    // The second part is refused: exit 2 naming the object and the part, the upload is
+    // aborted, and nothing new is in the bucket.
+    let proxy = Proxy::start(&moto, &["0", "1", "0", "partNumber=2"]);
+    let r = run(build_and_upload(
+        &moto,
+        p,
+        "2026-11-27",
+        "ev2.zip",
+        "s3://compliance-artifacts/dq",
+    )
+    .env("VOUCH_S3_PART_MIB", "5")
+    .env("AWS_ENDPOINT_URL", proxy.url.clone()));
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(
+        r.stderr.starts_with(
+            "vouch: error: s3://compliance-artifacts/dq/ev2.zip: S3 UploadPart 2 failed: AccessDenied"
+        ),
+        "{r:?}"
+    );
+    let after = state();
+    assert_eq!(
+        after["multipart_uploads"], 0,
+        "the failed upload was aborted"
+    );
+    assert_eq!(after["keys"], serde_json::json!(["dq/ev.zip"]));
+    // A part size out of range is refused before anything is sent.
+    let r = run(build_and_upload(
+        &moto,
+        p,
+        "2026-11-27",
+        "ev3.zip",
+        "s3://compliance-artifacts/dq",
+    )
+    .env("VOUCH_S3_PART_MIB", "4"));
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(r.stderr.contains("VOUCH_S3_PART_MIB=\"4\""), "{r:?}");
+    assert_eq!(state()["keys"], serde_json::json!(["dq/ev.zip"]));
 }

@@ -147,6 +147,7 @@ pub fn scan_locating(
             size: f.size,
             etag: f.etag.clone(),
             version_id: f.version_id.clone(),
+            noncurrent: f.noncurrent,
         })
         .collect();
     let mut totals = RowGroupStats::default();

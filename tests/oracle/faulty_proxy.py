@@ -1,8 +1,9 @@
 """A fault-injecting HTTP proxy in front of the test S3 server, on 127.0.0.1.
-Arguments: LISTEN_PORT UPSTREAM_URL FAULT_RATE SEED [STALL_SECONDS]. Every request is
+Arguments: LISTEN_PORT UPSTREAM_URL FAULT_RATE SEED [STALL_SECONDS [DENY]]. Every request is
 forwarded, except that a seeded FAULT_RATE share is answered 503 SlowDown, a few
-connections are reset without an answer, and (with STALL_SECONDS) the first ranged GET
-stalls that long before it is answered. Stops by itself after 10 minutes."""
+connections are reset without an answer, (with STALL_SECONDS) the first ranged GET
+stalls that long before it is answered, and every request whose path contains DENY is
+answered 403 AccessDenied. Stops by itself after 10 minutes."""
 import http.client
 import http.server
 import random
@@ -14,10 +15,13 @@ import urllib.parse
 
 port, upstream, rate, seed = int(sys.argv[1]), urllib.parse.urlparse(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
 stall = [float(sys.argv[5])] if len(sys.argv) > 5 else []
+deny = sys.argv[6] if len(sys.argv) > 6 else None
 rng = random.Random(seed)
 lock = threading.Lock()
 SLOWDOWN = (b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code>'
             b'<Message>Please reduce your request rate.</Message></Error>')
+DENIED = (b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code>'
+          b'<Message>Access Denied</Message></Error>')
 
 
 class Proxy(http.server.BaseHTTPRequestHandler):
@@ -35,6 +39,9 @@ class Proxy(http.server.BaseHTTPRequestHandler):
         if pause:
             time.sleep(pause)
             roll = 1.0
+        if deny and deny in self.path:
+            self.answer(403, DENIED)
+            return
         if roll < rate * 0.15:
             # Reset the connection without answering.
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
@@ -42,11 +49,7 @@ class Proxy(http.server.BaseHTTPRequestHandler):
             self.close_connection = True
             return
         if roll < rate:
-            self.send_response(503)
-            self.send_header("Content-Type", "application/xml")
-            self.send_header("Content-Length", str(len(SLOWDOWN)))
-            self.end_headers()
-            self.wfile.write(SLOWDOWN)
+            self.answer(503, SLOWDOWN)
             return
         conn = http.client.HTTPConnection(upstream.hostname, upstream.port, timeout=60)
         headers = {k: v for k, v in self.headers.items() if k.lower() not in ("connection",)}
@@ -63,9 +66,24 @@ class Proxy(http.server.BaseHTTPRequestHandler):
             self.wfile.write(data)
         conn.close()
 
+    def answer(self, status, body):
+        self.send_response(status)
+        self.send_header("Content-Type", "application/xml")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
     do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = handle_any
 
 
-server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Proxy)
+class Server(http.server.ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        # A client that hangs up mid-answer (an upload given up after a refused part) is
+        # expected here; anything else is still reported.
+        if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            super().handle_error(request, client_address)
+
+
+server = Server(("127.0.0.1", port), Proxy)
 threading.Timer(600, server.shutdown).start()
 server.serve_forever()
