@@ -54,7 +54,7 @@ def main():
                    AWS_REGION="us-east-1", AWS_EC2_METADATA_DISABLED="true")
         ids = os.path.join(data, "ids.txt")
         print(f"scale {args.scale}: {rows:,} rows, median of {runs} warm run(s), moto_server on loopback")
-        print(f"  {'lake':<7} {'local s':>8} {'S3 s':>7} {'S3/local':>9} {'lake MB':>8} {'fetched MB':>11} {'fetched %':>10}")
+        print(f"  {'lake':<7} {'local s':>8} {'S3 s':>7} {'S3/local':>9} {'lake MB':>8} {'fetched MB':>11} {'fetched %':>10} {'files':>6} {'GETs':>6}")
         for variant in ["plain", "bloom"]:
             lake = os.path.join(data, f"lake-{variant}")
             size = 0
@@ -78,7 +78,8 @@ def main():
             if [t["residual_rows"] for t in lrep["tables"]] != [t["residual_rows"] for t in srep["tables"]]:
                 sys.exit("FAILED: the S3 and local scans disagree")
             fetched = srep["bytes_read"]
-            print(f"  {variant:<7} {lt:>8.3f} {st:>7.3f} {st / lt:>8.2f}x {size / 1e6:>8.1f} {fetched / 1e6:>11.1f} {100 * fetched / size:>9.1f}%")
+            print(f"  {variant:<7} {lt:>8.3f} {st:>7.3f} {st / lt:>8.2f}x {size / 1e6:>8.1f} {fetched / 1e6:>11.1f} {100 * fetched / size:>9.1f}%"
+                  f" {srep['files_scanned']:>6} {srep['read_requests']:>6}")
     finally:
         server.kill()
         server.wait()

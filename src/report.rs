@@ -46,6 +46,8 @@ pub struct ScanReport {
     pub rows_scanned: u64,
     /// Bytes read from the store (footers, bloom filters, column chunks).
     pub bytes_read: u64,
+    /// Ranged reads issued to the store (for S3: GET requests, retries not counted).
+    pub read_requests: u64,
     /// Matching rows outside legal holds. Rows, not subjects.
     pub residual_rows: u64,
     /// Matching rows in tables under legal hold.
@@ -194,11 +196,12 @@ impl ScanReport {
         let _ = writeln!(s, "{headline}");
         let _ = writeln!(
             s,
-            "scanned {}: {} file(s), {} rows, {} read; row groups: {} total, {} skipped by statistics, {} by bloom filter, {} by dictionary, {} decoded",
+            "scanned {}: {} file(s), {} rows, {} read in {} request(s); row groups: {} total, {} skipped by statistics, {} by bloom filter, {} by dictionary, {} decoded",
             self.lake,
             thousands(self.files_scanned),
             thousands(self.rows_scanned),
             bytes_h(self.bytes_read),
+            thousands(self.read_requests),
             thousands(self.row_groups.total),
             thousands(self.row_groups.skipped_by_statistics),
             thousands(self.row_groups.skipped_by_bloom_filter),

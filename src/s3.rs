@@ -221,6 +221,10 @@ impl Store for S3Store {
         16
     }
 
+    fn is_remote(&self) -> bool {
+        true
+    }
+
     fn list(&self, prefix: &str) -> Listing {
         let mut out = Listing::default();
         let rel = prefix.trim_matches('/');

@@ -64,6 +64,11 @@ pub trait Store: Send + Sync {
             .map(|n| n.get())
             .unwrap_or(2)
     }
+    /// Whether each read is a network round trip, so that fewer, larger reads pay (the
+    /// scan then fetches a file's bloom filters in one read).
+    fn is_remote(&self) -> bool {
+        false
+    }
     /// Like [`Store::list`], with every version of every object (current and noncurrent)
     /// where the store keeps versions; other stores list their objects.
     fn list_versions(&self, prefix: &str) -> Listing {

@@ -136,7 +136,7 @@ pub fn scan_locating(
     progress.start(total_files, total_bytes);
 
     let probes = ProbeCache::new(req.subjects);
-    let bytes_read = AtomicU64::new(0);
+    let bytes_read = ReadCounters::default();
     let mut tables = Vec::new();
     let mut residuals = Vec::new();
     let objects: Vec<crate::report::ObjectRecord> = listed
@@ -277,7 +277,8 @@ pub fn scan_locating(
         },
         files_scanned,
         rows_scanned,
-        bytes_read: bytes_read.load(Ordering::Relaxed),
+        bytes_read: bytes_read.bytes.load(Ordering::Relaxed),
+        read_requests: bytes_read.requests.load(Ordering::Relaxed),
         residual_rows,
         held_rows,
         row_groups: totals,
@@ -410,12 +411,22 @@ pub fn id_kind(descr: &parquet::schema::types::ColumnDescriptor) -> Result<IdKin
     }
 }
 
+/// What a scan read from the store.
+#[derive(Default)]
+struct ReadCounters {
+    bytes: AtomicU64,
+    requests: AtomicU64,
+}
+
 /// Ranged reads of one object through the store, bounds-checked against its listed size
 /// and counted.
 struct ObjectReader<'a> {
     inner: Box<dyn RangeRead>,
     size: u64,
-    counter: &'a AtomicU64,
+    counter: &'a ReadCounters,
+    /// A range fetched ahead in one read (a remote file's bloom filters): its offset and
+    /// bytes. Reads inside it are answered from memory.
+    prefetched: Option<(u64, Vec<u8>)>,
 }
 
 impl ObjectReader<'_> {
@@ -426,10 +437,19 @@ impl ObjectReader<'_> {
                 self.size
             ));
         }
+        if let Some((base, data)) = &self.prefetched {
+            if offset >= *base && offset + len <= base + data.len() as u64 {
+                let at = (offset - base) as usize;
+                buf.clear();
+                buf.extend_from_slice(&data[at..at + len as usize]);
+                return Ok(());
+            }
+        }
         self.inner
             .read_into(offset, len, buf)
             .map_err(|e| e.message)?;
-        self.counter.fetch_add(len, Ordering::Relaxed);
+        self.counter.bytes.fetch_add(len, Ordering::Relaxed);
+        self.counter.requests.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
 
@@ -535,13 +555,14 @@ fn scan_file(
     f: &ObjectMeta,
     id_columns: &[String],
     probes: &ProbeCache<'_>,
-    counter: &AtomicU64,
+    counter: &ReadCounters,
 ) -> Result<FileOutcome, String> {
     let inner = req.store.open(f).map_err(|e| e.message)?;
-    let reader = ObjectReader {
+    let mut reader = ObjectReader {
         inner,
         size: f.size,
         counter,
+        prefetched: None,
     };
     let meta = read_footer(&reader, &req.options.limits)?;
     let schema = meta.file_metadata().schema_descr();
@@ -580,6 +601,11 @@ fn scan_file(
             "corrupt footer: row groups hold {sum} rows, the file says {declared}"
         ));
     }
+    if req.store.is_remote() && req.options.use_bloom_filters {
+        if let Some((lo, hi)) = bloom_span(&meta, &cols).filter(|&(_, hi)| hi <= reader.size) {
+            reader.prefetched = Some((lo, reader.read(lo, hi - lo)?));
+        }
+    }
     let results: Vec<Result<RgOutcome, String>> = meta
         .row_groups()
         .par_iter()
@@ -602,6 +628,32 @@ fn scan_file(
         }
     }
     Ok(out)
+}
+
+/// Largest span of bloom filters fetched in one read.
+const BLOOM_SPAN_MAX: u64 = 16 << 20;
+
+/// The byte span holding the bloom filters of a file's identifier columns, when they lie
+/// close together (writers put them side by side before the footer) so that one read of
+/// the span beats a round trip per filter: every filter's length recorded, the span at
+/// most [`BLOOM_SPAN_MAX`] and at least half filled by the filters.
+fn bloom_span(meta: &ParquetMetaData, cols: &[IdColumn]) -> Option<(u64, u64)> {
+    let (mut lo, mut hi, mut filled, mut count) = (u64::MAX, 0u64, 0u64, 0);
+    for rg in meta.row_groups() {
+        for c in cols {
+            let chunk = rg.column(c.index);
+            let Some(offset) = chunk.bloom_filter_offset() else {
+                continue;
+            };
+            let offset = u64::try_from(offset).ok()?;
+            let len = u64::try_from(chunk.bloom_filter_length()?).ok()?;
+            lo = lo.min(offset);
+            hi = hi.max(offset.checked_add(len)?);
+            filled += len;
+            count += 1;
+        }
+    }
+    (count > 1 && hi - lo <= BLOOM_SPAN_MAX && filled * 2 >= hi - lo).then_some((lo, hi))
 }
 
 /// What one row group holds.
