@@ -26,6 +26,8 @@ pub struct Config {
     pub tables: SideTables,
     #[serde(default)]
     pub privacy: PrivacyConfig,
+    #[serde(default)]
+    pub targets: Targets,
     /// Directory of the config file; relative paths are resolved against it.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -74,6 +76,28 @@ pub struct SideTables {
     pub data_retention_policy: Option<String>,
 }
 
+/// SLA targets of `vouch metrics --fail-on-breach` (rates in [0, 1]; default 1.0: every
+/// incident, request and change within its SLA).
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Targets {
+    pub ack_within_5m_rate: f64,
+    pub postmortem_within_48h_rate: f64,
+    pub on_time_rate: f64,
+    pub reviewed_within_2bd_rate: f64,
+}
+
+impl Default for Targets {
+    fn default() -> Targets {
+        Targets {
+            ack_within_5m_rate: 1.0,
+            postmortem_within_48h_rate: 1.0,
+            on_time_rate: 1.0,
+            reviewed_within_2bd_rate: 1.0,
+        }
+    }
+}
+
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PrivacyConfig {
@@ -115,6 +139,17 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), String> {
+        let t = &self.targets;
+        for (name, v) in [
+            ("ack_within_5m_rate", t.ack_within_5m_rate),
+            ("postmortem_within_48h_rate", t.postmortem_within_48h_rate),
+            ("on_time_rate", t.on_time_rate),
+            ("reviewed_within_2bd_rate", t.reviewed_within_2bd_rate),
+        ] {
+            if !(0.0..=1.0).contains(&v) {
+                return Err(format!("targets.{name} = {v}: a rate is between 0 and 1"));
+            }
+        }
         if self.lake.id_columns.is_empty() {
             return Err("lake.id_columns must name at least one column".into());
         }

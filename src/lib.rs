@@ -11,6 +11,7 @@ pub mod fsio;
 pub mod hashpipe;
 pub mod keys;
 pub mod lake;
+pub mod metrics;
 pub mod report;
 pub mod s3;
 pub mod scan;

@@ -44,6 +44,48 @@ enum Cmd {
     /// Check S3 Object Lock retention of every object version under a prefix.
     #[command(subcommand)]
     Retention(RetentionCmd),
+    /// Incident, DSAR and change-review SLA metrics, defined in SQL under queries/.
+    Metrics(MetricsArgs),
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum MetricArg {
+    Incidents,
+    Dsar,
+    Changes,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ByArg {
+    Month,
+}
+
+#[derive(clap::Args)]
+struct MetricsArgs {
+    /// Which table and metrics: incidents (data_incident), dsar (dsar_request) or changes
+    /// (governance_change_log).
+    #[arg(value_enum)]
+    metric: MetricArg,
+    /// The table, Parquet or CSV (by extension).
+    #[arg(long, value_name = "FILE")]
+    input: PathBuf,
+    /// "Now" for open incidents and requests (RFC 3339 or YYYY-MM-DD, UTC; default: now).
+    #[arg(long, value_name = "TIMESTAMP")]
+    as_of: Option<String>,
+    /// vouch.toml, for the SLA targets in its [targets] section (default: 1.0 each).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Dates that are not business days (changes), YYYY-MM-DD one a line.
+    #[arg(long, value_name = "FILE")]
+    holidays: Option<PathBuf>,
+    /// Also give every figure by month.
+    #[arg(long, value_enum)]
+    by: Option<ByArg>,
+    #[arg(long, value_enum, default_value = "text")]
+    format: Format,
+    /// Exit 1 when a rate is below its target or anything is overdue or late.
+    #[arg(long)]
+    fail_on_breach: bool,
 }
 
 #[derive(Subcommand)]
@@ -301,7 +343,59 @@ fn run(cli: Cli) -> Result<u8, Fatal> {
         Cmd::Evidence(EvidenceCmd::Verify(a)) => evidence_verify(a),
         Cmd::Keygen(a) => keygen(a),
         Cmd::Retention(RetentionCmd::Check(a)) => retention_check(a),
+        Cmd::Metrics(a) => metrics(a),
     }
+}
+
+fn metrics(a: MetricsArgs) -> Result<u8, Fatal> {
+    use vouch::metrics::{Metric, Request};
+    let targets = match &a.config {
+        Some(p) => Config::load(p)?.targets,
+        None => Default::default(),
+    };
+    let as_of = match &a.as_of {
+        Some(t) => vouch::metrics::input::parse_time(t).ok_or_else(|| {
+            Fatal(format!(
+                "--as-of {t:?}: expected YYYY-MM-DD or an RFC 3339 time"
+            ))
+        })?,
+        None => chrono::Utc::now().timestamp_micros(),
+    };
+    let holidays = match &a.holidays {
+        Some(p) => vouch::metrics::read_holidays(p)?,
+        None => Vec::new(),
+    };
+    let report = vouch::metrics::run(&Request {
+        metric: match a.metric {
+            MetricArg::Incidents => Metric::Incidents,
+            MetricArg::Dsar => Metric::Dsar,
+            MetricArg::Changes => Metric::Changes,
+        },
+        input: &a.input,
+        as_of,
+        holidays: &holidays,
+        by_month: matches!(a.by, Some(ByArg::Month)),
+        targets,
+    })?;
+    print_report(a.format, &report, || report.to_text())?;
+    Ok(u8::from(a.fail_on_breach && !report.breaches.is_empty()))
+}
+
+/// A report on stdout: pretty JSON, or its text form.
+fn print_report<T: serde::Serialize>(
+    format: Format,
+    report: &T,
+    text: impl FnOnce() -> String,
+) -> Result<(), Fatal> {
+    let mut stdout = std::io::stdout().lock();
+    match format {
+        Format::Json => {
+            serde_json::to_writer_pretty(&mut stdout, report)?;
+            writeln!(stdout)?;
+        }
+        Format::Text => write!(stdout, "{}", text())?,
+    }
+    Ok(())
 }
 
 /// What `scan` and `export` both resolve from the command line and the config.
@@ -412,14 +506,7 @@ fn scan(a: ScanArgs, quiet: bool) -> Result<u8, Fatal> {
         let json = serde_json::to_vec_pretty(&report)?;
         vouch::fsio::write_atomic(out, &json, true).map_err(Fatal)?;
     }
-    let mut stdout = std::io::stdout().lock();
-    match a.format {
-        Format::Json => {
-            serde_json::to_writer_pretty(&mut stdout, &report)?;
-            writeln!(stdout)?;
-        }
-        Format::Text => write!(stdout, "{}", report.to_text())?,
-    }
+    print_report(a.format, &report, || report.to_text())?;
     if !quiet {
         eprintln!("vouch: scanned in {:.2} s", started.elapsed().as_secs_f64());
     }

@@ -27,8 +27,21 @@ pub enum TableError {
     },
 }
 
-/// Reads a whole table (small tables only: these are registers, not lake data).
-pub fn read_table(path: &Path) -> Result<Vec<RecordBatch>, TableError> {
+/// A whole table in memory (registers, not lake data: a million rows is a large one).
+pub struct Table {
+    /// The columns, known even when there are no rows.
+    pub schema: arrow::datatypes::SchemaRef,
+    pub batches: Vec<RecordBatch>,
+}
+
+impl Table {
+    pub fn rows(&self) -> usize {
+        self.batches.iter().map(RecordBatch::num_rows).sum()
+    }
+}
+
+/// Reads a whole table.
+pub fn read_table(path: &Path) -> Result<Table, TableError> {
     let shown = path.display().to_string();
     let err = |m: String| TableError::Unreadable {
         path: shown.clone(),
@@ -42,13 +55,17 @@ pub fn read_table(path: &Path) -> Result<Vec<RecordBatch>, TableError> {
         .to_ascii_lowercase();
     match ext.as_str() {
         "parquet" => {
-            let reader =
+            let builder =
                 parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
-                    .and_then(|b| b.build())
                     .map_err(|e| err(format!("not a readable Parquet file: {e}")))?;
-            reader
+            let schema = builder.schema().clone();
+            let reader = builder
+                .build()
+                .map_err(|e| err(format!("not a readable Parquet file: {e}")))?;
+            let batches = reader
                 .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| err(format!("cannot decode: {e}")))
+                .map_err(|e| err(format!("cannot decode: {e}")))?;
+            Ok(Table { schema, batches })
         }
         "csv" => {
             // Every column is read as text and parsed by the caller, which knows the
@@ -70,13 +87,14 @@ pub fn read_table(path: &Path) -> Result<Vec<RecordBatch>, TableError> {
                 .collect();
             let schema = Arc::new(arrow::datatypes::Schema::new(fields));
             let file = File::open(path).map_err(|e| err(crate::store::io_message(&e)))?;
-            let reader = arrow::csv::ReaderBuilder::new(schema)
+            let reader = arrow::csv::ReaderBuilder::new(schema.clone())
                 .with_header(true)
                 .build(file)
                 .map_err(|e| err(format!("cannot read CSV: {e}")))?;
-            reader
+            let batches = reader
                 .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| err(format!("cannot read CSV: {e}")))
+                .map_err(|e| err(format!("cannot read CSV: {e}")))?;
+            Ok(Table { schema, batches })
         }
         _ => Err(err(
             "unknown table format (expected .parquet or .csv)".into()
@@ -87,12 +105,18 @@ pub fn read_table(path: &Path) -> Result<Vec<RecordBatch>, TableError> {
 /// A column of every batch as optional strings (any type is cast to text).
 pub fn string_column(
     path: &Path,
-    batches: &[RecordBatch],
+    table: &Table,
     column: &str,
 ) -> Result<Vec<Option<String>>, TableError> {
     let shown = path.display().to_string();
-    let mut out = Vec::new();
-    for b in batches {
+    if table.schema.field_with_name(column).is_err() {
+        return Err(TableError::MissingColumn {
+            path: shown,
+            column: column.into(),
+        });
+    }
+    let mut out = Vec::with_capacity(table.rows());
+    for b in &table.batches {
         let Some(col) = b.column_by_name(column) else {
             return Err(TableError::MissingColumn {
                 path: shown,
@@ -112,10 +136,6 @@ pub fn string_column(
         };
         out.extend((0..s.len()).map(|i| s.is_valid(i).then(|| s.value(i).to_string())));
     }
-    if batches.is_empty() {
-        // No rows: the column cannot be checked, and there is nothing in it.
-        return Ok(out);
-    }
     Ok(out)
 }
 
@@ -130,9 +150,9 @@ pub fn parse_bool(s: &str) -> Option<bool> {
 
 /// The datasets under legal hold according to a `data_retention_policy` table.
 pub fn legal_holds(path: &Path) -> Result<BTreeSet<String>, TableError> {
-    let batches = read_table(path)?;
-    let datasets = string_column(path, &batches, "dataset")?;
-    let flags = string_column(path, &batches, "legal_hold_flag")?;
+    let table = read_table(path)?;
+    let datasets = string_column(path, &table, "dataset")?;
+    let flags = string_column(path, &table, "legal_hold_flag")?;
     let mut held = BTreeSet::new();
     for (i, (d, f)) in datasets.iter().zip(&flags).enumerate() {
         let flag = match f {

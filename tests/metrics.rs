@@ -1,0 +1,554 @@
+//! `vouch metrics`: golden tests on small hand-built tables whose answers are worked out
+//! by hand below, input errors, and a differential test that runs the same queries/ in
+//! DuckDB on generated tables.
+
+mod common;
+use std::path::Path;
+
+use common::*;
+
+const AS_OF: &str = "2026-11-27T00:00:00Z";
+
+fn metrics(dir: &Path, args: &[&str]) -> Run {
+    run(vouch()
+        .current_dir(dir)
+        .args(["metrics"])
+        .args(args)
+        .args(["--as-of", AS_OF]))
+}
+
+fn json(dir: &Path, args: &[&str]) -> serde_json::Value {
+    let r = metrics(dir, &[args, &["--format", "json"]].concat());
+    assert_eq!(r.code, 0, "{r:?}");
+    r.json()
+}
+
+fn close(got: &serde_json::Value, want: f64) {
+    let g = got
+        .as_f64()
+        .unwrap_or_else(|| panic!("{got} is not a number"));
+    assert!((g - want).abs() < 1e-6, "got {g}, want {want}");
+}
+
+/// i1: acknowledged exactly 5 minutes after the start, postmortem exactly 48 h after the
+///     end: both on time.
+/// i2: acknowledged 5 minutes + 1 s after, postmortem 48 h + 1 s after: both missed.
+/// i3: never acknowledged, resolved, no postmortem long after its window: missing. Its
+///     times carry +02:00: it started 2026-01-31 22:00 UTC, a January incident.
+/// i4: open (no end), acknowledged after 60 s.
+/// i5: resolved a day before --as-of with no postmortem yet: pending, not counted.
+const INCIDENTS: &str = "\
+incident_id,severity,start_at,acknowledged_at,end_at,impact,rca,follow_up_actions,postmortem_at
+i1,sev1,2026-01-05T10:00:00Z,2026-01-05T10:05:00Z,2026-01-05T12:00:00Z,orders delayed,bad deploy,rollback,2026-01-07T12:00:00Z
+i2,sev1,2026-01-06T10:00:00Z,2026-01-06T10:05:01Z,2026-01-06T11:00:00Z,,,,2026-01-08T11:00:01Z
+i3,sev2,2026-02-01T00:00:00+02:00,,2026-02-01T01:00:00+02:00,,,,
+i4,sev2,2026-02-10 00:00:00,2026-02-10 00:01:00,,,,,
+i5,sev3,2026-11-26T00:00:00Z,2026-11-26T00:02:00Z,2026-11-26T01:00:00Z,,,,
+";
+
+#[test]
+fn incident_slas_by_hand() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    std::fs::write(p.join("incidents.csv"), INCIDENTS).unwrap();
+    let j = json(
+        p,
+        &["incidents", "--input", "incidents.csv", "--by", "month"],
+    );
+    assert_eq!(j["schema_version"], 1);
+    assert_eq!(j["as_of"], AS_OF);
+    assert_eq!(j["count"], 5);
+    assert_eq!(j["open"], 1);
+    // Acknowledged: 300, 301, 60, 120 s.
+    close(&j["mtta_mean_seconds"], 781.0 / 4.0);
+    close(&j["mtta_p50_seconds"], 210.0); // sorted 60 120 300 301: rank 1.5
+    close(&j["mtta_p90_seconds"], 300.7); // rank 2.7
+    // Resolved: 7200, 3600, 3600, 3600 s.
+    close(&j["mttr_mean_seconds"], 4500.0);
+    close(&j["mttr_p50_seconds"], 3600.0);
+    close(&j["mttr_p90_seconds"], 3600.0 + 0.7 * 3600.0);
+    close(&j["ack_within_5m_rate"], 3.0 / 5.0); // i1 (exactly 5 min), i4, i5
+    close(&j["postmortem_within_48h_rate"], 1.0 / 3.0); // i1 of i1, i2, i3; i5 pending
+    assert_eq!(j["unacknowledged"], serde_json::json!(["i3"]));
+    assert_eq!(j["missing_postmortem"], serde_json::json!(["i3"]));
+    let s = &j["by_severity"];
+    assert_eq!(s["sev1"]["count"], 2);
+    close(&s["sev1"]["mtta_mean_seconds"], 300.5);
+    close(&s["sev1"]["ack_within_5m_rate"], 0.5);
+    close(&s["sev1"]["postmortem_within_48h_rate"], 0.5);
+    assert_eq!(s["sev2"]["open"], 1);
+    assert_eq!(s["sev2"]["unacknowledged"], serde_json::json!(["i3"]));
+    close(&s["sev2"]["postmortem_within_48h_rate"], 0.0);
+    assert_eq!(
+        s["sev3"]["postmortem_within_48h_rate"],
+        serde_json::Value::Null
+    );
+    let m = &j["by_month"];
+    assert_eq!(m["2026-01"]["count"], 3, "i3 started in January, UTC: {m}");
+    assert_eq!(m["2026-02"]["count"], 1);
+    assert_eq!(m["2026-11"]["count"], 1);
+    assert_eq!(j["breaches"].as_array().unwrap().len(), 2, "{j}");
+
+    // --fail-on-breach: the rates are under the default targets (1.0) ...
+    let r = metrics(
+        p,
+        &["incidents", "--input", "incidents.csv", "--fail-on-breach"],
+    );
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stdout.contains("BREACH: ack_within_5m_rate 0.6000"),
+        "{r:?}"
+    );
+    assert!(r.stdout.contains("unacknowledged (1): i3"), "{r:?}");
+    // ... and above targets set in vouch.toml.
+    std::fs::write(
+        p.join("vouch.toml"),
+        "[targets]\nack_within_5m_rate = 0.6\npostmortem_within_48h_rate = 0.3\n",
+    )
+    .unwrap();
+    let r = metrics(
+        p,
+        &[
+            "incidents",
+            "--input",
+            "incidents.csv",
+            "--config",
+            "vouch.toml",
+            "--fail-on-breach",
+        ],
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stdout.contains("within targets"), "{r:?}");
+}
+
+/// d1: received Jan 31 in a leap year: due Feb 29 at the same time; completed then.
+/// d2: received Jan 31, 2023: due Feb 28; completed 1 s late.
+/// d3: extended: received Dec 31, due three months later, Mar 31; completed then.
+/// d7: received Dec 31: due Jan 31; completed then.
+/// d4: open, due Nov 20, before --as-of: overdue.
+/// d5: open, due Nov 30 12:00, within 5 days of --as-of: at risk.
+/// d6: open, due Dec 20: neither.
+const DSAR: &str = "\
+request_id,subject_id,request_type,received_at,extended,completed_at,status,export_sha256
+d1,alice@example.com,access,2024-01-31T10:00:00Z,false,2024-02-29T10:00:00Z,complete,
+d2,bob@example.com,delete,2023-01-31T10:00:00Z,false,2023-02-28T10:00:01Z,complete,
+d3,carol@example.com,delete,2025-12-31T09:00:00Z,true,2026-03-31T09:00:00Z,complete,
+d4,dave@example.com,access,2026-10-20T00:00:00Z,false,,open,
+d5,erin@example.com,delete,2026-10-30T12:00:00Z,,,in_progress,
+d6,frank@example.com,access,2026-11-20T00:00:00Z,false,,open,
+d7,grace@example.com,access,2025-12-31T23:00:00Z,false,2026-01-31T23:00:00Z,complete,
+";
+
+#[test]
+fn dsar_deadlines_by_hand() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    std::fs::write(p.join("dsar.csv"), DSAR).unwrap();
+    let r = metrics(p, &["dsar", "--input", "dsar.csv", "--format", "json"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    for subject in ["alice", "bob", "carol", "dave", "erin", "frank", "grace"] {
+        assert!(
+            !r.stdout.contains(subject),
+            "a subject id in the output: {r:?}"
+        );
+    }
+    let j = r.json();
+    assert_eq!(j["requests"], 7);
+    assert_eq!(j["completed"], 4);
+    assert_eq!(j["open"], 3);
+    close(&j["on_time_rate"], 0.75); // d1, d3, d7 of d1, d2, d3, d7
+    assert_eq!(j["overdue"], serde_json::json!(["d4"]));
+    assert_eq!(j["at_risk"], serde_json::json!(["d5"]));
+    // Days to complete: d2 28 days + 1 s, d1 29, d7 31, d3 90.
+    close(&j["days_to_complete_p50"], 30.0);
+    close(&j["days_to_complete_p90"], 31.0 + 0.7 * 59.0);
+    let access = &j["by_type"]["access"];
+    assert_eq!(access["requests"], 4);
+    close(&access["on_time_rate"], 1.0);
+    assert_eq!(access["overdue"], serde_json::json!(["d4"]));
+    let delete = &j["by_type"]["delete"];
+    close(&delete["on_time_rate"], 0.5);
+    assert_eq!(delete["at_risk"], serde_json::json!(["d5"]));
+    let r = metrics(p, &["dsar", "--input", "dsar.csv", "--fail-on-breach"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stdout.contains("1 open request(s) overdue"), "{r:?}");
+}
+
+/// Thursday 2026-11-26 is a holiday (--holidays).
+/// c1: Friday 18:30: due Tuesday 18:30; reviewed then: on time.
+/// c2: Saturday 10:00: due Tuesday 10:00; reviewed 1 s late; regulatory: escalated.
+/// c3: Tuesday 09:00: Wednesday, (holiday), Friday 09:00, after --as-of: pending.
+/// c4: Thursday 12:00+02:00 = 10:00 UTC: due Monday 10:00; never reviewed: late.
+/// c5: Wednesday 08:00: (holiday), Friday, due Monday 08:00; reviewed Friday 08:00:01:
+///     on time, though late without the holiday; regulatory.
+const CHANGES: &str = "\
+change_id,submitted_by,impact,status,submitted_at,reviewed_at,verified_at
+c1,ann,low,verified,2026-11-20T18:30:00Z,2026-11-24T18:30:00Z,
+c2,ben,regulatory,reviewed,2026-11-21T10:00:00Z,2026-11-24T10:00:01Z,
+c3,cat,high,submitted,2026-11-24T09:00:00Z,,
+c4,dan,medium,submitted,2026-11-19T12:00:00+02:00,,
+c5,eve,regulatory,reviewed,2026-11-25T08:00:00Z,2026-11-27T08:00:01Z,
+";
+
+#[test]
+fn change_reviews_in_business_days_by_hand() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    std::fs::write(p.join("changes.csv"), CHANGES).unwrap();
+    std::fs::write(p.join("holidays.txt"), "# US\n2026-11-26\n\n").unwrap();
+    let j = json(
+        p,
+        &[
+            "changes",
+            "--input",
+            "changes.csv",
+            "--holidays",
+            "holidays.txt",
+        ],
+    );
+    assert_eq!(j["changes"], 5);
+    close(&j["reviewed_within_2bd_rate"], 0.5); // c1, c5 of c1, c2, c4, c5
+    assert_eq!(j["late"], serde_json::json!(["c2", "c4"]));
+    assert_eq!(j["pending"], serde_json::json!(["c3"]));
+    assert_eq!(j["escalations"], serde_json::json!(["c2", "c5"]));
+    assert_eq!(j["by_impact"]["regulatory"]["changes"], 2);
+    // Without the holiday c3 was due Thursday and c5 Friday 08:00.
+    let j = json(p, &["changes", "--input", "changes.csv"]);
+    close(&j["reviewed_within_2bd_rate"], 0.2);
+    assert_eq!(j["late"], serde_json::json!(["c2", "c3", "c4", "c5"]));
+    assert_eq!(j["pending"], serde_json::json!([]));
+}
+
+#[test]
+fn parquet_tables_give_the_csv_answers() {
+    use arrow::array::{ArrayRef, RecordBatch, StringArray, TimestampMillisecondArray};
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    std::fs::write(p.join("incidents.csv"), INCIDENTS).unwrap();
+    // The same incidents with typed timestamps (milliseconds, UTC zone).
+    let t = |s: &str| vouch::metrics::input::parse_time(s).map(|us| us / 1000);
+    let rows: Vec<Vec<&str>> = INCIDENTS
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect();
+    let text = |i: usize| -> ArrayRef {
+        Arc::new(StringArray::from(
+            rows.iter().map(|r| Some(r[i])).collect::<Vec<_>>(),
+        ))
+    };
+    let time = |i: usize| -> ArrayRef {
+        Arc::new(
+            TimestampMillisecondArray::from(rows.iter().map(|r| t(r[i])).collect::<Vec<_>>())
+                .with_timezone("UTC"),
+        )
+    };
+    let batch = RecordBatch::try_from_iter([
+        ("incident_id", text(0)),
+        ("severity", text(1)),
+        ("start_at", time(2)),
+        ("acknowledged_at", time(3)),
+        ("end_at", time(4)),
+        ("postmortem_at", time(8)),
+    ])
+    .unwrap();
+    vouch::fixtures::write_parquet(
+        &p.join("incidents.parquet"),
+        &[batch],
+        parquet::file::properties::WriterProperties::builder().build(),
+    )
+    .unwrap();
+    let mut a = json(p, &["incidents", "--input", "incidents.csv"]);
+    let mut b = json(p, &["incidents", "--input", "incidents.parquet"]);
+    a["input"] = serde_json::Value::Null;
+    b["input"] = serde_json::Value::Null;
+    assert_eq!(a, b);
+}
+
+#[test]
+fn bad_tables_name_the_column_and_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    let cases: [(&str, &str, &str); 6] = [
+        (
+            "incident_id,severity,acknowledged_at\ni1,sev1,\n",
+            "incidents",
+            "missing required column start_at",
+        ),
+        (
+            "incident_id,start_at,acknowledged_at,end_at,postmortem_at,severity\ni1,2026-01-01T00:00:00Z,,,,s\ni2,2026-01-01T00:00:00Z,yesterday,,,s\n",
+            "incidents",
+            "column acknowledged_at, row 2: \"yesterday\" is not an ISO 8601 time",
+        ),
+        (
+            "incident_id,start_at,acknowledged_at,end_at,postmortem_at,severity\ni1,2026-01-02T00:00:00Z,2026-01-01T00:00:00Z,,,s\n",
+            "incidents",
+            "column acknowledged_at, row 1: is before start_at",
+        ),
+        (
+            "incident_id,start_at,acknowledged_at,end_at,postmortem_at,severity\ni1,2026-01-02T00:00:00Z,,,,s\ni1,2026-01-03T00:00:00Z,,,,s\n",
+            "incidents",
+            "column incident_id, row 2: \"i1\" is also on row 1",
+        ),
+        (
+            "request_id,request_type,received_at,extended,completed_at\nr1,access,2026-01-01,perhaps,\n",
+            "dsar",
+            "column extended, row 1: \"perhaps\" is not a boolean",
+        ),
+        (
+            "change_id,impact,submitted_at,reviewed_at\nc1,low,,\n",
+            "changes",
+            "column submitted_at, row 1: is empty; it is required",
+        ),
+    ];
+    for (i, (csv, metric, want)) in cases.iter().enumerate() {
+        let f = format!("t{i}.csv");
+        std::fs::write(p.join(&f), csv).unwrap();
+        let r = metrics(p, &[metric, "--input", &f]);
+        assert_eq!(r.code, 2, "{r:?}");
+        assert_eq!(
+            r.stderr.trim(),
+            format!("vouch: error: {f}: {want}"),
+            "{r:?}"
+        );
+    }
+    let r = metrics(p, &["incidents", "--input", "missing.csv"]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(r.stderr.starts_with("vouch: error: missing.csv: "), "{r:?}");
+    std::fs::write(p.join("bad.parquet"), b"PAR1 not really").unwrap();
+    let r = metrics(p, &["incidents", "--input", "bad.parquet"]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(r.stderr.starts_with("vouch: error: bad.parquet: "), "{r:?}");
+    std::fs::write(p.join("h.txt"), "2026-13-01\n").unwrap();
+    std::fs::write(p.join("c.csv"), CHANGES).unwrap();
+    let r = metrics(p, &["changes", "--input", "c.csv", "--holidays", "h.txt"]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(
+        r.stderr
+            .contains("h.txt: line 1: \"2026-13-01\" is not a date"),
+        "{r:?}"
+    );
+}
+
+#[test]
+fn every_query_file_is_embedded_and_runs_on_empty_tables() {
+    let dir = repo().join("queries");
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.ends_with(".sql"))
+        // A template for other engines, with {{parameters}}; tests/oracle.rs runs it.
+        .filter(|n| n != "residual_rows.sql")
+        .collect();
+    files.sort();
+    let mut embedded: Vec<String> = vouch::metrics::QUERIES
+        .iter()
+        .map(|(f, _)| f.to_string())
+        .collect();
+    embedded.sort();
+    assert_eq!(files, embedded);
+    for (f, text) in vouch::metrics::QUERIES {
+        assert_eq!(std::fs::read_to_string(dir.join(f)).unwrap(), *text, "{f}");
+    }
+    // Header-only tables: every query runs; nothing to measure is no breach.
+    let t = tempfile::tempdir().unwrap();
+    let p = t.path();
+    for (metric, header) in [
+        ("incidents", INCIDENTS.lines().next().unwrap()),
+        ("dsar", DSAR.lines().next().unwrap()),
+        ("changes", CHANGES.lines().next().unwrap()),
+    ] {
+        let f = format!("{metric}.csv");
+        std::fs::write(p.join(&f), format!("{header}\n")).unwrap();
+        let r = metrics(
+            p,
+            &[
+                metric,
+                "--input",
+                &f,
+                "--fail-on-breach",
+                "--by",
+                "month",
+                "--format",
+                "json",
+            ],
+        );
+        assert_eq!(r.code, 0, "{r:?}");
+        assert_eq!(r.json()["breaches"], serde_json::json!([]));
+    }
+}
+
+/// A seeded generator of the three tables, with the edge cases made common: acknowledged
+/// exactly 5 minutes after, postmortems exactly 48 h after, month-end receipts, weekend
+/// and holiday submissions, open items, missing severities.
+struct Gen(u64);
+
+impl Gen {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+    fn pick<'a>(&mut self, xs: &[&'a str]) -> &'a str {
+        xs[self.below(xs.len() as u64) as usize]
+    }
+    /// A time in 2023–2026, often at a month end.
+    fn time(&mut self) -> i64 {
+        let base = 1_672_531_200; // 2023-01-01
+        if self.below(4) == 0 {
+            let month_ends = [1_675_123_200, 1_706_659_200, 1_709_164_800, 1_767_139_200];
+            month_ends[self.below(4) as usize] + self.below(86_400) as i64
+        } else {
+            base + self.below(4 * 365 * 86_400) as i64
+        }
+    }
+    /// A delay: exact SLA boundaries a quarter of the time.
+    fn after(&mut self, boundary: i64) -> i64 {
+        match self.below(8) {
+            0 => boundary,
+            1 => boundary + 1,
+            2 => boundary - 1,
+            _ => self.below(3 * boundary as u64) as i64,
+        }
+    }
+}
+
+fn ts(t: i64) -> String {
+    chrono::DateTime::from_timestamp(t, 0)
+        .unwrap()
+        .format("%Y-%m-%d %H:%M:%S")
+        .to_string()
+}
+
+fn generated(metric: &str, seed: u64, rows: usize) -> String {
+    let mut g = Gen(seed);
+    let mut out = String::new();
+    match metric {
+        "incidents" => {
+            out.push_str("incident_id,severity,start_at,acknowledged_at,end_at,postmortem_at\n");
+            for i in 0..rows {
+                let start = g.time();
+                let ack = (g.below(6) > 0).then(|| start + g.after(300));
+                let end = (g.below(5) > 0).then(|| start + g.after(7_200));
+                let pm = end.filter(|_| g.below(3) > 0).map(|e| e + g.after(172_800));
+                let sev = g.pick(&["sev1", "sev2", "sev3", ""]);
+                let o = |t: Option<i64>| t.map(ts).unwrap_or_default();
+                out.push_str(&format!(
+                    "i{i:05},{sev},{},{},{},{}\n",
+                    ts(start),
+                    o(ack),
+                    o(end),
+                    o(pm)
+                ));
+            }
+        }
+        "dsar" => {
+            out.push_str(
+                "request_id,subject_id,request_type,received_at,extended,completed_at,status\n",
+            );
+            for i in 0..rows {
+                let received = g.time();
+                let extended = g.pick(&["true", "false", ""]);
+                let done = (g.below(4) > 0).then(|| received + g.after(30 * 86_400));
+                let o = |t: Option<i64>| t.map(ts).unwrap_or_default();
+                let kind = g.pick(&["access", "delete"]);
+                out.push_str(&format!(
+                    "r{i:05},subject-{i},{kind},{},{extended},{},x\n",
+                    ts(received),
+                    o(done)
+                ));
+            }
+        }
+        _ => {
+            out.push_str("change_id,impact,submitted_at,reviewed_at\n");
+            for i in 0..rows {
+                let submitted = g.time();
+                let reviewed = (g.below(5) > 0).then(|| submitted + g.after(3 * 86_400));
+                let impact = g.pick(&["low", "medium", "high", "regulatory"]);
+                let o = |t: Option<i64>| t.map(ts).unwrap_or_default();
+                out.push_str(&format!(
+                    "c{i:05},{impact},{},{}\n",
+                    ts(submitted),
+                    o(reviewed)
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// Equal, numbers within 1e-9 relative (the engines sum in different orders).
+fn same(a: &serde_json::Value, b: &serde_json::Value, at: &str) {
+    use serde_json::Value;
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => {
+            let (x, y) = (x.as_f64().unwrap(), y.as_f64().unwrap());
+            assert!(
+                (x - y).abs() <= 1e-9 * x.abs().max(y.abs()).max(1.0),
+                "{at}: {x} != {y}"
+            );
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            for (k, v) in y {
+                same(&x[k], v, &format!("{at}.{k}"));
+            }
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            assert_eq!(x.len(), y.len(), "{at}");
+            for (i, (v, w)) in x.iter().zip(y).enumerate() {
+                same(v, w, &format!("{at}[{i}]"));
+            }
+        }
+        _ => assert_eq!(a, b, "{at}"),
+    }
+}
+
+#[test]
+fn duckdb_runs_the_same_definitions_to_the_same_figures() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    let holidays = [
+        "2023-12-25",
+        "2024-12-25",
+        "2025-12-25",
+        "2026-01-01",
+        "2026-11-26",
+    ];
+    std::fs::write(p.join("holidays.txt"), holidays.join("\n")).unwrap();
+    for (seed, metric) in [
+        (1, "incidents"),
+        (2, "dsar"),
+        (3, "changes"),
+        (4, "incidents"),
+        (5, "changes"),
+    ] {
+        let f = format!("{metric}-{seed}.csv");
+        std::fs::write(p.join(&f), generated(metric, seed, 3_000)).unwrap();
+        let got = json(
+            p,
+            &[
+                metric,
+                "--input",
+                &f,
+                "--by",
+                "month",
+                "--holidays",
+                "holidays.txt",
+            ],
+        );
+        let want = oracle(
+            "duckdb_metrics.py",
+            &serde_json::json!({
+                "metric": metric, "input": p.join(&f), "as_of": "2026-11-27 00:00:00",
+                "holidays": holidays, "by_month": true,
+            }),
+        );
+        same(&got, &want, metric);
+    }
+}
