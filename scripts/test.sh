@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every vouch test on a fresh machine: installs what the tests need when it is
-# missing (Debian age, unzip, zip, ssh-keygen for interop; PyPI duckdb + pyarrow for the
+# missing (Debian age, unzip, zip, ssh-keygen for interop, chromium for the report page; PyPI duckdb + pyarrow for the
 # independent oracle, polars for the benchmark's peers, bagit for the BagIt validator,
 # moto[server] for the S3-compatible test server the S3 tests start on 127.0.0.1), then the Rust test suite, then
 # the benchmarks at smoke scale (they fail if the engines disagree). No test is skipped.
@@ -8,14 +8,16 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages: age (decrypts export bundles in the interop tests), unzip.
+# chromium renders report.html headless in the nightly tests.
 missing=()
-for tool in age age-keygen unzip zip ssh-keygen sha256sum; do
+for tool in age age-keygen unzip zip ssh-keygen sha256sum chromium; do
     command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
 if [ ${#missing[@]} -gt 0 ]; then
-    echo "test.sh: installing age, unzip, openssh-client from Debian (missing: ${missing[*]})" >&2
+    echo "test.sh: installing age, unzip, openssh-client, chromium from Debian (missing: ${missing[*]})" >&2
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq age unzip zip openssh-client coreutils >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+        age unzip zip openssh-client coreutils chromium >/dev/null
 fi
 
 PYTHON=${VOUCH_PYTHON:-python3}

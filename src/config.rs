@@ -28,6 +28,12 @@ pub struct Config {
     pub privacy: PrivacyConfig,
     #[serde(default)]
     pub targets: Targets,
+    #[serde(default)]
+    pub nightly: NightlyConfig,
+    #[serde(default)]
+    pub evidence: EvidenceConfig,
+    #[serde(default)]
+    pub retention: RetentionConfig,
     /// Directory of the config file; relative paths are resolved against it.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -74,6 +80,85 @@ pub struct TableConfig {
 #[serde(deny_unknown_fields)]
 pub struct SideTables {
     pub data_retention_policy: Option<String>,
+    pub dsar_request: Option<String>,
+    pub dsar_audit_log: Option<String>,
+    pub data_incident: Option<String>,
+    pub governance_change_log: Option<String>,
+}
+
+/// `vouch nightly`: the verification window, the signing key, where access bundles are.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NightlyConfig {
+    /// Delete requests completed this many days before `--as-of` are verified.
+    pub window_days: u32,
+    /// OpenSSH Ed25519 key that signs certificates and evidence bundles.
+    pub signing_key: Option<String>,
+    /// Its passphrase, on the file's first line.
+    pub signing_key_passphrase_file: Option<String>,
+    /// Where access-request bundles are kept (`<request_id>.age`), local or S3, for the
+    /// export integrity check.
+    pub exports: Option<String>,
+    /// Dates that are not business days (change reviews).
+    pub holidays: Option<String>,
+}
+
+impl Default for NightlyConfig {
+    fn default() -> NightlyConfig {
+        NightlyConfig {
+            window_days: 30,
+            signing_key: None,
+            signing_key_passphrase_file: None,
+            exports: None,
+            holidays: None,
+        }
+    }
+}
+
+/// `vouch nightly`: the day's evidence bundle.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EvidenceConfig {
+    /// Local directories or `s3://` prefixes to collect (none: no bundle).
+    pub sources: Vec<String>,
+    /// `s3://bucket/prefix` to upload the bundle to under Object Lock.
+    pub upload: Option<String>,
+    pub retention_years: u32,
+    /// `compliance` or `governance`.
+    pub retention_mode: String,
+    pub legal_hold: bool,
+}
+
+impl Default for EvidenceConfig {
+    fn default() -> EvidenceConfig {
+        EvidenceConfig {
+            sources: Vec::new(),
+            upload: None,
+            retention_years: 7,
+            retention_mode: "compliance".into(),
+            legal_hold: false,
+        }
+    }
+}
+
+/// `vouch nightly`: the Object Lock retention check of the evidence location.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionConfig {
+    /// `s3://bucket/prefix` (none: no check).
+    pub location: Option<String>,
+    pub min_years: u32,
+    pub allow_governance: bool,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> RetentionConfig {
+        RetentionConfig {
+            location: None,
+            min_years: 7,
+            allow_governance: false,
+        }
+    }
 }
 
 /// SLA targets of `vouch metrics --fail-on-breach` (rates in [0, 1]; default 1.0: every
@@ -139,6 +224,12 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), String> {
+        if !["compliance", "governance"].contains(&self.evidence.retention_mode.as_str()) {
+            return Err(format!(
+                "evidence.retention_mode = {:?}: expected \"compliance\" or \"governance\"",
+                self.evidence.retention_mode
+            ));
+        }
         let t = &self.targets;
         for (name, v) in [
             ("ack_within_5m_rate", t.ack_within_5m_rate),
@@ -211,6 +302,17 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_commented_example_parses() {
+        let cfg = Config::parse(include_str!("../examples/vouch.toml")).unwrap();
+        assert_eq!(cfg.nightly.window_days, 30);
+        assert_eq!(cfg.evidence.sources.len(), 2);
+        assert_eq!(cfg.retention.min_years, 7);
+        assert_eq!(cfg.targets.on_time_rate, 1.0);
+        assert!(Config::parse("[targets]\non_time_rate = 1.5\n").is_err());
+        assert!(Config::parse("[evidence]\nretention_mode = \"loose\"\n").is_err());
+    }
 
     #[test]
     fn the_spec_example_parses() {

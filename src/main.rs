@@ -46,6 +46,64 @@ enum Cmd {
     Retention(RetentionCmd),
     /// Incident, DSAR and change-review SLA metrics, defined in SQL under queries/.
     Metrics(MetricsArgs),
+    /// Every configured check from vouch.toml: report.json, report.html and signed
+    /// deletion certificates in --out; exit code the worst of the checks.
+    Nightly(NightlyArgs),
+    /// Deletion certificates written by nightly.
+    #[command(subcommand)]
+    Certificate(CertificateCmd),
+    /// Generate a small sample lake and tables, run nightly on them, say where the report is.
+    Demo(DemoArgs),
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(clap::Args)]
+struct NightlyArgs {
+    /// vouch.toml: the lake, the runbook tables, evidence, retention, keys, targets.
+    #[arg(long, value_name = "FILE")]
+    config: PathBuf,
+    /// Directory for report.json, report.html, certificates/ and the evidence bundle.
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// "Now" (YYYY-MM-DD or RFC 3339, UTC; default: now). The same --as-of rewrites the
+    /// same outputs.
+    #[arg(long, value_name = "DATE")]
+    as_of: Option<String>,
+    /// One line per check on stderr, as text or JSON (for log shippers).
+    #[arg(long, value_enum, default_value = "text")]
+    log_format: LogFormat,
+    #[arg(long, value_name = "URL")]
+    endpoint_url: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum CertificateCmd {
+    /// Check a certificate's SSH signature (CERT.sig beside it): exit 0 verified, 1
+    /// tampered or another key, 2 unreadable.
+    Verify(CertificateVerifyArgs),
+}
+
+#[derive(clap::Args)]
+struct CertificateVerifyArgs {
+    /// The certificate (JSON); its signature is CERT.sig.
+    cert: PathBuf,
+    /// The signer's public key (KEY.pub) or an allowed_signers file.
+    #[arg(long, value_name = "KEY")]
+    public_key: PathBuf,
+    #[arg(long, value_enum, default_value = "text")]
+    format: Format,
+}
+
+#[derive(clap::Args)]
+struct DemoArgs {
+    /// Where to write the sample data and the report (default: ./vouch-demo).
+    #[arg(long, value_name = "DIR", default_value = "vouch-demo")]
+    dir: PathBuf,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -344,7 +402,124 @@ fn run(cli: Cli) -> Result<u8, Fatal> {
         Cmd::Keygen(a) => keygen(a),
         Cmd::Retention(RetentionCmd::Check(a)) => retention_check(a),
         Cmd::Metrics(a) => metrics(a),
+        Cmd::Nightly(a) => nightly(a),
+        Cmd::Certificate(CertificateCmd::Verify(a)) => certificate_verify(a),
+        Cmd::Demo(a) => demo(a),
     }
+}
+
+fn nightly(a: NightlyArgs) -> Result<u8, Fatal> {
+    let cfg = Config::load(&a.config)?;
+    let as_of = match &a.as_of {
+        Some(d) => parse_time("--as-of", d)?,
+        None => chrono::Utc::now().timestamp(),
+    };
+    let report = run_nightly(&cfg, as_of, &a.out, a.log_format, a.endpoint_url.as_deref())?;
+    Ok(report.exit_code)
+}
+
+fn run_nightly(
+    cfg: &Config,
+    as_of: i64,
+    out: &std::path::Path,
+    log_format: LogFormat,
+    endpoint_url: Option<&str>,
+) -> Result<vouch::nightly::NightlyReport, Fatal> {
+    let subject_key = cfg
+        .subject_key(std::env::var("VOUCH_SUBJECT_KEY").ok())?
+        .ok_or_else(|| {
+            Fatal(
+                "nightly needs a subject key ([privacy] subject_key or subject_key_file, or \
+                 VOUCH_SUBJECT_KEY): its outputs name subjects only by keyed hash"
+                    .into(),
+            )
+        })?;
+    std::fs::create_dir_all(out).map_err(|e| {
+        Fatal(format!(
+            "{}: {}",
+            out.display(),
+            vouch::store::io_message(&e)
+        ))
+    })?;
+    let log = |c: &vouch::nightly::Check| match log_format {
+        LogFormat::Text => eprintln!(
+            "vouch nightly: {}: {}: {}",
+            c.check,
+            c.status.as_str(),
+            c.summary
+        ),
+        LogFormat::Json => eprintln!(
+            "{}",
+            serde_json::json!({"check": c.check, "status": c.status, "summary": c.summary})
+        ),
+    };
+    Ok(vouch::nightly::run(&vouch::nightly::Request {
+        cfg,
+        as_of,
+        out,
+        s3: s3_options(endpoint_url),
+        subject_key,
+        log: &log,
+    })
+    .map_err(Fatal)?)
+}
+
+fn certificate_verify(a: CertificateVerifyArgs) -> Result<u8, Fatal> {
+    use vouch::certificate::VerifyOutcome;
+    let key = vouch::keys::VerifyingKey::from_public_key_file(&a.public_key)?;
+    let outcome = vouch::certificate::verify(&a.cert, &key).map_err(Fatal)?;
+    let (code, value) = match &outcome {
+        VerifyOutcome::Verified(c) => (
+            0,
+            serde_json::json!({"verified": true, "certificate": c, "key": key.fingerprint()}),
+        ),
+        VerifyOutcome::Invalid(why) => (1, serde_json::json!({"verified": false, "error": why})),
+    };
+    print_report(a.format, &value, || match &outcome {
+        VerifyOutcome::Verified(c) => format!(
+            "VERIFIED: request {} ({}), {} as of {}: {} residual row(s), {} held; signed by {}\n",
+            c.request_id,
+            c.subject,
+            c.verdict,
+            c.verified_at,
+            c.residual_rows,
+            c.held_rows,
+            key.fingerprint()
+        ),
+        VerifyOutcome::Invalid(why) => format!("NOT VERIFIED: {why}\n"),
+    })?;
+    Ok(code)
+}
+
+fn demo(a: DemoArgs) -> Result<u8, Fatal> {
+    let demo = vouch::demo::write(&a.dir).map_err(Fatal)?;
+    eprintln!(
+        "vouch demo: sample lake, runbook tables and a throwaway signing key in {}",
+        a.dir.display()
+    );
+    let cfg = Config::load(&demo.config)?;
+    let report = run_nightly(&cfg, demo.as_of, &demo.out, LogFormat::Text, None)?;
+    let html = demo.out.join("report.html");
+    println!("report: {}", html.display());
+    for c in &report.checks {
+        println!("  {:<22} {:<9} {}", c.check, c.status.as_str(), c.summary);
+    }
+    println!(
+        "certificates: {} (check one: vouch certificate verify CERT --public-key {})",
+        demo.out.join("certificates").display(),
+        demo.public_key.display()
+    );
+    println!(
+        "run it yourself: vouch nightly --config {} --out DIR --as-of {}",
+        demo.config.display(),
+        vouch::report::rfc3339(demo.as_of)
+    );
+    // The demo's findings are planted; it succeeded if nightly could decide every check.
+    Ok(if report.status == vouch::nightly::Status::Error {
+        2
+    } else {
+        0
+    })
 }
 
 fn metrics(a: MetricsArgs) -> Result<u8, Fatal> {
@@ -376,6 +551,7 @@ fn metrics(a: MetricsArgs) -> Result<u8, Fatal> {
         holidays: &holidays,
         by_month: matches!(a.by, Some(ByArg::Month)),
         targets,
+        s3: &s3_options(None),
     })?;
     print_report(a.format, &report, || report.to_text())?;
     Ok(u8::from(a.fail_on_breach && !report.breaches.is_empty()))

@@ -72,6 +72,10 @@ pub struct ObjectRecord {
     /// An older version of the object (scanned with `--include-versions`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub noncurrent: bool,
+    /// SHA-256 of the file's Parquet footer (its schema, row groups, offsets and
+    /// statistics): a fingerprint of what was checked, without reading the whole file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub footer_sha256: Option<String>,
 }
 
 /// How row groups were decided.

@@ -306,6 +306,40 @@ impl Store for S3Store {
     }
 }
 
+impl S3Store {
+    /// A whole object (a small table, a bundle to check), or None when there is no such
+    /// key. Objects over `max` bytes are an error.
+    pub fn fetch(uri: &str, opts: &S3Options, max: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        let store = S3Store::connect(uri, opts)?;
+        let key = store.prefix.trim_end_matches('/').to_string();
+        let fetched = store.rt.block_on(async {
+            let resp = match store
+                .client
+                .get_object()
+                .bucket(&store.bucket)
+                .key(&key)
+                .send()
+                .await
+            {
+                Ok(r) => r,
+                Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => {
+                    return Ok(None);
+                }
+                Err(e) => return Err(s3_error("GetObject", e)),
+            };
+            if resp.content_length().unwrap_or(0) as u64 > max {
+                return Err(format!("over the {max} byte limit for this object"));
+            }
+            resp.body
+                .collect()
+                .await
+                .map(|b| Some(b.into_bytes().to_vec()))
+                .map_err(|e| format!("S3 GetObject body: {e}"))
+        });
+        fetched.map_err(|m| StoreError::new(uri, m))
+    }
+}
+
 /// One object, read with ranged GETs.
 struct S3Object {
     client: Client,
@@ -451,6 +485,28 @@ fn part_size(size: u64) -> Result<u64, String> {
     Ok(part)
 }
 
+/// User metadata recording an upload's whole-object SHA-256 (hex): S3's own checksum of a
+/// multipart object is a checksum of its parts, so a rerun compares this instead.
+const SHA256_METADATA: &str = "vouch-sha256";
+
+impl S3Store {
+    /// The whole-object SHA-256 (hex) vouch recorded when it uploaded `name` below the
+    /// prefix, or None when there is no such object (or it was not uploaded by vouch).
+    pub fn uploaded_sha256(&self, name: &str) -> Result<Option<String>, StoreError> {
+        let key = self.key(name);
+        let uri = format!("s3://{}/{key}", self.bucket);
+        let head = self.rt.block_on(self.head_with_checksum(&key).send());
+        match head {
+            Ok(h) => Ok(h
+                .metadata()
+                .and_then(|m| m.get(SHA256_METADATA))
+                .map(|s| s.to_ascii_lowercase())),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(None),
+            Err(e) => Err(StoreError::new(&uri, s3_error("HeadObject", e))),
+        }
+    }
+}
+
 /// Parts uploaded at once; memory held is about this many parts.
 const PARTS_IN_FLIGHT: usize = 4;
 
@@ -512,6 +568,7 @@ impl S3Store {
                         .object_lock_mode(mode.clone())
                         .object_lock_retain_until_date(until)
                         .object_lock_legal_hold_status(hold.clone())
+                        .metadata(SHA256_METADATA, sha256_hex)
                         .send()
                         .await
                         .map_err(|e| s3_error("PutObject", e))
@@ -520,7 +577,7 @@ impl S3Store {
             (checksum, 1)
         } else {
             let (checksum, parts) = self
-                .put_multipart(&key, file, size, part, &mode, until, &hold)
+                .put_multipart(&key, file, size, part, &mode, until, &hold, sha256_hex)
                 .map_err(fail)?;
             (checksum, parts)
         };
@@ -648,6 +705,7 @@ impl S3Store {
         mode: &aws_sdk_s3::types::ObjectLockMode,
         until: aws_sdk_s3::primitives::DateTime,
         hold: &aws_sdk_s3::types::ObjectLockLegalHoldStatus,
+        sha256_hex: &str,
     ) -> Result<(String, u32), String> {
         use aws_sdk_s3::types::{ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart};
         use sha2::{Digest, Sha256};
@@ -664,6 +722,7 @@ impl S3Store {
                     .object_lock_mode(mode.clone())
                     .object_lock_retain_until_date(until)
                     .object_lock_legal_hold_status(hold.clone())
+                    .metadata(SHA256_METADATA, sha256_hex)
                     .send(),
             )
             .map_err(|e| s3_error("CreateMultipartUpload", e))?;

@@ -5,7 +5,6 @@
 //! the column and row where a value is wrong.
 
 use std::collections::BTreeSet;
-use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -40,23 +39,50 @@ impl Table {
     }
 }
 
+/// Largest table read (a register, held in memory).
+const MAX_TABLE_BYTES: u64 = 4 << 30;
+
+/// Reads a whole table from a local path or an `s3://bucket/key` URI.
+pub fn read_table_at(location: &str, s3: &crate::s3::S3Options) -> Result<Table, TableError> {
+    if !location.starts_with("s3://") {
+        return read_table(Path::new(location));
+    }
+    let bytes = crate::s3::S3Store::fetch(location, s3, MAX_TABLE_BYTES)
+        .map_err(|e| TableError::Unreadable {
+            path: location.to_string(),
+            message: e.message,
+        })?
+        .ok_or_else(|| TableError::Unreadable {
+            path: location.to_string(),
+            message: "no such object".into(),
+        })?;
+    parse_table(location, bytes::Bytes::from(bytes))
+}
+
 /// Reads a whole table.
 pub fn read_table(path: &Path) -> Result<Table, TableError> {
     let shown = path.display().to_string();
-    let err = |m: String| TableError::Unreadable {
+    let bytes = std::fs::read(path).map_err(|e| TableError::Unreadable {
         path: shown.clone(),
+        message: crate::store::io_message(&e),
+    })?;
+    parse_table(&shown, bytes::Bytes::from(bytes))
+}
+
+/// Parses a table's bytes; the format comes from the name's extension.
+fn parse_table(shown: &str, data: bytes::Bytes) -> Result<Table, TableError> {
+    let err = |m: String| TableError::Unreadable {
+        path: shown.to_string(),
         message: m,
     };
-    let file = File::open(path).map_err(|e| err(crate::store::io_message(&e)))?;
-    let ext = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .unwrap_or("")
-        .to_ascii_lowercase();
+    let ext = shown
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default();
     match ext.as_str() {
         "parquet" => {
             let builder =
-                parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+                parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(data)
                     .map_err(|e| err(format!("not a readable Parquet file: {e}")))?;
             let schema = builder.schema().clone();
             let reader = builder
@@ -70,9 +96,8 @@ pub fn read_table(path: &Path) -> Result<Table, TableError> {
         "csv" => {
             // Every column is read as text and parsed by the caller, which knows the
             // meaning and can name the row of a bad value.
-            let mut header = String::new();
-            std::io::BufRead::read_line(&mut std::io::BufReader::new(&file), &mut header)
-                .map_err(|e| err(crate::store::io_message(&e)))?;
+            let first = data.split(|&b| b == b'\n').next().unwrap_or(&[]);
+            let header = String::from_utf8_lossy(first);
             let names: Vec<String> = header
                 .trim_end_matches(['\r', '\n'])
                 .split(',')
@@ -86,10 +111,9 @@ pub fn read_table(path: &Path) -> Result<Table, TableError> {
                 .map(|n| arrow::datatypes::Field::new(n, DataType::Utf8, true))
                 .collect();
             let schema = Arc::new(arrow::datatypes::Schema::new(fields));
-            let file = File::open(path).map_err(|e| err(crate::store::io_message(&e)))?;
             let reader = arrow::csv::ReaderBuilder::new(schema.clone())
                 .with_header(true)
-                .build(file)
+                .build(std::io::Cursor::new(data))
                 .map_err(|e| err(format!("cannot read CSV: {e}")))?;
             let batches = reader
                 .collect::<Result<Vec<_>, _>>()
@@ -150,9 +174,20 @@ pub fn parse_bool(s: &str) -> Option<bool> {
 
 /// The datasets under legal hold according to a `data_retention_policy` table.
 pub fn legal_holds(path: &Path) -> Result<BTreeSet<String>, TableError> {
-    let table = read_table(path)?;
-    let datasets = string_column(path, &table, "dataset")?;
-    let flags = string_column(path, &table, "legal_hold_flag")?;
+    holds_of(path, &read_table(path)?)
+}
+
+/// The same, of a table at a local path or `s3://` URI.
+pub fn legal_holds_at(
+    location: &str,
+    s3: &crate::s3::S3Options,
+) -> Result<BTreeSet<String>, TableError> {
+    holds_of(Path::new(location), &read_table_at(location, s3)?)
+}
+
+fn holds_of(path: &Path, table: &Table) -> Result<BTreeSet<String>, TableError> {
+    let datasets = string_column(path, table, "dataset")?;
+    let flags = string_column(path, table, "legal_hold_flag")?;
     let mut held = BTreeSet::new();
     for (i, (d, f)) in datasets.iter().zip(&flags).enumerate() {
         let flag = match f {

@@ -10,7 +10,7 @@ use polars::prelude::{
     Column, DataFrame, DataType as PlType, NamedFrom, Series, TimeUnit as PlTimeUnit,
 };
 
-use crate::tables::{Table, TableError, parse_bool, read_table};
+use crate::tables::{Table, TableError, parse_bool, read_table_at};
 
 /// What a column holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,8 +97,8 @@ enum Values {
 }
 
 /// Reads and checks the table at `path` as `spec` says, as a Polars frame.
-pub fn load(path: &Path, spec: &Spec) -> Result<DataFrame, TableError> {
-    let table = read_table(path)?;
+pub fn load(path: &Path, s3: &crate::s3::S3Options, spec: &Spec) -> Result<DataFrame, TableError> {
+    let table = read_table_at(&path.to_string_lossy(), s3)?;
     let shown = path.display().to_string();
     let mut values = Vec::with_capacity(spec.columns.len());
     for c in spec.columns {
@@ -191,7 +191,7 @@ fn bad(path: &Path, column: &str, index: usize, message: String) -> TableError {
 
 /// A time column as UTC microseconds: Parquet timestamps (any unit, with or without a
 /// zone) and dates as they are, text parsed by [`parse_time`].
-fn time_column(path: &Path, table: &Table, name: &str) -> Result<Vec<Option<i64>>, TableError> {
+pub fn time_column(path: &Path, table: &Table, name: &str) -> Result<Vec<Option<i64>>, TableError> {
     let mut out = Vec::with_capacity(table.rows());
     for b in &table.batches {
         let col = column(path, b, name)?;

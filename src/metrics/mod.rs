@@ -84,6 +84,8 @@ pub struct Request<'a> {
     pub holidays: &'a [NaiveDate],
     pub by_month: bool,
     pub targets: Targets,
+    /// For an `s3://` input.
+    pub s3: &'a crate::s3::S3Options,
 }
 
 /// What `vouch metrics` prints (`--format json`).
@@ -154,7 +156,15 @@ pub struct DsarFigures {
     pub at_risk: Vec<String>,
     pub days_to_complete_p50: Option<f64>,
     pub days_to_complete_p90: Option<f64>,
+    /// Overall only: completed requests by days to complete, in 5-day bins from 0 (the
+    /// last bin holds 60 days and more), for the nightly report's chart.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub days_to_complete_histogram: Option<Vec<u64>>,
 }
+
+/// Bins of [`DsarFigures::days_to_complete_histogram`].
+pub const HISTOGRAM_BIN_DAYS: f64 = 5.0;
+pub const HISTOGRAM_BINS: usize = 13;
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ChangeFigures {
@@ -172,7 +182,7 @@ pub fn run(req: &Request<'_>) -> Result<Report, MetricsError> {
         Metric::Dsar => &input::DSAR,
         Metric::Changes => &input::CHANGES,
     };
-    let table = input::load(req.input, spec)?;
+    let table = input::load(req.input, req.s3, spec)?;
     let mut ctx = SQLContext::new();
     let params = df_of(vec![
         Series::new("as_of".into(), [req.as_of])
@@ -484,6 +494,14 @@ fn dsar(ctx: &mut SQLContext, by_month: bool) -> Result<Grouped<DsarFigures>, Me
                 ..DsarFigures::default()
             },
         );
+    }
+    let mut histogram = vec![0u64; HISTOGRAM_BINS];
+    for d in floats(&facts, "days_to_complete")?.into_iter().flatten() {
+        let bin = ((d / HISTOGRAM_BIN_DAYS).floor().max(0.0) as usize).min(HISTOGRAM_BINS - 1);
+        histogram[bin] += 1;
+    }
+    if let Some(all) = figs.get_mut(&("all".to_string(), "all".to_string())) {
+        all.days_to_complete_histogram = Some(histogram);
     }
     for (k, id) in listed(&g, col("overdue"), "request_id")? {
         figs.entry(k).or_default().overdue.push(id);

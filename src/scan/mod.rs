@@ -112,6 +112,8 @@ struct FileOutcome {
     per_subject: BTreeMap<u32, u64>,
     /// (row group, matching rows) when the request collects them.
     matched_rows: Vec<(usize, Vec<u32>)>,
+    /// SHA-256 of the footer as read (hex): the file's fingerprint in the report.
+    footer_sha256: String,
 }
 
 /// Runs the scan and builds the report.
@@ -139,7 +141,7 @@ pub fn scan_locating(
     let bytes_read = ReadCounters::default();
     let mut tables = Vec::new();
     let mut residuals = Vec::new();
-    let objects: Vec<crate::report::ObjectRecord> = listed
+    let mut objects: Vec<crate::report::ObjectRecord> = listed
         .iter()
         .flat_map(|l| &l.files)
         .map(|f| crate::report::ObjectRecord {
@@ -148,14 +150,18 @@ pub fn scan_locating(
             etag: f.etag.clone(),
             version_id: f.version_id.clone(),
             noncurrent: f.noncurrent,
+            footer_sha256: None,
         })
         .collect();
     let mut totals = RowGroupStats::default();
     let (mut files_scanned, mut rows_scanned, mut residual_rows, mut held_rows) =
         (0u64, 0u64, 0u64, 0u64);
 
+    let mut object_index = 0;
     for lt in &listed {
         let t = &lt.table;
+        let first_object = object_index;
+        object_index += lt.files.len();
         let held = req.holds.contains(&t.name);
         let mut tr = TableReport {
             table: t.name.clone(),
@@ -210,6 +216,8 @@ pub fn scan_locating(
                     tr.errors += 1;
                 }
                 Ok(mut o) => {
+                    objects[first_object + i].footer_sha256 =
+                        Some(std::mem::take(&mut o.footer_sha256));
                     if !o.matched_rows.is_empty() {
                         located.push(FileMatches {
                             table: t.name.clone(),
@@ -503,7 +511,7 @@ impl ChunkReader for ChunkSlice {
 const FOOTER_GUESS: u64 = 8 << 10;
 
 /// Reads and decodes the footer, with its length capped before anything is allocated.
-fn read_footer(r: &ObjectReader<'_>, limits: &Limits) -> Result<ParquetMetaData, String> {
+fn read_footer(r: &ObjectReader<'_>, limits: &Limits) -> Result<(ParquetMetaData, String), String> {
     if r.size < 12 {
         return Err(format!("not a Parquet file: {} bytes is too short", r.size));
     }
@@ -541,7 +549,10 @@ fn read_footer(r: &ObjectReader<'_>, limits: &Limits) -> Result<ParquetMetaData,
     } else {
         r.read(r.size - 8 - len, len)?
     };
-    ParquetMetaDataReader::decode_metadata(&footer).map_err(|e| format!("corrupt footer: {e}"))
+    let meta = ParquetMetaDataReader::decode_metadata(&footer)
+        .map_err(|e| format!("corrupt footer: {e}"))?;
+    use sha2::Digest;
+    Ok((meta, crate::subjects::hex(&sha2::Sha256::digest(&footer))))
 }
 
 struct IdColumn {
@@ -564,7 +575,7 @@ fn scan_file(
         counter,
         prefetched: None,
     };
-    let meta = read_footer(&reader, &req.options.limits)?;
+    let (meta, footer_sha256) = read_footer(&reader, &req.options.limits)?;
     let schema = meta.file_metadata().schema_descr();
     let mut cols = Vec::new();
     for name in id_columns {
@@ -614,6 +625,7 @@ fn scan_file(
         .collect();
     let mut out = FileOutcome {
         rows: declared as u64,
+        footer_sha256,
         ..FileOutcome::default()
     };
     for (i, r) in results.into_iter().enumerate() {

@@ -1,0 +1,801 @@
+//! `vouch nightly`: every configured check from one `vouch.toml`, each with its own status,
+//! written to `DIR/report.json`, `DIR/report.html` and one signed deletion certificate per
+//! verified request under `DIR/certificates/`. The exit code is the worst status.
+//!
+//! Nothing written here holds a raw subject ID: subjects appear as their request id and
+//! keyed hash. The outputs depend only on the inputs and `--as-of`, so a rerun rewrites the
+//! same bytes (Ed25519 signatures are deterministic).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use serde_json::json;
+
+use crate::config::Config;
+use crate::keys::SigningKey;
+use crate::s3::{S3Options, S3Store};
+use crate::store::{LocalStore, Store};
+use crate::subjects::SubjectLabeler;
+use crate::tables::{Table, read_table_at, string_column};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Not configured.
+    Skipped,
+    Ok,
+    /// A promise is broken: residual rows, a missing audit-log row, a breach.
+    Violation,
+    /// The check could not decide: an unreadable table, file or bucket.
+    Error,
+}
+
+impl Status {
+    /// `ok`, or `violation` when a promise is broken.
+    fn violation_if(broken: bool) -> Status {
+        if broken {
+            Status::Violation
+        } else {
+            Status::Ok
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Skipped => "skipped",
+            Status::Ok => "ok",
+            Status::Violation => "violation",
+            Status::Error => "error",
+        }
+    }
+
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Status::Skipped | Status::Ok => 0,
+            Status::Violation => 1,
+            Status::Error => 2,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Check {
+    pub check: &'static str,
+    pub status: Status,
+    /// One line, no subject IDs.
+    pub summary: String,
+    pub details: serde_json::Value,
+}
+
+impl Check {
+    fn new(check: &'static str, status: Status, summary: impl Into<String>) -> Check {
+        Check {
+            check,
+            status,
+            summary: summary.into(),
+            details: json!({}),
+        }
+    }
+}
+
+/// `DIR/report.json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct NightlyReport {
+    pub schema_version: u32,
+    pub kind: &'static str,
+    pub as_of: String,
+    pub tool: String,
+    /// The worst status of the checks.
+    pub status: Status,
+    pub exit_code: u8,
+    pub checks: Vec<Check>,
+}
+
+pub struct Request<'a> {
+    pub cfg: &'a Config,
+    /// "Now", Unix seconds.
+    pub as_of: i64,
+    pub out: &'a Path,
+    pub s3: S3Options,
+    /// The subject-hash key (required: nightly never names a subject).
+    pub subject_key: Vec<u8>,
+    /// Called as each check finishes (the log line).
+    pub log: &'a dyn Fn(&Check),
+}
+
+/// Runs every check and writes the outputs. Errors are only for what stops everything
+/// (the output directory cannot be written).
+pub fn run(req: &Request<'_>) -> Result<NightlyReport, String> {
+    let certs = req.out.join("certificates");
+    std::fs::create_dir_all(&certs)
+        .map_err(|e| format!("{}: {}", certs.display(), crate::store::io_message(&e)))?;
+    let cfg = req.cfg;
+    let as_of = crate::report::rfc3339(req.as_of);
+    let labeler = SubjectLabeler::keyed(&req.subject_key).map_err(|e| e.to_string())?;
+    let key = signing_key(cfg);
+    let dsar = cfg
+        .tables
+        .dsar_request
+        .as_ref()
+        .map(|t| read_table_at(&cfg.resolve(t), &req.s3).map_err(|e| e.to_string()));
+    let requests = match &dsar {
+        Some(Ok(t)) => Some(requests_of(
+            &cfg.resolve(cfg.tables.dsar_request.as_deref().unwrap_or("")),
+            t,
+        )),
+        Some(Err(e)) => Some(Err(e.clone())),
+        None => None,
+    };
+    let mut checks = Vec::new();
+    let emit = |c: Check, checks: &mut Vec<Check>| {
+        (req.log)(&c);
+        checks.push(c);
+    };
+
+    let (deletion, verified) = deletion_check(req, &requests, &labeler, &key, &certs, &as_of);
+    emit(deletion, &mut checks);
+    emit(audit_log_check(req, &requests, &verified), &mut checks);
+    emit(export_check(req, &requests), &mut checks);
+    emit(metrics_check(req), &mut checks);
+    emit(evidence_check(req, &key), &mut checks);
+    emit(retention_check(req), &mut checks);
+
+    let status = checks.iter().map(|c| c.status).max().unwrap_or(Status::Ok);
+    let report = NightlyReport {
+        schema_version: 1,
+        kind: "vouch-nightly-report",
+        as_of,
+        tool: format!("vouch {}", env!("CARGO_PKG_VERSION")),
+        status,
+        exit_code: status.exit_code(),
+        checks,
+    };
+    let mut json = serde_json::to_vec_pretty(&report).map_err(|e| e.to_string())?;
+    json.push(b'\n');
+    crate::fsio::write_atomic(&req.out.join("report.json"), &json, true)?;
+    crate::fsio::write_atomic(
+        &req.out.join("report.html"),
+        crate::html::render(&report).as_bytes(),
+        true,
+    )?;
+    Ok(report)
+}
+
+fn signing_key(cfg: &Config) -> Result<SigningKey, String> {
+    let path = cfg
+        .nightly
+        .signing_key
+        .as_ref()
+        .ok_or("no [nightly] signing_key in the config")?;
+    let passphrase = match &cfg.nightly.signing_key_passphrase_file {
+        Some(f) => {
+            let p = cfg.resolve(f);
+            let text = std::fs::read_to_string(&p)
+                .map_err(|e| format!("{p}: {}", crate::store::io_message(&e)))?;
+            Some(text.lines().next().unwrap_or("").as_bytes().to_vec())
+        }
+        None => None,
+    };
+    SigningKey::load(Path::new(&cfg.resolve(path)), passphrase.as_deref())
+        .map_err(|e| e.to_string())
+}
+
+/// One row of `dsar_request` as nightly needs it.
+struct DsarRow {
+    request_id: String,
+    subject_id: Option<String>,
+    request_type: String,
+    status: String,
+    /// Unix seconds.
+    completed_at: Option<i64>,
+    export_sha256: Option<String>,
+}
+
+fn requests_of(location: &str, t: &Table) -> Result<Vec<DsarRow>, String> {
+    let path = Path::new(location);
+    let s = |c: &str| string_column(path, t, c).map_err(|e| e.to_string());
+    let optional = |c: &str| {
+        if t.schema.field_with_name(c).is_ok() {
+            s(c)
+        } else {
+            Ok(vec![None; t.rows()])
+        }
+    };
+    let ids = s("request_id")?;
+    let subjects = s("subject_id")?;
+    let types = s("request_type")?;
+    let status = optional("status")?;
+    let hashes = optional("export_sha256")?;
+    let completed =
+        crate::metrics::input::time_column(path, t, "completed_at").map_err(|e| e.to_string())?;
+    let mut out = Vec::with_capacity(ids.len());
+    for (i, id) in ids.into_iter().enumerate() {
+        let Some(id) = id.filter(|s| !s.trim().is_empty()) else {
+            return Err(format!(
+                "{location}: column request_id, row {}: is empty; it is required",
+                i + 1
+            ));
+        };
+        out.push(DsarRow {
+            request_id: id.trim().to_string(),
+            subject_id: subjects[i].clone().filter(|s| !s.trim().is_empty()),
+            request_type: types[i]
+                .clone()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase(),
+            status: status[i]
+                .clone()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase(),
+            completed_at: completed[i].map(|us| us.div_euclid(1_000_000)),
+            export_sha256: hashes[i]
+                .clone()
+                .map(|h| h.trim().to_ascii_lowercase())
+                .filter(|h| !h.is_empty()),
+        });
+    }
+    Ok(out)
+}
+
+/// A request verified by the deletion check: its id and which tables the lake has.
+struct Verified {
+    request_id: String,
+    tables: Vec<String>,
+}
+
+fn open_store(location: &str, s3: &S3Options) -> Result<Box<dyn Store>, String> {
+    if location.starts_with("s3://") {
+        Ok(Box::new(
+            S3Store::connect(location, s3).map_err(|e| e.to_string())?,
+        ))
+    } else {
+        Ok(Box::new(
+            LocalStore::open(Path::new(location)).map_err(|e| e.to_string())?,
+        ))
+    }
+}
+
+fn deletion_check(
+    req: &Request<'_>,
+    requests: &Option<Result<Vec<DsarRow>, String>>,
+    labeler: &SubjectLabeler,
+    key: &Result<SigningKey, String>,
+    certs: &Path,
+    as_of: &str,
+) -> (Check, Vec<Verified>) {
+    const NAME: &str = "deletion_verification";
+    let cfg = req.cfg;
+    let requests = match requests {
+        None => {
+            return (
+                Check::new(NAME, Status::Skipped, "no dsar_request table configured"),
+                vec![],
+            );
+        }
+        Some(Err(e)) => return (Check::new(NAME, Status::Error, e.clone()), vec![]),
+        Some(Ok(r)) => r,
+    };
+    let window = i64::from(cfg.nightly.window_days) * 86_400;
+    let from = req.as_of - window;
+    let due: Vec<&DsarRow> = requests
+        .iter()
+        .filter(|r| {
+            r.request_type == "delete"
+                && r.status != "rejected"
+                && r.completed_at.is_some_and(|t| t > from && t <= req.as_of)
+        })
+        .collect();
+    let window_json = json!({
+        "from": crate::report::rfc3339(from),
+        "to": as_of,
+        "days": cfg.nightly.window_days,
+    });
+    if let Some(r) = due.iter().find(|r| r.subject_id.is_none()) {
+        return (
+            Check::new(
+                NAME,
+                Status::Error,
+                format!("request {} has no subject_id to verify", r.request_id),
+            ),
+            vec![],
+        );
+    }
+    if due.is_empty() {
+        let mut c = Check::new(
+            NAME,
+            Status::Ok,
+            "no delete request completed in the window",
+        );
+        c.details = json!({"window": window_json, "requests": []});
+        return (c, vec![]);
+    }
+    let key = match key {
+        Ok(k) => k,
+        Err(e) => return (Check::new(NAME, Status::Error, e.clone()), vec![]),
+    };
+    let Some(location) = cfg.lake.location.as_ref().map(|l| cfg.resolve(l)) else {
+        return (
+            Check::new(NAME, Status::Error, "no [lake] location in the config"),
+            vec![],
+        );
+    };
+    let store = match open_store(&location, &req.s3) {
+        Ok(s) => s,
+        Err(e) => return (Check::new(NAME, Status::Error, e), vec![]),
+    };
+    let mut subjects: Vec<String> = due
+        .iter()
+        .filter_map(|r| r.subject_id.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    subjects.sort();
+    let mut prior_errors = Vec::new();
+    let holds = match &cfg.tables.data_retention_policy {
+        Some(p) => match crate::tables::legal_holds_at(&cfg.resolve(p), &req.s3) {
+            Ok(h) => h,
+            Err(e) => {
+                prior_errors.push(crate::report::ScanErrorEntry {
+                    file: cfg.resolve(p),
+                    error: e.to_string(),
+                });
+                BTreeSet::new()
+            }
+        },
+        None => BTreeSet::new(),
+    };
+    let tables = match crate::lake::discover_tables(store.as_ref(), &cfg.lake) {
+        Ok(t) => t,
+        Err(e) => return (Check::new(NAME, Status::Error, e.to_string()), vec![]),
+    };
+    let scan_req = crate::scan::ScanRequest {
+        store: store.as_ref(),
+        lake: location.clone(),
+        tables,
+        subjects: &subjects,
+        holds,
+        labeler: labeler.clone(),
+        options: Default::default(),
+        prior_errors,
+        collect_rows: false,
+        include_versions: false,
+    };
+    let threads = store.parallelism().max(1);
+    let report = match rayon::ThreadPoolBuilder::new().num_threads(threads).build() {
+        Ok(pool) => pool.install(|| crate::scan::scan(&scan_req, &crate::scan::NoProgress)),
+        Err(e) => return (Check::new(NAME, Status::Error, e.to_string()), vec![]),
+    };
+    let mut per_request = Vec::new();
+    let mut verified = Vec::new();
+    let mut residual_requests = 0;
+    for r in &due {
+        let subject = r.subject_id.as_deref().unwrap_or("");
+        let label = labeler.label(subject);
+        let cert = crate::certificate::for_subject(
+            &report,
+            &r.request_id,
+            &label,
+            r.completed_at.map(crate::report::rfc3339),
+            as_of,
+        );
+        let written = crate::certificate::write_signed(&cert, certs, key);
+        let cert_path = match written {
+            Ok(p) => p
+                .strip_prefix(req.out)
+                .map(Path::to_path_buf)
+                .unwrap_or(p)
+                .display()
+                .to_string(),
+            Err(e) => {
+                return (
+                    Check::new(NAME, Status::Error, format!("certificate: {e}")),
+                    vec![],
+                );
+            }
+        };
+        residual_requests += usize::from(cert.verdict == "residual");
+        per_request.push(json!({
+            "request_id": r.request_id,
+            "subject": label,
+            "verdict": cert.verdict,
+            "residual_rows": cert.residual_rows,
+            "held_rows": cert.held_rows,
+            "certificate": cert_path,
+        }));
+        verified.push(Verified {
+            request_id: r.request_id.clone(),
+            tables: report.tables.iter().map(|t| t.table.clone()).collect(),
+        });
+    }
+    let by_table: BTreeMap<&str, u64> = report
+        .tables
+        .iter()
+        .map(|t| (t.table.as_str(), t.residual_rows))
+        .collect();
+    let status = match report.verdict {
+        crate::report::Verdict::Incomplete => Status::Error,
+        _ if residual_requests > 0 => Status::Violation,
+        _ => Status::Ok,
+    };
+    let summary = match status {
+        Status::Error => format!(
+            "{} file(s) could not be read: nothing is certified clean",
+            report.errors.len()
+        ),
+        _ => format!(
+            "{} request(s) verified in one scan of {} file(s): {} with residual rows ({} rows), {} held row(s)",
+            due.len(),
+            report.files_scanned,
+            residual_requests,
+            report.residual_rows,
+            report.held_rows
+        ),
+    };
+    let mut c = Check::new(NAME, status, summary);
+    c.details = json!({
+        "window": window_json,
+        "lake": report.lake,
+        "subjects": report.subjects,
+        "files_scanned": report.files_scanned,
+        "rows_scanned": report.rows_scanned,
+        "bytes_read": report.bytes_read,
+        "residual_rows": report.residual_rows,
+        "held_rows": report.held_rows,
+        "residual_rows_by_table": by_table,
+        "requests": per_request,
+        "errors": report.errors,
+    });
+    (c, verified)
+}
+
+fn audit_log_check(
+    req: &Request<'_>,
+    requests: &Option<Result<Vec<DsarRow>, String>>,
+    verified: &[Verified],
+) -> Check {
+    const NAME: &str = "audit_log_coverage";
+    let cfg = req.cfg;
+    let Some(location) = cfg.tables.dsar_audit_log.as_ref().map(|l| cfg.resolve(l)) else {
+        return Check::new(NAME, Status::Skipped, "no dsar_audit_log table configured");
+    };
+    if !matches!(requests, Some(Ok(_))) {
+        return Check::new(NAME, Status::Skipped, "no delete requests to check");
+    }
+    let table = match read_table_at(&location, &req.s3) {
+        Ok(t) => t,
+        Err(e) => return Check::new(NAME, Status::Error, e.to_string()),
+    };
+    let path = Path::new(&location);
+    let cols = ["request_id", "dataset", "action"]
+        .map(|c| string_column(path, &table, c).map_err(|e| e.to_string()));
+    let [ids, datasets, actions] = match cols {
+        [Ok(a), Ok(b), Ok(c)] => [a, b, c],
+        [a, b, c] => {
+            let e = a.err().or(b.err()).or(c.err()).unwrap_or_default();
+            return Check::new(NAME, Status::Error, e);
+        }
+    };
+    let mut logged: BTreeSet<(String, String)> = BTreeSet::new();
+    for i in 0..ids.len() {
+        if actions[i].as_deref().map(str::trim) == Some("delete") {
+            if let (Some(r), Some(d)) = (&ids[i], &datasets[i]) {
+                logged.insert((r.trim().to_string(), d.trim().to_string()));
+            }
+        }
+    }
+    let mut missing = Vec::new();
+    for v in verified {
+        let tables: Vec<&String> = v
+            .tables
+            .iter()
+            .filter(|t| !logged.contains(&(v.request_id.clone(), (*t).clone())))
+            .collect();
+        if !tables.is_empty() {
+            missing.push(json!({"request_id": v.request_id, "tables": tables}));
+        }
+    }
+    let status = Status::violation_if(!missing.is_empty());
+    let mut c = Check::new(
+        NAME,
+        status,
+        format!(
+            "{} of {} verified request(s) lack a delete entry for some table",
+            missing.len(),
+            verified.len()
+        ),
+    );
+    c.details = json!({"requests_checked": verified.len(), "missing": missing});
+    c
+}
+
+fn export_check(req: &Request<'_>, requests: &Option<Result<Vec<DsarRow>, String>>) -> Check {
+    const NAME: &str = "export_integrity";
+    let cfg = req.cfg;
+    let Some(exports) = cfg.nightly.exports.as_ref().map(|l| cfg.resolve(l)) else {
+        return Check::new(
+            NAME,
+            Status::Skipped,
+            "no [nightly] exports location configured",
+        );
+    };
+    let requests = match requests {
+        None => return Check::new(NAME, Status::Skipped, "no dsar_request table configured"),
+        Some(Err(e)) => return Check::new(NAME, Status::Error, e.clone()),
+        Some(Ok(r)) => r,
+    };
+    let (mut matched, mut mismatched, mut unreachable) = (Vec::new(), Vec::new(), Vec::new());
+    for r in requests {
+        let Some(want) = &r.export_sha256 else {
+            continue;
+        };
+        if r.request_type != "access" || r.completed_at.is_none() {
+            continue;
+        }
+        let name = format!("{}.age", crate::certificate::file_stem(&r.request_id));
+        let got = if exports.starts_with("s3://") {
+            let uri = format!("{}/{name}", exports.trim_end_matches('/'));
+            S3Store::fetch(&uri, &req.s3, 64 << 30)
+                .map(|b| b.map(|b| crate::subjects::hex(&sha2_digest(&b))))
+                .map_err(|e| e.to_string())
+        } else {
+            sha256_file(&Path::new(&exports).join(&name))
+        };
+        match got {
+            Ok(None) => unreachable.push(r.request_id.clone()),
+            Ok(Some(h)) if &h == want => matched.push(r.request_id.clone()),
+            Ok(Some(_)) => mismatched.push(r.request_id.clone()),
+            Err(e) => return Check::new(NAME, Status::Error, e),
+        }
+    }
+    let status = Status::violation_if(!mismatched.is_empty());
+    let mut c = Check::new(
+        NAME,
+        status,
+        format!(
+            "{} bundle(s) match their recorded SHA-256, {} do not, {} not found",
+            matched.len(),
+            mismatched.len(),
+            unreachable.len()
+        ),
+    );
+    c.details = json!({
+        "location": exports,
+        "matched": matched,
+        "mismatched": mismatched,
+        "unreachable": unreachable,
+    });
+    c
+}
+
+fn sha2_digest(b: &[u8]) -> Vec<u8> {
+    use sha2::Digest;
+    sha2::Sha256::digest(b).to_vec()
+}
+
+/// SHA-256 of a local file (hex), or None when there is no such file.
+fn sha256_file(path: &Path) -> Result<Option<String>, String> {
+    use sha2::Digest;
+    let mut f = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => {
+            return Err(format!(
+                "{}: {}",
+                path.display(),
+                crate::store::io_message(&e)
+            ));
+        }
+    };
+    let mut h = sha2::Sha256::new();
+    std::io::copy(&mut f, &mut h)
+        .map_err(|e| format!("{}: {}", path.display(), crate::store::io_message(&e)))?;
+    Ok(Some(crate::subjects::hex(&h.finalize())))
+}
+
+fn metrics_check(req: &Request<'_>) -> Check {
+    use crate::metrics::{Metric, Request as MetricsRequest};
+    const NAME: &str = "metrics";
+    let cfg = req.cfg;
+    let holidays = match &cfg.nightly.holidays {
+        Some(h) => match crate::metrics::read_holidays(Path::new(&cfg.resolve(h))) {
+            Ok(d) => d,
+            Err(e) => return Check::new(NAME, Status::Error, e.to_string()),
+        },
+        None => Vec::new(),
+    };
+    let mut details = serde_json::Map::new();
+    let mut status = Status::Skipped;
+    let mut parts = Vec::new();
+    for (metric, table) in [
+        (Metric::Incidents, &cfg.tables.data_incident),
+        (Metric::Dsar, &cfg.tables.dsar_request),
+        (Metric::Changes, &cfg.tables.governance_change_log),
+    ] {
+        let Some(t) = table else {
+            continue;
+        };
+        let input = PathBuf::from(cfg.resolve(t));
+        let r = crate::metrics::run(&MetricsRequest {
+            metric,
+            input: &input,
+            as_of: req.as_of * 1_000_000,
+            holidays: &holidays,
+            by_month: true,
+            targets: cfg.targets,
+            s3: &req.s3,
+        });
+        match r {
+            Ok(r) => {
+                let s = Status::violation_if(!r.breaches.is_empty());
+                status = status.max(s);
+                parts.push(format!(
+                    "{}: {} breach(es)",
+                    metric.name(),
+                    r.breaches.len()
+                ));
+                details.insert(
+                    metric.name().into(),
+                    serde_json::to_value(&r).unwrap_or_default(),
+                );
+            }
+            Err(e) => {
+                status = Status::Error;
+                parts.push(format!("{}: error", metric.name()));
+                details.insert(metric.name().into(), json!({"error": e.to_string()}));
+            }
+        }
+    }
+    if parts.is_empty() {
+        return Check::new(
+            NAME,
+            Status::Skipped,
+            "no incident, DSAR or change table configured",
+        );
+    }
+    let mut c = Check::new(NAME, status, parts.join("; "));
+    c.details = serde_json::Value::Object(details);
+    c
+}
+
+fn evidence_check(req: &Request<'_>, key: &Result<SigningKey, String>) -> Check {
+    use crate::evidence::{BuildRequest, RetentionMode, Source};
+    const NAME: &str = "evidence_bundle";
+    let cfg = req.cfg;
+    let e = &cfg.evidence;
+    if e.sources.is_empty() {
+        return Check::new(NAME, Status::Skipped, "no [evidence] sources configured");
+    }
+    let key = match key {
+        Ok(k) => k,
+        Err(m) => return Check::new(NAME, Status::Error, m.clone()),
+    };
+    let mut sources = Vec::new();
+    for s in &e.sources {
+        let location = cfg.resolve(s);
+        let store: Result<Box<dyn Store>, String> = if location.starts_with("s3://") {
+            S3Store::connect_all(&location, &req.s3)
+                .map(|s| Box::new(s) as Box<dyn Store>)
+                .map_err(|e| e.to_string())
+        } else {
+            LocalStore::open_all(Path::new(&location))
+                .map(|s| Box::new(s) as Box<dyn Store>)
+                .map_err(|e| e.to_string())
+        };
+        match store {
+            Ok(store) => sources.push(Source {
+                location: s.clone(),
+                store,
+            }),
+            Err(m) => return Check::new(NAME, Status::Error, m),
+        }
+    }
+    let day = chrono::DateTime::from_timestamp(req.as_of, 0)
+        .map(|d| d.date_naive())
+        .unwrap_or_default();
+    let out = req.out.join(format!("evidence-{day}.zip"));
+    let compliance = e.retention_mode == "compliance";
+    let built = crate::evidence::build(&BuildRequest {
+        sources,
+        from: Some(req.as_of - 86_400),
+        to: Some(req.as_of),
+        signing_key: key,
+        out: out.clone(),
+        force: true,
+        bagging_date: day,
+        retention_years: e.retention_years,
+        retention_mode: if compliance {
+            RetentionMode::Compliance
+        } else {
+            RetentionMode::Governance
+        },
+        legal_hold: e.legal_hold,
+        organization: None,
+    });
+    let mut summary = match built {
+        Ok(s) => s,
+        Err(m) => return Check::new(NAME, Status::Error, m.to_string()),
+    };
+    let mut uploaded = "not uploaded (no [evidence] upload configured)".to_string();
+    if let Some(target) = &e.upload {
+        let name = out
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("evidence.zip")
+            .to_string();
+        let store = match S3Store::connect(target, &req.s3) {
+            Ok(s) => s,
+            Err(m) => return Check::new(NAME, Status::Error, m.to_string()),
+        };
+        match store.uploaded_sha256(&name) {
+            Ok(Some(h)) if h == summary.sha256 => {
+                uploaded = format!("already uploaded to {target}/{name} (same SHA-256)");
+            }
+            Ok(_) => {
+                let until = chrono::NaiveDate::parse_from_str(&summary.retain_until, "%Y-%m-%d")
+                    .ok()
+                    .and_then(|d| d.and_hms_opt(0, 0, 0))
+                    .map(|d| d.and_utc().timestamp())
+                    .unwrap_or_default();
+                let lock = crate::s3::Lock {
+                    compliance,
+                    retain_until: until,
+                    legal_hold: e.legal_hold,
+                };
+                match store.put_locked(&name, &out, &summary.sha256, &lock) {
+                    Ok(r) => {
+                        uploaded = format!(
+                            "uploaded to {} (version {}), locked {} until {}",
+                            r.uri,
+                            r.version_id.as_deref().unwrap_or("-"),
+                            r.retention_mode,
+                            r.retain_until
+                        );
+                        summary.upload = Some(r);
+                    }
+                    Err(m) => return Check::new(NAME, Status::Error, m.to_string()),
+                }
+            }
+            Err(m) => return Check::new(NAME, Status::Error, m.to_string()),
+        }
+    }
+    let mut c = Check::new(
+        NAME,
+        Status::Ok,
+        format!("{} file(s) bagged and signed; {uploaded}", summary.files),
+    );
+    let mut details = serde_json::to_value(&summary).unwrap_or_default();
+    // The bundle is beside the report: name it relative to the output directory.
+    details["out"] = json!(out.file_name().map(|n| n.to_string_lossy().to_string()));
+    c.details = details;
+    c
+}
+
+fn retention_check(req: &Request<'_>) -> Check {
+    const NAME: &str = "retention_check";
+    let r = &req.cfg.retention;
+    let Some(location) = &r.location else {
+        return Check::new(NAME, Status::Skipped, "no [retention] location configured");
+    };
+    let report = S3Store::connect(location, &req.s3)
+        .and_then(|s| s.retention_check(r.min_years, !r.allow_governance));
+    match report {
+        Ok(rep) => {
+            let status = Status::violation_if(!rep.violations.is_empty());
+            let mut c = Check::new(
+                NAME,
+                status,
+                format!(
+                    "{} version(s) checked, {} violation(s)",
+                    rep.versions_checked,
+                    rep.violations.len()
+                ),
+            );
+            c.details = serde_json::to_value(&rep).unwrap_or_default();
+            c
+        }
+        Err(e) => Check::new(NAME, Status::Error, e.to_string()),
+    }
+}

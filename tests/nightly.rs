@@ -1,0 +1,393 @@
+//! `vouch demo` and `vouch nightly` end to end: the report's checks and figures, signed
+//! certificates checked with `ssh-keygen -Y verify`, identical reruns, no subject ID in
+//! any output or log line, and report.html rendered by headless Chromium.
+
+mod common;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::*;
+
+/// The subject IDs the demo's tables use.
+const SUBJECTS: [&str; 16] = [
+    "5000", "5001", "5002", "5003", "5004", "5005", "5006", "5007", "5008", "5009", "4990", "1777",
+    "1042", "1311", "1450", "1502",
+];
+
+fn demo(dir: &Path) -> Run {
+    run(vouch().current_dir(dir).args(["demo", "--dir", "demo"]))
+}
+
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(files_under(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Whether `text` holds `id` as a whole token (hex digests may hold its digits).
+fn holds_token(text: &str, id: &str) -> bool {
+    text.split(|c: char| !c.is_ascii_alphanumeric())
+        .any(|t| t == id)
+}
+
+fn check<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"] == name)
+        .unwrap_or_else(|| panic!("no check {name}"))
+}
+
+#[test]
+fn the_demo_finds_what_was_planted_and_its_evidence_verifies() {
+    let t = tempfile::tempdir().unwrap();
+    let r = demo(t.path());
+    assert_eq!(r.code, 0, "{r:?}");
+    let d = t.path().join("demo");
+    let out = d.join("report");
+    assert!(
+        r.stdout.contains("report: demo/report/report.html"),
+        "{r:?}"
+    );
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["schema_version"], 1);
+    assert_eq!(report["as_of"], "2026-11-27T06:00:00Z");
+    assert_eq!(report["status"], "violation");
+    assert_eq!(report["exit_code"], 1);
+
+    let del = check(&report, "deletion_verification");
+    assert_eq!(del["status"], "violation");
+    let dd = &del["details"];
+    assert_eq!(dd["residual_rows"], 4);
+    assert_eq!(dd["held_rows"], 3);
+    assert_eq!(
+        dd["subjects"], 10,
+        "one scan for the ten requests in the window"
+    );
+    assert_eq!(dd["residual_rows_by_table"]["events"], 2);
+    assert_eq!(dd["residual_rows_by_table"]["payments"], 2);
+    let reqs = dd["requests"].as_array().unwrap();
+    assert_eq!(reqs.len(), 10, "D-0990 is outside the 30-day window");
+    let verdict = |id: &str| {
+        reqs.iter()
+            .find(|q| q["request_id"] == id)
+            .map(|q| q["verdict"].as_str().unwrap().to_string())
+            .unwrap()
+    };
+    assert_eq!(verdict("D-1002"), "residual");
+    assert_eq!(verdict("D-1007"), "residual");
+    assert_eq!(verdict("D-1005"), "clean", "held rows are not residual");
+    assert_eq!(verdict("D-1000"), "clean");
+    assert!(
+        reqs.iter()
+            .all(|q| q["subject"].as_str().unwrap().starts_with("hmac-sha256:"))
+    );
+
+    let audit = check(&report, "audit_log_coverage");
+    assert_eq!(audit["status"], "violation");
+    assert_eq!(
+        audit["details"]["missing"],
+        serde_json::json!([{"request_id": "D-1004", "tables": ["payments"]}])
+    );
+    let export = check(&report, "export_integrity");
+    assert_eq!(export["status"], "ok");
+    assert_eq!(export["details"]["matched"], serde_json::json!(["A-2001"]));
+
+    let m = &check(&report, "metrics")["details"];
+    assert_eq!(check(&report, "metrics")["status"], "violation");
+    assert_eq!(
+        m["incidents"]["unacknowledged"],
+        serde_json::json!(["INC-304"])
+    );
+    assert_eq!(m["incidents"]["count"], 8);
+    assert_eq!(m["dsar"]["overdue"], serde_json::json!(["D-1010"]));
+    assert_eq!(m["dsar"]["at_risk"], serde_json::json!(["A-2003"]));
+    assert_eq!(m["changes"]["late"], serde_json::json!(["CHG-505"]));
+    assert_eq!(m["changes"]["pending"], serde_json::json!(["CHG-506"]));
+    assert_eq!(check(&report, "evidence_bundle")["status"], "ok");
+    assert_eq!(check(&report, "evidence_bundle")["details"]["files"], 3);
+    assert_eq!(check(&report, "retention_check")["status"], "skipped");
+
+    // Every certificate verifies with ssh-keygen and with vouch, and says what the report
+    // says; a changed byte or another key does not verify.
+    let keys = d.join("keys");
+    let certs = out.join("certificates");
+    for q in reqs {
+        let cert = out.join(q["certificate"].as_str().unwrap());
+        let v = Command::new("ssh-keygen")
+            .args(["-Y", "verify", "-f"])
+            .arg(keys.join("vouch-demo.allowed_signers"))
+            .args(["-I", "vouch", "-n", "vouch-deletion", "-s"])
+            .arg(format!("{}.sig", cert.display()))
+            .stdin(std::fs::File::open(&cert).unwrap())
+            .output()
+            .unwrap();
+        assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stderr));
+        let c: serde_json::Value = serde_json::from_slice(&std::fs::read(&cert).unwrap()).unwrap();
+        assert_eq!(c["verdict"], q["verdict"]);
+        assert_eq!(c["subject"], q["subject"]);
+        assert_eq!(c["files"].as_array().unwrap().len(), 7);
+        assert!(c["files"][0]["footer_sha256"].as_str().unwrap().len() == 64);
+    }
+    let cert = certs.join("D-1002.json");
+    let ok = run(vouch()
+        .args(["certificate", "verify"])
+        .arg(&cert)
+        .arg("--public-key")
+        .arg(keys.join("vouch-demo.pub")));
+    assert_eq!(ok.code, 0, "{ok:?}");
+    assert!(ok.stdout.starts_with("VERIFIED: request D-1002"), "{ok:?}");
+    let forged = t.path().join("forged.json");
+    let text = std::fs::read_to_string(&cert)
+        .unwrap()
+        .replace("\"residual\"", "\"clean\"");
+    std::fs::write(&forged, text).unwrap();
+    std::fs::copy(
+        format!("{}.sig", cert.display()),
+        t.path().join("forged.json.sig"),
+    )
+    .unwrap();
+    let bad = run(vouch()
+        .args(["certificate", "verify"])
+        .arg(&forged)
+        .arg("--public-key")
+        .arg(keys.join("vouch-demo.pub")));
+    assert_eq!(bad.code, 1, "{bad:?}");
+    assert!(bad.stdout.starts_with("NOT VERIFIED"), "{bad:?}");
+    assert_eq!(
+        run(vouch()
+            .current_dir(t.path())
+            .args(["keygen", "--out", "other"]))
+        .code,
+        0
+    );
+    let other = run(vouch()
+        .args(["certificate", "verify"])
+        .arg(&cert)
+        .arg("--public-key")
+        .arg(t.path().join("other.pub")));
+    assert_eq!(other.code, 1, "{other:?}");
+    let missing = run(vouch()
+        .args(["certificate", "verify", "nope.json", "--public-key"])
+        .arg(keys.join("vouch-demo.pub")));
+    assert_eq!(missing.code, 2, "{missing:?}");
+
+    // The evidence bundle verifies too.
+    let ev = run(vouch()
+        .args(["evidence", "verify"])
+        .arg(out.join("evidence-2026-11-27.zip"))
+        .arg("--public-key")
+        .arg(keys.join("vouch-demo.pub")));
+    assert_eq!(ev.code, 0, "{ev:?}");
+
+    // The page: self-contained, with its charts.
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(
+        html.matches("<svg").count() >= 4,
+        "residuals, DSAR histogram, MTTA, MTTR"
+    );
+    for want in [
+        "Residual rows by table",
+        "DSAR days to complete",
+        "MTTA by month",
+        "id=\"summary\"",
+    ] {
+        assert!(html.contains(want), "{want}");
+    }
+    assert!(
+        !html.contains("http://")
+            || html
+                .matches("http://")
+                .all(|_| html.contains("xmlns=\"http://www.w3.org/2000/svg\""))
+    );
+    assert!(
+        !html.contains("<script") && !html.contains("src=\"http"),
+        "nothing fetched"
+    );
+
+    // No subject ID in anything kept: outputs, the evidence bundle's members, stdout/stderr.
+    let mut texts: Vec<(String, String)> = files_under(&out)
+        .into_iter()
+        .filter(|p| p.extension().is_none_or(|e| e != "zip"))
+        .map(|p| {
+            (
+                p.display().to_string(),
+                std::fs::read_to_string(&p).unwrap(),
+            )
+        })
+        .collect();
+    let members = Command::new("unzip")
+        .arg("-p")
+        .arg(out.join("evidence-2026-11-27.zip"))
+        .output()
+        .unwrap();
+    texts.push((
+        "evidence members".into(),
+        String::from_utf8_lossy(&members.stdout).to_string(),
+    ));
+    texts.push(("stdout".into(), r.stdout.clone()));
+    texts.push(("stderr".into(), r.stderr.clone()));
+    for (name, text) in &texts {
+        for id in SUBJECTS {
+            assert!(!holds_token(text, id), "subject {id} in {name}");
+        }
+    }
+}
+
+#[test]
+fn nightly_reruns_rewrite_the_same_bytes_and_log_one_line_per_check() {
+    let t = tempfile::tempdir().unwrap();
+    assert_eq!(demo(t.path()).code, 0);
+    let d = t.path().join("demo");
+    let nightly = |out: &str, extra: &[&str]| {
+        run(vouch()
+            .current_dir(&d)
+            .args([
+                "nightly",
+                "--config",
+                "vouch.toml",
+                "--out",
+                out,
+                "--as-of",
+                "2026-11-27T06:00:00Z",
+            ])
+            .args(extra))
+    };
+    let a = nightly("run", &[]);
+    assert_eq!(a.code, 1, "the worst check is a violation: {a:?}");
+    assert_eq!(a.stderr.lines().count(), 6, "{a:?}");
+    assert!(
+        a.stderr.lines().all(|l| l.starts_with("vouch nightly: ")),
+        "{a:?}"
+    );
+    let snapshot = |dir: &Path| -> Vec<(PathBuf, Vec<u8>)> {
+        files_under(dir)
+            .into_iter()
+            .map(|p| {
+                (
+                    p.strip_prefix(dir).unwrap().to_path_buf(),
+                    std::fs::read(&p).unwrap(),
+                )
+            })
+            .collect()
+    };
+    let first = snapshot(&d.join("run"));
+    assert!(
+        first.len() >= 23,
+        "report.json, report.html, the bundle, 10 certificates and signatures"
+    );
+    let b = nightly("run", &["--log-format", "json"]);
+    assert_eq!(b.code, 1, "{b:?}");
+    assert_eq!(
+        snapshot(&d.join("run")),
+        first,
+        "a rerun rewrites the same bytes"
+    );
+    for line in b.stderr.lines() {
+        let j: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert!(j["check"].is_string() && j["status"].is_string(), "{line}");
+    }
+    // The same run elsewhere gives the same report (nothing depends on the directory).
+    assert_eq!(nightly("run2", &[]).code, 1);
+    assert_eq!(
+        std::fs::read(d.join("run2/report.json")).unwrap(),
+        std::fs::read(d.join("run/report.json")).unwrap()
+    );
+    // Without a subject key nightly refuses: it must never name a subject.
+    let cfg = std::fs::read_to_string(d.join("vouch.toml")).unwrap();
+    std::fs::write(
+        d.join("nokey.toml"),
+        cfg.replace(
+            "subject_key = \"vouch-demo-subject-key-not-for-production\"",
+            "",
+        ),
+    )
+    .unwrap();
+    let r = run(vouch()
+        .current_dir(&d)
+        .args(["nightly", "--config", "nokey.toml", "--out", "x"]));
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(r.stderr.contains("nightly needs a subject key"), "{r:?}");
+    // A missing table is an error of its check, not of the run.
+    std::fs::write(
+        d.join("broken.toml"),
+        cfg.replace("tables/dsar_audit_log.csv", "tables/nope.csv"),
+    )
+    .unwrap();
+    let r = run(vouch().current_dir(&d).args([
+        "nightly",
+        "--config",
+        "broken.toml",
+        "--out",
+        "y",
+        "--as-of",
+        "2026-11-27T06:00:00Z",
+    ]));
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(
+        r.stderr.contains("audit_log_coverage: error: ") && r.stderr.contains("nope.csv"),
+        "{r:?}"
+    );
+}
+
+/// Counts pixels of an RGB colour in a PNG screenshot (tests/oracle/png_pixels.py).
+fn pixels(png: &Path, rgb: [u8; 3]) -> u64 {
+    oracle(
+        "png_pixels.py",
+        &serde_json::json!({"png": png, "rgb": rgb}),
+    )["count"]
+        .as_u64()
+        .unwrap()
+}
+
+#[test]
+fn chromium_renders_the_report_with_its_summary_in_view() {
+    let t = tempfile::tempdir().unwrap();
+    assert_eq!(demo(t.path()).code, 0);
+    let html = t.path().join("demo/report/report.html");
+    let shot = t.path().join("shot.png");
+    let profile = t.path().join("profile");
+    let out = Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--hide-scrollbars",
+            "--window-size=1200,800",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg(format!("--screenshot={}", shot.display()))
+        .arg(format!("file://{}", html.display()))
+        .output()
+        .expect("chromium (scripts/test.sh installs it from Debian)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The summary box (violation colours) is in the first screen, and the red badges of
+    // the failing checks are drawn.
+    assert!(
+        pixels(&shot, [0xfd, 0xec, 0xec]) > 10_000,
+        "summary box not visible"
+    );
+    assert!(
+        pixels(&shot, [0xdc, 0x26, 0x26]) > 500,
+        "violation badges not visible"
+    );
+}
