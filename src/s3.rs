@@ -887,15 +887,16 @@ pub struct RetentionReport {
     pub violations: Vec<RetentionViolation>,
 }
 
-/// `t` plus whole calendar years (Feb 29 becomes Feb 28), Unix seconds.
+/// The start (00:00 UTC) of the day `years` calendar years after `t`'s day (Feb 29
+/// becomes Feb 28), Unix seconds. Retention is counted in calendar days, as evidence
+/// bundles set it: bagged and uploaded on a day, kept until that date 7 years on.
 fn plus_years(t: i64, years: u32) -> i64 {
     let Some(d) = chrono::DateTime::from_timestamp(t, 0) else {
         return i64::MAX;
     };
     crate::evidence::retain_until(d.date_naive(), years)
-        .and_time(d.time())
-        .and_utc()
-        .timestamp()
+        .and_hms_opt(0, 0, 0)
+        .map_or(i64::MAX, |d| d.and_utc().timestamp())
 }
 
 impl S3Store {

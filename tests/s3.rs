@@ -838,3 +838,139 @@ fn large_bundles_go_up_in_parts_and_a_failed_part_leaves_no_upload() {
     assert!(r.stderr.contains("VOUCH_S3_PART_MIB=\"4\""), "{r:?}");
     assert_eq!(state()["keys"], serde_json::json!(["dq/ev.zip"]));
 }
+
+#[test]
+fn nightly_runs_on_a_lake_tables_and_evidence_in_s3() {
+    let moto = Moto::start();
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path().join("demo");
+    let r = run(vouch()
+        .current_dir(t.path())
+        .args(["demo", "--dir", "demo"]));
+    assert_eq!(r.code, 0, "{r:?}");
+    moto.setup(
+        "analytics",
+        serde_json::json!({"upload": [[d.join("lake"), "silver_private"]]}),
+    );
+    moto.setup(
+        "governance",
+        serde_json::json!({"upload": [[d.join("tables"), "tables"]]}),
+    );
+    moto.setup(
+        "audit-logs",
+        serde_json::json!({"upload": [[d.join("logs"), "logs"]]}),
+    );
+    moto.setup(
+        "dsar-exports",
+        serde_json::json!({"upload": [[d.join("exports"), "bundles"]]}),
+    );
+    moto.setup(
+        "compliance-artifacts",
+        serde_json::json!({"lock": true, "versioning": true}),
+    );
+    let local = std::fs::read_to_string(d.join("vouch.toml")).unwrap();
+    let s3 = local
+        .replace(
+            "location = \"lake\"",
+            "location = \"s3://analytics/silver_private\"",
+        )
+        .replace(
+            "\"tables/data_retention_policy.csv\"",
+            "\"s3://governance/tables/data_retention_policy.csv\"",
+        )
+        .replace(
+            "\"tables/dsar_request.csv\"",
+            "\"s3://governance/tables/dsar_request.csv\"",
+        )
+        .replace(
+            "\"tables/dsar_audit_log.csv\"",
+            "\"s3://governance/tables/dsar_audit_log.csv\"",
+        )
+        .replace(
+            "\"tables/data_incident.csv\"",
+            "\"s3://governance/tables/data_incident.csv\"",
+        )
+        .replace(
+            "\"tables/governance_change_log.csv\"",
+            "\"s3://governance/tables/governance_change_log.csv\"",
+        )
+        .replace("window_days = 30", "window_days = 36500")
+        .replace(
+            "exports = \"exports\"",
+            "exports = \"s3://dsar-exports/bundles\"",
+        )
+        .replace(
+            "sources = [\"logs\"]",
+            "sources = [\"s3://audit-logs/logs\"]",
+        )
+        .replace(
+            "# upload = \"s3://compliance-artifacts/data-quality\"",
+            "upload = \"s3://compliance-artifacts/data-quality\"",
+        )
+        .replace(
+            "# location = \"s3://compliance-artifacts/data-quality\"",
+            "location = \"s3://compliance-artifacts/data-quality\"",
+        );
+    assert!(
+        !s3.contains("\"tables/d") && s3.contains("upload = \"s3://"),
+        "{s3}"
+    );
+    std::fs::write(d.join("s3.toml"), s3).unwrap();
+    // The objects were just put: the day before "now" holds them.
+    let as_of = (chrono::Utc::now() + chrono::Duration::hours(1))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let nightly = |out: &str| {
+        run(moto.vouch().current_dir(&d).args([
+            "nightly", "--config", "s3.toml", "--out", out, "--as-of", &as_of,
+        ]))
+    };
+    let r = nightly("s3-report");
+    assert_eq!(r.code, 1, "{r:?}");
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.join("s3-report/report.json")).unwrap()).unwrap();
+    let check = |name: &str| {
+        report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["check"] == name)
+            .unwrap()
+            .clone()
+    };
+    let del = check("deletion_verification");
+    assert_eq!(del["status"], "violation", "{del}");
+    assert_eq!(del["details"]["residual_rows"], 4);
+    assert_eq!(del["details"]["held_rows"], 3);
+    assert_eq!(del["details"]["requests"].as_array().unwrap().len(), 11);
+    assert_eq!(
+        check("audit_log_coverage")["details"]["missing"][0]["request_id"],
+        "D-1004"
+    );
+    assert_eq!(
+        check("export_integrity")["details"]["matched"],
+        serde_json::json!(["A-2001"])
+    );
+    let ev = check("evidence_bundle");
+    assert_eq!(ev["status"], "ok", "{ev}");
+    assert_eq!(ev["details"]["files"], 3);
+    assert_eq!(ev["details"]["upload"]["retention_mode"], "COMPLIANCE");
+    let ret = check("retention_check");
+    assert_eq!(ret["status"], "ok", "{ret}");
+    assert_eq!(ret["details"]["versions_checked"], 1);
+    // The certificates name S3 objects with their ETags.
+    let cert: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(d.join("s3-report/certificates/D-1002.json")).unwrap(),
+    )
+    .unwrap();
+    assert!(cert["files"][0]["etag"].is_string(), "{cert}");
+    assert_eq!(cert["verdict"], "residual");
+    // A rerun does not upload the same bundle again.
+    let r = nightly("s3-report");
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.contains("already uploaded"), "{r:?}");
+    let state = oracle(
+        "s3_state.py",
+        &serde_json::json!({"endpoint": moto.url, "bucket": "compliance-artifacts"}),
+    );
+    assert_eq!(state["keys"].as_array().unwrap().len(), 1, "{state}");
+}
