@@ -563,7 +563,8 @@ fn print_report<T: serde::Serialize>(
     report: &T,
     text: impl FnOnce() -> String,
 ) -> Result<(), Fatal> {
-    let mut stdout = std::io::stdout().lock();
+    // Buffered: stdout is line-buffered, and a report may run to a million lines.
+    let mut stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     match format {
         Format::Json => {
             serde_json::to_writer_pretty(&mut stdout, report)?;
@@ -571,6 +572,7 @@ fn print_report<T: serde::Serialize>(
         }
         Format::Text => write!(stdout, "{}", text())?,
     }
+    stdout.flush()?;
     Ok(())
 }
 

@@ -301,7 +301,7 @@ fn execute(ctx: &mut SQLContext, file: &str) -> Result<DataFrame, MetricsError> 
 
 /// The rows of a per-row query, repeated once per grouping with `grp_kind` and `grp` set
 /// (`all`/`all`, then `<kind>`/<the column's value>), ready for the summary query.
-fn grouped(facts: &DataFrame, groupings: &[(&str, &str)]) -> Result<DataFrame, MetricsError> {
+fn grouped(facts: &DataFrame, groupings: &[(&str, &str)]) -> Result<LazyFrame, MetricsError> {
     let parts: Vec<LazyFrame> = groupings
         .iter()
         .map(|(kind, column)| {
@@ -316,9 +316,7 @@ fn grouped(facts: &DataFrame, groupings: &[(&str, &str)]) -> Result<DataFrame, M
                 .with_columns([lit(*kind).alias("grp_kind"), value.alias("grp")])
         })
         .collect();
-    concat(parts, UnionArgs::default())
-        .and_then(|lf| lf.collect())
-        .map_err(internal)
+    concat(parts, UnionArgs::default()).map_err(internal)
 }
 
 /// The groupings of a metric: overall, by `by` (as `kind`), and by month when asked.
@@ -375,22 +373,55 @@ fn counts(df: &DataFrame, name: &str) -> Result<Vec<u64>, MetricsError> {
     Ok(s.iter().map(|v| v.unwrap_or(0).max(0) as u64).collect())
 }
 
-/// The ids of the rows of `grouped` where `flag` holds, by group, in id order.
-fn listed(grouped: &DataFrame, flag: Expr, id: &str) -> Result<Vec<(Key, String)>, MetricsError> {
-    let picked = grouped
+/// The ids of the rows of `facts` where `flag` holds, by group (every group each row is
+/// in), in id order.
+fn listed(
+    facts: &DataFrame,
+    groups: &[(&str, &str)],
+    flag: Expr,
+    id: &str,
+) -> Result<BTreeMap<Key, Vec<String>>, MetricsError> {
+    let by: Vec<&str> = groups
+        .iter()
+        .map(|(_, c)| *c)
+        .filter(|c| *c != "all")
+        .collect();
+    let picked = facts
         .clone()
         .lazy()
         .filter(flag)
-        .select([col("grp_kind"), col("grp"), col(id)])
+        .select(
+            std::iter::once(col(id))
+                .chain(by.iter().map(|c| col(*c).cast(DataType::String)))
+                .collect::<Vec<_>>(),
+        )
         .collect()
         .map_err(internal)?;
-    let keys = keys(&picked)?;
-    let ids = strings(&picked, id)?;
-    Ok(keys
+    let ids: Vec<String> = strings(&picked, id)?
         .into_iter()
-        .zip(ids)
-        .map(|(k, i)| (k, i.unwrap_or_default()))
-        .collect())
+        .map(Option::unwrap_or_default)
+        .collect();
+    let mut out = BTreeMap::new();
+    let mut column = 0;
+    for (kind, c) in groups {
+        if *c == "all" {
+            out.insert(("all".to_string(), "all".to_string()), ids.clone());
+            continue;
+        }
+        let mut lists: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (row, v) in strings(&picked, by[column])?.into_iter().enumerate() {
+            let v = v.unwrap_or_else(|| "(none)".to_string());
+            match lists.get_mut(&v) {
+                Some(l) => l.push(ids[row].clone()),
+                None => {
+                    lists.insert(v, vec![ids[row].clone()]);
+                }
+            }
+        }
+        column += 1;
+        out.extend(lists.into_iter().map(|(v, l)| ((kind.to_string(), v), l)));
+    }
+    Ok(out)
 }
 
 /// Splits figures by key into overall, by `kind`, and by month.
@@ -421,8 +452,9 @@ fn incidents(
     by_month: bool,
 ) -> Result<Grouped<IncidentFigures>, MetricsError> {
     let facts = execute(ctx, "incidents.sql")?;
-    let g = grouped(&facts, &groupings("severity", "severity", by_month))?;
-    ctx.register("incident_facts", g.clone().lazy());
+    let groups = groupings("severity", "severity", by_month);
+    let g = grouped(&facts, &groups)?;
+    ctx.register("incident_facts", g);
     let s = execute(ctx, "incidents_summary.sql")?;
     let (count, open) = (counts(&s, "count")?, counts(&s, "open")?);
     let f = |n: &str| floats(&s, n);
@@ -456,19 +488,25 @@ fn incidents(
             },
         );
     }
-    for (k, id) in listed(&g, col("tta_seconds").is_null(), "incident_id")? {
-        figs.entry(k).or_default().unacknowledged.push(id);
+    for (k, ids) in listed(&facts, &groups, col("tta_seconds").is_null(), "incident_id")? {
+        figs.entry(k).or_default().unacknowledged = ids;
     }
-    for (k, id) in listed(&g, col("postmortem").eq(lit("missing")), "incident_id")? {
-        figs.entry(k).or_default().missing_postmortem.push(id);
+    for (k, ids) in listed(
+        &facts,
+        &groups,
+        col("postmortem").eq(lit("missing")),
+        "incident_id",
+    )? {
+        figs.entry(k).or_default().missing_postmortem = ids;
     }
     Ok(split(figs, "severity", by_month))
 }
 
 fn dsar(ctx: &mut SQLContext, by_month: bool) -> Result<Grouped<DsarFigures>, MetricsError> {
     let facts = execute(ctx, "dsar.sql")?;
-    let g = grouped(&facts, &groupings("request_type", "request_type", by_month))?;
-    ctx.register("dsar_facts", g.clone().lazy());
+    let groups = groupings("request_type", "request_type", by_month);
+    let g = grouped(&facts, &groups)?;
+    ctx.register("dsar_facts", g);
     let s = execute(ctx, "dsar_summary.sql")?;
     let (requests, completed, open) = (
         counts(&s, "requests")?,
@@ -503,19 +541,20 @@ fn dsar(ctx: &mut SQLContext, by_month: bool) -> Result<Grouped<DsarFigures>, Me
     if let Some(all) = figs.get_mut(&("all".to_string(), "all".to_string())) {
         all.days_to_complete_histogram = Some(histogram);
     }
-    for (k, id) in listed(&g, col("overdue"), "request_id")? {
-        figs.entry(k).or_default().overdue.push(id);
+    for (k, ids) in listed(&facts, &groups, col("overdue"), "request_id")? {
+        figs.entry(k).or_default().overdue = ids;
     }
-    for (k, id) in listed(&g, col("at_risk"), "request_id")? {
-        figs.entry(k).or_default().at_risk.push(id);
+    for (k, ids) in listed(&facts, &groups, col("at_risk"), "request_id")? {
+        figs.entry(k).or_default().at_risk = ids;
     }
     Ok(split(figs, "request_type", by_month))
 }
 
 fn changes(ctx: &mut SQLContext, by_month: bool) -> Result<Grouped<ChangeFigures>, MetricsError> {
     let facts = execute(ctx, "changes.sql")?;
-    let g = grouped(&facts, &groupings("impact", "impact", by_month))?;
-    ctx.register("change_facts", g.clone().lazy());
+    let groups = groupings("impact", "impact", by_month);
+    let g = grouped(&facts, &groups)?;
+    ctx.register("change_facts", g);
     let s = execute(ctx, "changes_summary.sql")?;
     let (n, rate) = (
         counts(&s, "changes")?,
@@ -532,14 +571,14 @@ fn changes(ctx: &mut SQLContext, by_month: bool) -> Result<Grouped<ChangeFigures
             },
         );
     }
-    for (k, id) in listed(&g, col("late"), "change_id")? {
-        figs.entry(k).or_default().late.push(id);
+    for (k, ids) in listed(&facts, &groups, col("late"), "change_id")? {
+        figs.entry(k).or_default().late = ids;
     }
-    for (k, id) in listed(&g, col("pending"), "change_id")? {
-        figs.entry(k).or_default().pending.push(id);
+    for (k, ids) in listed(&facts, &groups, col("pending"), "change_id")? {
+        figs.entry(k).or_default().pending = ids;
     }
-    for (k, id) in listed(&g, col("escalate"), "change_id")? {
-        figs.entry(k).or_default().escalations.push(id);
+    for (k, ids) in listed(&facts, &groups, col("escalate"), "change_id")? {
+        figs.entry(k).or_default().escalations = ids;
     }
     Ok(split(figs, "impact", by_month))
 }
