@@ -538,24 +538,21 @@ pub fn verify(path: &Path, keys: &[VerifyingKey]) -> Result<VerifyReport, Eviden
         }
     }
     // 1. The signature over the tag manifest.
-    match (tag.get(TAG_MANIFEST), tag.get(SIGNATURE)) {
-        (Some(tm), Some(sig)) => {
-            let mut last = String::new();
-            let ok = keys
-                .iter()
-                .find(|k| match k.verify(EVIDENCE_NAMESPACE, tm, sig) {
-                    Ok(()) => true,
-                    Err(e) => {
-                        last = e;
-                        false
-                    }
-                });
-            match ok {
-                Some(k) => report.signer = Some(k.fingerprint()),
-                None => problems.push(format!("{prefix}{SIGNATURE}: {last}")),
-            }
+    if let (Some(tm), Some(sig)) = (tag.get(TAG_MANIFEST), tag.get(SIGNATURE)) {
+        let mut last = String::new();
+        let ok = keys
+            .iter()
+            .find(|k| match k.verify(EVIDENCE_NAMESPACE, tm, sig) {
+                Ok(()) => true,
+                Err(e) => {
+                    last = e;
+                    false
+                }
+            });
+        match ok {
+            Some(k) => report.signer = Some(k.fingerprint()),
+            None => problems.push(format!("{prefix}{SIGNATURE}: {last}")),
         }
-        _ => {}
     }
     // 2. The tag manifest covers the required tag files, and their hashes match.
     if let Some(tm) = tag.get(TAG_MANIFEST) {

@@ -209,32 +209,32 @@ fn details(s: &mut String, check: &str, d: &Value) {
     };
     match check {
         "deletion_verification" => {
-            if let Some(reqs) = d.get("requests").and_then(Value::as_array) {
-                if !reqs.is_empty() {
+            if let Some(reqs) = d.get("requests").and_then(Value::as_array)
+                && !reqs.is_empty()
+            {
+                let _ = writeln!(
+                    s,
+                    "<table><tr><th>request</th><th>subject (keyed hash)</th><th>verdict</th><th>residual</th><th>held</th><th>certificate</th></tr>"
+                );
+                for q in reqs {
+                    let f = |k: &str| {
+                        esc(&q.get(k).map_or_else(String::new, |v| {
+                            v.as_str().map_or_else(|| v.to_string(), str::to_string)
+                        }))
+                    };
+                    let subject = f("subject");
+                    let short: String = subject.chars().take(24).collect();
                     let _ = writeln!(
                         s,
-                        "<table><tr><th>request</th><th>subject (keyed hash)</th><th>verdict</th><th>residual</th><th>held</th><th>certificate</th></tr>"
+                        "<tr><td>{}</td><td title=\"{subject}\"><code>{short}…</code></td><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
+                        f("request_id"),
+                        f("verdict"),
+                        f("residual_rows"),
+                        f("held_rows"),
+                        f("certificate")
                     );
-                    for q in reqs {
-                        let f = |k: &str| {
-                            esc(&q.get(k).map_or_else(String::new, |v| {
-                                v.as_str().map_or_else(|| v.to_string(), str::to_string)
-                            }))
-                        };
-                        let subject = f("subject");
-                        let short: String = subject.chars().take(24).collect();
-                        let _ = writeln!(
-                            s,
-                            "<tr><td>{}</td><td title=\"{subject}\"><code>{short}…</code></td><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
-                            f("request_id"),
-                            f("verdict"),
-                            f("residual_rows"),
-                            f("held_rows"),
-                            f("certificate")
-                        );
-                    }
-                    let _ = writeln!(s, "</table>");
                 }
+                let _ = writeln!(s, "</table>");
             }
         }
         "audit_log_coverage" => {
@@ -373,9 +373,9 @@ pub fn bar_chart(
             esc(label)
         );
     }
-    let _ = write!(
+    let _ = writeln!(
         s,
-        "<text x=\"6\" y=\"{:.1}\" font-size=\"10\" transform=\"rotate(-90 6 {:.1})\" text-anchor=\"middle\">{}</text></svg></div>\n",
+        "<text x=\"6\" y=\"{:.1}\" font-size=\"10\" transform=\"rotate(-90 6 {:.1})\" text-anchor=\"middle\">{}</text></svg></div>",
         top + plot_h / 2.0,
         top + plot_h / 2.0,
         esc(unit)

@@ -147,10 +147,10 @@ impl VerifyingKey {
                 return Err(err(path, format!("line {}: no public key", i + 1)));
             };
             let options = &words[1..at];
-            if let Some(ns) = options.iter().find_map(|o| o.strip_prefix("namespaces=")) {
-                if !ns.trim_matches('"').split(',').any(|n| n == namespace) {
-                    continue;
-                }
+            if let Some(ns) = options.iter().find_map(|o| o.strip_prefix("namespaces="))
+                && !ns.trim_matches('"').split(',').any(|n| n == namespace)
+            {
+                continue;
             }
             let key = PublicKey::from_openssh(&words[at..].join(" "))
                 .map_err(|_| err(path, format!("line {}: not an OpenSSH public key", i + 1)))?;

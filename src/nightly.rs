@@ -480,10 +480,10 @@ fn audit_log_check(
     };
     let mut logged: BTreeSet<(String, String)> = BTreeSet::new();
     for i in 0..ids.len() {
-        if actions[i].as_deref().map(str::trim) == Some("delete") {
-            if let (Some(r), Some(d)) = (&ids[i], &datasets[i]) {
-                logged.insert((r.trim().to_string(), d.trim().to_string()));
-            }
+        if actions[i].as_deref().map(str::trim) == Some("delete")
+            && let (Some(r), Some(d)) = (&ids[i], &datasets[i])
+        {
+            logged.insert((r.trim().to_string(), d.trim().to_string()));
         }
     }
     let mut missing = Vec::new();

@@ -137,7 +137,7 @@ fn thousands(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -221,8 +221,8 @@ impl ScanReport {
             .max(5);
         let _ = writeln!(
             s,
-            "\n{:<w$}  {:>6}  {:>14}  {:>9}  {:>9}  {}",
-            "TABLE", "FILES", "ROWS", "RESIDUAL", "HELD", "NOTE"
+            "\n{:<w$}  {:>6}  {:>14}  {:>9}  {:>9}  NOTE",
+            "TABLE", "FILES", "ROWS", "RESIDUAL", "HELD"
         );
         for t in &self.tables {
             let mut note = vec![];

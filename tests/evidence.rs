@@ -84,13 +84,13 @@ fn unzip(p: &Path, bundle: &str, into: &str) -> PathBuf {
     ok(Command::new("unzip")
         .current_dir(p)
         .args(["-q", bundle, "-d", into]));
-    let bag = std::fs::read_dir(p.join(into))
+
+    std::fs::read_dir(p.join(into))
         .unwrap()
         .next()
         .unwrap()
         .unwrap()
-        .path();
-    bag
+        .path()
 }
 
 fn edit(p: &Path, from: &str, to: &str, ops: serde_json::Value) {

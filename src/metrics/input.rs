@@ -139,28 +139,27 @@ pub fn load(path: &Path, s3: &crate::s3::S3Options, spec: &Spec) -> Result<DataF
             .map(|i| &values[i])
     };
     for (earlier, later) in spec.ordered {
-        if let (Some(Values::Time(a)), Some(Values::Time(b))) = (find(earlier), find(later)) {
-            if let Some(i) = a
+        if let (Some(Values::Time(a)), Some(Values::Time(b))) = (find(earlier), find(later))
+            && let Some(i) = a
                 .iter()
                 .zip(b)
                 .position(|(a, b)| matches!((a, b), (Some(a), Some(b)) if b < a))
-            {
-                return Err(bad(path, later, i, format!("is before {earlier}")));
-            }
+        {
+            return Err(bad(path, later, i, format!("is before {earlier}")));
         }
     }
     if let Some(Values::Text(ids)) = find(spec.id) {
         let mut seen: HashMap<&str, usize> = HashMap::with_capacity(ids.len());
         for (i, id) in cells(ids).enumerate() {
-            if let Some(id) = id {
-                if let Some(first) = seen.insert(id, i) {
-                    return Err(bad(
-                        path,
-                        spec.id,
-                        i,
-                        format!("{id:?} is also on row {}", first + 1),
-                    ));
-                }
+            if let Some(id) = id
+                && let Some(first) = seen.insert(id, i)
+            {
+                return Err(bad(
+                    path,
+                    spec.id,
+                    i,
+                    format!("{id:?} is also on row {}", first + 1),
+                ));
             }
         }
     }

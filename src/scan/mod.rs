@@ -234,10 +234,11 @@ pub fn scan_locating(
                         tr.residual_rows += o.residual_rows;
                     }
                     let partition = partition_of(&t.path, &f.path);
-                    if o.residual_rows > 0 && !held {
-                        if let Some(p) = &partition {
-                            partitions.insert(p.clone());
-                        }
+                    if o.residual_rows > 0
+                        && !held
+                        && let Some(p) = &partition
+                    {
+                        partitions.insert(p.clone());
                     }
                     for (subject, rows) in o.per_subject {
                         residuals.push(Residual {
@@ -445,13 +446,14 @@ impl ObjectReader<'_> {
                 self.size
             ));
         }
-        if let Some((base, data)) = &self.prefetched {
-            if offset >= *base && offset + len <= base + data.len() as u64 {
-                let at = (offset - base) as usize;
-                buf.clear();
-                buf.extend_from_slice(&data[at..at + len as usize]);
-                return Ok(());
-            }
+        if let Some((base, data)) = &self.prefetched
+            && offset >= *base
+            && offset + len <= base + data.len() as u64
+        {
+            let at = (offset - base) as usize;
+            buf.clear();
+            buf.extend_from_slice(&data[at..at + len as usize]);
+            return Ok(());
         }
         self.inner
             .read_into(offset, len, buf)
@@ -612,10 +614,11 @@ fn scan_file(
             "corrupt footer: row groups hold {sum} rows, the file says {declared}"
         ));
     }
-    if req.store.is_remote() && req.options.use_bloom_filters {
-        if let Some((lo, hi)) = bloom_span(&meta, &cols).filter(|&(_, hi)| hi <= reader.size) {
-            reader.prefetched = Some((lo, reader.read(lo, hi - lo)?));
-        }
+    if req.store.is_remote()
+        && req.options.use_bloom_filters
+        && let Some((lo, hi)) = bloom_span(&meta, &cols).filter(|&(_, hi)| hi <= reader.size)
+    {
+        reader.prefetched = Some((lo, reader.read(lo, hi - lo)?));
     }
     let results: Vec<Result<RgOutcome, String>> = meta
         .row_groups()
@@ -780,16 +783,16 @@ fn decide_chunk(
     if opts.use_statistics && rules_out_by_statistics(chunk, &c.probe) {
         return Ok(ChunkDecision::Statistics);
     }
-    if opts.use_bloom_filters {
-        if let Some(offset) = chunk.bloom_filter_offset() {
-            let hashes = c.probe.bloom_hashes();
-            let rules_out = with_buffer(&BLOOM_BUF, |buf| {
-                let bitset = read_bloom_bitset(reader, offset, chunk.bloom_filter_length(), buf)?;
-                Ok::<_, String>(!hashes.iter().any(|&h| bloom::may_contain(bitset, h)))
-            })?;
-            if rules_out {
-                return Ok(ChunkDecision::Bloom);
-            }
+    if opts.use_bloom_filters
+        && let Some(offset) = chunk.bloom_filter_offset()
+    {
+        let hashes = c.probe.bloom_hashes();
+        let rules_out = with_buffer(&BLOOM_BUF, |buf| {
+            let bitset = read_bloom_bitset(reader, offset, chunk.bloom_filter_length(), buf)?;
+            Ok::<_, String>(!hashes.iter().any(|&h| bloom::may_contain(bitset, h)))
+        })?;
+        if rules_out {
+            return Ok(ChunkDecision::Bloom);
         }
     }
     // The chunk's byte range, checked before reading.

@@ -100,13 +100,14 @@ pub fn check_page_headers(
                     ));
                 }
             }
-            Some(PageType::DictionaryPage) => {
-                if h.num_values as usize > h.uncompressed_size as usize / min_value_bytes.max(1) {
-                    return corrupt(format!(
-                        "dictionary page at byte {at} declares {} entries in {} bytes",
-                        h.num_values, h.uncompressed_size
-                    ));
-                }
+            Some(PageType::DictionaryPage)
+                if h.num_values as usize
+                    > h.uncompressed_size as usize / min_value_bytes.max(1) =>
+            {
+                return corrupt(format!(
+                    "dictionary page at byte {at} declares {} entries in {} bytes",
+                    h.num_values, h.uncompressed_size
+                ));
             }
             _ => {}
         }
@@ -165,12 +166,11 @@ pub fn scan_chunk(
     while pos < chunk.len() {
         let page_start = pos;
         let (h, body) = next_page(chunk, &mut pos, &spec.limits)?;
-        if spec.verify_crc {
-            if let Some(crc) = h.crc {
-                if crc32fast::hash(body) != crc {
-                    return corrupt(format!("page at byte {page_start} fails its CRC checksum"));
-                }
-            }
+        if spec.verify_crc
+            && let Some(crc) = h.crc
+            && crc32fast::hash(body) != crc
+        {
+            return corrupt(format!("page at byte {page_start} fails its CRC checksum"));
         }
         match h.page_type {
             Some(PageType::DictionaryPage) => {

@@ -114,11 +114,11 @@ impl Probe {
             match kind {
                 IdKind::Bytes => p.add_bytes(id.as_bytes(), subject),
                 IdKind::Fixed { len, uuid } => {
-                    if len == 16 {
-                        if let Some(u) = parse_uuid(id) {
-                            p.add_bytes(&u, subject);
-                            continue;
-                        }
+                    if len == 16
+                        && let Some(u) = parse_uuid(id)
+                    {
+                        p.add_bytes(&u, subject);
+                        continue;
                     }
                     if !uuid && id.len() == len {
                         p.add_bytes(id.as_bytes(), subject);

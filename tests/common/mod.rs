@@ -95,10 +95,8 @@ pub fn copy_dir(from: &Path, to: &Path) {
 }
 
 pub fn sh(cmd: &mut Command) -> std::process::Output {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("{cmd:?}: {e} (scripts/test.sh installs age and unzip)"));
-    out
+    cmd.output()
+        .unwrap_or_else(|e| panic!("{cmd:?}: {e} (scripts/test.sh installs age and unzip)"))
 }
 
 pub fn ok(cmd: &mut Command) -> Vec<u8> {
