@@ -12,6 +12,7 @@ pub mod fixtures;
 pub mod fsio;
 pub mod hashpipe;
 pub mod html;
+pub mod index;
 pub mod keys;
 pub mod lake;
 pub mod metrics;
