@@ -977,6 +977,54 @@ fn generic_chunk(
     rows: i64,
     opts: &ScanOptions,
 ) -> Result<ChunkScan, String> {
+    let probe = &c.probe;
+    let mut out = ChunkScan::default();
+    let total = visit_values(
+        data,
+        start,
+        chunk,
+        &c.descr,
+        probe.kind(),
+        rows,
+        opts,
+        &mut |row, v| {
+            let hit = match v {
+                Value::Bytes(b) => probe.bytes(b),
+                Value::Int(i) => probe.int64(i),
+            };
+            if let Some(s) = hit {
+                out.matches.push((row, s));
+            }
+        },
+    )?;
+    out.rows = total;
+    out.pages_decoded = 1;
+    Ok(out)
+}
+
+/// One identifier value as the scan compares it: the bytes of a byte-array or
+/// fixed-length value, or an integer in the probe's numeric form (unsigned INT32 as its
+/// value, 64-bit as its bit pattern).
+#[derive(Debug, Clone, Copy)]
+pub enum Value<'a> {
+    Bytes(&'a [u8]),
+    Int(i64),
+}
+
+/// Decodes every value of a column chunk with the parquet crate's generic reader, after
+/// the same page-header checks as the scan, calling `visit(row within the row group,
+/// value)` for each non-null value; returns the rows covered.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn visit_values(
+    data: Bytes,
+    start: u64,
+    chunk: &ColumnChunkMetaData,
+    descr: &ColumnDescPtr,
+    kind: IdKind,
+    rows: i64,
+    opts: &ScanOptions,
+    visit: &mut dyn FnMut(u32, Value<'_>),
+) -> Result<u64, String> {
     use parquet::column::reader::{ColumnReader, get_column_reader};
     use parquet::data_type::AsBytes;
     use parquet::file::serialized_reader::SerializedPageReader;
@@ -985,7 +1033,7 @@ fn generic_chunk(
         &data,
         &opts.limits,
         rows as u64,
-        pages::min_plain_bytes(c.probe.kind()),
+        pages::min_plain_bytes(kind),
     )
     .map_err(|e| match e {
         ChunkError::Corrupt(m) | ChunkError::Unsupported(m) => m,
@@ -998,30 +1046,27 @@ fn generic_chunk(
     let slice = Arc::new(ChunkSlice { start, data });
     let pages =
         SerializedPageReader::new(slice, chunk, rows as usize, None).map_err(|e| e.to_string())?;
-    let reader = get_column_reader(c.descr.clone(), Box::new(pages));
-    let max_def = c.descr.max_def_level();
-    let probe = &c.probe;
-    let mut out = ChunkScan::default();
+    let reader = get_column_reader(descr.clone(), Box::new(pages));
+    let max_def = descr.max_def_level();
     let mut defs: Vec<i16> = Vec::new();
+    let mut done = 0u64;
     const BATCH: usize = 8192;
 
     // Walks one batch: `values` are the non-null values in order, `defs` the levels.
     fn walk<V>(
-        out: &mut ChunkScan,
+        done: &mut u64,
         defs: &[i16],
         levels: usize,
         max_def: i16,
         values: &[V],
-        mut hit: impl FnMut(&V) -> Option<u32>,
+        visit: &mut dyn FnMut(u32, &V),
     ) -> Result<(), String> {
-        let base = out.rows as u32;
+        let base = *done as u32;
         if max_def == 0 {
             for (i, v) in values.iter().enumerate() {
-                if let Some(s) = hit(v) {
-                    out.matches.push((base + i as u32, s));
-                }
+                visit(base + i as u32, v);
             }
-            out.rows += values.len() as u64;
+            *done += values.len() as u64;
         } else {
             let mut vi = 0;
             for (r, d) in defs[..levels].iter().enumerate() {
@@ -1030,18 +1075,16 @@ fn generic_chunk(
                         .get(vi)
                         .ok_or("fewer values than definition levels")?;
                     vi += 1;
-                    if let Some(s) = hit(v) {
-                        out.matches.push((base + r as u32, s));
-                    }
+                    visit(base + r as u32, v);
                 }
             }
-            out.rows += levels as u64;
+            *done += levels as u64;
         }
         Ok(())
     }
 
     macro_rules! drain {
-        ($reader:expr, $hit:expr) => {{
+        ($reader:expr, $visit:expr) => {{
             let mut r = $reader;
             loop {
                 let mut values = Vec::new();
@@ -1053,25 +1096,37 @@ fn generic_chunk(
                 if records == 0 {
                     break;
                 }
-                walk(&mut out, &defs, levels, max_def, &values, $hit)?;
+                walk(&mut done, &defs, levels, max_def, &values, $visit)?;
             }
         }};
     }
+    let unsigned32 = matches!(kind, IdKind::Int32 { signed: false });
     match reader {
         ColumnReader::ByteArrayColumnReader(r) => {
-            drain!(r, |v: &parquet::data_type::ByteArray| probe
-                .bytes(v.as_bytes()))
+            drain!(r, &mut |row, v: &parquet::data_type::ByteArray| visit(
+                row,
+                Value::Bytes(v.as_bytes())
+            ))
         }
         ColumnReader::FixedLenByteArrayColumnReader(r) => {
-            drain!(r, |v: &parquet::data_type::FixedLenByteArray| probe
-                .bytes(v.as_bytes()))
+            drain!(r, &mut |row, v: &parquet::data_type::FixedLenByteArray| {
+                visit(row, Value::Bytes(v.as_bytes()))
+            })
         }
-        ColumnReader::Int32ColumnReader(r) => drain!(r, |v: &i32| probe.int32(*v)),
-        ColumnReader::Int64ColumnReader(r) => drain!(r, |v: &i64| probe.int64(*v)),
+        ColumnReader::Int32ColumnReader(r) => drain!(r, &mut |row, v: &i32| visit(
+            row,
+            Value::Int(if unsigned32 {
+                i64::from(*v as u32)
+            } else {
+                i64::from(*v)
+            })
+        )),
+        ColumnReader::Int64ColumnReader(r) => {
+            drain!(r, &mut |row, v: &i64| visit(row, Value::Int(*v)))
+        }
         _ => return Err("identifier column has an unsupported physical type".into()),
     }
-    out.pages_decoded = 1;
-    Ok(out)
+    Ok(done)
 }
 
 #[cfg(test)]
