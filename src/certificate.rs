@@ -37,6 +37,9 @@ pub struct Certificate {
     pub files: Vec<ObjectRecord>,
     /// Files that could not be read (any makes the verdict `incomplete`).
     pub errors: u64,
+    /// The subject index the scan relied on (SHA-256 of its `lake.vix`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -126,6 +129,7 @@ pub fn for_subject(
             .collect(),
         files: report.objects.clone(),
         errors: report.errors.len() as u64,
+        index: report.index.as_ref().map(|i| i.fingerprint.clone()),
     }
 }
 

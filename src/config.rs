@@ -101,6 +101,8 @@ pub struct NightlyConfig {
     pub exports: Option<String>,
     /// Dates that are not business days (change reviews).
     pub holidays: Option<String>,
+    /// A subject index directory: brought up to date, then used by the deletion check.
+    pub index: Option<String>,
 }
 
 impl Default for NightlyConfig {
@@ -111,6 +113,7 @@ impl Default for NightlyConfig {
             signing_key_passphrase_file: None,
             exports: None,
             holidays: None,
+            index: None,
         }
     }
 }

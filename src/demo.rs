@@ -44,7 +44,9 @@ pub fn write(dir: &Path) -> Result<Demo, String> {
                 dir.display()
             ));
         }
-        for sub in ["lake", "tables", "keys", "logs", "exports", "report"] {
+        for sub in [
+            "lake", "tables", "keys", "logs", "exports", "report", "index",
+        ] {
             let p = dir.join(sub);
             if p.exists() {
                 std::fs::remove_dir_all(&p).map_err(|e| io(&p, e))?;
@@ -159,6 +161,7 @@ fn export_bundle(
             prior_errors: vec![],
             collect_rows: true,
             include_versions: false,
+            index: None,
         },
         request_id: Some("A-2001".into()),
         format: crate::export::DataFormat::Json,
@@ -203,6 +206,7 @@ window_days = 30                  # verify delete requests completed in the last
 signing_key = "keys/vouch-demo"   # OpenSSH Ed25519; signs certificates and evidence
 exports = "exports"               # access bundles as <request_id>.age
 holidays = "tables/holidays.txt"
+index = "index"                   # subject index: kept up to date, used by deletion checks
 
 [targets]                         # SLA targets (rates in [0, 1])
 ack_within_5m_rate = 0.9

@@ -54,6 +54,31 @@ enum Cmd {
     Certificate(CertificateCmd),
     /// Generate a small sample lake and tables, run nightly on them, say where the report is.
     Demo(DemoArgs),
+    /// The subject index: per-row-group filters of keyed hashes of the identifier values.
+    #[command(subcommand)]
+    Index(IndexCmd),
+}
+
+#[derive(Subcommand)]
+enum IndexCmd {
+    /// Build or bring up to date the index of a lake (only new or changed files are read).
+    Build(IndexBuildArgs),
+}
+
+#[derive(clap::Args)]
+struct IndexBuildArgs {
+    /// The lake (default: [lake] location in --config).
+    #[arg(long, value_name = "LOCATION")]
+    lake: Option<String>,
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// The index directory.
+    #[arg(long, value_name = "DIR")]
+    index: PathBuf,
+    #[arg(long, value_name = "URL")]
+    endpoint_url: Option<String>,
+    #[arg(long, value_enum, default_value = "text")]
+    format: Format,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -331,6 +356,10 @@ struct LakeArgs {
 struct ScanArgs {
     #[command(flatten)]
     lake: LakeArgs,
+    /// A subject index (vouch index build): row groups it rules out are not read; files
+    /// it does not cover are read in full. Needs the subject key.
+    #[arg(long, value_name = "DIR")]
+    index: Option<PathBuf>,
     /// data_retention_policy table (Parquet or CSV): datasets under legal hold.
     #[arg(long, value_name = "FILE")]
     retention_policy: Option<PathBuf>,
@@ -405,7 +434,62 @@ fn run(cli: Cli) -> Result<u8, Fatal> {
         Cmd::Nightly(a) => nightly(a),
         Cmd::Certificate(CertificateCmd::Verify(a)) => certificate_verify(a),
         Cmd::Demo(a) => demo(a),
+        Cmd::Index(IndexCmd::Build(a)) => index_build(a),
     }
+}
+
+/// The index key, from the subject key (config or VOUCH_SUBJECT_KEY).
+fn index_key(cfg: &Config) -> Result<vouch::index::IndexKey, Fatal> {
+    let key = cfg
+        .subject_key(std::env::var("VOUCH_SUBJECT_KEY").ok())?
+        .ok_or_else(|| {
+            Fatal(
+                "the subject index needs a subject key ([privacy] subject_key or \
+                 subject_key_file, or VOUCH_SUBJECT_KEY): it holds keyed hashes only"
+                    .into(),
+            )
+        })?;
+    Ok(vouch::index::IndexKey::new(&key))
+}
+
+fn index_build(a: IndexBuildArgs) -> Result<u8, Fatal> {
+    let cfg = match &a.config {
+        Some(p) => Config::load(p)?,
+        None => Config::default(),
+    };
+    let key = index_key(&cfg)?;
+    let location = match (&a.lake, &cfg.lake.location) {
+        (Some(l), _) => l.clone(),
+        (None, Some(l)) => cfg.resolve(l),
+        (None, None) => return Err(Fatal("no lake given: use --lake or [lake] location".into())),
+    };
+    let store = vouch::store::open_location(&location, &s3_options(a.endpoint_url.as_deref()))?;
+    let tables = discover_tables(store.as_ref(), &cfg.lake)?;
+    let s = vouch::index::build(
+        store.as_ref(),
+        &tables,
+        &key,
+        &a.index,
+        &ScanOptions::default(),
+    )
+    .map_err(Fatal)?;
+    for e in &s.errors {
+        eprintln!("vouch: {}: {}", join_path(&location, &e.file), e.error);
+    }
+    print_report(a.format, &s, || {
+        format!(
+            "index {}: {} file(s): {} indexed, {} unchanged, {} dropped; {} distinct values, {} bytes; {} error(s)\n",
+            a.index.display(),
+            s.files,
+            s.indexed,
+            s.reused,
+            s.removed,
+            s.lake_values,
+            s.index_bytes,
+            s.errors.len()
+        )
+    })?;
+    Ok(if s.errors.is_empty() { 0 } else { 2 })
 }
 
 fn nightly(a: NightlyArgs) -> Result<u8, Fatal> {
@@ -611,14 +695,7 @@ fn open_lake(a: &LakeArgs) -> Result<Lake, Fatal> {
     if subjects.is_empty() {
         return Err(Fatal(vouch::subjects::SubjectError::NoneGiven.to_string()));
     }
-    let store: Box<dyn vouch::store::Store> = if location.starts_with("s3://") {
-        Box::new(vouch::s3::S3Store::connect(
-            &location,
-            &s3_options(a.endpoint_url.as_deref()),
-        )?)
-    } else {
-        Box::new(LocalStore::open(std::path::Path::new(&location))?)
-    };
+    let store = vouch::store::open_location(&location, &s3_options(a.endpoint_url.as_deref()))?;
     Ok(Lake {
         cfg,
         location,
@@ -655,6 +732,20 @@ fn scan(a: ScanArgs, quiet: bool) -> Result<u8, Fatal> {
         use_dictionaries: !a.no_dictionaries,
         ..ScanOptions::default()
     };
+    let index = match &a.index {
+        Some(dir) => {
+            let key = index_key(&cfg)?;
+            match vouch::index::LakeIndex::load(dir, &key) {
+                Ok(ix) => Some(ix),
+                Err(e) => {
+                    // Never trusted when unusable; the answer is the same without it.
+                    eprintln!("vouch: index {}: {e}; scanning without it", dir.display());
+                    None
+                }
+            }
+        }
+        None => None,
+    };
     let req = ScanRequest {
         store: store.as_ref(),
         lake: location.clone(),
@@ -666,6 +757,7 @@ fn scan(a: ScanArgs, quiet: bool) -> Result<u8, Fatal> {
         prior_errors: vec![],
         collect_rows: false,
         include_versions: a.include_versions,
+        index: index.as_ref(),
     };
     let started = Instant::now();
     let show = !quiet && std::io::stderr().is_terminal();
@@ -735,6 +827,7 @@ fn export(a: ExportArgs, quiet: bool) -> Result<u8, Fatal> {
             prior_errors: vec![],
             collect_rows: true,
             include_versions: a.include_versions,
+            index: None,
         },
         request_id: a.request_id.clone(),
         format: match a.data_format {

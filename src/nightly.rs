@@ -246,18 +246,6 @@ struct Verified {
     tables: Vec<String>,
 }
 
-fn open_store(location: &str, s3: &S3Options) -> Result<Box<dyn Store>, String> {
-    if location.starts_with("s3://") {
-        Ok(Box::new(
-            S3Store::connect(location, s3).map_err(|e| e.to_string())?,
-        ))
-    } else {
-        Ok(Box::new(
-            LocalStore::open(Path::new(location)).map_err(|e| e.to_string())?,
-        ))
-    }
-}
-
 fn deletion_check(
     req: &Request<'_>,
     requests: &Option<Result<Vec<DsarRow>, String>>,
@@ -322,9 +310,9 @@ fn deletion_check(
             vec![],
         );
     };
-    let store = match open_store(&location, &req.s3) {
+    let store = match crate::store::open_location(&location, &req.s3) {
         Ok(s) => s,
-        Err(e) => return (Check::new(NAME, Status::Error, e), vec![]),
+        Err(e) => return (Check::new(NAME, Status::Error, e.to_string()), vec![]),
     };
     let mut subjects: Vec<String> = due
         .iter()
@@ -351,6 +339,22 @@ fn deletion_check(
         Ok(t) => t,
         Err(e) => return (Check::new(NAME, Status::Error, e.to_string()), vec![]),
     };
+    // The subject index, brought up to date first (only changed files are read). What
+    // the update did is not recorded: a rerun must write the same report.
+    let mut index_error = serde_json::Value::Null;
+    let index = cfg.nightly.index.as_ref().and_then(|d| {
+        let dir = PathBuf::from(cfg.resolve(d));
+        let key = crate::index::IndexKey::new(&req.subject_key);
+        let built = crate::index::build(store.as_ref(), &tables, &key, &dir, &Default::default())
+            .and_then(|_| crate::index::LakeIndex::load(&dir, &key));
+        match built {
+            Ok(ix) => Some(ix),
+            Err(e) => {
+                index_error = json!(e);
+                None
+            }
+        }
+    });
     let scan_req = crate::scan::ScanRequest {
         store: store.as_ref(),
         lake: location.clone(),
@@ -362,6 +366,7 @@ fn deletion_check(
         prior_errors,
         collect_rows: false,
         include_versions: false,
+        index: index.as_ref(),
     };
     let threads = store.parallelism().max(1);
     let report = match rayon::ThreadPoolBuilder::new().num_threads(threads).build() {
@@ -447,6 +452,8 @@ fn deletion_check(
         "residual_rows_by_table": by_table,
         "requests": per_request,
         "errors": report.errors,
+        "index": report.index,
+        "index_error": index_error,
     });
     (c, verified)
 }

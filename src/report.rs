@@ -61,6 +61,18 @@ pub struct ScanReport {
     /// Chain of custody: every object the scan read, as listed (S3 reads are conditional
     /// on the ETag, so these are exactly the bytes checked).
     pub objects: Vec<ObjectRecord>,
+    /// The subject index the scan used (`--index`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<IndexUse>,
+}
+
+/// How a scan used the subject index.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexUse {
+    /// SHA-256 of the index's `lake.vix`.
+    pub fingerprint: String,
+    /// Files read in full because the index had no matching entry (new or changed).
+    pub files_without_index: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -90,6 +102,13 @@ pub struct RowGroupStats {
     pub skipped_by_dictionary: u64,
     /// Read with values decoded.
     pub decoded: u64,
+    /// Ruled out by the subject index (`--index`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub skipped_by_index: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -212,6 +231,15 @@ impl ScanReport {
             thousands(self.row_groups.skipped_by_dictionary),
             thousands(self.row_groups.decoded),
         );
+        if let Some(ix) = &self.index {
+            let _ = writeln!(
+                s,
+                "index {}: {} row group(s) ruled out, {} file(s) read without it",
+                &ix.fingerprint[..ix.fingerprint.len().min(12)],
+                thousands(self.row_groups.skipped_by_index),
+                thousands(ix.files_without_index)
+            );
+        }
         let w = self
             .tables
             .iter()

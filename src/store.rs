@@ -286,3 +286,15 @@ impl Store for LocalStore {
         }))
     }
 }
+
+/// Opens a lake location: `s3://bucket/prefix` or a local directory.
+pub fn open_location(
+    location: &str,
+    s3: &crate::s3::S3Options,
+) -> Result<Box<dyn Store>, StoreError> {
+    if location.starts_with("s3://") {
+        Ok(Box::new(crate::s3::S3Store::connect(location, s3)?))
+    } else {
+        Ok(Box::new(LocalStore::open(std::path::Path::new(location))?))
+    }
+}

@@ -455,6 +455,7 @@ fn a_full_disk_is_an_error_not_a_short_bundle() {
         prior_errors: vec![],
         collect_rows: true,
         include_versions: false,
+        index: None,
     };
     let (_, located) = vouch::scan::scan_locating(&scan, &vouch::scan::NoProgress);
     let identity = age::x25519::Identity::generate();

@@ -76,6 +76,9 @@ fn the_demo_finds_what_was_planted_and_its_evidence_verifies() {
     );
     assert_eq!(dd["residual_rows_by_table"]["events"], 2);
     assert_eq!(dd["residual_rows_by_table"]["payments"], 2);
+    // The demo keeps a subject index; the scan relied on it for every file.
+    assert_eq!(dd["index"]["files_without_index"], 0, "{dd}");
+    let index_fingerprint = dd["index"]["fingerprint"].as_str().unwrap().to_string();
     let reqs = dd["requests"].as_array().unwrap();
     assert_eq!(reqs.len(), 10, "D-0990 is outside the 30-day window");
     let verdict = |id: &str| {
@@ -135,6 +138,7 @@ fn the_demo_finds_what_was_planted_and_its_evidence_verifies() {
         assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stderr));
         let c: serde_json::Value = serde_json::from_slice(&std::fs::read(&cert).unwrap()).unwrap();
         assert_eq!(c["verdict"], q["verdict"]);
+        assert_eq!(c["index"], index_fingerprint.as_str());
         assert_eq!(c["subject"], q["subject"]);
         assert_eq!(c["files"].as_array().unwrap().len(), 7);
         assert!(c["files"][0]["footer_sha256"].as_str().unwrap().len() == 64);

@@ -3,19 +3,6 @@
 mod common;
 use common::*;
 
-fn config_for(lake: &vouch::fixtures::RandomLake) -> String {
-    let mut s = String::from("[lake]\nid_columns = [\"user_id\"]\n");
-    for t in &lake.tables {
-        let cols: Vec<String> = t.id_columns.iter().map(|c| format!("{c:?}")).collect();
-        s.push_str(&format!(
-            "\n[[lake.tables]]\nname = {:?}\nid_columns = [{}]\n",
-            t.name,
-            cols.join(", ")
-        ));
-    }
-    s
-}
-
 #[test]
 fn residual_counts_match_duckdb_on_random_lakes() {
     for seed in 1..=16u64 {

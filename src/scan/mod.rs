@@ -82,6 +82,9 @@ pub struct ScanRequest<'a> {
     /// Scan every stored version of every file (S3 versioned buckets): rows deleted from
     /// the current object but kept in an older version are still residual data.
     pub include_versions: bool,
+    /// A subject index: row groups it rules out are not read. Files it cannot speak
+    /// for (new, changed) are scanned in full; the answer is the same either way.
+    pub index: Option<&'a crate::index::LakeIndex>,
 }
 
 /// Where a file's matching rows are: what [`scan_locating`] returns beside the report.
@@ -114,6 +117,8 @@ struct FileOutcome {
     matched_rows: Vec<(usize, Vec<u32>)>,
     /// SHA-256 of the footer as read (hex): the file's fingerprint in the report.
     footer_sha256: String,
+    /// The subject index spoke for this file.
+    indexed: bool,
 }
 
 /// Runs the scan and builds the report.
@@ -158,6 +163,7 @@ pub fn scan_locating(
         (0u64, 0u64, 0u64, 0u64);
 
     let mut object_index = 0;
+    let mut files_without_index = 0u64;
     for lt in &listed {
         let t = &lt.table;
         let first_object = object_index;
@@ -228,6 +234,7 @@ pub fn scan_locating(
                     tr.files += 1;
                     tr.rows_scanned += o.rows;
                     add_stats(&mut totals, &o.stats);
+                    files_without_index += u64::from(!o.indexed);
                     if held {
                         tr.held_rows += o.residual_rows;
                     } else {
@@ -295,6 +302,10 @@ pub fn scan_locating(
         residuals,
         errors,
         objects,
+        index: req.index.map(|ix| crate::report::IndexUse {
+            fingerprint: ix.fingerprint.clone(),
+            files_without_index,
+        }),
     };
     (report, located)
 }
@@ -305,6 +316,7 @@ fn add_stats(into: &mut RowGroupStats, s: &RowGroupStats) {
     into.skipped_by_bloom_filter += s.skipped_by_bloom_filter;
     into.skipped_by_dictionary += s.skipped_by_dictionary;
     into.decoded += s.decoded;
+    into.skipped_by_index += s.skipped_by_index;
 }
 
 /// Runs `f`, turning a panic into an error message (decoders of hostile files can panic).
@@ -620,15 +632,39 @@ fn scan_file(
     {
         reader.prefetched = Some((lo, reader.read(lo, hi - lo)?));
     }
+    // What the subject index rules out (None: it cannot speak for this file).
+    let ruled_out = req.index.and_then(|ix| {
+        let fp = crate::index::Fingerprint::of(f, footer_sha256.clone());
+        let probes: Vec<(String, Vec<u64>)> = cols
+            .iter()
+            .map(|c| (c.descr.path().string(), c.probe.index_hashes(&ix.key)))
+            .collect();
+        ix.ruled_out(&fp, &probes)
+    });
     let results: Vec<Result<RgOutcome, String>> = meta
         .row_groups()
         .par_iter()
         .enumerate()
-        .map(|(i, rg)| scan_row_group(req, &reader, i, rg, &cols))
+        .map(|(i, rg)| {
+            if ruled_out.as_ref().is_some_and(|r| r.get(i) == Some(&true)) {
+                return Ok(RgOutcome {
+                    stats: RowGroupStats {
+                        total: 1,
+                        skipped_by_index: 1,
+                        ..RowGroupStats::default()
+                    },
+                    residual_rows: 0,
+                    per_subject: BTreeMap::new(),
+                    rows: Vec::new(),
+                });
+            }
+            scan_row_group(req, &reader, i, rg, &cols)
+        })
         .collect();
     let mut out = FileOutcome {
         rows: declared as u64,
         footer_sha256,
+        indexed: ruled_out.is_some(),
         ..FileOutcome::default()
     };
     for (i, r) in results.into_iter().enumerate() {
@@ -795,7 +831,21 @@ fn decide_chunk(
             return Ok(ChunkDecision::Bloom);
         }
     }
-    // The chunk's byte range, checked before reading.
+    let (start, len) = chunk_range(chunk, reader.size, opts)?;
+    with_buffer(&CHUNK_BUF, |data| {
+        reader.read_into(start, len, data)?;
+        decode_chunk(data, start, rg, chunk, c, opts)
+    })
+    .map(ChunkDecision::Read)
+}
+
+/// A column chunk's byte range (from its dictionary page, if any), checked against the
+/// file size and the chunk limit before anything is read.
+fn chunk_range(
+    chunk: &ColumnChunkMetaData,
+    file_size: u64,
+    opts: &ScanOptions,
+) -> Result<(u64, u64), String> {
     let start = match chunk.dictionary_page_offset() {
         Some(d) if d > 0 && d < chunk.data_page_offset() => d,
         _ => chunk.data_page_offset(),
@@ -803,7 +853,7 @@ fn decide_chunk(
     let len = chunk.compressed_size();
     if start < 4
         || len < 0
-        || (start as u64).saturating_add(len as u64) > reader.size.saturating_sub(8)
+        || (start as u64).saturating_add(len as u64) > file_size.saturating_sub(8)
     {
         return Err(format!(
             "corrupt footer: column chunk at {start}+{len} lies outside the file"
@@ -815,11 +865,87 @@ fn decide_chunk(
             opts.limits.max_chunk_bytes
         ));
     }
-    with_buffer(&CHUNK_BUF, |data| {
-        reader.read_into(start as u64, len as u64, data)?;
-        decode_chunk(data, start as u64, rg, chunk, c, opts)
-    })
-    .map(ChunkDecision::Read)
+    Ok((start as u64, len as u64))
+}
+
+/// What the index keeps of one file: its fingerprint, its identifier columns, and per row
+/// group and column the filter of the values' keyed hashes; plus every distinct hash (for
+/// the lake-wide set).
+pub(crate) fn index_file(
+    store: &dyn Store,
+    f: &ObjectMeta,
+    id_columns: &[String],
+    key: &crate::index::IndexKey,
+    opts: &ScanOptions,
+) -> Result<(crate::index::FileEntry, Vec<u64>), String> {
+    let reader = ObjectReader {
+        inner: store.open(f).map_err(|e| e.message)?,
+        size: f.size,
+        counter: &ReadCounters::default(),
+        prefetched: None,
+    };
+    let (meta, footer_sha256) = read_footer(&reader, &opts.limits)?;
+    let schema = meta.file_metadata().schema_descr();
+    let mut cols = Vec::new();
+    for name in id_columns {
+        if let Some((i, d)) = schema
+            .columns()
+            .iter()
+            .enumerate()
+            .find(|(_, c)| c.path().string() == *name)
+        {
+            cols.push((i, d.clone(), id_kind(d)?));
+        }
+    }
+    if cols.is_empty() {
+        return Err(format!(
+            "has none of the identifier columns {}",
+            id_columns.join(", ")
+        ));
+    }
+    let mut all = Vec::new();
+    let mut row_groups = Vec::with_capacity(meta.num_row_groups());
+    let mut buf = Vec::new();
+    for (g, rg) in meta.row_groups().iter().enumerate() {
+        let mut filters = Vec::with_capacity(cols.len());
+        for (i, descr, kind) in &cols {
+            let chunk = rg.column(*i);
+            let (start, len) = chunk_range(chunk, f.size, opts)?;
+            reader.read_into(start, len, &mut buf)?;
+            let mut hashes = Vec::new();
+            visit_values(
+                Bytes::copy_from_slice(&buf),
+                start,
+                chunk,
+                descr,
+                *kind,
+                rg.num_rows(),
+                opts,
+                &mut |_, v| {
+                    hashes.push(match v {
+                        Value::Bytes(b) => key.bytes(b),
+                        Value::Int(x) => key.int(x),
+                    })
+                },
+            )
+            .map_err(|e| format!("row group {g}, column {}: {e}", descr.path().string()))?;
+            hashes.sort_unstable();
+            hashes.dedup();
+            all.extend_from_slice(&hashes);
+            filters.push(crate::index::RowGroupFilter::build(hashes)?);
+        }
+        row_groups.push(filters);
+    }
+    all.sort_unstable();
+    all.dedup();
+    Ok((
+        crate::index::FileEntry {
+            fingerprint: crate::index::Fingerprint::of(f, footer_sha256),
+            columns: cols.iter().map(|(_, d, _)| d.path().string()).collect(),
+            row_groups,
+        },
+        all,
+    ))
 }
 
 fn decode_chunk(

@@ -192,6 +192,18 @@ impl Probe {
         self.ints.insert(key, subject);
     }
 
+    /// The subject index's keyed hashes of the IDs, in this column's form.
+    pub fn index_hashes(&self, key: &crate::index::IndexKey) -> Vec<u64> {
+        match self.kind {
+            IdKind::Bytes | IdKind::Fixed { .. } => {
+                self.sorted_bytes.iter().map(|k| key.bytes(k)).collect()
+            }
+            IdKind::Int32 { .. } | IdKind::Int64 { .. } => {
+                self.sorted_ints.iter().map(|&k| key.int(k)).collect()
+            }
+        }
+    }
+
     pub fn kind(&self) -> IdKind {
         self.kind
     }

@@ -145,3 +145,17 @@ pub fn unzip(dir: &Path, zip: &[u8]) -> std::collections::BTreeMap<String, Vec<u
     std::fs::remove_file(&path).unwrap();
     members
 }
+
+/// The vouch.toml of a random lake (its tables and identifier columns).
+pub fn config_for(lake: &vouch::fixtures::RandomLake) -> String {
+    let mut s = String::from("[lake]\nid_columns = [\"user_id\"]\n");
+    for t in &lake.tables {
+        let cols: Vec<String> = t.id_columns.iter().map(|c| format!("{c:?}")).collect();
+        s.push_str(&format!(
+            "\n[[lake.tables]]\nname = {:?}\nid_columns = [{}]\n",
+            t.name,
+            cols.join(", ")
+        ));
+    }
+    s
+}

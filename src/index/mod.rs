@@ -18,6 +18,9 @@
 //! Hashes are SipHash-2-4 (a keyed PRF) under a key derived from the subject key, so the
 //! index holds no raw ID and cannot be searched for a guessed ID without the key.
 
+mod store;
+pub use store::{BuildSummary, LakeIndex, build};
+
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use xorf::{BinaryFuse8, DmaSerializable, Filter};
@@ -236,6 +239,108 @@ impl LakeSet {
             return Err("malformed lake set".into());
         }
         Ok(LakeSet(v))
+    }
+}
+
+/// What identifies a file's contents: for local files path, size, modification time and
+/// the SHA-256 of the Parquet footer; for S3 objects key, size, ETag and version id too.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Fingerprint {
+    pub path: String,
+    pub size: u64,
+    pub modified: Option<i64>,
+    pub etag: Option<String>,
+    pub version_id: Option<String>,
+    pub footer_sha256: String,
+}
+
+impl Fingerprint {
+    pub fn of(f: &crate::store::ObjectMeta, footer_sha256: String) -> Fingerprint {
+        Fingerprint {
+            path: f.path.clone(),
+            size: f.size,
+            modified: f.modified,
+            etag: f.etag.clone(),
+            version_id: f.version_id.clone(),
+            footer_sha256,
+        }
+    }
+
+    /// Whether the listing alone still matches (the footer is checked when read).
+    pub fn listed_as(&self, f: &crate::store::ObjectMeta) -> bool {
+        self.path == f.path
+            && self.size == f.size
+            && self.modified == f.modified
+            && self.etag == f.etag
+            && self.version_id == f.version_id
+    }
+}
+
+/// One file's index: its fingerprint, its identifier columns, and per row group one
+/// filter per column (in `columns` order).
+#[derive(Debug, Clone)]
+pub struct FileEntry {
+    pub fingerprint: Fingerprint,
+    pub columns: Vec<String>,
+    pub row_groups: Vec<Vec<RowGroupFilter>>,
+}
+
+impl FileEntry {
+    fn to_bytes(&self) -> Vec<u8> {
+        let head = serde_json::json!({
+            "fingerprint": self.fingerprint,
+            "columns": self.columns,
+            "row_groups": self.row_groups.len(),
+        })
+        .to_string();
+        let mut out = Vec::new();
+        out.extend_from_slice(&(head.len() as u32).to_le_bytes());
+        out.extend_from_slice(head.as_bytes());
+        for rg in &self.row_groups {
+            for f in rg {
+                f.write(&mut out);
+            }
+        }
+        out
+    }
+
+    fn from_bytes(b: &[u8]) -> Result<FileEntry, String> {
+        let bad = |m: &str| format!("malformed index entry: {m}");
+        let n = u32::from_le_bytes(
+            b.get(..4)
+                .ok_or_else(|| bad("short"))?
+                .try_into()
+                .map_err(|_| bad("short"))?,
+        ) as usize;
+        let head: serde_json::Value =
+            serde_json::from_slice(b.get(4..4 + n).ok_or_else(|| bad("short"))?)
+                .map_err(|e| bad(&e.to_string()))?;
+        let fingerprint: Fingerprint =
+            serde_json::from_value(head["fingerprint"].clone()).map_err(|e| bad(&e.to_string()))?;
+        let columns: Vec<String> =
+            serde_json::from_value(head["columns"].clone()).map_err(|e| bad(&e.to_string()))?;
+        let groups = head["row_groups"]
+            .as_u64()
+            .ok_or_else(|| bad("row groups"))? as usize;
+        let mut at = 4 + n;
+        let mut row_groups = Vec::with_capacity(groups.min(1 << 20));
+        for _ in 0..groups {
+            let mut rg = Vec::with_capacity(columns.len());
+            for _ in 0..columns.len() {
+                let (f, used) = RowGroupFilter::read(&b[at..])?;
+                at += used;
+                rg.push(f);
+            }
+            row_groups.push(rg);
+        }
+        if at != b.len() {
+            return Err(bad("trailing bytes"));
+        }
+        Ok(FileEntry {
+            fingerprint,
+            columns,
+            row_groups,
+        })
     }
 }
 

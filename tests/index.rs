@@ -1,0 +1,274 @@
+//! The subject index: with and without it, the same answer, on random lakes and random ID
+//! sets, before and after files are added, replaced and deleted; a stale or damaged index
+//! is never trusted.
+
+mod common;
+use std::path::Path;
+
+use common::*;
+use vouch::fixtures::Rng;
+use vouch::index::{IndexKey, LakeIndex};
+use vouch::scan::{NoProgress, ScanOptions, ScanRequest};
+use vouch::store::LocalStore;
+
+/// (table, file, subject, rows) of every residual, and per table (rows scanned, residual).
+type Answer = (Vec<(String, String, String, u64)>, Vec<(String, u64, u64)>);
+
+fn scan(
+    lake: &Path,
+    cfg: &vouch::config::Config,
+    ids: &[String],
+    index: Option<&LakeIndex>,
+) -> (Answer, vouch::report::ScanReport) {
+    let store = LocalStore::open(lake).unwrap();
+    let tables = vouch::lake::discover_tables(&store, &cfg.lake).unwrap();
+    let req = ScanRequest {
+        store: &store,
+        lake: lake.display().to_string(),
+        tables,
+        subjects: ids,
+        holds: Default::default(),
+        labeler: vouch::subjects::SubjectLabeler::plain(),
+        options: ScanOptions::default(),
+        prior_errors: vec![],
+        collect_rows: false,
+        include_versions: false,
+        index,
+    };
+    let r = vouch::scan::scan(&req, &NoProgress);
+    assert!(r.errors.is_empty(), "{:?}", r.errors);
+    let residuals = r
+        .residuals
+        .iter()
+        .map(|x| (x.table.clone(), x.file.clone(), x.subject.clone(), x.rows))
+        .collect();
+    let tables = r
+        .tables
+        .iter()
+        .map(|t| (t.table.clone(), t.rows_scanned, t.residual_rows))
+        .collect();
+    ((residuals, tables), r)
+}
+
+fn build(
+    lake: &Path,
+    cfg: &vouch::config::Config,
+    key: &IndexKey,
+    dir: &Path,
+) -> vouch::index::BuildSummary {
+    let store = LocalStore::open(lake).unwrap();
+    let tables = vouch::lake::discover_tables(&store, &cfg.lake).unwrap();
+    vouch::index::build(&store, &tables, key, dir, &ScanOptions::default()).unwrap()
+}
+
+/// Random subsets of the lake's IDs, with IDs that occur nowhere mixed in.
+fn id_sets(ids: &[String], rng: &mut Rng, n: usize) -> Vec<Vec<String>> {
+    (0..n)
+        .map(|_| {
+            let mut set: Vec<String> = ids.iter().filter(|_| rng.chance(0.05)).cloned().collect();
+            for _ in 0..rng.below(20) {
+                set.push(format!("{}", 100_000 + rng.below(1000)));
+            }
+            set
+        })
+        .collect()
+}
+
+fn parquet_files(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(parquet_files(&p));
+        } else if p.extension().is_some_and(|e| e == "parquet") {
+            out.push(p);
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn the_index_never_changes_the_answer() {
+    let key = IndexKey::new(b"differential-test-key");
+    let mut rng = Rng::new(42);
+    let mut sets_checked = 0;
+    let mut ruled_out = 0u64;
+    for seed in 1..=4u64 {
+        let t = tempfile::tempdir().unwrap();
+        let lake_dir = t.path().join("lake");
+        let lake = vouch::fixtures::random_lake(&lake_dir, seed).unwrap();
+        let cfg = vouch::config::Config::parse(&config_for(&lake)).unwrap();
+        let ix_dir = t.path().join("index");
+        let s = build(&lake_dir, &cfg, &key, &ix_dir);
+        assert_eq!(s.indexed, s.files, "{s:?}");
+        assert!(s.errors.is_empty(), "{s:?}");
+        let check = |sets: &[Vec<String>], ix: &LakeIndex, stale: bool| -> u64 {
+            let mut skipped = 0;
+            for ids in sets {
+                let (plain, _) = scan(&lake_dir, &cfg, ids, None);
+                let (indexed, r) = scan(&lake_dir, &cfg, ids, Some(ix));
+                assert_eq!(plain, indexed, "seed {seed}, ids {ids:?}");
+                let use_ = r.index.unwrap();
+                assert_eq!(use_.fingerprint, ix.fingerprint);
+                if !stale {
+                    assert_eq!(use_.files_without_index, 0);
+                }
+                skipped += r.row_groups.skipped_by_index;
+            }
+            skipped
+        };
+        let sets = id_sets(&lake.ids, &mut rng, 13);
+        let ix = LakeIndex::load(&ix_dir, &key).unwrap();
+        ruled_out += check(&sets, &ix, false);
+        sets_checked += sets.len();
+
+        // Add a file, replace one, delete one.
+        let files = parquet_files(&lake_dir);
+        let table_dir = files[0].parent().unwrap().to_path_buf();
+        let same_table: Vec<_> = files
+            .iter()
+            .filter(|f| f.parent() == Some(&table_dir))
+            .collect();
+        std::fs::copy(same_table[0], table_dir.join("added.parquet")).unwrap();
+        if same_table.len() > 1 {
+            std::fs::copy(same_table[0], same_table[1]).unwrap();
+        }
+        let last = files.last().unwrap();
+        let last_dir = last.parent().unwrap();
+        if parquet_files(last_dir).len() > 1 {
+            std::fs::remove_file(last).unwrap();
+        }
+        // The stale index is still right: changed files are read in full.
+        let sets = id_sets(&lake.ids, &mut rng, 6);
+        let (_, r) = scan(&lake_dir, &cfg, &sets[0], Some(&ix));
+        assert!(r.index.unwrap().files_without_index >= 1);
+        check(&sets, &ix, true);
+        sets_checked += sets.len();
+        // An incremental rebuild reads only what changed.
+        let s2 = build(&lake_dir, &cfg, &key, &ix_dir);
+        assert!(s2.indexed >= 1 && s2.indexed <= 2, "{s2:?}");
+        assert_eq!(s2.indexed + s2.reused, s2.files, "{s2:?}");
+        let ix = LakeIndex::load(&ix_dir, &key).unwrap();
+        let sets = id_sets(&lake.ids, &mut rng, 6);
+        ruled_out += check(&sets, &ix, false);
+        sets_checked += sets.len();
+    }
+    assert!(sets_checked >= 100, "{sets_checked}");
+    assert!(ruled_out > 0, "the index never ruled anything out");
+}
+
+#[test]
+fn a_damaged_or_foreign_index_is_not_trusted() {
+    let t = tempfile::tempdir().unwrap();
+    let lake_dir = t.path().join("lake");
+    let lake = vouch::fixtures::random_lake(&lake_dir, 7).unwrap();
+    let cfg = vouch::config::Config::parse(&config_for(&lake)).unwrap();
+    let key = IndexKey::new(b"damage-test-key-0123");
+    let ix_dir = t.path().join("index");
+    build(&lake_dir, &cfg, &key, &ix_dir);
+    let ids: Vec<String> = lake.ids.iter().take(40).cloned().collect();
+    let (want, _) = scan(&lake_dir, &cfg, &ids, None);
+    // A flipped byte in one entry: that file is read in full, the answer holds.
+    let entries: Vec<_> = std::fs::read_dir(ix_dir.join("files"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    let mut b = std::fs::read(&entries[0]).unwrap();
+    let mid = b.len() / 2;
+    b[mid] ^= 0x40;
+    std::fs::write(&entries[0], b).unwrap();
+    let ix = LakeIndex::load(&ix_dir, &key).unwrap();
+    let (got, r) = scan(&lake_dir, &cfg, &ids, Some(&ix));
+    assert_eq!(got, want);
+    assert_eq!(r.index.unwrap().files_without_index, 1);
+    // The rebuild redoes it.
+    let s = build(&lake_dir, &cfg, &key, &ix_dir);
+    assert_eq!(s.indexed, 1, "{s:?}");
+    // Another key, or a damaged top file: not loaded at all.
+    assert!(LakeIndex::load(&ix_dir, &IndexKey::new(b"another-key-of-16-bytes")).is_err());
+    let top = ix_dir.join("lake.vix");
+    let mut b = std::fs::read(&top).unwrap();
+    b.truncate(b.len() - 3);
+    std::fs::write(&top, b).unwrap();
+    assert!(LakeIndex::load(&ix_dir, &key).is_err());
+    let s = build(&lake_dir, &cfg, &key, &ix_dir);
+    assert_eq!(s.indexed, s.files, "an unreadable index is rebuilt: {s:?}");
+}
+
+#[test]
+fn the_cli_builds_and_uses_the_index_and_needs_the_key() {
+    let dir = fixture_copy();
+    let p = dir.path();
+    let build = |key: Option<&str>| {
+        let mut c = vouch();
+        c.current_dir(p).args([
+            "index",
+            "build",
+            "--config",
+            "vouch.toml",
+            "--index",
+            "ix",
+            "--format",
+            "json",
+        ]);
+        if let Some(k) = key {
+            c.env("VOUCH_SUBJECT_KEY", k);
+        }
+        run(&mut c)
+    };
+    let r = build(None);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(r.stderr.contains("needs a subject key"), "{r:?}");
+    let r = build(Some("0123456789abcdef-key"));
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(r.json()["indexed"], 7);
+    let r = build(Some("0123456789abcdef-key"));
+    assert_eq!(r.json()["reused"], 7, "nothing changed: nothing read again");
+    let scan = |extra: &[&str]| {
+        run(vouch()
+            .current_dir(p)
+            .env("VOUCH_SUBJECT_KEY", "0123456789abcdef-key")
+            .args([
+                "scan",
+                "--config",
+                "vouch.toml",
+                "--ids",
+                "deleted_ids.txt",
+                "--format",
+                "json",
+                "-q",
+            ])
+            .args(extra))
+    };
+    let with = scan(&["--index", "ix"]);
+    let without = scan(&[]);
+    assert_eq!(with.code, 1);
+    let (w, wo) = (with.json(), without.json());
+    assert_eq!(w["residuals"], wo["residuals"]);
+    assert_eq!(w["tables"], wo["tables"]);
+    assert!(
+        w["row_groups"]["skipped_by_index"].as_u64().unwrap() > 0,
+        "{w}"
+    );
+    assert_eq!(w["index"]["files_without_index"], 0);
+    // An index built with another key is not used; the scan says so and still answers.
+    let other = run(vouch()
+        .current_dir(p)
+        .env("VOUCH_SUBJECT_KEY", "another-key-0123456789")
+        .args([
+            "scan",
+            "--config",
+            "vouch.toml",
+            "--ids",
+            "deleted_ids.txt",
+            "--format",
+            "json",
+            "-q",
+            "--index",
+            "ix",
+        ]));
+    assert_eq!(other.code, 1, "{other:?}");
+    assert!(other.stderr.contains("another subject key"), "{other:?}");
+    assert_eq!(other.json()["residual_rows"], wo["residual_rows"]);
+}
