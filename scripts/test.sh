@@ -42,3 +42,4 @@ trap 'rm -rf "$bench_dir"' EXIT
 "$PYTHON" benches/evidence_bench.py --scale smoke --bin target/debug
 "$PYTHON" benches/s3_bench.py --scale smoke --dir "$bench_dir" --bin target/debug
 "$PYTHON" benches/metrics_bench.py --scale smoke --dir "$bench_dir" --vouch target/debug/vouch
+"$PYTHON" benches/index_bench.py --scale smoke --dir "$bench_dir" --vouch target/debug/vouch
