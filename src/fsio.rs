@@ -6,6 +6,22 @@ use std::path::Path;
 
 /// Writes `bytes` to `path` atomically. With `overwrite` false an existing file is an error.
 pub fn write_atomic(path: &Path, bytes: &[u8], overwrite: bool) -> Result<(), String> {
+    write_atomic_with(path, bytes, overwrite, true)
+}
+
+/// The same without fsync: the file appears whole or not at all, but a crash may lose it
+/// or leave it unflushed. For derived files that are checksummed and rebuilt when bad
+/// (the subject index's entries), where an fsync each would dominate the cost.
+pub fn write_atomic_unsynced(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    write_atomic_with(path, bytes, true, false)
+}
+
+fn write_atomic_with(
+    path: &Path,
+    bytes: &[u8],
+    overwrite: bool,
+    durable: bool,
+) -> Result<(), String> {
     let shown = path.display().to_string();
     let io = |e: std::io::Error| format!("{shown}: {}", crate::store::io_message(&e));
     if !overwrite && path.exists() {
@@ -22,9 +38,11 @@ pub fn write_atomic(path: &Path, bytes: &[u8], overwrite: bool) -> Result<(), St
     let result = (|| {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(bytes)?;
-        f.sync_all()?;
+        if durable {
+            f.sync_all()?;
+        }
         std::fs::rename(&tmp, path)?;
-        if let Ok(d) = std::fs::File::open(dir) {
+        if durable && let Ok(d) = std::fs::File::open(dir) {
             let _ = d.sync_all();
         }
         Ok(())

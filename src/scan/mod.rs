@@ -912,23 +912,51 @@ pub(crate) fn index_file(
             let chunk = rg.column(*i);
             let (start, len) = chunk_range(chunk, f.size, opts)?;
             reader.read_into(start, len, &mut buf)?;
+            let at = |e: String| format!("row group {g}, column {}: {e}", descr.path().string());
             let mut hashes = Vec::new();
-            visit_values(
-                Bytes::copy_from_slice(&buf),
-                start,
-                chunk,
-                descr,
-                *kind,
-                rg.num_rows(),
-                opts,
-                &mut |_, v| {
-                    hashes.push(match v {
-                        Value::Bytes(b) => key.bytes(b),
-                        Value::Int(x) => key.int(x),
-                    })
-                },
-            )
-            .map_err(|e| format!("row group {g}, column {}: {e}", descr.path().string()))?;
+            let mut hash = |v: Value<'_>| {
+                hashes.push(match v {
+                    Value::Bytes(b) => key.bytes(b),
+                    Value::Int(x) => key.int(x),
+                })
+            };
+            // Dictionary and PLAIN pages are read directly; other encodings generically.
+            let from_dictionary = with_buffer(&SCRATCH, |scratch| {
+                match pages::chunk_values_fast(
+                    &buf,
+                    chunk.compression(),
+                    &opts.limits,
+                    *kind,
+                    descr.max_def_level(),
+                    opts.verify_crc,
+                    scratch,
+                    &mut hash,
+                ) {
+                    Ok(done) => Ok(done),
+                    Err(ChunkError::Unsupported(_)) => Ok(false),
+                    Err(ChunkError::Corrupt(e)) => Err(e),
+                }
+            })
+            .map_err(at)?;
+            if !from_dictionary {
+                hashes.clear();
+                visit_values(
+                    Bytes::copy_from_slice(&buf),
+                    start,
+                    chunk,
+                    descr,
+                    *kind,
+                    rg.num_rows(),
+                    opts,
+                    &mut |_, v| {
+                        hashes.push(match v {
+                            Value::Bytes(b) => key.bytes(b),
+                            Value::Int(x) => key.int(x),
+                        })
+                    },
+                )
+                .map_err(at)?;
+            }
             hashes.sort_unstable();
             hashes.dedup();
             all.extend_from_slice(&hashes);

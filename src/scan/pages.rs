@@ -854,3 +854,175 @@ mod tests {
         assert!(probe_plain(&page, 5, &probe, &mut out).is_err());
     }
 }
+
+/// The index build's fast path: every value a chunk can hold, without the generic
+/// reader. The dictionary page's entries (every dictionary-encoded value is one of them)
+/// and the values of PLAIN data pages (what writers fall back to when a dictionary grows
+/// too large) are visited, ints in the probe's form; dictionary-encoded pages are skipped
+/// undecompressed. A value may be visited more than once. Ok(false) when a page uses
+/// another encoding: the caller decodes the chunk generically instead.
+#[allow(clippy::too_many_arguments)]
+pub fn chunk_values_fast(
+    chunk: &[u8],
+    codec: Compression,
+    limits: &Limits,
+    kind: IdKind,
+    max_def: i16,
+    verify_crc: bool,
+    scratch: &mut Vec<u8>,
+    visit: &mut dyn FnMut(super::Value<'_>),
+) -> Result<bool, ChunkError> {
+    // Pass 1: only encodings this path reads, before anything is visited.
+    let mut pos = 0;
+    let mut seen_dictionary = false;
+    while pos < chunk.len() {
+        let page_start = pos;
+        let (h, body) = next_page(chunk, &mut pos, limits)?;
+        if verify_crc
+            && let Some(crc) = h.crc
+            && crc32fast::hash(body) != crc
+        {
+            return corrupt(format!("page at byte {page_start} fails its CRC checksum"));
+        }
+        match h.page_type {
+            Some(PageType::DictionaryPage) => {
+                if seen_dictionary {
+                    return corrupt("column chunk has a second dictionary page");
+                }
+                seen_dictionary = true;
+                if h.encoding != PLAIN && h.encoding != PLAIN_DICTIONARY {
+                    return Ok(false);
+                }
+            }
+            Some(PageType::DataPage | PageType::DataPageV2) => {
+                let dict = h.encoding == RLE_DICTIONARY || h.encoding == PLAIN_DICTIONARY;
+                if (dict && !seen_dictionary) || (!dict && h.encoding != PLAIN) {
+                    return Ok(false);
+                }
+                if h.page_type == Some(PageType::DataPageV2) && h.rep_levels_len != 0 {
+                    return Ok(false);
+                }
+                if h.page_type == Some(PageType::DataPage) && max_def > 0 && h.def_encoding != RLE {
+                    return Ok(false);
+                }
+            }
+            _ => {}
+        }
+    }
+    // Pass 2: visit.
+    let mut pos = 0;
+    while pos < chunk.len() {
+        let page_start = pos;
+        let (h, body) = next_page(chunk, &mut pos, limits)?;
+        let values: &[u8] = match h.page_type {
+            Some(PageType::DictionaryPage) => {
+                let data = decompress(codec, body, h.uncompressed_size as usize, 0, scratch)?;
+                let n = h.num_values.max(0) as usize;
+                if n > data.len() / min_plain_bytes(kind) {
+                    return corrupt(format!(
+                        "dictionary declares {n} entries in {} bytes",
+                        data.len()
+                    ));
+                }
+                visit_plain(data, Some(n), kind, visit)
+                    .map_err(|e| ChunkError::Corrupt(format!("dictionary page: {e}")))?;
+                continue;
+            }
+            Some(PageType::DataPage) if h.encoding == PLAIN => {
+                let data = decompress(codec, body, h.uncompressed_size as usize, 0, scratch)?;
+                if max_def > 0 {
+                    let n = data
+                        .get(..4)
+                        .map(|l| u32::from_le_bytes([l[0], l[1], l[2], l[3]]) as usize)
+                        .filter(|n| *n <= data.len() - 4)
+                        .ok_or_else(|| {
+                            ChunkError::Corrupt(format!(
+                                "page at byte {page_start}: malformed definition levels"
+                            ))
+                        })?;
+                    &data[4 + n..]
+                } else {
+                    data
+                }
+            }
+            Some(PageType::DataPageV2) if h.encoding == PLAIN => {
+                let lv = (h.def_levels_len.max(0) as usize)
+                    .saturating_add(h.rep_levels_len.max(0) as usize);
+                if lv > body.len() || lv > h.uncompressed_size.max(0) as usize {
+                    return corrupt(format!(
+                        "page at byte {page_start} declares implausible level lengths"
+                    ));
+                }
+                if h.is_compressed {
+                    decompress(
+                        codec,
+                        &body[lv..],
+                        h.uncompressed_size as usize - lv,
+                        0,
+                        scratch,
+                    )?
+                } else {
+                    &body[lv..]
+                }
+            }
+            _ => continue,
+        };
+        visit_plain(values, None, kind, visit)
+            .map_err(|e| ChunkError::Corrupt(format!("page at byte {page_start}: {e}")))?;
+    }
+    Ok(true)
+}
+
+/// Visits PLAIN values: `n` of them, or (None) as many as fill `data` exactly.
+fn visit_plain(
+    data: &[u8],
+    n: Option<usize>,
+    kind: IdKind,
+    visit: &mut dyn FnMut(super::Value<'_>),
+) -> Result<(), String> {
+    let width = match kind {
+        IdKind::Bytes => 0,
+        IdKind::Fixed { len, .. } => len,
+        IdKind::Int32 { .. } => 4,
+        IdKind::Int64 { .. } => 8,
+    };
+    if width == 0 {
+        let mut p = 0usize;
+        let mut i = 0usize;
+        while n.map_or(p < data.len(), |n| i < n) {
+            let l = data.get(p..p + 4).ok_or("ends inside a value")?;
+            let len = u32::from_le_bytes([l[0], l[1], l[2], l[3]]) as usize;
+            p += 4;
+            let v = data
+                .get(p..p.saturating_add(len))
+                .ok_or("a value runs past the end")?;
+            p += len;
+            i += 1;
+            visit(super::Value::Bytes(v));
+        }
+        return Ok(());
+    }
+    let count = match n {
+        Some(n) if data.len() / width < n => return Err(format!("holds fewer than {n} values")),
+        Some(n) => n,
+        None if data.len() % width != 0 => return Err("a partial value at the end".into()),
+        None => data.len() / width,
+    };
+    for v in data.chunks_exact(width).take(count) {
+        visit(match kind {
+            IdKind::Int32 { signed } => {
+                let x = i32::from_le_bytes([v[0], v[1], v[2], v[3]]);
+                super::Value::Int(if signed {
+                    i64::from(x)
+                } else {
+                    i64::from(x as u32)
+                })
+            }
+            IdKind::Int64 { .. } => super::Value::Int(i64::from_le_bytes([
+                v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7],
+            ])),
+            _ => super::Value::Bytes(v),
+        });
+    }
+    Ok(())
+}
