@@ -89,16 +89,17 @@ impl LakeIndex {
             serde_json::from_slice(body.get(4..4 + n).ok_or("lake.vix: malformed")?)
                 .map_err(|e| format!("lake.vix: {e}"))?;
         let set = LakeSet::from_bytes(&body[4 + n..])?;
-        let mut entries = HashMap::new();
-        for (path, name) in &manifest.files {
-            // An unusable entry leaves its file to a full scan.
-            if let Ok(b) = read_sealed(key, &dir.join("files").join(name))
-                && let Ok(e) = FileEntry::from_bytes(&b)
-                && &e.fingerprint.path == path
-            {
-                entries.insert(path.clone(), e);
-            }
-        }
+        use rayon::prelude::*;
+        // An unusable entry leaves its file to a full scan.
+        let entries: HashMap<String, FileEntry> = manifest
+            .files
+            .par_iter()
+            .filter_map(|(path, name)| {
+                let b = read_sealed(key, &dir.join("files").join(name)).ok()?;
+                let e = FileEntry::from_bytes(&b).ok()?;
+                (&e.fingerprint.path == path).then(|| (path.clone(), e))
+            })
+            .collect();
         Ok(LakeIndex {
             key: key.clone(),
             set,
