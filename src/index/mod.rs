@@ -23,7 +23,7 @@ mod store;
 pub use store::{BuildSummary, LakeIndex, build};
 
 use hmac::{Hmac, Mac};
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 use xorf::{BinaryFuse8, DmaSerializable, Filter};
 
 /// The index's hashing key, derived from the subject key.
@@ -31,6 +31,9 @@ use xorf::{BinaryFuse8, DmaSerializable, Filter};
 pub struct IndexKey {
     k0: u64,
     k1: u64,
+    /// Authenticates index files: whoever can write the index directory but lacks the
+    /// subject key cannot make the scan skip a row group.
+    mac: [u8; 32],
     /// A public name of the key (not the key): an index built with another key is
     /// detected and rebuilt instead of trusted.
     pub id: String,
@@ -54,6 +57,7 @@ impl IndexKey {
         let k = hmac(subject_key, b"vouch-index-v1 siphash key");
         let id = hmac(subject_key, b"vouch-index-v1 key id");
         IndexKey {
+            mac: hmac(subject_key, b"vouch-index-v1 file mac key"),
             k0: u64::from_le_bytes(k[..8].try_into().unwrap_or_default()),
             k1: u64::from_le_bytes(k[8..16].try_into().unwrap_or_default()),
             id: crate::subjects::hex(&id[..8]),
@@ -76,7 +80,7 @@ impl IndexKey {
     pub fn bytes(&self, v: &[u8]) -> u64 {
         self.sip(
             b'b',
-            &twox_hash::XxHash64::oneshot(0x766f_7563_68, v).to_le_bytes(),
+            &twox_hash::XxHash64::oneshot(0x0076_6f75_6368, v).to_le_bytes(),
         )
     }
 
@@ -353,17 +357,19 @@ impl FileEntry {
 }
 
 /// Magic and version at the front of every index file.
-const MAGIC: &[u8; 8] = b"VOUCHIX2";
+const MAGIC: &[u8; 8] = b"VOUCHIX3";
 
-/// Seals index file contents: magic, the key id (16 hex bytes), the payload, and the
-/// SHA-256 of all that, so a torn, corrupted or foreign file is detected, never trusted.
+/// Seals index file contents: magic, the key id (16 hex bytes), the payload, and an
+/// HMAC-SHA256 of all that under a key derived from the subject key, so a torn, corrupted,
+/// foreign or deliberately altered file is detected, never trusted (the index decides
+/// which row groups are not read: a forged entry could otherwise hide rows).
 pub fn seal(key: &IndexKey, payload: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(payload.len() + 56);
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(key.id.as_bytes());
     out.extend_from_slice(payload);
-    let sum = Sha256::digest(&out);
-    out.extend_from_slice(&sum);
+    let tag = hmac(&key.mac, &out);
+    out.extend_from_slice(&tag);
     out
 }
 
@@ -373,12 +379,15 @@ pub fn unseal<'a>(key: &IndexKey, b: &'a [u8]) -> Result<&'a [u8], String> {
     if b.len() < head + 32 || &b[..MAGIC.len()] != MAGIC {
         return Err("not a vouch index file".into());
     }
-    let (body, sum) = b.split_at(b.len() - 32);
-    if Sha256::digest(body).as_slice() != sum {
-        return Err("index file is corrupt (checksum mismatch)".into());
-    }
     if &b[MAGIC.len()..head] != key.id.as_bytes() {
         return Err("index was built with another subject key".into());
+    }
+    let (body, tag) = b.split_at(b.len() - 32);
+    // Constant-time comparison through the Mac API.
+    let mut m = <Hmac<Sha256> as Mac>::new_from_slice(&key.mac).unwrap_or_else(|_| unreachable!());
+    m.update(body);
+    if m.verify_slice(tag).is_err() {
+        return Err("index file is corrupt or was altered (MAC mismatch)".into());
     }
     Ok(&body[head..])
 }
@@ -386,6 +395,7 @@ pub fn unseal<'a>(key: &IndexKey, b: &'a [u8]) -> Result<&'a [u8], String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sha2::Digest;
 
     fn hashes(key: &IndexKey, from: u64, n: u64) -> Vec<u64> {
         (from..from + n)
@@ -461,6 +471,12 @@ mod tests {
         let mut flipped = sealed.clone();
         flipped[40] ^= 1;
         assert!(unseal(&key, &flipped).unwrap_err().contains("corrupt"));
+        // Re-sealing altered contents without the key (a plain SHA-256, say) is refused.
+        let mut forged = sealed[..sealed.len() - 32].to_vec();
+        forged[30] ^= 1;
+        let sum = Sha256::digest(&forged);
+        forged.extend_from_slice(&sum);
+        assert!(unseal(&key, &forged).unwrap_err().contains("altered"));
         assert!(unseal(&key, &sealed[..sealed.len() - 1]).is_err());
         let other = IndexKey::new(b"another key of 16+ bytes");
         assert!(

@@ -775,86 +775,6 @@ fn values_to_rows(
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rle_runs_and_bit_packing_decode() {
-        // Repeat 5 x value 3 (bw 2), then one packed group of 8 values 0..8 (bw 3).
-        let mut out = vec![];
-        decode_rle(&[10, 3], 2, 5, &mut out).unwrap();
-        assert_eq!(out, vec![3; 5]);
-        // values 0..8 at 3 bits: 0b10001000, 0b11000110, 0b11111010
-        out.clear();
-        decode_rle(&[3, 0x88, 0xc6, 0xfa], 3, 8, &mut out).unwrap();
-        assert_eq!(out, (0..8).collect::<Vec<_>>());
-        assert_eq!(count_equal(&[3, 0x88, 0xc6, 0xfa], 3, 8, 7).unwrap(), 1);
-        assert_eq!(count_equal(&[10, 1], 1, 5, 1).unwrap(), 5);
-    }
-
-    #[test]
-    fn value_positions_become_row_positions() {
-        // Levels (bw 1): 0,1,1,0,1,0,0,1 as one packed group -> non-null rows 1,2,4,7.
-        let levels = [3, 0b1001_0110];
-        let mut m = vec![(0, 9), (2, 8), (3, 7)];
-        values_to_rows(&levels, 1, 8, 1, &mut m).unwrap();
-        assert_eq!(m, vec![(1, 9), (4, 8), (7, 7)]);
-        // A run of 3 nulls then 4 values.
-        let levels = [6, 0, 8, 1];
-        let mut m = vec![(1, 0), (3, 0)];
-        values_to_rows(&levels, 1, 7, 1, &mut m).unwrap();
-        assert_eq!(m, vec![(4, 0), (6, 0)]);
-        let mut m = vec![(4, 0)];
-        assert!(values_to_rows(&levels, 1, 7, 1, &mut m).is_err());
-    }
-
-    #[test]
-    fn dictionary_indices_probe_by_run() {
-        let map = [u32::MAX, 5, u32::MAX];
-        let mut out = vec![];
-        // RLE run of 1_000_000 x index 1, then a packed group (bw 2) of 0,1,2,0,...
-        let mut data = vec![];
-        let mut h = 2_000_000u32;
-        while h >= 0x80 {
-            data.push((h as u8 & 0x7f) | 0x80);
-            h >>= 7;
-        }
-        data.push(h as u8);
-        data.push(1);
-        data.extend([3, 0b0010_0100, 0, 0]);
-        probe_indices(&data, 2, 1_000_008, &map, 3, &mut out).unwrap();
-        assert_eq!(out.len(), 1_000_001);
-        assert_eq!(out.last(), Some(&(1_000_001, 5)));
-        assert!(probe_indices(&data, 2, 1_000_008, &map, 1, &mut out).is_err());
-    }
-
-    #[test]
-    fn short_streams_are_errors_not_zeroes() {
-        let mut out = vec![];
-        assert!(decode_rle(&[10, 3], 2, 6, &mut out).is_err());
-        assert!(count_equal(&[], 1, 1, 1).is_err());
-        assert!(decode_rle(&[10], 2, 1, &mut out).is_err());
-        // A repeated value wider than the bit width is corrupt.
-        assert!(decode_rle(&[2, 0xff], 2, 1, &mut out).is_err());
-    }
-
-    #[test]
-    fn plain_values_probe_and_bounds_check() {
-        let probe = Probe::new(IdKind::Bytes, &["bb".to_string()]);
-        let mut page = vec![];
-        for v in ["a", "bb", "ccc", "bb"] {
-            page.extend((v.len() as u32).to_le_bytes());
-            page.extend(v.as_bytes());
-        }
-        let mut out = vec![];
-        probe_plain(&page, 4, &probe, &mut out).unwrap();
-        assert_eq!(out, vec![(1, 0), (3, 0)]);
-        assert!(probe_plain(&page[..page.len() - 1], 4, &probe, &mut out).is_err());
-        assert!(probe_plain(&page, 5, &probe, &mut out).is_err());
-    }
-}
-
 /// The index build's fast path: every value a chunk can hold, without the generic
 /// reader. The dictionary page's entries (every dictionary-encoded value is one of them)
 /// and the values of PLAIN data pages (what writers fall back to when a dictionary grows
@@ -1005,7 +925,9 @@ fn visit_plain(
     let count = match n {
         Some(n) if data.len() / width < n => return Err(format!("holds fewer than {n} values")),
         Some(n) => n,
-        None if data.len() % width != 0 => return Err("a partial value at the end".into()),
+        None if !data.len().is_multiple_of(width) => {
+            return Err("a partial value at the end".into());
+        }
         None => data.len() / width,
     };
     for v in data.chunks_exact(width).take(count) {
@@ -1025,4 +947,84 @@ fn visit_plain(
         });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rle_runs_and_bit_packing_decode() {
+        // Repeat 5 x value 3 (bw 2), then one packed group of 8 values 0..8 (bw 3).
+        let mut out = vec![];
+        decode_rle(&[10, 3], 2, 5, &mut out).unwrap();
+        assert_eq!(out, vec![3; 5]);
+        // values 0..8 at 3 bits: 0b10001000, 0b11000110, 0b11111010
+        out.clear();
+        decode_rle(&[3, 0x88, 0xc6, 0xfa], 3, 8, &mut out).unwrap();
+        assert_eq!(out, (0..8).collect::<Vec<_>>());
+        assert_eq!(count_equal(&[3, 0x88, 0xc6, 0xfa], 3, 8, 7).unwrap(), 1);
+        assert_eq!(count_equal(&[10, 1], 1, 5, 1).unwrap(), 5);
+    }
+
+    #[test]
+    fn value_positions_become_row_positions() {
+        // Levels (bw 1): 0,1,1,0,1,0,0,1 as one packed group -> non-null rows 1,2,4,7.
+        let levels = [3, 0b1001_0110];
+        let mut m = vec![(0, 9), (2, 8), (3, 7)];
+        values_to_rows(&levels, 1, 8, 1, &mut m).unwrap();
+        assert_eq!(m, vec![(1, 9), (4, 8), (7, 7)]);
+        // A run of 3 nulls then 4 values.
+        let levels = [6, 0, 8, 1];
+        let mut m = vec![(1, 0), (3, 0)];
+        values_to_rows(&levels, 1, 7, 1, &mut m).unwrap();
+        assert_eq!(m, vec![(4, 0), (6, 0)]);
+        let mut m = vec![(4, 0)];
+        assert!(values_to_rows(&levels, 1, 7, 1, &mut m).is_err());
+    }
+
+    #[test]
+    fn dictionary_indices_probe_by_run() {
+        let map = [u32::MAX, 5, u32::MAX];
+        let mut out = vec![];
+        // RLE run of 1_000_000 x index 1, then a packed group (bw 2) of 0,1,2,0,...
+        let mut data = vec![];
+        let mut h = 2_000_000u32;
+        while h >= 0x80 {
+            data.push((h as u8 & 0x7f) | 0x80);
+            h >>= 7;
+        }
+        data.push(h as u8);
+        data.push(1);
+        data.extend([3, 0b0010_0100, 0, 0]);
+        probe_indices(&data, 2, 1_000_008, &map, 3, &mut out).unwrap();
+        assert_eq!(out.len(), 1_000_001);
+        assert_eq!(out.last(), Some(&(1_000_001, 5)));
+        assert!(probe_indices(&data, 2, 1_000_008, &map, 1, &mut out).is_err());
+    }
+
+    #[test]
+    fn short_streams_are_errors_not_zeroes() {
+        let mut out = vec![];
+        assert!(decode_rle(&[10, 3], 2, 6, &mut out).is_err());
+        assert!(count_equal(&[], 1, 1, 1).is_err());
+        assert!(decode_rle(&[10], 2, 1, &mut out).is_err());
+        // A repeated value wider than the bit width is corrupt.
+        assert!(decode_rle(&[2, 0xff], 2, 1, &mut out).is_err());
+    }
+
+    #[test]
+    fn plain_values_probe_and_bounds_check() {
+        let probe = Probe::new(IdKind::Bytes, &["bb".to_string()]);
+        let mut page = vec![];
+        for v in ["a", "bb", "ccc", "bb"] {
+            page.extend((v.len() as u32).to_le_bytes());
+            page.extend(v.as_bytes());
+        }
+        let mut out = vec![];
+        probe_plain(&page, 4, &probe, &mut out).unwrap();
+        assert_eq!(out, vec![(1, 0), (3, 0)]);
+        assert!(probe_plain(&page[..page.len() - 1], 4, &probe, &mut out).is_err());
+        assert!(probe_plain(&page, 5, &probe, &mut out).is_err());
+    }
 }
