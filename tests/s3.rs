@@ -974,3 +974,76 @@ fn nightly_runs_on_a_lake_tables_and_evidence_in_s3() {
     );
     assert_eq!(state["keys"].as_array().unwrap().len(), 1, "{state}");
 }
+
+#[test]
+fn the_subject_index_covers_an_s3_lake_and_notices_a_rewritten_object() {
+    let moto = Moto::start();
+    moto.setup(
+        "analytics",
+        serde_json::json!({"versioning": true, "upload": [[repo().join("fixtures/lake"), "silver_private"]]}),
+    );
+    let fixtures = repo().join("fixtures");
+    let t = tempfile::tempdir().unwrap();
+    let ix = t.path().join("ix");
+    let key = "s3-index-test-key-0123";
+    let build = || {
+        run(moto
+            .vouch()
+            .env("VOUCH_SUBJECT_KEY", key)
+            .current_dir(&fixtures)
+            .args([
+                "index",
+                "build",
+                "--config",
+                "vouch.toml",
+                "--lake",
+                "s3://analytics/silver_private",
+                "--format",
+                "json",
+                "--index",
+            ])
+            .arg(&ix))
+    };
+    let scan = |with_index: bool| {
+        let mut c = moto.vouch();
+        c.env("VOUCH_SUBJECT_KEY", key)
+            .current_dir(&fixtures)
+            .args(S3_SCAN);
+        if with_index {
+            c.arg("--index").arg(&ix);
+        }
+        run(&mut c)
+    };
+    let b = build();
+    assert_eq!(b.code, 0, "{b:?}");
+    assert_eq!(b.json()["indexed"], 7);
+    let (with, without) = (scan(true), scan(false));
+    assert_eq!(with.code, 1, "{with:?}");
+    let (w, wo) = (with.json(), without.json());
+    assert_eq!(w["residuals"], wo["residuals"]);
+    assert!(
+        w["row_groups"]["skipped_by_index"].as_u64().unwrap() > 0,
+        "{w}"
+    );
+    assert_eq!(w["index"]["files_without_index"], 0);
+    // The pipeline rewrites a partition: a new ETag and version. The index no longer
+    // speaks for it (read in full), the answer is unchanged, and a rebuild redoes one file.
+    let over = tempfile::tempdir().unwrap();
+    let part = over.path().join("events/dt=2026-01-03/part-0.parquet");
+    std::fs::create_dir_all(part.parent().unwrap()).unwrap();
+    std::fs::copy(
+        repo().join("fixtures/lake/events/dt=2026-01-02/part-0.parquet"),
+        &part,
+    )
+    .unwrap();
+    oracle(
+        "s3_put.py",
+        &serde_json::json!({"endpoint": moto.url, "bucket": "analytics", "upload": [[over.path(), "silver_private"]], "existing": true}),
+    );
+    let (with, without) = (scan(true), scan(false));
+    assert_eq!(with.json()["residuals"], without.json()["residuals"]);
+    assert_eq!(with.json()["index"]["files_without_index"], 1);
+    let b = build();
+    assert_eq!(b.json()["indexed"], 1, "{b:?}");
+    assert_eq!(b.json()["reused"], 6);
+}
