@@ -272,3 +272,64 @@ fn the_cli_builds_and_uses_the_index_and_needs_the_key() {
     assert!(other.stderr.contains("another subject key"), "{other:?}");
     assert_eq!(other.json()["residual_rows"], wo["residual_rows"]);
 }
+
+#[test]
+fn concurrent_builds_leave_a_usable_index() {
+    let dir = fixture_copy();
+    let p = dir.path();
+    let key = "0123456789abcdef-concurrent";
+    let spawn = || {
+        vouch()
+            .current_dir(p)
+            .env("VOUCH_SUBJECT_KEY", key)
+            .args([
+                "index",
+                "build",
+                "--config",
+                "vouch.toml",
+                "--index",
+                "ix",
+                "-q",
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    for _ in 0..5 {
+        let _ = std::fs::remove_dir_all(p.join("ix"));
+        let builds: Vec<_> = (0..3).map(|_| spawn()).collect();
+        for b in builds {
+            let out = b.wait_with_output().unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let ix = LakeIndex::load(&p.join("ix"), &IndexKey::new(key.as_bytes())).unwrap();
+        assert_eq!(ix.entries.len(), 7);
+        let r = run(vouch().current_dir(p).env("VOUCH_SUBJECT_KEY", key).args([
+            "scan",
+            "--config",
+            "vouch.toml",
+            "--ids",
+            "deleted_ids.txt",
+            "--format",
+            "json",
+            "-q",
+            "--index",
+            "ix",
+        ]));
+        assert_eq!(r.code, 1, "{r:?}");
+        assert_eq!(r.json()["index"]["files_without_index"], 0);
+        assert_eq!(r.json()["residual_rows"], 4);
+        // No temp file is left behind.
+        let leftovers: Vec<_> = std::fs::read_dir(p.join("ix/files"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n.ends_with(".tmp"))
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
+}
