@@ -544,9 +544,7 @@ fn export_check(req: &Request<'_>, requests: &Option<Result<Vec<DsarRow>, String
         let name = format!("{}.age", crate::certificate::file_stem(&r.request_id));
         let got = if exports.starts_with("s3://") {
             let uri = format!("{}/{name}", exports.trim_end_matches('/'));
-            S3Store::fetch(&uri, &req.s3, 64 << 30)
-                .map(|b| b.map(|b| crate::subjects::hex(&sha2_digest(&b))))
-                .map_err(|e| e.to_string())
+            S3Store::sha256_of(&uri, &req.s3).map_err(|e| e.to_string())
         } else {
             sha256_file(&Path::new(&exports).join(&name))
         };
@@ -575,11 +573,6 @@ fn export_check(req: &Request<'_>, requests: &Option<Result<Vec<DsarRow>, String
         "unreachable": unreachable,
     });
     c
-}
-
-fn sha2_digest(b: &[u8]) -> Vec<u8> {
-    use sha2::Digest;
-    sha2::Sha256::digest(b).to_vec()
 }
 
 /// SHA-256 of a local file (hex), or None when there is no such file.

@@ -307,13 +307,17 @@ impl Store for S3Store {
 }
 
 impl S3Store {
-    /// A whole object (a small table, a bundle to check), or None when there is no such
-    /// key. Objects over `max` bytes are an error.
-    pub fn fetch(uri: &str, opts: &S3Options, max: u64) -> Result<Option<Vec<u8>>, StoreError> {
+    /// Starts reading the whole object at `uri` (its key is the prefix), or None when
+    /// there is no such key; `then` consumes the answer.
+    fn with_object<T>(
+        uri: &str,
+        opts: &S3Options,
+        then: impl AsyncFnOnce(aws_sdk_s3::operation::get_object::GetObjectOutput) -> Result<T, String>,
+    ) -> Result<Option<T>, StoreError> {
         let store = S3Store::connect(uri, opts)?;
         let key = store.prefix.trim_end_matches('/').to_string();
-        let fetched = store.rt.block_on(async {
-            let resp = match store
+        let got = store.rt.block_on(async {
+            match store
                 .client
                 .get_object()
                 .bucket(&store.bucket)
@@ -321,22 +325,40 @@ impl S3Store {
                 .send()
                 .await
             {
-                Ok(r) => r,
-                Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => {
-                    return Ok(None);
-                }
-                Err(e) => return Err(s3_error("GetObject", e)),
-            };
+                Ok(r) => then(r).await.map(Some),
+                Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => Ok(None),
+                Err(e) => Err(s3_error("GetObject", e)),
+            }
+        });
+        got.map_err(|m| StoreError::new(uri, m))
+    }
+
+    /// The SHA-256 (hex) of a whole object, streamed (memory stays bounded whatever its
+    /// size), or None when there is no such key.
+    pub fn sha256_of(uri: &str, opts: &S3Options) -> Result<Option<String>, StoreError> {
+        use sha2::Digest;
+        S3Store::with_object(uri, opts, async |mut resp| {
+            let mut h = sha2::Sha256::new();
+            while let Some(chunk) = resp.body.next().await {
+                h.update(chunk.map_err(|e| format!("S3 GetObject body: {e}"))?);
+            }
+            Ok(crate::subjects::hex(&h.finalize()))
+        })
+    }
+
+    /// A whole object (a small table, a bundle to check), or None when there is no such
+    /// key. Objects over `max` bytes are an error.
+    pub fn fetch(uri: &str, opts: &S3Options, max: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        S3Store::with_object(uri, opts, async |resp| {
             if resp.content_length().unwrap_or(0) as u64 > max {
                 return Err(format!("over the {max} byte limit for this object"));
             }
             resp.body
                 .collect()
                 .await
-                .map(|b| Some(b.into_bytes().to_vec()))
+                .map(|b| b.into_bytes().to_vec())
                 .map_err(|e| format!("S3 GetObject body: {e}"))
-        });
-        fetched.map_err(|m| StoreError::new(uri, m))
+        })
     }
 }
 

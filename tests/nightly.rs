@@ -38,6 +38,10 @@ fn holds_token(text: &str, id: &str) -> bool {
         .any(|t| t == id)
 }
 
+fn report_of(out: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap()
+}
+
 fn check<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
     report["checks"]
         .as_array()
@@ -306,6 +310,23 @@ fn nightly_reruns_rewrite_the_same_bytes_and_log_one_line_per_check() {
         std::fs::read(d.join("run2/report.json")).unwrap(),
         std::fs::read(d.join("run/report.json")).unwrap()
     );
+    // A bundle that changed after its hash was recorded is a violation; a missing one is
+    // listed, not failed.
+    let bundle = d.join("exports/A-2001.age");
+    let mut bytes = std::fs::read(&bundle).unwrap();
+    bytes.push(0);
+    std::fs::write(&bundle, &bytes).unwrap();
+    let r = nightly("tampered", &[]);
+    let rep = report_of(&d.join("tampered"));
+    let ex = check(&rep, "export_integrity").clone();
+    assert_eq!(ex["status"], "violation", "{r:?}");
+    assert_eq!(ex["details"]["mismatched"], serde_json::json!(["A-2001"]));
+    std::fs::remove_file(&bundle).unwrap();
+    assert_eq!(nightly("missing", &[]).code, 1);
+    let rep = report_of(&d.join("missing"));
+    let ex = check(&rep, "export_integrity").clone();
+    assert_eq!(ex["status"], "ok");
+    assert_eq!(ex["details"]["unreachable"], serde_json::json!(["A-2001"]));
     // Without a subject key nightly refuses: it must never name a subject.
     let cfg = std::fs::read_to_string(d.join("vouch.toml")).unwrap();
     std::fs::write(
