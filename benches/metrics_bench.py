@@ -19,6 +19,9 @@ import subprocess
 import sys
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import scan_bench  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCALES = {"smoke": (20_000, 1), "default": (1_000_000, 3)}
 AS_OF = "2026-11-27 00:00:00"
@@ -56,11 +59,11 @@ def generate(metric, rows, path):
 
 
 def timed(cmd):
-    t0 = time.perf_counter()
-    p = subprocess.run(cmd, capture_output=True)
-    if p.returncode != 0:
-        sys.exit(f"{cmd[0]} failed: {p.stderr.decode()[:300]}")
-    return time.perf_counter() - t0, json.loads(p.stdout)
+    """Runs cmd; returns (wall seconds, its JSON output, its peak RSS in MB)."""
+    out, err, code, wall, rss = scan_bench.run_child(cmd)
+    if code != 0:
+        sys.exit(f"{cmd[0]} failed: {err.decode()[:300]}")
+    return wall, json.loads(out), rss
 
 
 def main():
@@ -74,7 +77,7 @@ def main():
     os.makedirs(data, exist_ok=True)
     oracle = os.path.join(ROOT, "tests/oracle/duckdb_metrics.py")
     print(f"scale {args.scale}: {rows:,} rows per table, median of {runs} run(s)")
-    print(f"  {'metric':<10} {'vouch s':>8} {'DuckDB s':>9} {'DuckDB/vouch':>13}")
+    print(f"  {'metric':<10} {'vouch s':>8} {'DuckDB s':>9} {'DuckDB/vouch':>13} {'vouch MB':>9}")
     for metric in ["incidents", "dsar", "changes"]:
         path = os.path.join(data, f"{metric}.csv")
         if not os.path.exists(path):
@@ -82,10 +85,10 @@ def main():
             os.replace(path + ".tmp", path)
         v_times, d_times = [], []
         for _ in range(runs):
-            t, got = timed([args.vouch, "metrics", metric, "--input", path, "--as-of", AS_OF,
+            t, got, rss = timed([args.vouch, "metrics", metric, "--input", path, "--as-of", AS_OF,
                             "--by", "month", "--format", "json"])
             v_times.append(t)
-            t, want = timed([sys.executable, oracle, json.dumps(
+            t, want, _ = timed([sys.executable, oracle, json.dumps(
                 {"metric": metric, "input": path, "as_of": AS_OF, "by_month": True})])
             d_times.append(t)
         for k, w in want.items():
@@ -96,7 +99,7 @@ def main():
             elif isinstance(w, (int, list)) and g != w:
                 sys.exit(f"FAILED: {metric}.{k}: vouch and DuckDB disagree")
         v, d = statistics.median(v_times), statistics.median(d_times)
-        print(f"  {metric:<10} {v:>8.3f} {d:>9.3f} {d / v:>12.2f}x")
+        print(f"  {metric:<10} {v:>8.3f} {d:>9.3f} {d / v:>12.2f}x {rss:>9.0f}")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 //! The `vouch` command line: parses arguments, calls the library, maps outcomes to exit
 //! codes (0 holds, 1 violation, 2 could not decide). No logic of its own beyond that.
 
+use std::fmt::Write as _;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -641,6 +642,13 @@ fn metrics(a: MetricsArgs) -> Result<u8, Fatal> {
     Ok(u8::from(a.fail_on_breach && !report.breaches.is_empty()))
 }
 
+/// A text form written with `writeln!`.
+fn text(write: impl FnOnce(&mut String) -> std::fmt::Result) -> String {
+    let mut s = String::new();
+    let _ = write(&mut s);
+    s
+}
+
 /// A report on stdout: pretty JSON, or its text form.
 fn print_report<T: serde::Serialize>(
     format: Format,
@@ -848,13 +856,8 @@ fn export(a: ExportArgs, quiet: bool) -> Result<u8, Fatal> {
         .install(|| vouch::export::export(req, &progress));
     progress.finish();
     let summary = summary?;
-    let mut stdout = std::io::stdout().lock();
-    match a.format {
-        Format::Json => {
-            serde_json::to_writer_pretty(&mut stdout, &summary)?;
-            writeln!(stdout)?;
-        }
-        Format::Text => {
+    print_report(a.format, &summary, || {
+        text(|stdout| {
             writeln!(
                 stdout,
                 "wrote {} ({} bytes, {} row(s))",
@@ -874,8 +877,9 @@ fn export(a: ExportArgs, quiet: bool) -> Result<u8, Fatal> {
                     None => writeln!(stdout, "  {:<24} {} row(s)", t.table, t.rows)?,
                 }
             }
-        }
-    }
+            Ok(())
+        })
+    })?;
     Ok(0)
 }
 
@@ -1000,13 +1004,8 @@ fn evidence_build(a: EvidenceBuildArgs) -> Result<u8, Fatal> {
         };
         s.upload = Some(store.put_locked(name, &a.out, &s.sha256, &lock)?);
     }
-    let mut stdout = std::io::stdout().lock();
-    match a.format {
-        Format::Json => {
-            serde_json::to_writer_pretty(&mut stdout, &s)?;
-            writeln!(stdout)?;
-        }
-        Format::Text => {
+    print_report(a.format, &s, || {
+        text(|stdout| {
             writeln!(
                 stdout,
                 "wrote {}: {} file(s), {} payload bytes, {} zip bytes",
@@ -1035,8 +1034,9 @@ fn evidence_build(a: EvidenceBuildArgs) -> Result<u8, Fatal> {
                     u.retain_until
                 )?;
             }
-        }
-    }
+            Ok(())
+        })
+    })?;
     Ok(0)
 }
 
@@ -1048,13 +1048,8 @@ fn evidence_verify(a: EvidenceVerifyArgs) -> Result<u8, Fatal> {
         (None, None) => return Err(Fatal("give --public-key or --allowed-signers".into())),
     };
     let r = vouch::evidence::verify(&a.bundle, &keys)?;
-    let mut stdout = std::io::stdout().lock();
-    match a.format {
-        Format::Json => {
-            serde_json::to_writer_pretty(&mut stdout, &r)?;
-            writeln!(stdout)?;
-        }
-        Format::Text => {
+    print_report(a.format, &r, || {
+        text(|stdout| {
             match r.verdict {
                 vouch::evidence::VerifyVerdict::Verified => writeln!(
                     stdout,
@@ -1075,8 +1070,9 @@ fn evidence_verify(a: EvidenceVerifyArgs) -> Result<u8, Fatal> {
             for p in &r.problems {
                 writeln!(stdout, "  {p}")?;
             }
-        }
-    }
+            Ok(())
+        })
+    })?;
     for p in &r.problems {
         eprintln!("vouch: {p}");
     }
@@ -1086,13 +1082,8 @@ fn evidence_verify(a: EvidenceVerifyArgs) -> Result<u8, Fatal> {
 fn retention_check(a: RetentionCheckArgs) -> Result<u8, Fatal> {
     let store = vouch::s3::S3Store::connect(&a.location, &s3_options(a.endpoint_url.as_deref()))?;
     let r = store.retention_check(a.min_years, !a.allow_governance)?;
-    let mut stdout = std::io::stdout().lock();
-    match a.format {
-        Format::Json => {
-            serde_json::to_writer_pretty(&mut stdout, &r)?;
-            writeln!(stdout)?;
-        }
-        Format::Text => {
+    print_report(a.format, &r, || {
+        text(|stdout| {
             if r.violations.is_empty() {
                 writeln!(
                     stdout,
@@ -1117,8 +1108,9 @@ fn retention_check(a: RetentionCheckArgs) -> Result<u8, Fatal> {
                     )?;
                 }
             }
-        }
-    }
+            Ok(())
+        })
+    })?;
     Ok(if r.violations.is_empty() { 0 } else { 1 })
 }
 

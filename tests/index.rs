@@ -225,22 +225,7 @@ fn the_cli_builds_and_uses_the_index_and_needs_the_key() {
     assert_eq!(r.json()["indexed"], 7);
     let r = build(Some("0123456789abcdef-key"));
     assert_eq!(r.json()["reused"], 7, "nothing changed: nothing read again");
-    let scan = |extra: &[&str]| {
-        run(vouch()
-            .current_dir(p)
-            .env("VOUCH_SUBJECT_KEY", "0123456789abcdef-key")
-            .args([
-                "scan",
-                "--config",
-                "vouch.toml",
-                "--ids",
-                "deleted_ids.txt",
-                "--format",
-                "json",
-                "-q",
-            ])
-            .args(extra))
-    };
+    let scan = |extra: &[&str]| fixture_scan(p, "0123456789abcdef-key", extra);
     let with = scan(&["--index", "ix"]);
     let without = scan(&[]);
     assert_eq!(with.code, 1);
@@ -253,21 +238,7 @@ fn the_cli_builds_and_uses_the_index_and_needs_the_key() {
     );
     assert_eq!(w["index"]["files_without_index"], 0);
     // An index built with another key is not used; the scan says so and still answers.
-    let other = run(vouch()
-        .current_dir(p)
-        .env("VOUCH_SUBJECT_KEY", "another-key-0123456789")
-        .args([
-            "scan",
-            "--config",
-            "vouch.toml",
-            "--ids",
-            "deleted_ids.txt",
-            "--format",
-            "json",
-            "-q",
-            "--index",
-            "ix",
-        ]));
+    let other = fixture_scan(p, "another-key-0123456789", &["--index", "ix"]);
     assert_eq!(other.code, 1, "{other:?}");
     assert!(other.stderr.contains("another subject key"), "{other:?}");
     assert_eq!(other.json()["residual_rows"], wo["residual_rows"]);
@@ -309,18 +280,7 @@ fn concurrent_builds_leave_a_usable_index() {
         }
         let ix = LakeIndex::load(&p.join("ix"), &IndexKey::new(key.as_bytes())).unwrap();
         assert_eq!(ix.entries.len(), 7);
-        let r = run(vouch().current_dir(p).env("VOUCH_SUBJECT_KEY", key).args([
-            "scan",
-            "--config",
-            "vouch.toml",
-            "--ids",
-            "deleted_ids.txt",
-            "--format",
-            "json",
-            "-q",
-            "--index",
-            "ix",
-        ]));
+        let r = fixture_scan(p, key, &["--index", "ix"]);
         assert_eq!(r.code, 1, "{r:?}");
         assert_eq!(r.json()["index"]["files_without_index"], 0);
         assert_eq!(r.json()["residual_rows"], 4);

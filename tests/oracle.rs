@@ -106,16 +106,9 @@ fn the_portable_sql_agrees_with_vouch_on_the_fixture_lake() {
         "duckdb_sql.py",
         &serde_json::json!({ "statements": statements }),
     );
-    let r = run(vouch().current_dir(repo().join("fixtures")).args([
-        "scan",
-        "--config",
-        "vouch.toml",
-        "--ids",
-        "deleted_ids.txt",
-        "--format",
-        "json",
-        "-q",
-    ]));
+    let r = run(vouch()
+        .current_dir(repo().join("fixtures"))
+        .args(FIXTURE_SCAN));
     let report = r.json();
     let vouch_rows = |t: &str, subject: &str| -> u64 {
         report["residuals"]

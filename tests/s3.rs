@@ -67,20 +67,14 @@ impl Drop for Moto {
     }
 }
 
-/// `vouch scan` of the fixture IDs in the S3 copy of the fixture lake, as JSON (its first
-/// eight words scan the local fixture lake).
-const S3_SCAN: [&str; 10] = [
-    "scan",
-    "--config",
-    "vouch.toml",
-    "--ids",
-    "deleted_ids.txt",
-    "--format",
-    "json",
-    "-q",
-    "--lake",
-    "s3://analytics/silver_private",
-];
+/// `vouch scan` of the fixture IDs in the S3 copy of the fixture lake, as JSON.
+fn s3_scan() -> Vec<&'static str> {
+    [
+        &FIXTURE_SCAN[..],
+        &["--lake", "s3://analytics/silver_private"],
+    ]
+    .concat()
+}
 
 /// The tests' fault-injecting proxy (tests/oracle/faulty_proxy.py) in front of moto;
 /// killed on drop.
@@ -143,9 +137,9 @@ fn a_lake_in_s3_scans_exactly_like_the_local_copy() {
         serde_json::json!({"upload": [[repo().join("fixtures/lake"), "silver_private"]]}),
     );
     let fixtures = repo().join("fixtures");
-    let local = run(vouch().current_dir(&fixtures).args(&S3_SCAN[..8]));
+    let local = run(vouch().current_dir(&fixtures).args(FIXTURE_SCAN));
     assert_eq!(local.code, 1, "{local:?}");
-    let remote = run(moto.vouch().current_dir(&fixtures).args(S3_SCAN));
+    let remote = run(moto.vouch().current_dir(&fixtures).args(s3_scan()));
     assert_eq!(remote.code, 1, "{remote:?}");
     assert_eq!(comparable(remote.json()), comparable(local.json()));
     assert_eq!(remote.json()["lake"], "s3://analytics/silver_private");
@@ -403,13 +397,13 @@ fn throttling_and_resets_are_retried_and_nothing_is_missed() {
     );
     let proxy = Proxy::start(&moto, &["0.2", "7"]);
     let fixtures = repo().join("fixtures");
-    let local = run(vouch().current_dir(&fixtures).args(&S3_SCAN[..8]));
+    let local = run(vouch().current_dir(&fixtures).args(FIXTURE_SCAN));
     for _ in 0..3 {
         let r = run(moto
             .vouch()
             .env("AWS_ENDPOINT_URL", proxy.url.clone())
             .current_dir(&fixtures)
-            .args(S3_SCAN));
+            .args(s3_scan()));
         assert_eq!(r.code, 1, "{r:?}");
         assert_eq!(comparable(r.json()), comparable(local.json()));
     }
@@ -699,13 +693,13 @@ fn a_thirty_second_stall_is_waited_out() {
     );
     let proxy = Proxy::start(&moto, &["0", "1", "30"]);
     let fixtures = repo().join("fixtures");
-    let local = run(vouch().current_dir(&fixtures).args(&S3_SCAN[..8]));
+    let local = run(vouch().current_dir(&fixtures).args(FIXTURE_SCAN));
     let started = Instant::now();
     let r = run(moto
         .vouch()
         .env("AWS_ENDPOINT_URL", proxy.url.clone())
         .current_dir(&fixtures)
-        .args(S3_SCAN));
+        .args(s3_scan()));
     assert!(
         started.elapsed() >= Duration::from_secs(30),
         "the stall happened"
@@ -848,22 +842,17 @@ fn nightly_runs_on_a_lake_tables_and_evidence_in_s3() {
         .current_dir(t.path())
         .args(["demo", "--dir", "demo"]));
     assert_eq!(r.code, 0, "{r:?}");
-    moto.setup(
-        "analytics",
-        serde_json::json!({"upload": [[d.join("lake"), "silver_private"]]}),
-    );
-    moto.setup(
-        "governance",
-        serde_json::json!({"upload": [[d.join("tables"), "tables"]]}),
-    );
-    moto.setup(
-        "audit-logs",
-        serde_json::json!({"upload": [[d.join("logs"), "logs"]]}),
-    );
-    moto.setup(
-        "dsar-exports",
-        serde_json::json!({"upload": [[d.join("exports"), "bundles"]]}),
-    );
+    for (bucket, dir, prefix) in [
+        ("analytics", "lake", "silver_private"),
+        ("governance", "tables", "tables"),
+        ("audit-logs", "logs", "logs"),
+        ("dsar-exports", "exports", "bundles"),
+    ] {
+        moto.setup(
+            bucket,
+            serde_json::json!({"upload": [[d.join(dir), prefix]]}),
+        );
+    }
     moto.setup(
         "compliance-artifacts",
         serde_json::json!({"lock": true, "versioning": true}),
@@ -1008,7 +997,7 @@ fn the_subject_index_covers_an_s3_lake_and_notices_a_rewritten_object() {
         let mut c = moto.vouch();
         c.env("VOUCH_SUBJECT_KEY", key)
             .current_dir(&fixtures)
-            .args(S3_SCAN);
+            .args(s3_scan());
         if with_index {
             c.arg("--index").arg(&ix);
         }

@@ -187,7 +187,7 @@ impl RowGroupFilter {
                 let reach = u64::from(descriptor.segment_count_length)
                     + 2 * u64::from(descriptor.segment_length);
                 if (fp.len() as u64) < reach
-                    || descriptor.segment_length == 0
+                    || !descriptor.segment_length.is_power_of_two()
                     || descriptor.segment_length_mask != descriptor.segment_length - 1
                 {
                     return Err(bad());

@@ -23,6 +23,8 @@ pub struct LakeIndex {
     pub key: IndexKey,
     pub set: LakeSet,
     pub entries: HashMap<String, FileEntry>,
+    /// path → the entry's file name under `files/`.
+    names: HashMap<String, String>,
     /// SHA-256 of `lake.vix` (hex): which index a report or certificate relied on.
     pub fingerprint: String,
     /// The lake set holds only values of current files (no removal or replacement since
@@ -58,19 +60,14 @@ pub struct BuildSummary {
     pub errors: Vec<crate::report::ScanErrorEntry>,
 }
 
-fn entry_name(path: &str) -> String {
+/// An entry's file name: the hash of its sealed bytes. Content-addressed, so a build can
+/// never overwrite an entry another build's `lake.vix` lists (whose lake set covers that
+/// entry's values, and only those): an entry is trusted only under the name it has.
+fn entry_name(sealed: &[u8]) -> String {
     format!(
         "{}.vix",
-        &crate::subjects::hex(&Sha256::digest(path.as_bytes()))[..32]
+        &crate::subjects::hex(&Sha256::digest(sealed))[..32]
     )
-}
-
-fn read_sealed(key: &IndexKey, p: &Path) -> Result<Vec<u8>, String> {
-    let b = std::fs::read(p)
-        .map_err(|e| format!("{}: {}", p.display(), crate::store::io_message(&e)))?;
-    unseal(key, &b)
-        .map(<[u8]>::to_vec)
-        .map_err(|e| format!("{}: {e}", p.display()))
 }
 
 impl LakeIndex {
@@ -91,19 +88,29 @@ impl LakeIndex {
         let set = LakeSet::from_bytes(&body[4 + n..])?;
         use rayon::prelude::*;
         // An unusable entry leaves its file to a full scan.
-        let entries: HashMap<String, FileEntry> = manifest
+        let loaded: HashMap<String, (String, FileEntry)> = manifest
             .files
             .par_iter()
             .filter_map(|(path, name)| {
-                let b = read_sealed(key, &dir.join("files").join(name)).ok()?;
-                let e = FileEntry::from_bytes(&b).ok()?;
-                (&e.fingerprint.path == path).then(|| (path.clone(), e))
+                let raw = std::fs::read(dir.join("files").join(name)).ok()?;
+                if entry_name(&raw) != *name {
+                    return None;
+                }
+                let e = FileEntry::from_bytes(unseal(key, &raw).ok()?).ok()?;
+                (&e.fingerprint.path == path).then(|| (path.clone(), (name.clone(), e)))
             })
             .collect();
+        let mut names = HashMap::new();
+        let mut entries = HashMap::new();
+        for (path, (name, e)) in loaded {
+            names.insert(path.clone(), name);
+            entries.insert(path, e);
+        }
         Ok(LakeIndex {
             key: key.clone(),
             set,
             entries,
+            names,
             fingerprint,
             exact: manifest.exact,
         })
@@ -168,10 +175,14 @@ pub fn build(
         for (f, r) in results {
             summary.files += 1;
             listed_paths.insert(f.path.clone());
-            let name = entry_name(&f.path);
             match r {
                 None => {
                     summary.reused += 1;
+                    let name = old
+                        .as_ref()
+                        .and_then(|o| o.names.get(&f.path))
+                        .cloned()
+                        .unwrap_or_default();
                     manifest.files.insert(f.path.clone(), name);
                 }
                 Some(Ok((entry, hashes))) => {
@@ -182,7 +193,9 @@ pub fn build(
                         replaced += 1;
                     }
                     let sealed = seal(key, &entry.to_bytes());
-                    // Checksummed: a lost or torn entry after a crash is redone, not trusted.
+                    let name = entry_name(&sealed);
+                    // Authenticated and content-named: a lost or torn entry after a crash
+                    // is redone, not trusted.
                     crate::fsio::write_atomic_unsynced(&files_dir.join(&name), &sealed)?;
                     new_hashes.extend_from_slice(&hashes);
                     summary.indexed += 1;
@@ -196,12 +209,11 @@ pub fn build(
         }
     }
     if let Some(o) = &old {
-        for path in o.entries.keys() {
-            if !listed_paths.contains(path) {
-                summary.removed += 1;
-                let _ = std::fs::remove_file(files_dir.join(entry_name(path)));
-            }
-        }
+        summary.removed = o
+            .entries
+            .keys()
+            .filter(|p| !listed_paths.contains(*p))
+            .count() as u64;
         // Replaced or removed files leave their values in the set: a superset, never a
         // false negative. A build from scratch makes it exact again.
         manifest.exact = o.exact && summary.removed == 0 && replaced == 0;
@@ -214,6 +226,20 @@ pub fn build(
     body.extend_from_slice(&set.to_bytes());
     let sealed = seal(key, &body);
     crate::fsio::write_atomic(&dir.join("lake.vix"), &sealed, true)?;
+    // Entries this index no longer lists (replaced or vanished files). A build racing
+    // this one may lose an entry it just wrote: its file is then read in full, never
+    // skipped, and the next build redoes it.
+    let listed: std::collections::HashSet<&String> = manifest.files.values().collect();
+    for e in std::fs::read_dir(&files_dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let name = e.file_name().to_string_lossy().to_string();
+        if name.ends_with(".vix") && !listed.contains(&name) {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
     summary.lake_values = set.len() as u64;
     summary.lake_set_exact = manifest.exact;
     summary.fingerprint = crate::subjects::hex(&Sha256::digest(&sealed));

@@ -159,3 +159,25 @@ pub fn config_for(lake: &vouch::fixtures::RandomLake) -> String {
     }
     s
 }
+
+/// `vouch scan` of `fixtures/deleted_ids.txt` in a copy of the fixtures at `dir`, as JSON,
+/// with the subject key `key` and `extra` arguments.
+pub fn fixture_scan(dir: &Path, key: &str, extra: &[&str]) -> Run {
+    run(vouch()
+        .current_dir(dir)
+        .env("VOUCH_SUBJECT_KEY", key)
+        .args(FIXTURE_SCAN)
+        .args(extra))
+}
+
+/// `vouch scan` of the fixture IDs with the fixture config, as JSON (run in a fixtures dir).
+pub const FIXTURE_SCAN: [&str; 8] = [
+    "scan",
+    "--config",
+    "vouch.toml",
+    "--ids",
+    "deleted_ids.txt",
+    "--format",
+    "json",
+    "-q",
+];
