@@ -169,22 +169,40 @@ fn a_damaged_or_foreign_index_is_not_trusted() {
     build(&lake_dir, &cfg, &key, &ix_dir);
     let ids: Vec<String> = lake.ids.iter().take(40).cloned().collect();
     let (want, _) = scan(&lake_dir, &cfg, &ids, None);
-    // A flipped byte in one entry: that file is read in full, the answer holds.
+    // Damage to one entry: its head (checked when opened), or every byte of its filters
+    // (each block checked when read): that file is read in full, the answer holds.
     let entries: Vec<_> = std::fs::read_dir(ix_dir.join("files"))
         .unwrap()
         .map(|e| e.unwrap().path())
         .collect();
-    let mut b = std::fs::read(&entries[0]).unwrap();
-    let mid = b.len() / 2;
-    b[mid] ^= 0x40;
-    std::fs::write(&entries[0], b).unwrap();
-    let ix = LakeIndex::load(&ix_dir, &key).unwrap();
-    let (got, r) = scan(&lake_dir, &cfg, &ids, Some(&ix));
-    assert_eq!(got, want);
-    assert_eq!(r.index.unwrap().files_without_index, 1);
-    // The rebuild redoes it.
-    let s = build(&lake_dir, &cfg, &key, &ix_dir);
-    assert_eq!(s.indexed, 1, "{s:?}");
+    for damage in ["head", "filters"] {
+        let original = std::fs::read(&entries[0]).unwrap();
+        let mut b = original.clone();
+        match damage {
+            "head" => b[30] ^= 0x40,
+            _ => {
+                // The filters are the file's tail (its body), after magic, key id, head
+                // and the body's length.
+                let head = u32::from_le_bytes(b[24..28].try_into().unwrap()) as usize;
+                let at = 28 + head;
+                let body = u64::from_le_bytes(b[at..at + 8].try_into().unwrap()) as usize;
+                let n = b.len();
+                for x in &mut b[n - body..] {
+                    *x ^= 0x40;
+                }
+            }
+        }
+        std::fs::write(&entries[0], &b).unwrap();
+        let ix = LakeIndex::load(&ix_dir, &key).unwrap();
+        let (got, r) = scan(&lake_dir, &cfg, &ids, Some(&ix));
+        assert_eq!(got, want, "{damage}");
+        // With no subject present the entry is not even opened; here some are.
+        assert_eq!(r.index.unwrap().files_without_index, 1, "{damage}");
+        // The rebuild redoes it.
+        let s = build(&lake_dir, &cfg, &key, &ix_dir);
+        assert_eq!(s.indexed, 1, "{damage}: {s:?}");
+        std::fs::write(&entries[0], original).unwrap();
+    }
     // Another key, or a damaged top file: not loaded at all.
     assert!(LakeIndex::load(&ix_dir, &IndexKey::new(b"another-key-of-16-bytes")).is_err());
     let top = ix_dir.join("lake.vix");
@@ -279,7 +297,7 @@ fn concurrent_builds_leave_a_usable_index() {
             );
         }
         let ix = LakeIndex::load(&p.join("ix"), &IndexKey::new(key.as_bytes())).unwrap();
-        assert_eq!(ix.entries.len(), 7);
+        assert_eq!(ix.files(), 7);
         let r = fixture_scan(p, key, &["--index", "ix"]);
         assert_eq!(r.code, 1, "{r:?}");
         assert_eq!(r.json()["index"]["files_without_index"], 0);

@@ -19,6 +19,7 @@
 //! integer, or of a byte value's xxHash64 digest), so the index holds no raw ID and cannot
 //! be searched for a guessed ID without the key.
 
+mod sealed;
 mod store;
 pub use store::{BuildSummary, LakeIndex, build};
 
@@ -73,6 +74,11 @@ impl IndexKey {
         h.finish()
     }
 
+    /// A MAC state keyed for index files (cloned per use).
+    fn mac(&self) -> Hmac<Sha256> {
+        <Hmac<Sha256> as Mac>::new_from_slice(&self.mac).unwrap_or_else(|_| unreachable!())
+    }
+
     /// The hash of a byte-array or fixed-length value (strings, binary, UUIDs), as stored:
     /// the keyed SipHash of the value's public xxHash64 digest. Guessing an ID still needs
     /// the key; hashing 8 bytes instead of the whole value makes the build several times
@@ -123,82 +129,132 @@ impl RowGroupFilter {
         }
     }
 
-    /// Appends the serialized filter: a tag, then the hashes or the fuse filter.
-    pub fn write(&self, out: &mut Vec<u8>) {
+    /// Appends the filter's body (the sorted hashes, little-endian, or the fuse
+    /// filter's fingerprints) to `body`; returns its directory record (fixed size, kept
+    /// in the entry's head).
+    fn write(&self, body: &mut Vec<u8>) -> [u8; DIRENT] {
+        let mut d = [0u8; DIRENT];
+        d[1..9].copy_from_slice(&(body.len() as u64).to_le_bytes());
         match self {
             RowGroupFilter::Sorted(v) => {
-                out.push(0);
-                out.extend_from_slice(&(v.len() as u32).to_le_bytes());
+                d[9..13].copy_from_slice(&(v.len() as u32).to_le_bytes());
                 for h in v {
-                    out.extend_from_slice(&h.to_le_bytes());
+                    body.extend_from_slice(&h.to_le_bytes());
                 }
             }
             RowGroupFilter::Fuse(f) => {
-                out.push(1);
-                let mut d = vec![0u8; BinaryFuse8::DESCRIPTOR_LEN];
-                f.dma_copy_descriptor_to(&mut d);
-                out.extend_from_slice(&d);
+                d[0] = 1;
                 let fp = f.dma_fingerprints();
-                out.extend_from_slice(&(fp.len() as u32).to_le_bytes());
-                out.extend_from_slice(fp);
+                d[9..13].copy_from_slice(&(fp.len() as u32).to_le_bytes());
+                let mut desc = [0u8; BinaryFuse8::DESCRIPTOR_LEN];
+                f.dma_copy_descriptor_to(&mut desc);
+                d[13..13 + BinaryFuse8::DESCRIPTOR_LEN].copy_from_slice(&desc);
+                body.extend_from_slice(fp);
             }
         }
+        d
+    }
+}
+
+/// Size of a filter's directory record: kind, body offset, length, fuse descriptor.
+const DIRENT: usize = 1 + 8 + 4 + 20;
+const _: () = assert!(BinaryFuse8::DESCRIPTOR_LEN == 20);
+
+/// A row group filter inside a sealed entry, read lazily: a lookup reads the few bytes
+/// it needs (three fingerprints per hash for a fuse filter), each block checked.
+#[derive(Debug, Clone)]
+struct FilterRef {
+    fuse: Option<xorf::Descriptor>,
+    offset: u64,
+    len: u32,
+}
+
+/// xorf's key mixing (`murmur3::mix64(key + seed)`), to probe a fuse filter in place.
+fn mix64(mut k: u64) -> u64 {
+    k ^= k >> 33;
+    k = k.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    k ^= k >> 33;
+    k = k.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    k ^ (k >> 33)
+}
+
+/// Where xorf's `BinaryFuse8::contains` looks for `key`, and the fingerprint the three
+/// bytes there must XOR to (a unit test pins this to xorf's own answer).
+fn fuse_probe(d: &xorf::Descriptor, key: u64) -> ([u64; 3], u8) {
+    let hash = mix64(key.wrapping_add(d.seed));
+    let f = (hash ^ (hash >> 32)) as u8;
+    let h0 = ((u128::from(hash) * u128::from(d.segment_count_length)) >> 64) as u64;
+    let len = u64::from(d.segment_length);
+    let mask = u64::from(d.segment_length_mask);
+    let h1 = (h0 + len) ^ ((hash >> 18) & mask);
+    let h2 = (h0 + 2 * len) ^ (hash & 0xffff_ffff & mask);
+    ([h0, h1, h2], f)
+}
+
+impl FilterRef {
+    fn parse(d: &[u8], body_len: u64) -> Result<FilterRef, String> {
+        let bad = || "malformed row group filter".to_string();
+        let u32_at = |at: usize| u32::from_le_bytes([d[at], d[at + 1], d[at + 2], d[at + 3]]);
+        let offset = u64::from_le_bytes(d[1..9].try_into().map_err(|_| bad())?);
+        let len = u32_at(9);
+        let bytes = match d[0] {
+            0 => u64::from(len) * 8,
+            1 => u64::from(len),
+            _ => return Err(bad()),
+        };
+        if offset.checked_add(bytes).is_none_or(|end| end > body_len) {
+            return Err(bad());
+        }
+        let fuse = if d[0] == 1 {
+            let desc = xorf::Descriptor {
+                seed: u64::from_le_bytes(d[13..21].try_into().map_err(|_| bad())?),
+                segment_length: u32_at(21),
+                segment_length_mask: u32_at(25),
+                segment_count_length: u32_at(29),
+            };
+            // A probe reaches up to segment_count_length + 2 segment lengths.
+            let reach = u64::from(desc.segment_count_length) + 2 * u64::from(desc.segment_length);
+            if u64::from(len) < reach
+                || !desc.segment_length.is_power_of_two()
+                || desc.segment_length_mask != desc.segment_length - 1
+            {
+                return Err(bad());
+            }
+            Some(desc)
+        } else {
+            None
+        };
+        Ok(FilterRef { fuse, offset, len })
     }
 
-    /// Reads a filter written by [`RowGroupFilter::write`] from the front of `b`; returns
-    /// it and the bytes used. Malformed input is an error, never a panic.
-    pub fn read(b: &[u8]) -> Result<(RowGroupFilter, usize), String> {
-        let bad = || "malformed row group filter".to_string();
-        let u32_at = |at: usize| -> Result<usize, String> {
-            let w = b.get(at..at + 4).ok_or_else(bad)?;
-            Ok(u32::from_le_bytes(w.try_into().map_err(|_| bad())?) as usize)
-        };
-        match b.first() {
-            Some(0) => {
-                let n = u32_at(1)?;
-                let end = n
-                    .checked_mul(8)
-                    .and_then(|x| x.checked_add(5))
-                    .ok_or_else(bad)?;
-                let body = b.get(5..end).ok_or_else(bad)?;
+    /// False only when none of `hashes` is in the row group; an unreadable or altered
+    /// block is an error (the caller then reads the file in full).
+    fn may_contain_any(&self, s: &sealed::Sealed, hashes: &[u64]) -> Result<bool, String> {
+        match &self.fuse {
+            None => {
+                let body = s.read(self.offset, u64::from(self.len) * 8)?;
                 let v: Vec<u64> = body
                     .chunks_exact(8)
                     .map(|c| u64::from_le_bytes(c.try_into().unwrap_or_default()))
                     .collect();
                 if v.windows(2).any(|w| w[0] >= w[1]) {
-                    return Err(bad());
+                    return Err("malformed row group filter".into());
                 }
-                Ok((RowGroupFilter::Sorted(v), end))
+                Ok(hashes.iter().any(|h| v.binary_search(h).is_ok()))
             }
-            Some(1) => {
-                let dl = BinaryFuse8::DESCRIPTOR_LEN;
-                let d = b.get(1..1 + dl).ok_or_else(bad)?;
-                let n = u32_at(1 + dl)?;
-                let start = 1 + dl + 4;
-                let fp = b.get(start..start + n).ok_or_else(bad)?;
-                let word = |at: usize| u32::from_le_bytes([d[at], d[at + 1], d[at + 2], d[at + 3]]);
-                let descriptor = xorf::Descriptor {
-                    seed: u64::from_le_bytes(d[..8].try_into().map_err(|_| bad())?),
-                    segment_length: word(8),
-                    segment_length_mask: word(12),
-                    segment_count_length: word(16),
-                };
-                // The filter indexes up to segment_count_length + 2 segment lengths.
-                let reach = u64::from(descriptor.segment_count_length)
-                    + 2 * u64::from(descriptor.segment_length);
-                if (fp.len() as u64) < reach
-                    || !descriptor.segment_length.is_power_of_two()
-                    || descriptor.segment_length_mask != descriptor.segment_length - 1
-                {
-                    return Err(bad());
+            Some(d) => {
+                for &h in hashes {
+                    let (at, f) = fuse_probe(d, h);
+                    let mut x = f;
+                    for a in at {
+                        x ^= s.byte(self.offset + a)?;
+                    }
+                    if x == 0 {
+                        return Ok(true);
+                    }
                 }
-                let f = BinaryFuse8 {
-                    descriptor,
-                    fingerprints: fp.into(),
-                };
-                Ok((RowGroupFilter::Fuse(f), start + n))
+                Ok(false)
             }
-            _ => Err(bad()),
         }
     }
 }
@@ -298,26 +354,38 @@ pub struct FileEntry {
 }
 
 impl FileEntry {
-    fn to_bytes(&self) -> Vec<u8> {
-        let head = serde_json::json!({
+    /// The entry's head (fingerprint, columns, row group count, then one directory record
+    /// per row group and column) and body (the filters).
+    fn to_parts(&self) -> (Vec<u8>, Vec<u8>) {
+        let json = serde_json::json!({
             "fingerprint": self.fingerprint,
             "columns": self.columns,
             "row_groups": self.row_groups.len(),
         })
         .to_string();
-        let mut out = Vec::new();
-        out.extend_from_slice(&(head.len() as u32).to_le_bytes());
-        out.extend_from_slice(head.as_bytes());
-        for rg in &self.row_groups {
-            for f in rg {
-                f.write(&mut out);
-            }
+        let mut head = (json.len() as u32).to_le_bytes().to_vec();
+        head.extend_from_slice(json.as_bytes());
+        let mut body = Vec::new();
+        for f in self.row_groups.iter().flatten() {
+            head.extend_from_slice(&f.write(&mut body));
         }
-        out
+        (head, body)
     }
+}
 
-    fn from_bytes(b: &[u8]) -> Result<FileEntry, String> {
+/// A sealed entry opened for lookups: its head parsed, its filters read lazily.
+struct EntryRef {
+    fingerprint: Fingerprint,
+    columns: Vec<String>,
+    /// Per row group, one filter per column.
+    row_groups: Vec<Vec<FilterRef>>,
+    sealed: sealed::Sealed,
+}
+
+impl EntryRef {
+    fn open(sealed: sealed::Sealed) -> Result<EntryRef, String> {
         let bad = |m: &str| format!("malformed index entry: {m}");
+        let b = &sealed.head;
         let n = u32::from_le_bytes(
             b.get(..4)
                 .ok_or_else(|| bad("short"))?
@@ -334,68 +402,26 @@ impl FileEntry {
         let groups = head["row_groups"]
             .as_u64()
             .ok_or_else(|| bad("row groups"))? as usize;
-        let mut at = 4 + n;
-        let mut row_groups = Vec::with_capacity(groups.min(1 << 20));
-        for _ in 0..groups {
-            let mut rg = Vec::with_capacity(columns.len());
-            for _ in 0..columns.len() {
-                let (f, used) = RowGroupFilter::read(&b[at..])?;
-                at += used;
-                rg.push(f);
-            }
-            row_groups.push(rg);
+        let dir = &b[4 + n..];
+        if columns.is_empty() || Some(dir.len()) != groups.checked_mul(columns.len() * DIRENT) {
+            return Err(bad("directory"));
         }
-        if at != b.len() {
-            return Err(bad("trailing bytes"));
-        }
-        Ok(FileEntry {
+        let filters = dir
+            .chunks_exact(DIRENT)
+            .map(|d| FilterRef::parse(d, sealed.body_len()))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(EntryRef {
             fingerprint,
+            row_groups: filters.chunks(columns.len()).map(<[_]>::to_vec).collect(),
             columns,
-            row_groups,
+            sealed,
         })
     }
-}
-
-/// Magic and version at the front of every index file.
-const MAGIC: &[u8; 8] = b"VOUCHIX3";
-
-/// Seals index file contents: magic, the key id (16 hex bytes), the payload, and an
-/// HMAC-SHA256 of all that under a key derived from the subject key, so a torn, corrupted,
-/// foreign or deliberately altered file is detected, never trusted (the index decides
-/// which row groups are not read: a forged entry could otherwise hide rows).
-pub fn seal(key: &IndexKey, payload: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(payload.len() + 56);
-    out.extend_from_slice(MAGIC);
-    out.extend_from_slice(key.id.as_bytes());
-    out.extend_from_slice(payload);
-    let tag = hmac(&key.mac, &out);
-    out.extend_from_slice(&tag);
-    out
-}
-
-/// Checks what [`seal`] wrote and returns the payload.
-pub fn unseal<'a>(key: &IndexKey, b: &'a [u8]) -> Result<&'a [u8], String> {
-    let head = MAGIC.len() + key.id.len();
-    if b.len() < head + 32 || &b[..MAGIC.len()] != MAGIC {
-        return Err("not a vouch index file".into());
-    }
-    if &b[MAGIC.len()..head] != key.id.as_bytes() {
-        return Err("index was built with another subject key".into());
-    }
-    let (body, tag) = b.split_at(b.len() - 32);
-    // Constant-time comparison through the Mac API.
-    let mut m = <Hmac<Sha256> as Mac>::new_from_slice(&key.mac).unwrap_or_else(|_| unreachable!());
-    m.update(body);
-    if m.verify_slice(tag).is_err() {
-        return Err("index file is corrupt or was altered (MAC mismatch)".into());
-    }
-    Ok(&body[head..])
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sha2::Digest;
 
     fn hashes(key: &IndexKey, from: u64, n: u64) -> Vec<u64> {
         (from..from + n)
@@ -414,6 +440,21 @@ mod tests {
         assert!(!format!("{a:?}").contains(&a.k0.to_string()));
     }
 
+    /// The filter written into a sealed file and opened lazily, as a scan reads it.
+    fn sealed_filter(key: &IndexKey, f: &RowGroupFilter) -> (FilterRef, sealed::Sealed, usize) {
+        let mut body = b"lead".to_vec();
+        let d = f.write(&mut body);
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join("f.vix");
+        std::fs::write(&p, sealed::seal(key, &d, &body).0).unwrap();
+        let s = sealed::Sealed::open(&p, key).unwrap();
+        (
+            FilterRef::parse(&d, s.body_len()).unwrap(),
+            s,
+            body.len() - 4,
+        )
+    }
+
     #[test]
     fn filters_have_no_false_negatives_and_the_designed_false_positive_rate() {
         let key = IndexKey::new(b"0123456789abcdef");
@@ -422,14 +463,16 @@ mod tests {
             let f =
                 RowGroupFilter::build(members.iter().chain(&members).copied().collect()).unwrap();
             assert!(members.iter().all(|h| f.may_contain(*h)), "n = {n}");
-            let mut bytes = Vec::new();
-            f.write(&mut bytes);
-            bytes.extend_from_slice(b"tail");
-            let (back, used) = RowGroupFilter::read(&bytes).unwrap();
-            let mut again = Vec::new();
-            back.write(&mut again);
-            assert_eq!(again, bytes[..used]);
-            assert_eq!(&bytes[used..], b"tail");
+            // Read in place, the filter answers exactly as xorf's own `contains`.
+            let (lazy, s, bytes) = sealed_filter(&key, &f);
+            let others = hashes(&key, 1 << 40, 20_000);
+            for h in members.iter().chain(&others) {
+                assert_eq!(
+                    lazy.may_contain_any(&s, &[*h]).unwrap(),
+                    f.may_contain(*h),
+                    "n = {n}"
+                );
+            }
             if n >= 1000 {
                 let probes = 200_000u64;
                 let fp = hashes(&key, 1 << 40, probes)
@@ -439,7 +482,7 @@ mod tests {
                     / probes as f64;
                 // Designed: 1/256 ≈ 0.0039.
                 assert!((0.002..0.006).contains(&fp), "false positive rate {fp}");
-                let per = bytes.len() as f64 / n as f64;
+                let per = (bytes + DIRENT) as f64 / n as f64;
                 // Measured: 1.23 bytes per value at 50,000 values, 1.44 at 1,000.
                 let limit = if n >= 50_000 { 1.25 } else { 1.5 };
                 assert!(per < limit, "{per} bytes per value at n = {n}");
@@ -455,39 +498,90 @@ mod tests {
     }
 
     #[test]
-    fn malformed_filters_and_sealed_files_are_errors_not_panics() {
+    fn malformed_filters_and_entries_are_errors_not_panics() {
         let key = IndexKey::new(b"0123456789abcdef");
         let f = RowGroupFilter::build(hashes(&key, 0, 5000)).unwrap();
-        let mut bytes = Vec::new();
-        f.write(&mut bytes);
-        for cut in [0, 1, 5, 20, bytes.len() - 1] {
-            assert!(RowGroupFilter::read(&bytes[..cut]).is_err(), "cut {cut}");
-        }
-        let mut huge = bytes.clone();
-        huge[1 + BinaryFuse8::DESCRIPTOR_LEN..][..4].copy_from_slice(&u32::MAX.to_le_bytes());
-        assert!(RowGroupFilter::read(&huge).is_err());
-        let sealed = seal(&key, &bytes);
-        assert_eq!(unseal(&key, &sealed).unwrap(), &bytes[..]);
-        let mut flipped = sealed.clone();
-        flipped[40] ^= 1;
-        assert!(unseal(&key, &flipped).unwrap_err().contains("corrupt"));
-        // Re-sealing altered contents without the key (a plain SHA-256, say) is refused.
-        let mut forged = sealed[..sealed.len() - 32].to_vec();
-        forged[30] ^= 1;
-        let sum = Sha256::digest(&forged);
-        forged.extend_from_slice(&sum);
-        assert!(unseal(&key, &forged).unwrap_err().contains("altered"));
-        assert!(unseal(&key, &sealed[..sealed.len() - 1]).is_err());
-        let other = IndexKey::new(b"another key of 16+ bytes");
+        let mut body = Vec::new();
+        let d = f.write(&mut body);
+        let len = body.len() as u64;
+        assert!(FilterRef::parse(&d, len).is_ok());
+        assert!(FilterRef::parse(&d, len - 1).is_err(), "past the body");
+        let mut short = d;
+        short[9..13].copy_from_slice(&1u32.to_le_bytes());
         assert!(
-            unseal(&other, &sealed)
-                .unwrap_err()
-                .contains("another subject key")
+            FilterRef::parse(&short, len).is_err(),
+            "shorter than its reach"
         );
+        for (at, v) in [(0, 7u8), (21, 3), (25, 0), (32, 0xff)] {
+            let mut bad = d;
+            bad[at] = v;
+            assert!(FilterRef::parse(&bad, u64::MAX / 2).is_err(), "byte {at}");
+        }
+        let sorted = RowGroupFilter::build(vec![5, 3, 9]).unwrap();
+        let mut sbody = Vec::new();
+        let sd = sorted.write(&mut sbody);
+        sbody.swap(0, 8);
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join("s.vix");
+        std::fs::write(&p, sealed::seal(&key, &sd, &sbody).0).unwrap();
+        let s = sealed::Sealed::open(&p, &key).unwrap();
+        let r = FilterRef::parse(&sd, s.body_len()).unwrap();
+        assert!(r.may_contain_any(&s, &[3]).is_err(), "unsorted hashes");
+        // Entry heads: short, bad JSON, a directory of the wrong size.
+        let entry = FileEntry {
+            fingerprint: Fingerprint {
+                path: "t/a.parquet".into(),
+                size: 1,
+                modified: None,
+                etag: None,
+                version_id: None,
+                footer_sha256: "00".into(),
+            },
+            columns: vec!["user_id".into()],
+            row_groups: vec![vec![f.clone()], vec![sorted]],
+        };
+        let (head, body) = entry.to_parts();
+        let open = |head: &[u8]| {
+            std::fs::write(&p, sealed::seal(&key, head, &body).0).unwrap();
+            EntryRef::open(sealed::Sealed::open(&p, &key).unwrap())
+        };
+        let e = open(&head).unwrap();
+        assert_eq!(e.fingerprint, entry.fingerprint);
+        assert_eq!(e.row_groups.len(), 2);
+        assert!(open(&head[..3]).is_err());
+        assert!(open(&head[..head.len() - 1]).is_err());
+        let mut bad = head.clone();
+        bad[5] = b'!';
+        assert!(open(&bad).is_err());
         let set = LakeSet::from_hashes(vec![3, 1, 2, 2]);
         assert_eq!(LakeSet::from_bytes(&set.to_bytes()).unwrap(), set);
         assert!(set.contains(2) && !set.contains(4));
         assert!(LakeSet::from_bytes(&[0; 7]).is_err());
         assert!(LakeSet::from_bytes(&[1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0]).is_err());
+    }
+
+    #[test]
+    fn a_sealed_filter_is_checked_where_it_is_read() {
+        let key = IndexKey::new(b"0123456789abcdef");
+        let members = hashes(&key, 0, 5000);
+        let f = RowGroupFilter::build(members.clone()).unwrap();
+        let mut body = Vec::new();
+        let d = f.write(&mut body);
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join("f.vix");
+        let (mut bytes, _) = sealed::seal(&key, &d, &body);
+        let body_at = bytes.len() - body.len();
+        for b in bytes[body_at..].iter_mut() {
+            *b ^= 0x10;
+        }
+        std::fs::write(&p, &bytes).unwrap();
+        let s = sealed::Sealed::open(&p, &key).unwrap();
+        let r = FilterRef::parse(&d, s.body_len()).unwrap();
+        // Altered fingerprints could answer "absent" for a member: they are an error.
+        assert!(
+            members
+                .iter()
+                .all(|h| r.may_contain_any(&s, &[*h]).is_err())
+        );
     }
 }

@@ -1,31 +1,39 @@
 //! The subject index on disk, its incremental build, and its use by the scan.
 //!
-//! Layout of `DIR`: `files/<hash of the path>.vix`, one sealed entry per lake file, and
-//! `lake.vix`, sealed, listing the entries (path → fingerprint → file) and holding the
-//! lake-wide hash set. Every file is written to a temp file and renamed, `lake.vix`
-//! last; an entry's own fingerprint is checked before use, so two builds racing leave a
-//! usable index and never a wrong one. Anything that fails its checksum, its key id or
-//! its parse is not trusted: the scan reads those files in full, the build redoes them.
+//! Layout of `DIR`: `files/<name>.vix`, one sealed entry per lake file (its row group
+//! filters), named by its own MAC so a name commits to its contents, and `lake.vix`,
+//! sealed, listing every lake file with its fingerprint, columns and entry name, and
+//! holding the lake-wide hash set. Every file is written to a temp file and renamed,
+//! `lake.vix` last, so two builds racing leave a usable index and never a wrong one.
+//! Files are read in part (see [`super::sealed`]): a lookup opens `lake.vix`, reads the
+//! blocks of the lake set it needs, and opens an entry only for a file that may hold a
+//! subject present in the lake. Anything that fails its check is not trusted: the scan
+//! reads those files in full, the build redoes them.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
-use super::{FileEntry, Fingerprint, IndexKey, LakeSet, seal, unseal};
+use super::sealed::{BLOCK, Sealed, seal};
+use super::{EntryRef, Fingerprint, IndexKey, LakeSet};
 use crate::lake::{Table, list_table};
 use crate::scan::ScanOptions;
 use crate::store::Store;
 
-/// The index in memory.
+/// The index, opened: `lake.vix`'s head in memory, the rest read on demand.
 pub struct LakeIndex {
     pub key: IndexKey,
-    pub set: LakeSet,
-    pub entries: HashMap<String, FileEntry>,
-    /// path → the entry's file name under `files/`.
-    names: HashMap<String, String>,
-    /// SHA-256 of `lake.vix` (hex): which index a report or certificate relied on.
+    dir: PathBuf,
+    files: BTreeMap<String, Listed>,
+    set: Sealed,
+    /// The first hash of each block of the lake set.
+    set_dir: Vec<u64>,
+    /// Lake-set answers already looked up (every file asks for the same subjects).
+    present: Mutex<HashMap<u64, bool>>,
+    /// SHA-256 (hex) of `lake.vix` up to its lake set, which it commits to by the set's
+    /// SHA-256: which index a report or certificate relied on.
     pub fingerprint: String,
     /// The lake set holds only values of current files (no removal or replacement since
     /// it was built from scratch).
@@ -35,10 +43,19 @@ pub struct LakeIndex {
 #[derive(Serialize, Deserialize)]
 struct Manifest {
     version: u32,
-    /// path → entry file name below `files/`.
-    files: BTreeMap<String, String>,
+    files: BTreeMap<String, Listed>,
     /// Whether the lake set holds only values of current files (false after removals).
     exact: bool,
+}
+
+/// A lake file as `lake.vix` lists it.
+#[derive(Serialize, Deserialize, Clone)]
+struct Listed {
+    /// The entry's file name below `files/`.
+    entry: String,
+    fingerprint: Fingerprint,
+    columns: Vec<String>,
+    row_groups: usize,
 }
 
 /// What `vouch index build` did.
@@ -60,60 +77,103 @@ pub struct BuildSummary {
     pub errors: Vec<crate::report::ScanErrorEntry>,
 }
 
-/// An entry's file name: the hash of its sealed bytes. Content-addressed, so a build can
-/// never overwrite an entry another build's `lake.vix` lists (whose lake set covers that
-/// entry's values, and only those): an entry is trusted only under the name it has.
-fn entry_name(sealed: &[u8]) -> String {
-    format!(
-        "{}.vix",
-        &crate::subjects::hex(&Sha256::digest(sealed))[..32]
-    )
-}
-
 impl LakeIndex {
-    /// Loads the index in `dir` (every entry is checked).
+    /// Opens the index in `dir`: checks `lake.vix`'s head; the rest is checked as read.
     pub fn load(dir: &Path, key: &IndexKey) -> Result<LakeIndex, String> {
         let lake = dir.join("lake.vix");
-        let raw = std::fs::read(&lake)
-            .map_err(|e| format!("{}: {}", lake.display(), crate::store::io_message(&e)))?;
-        let fingerprint = crate::subjects::hex(&Sha256::digest(&raw));
-        let body = unseal(key, &raw).map_err(|e| format!("{}: {e}", lake.display()))?;
-        let n = body
+        let at = |e: String| format!("{}: {e}", lake.display());
+        let set = Sealed::open(&lake, key).map_err(at)?;
+        let head = &set.head;
+        let n = head
             .get(..4)
             .map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]) as usize)
-            .ok_or("lake.vix: malformed")?;
+            .ok_or_else(|| at("malformed".into()))?;
         let manifest: Manifest =
-            serde_json::from_slice(body.get(4..4 + n).ok_or("lake.vix: malformed")?)
-                .map_err(|e| format!("lake.vix: {e}"))?;
-        let set = LakeSet::from_bytes(&body[4 + n..])?;
-        use rayon::prelude::*;
-        // An unusable entry leaves its file to a full scan.
-        let loaded: HashMap<String, (String, FileEntry)> = manifest
-            .files
-            .par_iter()
-            .filter_map(|(path, name)| {
-                let raw = std::fs::read(dir.join("files").join(name)).ok()?;
-                if entry_name(&raw) != *name {
-                    return None;
-                }
-                let e = FileEntry::from_bytes(unseal(key, &raw).ok()?).ok()?;
-                (&e.fingerprint.path == path).then(|| (path.clone(), (name.clone(), e)))
-            })
+            serde_json::from_slice(head.get(4..4 + n).ok_or_else(|| at("malformed".into()))?)
+                .map_err(|e| at(e.to_string()))?;
+        let set_dir: Vec<u64> = head[4 + n..]
+            .chunks_exact(8)
+            .map(|c| u64::from_le_bytes(c.try_into().unwrap_or_default()))
             .collect();
-        let mut names = HashMap::new();
-        let mut entries = HashMap::new();
-        for (path, (name, e)) in loaded {
-            names.insert(path.clone(), name);
-            entries.insert(path, e);
+        let blocks = set.body_len().div_ceil(BLOCK);
+        if !set.body_len().is_multiple_of(8)
+            || set_dir.len() as u64 != blocks
+            || head.len() != 4 + n + 8 * set_dir.len()
+            || set_dir.windows(2).any(|w| w[0] >= w[1])
+        {
+            return Err(at("malformed lake set".into()));
         }
         Ok(LakeIndex {
             key: key.clone(),
+            dir: dir.to_path_buf(),
+            files: manifest.files,
+            fingerprint: set.prefix_sha256.clone(),
             set,
-            entries,
-            names,
-            fingerprint,
+            set_dir,
+            present: Mutex::new(HashMap::new()),
             exact: manifest.exact,
         })
+    }
+
+    /// How many lake files the index lists.
+    pub fn files(&self) -> usize {
+        self.files.len()
+    }
+
+    /// Whether the lake set holds `h` (one block read and checked).
+    fn set_contains(&self, h: u64) -> Result<bool, String> {
+        let i = self.set_dir.partition_point(|&first| first <= h);
+        if i == 0 {
+            return Ok(false);
+        }
+        let at = (i - 1) as u64 * BLOCK;
+        let b = self.set.read(at, BLOCK.min(self.set.body_len() - at))?;
+        let v: Vec<u64> = b
+            .chunks_exact(8)
+            .map(|c| u64::from_le_bytes(c.try_into().unwrap_or_default()))
+            .collect();
+        if v.first() != Some(&self.set_dir[i - 1]) || v.windows(2).any(|w| w[0] >= w[1]) {
+            return Err("malformed lake set".into());
+        }
+        Ok(v.binary_search(&h).is_ok())
+    }
+
+    /// The hashes that may occur in the lake. A block that fails its check counts as a
+    /// match (the row group filters then decide): never a false "absent".
+    fn present(&self, hashes: &[u64]) -> Vec<u64> {
+        let Ok(mut memo) = self.present.lock() else {
+            return hashes.to_vec();
+        };
+        hashes
+            .iter()
+            .copied()
+            .filter(|&h| {
+                *memo
+                    .entry(h)
+                    .or_insert_with(|| self.set_contains(h).unwrap_or(true))
+            })
+            .collect()
+    }
+
+    /// The whole lake set (for a build), every block checked.
+    fn set_values(&self) -> Result<LakeSet, String> {
+        LakeSet::from_bytes(&self.set.read_all()?)
+    }
+
+    /// Opens and checks the entry of a listed file.
+    fn entry(&self, listed: &Listed) -> Result<EntryRef, String> {
+        let sealed = Sealed::open(&self.dir.join("files").join(&listed.entry), &self.key)?;
+        if sealed.name != listed.entry {
+            return Err("index entry does not match lake.vix".into());
+        }
+        let e = EntryRef::open(sealed)?;
+        if e.fingerprint != listed.fingerprint
+            || e.columns != listed.columns
+            || e.row_groups.len() != listed.row_groups
+        {
+            return Err("index entry does not match lake.vix".into());
+        }
+        Ok(e)
     }
 }
 
@@ -128,16 +188,20 @@ pub fn build(
     let files_dir = dir.join("files");
     std::fs::create_dir_all(&files_dir)
         .map_err(|e| format!("{}: {}", files_dir.display(), crate::store::io_message(&e)))?;
-    let old = LakeIndex::load(dir, key).ok();
+    // The old index is usable only with its whole lake set (an entry kept must have its
+    // values there).
+    let old = LakeIndex::load(dir, key)
+        .ok()
+        .and_then(|o| o.set_values().ok().map(|set| (o, set)));
     let mut summary = BuildSummary::default();
     let mut manifest = Manifest {
-        version: 1,
+        version: 2,
         files: BTreeMap::new(),
         exact: true,
     };
-    let mut set = match &old {
-        Some(o) => o.set.clone(),
-        None => LakeSet::default(),
+    let (old, mut set) = match old {
+        Some((o, set)) => (Some(o), set),
+        None => (None, LakeSet::default()),
     };
     let mut listed_paths = std::collections::HashSet::new();
     let mut replaced = 0u64;
@@ -156,18 +220,19 @@ pub fn build(
             .files
             .par_iter()
             .map(|f| {
-                let reuse = old
-                    .as_ref()
-                    .and_then(|o| o.entries.get(&f.path))
-                    .filter(|e| {
-                        e.fingerprint.listed_as(f)
-                            && e.columns.iter().all(|c| t.id_columns.contains(c))
-                    });
+                // Kept when the file is unchanged and its entry checks out in full.
+                let reuse = old.as_ref().and_then(|o| {
+                    let l = o.files.get(&f.path)?;
+                    let usable = l.fingerprint.listed_as(f)
+                        && l.columns.iter().all(|c| t.id_columns.contains(c))
+                        && o.entry(l).and_then(|e| e.sealed.read_all()).is_ok();
+                    usable.then(|| l.clone())
+                });
                 match reuse {
-                    Some(_) => (f, None),
+                    Some(l) => (f, Ok(l)),
                     None => (
                         f,
-                        Some(crate::scan::index_file(store, f, &t.id_columns, key, opts)),
+                        Err(crate::scan::index_file(store, f, &t.id_columns, key, opts)),
                     ),
                 }
             })
@@ -176,32 +241,32 @@ pub fn build(
             summary.files += 1;
             listed_paths.insert(f.path.clone());
             match r {
-                None => {
+                Ok(l) => {
                     summary.reused += 1;
-                    let name = old
-                        .as_ref()
-                        .and_then(|o| o.names.get(&f.path))
-                        .cloned()
-                        .unwrap_or_default();
-                    manifest.files.insert(f.path.clone(), name);
+                    manifest.files.insert(f.path.clone(), l);
                 }
-                Some(Ok((entry, hashes))) => {
-                    if old
-                        .as_ref()
-                        .is_some_and(|o| o.entries.contains_key(&f.path))
-                    {
+                Err(Ok((entry, hashes))) => {
+                    if old.as_ref().is_some_and(|o| o.files.contains_key(&f.path)) {
                         replaced += 1;
                     }
-                    let sealed = seal(key, &entry.to_bytes());
-                    let name = entry_name(&sealed);
-                    // Authenticated and content-named: a lost or torn entry after a crash
-                    // is redone, not trusted.
+                    let (head, body) = entry.to_parts();
+                    let (sealed, name) = seal(key, &head, &body);
+                    // Checked and named by its MAC: a lost or torn entry after a crash is
+                    // redone, not trusted.
                     crate::fsio::write_atomic_unsynced(&files_dir.join(&name), &sealed)?;
                     new_hashes.extend_from_slice(&hashes);
                     summary.indexed += 1;
-                    manifest.files.insert(f.path.clone(), name);
+                    manifest.files.insert(
+                        f.path.clone(),
+                        Listed {
+                            entry: name,
+                            row_groups: entry.row_groups.len(),
+                            fingerprint: entry.fingerprint,
+                            columns: entry.columns,
+                        },
+                    );
                 }
-                Some(Err(e)) => summary.errors.push(crate::report::ScanErrorEntry {
+                Err(Err(e)) => summary.errors.push(crate::report::ScanErrorEntry {
                     file: f.path.clone(),
                     error: e,
                 }),
@@ -210,7 +275,7 @@ pub fn build(
     }
     if let Some(o) = &old {
         summary.removed = o
-            .entries
+            .files
             .keys()
             .filter(|p| !listed_paths.contains(*p))
             .count() as u64;
@@ -220,16 +285,20 @@ pub fn build(
     }
     set.extend(&new_hashes);
     drop(new_hashes);
-    let head = serde_json::to_vec(&manifest).map_err(|e| e.to_string())?;
-    let mut body = (head.len() as u32).to_le_bytes().to_vec();
-    body.extend_from_slice(&head);
-    body.extend_from_slice(&set.to_bytes());
-    let sealed = seal(key, &body);
+    let json = serde_json::to_vec(&manifest).map_err(|e| e.to_string())?;
+    let mut head = (json.len() as u32).to_le_bytes().to_vec();
+    head.extend_from_slice(&json);
+    let body = set.to_bytes();
+    for block in body.chunks(BLOCK as usize) {
+        head.extend_from_slice(&block[..8]);
+    }
+    let (sealed, _) = seal(key, &head, &body);
     crate::fsio::write_atomic(&dir.join("lake.vix"), &sealed, true)?;
     // Entries this index no longer lists (replaced or vanished files). A build racing
     // this one may lose an entry it just wrote: its file is then read in full, never
     // skipped, and the next build redoes it.
-    let listed: std::collections::HashSet<&String> = manifest.files.values().collect();
+    let listed: std::collections::HashSet<&String> =
+        manifest.files.values().map(|l| &l.entry).collect();
     for e in std::fs::read_dir(&files_dir)
         .into_iter()
         .flatten()
@@ -242,7 +311,9 @@ pub fn build(
     }
     summary.lake_values = set.len() as u64;
     summary.lake_set_exact = manifest.exact;
-    summary.fingerprint = crate::subjects::hex(&Sha256::digest(&sealed));
+    summary.fingerprint = Sealed::open(&dir.join("lake.vix"), key)
+        .map(|s| s.prefix_sha256)
+        .unwrap_or_default();
     summary.index_bytes = dir_bytes(dir);
     Ok(summary)
 }
@@ -264,42 +335,45 @@ fn dir_bytes(dir: &Path) -> u64 {
 
 impl LakeIndex {
     /// The row groups of a file the index rules out for these probes, or None when the
-    /// index cannot speak for the file (no entry, or its fingerprint differs).
-    /// `probes` are (column name, hashes of the subject IDs in that column's form).
+    /// index cannot speak for the file (not listed, its fingerprint differs, or its entry
+    /// fails a check). `probes` are (column name, hashes of the subject IDs in that
+    /// column's form).
     pub fn ruled_out(
         &self,
         fingerprint: &Fingerprint,
         probes: &[(String, Vec<u64>)],
     ) -> Option<Vec<bool>> {
-        let e = self.entries.get(&fingerprint.path)?;
-        if &e.fingerprint != fingerprint {
+        let listed = self.files.get(&fingerprint.path)?;
+        if &listed.fingerprint != fingerprint {
             return None;
         }
-        // Only subjects present somewhere in the lake need the per-row-group filters.
+        // Only subjects present somewhere in the lake need the row group filters.
         let present: Vec<(usize, Vec<u64>)> = probes
             .iter()
             .map(|(col, hashes)| {
-                let i = e.columns.iter().position(|c| c == col);
-                (
-                    i,
-                    hashes
-                        .iter()
-                        .copied()
-                        .filter(|h| self.set.contains(*h))
-                        .collect(),
-                )
+                let i = listed.columns.iter().position(|c| c == col)?;
+                Some((i, self.present(hashes)))
             })
-            .map(|(i, h)| i.map(|i| (i, h)))
             .collect::<Option<Vec<_>>>()?;
-        Some(
-            e.row_groups
-                .iter()
-                .map(|filters| {
-                    present
-                        .iter()
-                        .all(|(i, hs)| hs.iter().all(|h| !filters[*i].may_contain(*h)))
-                })
-                .collect(),
-        )
+        let present: Vec<(usize, Vec<u64>)> =
+            present.into_iter().filter(|(_, h)| !h.is_empty()).collect();
+        if present.is_empty() {
+            // No subject occurs anywhere in the lake set, which holds every value of
+            // every listed file: the entry need not be opened.
+            return Some(vec![true; listed.row_groups]);
+        }
+        let e = self.entry(listed).ok()?;
+        let mut out = Vec::with_capacity(e.row_groups.len());
+        for filters in &e.row_groups {
+            let mut maybe = false;
+            for (i, hs) in &present {
+                if filters[*i].may_contain_any(&e.sealed, hs).ok()? {
+                    maybe = true;
+                    break;
+                }
+            }
+            out.push(!maybe);
+        }
+        Some(out)
     }
 }

@@ -59,6 +59,9 @@ impl Default for PageType {
     }
 }
 
+/// A struct reader's callback: `(cursor, field id, field type, depth)`.
+type FieldVisitor<'f, C> = dyn FnMut(&mut C, i16, u8, u32) -> Result<(), ThriftError> + 'f;
+
 struct Cursor<'a> {
     buf: &'a [u8],
     pos: usize,
@@ -175,7 +178,7 @@ impl<'a> Cursor<'a> {
     fn read_struct(
         &mut self,
         depth: u32,
-        field: &mut dyn FnMut(&mut Self, i16, u8, u32) -> Result<(), ThriftError>,
+        field: &mut FieldVisitor<'_, Self>,
     ) -> Result<(), ThriftError> {
         if depth > MAX_DEPTH {
             return Err(ThriftError("page header nests too deeply"));
@@ -405,10 +408,7 @@ mod tests {
     #[test]
     fn deep_nesting_and_huge_lists_are_refused() {
         // field 9 as a struct, nested far past the limit.
-        let mut deep = vec![];
-        for _ in 0..40 {
-            deep.push(0x1c);
-        }
+        let deep = vec![0x1c; 40];
         assert!(read_page_header(&deep).is_err());
         // field 9 as a list claiming 2^40 elements.
         let huge = [0x99, 0xf5, 0x80, 0x80, 0x80, 0x80, 0x80, 0x20];
