@@ -181,3 +181,42 @@ pub const FIXTURE_SCAN: [&str; 8] = [
     "json",
     "-q",
 ];
+
+/// Every file below `dir`, recursively.
+pub fn files_below(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            if e.path().is_dir() {
+                stack.push(e.path());
+            } else {
+                out.push(e.path());
+            }
+        }
+    }
+    out
+}
+
+/// Writes a Parquet file of text columns (the writer's defaults).
+pub fn text_table(path: &Path, columns: Vec<(&str, Vec<String>)>) {
+    use arrow::array::{ArrayRef, StringArray};
+    use arrow::datatypes::{DataType, Field, Schema};
+    let schema = std::sync::Arc::new(Schema::new(
+        columns
+            .iter()
+            .map(|(n, _)| Field::new(*n, DataType::Utf8, false))
+            .collect::<Vec<_>>(),
+    ));
+    let arrays: Vec<ArrayRef> = columns
+        .into_iter()
+        .map(|(_, v)| std::sync::Arc::new(StringArray::from(v)) as ArrayRef)
+        .collect();
+    let batch = arrow::record_batch::RecordBatch::try_new(schema, arrays).unwrap();
+    vouch::fixtures::write_parquet(
+        path,
+        &[batch],
+        parquet::file::properties::WriterProperties::builder().build(),
+    )
+    .unwrap();
+}
