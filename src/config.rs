@@ -14,6 +14,9 @@ pub enum ConfigError {
     Unreadable { path: String, message: String },
     #[error("{path}: malformed config: {message}")]
     Malformed { path: String, message: String },
+    /// A secret file that cannot be used (the message names it, never quotes it).
+    #[error("{0}")]
+    Secret(String),
 }
 
 /// The whole file.
@@ -186,13 +189,26 @@ impl Default for Targets {
     }
 }
 
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PrivacyConfig {
     /// The key for `hmac-sha256:` subject hashes (`VOUCH_SUBJECT_KEY` overrides it).
     pub subject_key: Option<String>,
-    /// A file holding the key (first line), instead of `subject_key`.
+    /// A file holding the key (first line), instead of `subject_key`; refused when group
+    /// or others may read it.
     pub subject_key_file: Option<String>,
+}
+
+impl std::fmt::Debug for PrivacyConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PrivacyConfig")
+            .field(
+                "subject_key",
+                &self.subject_key.as_ref().map(|_| "<redacted>"),
+            )
+            .field("subject_key_file", &self.subject_key_file)
+            .finish()
+    }
 }
 
 impl Config {
@@ -282,21 +298,23 @@ impl Config {
     }
 
     /// The subject key: `VOUCH_SUBJECT_KEY` from `env`, else the config.
-    pub fn subject_key(&self, env: Option<String>) -> Result<Option<Vec<u8>>, ConfigError> {
-        if let Some(k) = env.filter(|k| !k.is_empty()) {
-            return Ok(Some(k.into_bytes()));
+    /// Zeroed when dropped.
+    pub fn subject_key(
+        &self,
+        env: Option<String>,
+    ) -> Result<Option<crate::secret::SecretBytes>, ConfigError> {
+        use crate::secret::{SecretBytes, Zeroizing};
+        if let Some(k) = env.map(Zeroizing::new).filter(|k| !k.is_empty()) {
+            return Ok(Some(SecretBytes::new(k.as_bytes().to_vec())));
         }
         if let Some(k) = &self.privacy.subject_key {
-            return Ok(Some(k.clone().into_bytes()));
+            return Ok(Some(SecretBytes::new(k.as_bytes().to_vec())));
         }
         if let Some(f) = &self.privacy.subject_key_file {
-            let path = self.resolve(f);
-            let text = std::fs::read_to_string(&path).map_err(|e| ConfigError::Unreadable {
-                path: path.clone(),
-                message: crate::store::io_message(&e),
-            })?;
-            let key = text.lines().next().unwrap_or("").trim().to_string();
-            return Ok(Some(key.into_bytes()));
+            let path = PathBuf::from(self.resolve(f));
+            let line = crate::secret::read_first_line(&path, "subject key")
+                .map_err(ConfigError::Secret)?;
+            return Ok(Some(SecretBytes::new(line.trim_ascii().to_vec())));
         }
         Ok(None)
     }

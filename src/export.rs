@@ -119,13 +119,10 @@ pub fn read_recipients_file(
 
 /// Reads a passphrase: the file's first line, without its line ending. Never echoed.
 pub fn read_passphrase_file(path: &Path) -> Result<SecretString, ExportError> {
-    let text =
-        std::fs::read_to_string(path).map_err(|e| file_err(path, crate::store::io_message(&e)))?;
-    let line = text.lines().next().unwrap_or("");
-    if line.is_empty() {
-        return Err(file_err(path, "the passphrase is empty"));
-    }
-    Ok(SecretString::from(line.to_string()))
+    let line = crate::secret::read_first_line(path, "passphrase").map_err(ExportError::Usage)?;
+    let text = std::str::from_utf8(&line)
+        .map_err(|_| file_err(path, "the passphrase is not UTF-8 text"))?;
+    Ok(SecretString::from(text.to_string()))
 }
 
 /// Everything an export needs, passed in by the caller.

@@ -5,7 +5,7 @@
 //! or `Debug` output. Signatures use SHA-512, as `ssh-keygen` does.
 
 use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use ssh_key::{HashAlg, LineEnding, PrivateKey, PublicKey, SshSig};
@@ -21,6 +21,9 @@ pub const PRINCIPAL: &str = "vouch";
 pub enum KeyError {
     #[error("{path}: {message}")]
     File { path: String, message: String },
+    /// A secret file refused or unreadable (the message names it).
+    #[error("{0}")]
+    Secret(String),
 }
 
 fn err(path: &Path, message: impl Into<String>) -> KeyError {
@@ -45,15 +48,9 @@ impl SigningKey {
     /// Loads an OpenSSH private key (`vouch keygen` or `ssh-keygen -t ed25519`), decrypting
     /// it with `passphrase` when it is protected. Refuses a file others can read.
     pub fn load(path: &Path, passphrase: Option<&[u8]>) -> Result<SigningKey, KeyError> {
-        let meta = std::fs::metadata(path).map_err(|e| err(path, crate::store::io_message(&e)))?;
-        if meta.permissions().mode() & 0o077 != 0 {
-            return Err(err(
-                path,
-                "secret key is readable by group or others (chmod 600 it)",
-            ));
-        }
+        let raw = crate::secret::read_file(path).map_err(KeyError::Secret)?;
         let text =
-            std::fs::read_to_string(path).map_err(|e| err(path, crate::store::io_message(&e)))?;
+            std::str::from_utf8(&raw).map_err(|_| err(path, "not an OpenSSH private key"))?;
         let key = PrivateKey::from_openssh(text.trim_end())
             .map_err(|_| err(path, "not an OpenSSH private key"))?;
         let key = if key.is_encrypted() {
@@ -270,6 +267,7 @@ pub fn keygen(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     #[test]
     fn keys_sign_and_verify_and_refuse_loose_permissions() {
@@ -307,7 +305,7 @@ mod tests {
         std::fs::set_permissions(&prefix, std::fs::Permissions::from_mode(0o644)).unwrap();
         let e = SigningKey::load(&prefix, None).unwrap_err().to_string();
         assert!(
-            e.ends_with("secret key is readable by group or others (chmod 600 it)"),
+            e.ends_with("secret file is readable by group or others (chmod 600 it)"),
             "{e}"
         );
     }

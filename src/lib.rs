@@ -20,6 +20,7 @@ pub mod nightly;
 pub mod report;
 pub mod s3;
 pub mod scan;
+pub mod secret;
 pub mod store;
 pub mod subjects;
 pub mod tables;

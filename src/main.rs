@@ -890,23 +890,10 @@ fn s3_options(endpoint_url: Option<&str>) -> vouch::s3::S3Options {
     }
 }
 
-/// The first line of a passphrase file, without its line ending.
-fn read_secret_line(path: &std::path::Path) -> Result<Vec<u8>, Fatal> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        Fatal(format!(
-            "{}: {}",
-            path.display(),
-            vouch::store::io_message(&e)
-        ))
-    })?;
-    let line = text.lines().next().unwrap_or("");
-    if line.is_empty() {
-        return Err(Fatal(format!(
-            "{}: the passphrase is empty",
-            path.display()
-        )));
-    }
-    Ok(line.as_bytes().to_vec())
+/// The first line of a passphrase file, without its line ending (zeroed when dropped; the
+/// file is refused when group or others may read it).
+fn read_secret_line(path: &std::path::Path) -> Result<vouch::secret::SecretBytes, Fatal> {
+    vouch::secret::read_first_line(path, "passphrase").map_err(Fatal)
 }
 
 /// A date or RFC 3339 time (UTC) as Unix seconds.
@@ -940,7 +927,7 @@ fn evidence_build(a: EvidenceBuildArgs) -> Result<u8, Fatal> {
         .as_deref()
         .map(read_secret_line)
         .transpose()?;
-    let key = vouch::keys::SigningKey::load(&a.signing_key, passphrase.as_deref())?;
+    let key = vouch::keys::SigningKey::load(&a.signing_key, passphrase.as_ref().map(|p| &p[..]))?;
     let mut sources = Vec::new();
     for s in &a.source {
         let store: Box<dyn vouch::store::Store> = if s.starts_with("s3://") {
@@ -1120,7 +1107,7 @@ fn keygen(a: KeygenArgs) -> Result<u8, Fatal> {
         .as_deref()
         .map(read_secret_line)
         .transpose()?;
-    let s = vouch::keys::keygen(&a.out, passphrase.as_deref(), a.force)?;
+    let s = vouch::keys::keygen(&a.out, passphrase.as_ref().map(|p| &p[..]), a.force)?;
     println!(
         "wrote {} (secret, mode 0600), {} and {}",
         s.secret_key, s.public_key, s.allowed_signers

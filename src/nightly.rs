@@ -99,7 +99,8 @@ pub struct Request<'a> {
     pub out: &'a Path,
     pub s3: S3Options,
     /// The subject-hash key (required: nightly never names a subject).
-    pub subject_key: Vec<u8>,
+    /// Zeroed when dropped.
+    pub subject_key: crate::secret::SecretBytes,
     /// Called as each check finishes (the log line).
     pub log: &'a dyn Fn(&Check),
 }
@@ -169,16 +170,17 @@ fn signing_key(cfg: &Config) -> Result<SigningKey, String> {
         .as_ref()
         .ok_or("no [nightly] signing_key in the config")?;
     let passphrase = match &cfg.nightly.signing_key_passphrase_file {
-        Some(f) => {
-            let p = cfg.resolve(f);
-            let text = std::fs::read_to_string(&p)
-                .map_err(|e| format!("{p}: {}", crate::store::io_message(&e)))?;
-            Some(text.lines().next().unwrap_or("").as_bytes().to_vec())
-        }
+        Some(f) => Some(crate::secret::read_first_line(
+            Path::new(&cfg.resolve(f)),
+            "passphrase",
+        )?),
         None => None,
     };
-    SigningKey::load(Path::new(&cfg.resolve(path)), passphrase.as_deref())
-        .map_err(|e| e.to_string())
+    SigningKey::load(
+        Path::new(&cfg.resolve(path)),
+        passphrase.as_ref().map(|p| &p[..]),
+    )
+    .map_err(|e| e.to_string())
 }
 
 /// One row of `dsar_request` as nightly needs it.

@@ -61,7 +61,8 @@ pub fn read_id_file(path: &std::path::Path) -> Result<Vec<String>, SubjectError>
 /// Names subjects in reports: a keyed hash when a key is set, the ID as given otherwise.
 #[derive(Clone)]
 pub struct SubjectLabeler {
-    key: Option<Vec<u8>>,
+    /// Zeroed when dropped.
+    key: Option<crate::secret::SecretBytes>,
 }
 
 impl std::fmt::Debug for SubjectLabeler {
@@ -84,7 +85,7 @@ impl SubjectLabeler {
             return Err(SubjectError::WeakKey);
         }
         Ok(SubjectLabeler {
-            key: Some(key.to_vec()),
+            key: Some(crate::secret::SecretBytes::new(key.to_vec())),
         })
     }
 

@@ -492,16 +492,25 @@ fn time_windows_several_sources_holds_and_key_hygiene() {
     assert_eq!(r.code, 2);
     assert_eq!(
         r.stderr,
-        "vouch: error: k: secret key is readable by group or others (chmod 600 it)\n"
+        "vouch: error: k: secret file is readable by group or others (chmod 600 it)\n"
     );
     std::fs::write(p.join("pass"), "a long passphrase\n").unwrap();
-    assert_eq!(
+    let keygen = || {
         run(vouch()
             .current_dir(p)
             .args(["keygen", "--out", "pk", "--passphrase-file", "pass"]))
-        .code,
-        0
+    };
+    // A passphrase file others can read is refused too, and not quoted.
+    let r = keygen();
+    assert_eq!(
+        (r.code, r.stderr.as_str()),
+        (
+            2,
+            "vouch: error: pass: secret file is readable by group or others (chmod 600 it)\n"
+        )
     );
+    std::fs::set_permissions(p.join("pass"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    assert_eq!(keygen().code, 0);
     let r = run(vouch().current_dir(p).args([
         "evidence",
         "build",

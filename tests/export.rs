@@ -175,7 +175,7 @@ fn ssh_ed25519_recipients_and_recipient_files_work() {
 #[test]
 fn passphrase_bundles_open_with_age_at_its_prompt() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("pass"), "correct horse battery staple\n").unwrap();
+    secret_file(&dir.path().join("pass"), "correct horse battery staple\n");
     let started = std::time::Instant::now();
     let r = export(
         dir.path(),
@@ -347,7 +347,8 @@ fn bad_input_exits_2_and_leaves_nothing_behind() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path();
     let (_, recipient) = age_identity(p);
-    std::fs::write(p.join("empty-pass"), "\n").unwrap();
+    secret_file(&p.join("empty-pass"), "\n");
+    std::fs::write(p.join("loose-pass"), "a passphrase others can read\n").unwrap();
     std::fs::write(p.join("exists.age"), "keep me").unwrap();
     copy_dir(&repo().join("fixtures/lake"), &p.join("lake"));
     std::fs::copy(repo().join("fixtures/vouch.toml"), p.join("vouch.toml")).unwrap();
@@ -367,6 +368,10 @@ fn bad_input_exits_2_and_leaves_nothing_behind() {
         (
             vec!["--passphrase-file", "empty-pass"],
             "vouch: error: empty-pass: the passphrase is empty\n",
+        ),
+        (
+            vec!["--passphrase-file", "loose-pass"],
+            "vouch: error: loose-pass: secret file is readable by group or others (chmod 600 it)\n",
         ),
         (
             vec!["--recipient", &recipient, "--out", "nowhere/b.age"],
@@ -402,7 +407,14 @@ fn bad_input_exits_2_and_leaves_nothing_behind() {
         names.sort();
         assert_eq!(
             names,
-            ["empty-pass", "exists.age", "key.txt", "lake", "vouch.toml"],
+            [
+                "empty-pass",
+                "exists.age",
+                "key.txt",
+                "lake",
+                "loose-pass",
+                "vouch.toml"
+            ],
             "{args:?} left something behind"
         );
         assert_eq!(std::fs::read(p.join("exists.age")).unwrap(), b"keep me");

@@ -40,6 +40,15 @@ pub struct IndexKey {
     pub id: String,
 }
 
+impl Drop for IndexKey {
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        self.k0.zeroize();
+        self.k1.zeroize();
+        self.mac.zeroize();
+    }
+}
+
 impl std::fmt::Debug for IndexKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("IndexKey").field("id", &self.id).finish()
@@ -55,7 +64,7 @@ fn hmac(key: &[u8], msg: &[u8]) -> [u8; 32] {
 
 impl IndexKey {
     pub fn new(subject_key: &[u8]) -> IndexKey {
-        let k = hmac(subject_key, b"vouch-index-v1 siphash key");
+        let k = zeroize::Zeroizing::new(hmac(subject_key, b"vouch-index-v1 siphash key"));
         let id = hmac(subject_key, b"vouch-index-v1 key id");
         IndexKey {
             mac: hmac(subject_key, b"vouch-index-v1 file mac key"),

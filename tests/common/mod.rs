@@ -220,3 +220,10 @@ pub fn text_table(path: &Path, columns: Vec<(&str, Vec<String>)>) {
     )
     .unwrap();
 }
+
+/// Writes a secret file as a user would keep one: readable by its owner only.
+pub fn secret_file(path: &Path, text: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, text).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+}
