@@ -9,7 +9,6 @@ run; both timed as whole commands (start-up, reading the CSV, the SQL, the outpu
 Target: each vouch command under 2 s at 1,000,000 rows. The figures of both engines must
 agree (tests/oracle/duckdb_metrics.py runs DuckDB).
 """
-import argparse
 import datetime
 import json
 import os
@@ -67,11 +66,7 @@ def timed(cmd):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--scale", choices=SCALES, default="default")
-    ap.add_argument("--dir", default=os.path.join(ROOT, "bench-data"))
-    ap.add_argument("--vouch", default=os.path.join(ROOT, "target/release/vouch"))
-    args = ap.parse_args()
+    args = scan_bench.bench_args(__doc__, SCALES)
     rows, runs = SCALES[args.scale]
     data = os.path.join(args.dir, f"metrics-{args.scale}")
     os.makedirs(data, exist_ok=True)

@@ -64,10 +64,22 @@ print(json.dumps({"seconds": elapsed, "counts": counts}))
 """
 
 
-def run_child(cmd):
-    """Runs cmd, returns (stdout, wall seconds, peak RSS in MB) of that child alone."""
+def bench_args(doc, scales):
+    """The arguments every benchmark takes: --scale, --dir (lakes), --vouch (binary)."""
+    ap = argparse.ArgumentParser(description=doc.split("\n")[0])
+    ap.add_argument("--scale", choices=scales, default="default")
+    ap.add_argument("--dir", default=os.path.join(ROOT, "bench-data"))
+    ap.add_argument("--vouch", default=os.path.join(ROOT, "target/release/vouch"))
+    args = ap.parse_args()
+    args.vouch = os.path.abspath(args.vouch)
+    return args
+
+
+def run_child(cmd, **popen):
+    """Runs cmd, returns (stdout, stderr, exit code, wall seconds, peak RSS in MB) of that
+    child alone. `popen` goes to subprocess.Popen (cwd, preexec_fn)."""
     t0 = time.perf_counter()
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **popen)
     out = p.stdout.read()
     err = p.stderr.read()
     _, status, ru = os.wait4(p.pid, 0)

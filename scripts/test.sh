@@ -43,3 +43,4 @@ trap 'rm -rf "$bench_dir"' EXIT
 "$PYTHON" benches/s3_bench.py --scale smoke --dir "$bench_dir" --bin target/debug
 "$PYTHON" benches/metrics_bench.py --scale smoke --dir "$bench_dir" --vouch target/debug/vouch
 "$PYTHON" benches/index_bench.py --scale smoke --dir "$bench_dir" --vouch target/debug/vouch
+"$PYTHON" benches/load_bench.py --scale smoke --dir "$bench_dir" --vouch target/debug/vouch

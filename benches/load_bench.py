@@ -1,0 +1,93 @@
+#!/usr/bin/env python3
+"""Load: a lake of many small files and a long ID list (issue 9, item 7).
+
+  python3 benches/load_bench.py                  # 100,000 files, 1,000,000 IDs
+  python3 benches/load_bench.py --scale smoke    # CI: 5,000 files, 50,000 IDs
+
+Ten small source files (50 rows each, written by pyarrow) are copied into a Hive-
+partitioned table, 1,000 files a partition; one source holds 3 rows of listed subjects, so
+the residual rows are known exactly. vouch scans it with the file-descriptor limit at 256
+and reports wall time and peak RSS (wait4), then again with 1,000 IDs (what the file count
+alone costs). Exit 1 when the counts are wrong or the scan fails.
+"""
+import json
+import os
+import random
+import resource
+import sys
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import scan_bench  # noqa: E402
+
+SCALES = {"default": (100_000, 1_000_000), "smoke": (5_000, 50_000)}
+FD_LIMIT = 256
+
+
+def make(data, files, ids):
+    rng = random.Random(9)
+    listed = [f"{rng.getrandbits(128):032x}" for _ in range(ids)]
+    sources = []
+    for k in range(10):
+        users = [f"{rng.getrandbits(128):032x}" for _ in range(50)]
+        if k == 3:
+            users[7], users[20], users[41] = listed[5], listed[5], listed[ids // 2]
+        path = os.path.join(data, f"source-{k}.parquet")
+        pq.write_table(pa.table({"user_id": users, "v": list(range(50))}), path)
+        with open(path, "rb") as f:
+            sources.append(f.read())
+    table = os.path.join(data, "lake", "events")
+    for i in range(files):
+        part = os.path.join(table, f"dt={i // 1000:04d}")
+        if i % 1000 == 0:
+            os.makedirs(part, exist_ok=True)
+        with open(os.path.join(part, f"part-{i % 1000:04d}.parquet"), "wb") as f:
+            f.write(sources[i % 10])
+    with open(os.path.join(data, "ids.txt"), "w") as f:
+        f.write("\n".join(listed) + "\n")
+    with open(os.path.join(data, "ids-1k.txt"), "w") as f:
+        f.write("\n".join(listed[:1000]) + "\n")
+    expected = 3 * len(range(3, files, 10))
+    with open(os.path.join(data, "expected.json"), "w") as f:
+        json.dump({"files": files, "ids": ids, "residual_rows": expected}, f)
+
+
+def limit():
+    resource.setrlimit(resource.RLIMIT_NOFILE, (FD_LIMIT, FD_LIMIT))
+
+
+def scan(vouch, data, ids):
+    out, err, code, wall, rss = scan_bench.run_child(
+        [vouch, "scan", "--lake", "lake", "--ids", ids, "--format", "json", "-q"],
+        cwd=data, preexec_fn=limit)
+    if code not in (0, 1):
+        sys.exit(f"vouch scan failed ({code}): {err.decode()[-2000:]}")
+    return wall, rss, json.loads(out)
+
+
+def main():
+    args = scan_bench.bench_args(__doc__, SCALES)
+    files, ids = SCALES[args.scale]
+    data = os.path.join(args.dir, f"load-{args.scale}")
+    if not os.path.exists(os.path.join(data, "expected.json")):
+        os.makedirs(data, exist_ok=True)
+        make(data, files, ids)
+    with open(os.path.join(data, "expected.json")) as f:
+        want = json.load(f)
+    wall, rss, rep = scan(args.vouch, data, "ids.txt")
+    if (rep["files_scanned"], rep["residual_rows"], rep["errors"]) != (files, want["residual_rows"], []):
+        sys.exit(f"FAILED: {rep['files_scanned']} files, {rep['residual_rows']} residual rows, "
+                 f"{len(rep['errors'])} errors; want {files} files, {want['residual_rows']} rows")
+    wall_1k, rss_1k, rep_1k = scan(args.vouch, data, "ids-1k.txt")
+    if rep_1k["files_scanned"] != files or rep_1k["errors"]:
+        sys.exit("FAILED: the 1,000-ID scan")
+    print(f"scale {args.scale}: {files:,} files of 50 rows, file descriptors limited to {FD_LIMIT}")
+    print(f"  {ids:>9,} IDs  {wall:7.2f} s  peak RSS {rss:7.1f} MB  "
+          f"{rep['residual_rows']:,} residual rows (as planted), 0 errors")
+    print(f"  {1000:>9,} IDs  {wall_1k:7.2f} s  peak RSS {rss_1k:7.1f} MB")
+
+
+if __name__ == "__main__":
+    main()
