@@ -737,6 +737,105 @@ fn build_and_upload(
     c
 }
 
+/// `n` bytes that deflate cannot shrink (xorshift).
+fn incompressible(n: usize) -> Vec<u8> {
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+#[test]
+fn evidence_from_s3_goes_up_in_parts_through_throttling_and_resets() {
+    let moto = Moto::start();
+    let src = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(src.path().join("app")).unwrap();
+    std::fs::write(src.path().join("app/capture.bin"), incompressible(11 << 20)).unwrap();
+    for i in 0..40 {
+        let line = format!("2026-11-27T10:00:{:02}Z request {i} ok\n", i % 60);
+        std::fs::write(src.path().join(format!("app/{i:02}.log")), line.repeat(50)).unwrap();
+    }
+    moto.setup(
+        "log-archive",
+        serde_json::json!({"upload": [[src.path(), "logs"]]}),
+    );
+    moto.setup(
+        "compliance-artifacts",
+        serde_json::json!({"lock": true, "versioning": true}),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    assert_eq!(
+        run(vouch().current_dir(p).args(["keygen", "--out", "k"])).code,
+        0
+    );
+    let build = |out: &str| {
+        let mut c = moto.vouch();
+        c.current_dir(p)
+            .args(["evidence", "build", "--source", "s3://log-archive/logs"])
+            .args([
+                "--signing-key",
+                "k",
+                "--as-of",
+                "2026-11-27",
+                "--format",
+                "json",
+            ])
+            .args(["--out", out])
+            .env("VOUCH_S3_PART_MIB", "5");
+        c
+    };
+    // Without faults and without upload: the bundle to expect (builds are reproducible).
+    let clean = run(&mut build("clean.zip"));
+    assert_eq!(clean.code, 0, "{clean:?}");
+    // A fifth of the requests answered 503 SlowDown, some connections reset.
+    let proxy = Proxy::start(&moto, &["0.2", "11"]);
+    let r = run(build("ev.zip")
+        .args(["--upload", "s3://compliance-artifacts/dq"])
+        .env("AWS_ENDPOINT_URL", proxy.url.clone()));
+    assert_eq!(r.code, 0, "{r:?}");
+    let s = r.json();
+    // Every source object, with the same bytes, as without faults (the bag-info differs:
+    // it names the upload and its lock).
+    let payload = |zip: &str| {
+        let f = std::fs::File::open(p.join(zip)).unwrap();
+        let mut z = zip::ZipArchive::new(f).unwrap();
+        let name = format!("{}/manifest-sha256.txt", zip.trim_end_matches(".zip"));
+        let mut m = String::new();
+        std::io::Read::read_to_string(&mut z.by_name(&name).unwrap(), &mut m).unwrap();
+        m
+    };
+    assert_eq!(
+        payload("ev.zip"),
+        payload("clean.zip").replace("clean/", "ev/")
+    );
+    assert_eq!(payload("ev.zip").lines().count(), 41);
+    assert_eq!(s["upload"]["parts"], 3);
+    let got = oracle(
+        "s3_head.py",
+        &serde_json::json!({"endpoint": moto.url, "bucket": "compliance-artifacts", "key": "dq/ev.zip"}),
+    );
+    assert_eq!(got["sha256"], s["sha256"], "the parts add up to the bundle");
+    assert_eq!(got["mode"], "COMPLIANCE");
+    // Nothing missing, nothing twice, no upload left open.
+    let state = oracle(
+        "s3_state.py",
+        &serde_json::json!({"endpoint": moto.url, "bucket": "compliance-artifacts"}),
+    );
+    assert_eq!(state["keys"], serde_json::json!(["dq/ev.zip"]));
+    assert_eq!(state["multipart_uploads"], 0);
+    let v =
+        run(vouch()
+            .current_dir(p)
+            .args(["evidence", "verify", "ev.zip", "--public-key", "k.pub"]));
+    assert_eq!(v.code, 0, "{v:?}");
+}
+
 #[test]
 fn large_bundles_go_up_in_parts_and_a_failed_part_leaves_no_upload() {
     let moto = Moto::start();
@@ -748,16 +847,7 @@ fn large_bundles_go_up_in_parts_and_a_failed_part_leaves_no_upload() {
     let p = dir.path();
     std::fs::create_dir_all(p.join("logs")).unwrap();
     // 11 MiB that deflate cannot shrink: with 5 MiB parts the bundle takes three.
-    let mut x = 0x9E37_79B9_7F4A_7C15u64;
-    let noise: Vec<u8> = (0..11 << 20)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect();
-    std::fs::write(p.join("logs/capture.bin"), &noise).unwrap();
+    std::fs::write(p.join("logs/capture.bin"), incompressible(11 << 20)).unwrap();
     assert_eq!(
         run(vouch().current_dir(p).args(["keygen", "--out", "k"])).code,
         0
