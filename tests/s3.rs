@@ -751,7 +751,7 @@ fn incompressible(n: usize) -> Vec<u8> {
 }
 
 #[test]
-fn evidence_from_s3_goes_up_in_parts_through_throttling_and_resets() {
+fn evidence_from_s3_goes_up_in_parts_through_throttling_resets_and_a_stall() {
     let moto = Moto::start();
     let src = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(src.path().join("app")).unwrap();
@@ -793,12 +793,18 @@ fn evidence_from_s3_goes_up_in_parts_through_throttling_and_resets() {
     // Without faults and without upload: the bundle to expect (builds are reproducible).
     let clean = run(&mut build("clean.zip"));
     assert_eq!(clean.code, 0, "{clean:?}");
-    // A fifth of the requests answered 503 SlowDown, some connections reset.
-    let proxy = Proxy::start(&moto, &["0.2", "11"]);
+    // A fifth of the requests answered 503 SlowDown, some connections reset, and the
+    // second part held for 30 s.
+    let proxy = Proxy::start(&moto, &["0.2", "11", "30", "", "partNumber=2"]);
+    let started = Instant::now();
     let r = run(build("ev.zip")
         .args(["--upload", "s3://compliance-artifacts/dq"])
         .env("AWS_ENDPOINT_URL", proxy.url.clone()));
     assert_eq!(r.code, 0, "{r:?}");
+    assert!(
+        started.elapsed() >= Duration::from_secs(30),
+        "the stall happened"
+    );
     let s = r.json();
     // Every source object, with the same bytes, as without faults (the bag-info differs:
     // it names the upload and its lock).

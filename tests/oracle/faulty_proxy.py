@@ -1,8 +1,9 @@
 """A fault-injecting HTTP proxy in front of the test S3 server, on 127.0.0.1.
-Arguments: LISTEN_PORT UPSTREAM_URL FAULT_RATE SEED [STALL_SECONDS [DENY]]. Every request is
-forwarded, except that a seeded FAULT_RATE share is answered 503 SlowDown, a few
-connections are reset without an answer, (with STALL_SECONDS) the first ranged GET
-stalls that long before it is answered, and every request whose path contains DENY is
+Arguments: LISTEN_PORT UPSTREAM_URL FAULT_RATE SEED [STALL_SECONDS [DENY [STALL_MATCH]]].
+Every request is forwarded, except that a seeded FAULT_RATE share is answered 503
+SlowDown, a few connections are reset without an answer, (with STALL_SECONDS) the first
+ranged GET — or the first request whose path contains STALL_MATCH — stalls that long
+before it is answered, and every request whose path contains DENY (when not empty) is
 answered 403 AccessDenied. Stops by itself after 10 minutes."""
 import http.client
 import http.server
@@ -16,6 +17,7 @@ import urllib.parse
 port, upstream, rate, seed = int(sys.argv[1]), urllib.parse.urlparse(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
 stall = [float(sys.argv[5])] if len(sys.argv) > 5 else []
 deny = sys.argv[6] if len(sys.argv) > 6 else None
+stall_match = sys.argv[7] if len(sys.argv) > 7 else None
 rng = random.Random(seed)
 lock = threading.Lock()
 SLOWDOWN = (b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code>'
@@ -35,7 +37,11 @@ class Proxy(http.server.BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else None
         with lock:
             roll = rng.random()
-            pause = stall.pop() if stall and self.command == "GET" and "Range" in self.headers else 0
+            if stall_match:
+                due = stall_match in self.path
+            else:
+                due = self.command == "GET" and "Range" in self.headers
+            pause = stall.pop() if stall and due else 0
         if pause:
             time.sleep(pause)
             roll = 1.0
