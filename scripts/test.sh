@@ -8,16 +8,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages: age (decrypts export bundles in the interop tests), unzip.
-# chromium renders report.html headless in the nightly tests.
+# chromium renders report.html headless in the nightly tests; strace kills processes at
+# chosen syscalls in the crash tests.
 missing=()
-for tool in age age-keygen unzip zip ssh-keygen sha256sum chromium; do
+for tool in age age-keygen unzip zip ssh-keygen sha256sum chromium strace; do
     command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
 if [ ${#missing[@]} -gt 0 ]; then
     echo "test.sh: installing age, unzip, openssh-client, chromium from Debian (missing: ${missing[*]})" >&2
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-        age unzip zip openssh-client coreutils chromium >/dev/null
+        age unzip zip openssh-client coreutils chromium strace >/dev/null
 fi
 
 PYTHON=${VOUCH_PYTHON:-python3}

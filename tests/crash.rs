@@ -6,6 +6,7 @@
 //! in the process's TMPDIR, and every file left beside the output must be age ciphertext.
 
 mod common;
+use std::cell::Cell;
 use std::io::Read;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -62,6 +63,61 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
 }
 
+/// Runs `cmd` under strace, which kills it with SIGKILL as it enters the `n`th `syscall`
+/// (any thread). False when the run never got there (it finished).
+fn kill_at_syscall(cmd: &Command, syscall: &str, n: u32) -> bool {
+    let mut s = Command::new("strace");
+    s.args(["-f", "-qq", "-o", "/dev/null", "-e"])
+        .arg(format!("trace={syscall}"))
+        .arg("-e")
+        .arg(format!("inject={syscall}:signal=KILL:when={n}"))
+        .arg("--")
+        .arg(cmd.get_program())
+        .args(cmd.get_args())
+        .current_dir(cmd.get_current_dir().unwrap())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => s.env(k, v),
+            None => s.env_remove(k),
+        };
+    }
+    let status = s.status().expect("strace (the test script installs it)");
+    !status.success()
+}
+
+/// Kills `cmd` at each of the `syscalls` in turn, at every occurrence (up to `limit`),
+/// and runs `check` after each kill; returns how many kills there were.
+fn kill_at_every(
+    cmd: &dyn Fn() -> Command,
+    syscalls: &[(&str, u32)],
+    check: &mut dyn FnMut(&str),
+) -> u32 {
+    let mut kills = 0;
+    for &(syscall, limit) in syscalls {
+        for n in 1..=limit {
+            let killed = kill_at_syscall(&cmd(), syscall, n);
+            check(&format!("{syscall} #{n}"));
+            if !killed {
+                break;
+            }
+            kills += 1;
+        }
+    }
+    kills
+}
+
+/// The syscalls around which files become visible: every write up to 400, each fsync,
+/// rename and file creation.
+const SYSCALLS: [(&str, u32); 5] = [
+    ("openat", 100),
+    ("write", 400),
+    ("fsync", 20),
+    ("rename", 20),
+    ("close", 200),
+];
+
 #[test]
 fn a_killed_export_leaves_no_partial_bundle_and_no_plaintext() {
     let t = tempfile::tempdir().unwrap();
@@ -87,21 +143,15 @@ fn a_killed_export_leaves_no_partial_bundle_and_no_plaintext() {
     std::fs::create_dir_all(&out).unwrap();
     std::fs::create_dir_all(&tmp).unwrap();
     let whole = duration_of(&mut export(true));
-    let (mut complete, mut absent, mut finished) = (0, 0, 0);
-    for i in 0..=POINTS {
-        for f in files_below(&out) {
-            std::fs::remove_file(f).unwrap();
-        }
-        // Points swept across the whole run, a little past its end.
-        let at = whole.mul_f64(f64::from(i) / f64::from(POINTS) * 1.1);
-        if kill_after(export(false).spawn().unwrap(), at) {
-            finished += 1;
-        }
+    let (complete, absent) = (Cell::new(0u32), Cell::new(0u32));
+    // After a kill: nothing or a whole bundle at the path, no plaintext anywhere; then the
+    // directory is emptied for the next run.
+    let mut check = |point: &str| {
         for f in files_below(&out).iter().chain(&files_below(&tmp)) {
             let bytes = std::fs::read(f).unwrap();
             assert!(
                 !contains(&bytes, CANARY.as_bytes()),
-                "point {i}: plaintext in {}",
+                "{point}: plaintext in {}",
                 f.display()
             );
             let name = f.file_name().unwrap().to_str().unwrap();
@@ -109,7 +159,7 @@ fn a_killed_export_leaves_no_partial_bundle_and_no_plaintext() {
             if !name.contains(".sha256") {
                 assert!(
                     bytes.is_empty() || bytes.starts_with(b"age-encryption.org/v1\n"),
-                    "point {i}: {} is not age ciphertext",
+                    "{point}: {} is not age ciphertext",
                     f.display()
                 );
             }
@@ -130,17 +180,42 @@ fn a_killed_export_leaves_no_partial_bundle_and_no_plaintext() {
                     .current_dir(&out)
                     .args(["-c", "b.age.sha256"]));
             }
-            complete += 1;
+            complete.set(complete.get() + 1);
         } else {
-            absent += 1;
+            absent.set(absent.get() + 1);
         }
+        for f in files_below(&out).iter().chain(&files_below(&tmp)) {
+            std::fs::remove_file(f).unwrap();
+        }
+    };
+    let mut finished = 0;
+    for i in 0..=POINTS {
+        // Points swept across the whole run, a little past its end.
+        let at = whole.mul_f64(f64::from(i) / f64::from(POINTS) * 1.1);
+        if kill_after(export(false).spawn().unwrap(), at) {
+            finished += 1;
+        }
+        check(&format!("point {i}"));
     }
     eprintln!(
-        "export: {} kill points over {whole:?}: {complete} complete bundles, {absent} none, \
+        "export: {} kill points over {whole:?}: {} complete bundles, {} none, \
          {finished} runs had finished",
-        POINTS + 1
+        POINTS + 1,
+        complete.get(),
+        absent.get()
     );
-    assert!(complete > 0 && absent > 0, "the sweep missed the run");
+    assert!(
+        complete.get() > 0 && absent.get() > 0,
+        "the sweep missed the run"
+    );
+    let (c0, a0) = (complete.get(), absent.get());
+    let kills = kill_at_every(&|| export(false), &SYSCALLS, &mut check);
+    eprintln!(
+        "export: {kills} kills at syscalls: {} complete bundles, {} none",
+        complete.get() - c0,
+        absent.get() - a0
+    );
+    assert!(kills >= 20, "{kills}");
 }
 
 #[test]
@@ -170,31 +245,49 @@ fn a_killed_evidence_build_leaves_no_partial_bundle() {
     };
     let whole = duration_of(&mut build());
     let reference = std::fs::read(out.join("e.zip")).unwrap();
-    let (mut complete, mut absent) = (0, 0);
-    for i in 0..=POINTS {
-        for f in files_below(&out) {
-            std::fs::remove_file(f).unwrap();
-        }
-        let at = whole.mul_f64(f64::from(i) / f64::from(POINTS) * 1.1);
-        kill_after(build().spawn().unwrap(), at);
+    let (complete, absent) = (Cell::new(0u32), Cell::new(0u32));
+    let mut check = |point: &str| {
         let bundle = out.join("e.zip");
         if bundle.exists() {
             // Reproducible: a bundle at the path is byte for byte the whole one.
             assert!(
                 std::fs::read(&bundle).unwrap() == reference,
-                "point {i}: a partial or different bundle"
+                "{point}: a partial or different bundle"
             );
-            complete += 1;
+            complete.set(complete.get() + 1);
         } else {
-            absent += 1;
+            absent.set(absent.get() + 1);
         }
+        for f in files_below(&out) {
+            std::fs::remove_file(f).unwrap();
+        }
+    };
+    for i in 0..=POINTS {
+        let at = whole.mul_f64(f64::from(i) / f64::from(POINTS) * 1.1);
+        kill_after(build().spawn().unwrap(), at);
+        check(&format!("point {i}"));
     }
+    eprintln!(
+        "evidence build: {} kill points over {whole:?}: {} complete bundles, {} none",
+        POINTS + 1,
+        complete.get(),
+        absent.get()
+    );
+    assert!(
+        complete.get() > 0 && absent.get() > 0,
+        "the sweep missed the run"
+    );
+    let (c0, a0) = (complete.get(), absent.get());
+    let kills = kill_at_every(&build, &SYSCALLS, &mut check);
+    eprintln!(
+        "evidence build: {kills} kills at syscalls: {} complete bundles, {} none",
+        complete.get() - c0,
+        absent.get() - a0
+    );
+    assert!(kills >= 20, "{kills}");
+    // And the reference, the whole bundle, verifies.
+    std::fs::write(out.join("e.zip"), &reference).unwrap();
     let verify = "evidence verify out/e.zip --public-key k.pub";
     let r = run(vouch().current_dir(p).args(verify.split(' ')));
-    assert!(r.code == 0 || complete == 0, "{r:?}");
-    eprintln!(
-        "evidence build: {} kill points over {whole:?}: {complete} complete bundles, {absent} none",
-        POINTS + 1
-    );
-    assert!(complete > 0 && absent > 0, "the sweep missed the run");
+    assert_eq!(r.code, 0, "{r:?}");
 }
