@@ -118,6 +118,47 @@ const SYSCALLS: [(&str, u32); 5] = [
     ("close", 200),
 ];
 
+/// Kills runs of `cmd` at 201 points in time across a run of length `whole`, then at
+/// every syscall of [`SYSCALLS`]; `check` looks at what each kill left and counts it in
+/// `complete` or `absent`.
+fn kill_everywhere(
+    name: &str,
+    cmd: &dyn Fn() -> Command,
+    whole: Duration,
+    complete: &Cell<u32>,
+    absent: &Cell<u32>,
+    check: &mut dyn FnMut(&str),
+) {
+    let mut finished = 0;
+    for i in 0..=POINTS {
+        // Points swept across the whole run, a little past its end.
+        let at = whole.mul_f64(f64::from(i) / f64::from(POINTS) * 1.1);
+        if kill_after(cmd().spawn().unwrap(), at) {
+            finished += 1;
+        }
+        check(&format!("point {i}"));
+    }
+    eprintln!(
+        "{name}: {} kill points over {whole:?}: {} complete, {} none, {finished} runs had \
+         finished",
+        POINTS + 1,
+        complete.get(),
+        absent.get()
+    );
+    assert!(
+        complete.get() > 0 && absent.get() > 0,
+        "the sweep missed the run"
+    );
+    let (c0, a0) = (complete.get(), absent.get());
+    let kills = kill_at_every(cmd, &SYSCALLS, check);
+    eprintln!(
+        "{name}: {kills} kills at syscalls: {} complete, {} none",
+        complete.get() - c0,
+        absent.get() - a0
+    );
+    assert!(kills >= 20, "{kills}");
+}
+
 #[test]
 fn a_killed_export_leaves_no_partial_bundle_and_no_plaintext() {
     let t = tempfile::tempdir().unwrap();
@@ -188,34 +229,14 @@ fn a_killed_export_leaves_no_partial_bundle_and_no_plaintext() {
             std::fs::remove_file(f).unwrap();
         }
     };
-    let mut finished = 0;
-    for i in 0..=POINTS {
-        // Points swept across the whole run, a little past its end.
-        let at = whole.mul_f64(f64::from(i) / f64::from(POINTS) * 1.1);
-        if kill_after(export(false).spawn().unwrap(), at) {
-            finished += 1;
-        }
-        check(&format!("point {i}"));
-    }
-    eprintln!(
-        "export: {} kill points over {whole:?}: {} complete bundles, {} none, \
-         {finished} runs had finished",
-        POINTS + 1,
-        complete.get(),
-        absent.get()
+    kill_everywhere(
+        "export",
+        &|| export(false),
+        whole,
+        &complete,
+        &absent,
+        &mut check,
     );
-    assert!(
-        complete.get() > 0 && absent.get() > 0,
-        "the sweep missed the run"
-    );
-    let (c0, a0) = (complete.get(), absent.get());
-    let kills = kill_at_every(&|| export(false), &SYSCALLS, &mut check);
-    eprintln!(
-        "export: {kills} kills at syscalls: {} complete bundles, {} none",
-        complete.get() - c0,
-        absent.get() - a0
-    );
-    assert!(kills >= 20, "{kills}");
 }
 
 #[test]
@@ -262,29 +283,14 @@ fn a_killed_evidence_build_leaves_no_partial_bundle() {
             std::fs::remove_file(f).unwrap();
         }
     };
-    for i in 0..=POINTS {
-        let at = whole.mul_f64(f64::from(i) / f64::from(POINTS) * 1.1);
-        kill_after(build().spawn().unwrap(), at);
-        check(&format!("point {i}"));
-    }
-    eprintln!(
-        "evidence build: {} kill points over {whole:?}: {} complete bundles, {} none",
-        POINTS + 1,
-        complete.get(),
-        absent.get()
+    kill_everywhere(
+        "evidence build",
+        &build,
+        whole,
+        &complete,
+        &absent,
+        &mut check,
     );
-    assert!(
-        complete.get() > 0 && absent.get() > 0,
-        "the sweep missed the run"
-    );
-    let (c0, a0) = (complete.get(), absent.get());
-    let kills = kill_at_every(&build, &SYSCALLS, &mut check);
-    eprintln!(
-        "evidence build: {kills} kills at syscalls: {} complete bundles, {} none",
-        complete.get() - c0,
-        absent.get() - a0
-    );
-    assert!(kills >= 20, "{kills}");
     // And the reference, the whole bundle, verifies.
     std::fs::write(out.join("e.zip"), &reference).unwrap();
     let verify = "evidence verify out/e.zip --public-key k.pub";
