@@ -30,6 +30,9 @@ impl std::fmt::Debug for SecretBytes {
     }
 }
 
+/// Keys and passphrases are short; an OpenSSH key file is a few kilobytes.
+const MAX_SECRET_FILE: u64 = 1 << 20;
+
 /// The contents of a secret file. Errors are one line naming the file and never quote it.
 pub fn read_file(path: &Path) -> Result<SecretBytes, String> {
     let at = |m: String| format!("{}: {m}", path.display());
@@ -39,6 +42,12 @@ pub fn read_file(path: &Path) -> Result<SecretBytes, String> {
         return Err(at(
             "secret file is readable by group or others (chmod 600 it)".into(),
         ));
+    }
+    if meta.len() > MAX_SECRET_FILE {
+        return Err(at(format!(
+            "is {} bytes; a secret file holds at most {MAX_SECRET_FILE}",
+            meta.len()
+        )));
     }
     // Sized up front: a growing buffer would leave copies of the secret behind.
     let mut buf = Zeroizing::new(Vec::with_capacity(meta.len() as usize + 1));
@@ -79,6 +88,10 @@ mod tests {
                 .ends_with("the key is empty")
         );
         assert!(read_file(&t.path().join("missing")).is_err());
+        let big = t.path().join("big");
+        std::fs::write(&big, vec![b'k'; (1 << 20) + 1]).unwrap();
+        std::fs::set_permissions(&big, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert!(read_file(&big).unwrap_err().contains("at most"));
     }
 
     /// Every type that holds a secret, and every error that a secret passes through, is
