@@ -563,6 +563,12 @@ fn read_footer(r: &ObjectReader<'_>, limits: &Limits) -> Result<(ParquetMetaData
     } else {
         r.read(r.size - 8 - len, len)?
     };
+    thrift::check_struct(&footer).map_err(|e| {
+        format!(
+            "corrupt footer: its Thrift encoding is malformed ({})",
+            e.0.trim_start_matches("page header ")
+        )
+    })?;
     let meta = ParquetMetaDataReader::decode_metadata(&footer)
         .map_err(|e| format!("corrupt footer: {e}"))?;
     use sha2::Digest;
