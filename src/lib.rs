@@ -10,6 +10,8 @@ pub mod evidence;
 pub mod export;
 pub mod fixtures;
 pub mod fsio;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod hashpipe;
 pub mod html;
 pub mod index;

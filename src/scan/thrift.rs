@@ -278,6 +278,12 @@ pub fn read_page_header(buf: &[u8]) -> Result<(PageHeader, usize), ThriftError> 
                 }
                 Ok(())
             })?,
+            // The typed headers must be structs: the parquet crate's decoder (which reads
+            // the pages vouch hands it) parses these ids as structs whatever their type,
+            // and a list misread as a struct can declare billions of elements.
+            5..=8 if ty != T_STRUCT => {
+                return Err(ThriftError("page header field has the wrong type"));
+            }
             _ => c.skip(ty, depth)?,
         }
         Ok(())
