@@ -22,7 +22,8 @@ fn every_corpus_and_regression_input_is_handled() {
         }
     }));
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz");
-    let targets: [(&str, fn(&[u8])); 5] = [
+    type Target = (&'static str, fn(&[u8]));
+    let targets: [Target; 5] = [
         ("scan_file", vouch::fuzzing::scan_file),
         ("evidence_verify", vouch::fuzzing::evidence_verify),
         ("id_list", vouch::fuzzing::id_list),
