@@ -94,6 +94,12 @@ fn kill_at_every(
     syscalls: &[(&str, u32)],
     check: &mut dyn FnMut(&str),
 ) -> u32 {
+    // strace must be able to trace here (a failure would look like a kill).
+    let traced = Command::new("strace")
+        .args(["-f", "-qq", "-o", "/dev/null", "true"])
+        .status()
+        .expect("strace (the test script installs it)");
+    assert!(traced.success(), "strace cannot trace processes here");
     let mut kills = 0;
     for &(syscall, limit) in syscalls {
         for n in 1..=limit {
