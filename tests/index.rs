@@ -214,22 +214,21 @@ fn a_damaged_or_foreign_index_is_not_trusted() {
     assert_eq!(s.indexed, s.files, "an unreadable index is rebuilt: {s:?}");
 }
 
+/// `vouch index build` of the fixture config in `p`, into `p/ix`.
+fn index_build_cmd(p: &std::path::Path) -> std::process::Command {
+    let mut c = vouch();
+    c.current_dir(p)
+        .args("index build --config vouch.toml --index ix".split(' '));
+    c
+}
+
 #[test]
 fn the_cli_builds_and_uses_the_index_and_needs_the_key() {
     let dir = fixture_copy();
     let p = dir.path();
     let build = |key: Option<&str>| {
-        let mut c = vouch();
-        c.current_dir(p).args([
-            "index",
-            "build",
-            "--config",
-            "vouch.toml",
-            "--index",
-            "ix",
-            "--format",
-            "json",
-        ]);
+        let mut c = index_build_cmd(p);
+        c.args(["--format", "json"]);
         if let Some(k) = key {
             c.env("VOUCH_SUBJECT_KEY", k);
         }
@@ -268,18 +267,9 @@ fn concurrent_builds_leave_a_usable_index() {
     let p = dir.path();
     let key = "0123456789abcdef-concurrent";
     let spawn = || {
-        vouch()
-            .current_dir(p)
+        index_build_cmd(p)
             .env("VOUCH_SUBJECT_KEY", key)
-            .args([
-                "index",
-                "build",
-                "--config",
-                "vouch.toml",
-                "--index",
-                "ix",
-                "-q",
-            ])
+            .arg("-q")
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped())
             .spawn()

@@ -509,12 +509,9 @@ fn retention_check_finds_short_missing_governance_and_hidden_versions() {
     );
 }
 
-#[test]
-fn noncurrent_versions_still_holding_rows_are_residual() {
-    let moto = Moto::start();
-    moto.setup("analytics", serde_json::json!({"versioning": true, "upload": [[repo().join("fixtures/lake"), "silver_private"]]}));
-    // The pipeline rewrote the partition without subject 5002: the current object is clean,
-    // the old version still holds the two rows.
+/// The pipeline rewrites the fixture lake's `events/dt=2026-01-03` in the `analytics`
+/// bucket without subject 5002 (with another day's rows): a new ETag and version.
+fn rewrite_partition_without_5002(moto: &Moto) {
     let over = tempfile::tempdir().unwrap();
     let part = over.path().join("events/dt=2026-01-03/part-0.parquet");
     std::fs::create_dir_all(part.parent().unwrap()).unwrap();
@@ -525,6 +522,15 @@ fn noncurrent_versions_still_holding_rows_are_residual() {
     .unwrap();
     let arg = serde_json::json!({"endpoint": moto.url, "bucket": "analytics", "upload": [[over.path(), "silver_private"]], "existing": true});
     oracle("s3_put.py", &arg);
+}
+
+#[test]
+fn noncurrent_versions_still_holding_rows_are_residual() {
+    let moto = Moto::start();
+    moto.setup("analytics", serde_json::json!({"versioning": true, "upload": [[repo().join("fixtures/lake"), "silver_private"]]}));
+    // The pipeline rewrote the partition without subject 5002: the current object is clean,
+    // the old version still holds the two rows.
+    rewrite_partition_without_5002(&moto);
     let fixtures = repo().join("fixtures");
     let scan = |extra: &[&str]| {
         run(moto
@@ -1113,18 +1119,7 @@ fn the_subject_index_covers_an_s3_lake_and_notices_a_rewritten_object() {
     assert_eq!(w["index"]["files_without_index"], 0);
     // The pipeline rewrites a partition: a new ETag and version. The index no longer
     // speaks for it (read in full), the answer is unchanged, and a rebuild redoes one file.
-    let over = tempfile::tempdir().unwrap();
-    let part = over.path().join("events/dt=2026-01-03/part-0.parquet");
-    std::fs::create_dir_all(part.parent().unwrap()).unwrap();
-    std::fs::copy(
-        repo().join("fixtures/lake/events/dt=2026-01-02/part-0.parquet"),
-        &part,
-    )
-    .unwrap();
-    oracle(
-        "s3_put.py",
-        &serde_json::json!({"endpoint": moto.url, "bucket": "analytics", "upload": [[over.path(), "silver_private"]], "existing": true}),
-    );
+    rewrite_partition_without_5002(&moto);
     let (with, without) = (scan(true), scan(false));
     assert_eq!(with.json()["residuals"], without.json()["residuals"]);
     assert_eq!(with.json()["index"]["files_without_index"], 1);

@@ -242,13 +242,7 @@ impl FilterRef {
         match &self.fuse {
             None => {
                 let body = s.read(self.offset, u64::from(self.len) * 8)?;
-                let v: Vec<u64> = body
-                    .chunks_exact(8)
-                    .map(|c| u64::from_le_bytes(c.try_into().unwrap_or_default()))
-                    .collect();
-                if v.windows(2).any(|w| w[0] >= w[1]) {
-                    return Err("malformed row group filter".into());
-                }
+                let v = sorted_hashes(&body).ok_or("malformed row group filter")?;
                 Ok(hashes.iter().any(|h| v.binary_search(h).is_ok()))
             }
             Some(d) => {
@@ -266,6 +260,19 @@ impl FilterRef {
             }
         }
     }
+}
+
+/// Strictly increasing little-endian u64s, as the index stores hash lists; None when the
+/// bytes are not that.
+fn sorted_hashes(b: &[u8]) -> Option<Vec<u64>> {
+    if !b.len().is_multiple_of(8) {
+        return None;
+    }
+    let v: Vec<u64> = b
+        .chunks_exact(8)
+        .map(|c| u64::from_le_bytes(c.try_into().unwrap_or_default()))
+        .collect();
+    v.windows(2).all(|w| w[0] < w[1]).then_some(v)
 }
 
 /// Every distinct value hash of the lake, sorted. Kept a superset when files go away
@@ -305,17 +312,9 @@ impl LakeSet {
     }
 
     pub fn from_bytes(b: &[u8]) -> Result<LakeSet, String> {
-        if !b.len().is_multiple_of(8) {
-            return Err("malformed lake set".into());
-        }
-        let v: Vec<u64> = b
-            .chunks_exact(8)
-            .map(|c| u64::from_le_bytes(c.try_into().unwrap_or_default()))
-            .collect();
-        if v.windows(2).any(|w| w[0] >= w[1]) {
-            return Err("malformed lake set".into());
-        }
-        Ok(LakeSet(v))
+        sorted_hashes(b)
+            .map(LakeSet)
+            .ok_or_else(|| "malformed lake set".into())
     }
 }
 

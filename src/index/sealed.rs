@@ -70,6 +70,12 @@ pub fn seal(key: &IndexKey, head: &[u8], body: &[u8]) -> (Vec<u8>, String) {
     (out, name)
 }
 
+/// The public fingerprint of a sealed file: the SHA-256 (hex) of everything before its
+/// body, which commits to the body by the body's SHA-256.
+pub fn prefix_sha256(prefix: &[u8]) -> String {
+    crate::subjects::hex(&Sha256::digest(prefix))
+}
+
 /// An open sealed file: head checked, body blocks checked as they are read.
 pub struct Sealed {
     file: File,
@@ -165,7 +171,7 @@ impl Sealed {
             file,
             head,
             name: format!("{}.vix", crate::subjects::hex(&tag[..16])),
-            prefix_sha256: crate::subjects::hex(&Sha256::digest(&pre[..prefix as usize + 32])),
+            prefix_sha256: prefix_sha256(&pre[..prefix as usize + 32]),
             body_at: prefix + 32,
             body_len,
             digest,

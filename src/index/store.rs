@@ -10,14 +10,13 @@
 //! subject present in the lake. Anything that fails its check is not trusted: the scan
 //! reads those files in full, the build redoes them.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
-use super::sealed::{BLOCK, Sealed, seal};
-use super::{EntryRef, Fingerprint, IndexKey, LakeSet};
+use super::sealed::{BLOCK, Sealed, prefix_sha256, seal};
+use super::{EntryRef, Fingerprint, IndexKey, LakeSet, sorted_hashes};
 use crate::lake::{Table, list_table};
 use crate::scan::ScanOptions;
 use crate::store::Store;
@@ -30,8 +29,6 @@ pub struct LakeIndex {
     set: Sealed,
     /// The first hash of each block of the lake set.
     set_dir: Vec<u64>,
-    /// Lake-set answers already looked up (every file asks for the same subjects).
-    present: Mutex<HashMap<u64, bool>>,
     /// SHA-256 (hex) of `lake.vix` up to its lake set, which it commits to by the set's
     /// SHA-256: which index a report or certificate relied on.
     pub fingerprint: String,
@@ -91,18 +88,11 @@ impl LakeIndex {
         let manifest: Manifest =
             serde_json::from_slice(head.get(4..4 + n).ok_or_else(|| at("malformed".into()))?)
                 .map_err(|e| at(e.to_string()))?;
-        let set_dir: Vec<u64> = head[4 + n..]
-            .chunks_exact(8)
-            .map(|c| u64::from_le_bytes(c.try_into().unwrap_or_default()))
-            .collect();
-        let blocks = set.body_len().div_ceil(BLOCK);
-        if !set.body_len().is_multiple_of(8)
-            || set_dir.len() as u64 != blocks
-            || head.len() != 4 + n + 8 * set_dir.len()
-            || set_dir.windows(2).any(|w| w[0] >= w[1])
-        {
-            return Err(at("malformed lake set".into()));
-        }
+        let set_dir = sorted_hashes(&head[4 + n..])
+            .filter(|d| {
+                set.body_len().is_multiple_of(8) && d.len() as u64 == set.body_len().div_ceil(BLOCK)
+            })
+            .ok_or_else(|| at("malformed lake set".into()))?;
         Ok(LakeIndex {
             key: key.clone(),
             dir: dir.to_path_buf(),
@@ -110,7 +100,6 @@ impl LakeIndex {
             fingerprint: set.prefix_sha256.clone(),
             set,
             set_dir,
-            present: Mutex::new(HashMap::new()),
             exact: manifest.exact,
         })
     }
@@ -128,30 +117,19 @@ impl LakeIndex {
         }
         let at = (i - 1) as u64 * BLOCK;
         let b = self.set.read(at, BLOCK.min(self.set.body_len() - at))?;
-        let v: Vec<u64> = b
-            .chunks_exact(8)
-            .map(|c| u64::from_le_bytes(c.try_into().unwrap_or_default()))
-            .collect();
-        if v.first() != Some(&self.set_dir[i - 1]) || v.windows(2).any(|w| w[0] >= w[1]) {
-            return Err("malformed lake set".into());
-        }
+        let v = sorted_hashes(&b)
+            .filter(|v| v.first() == Some(&self.set_dir[i - 1]))
+            .ok_or("malformed lake set")?;
         Ok(v.binary_search(&h).is_ok())
     }
 
     /// The hashes that may occur in the lake. A block that fails its check counts as a
     /// match (the row group filters then decide): never a false "absent".
-    fn present(&self, hashes: &[u64]) -> Vec<u64> {
-        let Ok(mut memo) = self.present.lock() else {
-            return hashes.to_vec();
-        };
+    pub fn present(&self, hashes: &[u64]) -> Vec<u64> {
         hashes
             .iter()
             .copied()
-            .filter(|&h| {
-                *memo
-                    .entry(h)
-                    .or_insert_with(|| self.set_contains(h).unwrap_or(true))
-            })
+            .filter(|&h| self.set_contains(h).unwrap_or(true))
             .collect()
     }
 
@@ -311,9 +289,7 @@ pub fn build(
     }
     summary.lake_values = set.len() as u64;
     summary.lake_set_exact = manifest.exact;
-    summary.fingerprint = Sealed::open(&dir.join("lake.vix"), key)
-        .map(|s| s.prefix_sha256)
-        .unwrap_or_default();
+    summary.fingerprint = prefix_sha256(&sealed[..sealed.len() - body.len()]);
     summary.index_bytes = dir_bytes(dir);
     Ok(summary)
 }
@@ -336,27 +312,25 @@ fn dir_bytes(dir: &Path) -> u64 {
 impl LakeIndex {
     /// The row groups of a file the index rules out for these probes, or None when the
     /// index cannot speak for the file (not listed, its fingerprint differs, or its entry
-    /// fails a check). `probes` are (column name, hashes of the subject IDs in that
-    /// column's form).
+    /// fails a check). `probes` are (column name, the subjects' keyed hashes in that
+    /// column's form that [`LakeIndex::present`] let through): only subjects present
+    /// somewhere in the lake need the row group filters.
     pub fn ruled_out(
         &self,
         fingerprint: &Fingerprint,
-        probes: &[(String, Vec<u64>)],
+        probes: &[(String, &[u64])],
     ) -> Option<Vec<bool>> {
         let listed = self.files.get(&fingerprint.path)?;
         if &listed.fingerprint != fingerprint {
             return None;
         }
-        // Only subjects present somewhere in the lake need the row group filters.
-        let present: Vec<(usize, Vec<u64>)> = probes
+        let present: Vec<(usize, &[u64])> = probes
             .iter()
-            .map(|(col, hashes)| {
-                let i = listed.columns.iter().position(|c| c == col)?;
-                Some((i, self.present(hashes)))
-            })
-            .collect::<Option<Vec<_>>>()?;
-        let present: Vec<(usize, Vec<u64>)> =
-            present.into_iter().filter(|(_, h)| !h.is_empty()).collect();
+            .map(|(col, hashes)| Some((listed.columns.iter().position(|c| c == col)?, *hashes)))
+            .collect::<Option<Vec<_>>>()?
+            .into_iter()
+            .filter(|(_, h)| !h.is_empty())
+            .collect();
         if present.is_empty() {
             // No subject occurs anywhere in the lake set, which holds every value of
             // every listed file: the entry need not be opened.

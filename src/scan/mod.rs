@@ -641,9 +641,9 @@ fn scan_file(
     // What the subject index rules out (None: it cannot speak for this file).
     let ruled_out = req.index.and_then(|ix| {
         let fp = crate::index::Fingerprint::of(f, footer_sha256.clone());
-        let probes: Vec<(String, Vec<u64>)> = cols
+        let probes: Vec<(String, &[u64])> = cols
             .iter()
-            .map(|c| (c.descr.path().string(), c.probe.index_hashes(&ix.key)))
+            .map(|c| (c.descr.path().string(), c.probe.index_present(ix)))
             .collect();
         ix.ruled_out(&fp, &probes)
     });

@@ -92,6 +92,9 @@ pub struct Probe {
     sorted_ints: Vec<i64>,
     /// xxHash64 of each key's physical bytes, as Parquet bloom filters hash them.
     bloom: Vec<u64>,
+    /// The keyed hashes the subject index's lake set may hold (a probe lives for one
+    /// scan, which uses one index): computed once, not once per file.
+    index_present: std::sync::OnceLock<Vec<u64>>,
 }
 
 impl Probe {
@@ -108,6 +111,7 @@ impl Probe {
             sorted_bytes: vec![],
             sorted_ints: vec![],
             bloom: vec![],
+            index_present: std::sync::OnceLock::new(),
         };
         for (i, id) in ids.iter().enumerate() {
             let subject = i as u32;
@@ -193,8 +197,15 @@ impl Probe {
         self.ints.insert(key, subject);
     }
 
+    /// The keyed hashes of the IDs that may occur in the lake indexed by `ix` (the lake
+    /// set's answer, computed on first use).
+    pub fn index_present(&self, ix: &crate::index::LakeIndex) -> &[u64] {
+        self.index_present
+            .get_or_init(|| ix.present(&self.index_hashes(&ix.key)))
+    }
+
     /// The subject index's keyed hashes of the IDs, in this column's form.
-    pub fn index_hashes(&self, key: &crate::index::IndexKey) -> Vec<u64> {
+    fn index_hashes(&self, key: &crate::index::IndexKey) -> Vec<u64> {
         match self.kind {
             IdKind::Bytes | IdKind::Fixed { .. } => {
                 self.sorted_bytes.iter().map(|k| key.bytes(k)).collect()
