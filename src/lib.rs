@@ -23,6 +23,7 @@ pub mod report;
 pub mod s3;
 pub mod scan;
 pub mod secret;
+pub mod shard;
 pub mod store;
 pub mod subjects;
 pub mod tables;

@@ -354,9 +354,20 @@ struct LakeArgs {
 }
 
 #[derive(clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
 struct ScanArgs {
+    #[command(subcommand)]
+    step: Option<ScanStep>,
     #[command(flatten)]
     lake: LakeArgs,
+    /// Scan exactly the files listed (lines of `vouch scan plan`, any subset; `-` reads
+    /// stdin) and write a partial report for `vouch scan merge` (needs the subject key).
+    #[arg(long, value_name = "FILE")]
+    files_from: Option<String>,
+    /// With --files-from: scan only shard I of N of the list (I from 0; shards are
+    /// balanced by bytes and the same on every machine).
+    #[arg(long, value_name = "I/N", requires = "files_from")]
+    shard: Option<String>,
     /// A subject index (vouch index build): row groups it rules out are not read; files
     /// it does not cover are read in full. Needs the subject key.
     #[arg(long, value_name = "DIR")]
@@ -385,6 +396,49 @@ struct ScanArgs {
     /// Also scan noncurrent object versions (S3 versioned buckets).
     #[arg(long)]
     include_versions: bool,
+}
+
+#[derive(Subcommand)]
+enum ScanStep {
+    /// List the work of a scan as JSON Lines: a header line, then one line per file
+    /// (table, key, size, ETag and version id in S3), in the order a scan reads them.
+    Plan(PlanArgs),
+    /// Merge the partial reports of one plan into the report a single scan gives; exit 2
+    /// when a file of the plan is missing or covered twice, or the parts disagree.
+    Merge(MergeArgs),
+}
+
+#[derive(clap::Args)]
+struct PlanArgs {
+    /// The lake (default: [lake] location in --config).
+    #[arg(long, value_name = "LOCATION")]
+    lake: Option<String>,
+    /// vouch.toml: lake location, tables, identifier columns.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[arg(long, value_name = "URL")]
+    endpoint_url: Option<String>,
+    /// Also list noncurrent object versions (S3 versioned buckets).
+    #[arg(long)]
+    include_versions: bool,
+    /// Write the plan to FILE (atomically) instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+struct MergeArgs {
+    /// Partial reports (`vouch scan --files-from ... --out PART`).
+    #[arg(required = true, value_name = "PART")]
+    parts: Vec<PathBuf>,
+    /// The plan the parts were scanned from.
+    #[arg(long, value_name = "FILE")]
+    plan: PathBuf,
+    #[arg(long, value_enum, default_value = "text")]
+    format: Format,
+    /// Also write the JSON report to FILE (atomically).
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
 }
 
 /// A failure that stops the command: one line on stderr, exit 2.
@@ -425,6 +479,14 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<u8, Fatal> {
     match cli.cmd {
+        Cmd::Scan(ScanArgs {
+            step: Some(ScanStep::Plan(a)),
+            ..
+        }) => scan_plan(a),
+        Cmd::Scan(ScanArgs {
+            step: Some(ScanStep::Merge(a)),
+            ..
+        }) => scan_merge(a),
         Cmd::Scan(a) => scan(a, cli.quiet),
         Cmd::Export(a) => export(a, cli.quiet),
         Cmd::Evidence(EvidenceCmd::Build(a)) => evidence_build(a),
@@ -454,17 +516,12 @@ fn index_key(cfg: &Config) -> Result<vouch::index::IndexKey, Fatal> {
 }
 
 fn index_build(a: IndexBuildArgs) -> Result<u8, Fatal> {
-    let cfg = match &a.config {
-        Some(p) => Config::load(p)?,
-        None => Config::default(),
-    };
+    let (cfg, location, store) = resolve_lake(
+        a.lake.as_deref(),
+        a.config.as_deref(),
+        a.endpoint_url.as_deref(),
+    )?;
     let key = index_key(&cfg)?;
-    let location = match (&a.lake, &cfg.lake.location) {
-        (Some(l), _) => l.clone(),
-        (None, Some(l)) => cfg.resolve(l),
-        (None, None) => return Err(Fatal("no lake given: use --lake or [lake] location".into())),
-    };
-    let store = vouch::store::open_location(&location, &s3_options(a.endpoint_url.as_deref()))?;
     let tables = discover_tables(store.as_ref(), &cfg.lake)?;
     let s = vouch::index::build(
         store.as_ref(),
@@ -676,13 +733,18 @@ struct Lake {
     subjects: Vec<String>,
 }
 
-fn open_lake(a: &LakeArgs) -> Result<Lake, Fatal> {
-    let cfg = match &a.config {
+/// The config, the lake's location (`--lake` over `[lake] location`) and its store.
+fn resolve_lake(
+    lake: Option<&str>,
+    config: Option<&std::path::Path>,
+    endpoint_url: Option<&str>,
+) -> Result<(Config, String, Box<dyn vouch::store::Store>), Fatal> {
+    let cfg = match config {
         Some(p) => Config::load(p)?,
         None => Config::default(),
     };
-    let location = match (&a.lake, &cfg.lake.location) {
-        (Some(l), _) => l.clone(),
+    let location = match (lake, &cfg.lake.location) {
+        (Some(l), _) => l.to_string(),
         (None, Some(l)) => cfg.resolve(l),
         (None, None) => {
             return Err(Fatal(
@@ -690,6 +752,11 @@ fn open_lake(a: &LakeArgs) -> Result<Lake, Fatal> {
             ));
         }
     };
+    let store = vouch::store::open_location(&location, &s3_options(endpoint_url))?;
+    Ok((cfg, location, store))
+}
+
+fn open_lake(a: &LakeArgs) -> Result<Lake, Fatal> {
     let mut subjects = Vec::new();
     if let Some(p) = &a.ids {
         subjects = read_id_file(p)?;
@@ -703,7 +770,11 @@ fn open_lake(a: &LakeArgs) -> Result<Lake, Fatal> {
     if subjects.is_empty() {
         return Err(Fatal(vouch::subjects::SubjectError::NoneGiven.to_string()));
     }
-    let store = vouch::store::open_location(&location, &s3_options(a.endpoint_url.as_deref()))?;
+    let (cfg, location, store) = resolve_lake(
+        a.lake.as_deref(),
+        a.config.as_deref(),
+        a.endpoint_url.as_deref(),
+    )?;
     Ok(Lake {
         cfg,
         location,
@@ -733,7 +804,55 @@ fn scan(a: ScanArgs, quiet: bool) -> Result<u8, Fatal> {
         Some(p) => vouch::tables::legal_holds(p)?,
         None => Default::default(),
     };
-    let tables = discover_tables(store.as_ref(), &cfg.lake)?;
+    // A part of a sharded scan: the plan's lines say which files and tables.
+    let part_of = match &a.files_from {
+        Some(from) => {
+            if !labeler.is_keyed() {
+                return Err(Fatal(
+                    "--files-from needs a subject key ([privacy] subject_key or \
+                     subject_key_file, or VOUCH_SUBJECT_KEY): partial reports travel between \
+                     machines and name subjects only by keyed hash"
+                        .into(),
+                ));
+            }
+            if a.include_versions {
+                return Err(Fatal(
+                    "--include-versions is for `vouch scan plan`: the plan lists the versions"
+                        .into(),
+                ));
+            }
+            let (text, shown) = if from == "-" {
+                let mut t = String::new();
+                std::io::Read::read_to_string(&mut std::io::stdin().lock(), &mut t)
+                    .map_err(|e| Fatal(format!("stdin: {}", vouch::store::io_message(&e))))?;
+                (t, "stdin".to_string())
+            } else {
+                let t = std::fs::read_to_string(from)
+                    .map_err(|e| Fatal(format!("{from}: {}", vouch::store::io_message(&e))))?;
+                (t, from.clone())
+            };
+            let mut list = vouch::shard::parse_file_list(&text, &shown).map_err(Fatal)?;
+            let shard = match &a.shard {
+                Some(s) => {
+                    let (i, n) = vouch::shard::parse_shard(s).map_err(Fatal)?;
+                    let of = vouch::shard::shard_of(&list.files, n);
+                    let mut k = 0;
+                    list.files.retain(|_| {
+                        k += 1;
+                        of[k - 1] == i
+                    });
+                    Some((i, n))
+                }
+                None => None,
+            };
+            Some((list, shard))
+        }
+        None => None,
+    };
+    let tables = match part_of {
+        Some(_) => Vec::new(),
+        None => discover_tables(store.as_ref(), &cfg.lake)?,
+    };
     let options = ScanOptions {
         use_statistics: !a.no_statistics,
         use_bloom_filters: !a.no_bloom_filters,
@@ -770,12 +889,50 @@ fn scan(a: ScanArgs, quiet: bool) -> Result<u8, Fatal> {
     let started = Instant::now();
     let show = !quiet && std::io::stderr().is_terminal();
     let progress = TermProgress::new(show);
-    let run = || vouch::scan::scan(&req, &progress);
     let threads = a.threads.unwrap_or_else(|| store.parallelism()).max(1);
-    let report = rayon::ThreadPoolBuilder::new()
+    let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
-        .build()?
-        .install(run);
+        .build()?;
+    if let Some((list, shard)) = part_of {
+        let part = pool.install(|| {
+            vouch::shard::scan_part(&req, list.plan.as_deref(), &list.files, shard, &progress)
+        });
+        progress.finish();
+        for f in &part.files {
+            if let Some(e) = &f.error {
+                eprintln!("vouch: {}: {e}", join_path(&location, &f.file));
+            }
+        }
+        let json = serde_json::to_vec_pretty(&part)?;
+        match &a.out {
+            Some(out) => vouch::fsio::write_atomic(out, &json, true).map_err(Fatal)?,
+            None => {
+                let mut stdout = std::io::stdout().lock();
+                stdout.write_all(&json)?;
+                writeln!(stdout)?;
+                stdout.flush()?;
+            }
+        }
+        if !quiet {
+            let (rows, errors) = part.summary();
+            eprintln!(
+                "vouch: part{} of plan {}: {} file(s), {} matching row(s), {} error(s) in {:.2} s \
+                 (not a verdict: merge every part with `vouch scan merge`)",
+                part.shard
+                    .as_ref()
+                    .map(|s| format!(" {s}"))
+                    .unwrap_or_default(),
+                part.plan.get(..12).unwrap_or("-"),
+                part.files.len(),
+                rows,
+                errors,
+                started.elapsed().as_secs_f64()
+            );
+        }
+        return Ok(part.exit_code());
+    }
+    let run = || vouch::scan::scan(&req, &progress);
+    let report = pool.install(run);
     progress.finish();
     for e in &report.errors {
         eprintln!("vouch: {}: {}", join_path(&location, &e.file), e.error);
@@ -788,6 +945,90 @@ fn scan(a: ScanArgs, quiet: bool) -> Result<u8, Fatal> {
     if !quiet {
         eprintln!("vouch: scanned in {:.2} s", started.elapsed().as_secs_f64());
     }
+    Ok(report.verdict.exit_code() as u8)
+}
+
+fn scan_plan(a: PlanArgs) -> Result<u8, Fatal> {
+    let (cfg, location, store) = resolve_lake(
+        a.lake.as_deref(),
+        a.config.as_deref(),
+        a.endpoint_url.as_deref(),
+    )?;
+    let tables = discover_tables(store.as_ref(), &cfg.lake)?;
+    let listed: Vec<_> = tables
+        .iter()
+        .map(|t| vouch::lake::list_table(store.as_ref(), t, a.include_versions))
+        .collect();
+    let plan = vouch::shard::Plan::of(&location, &listed);
+    let jsonl = plan.to_jsonl();
+    match &a.out {
+        Some(out) => vouch::fsio::write_atomic(out, &jsonl, true).map_err(Fatal)?,
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            stdout.write_all(&jsonl)?;
+            stdout.flush()?;
+        }
+    }
+    let mut problems = 0;
+    for t in &plan.header.tables {
+        for e in &t.errors {
+            eprintln!("vouch: {}: {}", join_path(&location, &e.file), e.error);
+            problems += 1;
+        }
+    }
+    if tables.is_empty() {
+        eprintln!("vouch: {location}: no tables found in the lake");
+        problems += 1;
+    }
+    eprintln!(
+        "vouch: plan {}: {} file(s), {} byte(s) in {} table(s)",
+        &plan.header.fingerprint[..12],
+        plan.header.files,
+        plan.header.bytes,
+        plan.header.tables.len()
+    );
+    // The plan is written either way; a merge of it reports the same problems.
+    Ok(if problems > 0 { 2 } else { 0 })
+}
+
+fn scan_merge(a: MergeArgs) -> Result<u8, Fatal> {
+    let read = |p: &std::path::Path| {
+        std::fs::read_to_string(p)
+            .map_err(|e| Fatal(format!("{}: {}", p.display(), vouch::store::io_message(&e))))
+    };
+    let plan_shown = a.plan.display().to_string();
+    let plan = vouch::shard::Plan::parse(&read(&a.plan)?, &plan_shown).map_err(Fatal)?;
+    let mut parts = Vec::with_capacity(a.parts.len());
+    for p in &a.parts {
+        let shown = p.display().to_string();
+        let part: vouch::shard::PartialReport = serde_json::from_str(&read(p)?)
+            .map_err(|e| Fatal(format!("{shown}: not a vouch partial report: {e}")))?;
+        parts.push((shown, part));
+    }
+    let report = match vouch::shard::merge(&plan, &parts) {
+        Ok(r) => r,
+        Err(problems) => {
+            const SHOWN: usize = 20;
+            for p in problems.iter().take(SHOWN) {
+                eprintln!("vouch: merge refused: {p}");
+            }
+            if problems.len() > SHOWN {
+                eprintln!(
+                    "vouch: merge refused: … and {} more",
+                    problems.len() - SHOWN
+                );
+            }
+            return Ok(2);
+        }
+    };
+    for e in &report.errors {
+        eprintln!("vouch: {}: {}", join_path(&report.lake, &e.file), e.error);
+    }
+    if let Some(out) = &a.out {
+        let json = serde_json::to_vec_pretty(&report)?;
+        vouch::fsio::write_atomic(out, &json, true).map_err(Fatal)?;
+    }
+    print_report(a.format, &report, || report.to_text())?;
     Ok(report.verdict.exit_code() as u8)
 }
 

@@ -40,6 +40,14 @@ pub struct ScanReport {
     pub subjects: usize,
     /// How subjects are named in `residuals`: `keyed-hash` or `as-given`.
     pub subject_labels: String,
+    /// A keyed hash of the sorted subject list (with a subject key): two reports, or the
+    /// partial reports of one sharded scan, checked the same subjects when these match.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subjects_fingerprint: Option<String>,
+    /// SHA-256 of the scan's plan (`vouch scan plan`: tables and every file with size,
+    /// ETag and version): the same for a single scan and a merge of its shards.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan_fingerprint: Option<String>,
     /// Files read completely.
     pub files_scanned: u64,
     /// Rows in the files read completely (pruned row groups included: they were ruled out).

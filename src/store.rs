@@ -280,6 +280,20 @@ impl Store for LocalStore {
         let path = object.path.as_str();
         let file =
             File::open(self.full(path)).map_err(|e| StoreError::new(path, io_message(&e)))?;
+        // A file rewritten since it was listed (or planned) is not the file listed.
+        let now = file
+            .metadata()
+            .map_err(|e| StoreError::new(path, io_message(&e)))?
+            .len();
+        if now != object.size {
+            return Err(StoreError::new(
+                path,
+                format!(
+                    "changed since it was listed: {now} bytes now, {} listed",
+                    object.size
+                ),
+            ));
+        }
         Ok(Box::new(LocalFile {
             file,
             path: path.to_string(),

@@ -94,6 +94,25 @@ impl SubjectLabeler {
         self.key.is_some()
     }
 
+    /// A keyed hash of the sorted distinct IDs (None without a key: a plain hash of a
+    /// short list would name its IDs to anyone who guesses them). Under a key derived
+    /// for this use, so that it is never equal to a label.
+    pub fn list_fingerprint(&self, ids: &[String]) -> Option<String> {
+        let key = self.key.as_ref()?;
+        let derived =
+            zeroize::Zeroizing::new(keyed_hash_hex(key, b"vouch subject list fingerprint v1"));
+        let mut sorted: Vec<&str> = ids.iter().map(String::as_str).collect();
+        sorted.sort_unstable();
+        sorted.dedup();
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(derived.as_bytes())
+            .unwrap_or_else(|_| unreachable!());
+        for id in sorted {
+            mac.update(&(id.len() as u64).to_le_bytes());
+            mac.update(id.as_bytes());
+        }
+        Some(format!("hmac-sha256:{}", hex(&mac.finalize().into_bytes())))
+    }
+
     pub fn label(&self, id: &str) -> String {
         match &self.key {
             None => id.to_string(),

@@ -31,7 +31,7 @@ use parquet::file::statistics::Statistics;
 use parquet::schema::types::ColumnDescPtr;
 use rayon::prelude::*;
 
-use crate::lake::{Table, list_table, partition_of};
+use crate::lake::{Table, TableFiles, list_table, partition_of};
 use crate::report::{Residual, RowGroupStats, ScanErrorEntry, ScanReport, TableReport, Verdict};
 use crate::store::{ObjectMeta, RangeRead, Store};
 use crate::subjects::SubjectLabeler;
@@ -121,6 +121,31 @@ struct FileOutcome {
     indexed: bool,
 }
 
+/// What one file held: the unit a partial report carries and a report is assembled from.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct FileResult {
+    /// Rows in the file (its footer's count; every one was checked or ruled out).
+    pub rows: u64,
+    pub row_groups: RowGroupStats,
+    /// Rows of any subject.
+    pub matching_rows: u64,
+    /// (subject label, matching rows), sorted by label.
+    pub subjects: Vec<(String, u64)>,
+    /// SHA-256 of the footer as read (hex).
+    pub footer_sha256: String,
+    /// The subject index spoke for this file.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub indexed: bool,
+}
+
+/// What [`scan_listed`] found: one result per listed file, per table, in listing order.
+pub struct Scanned {
+    pub results: Vec<Vec<Result<FileResult, String>>>,
+    pub located: Vec<FileMatches>,
+    pub bytes_read: u64,
+    pub read_requests: u64,
+}
+
 /// Runs the scan and builds the report.
 pub fn scan(req: &ScanRequest<'_>, progress: &dyn Progress) -> ScanReport {
     scan_locating(req, progress).0
@@ -131,44 +156,124 @@ pub fn scan_locating(
     req: &ScanRequest<'_>,
     progress: &dyn Progress,
 ) -> (ScanReport, Vec<FileMatches>) {
-    let mut located = Vec::new();
-    let mut errors: Vec<ScanErrorEntry> = req.prior_errors.clone();
-    let listed: Vec<_> = req
-        .tables
+    let listed = list(req);
+    let scanned = scan_listed(req, &listed, progress);
+    let located = scanned.located;
+    let report = assemble(Assembly {
+        lake: req.lake.clone(),
+        subjects: req.subjects.len(),
+        subjects_fingerprint: req.labeler.list_fingerprint(req.subjects),
+        keyed: req.labeler.is_keyed(),
+        holds: &req.holds,
+        prior_errors: req.prior_errors.clone(),
+        listed: &listed,
+        results: scanned.results,
+        bytes_read: scanned.bytes_read,
+        read_requests: scanned.read_requests,
+        index: req.index.map(|ix| ix.fingerprint.clone()),
+    });
+    (report, located)
+}
+
+/// The tables of the request with their files, as listed now: the work of a scan.
+pub fn list(req: &ScanRequest<'_>) -> Vec<TableFiles> {
+    req.tables
         .iter()
         .map(|t| list_table(req.store, t, req.include_versions))
-        .collect();
+        .collect()
+}
+
+/// Scans every file of `listed` (table-level listing errors are the caller's).
+pub fn scan_listed(
+    req: &ScanRequest<'_>,
+    listed: &[TableFiles],
+    progress: &dyn Progress,
+) -> Scanned {
     let total_files: u64 = listed.iter().map(|l| l.files.len() as u64).sum();
     let total_bytes: u64 = listed.iter().flat_map(|l| &l.files).map(|f| f.size).sum();
     progress.start(total_files, total_bytes);
-
     let probes = ProbeCache::new(req.subjects);
-    let bytes_read = ReadCounters::default();
+    let counters = ReadCounters::default();
+    let mut located = Vec::new();
+    let mut results = Vec::with_capacity(listed.len());
+    for lt in listed {
+        let outcomes: Vec<Result<FileOutcome, String>> = lt
+            .files
+            .par_iter()
+            .map(|f| {
+                let r = contain(|| scan_file(req, f, &lt.table.id_columns, &probes, &counters));
+                progress.file_done(f.size);
+                r
+            })
+            .collect();
+        let mut table_results = Vec::with_capacity(outcomes.len());
+        for (f, r) in lt.files.iter().zip(outcomes) {
+            table_results.push(r.map(|mut o| {
+                if !o.matched_rows.is_empty() {
+                    located.push(FileMatches {
+                        table: lt.table.name.clone(),
+                        file: f.clone(),
+                        row_groups: std::mem::take(&mut o.matched_rows),
+                    });
+                }
+                let mut subjects: Vec<(String, u64)> = o
+                    .per_subject
+                    .into_iter()
+                    .map(|(s, n)| (req.labeler.label(&req.subjects[s as usize]), n))
+                    .collect();
+                subjects.sort();
+                FileResult {
+                    rows: o.rows,
+                    row_groups: o.stats,
+                    matching_rows: o.residual_rows,
+                    subjects,
+                    footer_sha256: o.footer_sha256,
+                    indexed: o.indexed,
+                }
+            }));
+        }
+        results.push(table_results);
+    }
+    Scanned {
+        results,
+        located,
+        bytes_read: counters.bytes.load(Ordering::Relaxed),
+        read_requests: counters.requests.load(Ordering::Relaxed),
+    }
+}
+
+/// Everything a report is made of: a listing and one result per listed file.
+pub struct Assembly<'a> {
+    pub lake: String,
+    /// Distinct subject IDs checked.
+    pub subjects: usize,
+    pub subjects_fingerprint: Option<String>,
+    pub keyed: bool,
+    pub holds: &'a BTreeSet<String>,
+    pub prior_errors: Vec<ScanErrorEntry>,
+    pub listed: &'a [TableFiles],
+    /// Per table of `listed`, per file: the same shape.
+    pub results: Vec<Vec<Result<FileResult, String>>>,
+    pub bytes_read: u64,
+    pub read_requests: u64,
+    /// The subject index's fingerprint, when one was used.
+    pub index: Option<String>,
+}
+
+/// Builds the report. A single scan and a merge of partial reports both come here, so
+/// that the same results always give the same report.
+pub fn assemble(a: Assembly<'_>) -> ScanReport {
+    let mut errors: Vec<ScanErrorEntry> = a.prior_errors;
     let mut tables = Vec::new();
     let mut residuals = Vec::new();
-    let mut objects: Vec<crate::report::ObjectRecord> = listed
-        .iter()
-        .flat_map(|l| &l.files)
-        .map(|f| crate::report::ObjectRecord {
-            file: f.path.clone(),
-            size: f.size,
-            etag: f.etag.clone(),
-            version_id: f.version_id.clone(),
-            noncurrent: f.noncurrent,
-            footer_sha256: None,
-        })
-        .collect();
+    let mut objects = Vec::new();
     let mut totals = RowGroupStats::default();
     let (mut files_scanned, mut rows_scanned, mut residual_rows, mut held_rows) =
         (0u64, 0u64, 0u64, 0u64);
-
-    let mut object_index = 0;
     let mut files_without_index = 0u64;
-    for lt in &listed {
+    for (lt, results) in a.listed.iter().zip(a.results) {
         let t = &lt.table;
-        let first_object = object_index;
-        object_index += lt.files.len();
-        let held = req.holds.contains(&t.name);
+        let held = a.holds.contains(&t.name);
         let mut tr = TableReport {
             table: t.name.clone(),
             path: t.path.clone(),
@@ -200,19 +305,16 @@ pub fn scan_locating(
             });
             tr.errors += 1;
         }
-        let outcomes: Vec<(usize, Result<FileOutcome, String>)> = lt
-            .files
-            .par_iter()
-            .enumerate()
-            .map(|(i, f)| {
-                let r = contain(|| scan_file(req, f, &t.id_columns, &probes, &bytes_read));
-                progress.file_done(f.size);
-                (i, r)
-            })
-            .collect();
         let mut partitions = BTreeSet::new();
-        for (i, r) in outcomes {
-            let f = &lt.files[i];
+        for (f, r) in lt.files.iter().zip(results) {
+            let mut object = crate::report::ObjectRecord {
+                file: f.path.clone(),
+                size: f.size,
+                etag: f.etag.clone(),
+                version_id: f.version_id.clone(),
+                noncurrent: f.noncurrent,
+                footer_sha256: None,
+            };
             match r {
                 Err(e) => {
                     errors.push(ScanErrorEntry {
@@ -221,38 +323,30 @@ pub fn scan_locating(
                     });
                     tr.errors += 1;
                 }
-                Ok(mut o) => {
-                    objects[first_object + i].footer_sha256 =
-                        Some(std::mem::take(&mut o.footer_sha256));
-                    if !o.matched_rows.is_empty() {
-                        located.push(FileMatches {
-                            table: t.name.clone(),
-                            file: f.clone(),
-                            row_groups: std::mem::take(&mut o.matched_rows),
-                        });
-                    }
+                Ok(o) => {
+                    object.footer_sha256 = Some(o.footer_sha256);
                     tr.files += 1;
                     tr.rows_scanned += o.rows;
-                    add_stats(&mut totals, &o.stats);
+                    add_stats(&mut totals, &o.row_groups);
                     files_without_index += u64::from(!o.indexed);
                     if held {
-                        tr.held_rows += o.residual_rows;
+                        tr.held_rows += o.matching_rows;
                     } else {
-                        tr.residual_rows += o.residual_rows;
+                        tr.residual_rows += o.matching_rows;
                     }
                     let partition = partition_of(&t.path, &f.path);
-                    if o.residual_rows > 0
+                    if o.matching_rows > 0
                         && !held
                         && let Some(p) = &partition
                     {
                         partitions.insert(p.clone());
                     }
-                    for (subject, rows) in o.per_subject {
+                    for (subject, rows) in o.subjects {
                         residuals.push(Residual {
                             table: t.name.clone(),
                             file: f.path.clone(),
                             partition: partition.clone(),
-                            subject: req.labeler.label(&req.subjects[subject as usize]),
+                            subject,
                             rows,
                             held,
                             version_id: f.version_id.clone(),
@@ -260,6 +354,7 @@ pub fn scan_locating(
                     }
                 }
             }
+            objects.push(object);
         }
         tr.partitions_with_residuals = partitions.into_iter().collect();
         files_scanned += tr.files;
@@ -268,9 +363,9 @@ pub fn scan_locating(
         held_rows += tr.held_rows;
         tables.push(tr);
     }
-    if req.tables.is_empty() {
+    if a.listed.is_empty() {
         errors.push(ScanErrorEntry {
-            file: req.lake.clone(),
+            file: a.lake.clone(),
             error: "no tables found in the lake".into(),
         });
     }
@@ -281,20 +376,22 @@ pub fn scan_locating(
     } else {
         Verdict::Clean
     };
-    let report = ScanReport {
+    ScanReport {
         schema_version: 1,
         verdict,
-        lake: req.lake.clone(),
-        subjects: req.subjects.len(),
-        subject_labels: if req.labeler.is_keyed() {
+        lake: a.lake,
+        subjects: a.subjects,
+        subject_labels: if a.keyed {
             "keyed-hash".into()
         } else {
             "as-given".into()
         },
+        subjects_fingerprint: a.subjects_fingerprint,
+        plan_fingerprint: Some(crate::shard::fingerprint(a.listed)),
         files_scanned,
         rows_scanned,
-        bytes_read: bytes_read.bytes.load(Ordering::Relaxed),
-        read_requests: bytes_read.requests.load(Ordering::Relaxed),
+        bytes_read: a.bytes_read,
+        read_requests: a.read_requests,
         residual_rows,
         held_rows,
         row_groups: totals,
@@ -302,12 +399,11 @@ pub fn scan_locating(
         residuals,
         errors,
         objects,
-        index: req.index.map(|ix| crate::report::IndexUse {
-            fingerprint: ix.fingerprint.clone(),
+        index: a.index.map(|fingerprint| crate::report::IndexUse {
+            fingerprint,
             files_without_index,
         }),
-    };
-    (report, located)
+    }
 }
 
 fn add_stats(into: &mut RowGroupStats, s: &RowGroupStats) {

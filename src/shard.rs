@@ -1,0 +1,867 @@
+//! Scans past one machine: the plan of a scan, deterministic shards of it, partial
+//! reports and their merge into the report one scan would give.
+//!
+//! vouch stays the kernel; an engine the team already runs (Spark, Kubernetes Indexed
+//! Jobs, AWS Batch array jobs) distributes the work. The pieces:
+//! - [`Plan`]: every table and file of the lake as listed (size, ETag, version), written
+//!   as JSON Lines: a header line, then one self-contained line per file. Its
+//!   [`fingerprint`] is the SHA-256 of what was listed, and every scan report carries it.
+//! - [`shard_of`]: which of N shards a file belongs to: files in the order of a hash of
+//!   their key, cut into N runs of about equal bytes. Adding a file moves only files near
+//!   the cuts.
+//! - [`PartialReport`]: one result per covered file, plus what must agree across parts
+//!   (plan, subjects, legal holds, options, index).
+//! - [`merge`]: checks the parts cover the plan exactly once and agree, then builds the
+//!   report through [`crate::scan::assemble`], the same code a single scan uses.
+//!
+//! Partial reports name subjects only by keyed hash: they travel between machines.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::lake::{Table, TableFiles};
+use crate::report::{ScanErrorEntry, ScanReport};
+use crate::scan::{Assembly, FileResult, Progress, ScanRequest};
+use crate::store::{ObjectMeta, StoreError};
+
+/// The first line of a plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanHeader {
+    /// Always 1 for this layout.
+    pub vouch_plan: u32,
+    /// SHA-256 of the tables and files below (see [`fingerprint`]).
+    pub fingerprint: String,
+    pub lake: String,
+    pub files: u64,
+    pub bytes: u64,
+    pub tables: Vec<PlanTable>,
+}
+
+/// A table of the plan, with the places its listing could not read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanTable {
+    pub table: String,
+    pub path: String,
+    pub id_columns: Vec<String>,
+    #[serde(default)]
+    pub errors: Vec<ScanErrorEntry>,
+}
+
+/// One file of the plan: a line that is enough to scan the file on any machine.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanFile {
+    /// The plan's fingerprint.
+    pub plan: String,
+    pub table: String,
+    pub id_columns: Vec<String>,
+    pub file: String,
+    pub size: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub noncurrent: bool,
+}
+
+impl PlanFile {
+    fn object(&self) -> ObjectMeta {
+        ObjectMeta {
+            path: self.file.clone(),
+            size: self.size,
+            modified: None,
+            etag: self.etag.clone(),
+            version_id: self.version_id.clone(),
+            noncurrent: self.noncurrent,
+        }
+    }
+
+    /// What identifies the file within a plan.
+    fn key(&self) -> (String, String, Option<String>) {
+        (
+            self.table.clone(),
+            self.file.clone(),
+            self.version_id.clone(),
+        )
+    }
+
+    /// `table: file` (and the version), for messages.
+    fn shown(&self) -> String {
+        match &self.version_id {
+            Some(v) => format!("{} (version {v})", self.file),
+            None => self.file.clone(),
+        }
+    }
+}
+
+/// A whole plan: header and files, in the order a single scan reads them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    pub header: PlanHeader,
+    pub files: Vec<PlanFile>,
+}
+
+/// The file record as hashed into the fingerprint (no plan field: it is the hash).
+#[derive(Serialize)]
+struct HashedFile<'a> {
+    table: &'a str,
+    file: &'a str,
+    size: u64,
+    etag: &'a Option<String>,
+    version_id: &'a Option<String>,
+    noncurrent: bool,
+}
+
+/// SHA-256 of a listing: tables (name, path, identifier columns, listing errors) and every
+/// file (table, path, size, ETag, version), in order. The lake's location is not part of
+/// it: the same files give the same fingerprint wherever the lake is mounted.
+pub fn fingerprint(listed: &[TableFiles]) -> String {
+    let mut h = Sha256::new();
+    h.update(b"vouch plan v1\n");
+    for lt in listed {
+        let t = plan_table(lt);
+        h.update(serde_json::to_vec(&t).unwrap_or_default());
+        h.update(b"\n");
+    }
+    for lt in listed {
+        for f in &lt.files {
+            let rec = HashedFile {
+                table: &lt.table.name,
+                file: &f.path,
+                size: f.size,
+                etag: &f.etag,
+                version_id: &f.version_id,
+                noncurrent: f.noncurrent,
+            };
+            h.update(serde_json::to_vec(&rec).unwrap_or_default());
+            h.update(b"\n");
+        }
+    }
+    crate::subjects::hex(&h.finalize())
+}
+
+fn plan_table(lt: &TableFiles) -> PlanTable {
+    PlanTable {
+        table: lt.table.name.clone(),
+        path: lt.table.path.clone(),
+        id_columns: lt.table.id_columns.clone(),
+        errors: lt
+            .errors
+            .iter()
+            .map(|e| ScanErrorEntry {
+                file: e.path.clone(),
+                error: e.message.clone(),
+            })
+            .collect(),
+    }
+}
+
+impl Plan {
+    /// The plan of a listing.
+    pub fn of(lake: &str, listed: &[TableFiles]) -> Plan {
+        let fp = fingerprint(listed);
+        let files: Vec<PlanFile> = listed
+            .iter()
+            .flat_map(|lt| {
+                let fp = &fp;
+                lt.files.iter().map(move |f| PlanFile {
+                    plan: fp.clone(),
+                    table: lt.table.name.clone(),
+                    id_columns: lt.table.id_columns.clone(),
+                    file: f.path.clone(),
+                    size: f.size,
+                    etag: f.etag.clone(),
+                    version_id: f.version_id.clone(),
+                    noncurrent: f.noncurrent,
+                })
+            })
+            .collect();
+        Plan {
+            header: PlanHeader {
+                vouch_plan: 1,
+                fingerprint: fp,
+                lake: lake.to_string(),
+                files: files.len() as u64,
+                bytes: files.iter().map(|f| f.size).sum(),
+                tables: listed.iter().map(plan_table).collect(),
+            },
+            files,
+        }
+    }
+
+    /// JSON Lines: the header, then one line per file.
+    pub fn to_jsonl(&self) -> Vec<u8> {
+        let mut out = serde_json::to_vec(&self.header).unwrap_or_default();
+        out.push(b'\n');
+        for f in &self.files {
+            out.extend(serde_json::to_vec(f).unwrap_or_default());
+            out.push(b'\n');
+        }
+        out
+    }
+
+    /// The listing the plan describes (what [`crate::scan::assemble`] takes).
+    pub fn listed(&self) -> Vec<TableFiles> {
+        let mut by_table: HashMap<&str, Vec<ObjectMeta>> = HashMap::new();
+        for f in &self.files {
+            by_table.entry(&f.table).or_default().push(f.object());
+        }
+        self.header
+            .tables
+            .iter()
+            .map(|t| TableFiles {
+                table: Table {
+                    name: t.table.clone(),
+                    path: t.path.clone(),
+                    id_columns: t.id_columns.clone(),
+                },
+                files: by_table.remove(t.table.as_str()).unwrap_or_default(),
+                errors: t
+                    .errors
+                    .iter()
+                    .map(|e| StoreError::new(&e.file, &e.error))
+                    .collect(),
+            })
+            .collect()
+    }
+
+    /// Reads a whole plan (`vouch scan plan` output), checking it is the plan it says.
+    pub fn parse(text: &str, shown: &str) -> Result<Plan, String> {
+        let mut lines = text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty());
+        let header: PlanHeader = match lines.next() {
+            Some((_, l)) => serde_json::from_str(l).map_err(|e| {
+                format!("{shown}: line 1 is not a vouch plan header ({e}): make plans with `vouch scan plan`")
+            })?,
+            None => return Err(format!("{shown}: empty plan")),
+        };
+        if header.vouch_plan != 1 {
+            return Err(format!(
+                "{shown}: plan layout {} is not supported (this vouch reads 1)",
+                header.vouch_plan
+            ));
+        }
+        let mut files = Vec::new();
+        for (i, l) in lines {
+            files.push(parse_file_line(l, shown, i + 1)?);
+        }
+        let plan = Plan { header, files };
+        let known: BTreeSet<&str> = plan
+            .header
+            .tables
+            .iter()
+            .map(|t| t.table.as_str())
+            .collect();
+        if let Some(f) = plan
+            .files
+            .iter()
+            .find(|f| !known.contains(f.table.as_str()))
+        {
+            return Err(format!(
+                "{shown}: {} belongs to table {}, which the plan's header does not list",
+                f.file, f.table
+            ));
+        }
+        let recomputed = fingerprint(&plan.listed());
+        if recomputed != plan.header.fingerprint
+            || plan.files.iter().any(|f| f.plan != recomputed)
+            || plan.files.len() as u64 != plan.header.files
+        {
+            return Err(format!(
+                "{shown}: the plan was changed after it was made (its fingerprint does not match \
+                 its tables and files): make a new one with `vouch scan plan`"
+            ));
+        }
+        Ok(plan)
+    }
+}
+
+fn parse_file_line(line: &str, shown: &str, number: usize) -> Result<PlanFile, String> {
+    let f: PlanFile = serde_json::from_str(line)
+        .map_err(|e| format!("{shown}: line {number} is not a plan file line: {e}"))?;
+    check_path(&f.file).map_err(|why| format!("{shown}: line {number}: {why}"))?;
+    Ok(f)
+}
+
+/// A relative `/`-separated path to a Parquet file, nothing that could leave the lake.
+fn check_path(p: &str) -> Result<(), String> {
+    let bad = p.is_empty()
+        || p.starts_with('/')
+        || p.contains('\\')
+        || p.contains('\0')
+        || p.split('/').any(|s| s.is_empty() || s == "." || s == "..");
+    if bad {
+        return Err(format!(
+            "unsafe file path {p:?} (must be relative to the lake, without . or ..)"
+        ));
+    }
+    if !p.ends_with(".parquet") {
+        return Err(format!("{p} is not a .parquet file"));
+    }
+    Ok(())
+}
+
+/// `--files-from` input: the plan's fingerprint (None for an empty list without a
+/// header) and the files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileList {
+    pub plan: Option<String>,
+    pub files: Vec<PlanFile>,
+}
+
+/// Reads `--files-from` input: plan file lines (a plan's header line may come first and is
+/// then checked against them). All lines must come from one plan; none twice.
+pub fn parse_file_list(text: &str, shown: &str) -> Result<FileList, String> {
+    let mut files = Vec::new();
+    let mut header_fp: Option<String> = None;
+    for (i, l) in text.lines().enumerate() {
+        if l.trim().is_empty() {
+            continue;
+        }
+        if files.is_empty() && header_fp.is_none() && l.contains("\"vouch_plan\"") {
+            let h: PlanHeader = serde_json::from_str(l)
+                .map_err(|e| format!("{shown}: line {}: not a vouch plan header: {e}", i + 1))?;
+            header_fp = Some(h.fingerprint);
+            continue;
+        }
+        files.push(parse_file_line(l, shown, i + 1)?);
+    }
+    let plan = header_fp.or_else(|| files.first().map(|f: &PlanFile| f.plan.clone()));
+    if let Some(fp) = &plan
+        && let Some(f) = files.iter().find(|f| &f.plan != fp)
+    {
+        return Err(format!(
+            "{shown}: {} comes from another plan ({}…, not {}…): a part must come from one plan",
+            f.file,
+            short(&f.plan),
+            short(fp)
+        ));
+    }
+    let mut seen = BTreeSet::new();
+    for f in &files {
+        if !seen.insert(f.key()) {
+            return Err(format!("{shown}: {} is listed twice", f.shown()));
+        }
+    }
+    Ok(FileList { plan, files })
+}
+
+fn short(fp: &str) -> &str {
+    fp.get(..12).unwrap_or(fp)
+}
+
+/// Parses `I/N` (I counted from 0, as Kubernetes' JOB_COMPLETION_INDEX and AWS Batch's
+/// AWS_BATCH_JOB_ARRAY_INDEX are).
+pub fn parse_shard(s: &str) -> Result<(usize, usize), String> {
+    let err = || format!("--shard {s:?}: expected I/N with 0 <= I < N (e.g. 0/4)");
+    let (i, n) = s.split_once('/').ok_or_else(err)?;
+    let i: usize = i.trim().parse().map_err(|_| err())?;
+    let n: usize = n.trim().parse().map_err(|_| err())?;
+    if n == 0 || i >= n {
+        return Err(err());
+    }
+    Ok((i, n))
+}
+
+/// The shard (0..n) of every file of `files`, by bytes: files are put in the order of a
+/// hash of their key, and that order is cut into `n` runs of about equal bytes (each file
+/// goes where its middle byte falls). Deterministic; a file added to the list shifts the
+/// cuts by at most its own size, so only files that close to a cut change shard.
+pub fn shard_of(files: &[PlanFile], n: usize) -> Vec<usize> {
+    let mut order: Vec<(u64, usize)> = files
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let mut h = Sha256::new();
+            h.update(f.table.as_bytes());
+            h.update([0]);
+            h.update(f.file.as_bytes());
+            h.update([0]);
+            h.update(f.version_id.as_deref().unwrap_or("").as_bytes());
+            let d = h.finalize();
+            let mut k = [0u8; 8];
+            k.copy_from_slice(&d[..8]);
+            (u64::from_be_bytes(k), i)
+        })
+        .collect();
+    order.sort_by(|a, b| {
+        a.0.cmp(&b.0)
+            .then_with(|| files[a.1].key().cmp(&files[b.1].key()))
+    });
+    // Every file weighs at least one byte, so that empty files are spread too.
+    let weight = |f: &PlanFile| u128::from(f.size.max(1));
+    let total: u128 = files.iter().map(weight).sum();
+    let mut out = vec![0; files.len()];
+    let mut at: u128 = 0;
+    for (_, i) in order {
+        let w = weight(&files[i]);
+        let middle = 2 * at + w; // twice the middle byte, to stay in integers
+        out[i] = ((middle * n as u128) / (2 * total)).min(n as u128 - 1) as usize;
+        at += w;
+    }
+    out
+}
+
+/// A part of a sharded scan: what it covered and found, and what must agree across parts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartialReport {
+    /// Always 1 for this layout.
+    pub vouch_partial: u32,
+    /// Not a verdict: a part says nothing about the files it did not cover.
+    pub note: String,
+    /// The plan's fingerprint.
+    pub plan: String,
+    pub lake: String,
+    /// `I/N` when the part is a shard.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<String>,
+    pub subjects: usize,
+    pub subject_labels: String,
+    pub subjects_fingerprint: Option<String>,
+    /// Tables under legal hold when the part was scanned.
+    pub legal_holds: Vec<String>,
+    /// The scan's switches (statistics, bloom filters, dictionaries, CRC checks).
+    pub options: String,
+    /// The subject index's fingerprint, when one was used.
+    pub index: Option<String>,
+    /// Problems found before scanning (an unreadable retention table, ...).
+    pub prior_errors: Vec<ScanErrorEntry>,
+    pub bytes_read: u64,
+    pub read_requests: u64,
+    pub files: Vec<PartialFile>,
+}
+
+/// One covered file and what it held, or why it could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartialFile {
+    pub table: String,
+    pub file: String,
+    pub size: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub noncurrent: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<FileResult>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl PartialReport {
+    /// Matching rows found in the covered files (held or not) and files that failed.
+    pub fn summary(&self) -> (u64, u64) {
+        let rows = self
+            .files
+            .iter()
+            .filter_map(|f| f.result.as_ref())
+            .map(|r| r.matching_rows)
+            .sum();
+        let errors =
+            self.files.iter().filter(|f| f.error.is_some()).count() + self.prior_errors.len();
+        (rows, errors as u64)
+    }
+
+    /// Exit code of the part: 2 when something could not be read, 1 when it found rows
+    /// outside legal holds, else 0. Only a merge decides for the lake.
+    pub fn exit_code(&self) -> u8 {
+        let holds: BTreeSet<&str> = self.legal_holds.iter().map(String::as_str).collect();
+        let (_, errors) = self.summary();
+        let residual = self.files.iter().any(|f| {
+            !holds.contains(f.table.as_str())
+                && f.result.as_ref().is_some_and(|r| r.matching_rows > 0)
+        });
+        if errors > 0 { 2 } else { u8::from(residual) }
+    }
+}
+
+/// The options of a scan, as parts must agree on them.
+pub fn options_text(o: &crate::scan::ScanOptions) -> String {
+    format!(
+        "statistics={} bloom_filters={} dictionaries={} crc={}",
+        o.use_statistics, o.use_bloom_filters, o.use_dictionaries, o.verify_crc
+    )
+}
+
+/// Scans exactly `files` (a subset of one plan) and returns the part. `req.tables` is not
+/// used: each line names its table and identifier columns.
+pub fn scan_part(
+    req: &ScanRequest<'_>,
+    plan: Option<&str>,
+    files: &[PlanFile],
+    shard: Option<(usize, usize)>,
+    progress: &dyn Progress,
+) -> PartialReport {
+    // Group by table, keeping the input order.
+    let mut listed: Vec<TableFiles> = Vec::new();
+    let mut slot: HashMap<(&str, &[String]), usize> = HashMap::new();
+    for f in files {
+        let i = *slot
+            .entry((f.table.as_str(), f.id_columns.as_slice()))
+            .or_insert_with(|| {
+                listed.push(TableFiles {
+                    table: Table {
+                        name: f.table.clone(),
+                        path: String::new(),
+                        id_columns: f.id_columns.clone(),
+                    },
+                    files: Vec::new(),
+                    errors: Vec::new(),
+                });
+                listed.len() - 1
+            });
+        listed[i].files.push(f.object());
+    }
+    let scanned = crate::scan::scan_listed(req, &listed, progress);
+    let mut out_files = Vec::with_capacity(files.len());
+    for (lt, results) in listed.iter().zip(scanned.results) {
+        for (o, r) in lt.files.iter().zip(results) {
+            let (result, error) = match r {
+                Ok(r) => (Some(r), None),
+                Err(e) => (None, Some(e)),
+            };
+            out_files.push(PartialFile {
+                table: lt.table.name.clone(),
+                file: o.path.clone(),
+                size: o.size,
+                etag: o.etag.clone(),
+                version_id: o.version_id.clone(),
+                noncurrent: o.noncurrent,
+                result,
+                error,
+            });
+        }
+    }
+    PartialReport {
+        vouch_partial: 1,
+        note: "a part of a sharded scan, not a verdict: merge every part with `vouch scan merge`"
+            .into(),
+        plan: plan.unwrap_or_default().to_string(),
+        lake: req.lake.clone(),
+        shard: shard.map(|(i, n)| format!("{i}/{n}")),
+        subjects: req.subjects.len(),
+        subject_labels: if req.labeler.is_keyed() {
+            "keyed-hash".into()
+        } else {
+            "as-given".into()
+        },
+        subjects_fingerprint: req.labeler.list_fingerprint(req.subjects),
+        legal_holds: req.holds.iter().cloned().collect(),
+        options: options_text(&req.options),
+        index: req.index.map(|ix| ix.fingerprint.clone()),
+        prior_errors: req.prior_errors.clone(),
+        bytes_read: scanned.bytes_read,
+        read_requests: scanned.read_requests,
+        files: out_files,
+    }
+}
+
+/// Merges parts (name shown in messages, part) of `plan` into the report one scan of the
+/// plan gives. Refuses, with one line per problem, when a file of the plan is missing or
+/// covered twice, a part covers a file the plan does not list, or the parts disagree on
+/// the plan, lake, subjects, legal holds, options or index.
+pub fn merge(plan: &Plan, parts: &[(String, PartialReport)]) -> Result<ScanReport, Vec<String>> {
+    let mut problems = Vec::new();
+    if parts.is_empty() {
+        return Err(vec!["no partial reports given".into()]);
+    }
+    let fp = &plan.header.fingerprint;
+    let first = &parts[0].1;
+    for (name, p) in parts {
+        if p.vouch_partial != 1 {
+            problems.push(format!(
+                "{name}: partial report layout {} is not supported",
+                p.vouch_partial
+            ));
+            continue;
+        }
+        // An empty part carries no plan of its own files; it still names the lake.
+        if &p.plan != fp && !(p.files.is_empty() && p.plan.is_empty()) {
+            problems.push(format!(
+                "{name}: made from another plan ({}…, the plan given is {}…)",
+                short(&p.plan),
+                short(fp)
+            ));
+        }
+        if p.lake != plan.header.lake {
+            problems.push(format!(
+                "{name}: scanned the lake {}, the plan is of {}",
+                p.lake, plan.header.lake
+            ));
+        }
+        let agree = [
+            (
+                "subject list",
+                p.subjects_fingerprint == first.subjects_fingerprint
+                    && p.subjects == first.subjects,
+            ),
+            ("subject labels", p.subject_labels == first.subject_labels),
+            ("legal holds", p.legal_holds == first.legal_holds),
+            ("scan options", p.options == first.options),
+            ("subject index", p.index == first.index),
+        ];
+        for (what, same) in agree {
+            if !same {
+                problems.push(format!(
+                    "{name}: another {what} than {} (parts of one scan must agree)",
+                    parts[0].0
+                ));
+            }
+        }
+    }
+    if first.subjects_fingerprint.is_none() {
+        problems.push(
+            "the parts carry no subject-list fingerprint (scanned without a subject key): \
+             merge cannot tell they checked the same subjects"
+                .into(),
+        );
+    }
+    // Which part covers each file of the plan.
+    let index: HashMap<(String, String, Option<String>), usize> = plan
+        .files
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (f.key(), i))
+        .collect();
+    let mut covered: Vec<Option<(usize, usize)>> = vec![None; plan.files.len()];
+    for (pi, (name, p)) in parts.iter().enumerate() {
+        for (fi, f) in p.files.iter().enumerate() {
+            let key = (f.table.clone(), f.file.clone(), f.version_id.clone());
+            let Some(&at) = index.get(&key) else {
+                problems.push(format!(
+                    "{name}: covers {}, which the plan does not list",
+                    f.file
+                ));
+                continue;
+            };
+            let planned = &plan.files[at];
+            if planned.size != f.size
+                || planned.etag != f.etag
+                || planned.noncurrent != f.noncurrent
+            {
+                problems.push(format!(
+                    "{name}: {} differs from the plan (size, ETag or version)",
+                    planned.shown()
+                ));
+            }
+            if f.result.is_some() == f.error.is_some() {
+                problems.push(format!(
+                    "{name}: {} has {} a result and an error",
+                    planned.shown(),
+                    if f.error.is_some() { "both" } else { "neither" }
+                ));
+            }
+            match covered[at] {
+                Some((other, _)) => problems.push(format!(
+                    "{} is covered twice: by {} and by {name}",
+                    planned.shown(),
+                    parts[other].0
+                )),
+                None => covered[at] = Some((pi, fi)),
+            }
+        }
+    }
+    let missing: Vec<&PlanFile> = plan
+        .files
+        .iter()
+        .zip(&covered)
+        .filter(|(_, c)| c.is_none())
+        .map(|(f, _)| f)
+        .collect();
+    if !missing.is_empty() {
+        let shown: Vec<String> = missing.iter().take(5).map(|f| f.shown()).collect();
+        problems.push(format!(
+            "{} file(s) of the plan are in no part (a shard missing?): {}{}",
+            missing.len(),
+            shown.join(", "),
+            if missing.len() > 5 { ", …" } else { "" }
+        ));
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    // Per table, per file of the plan: the covering part's result.
+    let listed = plan.listed();
+    let mut results_of: BTreeMap<usize, Result<FileResult, String>> = BTreeMap::new();
+    for (at, c) in covered.iter().enumerate() {
+        if let Some((pi, fi)) = c {
+            let f = &parts[*pi].1.files[*fi];
+            let r = match (&f.result, &f.error) {
+                (Some(r), _) => Ok(r.clone()),
+                (None, Some(e)) => Err(e.clone()),
+                (None, None) => Err("no result".into()),
+            };
+            results_of.insert(at, r);
+        }
+    }
+    let mut results = Vec::with_capacity(listed.len());
+    let mut position: HashMap<(String, String, Option<String>), usize> = index;
+    for lt in &listed {
+        let mut rs = Vec::with_capacity(lt.files.len());
+        for o in &lt.files {
+            let key = (lt.table.name.clone(), o.path.clone(), o.version_id.clone());
+            let at = position.remove(&key).unwrap_or(usize::MAX);
+            rs.push(
+                results_of
+                    .remove(&at)
+                    .unwrap_or_else(|| Err("no result".into())),
+            );
+        }
+        results.push(rs);
+    }
+    let mut prior_errors: Vec<ScanErrorEntry> = Vec::new();
+    for (_, p) in parts {
+        for e in &p.prior_errors {
+            if !prior_errors.contains(e) {
+                prior_errors.push(e.clone());
+            }
+        }
+    }
+    let holds: BTreeSet<String> = first.legal_holds.iter().cloned().collect();
+    Ok(crate::scan::assemble(Assembly {
+        lake: plan.header.lake.clone(),
+        subjects: first.subjects,
+        subjects_fingerprint: first.subjects_fingerprint.clone(),
+        keyed: first.subject_labels == "keyed-hash",
+        holds: &holds,
+        prior_errors,
+        listed: &listed,
+        results,
+        bytes_read: parts.iter().map(|(_, p)| p.bytes_read).sum(),
+        read_requests: parts.iter().map(|(_, p)| p.read_requests).sum(),
+        index: first.index.clone(),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(name: &str, size: u64) -> PlanFile {
+        PlanFile {
+            plan: "p".into(),
+            table: "t".into(),
+            id_columns: vec!["user_id".into()],
+            file: format!("t/{name}.parquet"),
+            size,
+            etag: None,
+            version_id: None,
+            noncurrent: false,
+        }
+    }
+
+    #[test]
+    fn shards_are_balanced_by_bytes_and_cover_every_file_once() {
+        let files: Vec<PlanFile> = (0..1000)
+            .map(|i| file(&format!("f{i}"), 1_000 + (i * 7919 % 100_000)))
+            .collect();
+        for n in [1, 2, 7, 64] {
+            let s = shard_of(&files, n);
+            let mut bytes = vec![0u64; n];
+            for (f, &k) in files.iter().zip(&s) {
+                assert!(k < n);
+                bytes[k] += f.size;
+            }
+            let total: u64 = bytes.iter().sum();
+            let ideal = total / n as u64;
+            for b in &bytes {
+                // Within one largest file of the ideal share.
+                assert!(b.abs_diff(ideal) <= 101_000, "n={n}: {bytes:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn adding_files_moves_few_files_between_shards() {
+        let files: Vec<PlanFile> = (0..2000)
+            .map(|i| file(&format!("f{i}"), 10_000 + (i * 31 % 5_000)))
+            .collect();
+        let before = shard_of(&files, 8);
+        let mut more = files.clone();
+        more.extend((0..20).map(|i| file(&format!("new{i}"), 12_000)));
+        let after = shard_of(&more, 8);
+        let moved = before.iter().zip(&after).filter(|(a, b)| a != b).count();
+        // 20 new files of ~1% of the bytes: each cut moves by < 1% of the lake.
+        assert!(moved < 2000 / 20, "{moved} files moved");
+        // The order of the list does not matter.
+        let mut rev = files.clone();
+        rev.reverse();
+        let mut back = shard_of(&rev, 8);
+        back.reverse();
+        assert_eq!(back, before);
+    }
+
+    #[test]
+    fn shard_arguments_and_paths_are_checked() {
+        assert_eq!(parse_shard("0/1"), Ok((0, 1)));
+        assert_eq!(parse_shard("6/7"), Ok((6, 7)));
+        for bad in ["7/7", "1/0", "x/2", "1", "-1/2", "1/2/3"] {
+            assert!(parse_shard(bad).is_err(), "{bad}");
+        }
+        assert!(check_path("events/dt=1/p.parquet").is_ok());
+        for bad in [
+            "/etc/p.parquet",
+            "../p.parquet",
+            "a/../p.parquet",
+            "a//p.parquet",
+            "a/p.csv",
+            "",
+        ] {
+            assert!(check_path(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_plan_round_trips_and_an_edit_is_refused() {
+        let listed = vec![TableFiles {
+            table: Table {
+                name: "t".into(),
+                path: "t".into(),
+                id_columns: vec!["user_id".into()],
+            },
+            files: vec![file("a", 10).object(), file("b", 20).object()],
+            errors: vec![StoreError::new("t/x", "cannot list directory: denied")],
+        }];
+        let plan = Plan::of("/lake", &listed);
+        let text = String::from_utf8(plan.to_jsonl()).unwrap();
+        let back = Plan::parse(&text, "plan.jsonl").unwrap();
+        assert_eq!(back, plan);
+        assert_eq!(fingerprint(&back.listed()), plan.header.fingerprint);
+        let edited = text.replace("\"size\":20", "\"size\":21");
+        let e = Plan::parse(&edited, "plan.jsonl").unwrap_err();
+        assert!(e.contains("changed after it was made"), "{e}");
+        let dropped: String = text.lines().take(2).map(|l| format!("{l}\n")).collect();
+        assert!(Plan::parse(&dropped, "plan.jsonl").is_err());
+        // A file list: header optional, each file once, one plan.
+        let list = parse_file_list(&text, "-").unwrap();
+        assert_eq!(list.files.len(), 2);
+        assert_eq!(list.plan.as_deref(), Some(plan.header.fingerprint.as_str()));
+        let only_files: String = text.lines().skip(1).map(|l| format!("{l}\n")).collect();
+        assert_eq!(parse_file_list(&only_files, "-").unwrap(), list);
+        assert_eq!(parse_file_list("", "-").unwrap().plan, None);
+        let twice = format!("{only_files}{}\n", text.lines().nth(1).unwrap());
+        assert!(
+            parse_file_list(&twice, "-")
+                .unwrap_err()
+                .contains("listed twice")
+        );
+        let other = format!(
+            "{}\n{}",
+            text.lines().nth(1).unwrap(),
+            text.lines()
+                .nth(2)
+                .unwrap()
+                .replace(&plan.header.fingerprint, "beef")
+        );
+        assert!(
+            parse_file_list(&other, "-")
+                .unwrap_err()
+                .contains("another plan")
+        );
+    }
+}
