@@ -58,6 +58,9 @@ pub struct PlanFile {
     pub id_columns: Vec<String>,
     pub file: String,
     pub size: u64,
+    /// Last modification as listed (Unix seconds), when the store gives it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub modified: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub etag: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -71,7 +74,7 @@ impl PlanFile {
         ObjectMeta {
             path: self.file.clone(),
             size: self.size,
-            modified: None,
+            modified: self.modified,
             etag: self.etag.clone(),
             version_id: self.version_id.clone(),
             noncurrent: self.noncurrent,
@@ -109,13 +112,14 @@ struct HashedFile<'a> {
     table: &'a str,
     file: &'a str,
     size: u64,
+    modified: Option<i64>,
     etag: &'a Option<String>,
     version_id: &'a Option<String>,
     noncurrent: bool,
 }
 
 /// SHA-256 of a listing: tables (name, path, identifier columns, listing errors) and every
-/// file (table, path, size, ETag, version), in order. The lake's location is not part of
+/// file (table, path, size, modification time, ETag, version), in order. The lake's location is not part of
 /// it: the same files give the same fingerprint wherever the lake is mounted.
 pub fn fingerprint(listed: &[TableFiles]) -> String {
     let mut h = Sha256::new();
@@ -131,6 +135,7 @@ pub fn fingerprint(listed: &[TableFiles]) -> String {
                 table: &lt.table.name,
                 file: &f.path,
                 size: f.size,
+                modified: f.modified,
                 etag: &f.etag,
                 version_id: &f.version_id,
                 noncurrent: f.noncurrent,
@@ -172,6 +177,7 @@ impl Plan {
                     id_columns: lt.table.id_columns.clone(),
                     file: f.path.clone(),
                     size: f.size,
+                    modified: f.modified,
                     etag: f.etag.clone(),
                     version_id: f.version_id.clone(),
                     noncurrent: f.noncurrent,
@@ -442,6 +448,8 @@ pub struct PartialFile {
     pub file: String,
     pub size: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub modified: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub etag: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version_id: Option<String>,
@@ -529,6 +537,7 @@ pub fn scan_part(
                 table: lt.table.name.clone(),
                 file: o.path.clone(),
                 size: o.size,
+                modified: o.modified,
                 etag: o.etag.clone(),
                 version_id: o.version_id.clone(),
                 noncurrent: o.noncurrent,
@@ -749,6 +758,7 @@ mod tests {
             id_columns: vec!["user_id".into()],
             file: format!("t/{name}.parquet"),
             size,
+            modified: Some(1_700_000_000),
             etag: None,
             version_id: None,
             noncurrent: false,

@@ -199,11 +199,7 @@ impl LocalStore {
                 Ok(m) if m.is_file() => out.objects.push(ObjectMeta {
                     path: child,
                     size: m.len(),
-                    modified: m
-                        .modified()
-                        .ok()
-                        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                        .map(|d| d.as_secs() as i64),
+                    modified: mtime(&m),
                     etag: None,
                     noncurrent: false,
                     version_id: None,
@@ -213,6 +209,14 @@ impl LocalStore {
             }
         }
     }
+}
+
+/// A file's modification time in Unix seconds.
+fn mtime(m: &std::fs::Metadata) -> Option<i64> {
+    m.modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_secs() as i64)
 }
 
 /// An IO error as a short message without the path (the caller names the object).
@@ -281,17 +285,25 @@ impl Store for LocalStore {
         let file =
             File::open(self.full(path)).map_err(|e| StoreError::new(path, io_message(&e)))?;
         // A file rewritten since it was listed (or planned) is not the file listed.
-        let now = file
+        let meta = file
             .metadata()
-            .map_err(|e| StoreError::new(path, io_message(&e)))?
-            .len();
-        if now != object.size {
+            .map_err(|e| StoreError::new(path, io_message(&e)))?;
+        if meta.len() != object.size {
             return Err(StoreError::new(
                 path,
                 format!(
-                    "changed since it was listed: {now} bytes now, {} listed",
+                    "changed since it was listed: {} bytes now, {} listed",
+                    meta.len(),
                     object.size
                 ),
+            ));
+        }
+        if let Some(listed) = object.modified
+            && mtime(&meta) != Some(listed)
+        {
+            return Err(StoreError::new(
+                path,
+                "changed since it was listed: modified since",
             ));
         }
         Ok(Box::new(LocalFile {

@@ -123,6 +123,8 @@ fn comparable(mut j: serde_json::Value) -> serde_json::Value {
     j["lake"] = serde_json::Value::Null;
     j["bytes_read"] = serde_json::Value::Null;
     j["read_requests"] = serde_json::Value::Null;
+    // The plan fingerprint covers ETags and modification times.
+    j["plan_fingerprint"] = serde_json::Value::Null;
     for o in j["objects"].as_array_mut().unwrap() {
         o["etag"] = serde_json::Value::Null;
     }
@@ -512,14 +514,15 @@ fn retention_check_finds_short_missing_governance_and_hidden_versions() {
 /// The pipeline rewrites the fixture lake's `events/dt=2026-01-03` in the `analytics`
 /// bucket without subject 5002 (with another day's rows): a new ETag and version.
 fn rewrite_partition_without_5002(moto: &Moto) {
+    overwrite_with(moto, "events/dt=2026-01-02/part-0.parquet");
+}
+
+/// Puts the fixture lake's file `from` at events/dt=2026-01-03/part-0.parquet in S3.
+fn overwrite_with(moto: &Moto, from: &str) {
     let over = tempfile::tempdir().unwrap();
     let part = over.path().join("events/dt=2026-01-03/part-0.parquet");
     std::fs::create_dir_all(part.parent().unwrap()).unwrap();
-    std::fs::copy(
-        repo().join("fixtures/lake/events/dt=2026-01-02/part-0.parquet"),
-        &part,
-    )
-    .unwrap();
+    std::fs::copy(repo().join("fixtures/lake").join(from), &part).unwrap();
     let arg = serde_json::json!({"endpoint": moto.url, "bucket": "analytics", "upload": [[over.path(), "silver_private"]], "existing": true});
     oracle("s3_put.py", &arg);
 }
@@ -1126,4 +1129,124 @@ fn the_subject_index_covers_an_s3_lake_and_notices_a_rewritten_object() {
     let b = build();
     assert_eq!(b.json()["indexed"], 1, "{b:?}");
     assert_eq!(b.json()["reused"], 6);
+}
+
+#[test]
+fn a_sharded_scan_of_s3_pins_etags_and_versions_and_merges_like_one_scan() {
+    let moto = Moto::start();
+    moto.setup("analytics", serde_json::json!({"versioning": true, "upload": [[repo().join("fixtures/lake"), "silver_private"]]}));
+    rewrite_partition_without_5002(&moto);
+    let dir = fixture_copy();
+    let d = dir.path();
+    let key = "s3-shard-test-subject-key-0123456789";
+    let lake = "s3://analytics/silver_private";
+    let v = |args: &[&str]| {
+        run(moto
+            .vouch()
+            .current_dir(d)
+            .env("VOUCH_SUBJECT_KEY", key)
+            .args(args))
+    };
+    let scan = [
+        "scan",
+        "--config",
+        "vouch.toml",
+        "--ids",
+        "deleted_ids.txt",
+        "--lake",
+        lake,
+    ];
+    for versions in [false, true] {
+        let extra: &[&str] = if versions {
+            &["--include-versions"]
+        } else {
+            &[]
+        };
+        let single = v(&[&scan[..], &["--format", "json", "-q"], extra].concat());
+        assert_eq!(single.code, 1, "{single:?}");
+        let plan = v(&[
+            &[
+                "scan",
+                "plan",
+                "--config",
+                "vouch.toml",
+                "--lake",
+                lake,
+                "--out",
+                "plan.jsonl",
+            ][..],
+            extra,
+        ]
+        .concat());
+        assert_eq!(plan.code, 0, "{plan:?}");
+        let text = std::fs::read_to_string(d.join("plan.jsonl")).unwrap();
+        // Every file line pins the object: its ETag, and with versions its version id.
+        for l in text.lines().skip(1) {
+            let f: serde_json::Value = serde_json::from_str(l).unwrap();
+            assert!(f["etag"].as_str().is_some_and(|e| e.len() > 8), "{l}");
+            assert_eq!(f["version_id"].is_string(), versions, "{l}");
+        }
+        for i in 0..2 {
+            let part = v(&[
+                &scan[..],
+                &[
+                    "--files-from",
+                    "plan.jsonl",
+                    "--shard",
+                    &format!("{i}/2"),
+                    "--out",
+                    &format!("p{i}.json"),
+                ],
+            ]
+            .concat());
+            assert!(part.code <= 1, "{part:?}");
+        }
+        let merged = v(&[
+            "scan",
+            "merge",
+            "p0.json",
+            "p1.json",
+            "--plan",
+            "plan.jsonl",
+            "--format",
+            "json",
+        ]);
+        assert_eq!(merged.code, 1, "{merged:?}");
+        assert_eq!(merged.stdout, single.stdout, "versions: {versions}");
+    }
+    // An object overwritten after the plan: its planned ETag no longer matches, so the
+    // part names it and the merge is incomplete, never clean.
+    let plan = v(&[
+        "scan",
+        "plan",
+        "--config",
+        "vouch.toml",
+        "--lake",
+        lake,
+        "--out",
+        "plan.jsonl",
+    ]);
+    assert_eq!(plan.code, 0);
+    overwrite_with(&moto, "events/dt=2026-01-01/part-0.parquet");
+    let part = v(&[
+        &scan[..],
+        &["--files-from", "plan.jsonl", "--out", "all.json"],
+    ]
+    .concat());
+    assert_eq!(part.code, 2, "{part:?}");
+    assert!(
+        part.stderr.contains("events/dt=2026-01-03/part-0.parquet"),
+        "{part:?}"
+    );
+    let merged = v(&[
+        "scan",
+        "merge",
+        "all.json",
+        "--plan",
+        "plan.jsonl",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(merged.code, 2);
+    assert_eq!(merged.json()["verdict"], "incomplete");
 }

@@ -1,0 +1,525 @@
+//! Sharded scans: plan + N shards + merge give byte for byte the report of one scan
+//! (N in {1, 2, 7}, on the fixtures with legal holds, random lakes and a bench lake); a
+//! dropped, duplicated, foreign or stale part is refused; files changed after the plan
+//! are errors, never clean; the Kubernetes and AWS Batch manifests' command lines work.
+
+mod common;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use common::*;
+
+const KEY: &str = "shard-test-subject-key-0123456789";
+
+/// `vouch` in `dir` with the subject key.
+fn v(dir: &Path) -> Command {
+    let mut c = vouch();
+    c.current_dir(dir).env("VOUCH_SUBJECT_KEY", KEY);
+    c
+}
+
+/// Runs a command, returning (exit code, stdout, stderr).
+fn go(c: &mut Command) -> (i32, String, String) {
+    let r = run(c);
+    (r.code, r.stdout, r.stderr)
+}
+
+/// The single scan's JSON report, and plan + N shards + merge's, for `scan` arguments.
+fn single_and_merged(dir: &Path, scan: &[&str], n: usize) -> (i32, String, i32, String) {
+    let (single_code, single, err) = go(v(dir)
+        .arg("scan")
+        .args(scan)
+        .args(["--format", "json", "-q"]));
+    assert!(single_code <= 2 && !single.is_empty(), "{err}");
+    let lake_args = lake_args(scan);
+    let (code, _, err) = go(v(dir)
+        .args(["scan", "plan", "--out", "plan.jsonl"])
+        .args(&lake_args));
+    assert_eq!(code, 0, "{err}");
+    let parts: Vec<String> = (0..n).map(|i| format!("part-{i}-of-{n}.json")).collect();
+    for (i, p) in parts.iter().enumerate() {
+        let (code, out, err) = go(v(dir)
+            .arg("scan")
+            .args(scan)
+            .args(["--files-from", "plan.jsonl", "--shard", &format!("{i}/{n}")])
+            .args(["--out", p]));
+        assert!(code <= 1, "part {i}/{n}: {err}");
+        assert!(out.is_empty(), "a part with --out prints nothing on stdout");
+        assert!(err.contains("not a verdict"), "{err}");
+    }
+    let (merged_code, merged, err) = go(v(dir)
+        .args(["scan", "merge", "--plan", "plan.jsonl", "--format", "json"])
+        .args(&parts));
+    assert!(merged_code <= 2, "{err}");
+    (single_code, single, merged_code, merged)
+}
+
+/// Equal texts, or the first line where they differ.
+fn assert_same(single: &str, merged: &str, what: &str) {
+    if single != merged {
+        let at = single
+            .lines()
+            .zip(merged.lines())
+            .position(|(a, b)| a != b)
+            .unwrap_or(single.lines().count().min(merged.lines().count()));
+        panic!(
+            "{what}: the merged report differs from the single scan's at line {}: {:?} vs {:?}",
+            at + 1,
+            single.lines().nth(at),
+            merged.lines().nth(at)
+        );
+    }
+}
+
+/// The arguments of `scan` that say where the lake is (for `scan plan`).
+fn lake_args<'a>(scan: &[&'a str]) -> Vec<&'a str> {
+    let mut out = Vec::new();
+    for w in scan.windows(2) {
+        if ["--lake", "--config"].contains(&w[0]) {
+            out.extend([w[0], w[1]]);
+        }
+    }
+    out
+}
+
+const FIXTURE: [&str; 4] = ["--config", "vouch.toml", "--ids", "deleted_ids.txt"];
+
+#[test]
+fn shards_merge_into_the_single_scan_report_byte_for_byte() {
+    // The fixtures: five tables, legal holds, residual subjects.
+    let fx = fixture_copy();
+    for n in [1, 2, 7] {
+        let (sc, single, mc, merged) = single_and_merged(fx.path(), &FIXTURE, n);
+        assert_same(&single, &merged, &format!("fixtures, N={n}"));
+        assert_eq!((sc, mc), (1, 1));
+        let r: serde_json::Value = serde_json::from_str(&merged).unwrap();
+        assert!(
+            r["held_rows"].as_u64().unwrap() > 0,
+            "the fixtures hold rows"
+        );
+        assert!(r["plan_fingerprint"].is_string() && r["subjects_fingerprint"].is_string());
+    }
+    // Random lakes: every identifier type, one or two columns, 1 to 3 files per table.
+    for seed in [3u64, 11, 29] {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = vouch::fixtures::random_lake(&dir.path().join("lake"), seed).unwrap();
+        std::fs::write(dir.path().join("vouch.toml"), config_for(&lake)).unwrap();
+        std::fs::write(dir.path().join("ids.txt"), lake.ids.join("\n")).unwrap();
+        let scan = [
+            "--lake",
+            "lake",
+            "--config",
+            "vouch.toml",
+            "--ids",
+            "ids.txt",
+        ];
+        for n in [1, 2, 7] {
+            let (sc, single, mc, merged) = single_and_merged(dir.path(), &scan, n);
+            assert_same(&single, &merged, &format!("seed {seed}, N={n}"));
+            assert_eq!(sc, mc);
+        }
+    }
+    // A bench lake: many files, bloom filters, statistics; and with the subject index.
+    let dir = tempfile::tempdir().unwrap();
+    let lake = vouch::fixtures::bench_lake(dir.path(), 120_000, 42).unwrap();
+    std::fs::write(dir.path().join("ids.txt"), lake.ids.join("\n")).unwrap();
+    let bloom = lake.bloom.display().to_string();
+    let (code, _, err) =
+        go(v(dir.path()).args(["index", "build", "--lake", &bloom, "--index", "ix"]));
+    assert_eq!(code, 0, "{err}");
+    for scan in [
+        vec!["--lake", bloom.as_str(), "--ids", "ids.txt"],
+        vec![
+            "--lake",
+            bloom.as_str(),
+            "--ids",
+            "ids.txt",
+            "--index",
+            "ix",
+        ],
+        vec![
+            "--lake",
+            bloom.as_str(),
+            "--ids",
+            "ids.txt",
+            "--no-statistics",
+        ],
+    ] {
+        for n in [1, 2, 7] {
+            let (sc, single, mc, merged) = single_and_merged(dir.path(), &scan, n);
+            assert_same(&single, &merged, &format!("{scan:?}, N={n}"));
+            assert_eq!(sc, mc);
+            let plan = std::fs::read_to_string(dir.path().join("plan.jsonl")).unwrap();
+            assert!(
+                plan.lines().count() > 7,
+                "the bench lake has more files than shards"
+            );
+        }
+    }
+}
+
+#[test]
+fn any_split_of_the_plan_through_stdin_merges_the_same() {
+    let fx = fixture_copy();
+    let d = fx.path();
+    let (_, single, _) = go(v(d)
+        .arg("scan")
+        .args(FIXTURE)
+        .args(["--format", "json", "-q"]));
+    let (code, plan, _) = go(v(d).args(["scan", "plan", "--config", "vouch.toml"]));
+    assert_eq!(code, 0);
+    std::fs::write(d.join("plan.jsonl"), &plan).unwrap();
+    // Odd and even file lines, without the header, through stdin.
+    let lines: Vec<&str> = plan.lines().skip(1).collect();
+    for (k, name) in [(0, "odd.json"), (1, "even.json")] {
+        let subset: String = lines
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| i % 2 == k)
+            .map(|(_, l)| format!("{l}\n"))
+            .collect();
+        let mut child = v(d)
+            .arg("scan")
+            .args(FIXTURE)
+            .args(["--files-from", "-", "--out", name, "-q"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(subset.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.code().unwrap() <= 1,
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let (_, merged, _) = go(v(d).args([
+        "scan",
+        "merge",
+        "odd.json",
+        "even.json",
+        "--plan",
+        "plan.jsonl",
+        "--format",
+        "json",
+    ]));
+    assert_same(&single, &merged, "stdin split");
+    // Without --out, the part goes to stdout (what a Spark executor collects).
+    let (_, part, _) =
+        go(v(d)
+            .arg("scan")
+            .args(FIXTURE)
+            .args(["--files-from", "plan.jsonl", "-q"]));
+    let p: serde_json::Value = serde_json::from_str(&part).unwrap();
+    assert_eq!(p["vouch_partial"], 1);
+    assert_eq!(p["files"].as_array().unwrap().len(), lines.len());
+    // A part names subjects only by keyed hash; no raw ID appears.
+    for id in std::fs::read_to_string(d.join("deleted_ids.txt"))
+        .unwrap()
+        .lines()
+    {
+        let id = id.trim();
+        if !id.is_empty() && !id.starts_with('#') {
+            assert!(!part.contains(id), "a raw subject ID in a partial report");
+        }
+    }
+}
+
+/// Plan and three shards of the fixtures in `d`: the part paths.
+fn three_parts(d: &Path) -> Vec<PathBuf> {
+    let (code, _, _) = go(v(d).args([
+        "scan",
+        "plan",
+        "--config",
+        "vouch.toml",
+        "--out",
+        "plan.jsonl",
+    ]));
+    assert_eq!(code, 0);
+    (0..3)
+        .map(|i| {
+            let p = d.join(format!("part-{i}.json"));
+            let (code, _, err) = go(v(d)
+                .arg("scan")
+                .args(FIXTURE)
+                .args(["--files-from", "plan.jsonl", "--shard", &format!("{i}/3")])
+                .arg("--out")
+                .arg(&p));
+            assert!(code <= 1, "{err}");
+            p
+        })
+        .collect()
+}
+
+fn merge(d: &Path, parts: &[PathBuf]) -> (i32, String, String) {
+    go(v(d)
+        .args(["scan", "merge", "--plan", "plan.jsonl", "--format", "json"])
+        .args(parts))
+}
+
+#[test]
+fn a_dropped_duplicated_or_foreign_part_is_refused() {
+    let fx = fixture_copy();
+    let d = fx.path();
+    let parts = three_parts(d);
+    let (code, _, _) = merge(d, &parts);
+    assert_eq!(code, 1, "the fixtures have residual rows");
+
+    // A shard dropped: every missing file counted, exit 2, no report.
+    let non_empty: Vec<&PathBuf> = parts
+        .iter()
+        .filter(|p| std::fs::read_to_string(p).unwrap().contains("\"result\""))
+        .collect();
+    let dropped: Vec<PathBuf> = parts
+        .iter()
+        .filter(|p| *p != non_empty[0])
+        .cloned()
+        .collect();
+    let (code, out, err) = merge(d, &dropped);
+    assert_eq!(code, 2, "{err}");
+    assert!(out.is_empty());
+    assert!(
+        err.contains("in no part") && err.contains("merge refused"),
+        "{err}"
+    );
+
+    // A shard given twice.
+    let mut twice = parts.clone();
+    twice.push(non_empty[0].clone());
+    let (code, _, err) = merge(d, &twice);
+    assert_eq!(code, 2);
+    assert!(err.contains("covered twice"), "{err}");
+
+    // A part scanned for another subject list.
+    std::fs::write(d.join("other_ids.txt"), "someone-else\n").unwrap();
+    let other = d.join("other.json");
+    let (code, _, err) = go(v(d)
+        .args(["scan", "--config", "vouch.toml", "--ids", "other_ids.txt"])
+        .args(["--files-from", "plan.jsonl", "--shard", "0/3", "--out"])
+        .arg(&other));
+    assert!(code <= 1, "{err}");
+    let mixed = vec![other.clone(), parts[1].clone(), parts[2].clone()];
+    let (code, _, err) = merge(d, &mixed);
+    assert_eq!(code, 2);
+    assert!(err.contains("another subject list"), "{err}");
+
+    // A part scanned with another subject key (the same IDs): refused too.
+    let rekeyed = d.join("rekeyed.json");
+    let (code, _, _) = go(v(d)
+        .env("VOUCH_SUBJECT_KEY", "another-subject-key-9876543210")
+        .arg("scan")
+        .args(FIXTURE)
+        .args(["--files-from", "plan.jsonl", "--shard", "0/3", "--out"])
+        .arg(&rekeyed));
+    assert!(code <= 1);
+    let (code, _, err) = merge(d, &[rekeyed, parts[1].clone(), parts[2].clone()]);
+    assert_eq!(code, 2);
+    assert!(err.contains("another subject list"), "{err}");
+
+    // A part scanned without the legal-hold table.
+    let no_holds = d.join("no_holds.json");
+    std::fs::write(
+        d.join("noholds.toml"),
+        std::fs::read_to_string(d.join("vouch.toml"))
+            .unwrap()
+            .replace("data_retention_policy", "# data_retention_policy"),
+    )
+    .unwrap();
+    let (code, _, _) = go(v(d)
+        .args([
+            "scan",
+            "--config",
+            "noholds.toml",
+            "--ids",
+            "deleted_ids.txt",
+        ])
+        .args(["--files-from", "plan.jsonl", "--shard", "1/3", "--out"])
+        .arg(&no_holds));
+    assert!(code <= 2);
+    let (code, _, err) = merge(d, &[parts[0].clone(), no_holds, parts[2].clone()]);
+    assert_eq!(code, 2);
+    assert!(err.contains("another legal holds"), "{err}");
+
+    // A part of another plan: a file added to the lake, planned again.
+    let events = d.join("lake/events");
+    let first = std::fs::read_dir(&events)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.is_dir())
+        .unwrap();
+    let src = std::fs::read_dir(&first)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "parquet"))
+        .unwrap();
+    std::fs::copy(&src, first.join("added.parquet")).unwrap();
+    let (code, _, _) = go(v(d).args([
+        "scan",
+        "plan",
+        "--config",
+        "vouch.toml",
+        "--out",
+        "plan2.jsonl",
+    ]));
+    assert_eq!(code, 0);
+    let newer = d.join("newer.json");
+    let (code, _, _) = go(v(d)
+        .arg("scan")
+        .args(FIXTURE)
+        .args(["--files-from", "plan2.jsonl", "--shard", "0/3", "--out"])
+        .arg(&newer));
+    assert!(code <= 1);
+    let (code, _, err) = merge(d, &[newer, parts[1].clone(), parts[2].clone()]);
+    assert_eq!(code, 2);
+    assert!(err.contains("another plan"), "{err}");
+
+    // A plan edited after it was made.
+    let plan = std::fs::read_to_string(d.join("plan.jsonl")).unwrap();
+    std::fs::write(
+        d.join("plan.jsonl"),
+        plan.replacen("\"size\":", "\"size\":1", 1),
+    )
+    .unwrap();
+    let (code, _, err) = merge(d, &parts);
+    assert_eq!(code, 2);
+    assert!(err.contains("changed after it was made"), "{err}");
+    std::fs::write(d.join("plan.jsonl"), &plan).unwrap();
+
+    // A part that is not JSON, or cut short.
+    let cut = d.join("cut.json");
+    let text = std::fs::read_to_string(&parts[0]).unwrap();
+    std::fs::write(&cut, &text[..text.len() / 2]).unwrap();
+    let (code, _, err) = merge(d, &[cut, parts[1].clone(), parts[2].clone()]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("cut.json") && err.contains("not a vouch partial report"),
+        "{err}"
+    );
+    let (code, _, _) = merge(d, &parts);
+    assert_eq!(code, 1, "the original parts still merge");
+}
+
+#[test]
+fn files_changed_after_the_plan_are_errors_never_clean() {
+    let fx = fixture_copy();
+    let d = fx.path();
+    let parts = three_parts(d);
+    // Grow every file after planning, then scan again from the same plan.
+    for p in files_below(&d.join("lake")) {
+        if p.extension().is_some_and(|x| x == "parquet") {
+            let mut b = std::fs::read(&p).unwrap();
+            b.extend_from_slice(b"PAR1");
+            std::fs::write(&p, b).unwrap();
+        }
+    }
+    let (code, _, err) = go(v(d).arg("scan").args(FIXTURE).args([
+        "--files-from",
+        "plan.jsonl",
+        "--out",
+        "stale.json",
+    ]));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("changed since it was listed"), "{err}");
+    let (code, out, _) = merge(d, &[d.join("stale.json")]);
+    assert_eq!(code, 2);
+    let r: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(r["verdict"], "incomplete");
+    assert_eq!(r["files_scanned"], 0);
+    drop(parts);
+    // A missing file is named too.
+    std::fs::remove_dir_all(d.join("lake/events")).unwrap();
+    let (code, _, err) = go(v(d).arg("scan").args(FIXTURE).args([
+        "--files-from",
+        "plan.jsonl",
+        "--out",
+        "gone.json",
+    ]));
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("events/") && err.contains("not found"),
+        "{err}"
+    );
+}
+
+#[test]
+fn parts_need_a_subject_key_and_a_sane_list() {
+    let fx = fixture_copy();
+    let d = fx.path();
+    let (code, _, _) = go(v(d).args([
+        "scan",
+        "plan",
+        "--config",
+        "vouch.toml",
+        "--out",
+        "plan.jsonl",
+    ]));
+    assert_eq!(code, 0);
+    let (code, _, err) = go(vouch()
+        .current_dir(d)
+        .env_remove("VOUCH_SUBJECT_KEY")
+        .arg("scan")
+        .args(FIXTURE)
+        .args(["--files-from", "plan.jsonl"]));
+    assert_eq!(code, 2);
+    assert!(err.contains("needs a subject key"), "{err}");
+    for (list, why) in [
+        (
+            "{\"plan\":\"x\",\"table\":\"t\",\"id_columns\":[\"user_id\"],\"file\":\"../../etc/p.parquet\",\"size\":9}\n",
+            "unsafe file path",
+        ),
+        ("not json\n", "line 1 is not a plan file line"),
+    ] {
+        std::fs::write(d.join("bad.jsonl"), list).unwrap();
+        let (code, _, err) = go(v(d)
+            .arg("scan")
+            .args(FIXTURE)
+            .args(["--files-from", "bad.jsonl"]));
+        assert_eq!(code, 2);
+        assert!(err.contains(why) && err.contains("bad.jsonl"), "{err}");
+    }
+    for bad in ["3/3", "x", "1/0"] {
+        let (code, _, err) =
+            go(v(d)
+                .arg("scan")
+                .args(FIXTURE)
+                .args(["--files-from", "plan.jsonl", "--shard", bad]));
+        assert_eq!(code, 2);
+        assert!(err.contains("--shard"), "{err}");
+    }
+    // --shard without a list is a usage error.
+    let (code, _, _) = go(v(d).arg("scan").args(FIXTURE).args(["--shard", "0/2"]));
+    assert_eq!(code, 2);
+    // More shards than files: the empty shards still merge.
+    let n = 12;
+    let parts: Vec<String> = (0..n).map(|i| format!("p{i}.json")).collect();
+    for (i, p) in parts.iter().enumerate() {
+        let (code, _, err) = go(v(d).arg("scan").args(FIXTURE).args([
+            "--files-from",
+            "plan.jsonl",
+            "--shard",
+            &format!("{i}/{n}"),
+            "--out",
+            p,
+        ]));
+        assert!(code <= 1, "{err}");
+    }
+    let (code, merged, _) = go(v(d)
+        .args(["scan", "merge", "--plan", "plan.jsonl", "--format", "json"])
+        .args(&parts));
+    assert_eq!(code, 1);
+    let (_, single, _) = go(v(d)
+        .arg("scan")
+        .args(FIXTURE)
+        .args(["--format", "json", "-q"]));
+    assert_same(&single, &merged, "12 shards");
+}
