@@ -523,3 +523,108 @@ fn parts_need_a_subject_key_and_a_sane_list() {
         .args(["--format", "json", "-q"]));
     assert_same(&single, &merged, "12 shards");
 }
+
+#[test]
+fn the_kubernetes_and_aws_batch_steps_run_as_local_processes() {
+    let steps = oracle(
+        "manifests.py",
+        &serde_json::json!({"root": repo().display().to_string()}),
+    );
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_vouch")).parent().unwrap();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    for platform in ["kubernetes", "aws-batch"] {
+        let fx = fixture_copy();
+        let d = fx.path();
+        // The steps name the config by absolute path, so the lake's location is absolute.
+        let (_, single, _) = go(v(d)
+            .args(["scan", "--config"])
+            .arg(d.join("vouch.toml"))
+            .args(["--ids", "deleted_ids.txt", "--format", "json", "-q"]));
+        let work = d.join("work");
+        std::fs::create_dir_all(&work).unwrap();
+        let jobs = steps[platform].as_array().unwrap();
+        let names: Vec<&str> = jobs.iter().map(|j| j["job"].as_str().unwrap()).collect();
+        assert_eq!(
+            names,
+            ["vouch-plan", "vouch-scan", "vouch-merge"],
+            "{platform}"
+        );
+        // Each step's script as written, with the paths of this machine.
+        let step = |job: &serde_json::Value, index: Option<usize>| {
+            let mut c = Command::new("/bin/sh");
+            c.arg("-c").arg(job["script"].as_str().unwrap());
+            for (k, val) in job["env"].as_object().unwrap() {
+                c.env(k, val.as_str().unwrap());
+            }
+            c.env("VOUCH_WORK", &work)
+                .env("VOUCH_CONFIG", d.join("vouch.toml"))
+                .env("VOUCH_IDS", d.join("deleted_ids.txt"))
+                .env("VOUCH_SUBJECT_KEY", KEY)
+                .env("PATH", &path)
+                .current_dir(d);
+            if let (Some(i), Some(var)) = (index, job["index_var"].as_str()) {
+                c.env(var, i.to_string());
+            }
+            c
+        };
+        let (plan, scan, merge) = (&jobs[0], &jobs[1], &jobs[2]);
+        let shards = scan["count"].as_u64().unwrap() as usize;
+        assert_eq!(
+            scan["env"]["SHARDS"].as_str().unwrap(),
+            shards.to_string(),
+            "{platform}: SHARDS must equal the number of copies"
+        );
+        assert!(scan["index_var"].is_string());
+        // A stale part of an earlier run is removed by the plan step.
+        std::fs::create_dir_all(work.join("parts")).unwrap();
+        std::fs::write(work.join("parts/part-99.json"), "{}").unwrap();
+        let (code, _, err) = go(&mut step(plan, None));
+        assert_eq!(code, 0, "{platform} plan: {err}");
+        // The shards as N concurrent processes.
+        let children: Vec<_> = (0..shards)
+            .map(|i| {
+                step(scan, Some(i))
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for (i, c) in children.into_iter().enumerate() {
+            let out = c.wait_with_output().unwrap();
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "{platform} shard {i}: residual rows (exit 1) count as done: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let (code, _, err) = go(&mut step(merge, None));
+        assert_eq!(
+            code, 1,
+            "{platform} merge: the fixtures have residual rows: {err}"
+        );
+        let report: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(work.join("report.json")).unwrap()).unwrap();
+        let single: serde_json::Value = serde_json::from_str(&single).unwrap();
+        assert_eq!(
+            report, single,
+            "{platform}: the merged report is the single scan's"
+        );
+        // A shard that never ran: the merge refuses.
+        let first = work.join("parts/part-0.json");
+        std::fs::remove_file(&first).unwrap();
+        std::fs::remove_file(work.join("report.json")).unwrap();
+        let (code, _, err) = go(&mut step(merge, None));
+        assert_eq!(code, 2, "{platform}: {err}");
+        assert!(err.contains("merge refused"), "{err}");
+        assert!(
+            !work.join("report.json").exists(),
+            "no report from a refused merge"
+        );
+    }
+}
