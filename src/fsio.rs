@@ -6,14 +6,19 @@ use std::path::Path;
 
 /// Writes `bytes` to `path` atomically. With `overwrite` false an existing file is an error.
 pub fn write_atomic(path: &Path, bytes: &[u8], overwrite: bool) -> Result<(), String> {
-    write_atomic_with(path, bytes, overwrite, true)
+    write_atomic_with(path, bytes, overwrite, true, false)
+}
+
+/// The same for a file only its owner may read (mode 0600 from creation): raw subject IDs.
+pub fn write_atomic_private(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    write_atomic_with(path, bytes, true, true, true)
 }
 
 /// The same without fsync: the file appears whole or not at all, but a crash may lose it
 /// or leave it unflushed. For derived files that are checksummed and rebuilt when bad
 /// (the subject index's entries), where an fsync each would dominate the cost.
 pub fn write_atomic_unsynced(path: &Path, bytes: &[u8]) -> Result<(), String> {
-    write_atomic_with(path, bytes, true, false)
+    write_atomic_with(path, bytes, true, false, false)
 }
 
 fn write_atomic_with(
@@ -21,6 +26,7 @@ fn write_atomic_with(
     bytes: &[u8],
     overwrite: bool,
     durable: bool,
+    private: bool,
 ) -> Result<(), String> {
     let shown = path.display().to_string();
     let io = |e: std::io::Error| format!("{shown}: {}", crate::store::io_message(&e));
@@ -36,7 +42,13 @@ fn write_atomic_with(
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("out");
     let tmp = dir.join(format!(".{name}.vouch-{}.tmp", std::process::id()));
     let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(if private { 0o600 } else { 0o666 })
+            .open(&tmp)?;
         f.write_all(bytes)?;
         if durable {
             f.sync_all()?;

@@ -94,8 +94,16 @@ struct NightlyArgs {
     #[arg(long, value_name = "FILE")]
     config: PathBuf,
     /// Directory for report.json, report.html, certificates/ and the evidence bundle.
-    #[arg(long, value_name = "DIR")]
-    out: PathBuf,
+    #[arg(long, value_name = "DIR", required_unless_present = "write_subjects")]
+    out: Option<PathBuf>,
+    /// Verify deletions with this scan report (`vouch scan merge` of a sharded scan)
+    /// instead of scanning; it must be of the window's subjects, lake and legal holds.
+    #[arg(long, value_name = "FILE")]
+    scan_report: Option<PathBuf>,
+    /// Only write the subject IDs deletion verification would check at --as-of (one a
+    /// line, mode 0600) to FILE, for a sharded scan's --ids; run no check.
+    #[arg(long, value_name = "FILE", conflicts_with = "scan_report")]
+    write_subjects: Option<PathBuf>,
     /// "Now" (YYYY-MM-DD or RFC 3339, UTC; default: now). The same --as-of rewrites the
     /// same outputs.
     #[arg(long, value_name = "DATE")]
@@ -556,7 +564,27 @@ fn nightly(a: NightlyArgs) -> Result<u8, Fatal> {
         Some(d) => parse_time("--as-of", d)?,
         None => chrono::Utc::now().timestamp(),
     };
-    let report = run_nightly(&cfg, as_of, &a.out, a.log_format, a.endpoint_url.as_deref())?;
+    if let Some(file) = &a.write_subjects {
+        let ids = vouch::nightly::due_subjects(&cfg, as_of, &s3_options(a.endpoint_url.as_deref()))
+            .map_err(Fatal)?;
+        let text: String = ids.iter().map(|id| format!("{id}\n")).collect();
+        vouch::fsio::write_atomic_private(file, text.as_bytes()).map_err(Fatal)?;
+        eprintln!(
+            "vouch nightly: {} subject(s) of delete requests completed in the window written to {}",
+            ids.len(),
+            file.display()
+        );
+        return Ok(0);
+    }
+    let out = a.out.as_deref().unwrap_or(std::path::Path::new("."));
+    let report = run_nightly(
+        &cfg,
+        as_of,
+        out,
+        a.log_format,
+        a.endpoint_url.as_deref(),
+        a.scan_report.as_deref(),
+    )?;
     Ok(report.exit_code)
 }
 
@@ -566,6 +594,7 @@ fn run_nightly(
     out: &std::path::Path,
     log_format: LogFormat,
     endpoint_url: Option<&str>,
+    scan_report: Option<&std::path::Path>,
 ) -> Result<vouch::nightly::NightlyReport, Fatal> {
     let subject_key = cfg
         .subject_key(std::env::var("VOUCH_SUBJECT_KEY").ok())?
@@ -602,6 +631,7 @@ fn run_nightly(
         s3: s3_options(endpoint_url),
         subject_key,
         log: &log,
+        scan_report,
     })
     .map_err(Fatal)
 }
@@ -640,7 +670,7 @@ fn demo(a: DemoArgs) -> Result<u8, Fatal> {
         a.dir.display()
     );
     let cfg = Config::load(&demo.config)?;
-    let report = run_nightly(&cfg, demo.as_of, &demo.out, LogFormat::Text, None)?;
+    let report = run_nightly(&cfg, demo.as_of, &demo.out, LogFormat::Text, None, None)?;
     let html = demo.out.join("report.html");
     println!("report: {}", html.display());
     for c in &report.checks {

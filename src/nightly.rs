@@ -14,6 +14,7 @@ use serde_json::json;
 
 use crate::config::Config;
 use crate::keys::SigningKey;
+use crate::report::ScanReport;
 use crate::s3::{S3Options, S3Store};
 use crate::store::{LocalStore, Store};
 use crate::subjects::SubjectLabeler;
@@ -103,6 +104,9 @@ pub struct Request<'a> {
     pub subject_key: crate::secret::SecretBytes,
     /// Called as each check finishes (the log line).
     pub log: &'a dyn Fn(&Check),
+    /// A scan report made elsewhere (a merge of a sharded scan) to use instead of
+    /// scanning: it must be of the window's subjects, this lake and these legal holds.
+    pub scan_report: Option<&'a Path>,
 }
 
 /// Runs every check and writes the outputs. Errors are only for what stops everything
@@ -242,6 +246,91 @@ fn requests_of(location: &str, t: &Table) -> Result<Vec<DsarRow>, String> {
     Ok(out)
 }
 
+fn window_start(cfg: &Config, as_of: i64) -> i64 {
+    as_of - i64::from(cfg.nightly.window_days) * 86_400
+}
+
+/// The delete requests completed in the window before `as_of`: what deletion verification
+/// checks.
+fn due_requests<'r>(requests: &'r [DsarRow], cfg: &Config, as_of: i64) -> Vec<&'r DsarRow> {
+    let from = window_start(cfg, as_of);
+    requests
+        .iter()
+        .filter(|r| {
+            r.request_type == "delete"
+                && r.status != "rejected"
+                && r.completed_at.is_some_and(|t| t > from && t <= as_of)
+        })
+        .collect()
+}
+
+/// The subject IDs nightly will verify at `as_of`, sorted: the `--ids` list of a sharded
+/// scan whose merged report nightly then takes (`scan_report`).
+pub fn due_subjects(cfg: &Config, as_of: i64, s3: &S3Options) -> Result<Vec<String>, String> {
+    let t = cfg
+        .tables
+        .dsar_request
+        .as_ref()
+        .ok_or("no dsar_request table in the config ([tables] dsar_request)")?;
+    let location = cfg.resolve(t);
+    let table = read_table_at(&location, s3).map_err(|e| e.to_string())?;
+    let requests = requests_of(&location, &table)?;
+    let due = due_requests(&requests, cfg, as_of);
+    if let Some(r) = due.iter().find(|r| r.subject_id.is_none()) {
+        return Err(format!(
+            "request {} has no subject_id to verify",
+            r.request_id
+        ));
+    }
+    Ok(due
+        .iter()
+        .filter_map(|r| r.subject_id.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect())
+}
+
+/// A scan report made elsewhere, checked to be the scan nightly would have run.
+fn supplied_report(
+    path: &Path,
+    labeler: &SubjectLabeler,
+    subjects: &[String],
+    location: &str,
+    holds: &BTreeSet<String>,
+) -> Result<ScanReport, String> {
+    let shown = path.display();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("{shown}: {}", crate::store::io_message(&e)))?;
+    let report: ScanReport = serde_json::from_str(&text)
+        .map_err(|e| format!("{shown}: not a vouch scan report: {e}"))?;
+    if report.subjects_fingerprint != labeler.list_fingerprint(subjects) {
+        return Err(format!(
+            "{shown}: made for another list of subjects than the {} of the delete requests \
+             completed in the window (`vouch nightly --write-subjects FILE` writes that list)",
+            subjects.len()
+        ));
+    }
+    if report.lake != location {
+        return Err(format!(
+            "{shown}: a scan of {}, the config's lake is {location}",
+            report.lake
+        ));
+    }
+    if let Some(t) = report
+        .tables
+        .iter()
+        .find(|t| t.legal_hold != holds.contains(&t.table))
+    {
+        return Err(format!(
+            "{shown}: table {} is {} in the report, {} in the data_retention_policy table",
+            t.table,
+            if t.legal_hold { "held" } else { "not held" },
+            if t.legal_hold { "not held" } else { "held" },
+        ));
+    }
+    Ok(report)
+}
+
 /// A request verified by the deletion check: its id and which tables the lake has.
 struct Verified {
     request_id: String,
@@ -268,16 +357,8 @@ fn deletion_check(
         Some(Err(e)) => return (Check::new(NAME, Status::Error, e.clone()), vec![]),
         Some(Ok(r)) => r,
     };
-    let window = i64::from(cfg.nightly.window_days) * 86_400;
-    let from = req.as_of - window;
-    let due: Vec<&DsarRow> = requests
-        .iter()
-        .filter(|r| {
-            r.request_type == "delete"
-                && r.status != "rejected"
-                && r.completed_at.is_some_and(|t| t > from && t <= req.as_of)
-        })
-        .collect();
+    let from = window_start(cfg, req.as_of);
+    let due = due_requests(requests, cfg, req.as_of);
     let window_json = json!({
         "from": crate::report::rfc3339(from),
         "to": as_of,
@@ -312,10 +393,6 @@ fn deletion_check(
             vec![],
         );
     };
-    let store = match crate::store::open_location(&location, &req.s3) {
-        Ok(s) => s,
-        Err(e) => return (Check::new(NAME, Status::Error, e.to_string()), vec![]),
-    };
     let mut subjects: Vec<String> = due
         .iter()
         .filter_map(|r| r.subject_id.clone())
@@ -337,43 +414,64 @@ fn deletion_check(
         },
         None => BTreeSet::new(),
     };
-    let tables = match crate::lake::discover_tables(store.as_ref(), &cfg.lake) {
-        Ok(t) => t,
-        Err(e) => return (Check::new(NAME, Status::Error, e.to_string()), vec![]),
-    };
-    // The subject index, brought up to date first (only changed files are read). What
-    // the update did is not recorded: a rerun must write the same report.
     let mut index_error = serde_json::Value::Null;
-    let index = cfg.nightly.index.as_ref().and_then(|d| {
-        let dir = PathBuf::from(cfg.resolve(d));
-        let key = crate::index::IndexKey::new(&req.subject_key);
-        let built = crate::index::build(store.as_ref(), &tables, &key, &dir, &Default::default())
-            .and_then(|_| crate::index::LakeIndex::load(&dir, &key));
-        match built {
-            Ok(ix) => Some(ix),
-            Err(e) => {
-                index_error = json!(e);
-                None
+    let report = match req.scan_report {
+        Some(path) => {
+            if let Some(e) = prior_errors.first() {
+                return (
+                    Check::new(NAME, Status::Error, format!("{}: {}", e.file, e.error)),
+                    vec![],
+                );
+            }
+            match supplied_report(path, labeler, &subjects, &location, &holds) {
+                Ok(r) => r,
+                Err(e) => return (Check::new(NAME, Status::Error, e), vec![]),
             }
         }
-    });
-    let scan_req = crate::scan::ScanRequest {
-        store: store.as_ref(),
-        lake: location.clone(),
-        tables,
-        subjects: &subjects,
-        holds,
-        labeler: labeler.clone(),
-        options: Default::default(),
-        prior_errors,
-        collect_rows: false,
-        include_versions: false,
-        index: index.as_ref(),
-    };
-    let threads = store.parallelism().max(1);
-    let report = match rayon::ThreadPoolBuilder::new().num_threads(threads).build() {
-        Ok(pool) => pool.install(|| crate::scan::scan(&scan_req, &crate::scan::NoProgress)),
-        Err(e) => return (Check::new(NAME, Status::Error, e.to_string()), vec![]),
+        None => {
+            let store = match crate::store::open_location(&location, &req.s3) {
+                Ok(s) => s,
+                Err(e) => return (Check::new(NAME, Status::Error, e.to_string()), vec![]),
+            };
+            let tables = match crate::lake::discover_tables(store.as_ref(), &cfg.lake) {
+                Ok(t) => t,
+                Err(e) => return (Check::new(NAME, Status::Error, e.to_string()), vec![]),
+            };
+            // The subject index, brought up to date first (only changed files are read). What
+            // the update did is not recorded: a rerun must write the same report.
+            let index = cfg.nightly.index.as_ref().and_then(|d| {
+                let dir = PathBuf::from(cfg.resolve(d));
+                let key = crate::index::IndexKey::new(&req.subject_key);
+                let built =
+                    crate::index::build(store.as_ref(), &tables, &key, &dir, &Default::default())
+                        .and_then(|_| crate::index::LakeIndex::load(&dir, &key));
+                match built {
+                    Ok(ix) => Some(ix),
+                    Err(e) => {
+                        index_error = json!(e);
+                        None
+                    }
+                }
+            });
+            let scan_req = crate::scan::ScanRequest {
+                store: store.as_ref(),
+                lake: location.clone(),
+                tables,
+                subjects: &subjects,
+                holds,
+                labeler: labeler.clone(),
+                options: Default::default(),
+                prior_errors,
+                collect_rows: false,
+                include_versions: false,
+                index: index.as_ref(),
+            };
+            let threads = store.parallelism().max(1);
+            match rayon::ThreadPoolBuilder::new().num_threads(threads).build() {
+                Ok(pool) => pool.install(|| crate::scan::scan(&scan_req, &crate::scan::NoProgress)),
+                Err(e) => return (Check::new(NAME, Status::Error, e.to_string()), vec![]),
+            }
+        }
     };
     let mut per_request = Vec::new();
     let mut verified = Vec::new();

@@ -628,3 +628,149 @@ fn the_kubernetes_and_aws_batch_steps_run_as_local_processes() {
         );
     }
 }
+
+#[test]
+fn nightly_takes_a_merged_report_and_certifies_the_same() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = vouch::demo::write(&dir.path().join("demo")).unwrap();
+    let d = dir.path();
+    let cfg = demo.config.display().to_string();
+    let as_of = vouch::report::rfc3339(demo.as_of);
+    let nightly = |out: &str, extra: &[&str]| {
+        go(vouch()
+            .current_dir(d)
+            .args(["nightly", "--config", &cfg, "--as-of", &as_of, "--out", out])
+            .args(extra))
+    };
+    // The demo's nightly scan (it keeps the subject index in the demo dir up to date).
+    let (code_a, _, err) = nightly("a", &[]);
+    assert_eq!(code_a, 1, "the demo has planted violations: {err}");
+    // The subjects it verified, for the shards.
+    let (code, _, err) = go(vouch().current_dir(d).args([
+        "nightly",
+        "--config",
+        &cfg,
+        "--as-of",
+        &as_of,
+        "--write-subjects",
+        "ids.txt",
+    ]));
+    assert_eq!(code, 0, "{err}");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(d.join("ids.txt"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(
+        mode & 0o777,
+        0o600,
+        "raw subject IDs are for the owner only"
+    );
+    let index = demo
+        .config
+        .parent()
+        .unwrap()
+        .join("index")
+        .display()
+        .to_string();
+    // Plan, three shards, merge; the key comes from the demo config.
+    let merged = |ids: &str, name: &str| {
+        let (code, _, err) = go(vouch().current_dir(d).args([
+            "scan",
+            "plan",
+            "--config",
+            &cfg,
+            "--out",
+            "plan.jsonl",
+        ]));
+        assert_eq!(code, 0, "{err}");
+        let mut parts = Vec::new();
+        for i in 0..3 {
+            let part = format!("{name}-{i}.json");
+            let (code, _, err) = go(vouch().current_dir(d).args([
+                "scan",
+                "--config",
+                &cfg,
+                "--ids",
+                ids,
+                "--index",
+                &index,
+                "--files-from",
+                "plan.jsonl",
+                "--shard",
+                &format!("{i}/3"),
+                "--out",
+                &part,
+            ]));
+            assert!(code <= 1, "{err}");
+            parts.push(part);
+        }
+        let (code, _, err) = go(vouch()
+            .current_dir(d)
+            .args([
+                "scan",
+                "merge",
+                "--plan",
+                "plan.jsonl",
+                "--out",
+                &format!("{name}.json"),
+            ])
+            .args(&parts));
+        assert!(code <= 1, "{err}");
+    };
+    merged("ids.txt", "merged");
+    let (code_b, _, err) = nightly("b", &["--scan-report", "merged.json"]);
+    assert_eq!(code_b, code_a, "{err}");
+    let report = |out: &str| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(d.join(out).join("report.json")).unwrap()).unwrap()
+    };
+    let (a, b) = (report("a"), report("b"));
+    assert_eq!(
+        a["checks"][0], b["checks"][0],
+        "deletion verification from the merged report"
+    );
+    assert_eq!(a["checks"][0]["check"], "deletion_verification");
+    // The same signed certificates, byte for byte.
+    let certs = |out: &str| {
+        let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(d.join(out).join("certificates"))
+            .unwrap()
+            .flatten()
+            .map(|e| {
+                (
+                    e.file_name().to_string_lossy().into_owned(),
+                    std::fs::read(e.path()).unwrap(),
+                )
+            })
+            .collect();
+        files.sort();
+        files
+    };
+    let (ca, cb) = (certs("a"), certs("b"));
+    assert!(!ca.is_empty());
+    assert_eq!(ca, cb);
+
+    // A report of another subject list is an error of the check, not a verdict.
+    let mut other = std::fs::read_to_string(d.join("ids.txt")).unwrap();
+    other.push_str("someone-else\n");
+    std::fs::write(d.join("other.txt"), other).unwrap();
+    merged("other.txt", "other");
+    let (code, _, err) = nightly("c", &["--scan-report", "other.json"]);
+    assert_eq!(code, 2, "{err}");
+    let c = report("c");
+    assert_eq!(c["checks"][0]["status"], "error");
+    assert!(
+        c["checks"][0]["summary"]
+            .as_str()
+            .unwrap()
+            .contains("another list of subjects"),
+        "{}",
+        c["checks"][0]
+    );
+    assert!(
+        std::fs::read_dir(d.join("c/certificates"))
+            .unwrap()
+            .next()
+            .is_none(),
+        "no certificate from a report of other subjects"
+    );
+}
