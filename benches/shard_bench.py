@@ -136,8 +136,11 @@ def main():
         # --out is pretty JSON without the trailing newline stdout has.
         same = json.loads(spark_report) == json.loads(single)
         failed |= not same
+        split = [l for l in r.stderr.decode().splitlines() if l.startswith("vouch_spark:")]
         print(f"  Spark local[{cores}], {cores} partitions: {spark_t:.1f} s = {spark_t / single_t:.0f}x single "
               f"(JVM start and job included)  {'same report' if same else 'REPORT DIFFERS'}")
+        if split:
+            print(f"    {split[-1].split('; ', 1)[-1]}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     if failed:

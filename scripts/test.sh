@@ -2,31 +2,33 @@
 # Runs every vouch test on a fresh machine: installs what the tests need when it is
 # missing (Debian age, unzip, zip, ssh-keygen for interop, chromium for the report page; PyPI duckdb + pyarrow for the
 # independent oracle, polars for the benchmark's peers, bagit for the BagIt validator,
-# moto[server] for the S3-compatible test server the S3 tests start on 127.0.0.1), then the Rust test suite, then
+# moto[server] for the S3-compatible test server the S3 tests start on 127.0.0.1, pyspark
+# for the Spark driver in local mode, pyyaml to read the Kubernetes manifests), then the Rust test suite, then
 # the benchmarks at smoke scale (they fail if the engines disagree). No test is skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages: age (decrypts export bundles in the interop tests), unzip.
 # chromium renders report.html headless in the nightly tests; strace kills processes at
-# chosen syscalls in the crash tests.
+# chosen syscalls in the crash tests; java runs pyspark's local mode in the shard benchmark.
 missing=()
-for tool in age age-keygen unzip zip ssh-keygen sha256sum chromium strace; do
+for tool in age age-keygen unzip zip ssh-keygen sha256sum chromium strace java; do
     command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
 if [ ${#missing[@]} -gt 0 ]; then
-    echo "test.sh: installing age, unzip, openssh-client, chromium from Debian (missing: ${missing[*]})" >&2
+    echo "test.sh: installing age, unzip, openssh-client, chromium, strace, a JRE from Debian (missing: ${missing[*]})" >&2
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-        age unzip zip openssh-client coreutils chromium strace >/dev/null
+        age unzip zip openssh-client coreutils chromium strace default-jre-headless >/dev/null
 fi
 
 PYTHON=${VOUCH_PYTHON:-python3}
 export VOUCH_PYTHON=$PYTHON
-if ! "$PYTHON" -c 'import duckdb, pyarrow, polars, bagit, boto3, flask_cors' 2>/dev/null \
+if ! "$PYTHON" -c 'import duckdb, pyarrow, polars, bagit, boto3, flask_cors, pyspark, yaml' 2>/dev/null \
     || ! command -v bagit.py >/dev/null || ! command -v moto_server >/dev/null; then
-    echo "test.sh: installing duckdb, pyarrow, polars, bagit, moto[server] from PyPI" >&2
-    "$PYTHON" -m pip install --quiet --disable-pip-version-check duckdb pyarrow polars bagit 'moto[server]'
+    echo "test.sh: installing duckdb, pyarrow, polars, bagit, moto[server], pyspark, pyyaml from PyPI" >&2
+    "$PYTHON" -m pip install --quiet --disable-pip-version-check duckdb pyarrow polars bagit \
+        'moto[server]' pyspark pyyaml
 fi
 
 echo "== cargo test" >&2
@@ -45,3 +47,4 @@ trap 'rm -rf "$bench_dir"' EXIT
 "$PYTHON" benches/metrics_bench.py --scale smoke --dir "$bench_dir" --vouch target/debug/vouch
 "$PYTHON" benches/index_bench.py --scale smoke --dir "$bench_dir" --vouch target/debug/vouch
 "$PYTHON" benches/load_bench.py --scale smoke --dir "$bench_dir" --vouch target/debug/vouch
+"$PYTHON" benches/shard_bench.py --scale smoke --dir "$bench_dir" --vouch target/debug/vouch

@@ -30,6 +30,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 
 
 def balanced(lines, n):
@@ -108,6 +109,7 @@ def main(argv=None):
         return 2
     file_lines = plan_lines[1:]
 
+    started = time.perf_counter()
     builder = SparkSession.builder.appName("vouch-scan")
     if a.master:
         builder = builder.master(a.master)
@@ -128,8 +130,11 @@ def main(argv=None):
                             ("--retention-policy", a.retention_policy)]:
             if value:
                 args += [flag, os.path.abspath(value) if flag in ("--config", "--retention-policy") else value]
+        session = time.perf_counter() - started
         rdd = sc.parallelize(balanced(file_lines, n), n).partitionBy(n, lambda k: k)
+        job_started = time.perf_counter()
         parts = rdd.mapPartitionsWithIndex(scan_partition(a.vouch, args, ids_name, ship_name)).collect()
+        job = time.perf_counter() - job_started
     finally:
         spark.stop()
 
@@ -142,8 +147,8 @@ def main(argv=None):
             f.write(text)
         os.replace(tmp, path)
         paths.append(path)
-    print("vouch_spark: %d file(s) in %d part(s) -> %s" % (len(file_lines), len(paths), a.parts_dir),
-          file=sys.stderr)
+    print("vouch_spark: %d file(s) in %d part(s) -> %s; Spark session %.1f s, scan job %.2f s"
+          % (len(file_lines), len(paths), a.parts_dir, session, job), file=sys.stderr)
     cmd = [a.vouch, "scan", "merge", *paths, "--plan", a.plan, "--format", "json"]
     if a.out:
         cmd += ["--out", a.out]
