@@ -344,7 +344,7 @@ enum Format {
 /// Where the lake is and whom to look for: shared by `scan` and `export`.
 #[derive(clap::Args)]
 struct LakeArgs {
-    /// The lake: a local directory whose child directories are tables.
+    /// The lake: a local directory or s3://bucket/prefix whose child directories are tables.
     #[arg(long, value_name = "LOCATION")]
     lake: Option<String>,
     /// File of subject IDs, one a line (`#` comments and blank lines ignored).
