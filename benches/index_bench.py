@@ -44,10 +44,7 @@ def main():
     ap.add_argument("--vouch", default=os.path.join(ROOT, "target/release/vouch"))
     args = ap.parse_args()
     rows, runs = scan_bench.SCALES[args.scale]
-    data = os.path.join(args.dir, f"scan-{args.scale}")
-    if not os.path.exists(os.path.join(data, "ids.txt")):
-        fixtures = os.path.join(os.path.dirname(args.vouch), "vouch-fixtures")
-        subprocess.run([fixtures, "bench", data, str(rows)], check=True, stdout=subprocess.DEVNULL)
+    data = scan_bench.ensure_lake(args.vouch, args.dir, args.scale)
     os.environ["VOUCH_SUBJECT_KEY"] = KEY
     ids = os.path.join(data, "ids.txt")
     plain = os.path.join(data, "lake-plain")

@@ -75,6 +75,18 @@ def bench_args(doc, scales):
     return args
 
 
+def ensure_lake(vouch, root, scale):
+    """The benchmark lake of `scale` under `root` (generated once by vouch-fixtures beside
+    the `vouch` binary): its directory, holding ids.txt, lake-plain and lake-bloom."""
+    data = os.path.join(root, f"scan-{scale}")
+    if not os.path.exists(os.path.join(data, "ids.txt")):
+        rows = SCALES[scale][0]
+        print(f"generating the {scale} lake ({rows:,} rows) in {data} ...", file=sys.stderr)
+        fixtures = os.path.join(os.path.dirname(vouch), "vouch-fixtures")
+        subprocess.run([fixtures, "bench", data, str(rows)], check=True, stdout=subprocess.DEVNULL)
+    return data
+
+
 def run_child(cmd, **popen):
     """Runs cmd, returns (stdout, stderr, exit code, wall seconds, peak RSS in MB) of that
     child alone. `popen` goes to subprocess.Popen (cwd, preexec_fn)."""
@@ -114,11 +126,7 @@ def main():
     args = ap.parse_args()
     rows, runs = SCALES[args.scale]
     runs = args.runs or runs
-    data = os.path.join(args.dir, f"scan-{args.scale}")
-    fixtures = os.path.join(os.path.dirname(args.vouch), "vouch-fixtures")
-    if not os.path.exists(os.path.join(data, "ids.txt")):
-        print(f"generating the {args.scale} lake ({rows:,} rows) in {data} ...", file=sys.stderr)
-        subprocess.run([fixtures, "bench", data, str(rows)], check=True, stdout=subprocess.DEVNULL)
+    data = ensure_lake(args.vouch, args.dir, args.scale)
     ids = os.path.join(data, "ids.txt")
     failed = False
     print(f"scale {args.scale}: {rows:,} rows, 1,000 IDs, {os.cpu_count()} cores, median of {runs} warm run(s)")

@@ -71,10 +71,7 @@ def sharded(vouch, lake, ids, work, n, cores):
 def main():
     args = scan_bench.bench_args(__doc__, scan_bench.SCALES)
     rows, runs = scan_bench.SCALES[args.scale]
-    data = os.path.join(args.dir, f"scan-{args.scale}")
-    if not os.path.exists(os.path.join(data, "ids.txt")):
-        fixtures = os.path.join(os.path.dirname(args.vouch), "vouch-fixtures")
-        subprocess.run([fixtures, "bench", data, str(rows)], check=True, stdout=subprocess.DEVNULL)
+    data = scan_bench.ensure_lake(args.vouch, args.dir, args.scale)
     os.environ["VOUCH_SUBJECT_KEY"] = KEY
     ids = os.path.join(data, "ids.txt")
     lake = os.path.join(data, "lake-plain")
@@ -93,6 +90,16 @@ def main():
         single = singles[-1][1]
         print(f"  single scan                        {single_t:8.3f} s  "
               f"{size / 1e6 / single_t:,.0f} MB/s, {rows / single_t / 1e6:,.1f}M rows/s")
+        # What a scan fetches (the S3 bytes and GETs a shard costs), per lake variant.
+        for variant, rep in [("plain", json.loads(single)),
+                             ("bloom", json.loads(timed(single_cmd[:3] + [
+                                 os.path.join(data, "lake-bloom")] + single_cmd[4:])[1]))]:
+            vsize = sum(os.path.getsize(os.path.join(d, f))
+                        for d, _, fs in os.walk(os.path.join(data, f"lake-{variant}")) for f in fs)
+            rate = f", {rep['bytes_read'] / single_t / 1e9:.2f} GB/s fetched" if variant == "plain" else ""
+            print(f"  {variant} lake: fetched {rep['bytes_read'] / 1e6:,.1f} MB = "
+                  f"{100 * rep['bytes_read'] / vsize:.1f}% of {vsize / 1e6:,.0f} MB, "
+                  f"{rep['read_requests']} read requests (S3 GETs){rate}")
         for n in (2, 8):
             d = os.path.join(work, f"n{n}")
             sharded(args.vouch, lake, ids, d, n, cores)

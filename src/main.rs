@@ -866,11 +866,11 @@ fn scan(a: ScanArgs, quiet: bool) -> Result<u8, Fatal> {
                 Some(s) => {
                     let (i, n) = vouch::shard::parse_shard(s).map_err(Fatal)?;
                     let of = vouch::shard::shard_of(&list.files, n);
-                    let mut k = 0;
-                    list.files.retain(|_| {
-                        k += 1;
-                        of[k - 1] == i
-                    });
+                    list.files = std::mem::take(&mut list.files)
+                        .into_iter()
+                        .zip(of)
+                        .filter_map(|(f, k)| (k == i).then_some(f))
+                        .collect();
                     Some((i, n))
                 }
                 None => None,
@@ -930,19 +930,12 @@ fn scan(a: ScanArgs, quiet: bool) -> Result<u8, Fatal> {
         progress.finish();
         for f in &part.files {
             if let Some(e) = &f.error {
-                eprintln!("vouch: {}: {e}", join_path(&location, &f.file));
+                eprintln!("vouch: {}: {e}", join_path(&location, &f.record.file));
             }
         }
-        let json = serde_json::to_vec_pretty(&part)?;
-        match &a.out {
-            Some(out) => vouch::fsio::write_atomic(out, &json, true).map_err(Fatal)?,
-            None => {
-                let mut stdout = std::io::stdout().lock();
-                stdout.write_all(&json)?;
-                writeln!(stdout)?;
-                stdout.flush()?;
-            }
-        }
+        let mut json = serde_json::to_vec_pretty(&part)?;
+        json.push(b'\n');
+        write_out_or_stdout(a.out.as_deref(), &json)?;
         if !quiet {
             let (rows, errors) = part.summary();
             eprintln!(
@@ -964,18 +957,43 @@ fn scan(a: ScanArgs, quiet: bool) -> Result<u8, Fatal> {
     let run = || vouch::scan::scan(&req, &progress);
     let report = pool.install(run);
     progress.finish();
-    for e in &report.errors {
-        eprintln!("vouch: {}: {}", join_path(&location, &e.file), e.error);
-    }
-    if let Some(out) = &a.out {
-        let json = serde_json::to_vec_pretty(&report)?;
-        vouch::fsio::write_atomic(out, &json, true).map_err(Fatal)?;
-    }
-    print_report(a.format, &report, || report.to_text())?;
+    let code = emit_scan_report(&report, &location, a.out.as_deref(), a.format)?;
     if !quiet {
         eprintln!("vouch: scanned in {:.2} s", started.elapsed().as_secs_f64());
     }
+    Ok(code)
+}
+
+/// A scan report's errors on stderr (one line per file), the JSON to `--out`, the report
+/// on stdout; the verdict's exit code.
+fn emit_scan_report(
+    report: &vouch::report::ScanReport,
+    location: &str,
+    out: Option<&std::path::Path>,
+    format: Format,
+) -> Result<u8, Fatal> {
+    for e in &report.errors {
+        eprintln!("vouch: {}: {}", join_path(location, &e.file), e.error);
+    }
+    if let Some(out) = out {
+        let json = serde_json::to_vec_pretty(report)?;
+        vouch::fsio::write_atomic(out, &json, true).map_err(Fatal)?;
+    }
+    print_report(format, report, || report.to_text())?;
     Ok(report.verdict.exit_code() as u8)
+}
+
+/// `bytes` to FILE atomically, or to stdout without `--out`.
+fn write_out_or_stdout(out: Option<&std::path::Path>, bytes: &[u8]) -> Result<(), Fatal> {
+    match out {
+        Some(out) => vouch::fsio::write_atomic(out, bytes, true).map_err(Fatal),
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            stdout.write_all(bytes)?;
+            stdout.flush()?;
+            Ok(())
+        }
+    }
 }
 
 fn scan_plan(a: PlanArgs) -> Result<u8, Fatal> {
@@ -991,14 +1009,7 @@ fn scan_plan(a: PlanArgs) -> Result<u8, Fatal> {
         .collect();
     let plan = vouch::shard::Plan::of(&location, &listed);
     let jsonl = plan.to_jsonl();
-    match &a.out {
-        Some(out) => vouch::fsio::write_atomic(out, &jsonl, true).map_err(Fatal)?,
-        None => {
-            let mut stdout = std::io::stdout().lock();
-            stdout.write_all(&jsonl)?;
-            stdout.flush()?;
-        }
-    }
+    write_out_or_stdout(a.out.as_deref(), &jsonl)?;
     let mut problems = 0;
     for t in &plan.header.tables {
         for e in &t.errors {
@@ -1051,15 +1062,7 @@ fn scan_merge(a: MergeArgs) -> Result<u8, Fatal> {
             return Ok(2);
         }
     };
-    for e in &report.errors {
-        eprintln!("vouch: {}: {}", join_path(&report.lake, &e.file), e.error);
-    }
-    if let Some(out) = &a.out {
-        let json = serde_json::to_vec_pretty(&report)?;
-        vouch::fsio::write_atomic(out, &json, true).map_err(Fatal)?;
-    }
-    print_report(a.format, &report, || report.to_text())?;
-    Ok(report.verdict.exit_code() as u8)
+    emit_scan_report(&report, &report.lake, a.out.as_deref(), a.format)
 }
 
 fn export(a: ExportArgs, quiet: bool) -> Result<u8, Fatal> {

@@ -16,7 +16,7 @@
 //!
 //! Partial reports name subjects only by keyed hash: they travel between machines.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -49,13 +49,11 @@ pub struct PlanTable {
     pub errors: Vec<ScanErrorEntry>,
 }
 
-/// One file of the plan: a line that is enough to scan the file on any machine.
+/// A file as listed: what names it within a plan and pins its bytes. Plan lines, partial
+/// reports and the plan's fingerprint all carry exactly this.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PlanFile {
-    /// The plan's fingerprint.
-    pub plan: String,
+pub struct FileRecord {
     pub table: String,
-    pub id_columns: Vec<String>,
     pub file: String,
     pub size: u64,
     /// Last modification as listed (Unix seconds), when the store gives it.
@@ -69,7 +67,19 @@ pub struct PlanFile {
     pub noncurrent: bool,
 }
 
-impl PlanFile {
+impl FileRecord {
+    fn of(table: &str, o: &ObjectMeta) -> FileRecord {
+        FileRecord {
+            table: table.to_string(),
+            file: o.path.clone(),
+            size: o.size,
+            modified: o.modified,
+            etag: o.etag.clone(),
+            version_id: o.version_id.clone(),
+            noncurrent: o.noncurrent,
+        }
+    }
+
     fn object(&self) -> ObjectMeta {
         ObjectMeta {
             path: self.file.clone(),
@@ -90,13 +100,23 @@ impl PlanFile {
         )
     }
 
-    /// `table: file` (and the version), for messages.
+    /// The file (and its version), for messages.
     fn shown(&self) -> String {
         match &self.version_id {
             Some(v) => format!("{} (version {v})", self.file),
             None => self.file.clone(),
         }
     }
+}
+
+/// One file of the plan: a line that is enough to scan the file on any machine.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanFile {
+    /// The plan's fingerprint.
+    pub plan: String,
+    pub id_columns: Vec<String>,
+    #[serde(flatten)]
+    pub record: FileRecord,
 }
 
 /// A whole plan: header and files, in the order a single scan reads them.
@@ -106,21 +126,9 @@ pub struct Plan {
     pub files: Vec<PlanFile>,
 }
 
-/// The file record as hashed into the fingerprint (no plan field: it is the hash).
-#[derive(Serialize)]
-struct HashedFile<'a> {
-    table: &'a str,
-    file: &'a str,
-    size: u64,
-    modified: Option<i64>,
-    etag: &'a Option<String>,
-    version_id: &'a Option<String>,
-    noncurrent: bool,
-}
-
 /// SHA-256 of a listing: tables (name, path, identifier columns, listing errors) and every
-/// file (table, path, size, modification time, ETag, version), in order. The lake's location is not part of
-/// it: the same files give the same fingerprint wherever the lake is mounted.
+/// file's [`FileRecord`], in order. The lake's location is not part of it: the same files
+/// give the same fingerprint wherever the lake is mounted.
 pub fn fingerprint(listed: &[TableFiles]) -> String {
     let mut h = Sha256::new();
     h.update(b"vouch plan v1\n");
@@ -131,15 +139,7 @@ pub fn fingerprint(listed: &[TableFiles]) -> String {
     }
     for lt in listed {
         for f in &lt.files {
-            let rec = HashedFile {
-                table: &lt.table.name,
-                file: &f.path,
-                size: f.size,
-                modified: f.modified,
-                etag: &f.etag,
-                version_id: &f.version_id,
-                noncurrent: f.noncurrent,
-            };
+            let rec = FileRecord::of(&lt.table.name, f);
             h.update(serde_json::to_vec(&rec).unwrap_or_default());
             h.update(b"\n");
         }
@@ -173,14 +173,8 @@ impl Plan {
                 let fp = &fp;
                 lt.files.iter().map(move |f| PlanFile {
                     plan: fp.clone(),
-                    table: lt.table.name.clone(),
                     id_columns: lt.table.id_columns.clone(),
-                    file: f.path.clone(),
-                    size: f.size,
-                    modified: f.modified,
-                    etag: f.etag.clone(),
-                    version_id: f.version_id.clone(),
-                    noncurrent: f.noncurrent,
+                    record: FileRecord::of(&lt.table.name, f),
                 })
             })
             .collect();
@@ -190,7 +184,7 @@ impl Plan {
                 fingerprint: fp,
                 lake: lake.to_string(),
                 files: files.len() as u64,
-                bytes: files.iter().map(|f| f.size).sum(),
+                bytes: files.iter().map(|f| f.record.size).sum(),
                 tables: listed.iter().map(plan_table).collect(),
             },
             files,
@@ -212,7 +206,10 @@ impl Plan {
     pub fn listed(&self) -> Vec<TableFiles> {
         let mut by_table: HashMap<&str, Vec<ObjectMeta>> = HashMap::new();
         for f in &self.files {
-            by_table.entry(&f.table).or_default().push(f.object());
+            by_table
+                .entry(&f.record.table)
+                .or_default()
+                .push(f.record.object());
         }
         self.header
             .tables
@@ -265,6 +262,7 @@ impl Plan {
         if let Some(f) = plan
             .files
             .iter()
+            .map(|f| &f.record)
             .find(|f| !known.contains(f.table.as_str()))
         {
             return Err(format!(
@@ -289,7 +287,7 @@ impl Plan {
 fn parse_file_line(line: &str, shown: &str, number: usize) -> Result<PlanFile, String> {
     let f: PlanFile = serde_json::from_str(line)
         .map_err(|e| format!("{shown}: line {number} is not a plan file line: {e}"))?;
-    check_path(&f.file).map_err(|why| format!("{shown}: line {number}: {why}"))?;
+    check_path(&f.record.file).map_err(|why| format!("{shown}: line {number}: {why}"))?;
     Ok(f)
 }
 
@@ -342,15 +340,15 @@ pub fn parse_file_list(text: &str, shown: &str) -> Result<FileList, String> {
     {
         return Err(format!(
             "{shown}: {} comes from another plan ({}…, not {}…): a part must come from one plan",
-            f.file,
+            f.record.file,
             short(&f.plan),
             short(fp)
         ));
     }
     let mut seen = BTreeSet::new();
     for f in &files {
-        if !seen.insert(f.key()) {
-            return Err(format!("{shown}: {} is listed twice", f.shown()));
+        if !seen.insert(f.record.key()) {
+            return Err(format!("{shown}: {} is listed twice", f.record.shown()));
         }
     }
     Ok(FileList { plan, files })
@@ -382,6 +380,7 @@ pub fn shard_of(files: &[PlanFile], n: usize) -> Vec<usize> {
         .iter()
         .enumerate()
         .map(|(i, f)| {
+            let f = &f.record;
             let mut h = Sha256::new();
             h.update(f.table.as_bytes());
             h.update([0]);
@@ -396,10 +395,10 @@ pub fn shard_of(files: &[PlanFile], n: usize) -> Vec<usize> {
         .collect();
     order.sort_by(|a, b| {
         a.0.cmp(&b.0)
-            .then_with(|| files[a.1].key().cmp(&files[b.1].key()))
+            .then_with(|| files[a.1].record.key().cmp(&files[b.1].record.key()))
     });
     // Every file weighs at least one byte, so that empty files are spread too.
-    let weight = |f: &PlanFile| u128::from(f.size.max(1));
+    let weight = |f: &PlanFile| u128::from(f.record.size.max(1));
     let total: u128 = files.iter().map(weight).sum();
     let mut out = vec![0; files.len()];
     let mut at: u128 = 0;
@@ -444,17 +443,8 @@ pub struct PartialReport {
 /// One covered file and what it held, or why it could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PartialFile {
-    pub table: String,
-    pub file: String,
-    pub size: u64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub modified: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub etag: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub version_id: Option<String>,
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub noncurrent: bool,
+    #[serde(flatten)]
+    pub record: FileRecord,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result: Option<FileResult>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -481,7 +471,7 @@ impl PartialReport {
         let holds: BTreeSet<&str> = self.legal_holds.iter().map(String::as_str).collect();
         let (_, errors) = self.summary();
         let residual = self.files.iter().any(|f| {
-            !holds.contains(f.table.as_str())
+            !holds.contains(f.record.table.as_str())
                 && f.result.as_ref().is_some_and(|r| r.matching_rows > 0)
         });
         if errors > 0 { 2 } else { u8::from(residual) }
@@ -510,11 +500,11 @@ pub fn scan_part(
     let mut slot: HashMap<(&str, &[String]), usize> = HashMap::new();
     for f in files {
         let i = *slot
-            .entry((f.table.as_str(), f.id_columns.as_slice()))
+            .entry((f.record.table.as_str(), f.id_columns.as_slice()))
             .or_insert_with(|| {
                 listed.push(TableFiles {
                     table: Table {
-                        name: f.table.clone(),
+                        name: f.record.table.clone(),
                         path: String::new(),
                         id_columns: f.id_columns.clone(),
                     },
@@ -523,7 +513,7 @@ pub fn scan_part(
                 });
                 listed.len() - 1
             });
-        listed[i].files.push(f.object());
+        listed[i].files.push(f.record.object());
     }
     let scanned = crate::scan::scan_listed(req, &listed, progress);
     let mut out_files = Vec::with_capacity(files.len());
@@ -534,13 +524,7 @@ pub fn scan_part(
                 Err(e) => (None, Some(e)),
             };
             out_files.push(PartialFile {
-                table: lt.table.name.clone(),
-                file: o.path.clone(),
-                size: o.size,
-                modified: o.modified,
-                etag: o.etag.clone(),
-                version_id: o.version_id.clone(),
-                noncurrent: o.noncurrent,
+                record: FileRecord::of(&lt.table.name, o),
                 result,
                 error,
             });
@@ -630,31 +614,27 @@ pub fn merge(plan: &Plan, parts: &[(String, PartialReport)]) -> Result<ScanRepor
                 .into(),
         );
     }
-    // Which part covers each file of the plan.
-    let index: HashMap<(String, String, Option<String>), usize> = plan
+    // Which part covers each file of the plan, by the file's key.
+    let planned: HashMap<(String, String, Option<String>), &FileRecord> = plan
         .files
         .iter()
-        .enumerate()
-        .map(|(i, f)| (f.key(), i))
+        .map(|f| (f.record.key(), &f.record))
         .collect();
-    let mut covered: Vec<Option<(usize, usize)>> = vec![None; plan.files.len()];
-    for (pi, (name, p)) in parts.iter().enumerate() {
-        for (fi, f) in p.files.iter().enumerate() {
-            let key = (f.table.clone(), f.file.clone(), f.version_id.clone());
-            let Some(&at) = index.get(&key) else {
+    let mut covered: HashMap<(String, String, Option<String>), (&str, &PartialFile)> =
+        HashMap::new();
+    for (name, p) in parts {
+        for f in &p.files {
+            let key = f.record.key();
+            let Some(planned) = planned.get(&key) else {
                 problems.push(format!(
                     "{name}: covers {}, which the plan does not list",
-                    f.file
+                    f.record.shown()
                 ));
                 continue;
             };
-            let planned = &plan.files[at];
-            if planned.size != f.size
-                || planned.etag != f.etag
-                || planned.noncurrent != f.noncurrent
-            {
+            if **planned != f.record {
                 problems.push(format!(
-                    "{name}: {} differs from the plan (size, ETag or version)",
+                    "{name}: {} differs from the plan (size, modification time, ETag or version)",
                     planned.shown()
                 ));
             }
@@ -665,29 +645,28 @@ pub fn merge(plan: &Plan, parts: &[(String, PartialReport)]) -> Result<ScanRepor
                     if f.error.is_some() { "both" } else { "neither" }
                 ));
             }
-            match covered[at] {
+            match covered.get(&key) {
                 Some((other, _)) => problems.push(format!(
-                    "{} is covered twice: by {} and by {name}",
-                    planned.shown(),
-                    parts[other].0
+                    "{} is covered twice: by {other} and by {name}",
+                    planned.shown()
                 )),
-                None => covered[at] = Some((pi, fi)),
+                None => {
+                    covered.insert(key, (name.as_str(), f));
+                }
             }
         }
     }
-    let missing: Vec<&PlanFile> = plan
+    let missing: Vec<String> = plan
         .files
         .iter()
-        .zip(&covered)
-        .filter(|(_, c)| c.is_none())
-        .map(|(f, _)| f)
+        .filter(|f| !covered.contains_key(&f.record.key()))
+        .map(|f| f.record.shown())
         .collect();
     if !missing.is_empty() {
-        let shown: Vec<String> = missing.iter().take(5).map(|f| f.shown()).collect();
         problems.push(format!(
             "{} file(s) of the plan are in no part (a shard missing?): {}{}",
             missing.len(),
-            shown.join(", "),
+            missing[..missing.len().min(5)].join(", "),
             if missing.len() > 5 { ", …" } else { "" }
         ));
     }
@@ -696,33 +675,22 @@ pub fn merge(plan: &Plan, parts: &[(String, PartialReport)]) -> Result<ScanRepor
     }
     // Per table, per file of the plan: the covering part's result.
     let listed = plan.listed();
-    let mut results_of: BTreeMap<usize, Result<FileResult, String>> = BTreeMap::new();
-    for (at, c) in covered.iter().enumerate() {
-        if let Some((pi, fi)) = c {
-            let f = &parts[*pi].1.files[*fi];
-            let r = match (&f.result, &f.error) {
-                (Some(r), _) => Ok(r.clone()),
-                (None, Some(e)) => Err(e.clone()),
-                (None, None) => Err("no result".into()),
-            };
-            results_of.insert(at, r);
-        }
-    }
-    let mut results = Vec::with_capacity(listed.len());
-    let mut position: HashMap<(String, String, Option<String>), usize> = index;
-    for lt in &listed {
-        let mut rs = Vec::with_capacity(lt.files.len());
-        for o in &lt.files {
-            let key = (lt.table.name.clone(), o.path.clone(), o.version_id.clone());
-            let at = position.remove(&key).unwrap_or(usize::MAX);
-            rs.push(
-                results_of
-                    .remove(&at)
-                    .unwrap_or_else(|| Err("no result".into())),
-            );
-        }
-        results.push(rs);
-    }
+    let results = listed
+        .iter()
+        .map(|lt| {
+            lt.files
+                .iter()
+                .map(|o| {
+                    let key = (lt.table.name.clone(), o.path.clone(), o.version_id.clone());
+                    match covered.get(&key).map(|(_, f)| (&f.result, &f.error)) {
+                        Some((Some(r), _)) => Ok(r.clone()),
+                        Some((None, Some(e))) => Err(e.clone()),
+                        _ => Err("no result".into()),
+                    }
+                })
+                .collect()
+        })
+        .collect();
     let mut prior_errors: Vec<ScanErrorEntry> = Vec::new();
     for (_, p) in parts {
         for e in &p.prior_errors {
@@ -754,15 +722,33 @@ mod tests {
     fn file(name: &str, size: u64) -> PlanFile {
         PlanFile {
             plan: "p".into(),
-            table: "t".into(),
             id_columns: vec!["user_id".into()],
-            file: format!("t/{name}.parquet"),
-            size,
-            modified: Some(1_700_000_000),
-            etag: None,
-            version_id: None,
-            noncurrent: false,
+            record: FileRecord {
+                table: "t".into(),
+                file: format!("t/{name}.parquet"),
+                size,
+                modified: Some(1_700_000_000),
+                etag: None,
+                version_id: None,
+                noncurrent: false,
+            },
         }
+    }
+
+    /// A listing of one table `t` with these (name, size) files.
+    fn table_of(files: &[(&str, u64)]) -> Vec<TableFiles> {
+        vec![TableFiles {
+            table: Table {
+                name: "t".into(),
+                path: "t".into(),
+                id_columns: vec!["user_id".into()],
+            },
+            files: files
+                .iter()
+                .map(|(n, s)| file(n, *s).record.object())
+                .collect(),
+            errors: vec![],
+        }]
     }
 
     #[test]
@@ -775,7 +761,7 @@ mod tests {
             let mut bytes = vec![0u64; n];
             for (f, &k) in files.iter().zip(&s) {
                 assert!(k < n);
-                bytes[k] += f.size;
+                bytes[k] += f.record.size;
             }
             let total: u64 = bytes.iter().sum();
             let ideal = total / n as u64;
@@ -828,15 +814,8 @@ mod tests {
 
     #[test]
     fn a_plan_round_trips_and_an_edit_is_refused() {
-        let listed = vec![TableFiles {
-            table: Table {
-                name: "t".into(),
-                path: "t".into(),
-                id_columns: vec!["user_id".into()],
-            },
-            files: vec![file("a", 10).object(), file("b", 20).object()],
-            errors: vec![StoreError::new("t/x", "cannot list directory: denied")],
-        }];
+        let mut listed = table_of(&[("a", 10), ("b", 20)]);
+        listed[0].errors = vec![StoreError::new("t/x", "cannot list directory: denied")];
         let plan = Plan::of("/lake", &listed);
         let text = String::from_utf8(plan.to_jsonl()).unwrap();
         let back = Plan::parse(&text, "plan.jsonl").unwrap();
@@ -873,5 +852,38 @@ mod tests {
                 .unwrap_err()
                 .contains("another plan")
         );
+    }
+
+    #[test]
+    fn merge_refuses_a_part_whose_file_differs_from_the_plan() {
+        let listed = table_of(&[("a", 10)]);
+        let plan = Plan::of("/lake", &listed);
+        let part = |record: FileRecord| PartialReport {
+            vouch_partial: 1,
+            note: String::new(),
+            plan: plan.header.fingerprint.clone(),
+            lake: "/lake".into(),
+            shard: None,
+            subjects: 1,
+            subject_labels: "keyed-hash".into(),
+            subjects_fingerprint: Some("hmac-sha256:x".into()),
+            legal_holds: vec![],
+            options: String::new(),
+            index: None,
+            prior_errors: vec![],
+            bytes_read: 0,
+            read_requests: 0,
+            files: vec![PartialFile {
+                record,
+                result: Some(FileResult::default()),
+                error: None,
+            }],
+        };
+        let same = plan.files[0].record.clone();
+        assert!(merge(&plan, &[("p".into(), part(same.clone()))]).is_ok());
+        let mut touched = same;
+        touched.modified = Some(1);
+        let e = merge(&plan, &[("p".into(), part(touched))]).unwrap_err();
+        assert!(e[0].contains("differs from the plan"), "{e:?}");
     }
 }

@@ -1156,6 +1156,16 @@ fn a_sharded_scan_of_s3_pins_etags_and_versions_and_merges_like_one_scan() {
         "--lake",
         lake,
     ];
+    let plan_args = [
+        "scan",
+        "plan",
+        "--config",
+        "vouch.toml",
+        "--lake",
+        lake,
+        "--out",
+        "plan.jsonl",
+    ];
     for versions in [false, true] {
         let extra: &[&str] = if versions {
             &["--include-versions"]
@@ -1164,20 +1174,7 @@ fn a_sharded_scan_of_s3_pins_etags_and_versions_and_merges_like_one_scan() {
         };
         let single = v(&[&scan[..], &["--format", "json", "-q"], extra].concat());
         assert_eq!(single.code, 1, "{single:?}");
-        let plan = v(&[
-            &[
-                "scan",
-                "plan",
-                "--config",
-                "vouch.toml",
-                "--lake",
-                lake,
-                "--out",
-                "plan.jsonl",
-            ][..],
-            extra,
-        ]
-        .concat());
+        let plan = v(&[&plan_args[..], extra].concat());
         assert_eq!(plan.code, 0, "{plan:?}");
         let text = std::fs::read_to_string(d.join("plan.jsonl")).unwrap();
         // Every file line pins the object: its ETag, and with versions its version id.
@@ -1216,16 +1213,7 @@ fn a_sharded_scan_of_s3_pins_etags_and_versions_and_merges_like_one_scan() {
     }
     // An object overwritten after the plan: its planned ETag no longer matches, so the
     // part names it and the merge is incomplete, never clean.
-    let plan = v(&[
-        "scan",
-        "plan",
-        "--config",
-        "vouch.toml",
-        "--lake",
-        lake,
-        "--out",
-        "plan.jsonl",
-    ]);
+    let plan = v(&plan_args);
     assert_eq!(plan.code, 0);
     overwrite_with(&moto, "events/dt=2026-01-01/part-0.parquet");
     let part = v(&[

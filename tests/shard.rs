@@ -233,26 +233,29 @@ fn any_split_of_the_plan_through_stdin_merges_the_same() {
     }
 }
 
+/// `vouch scan plan` of the fixture config in `d`, to `out`.
+fn plan_fixtures(d: &Path, out: &str) {
+    let (code, _, err) = go(v(d).args(["scan", "plan", "--config", "vouch.toml", "--out", out]));
+    assert_eq!(code, 0, "{err}");
+}
+
+/// A part: `vouch scan SCAN --files-from PLAN [--shard SHARD] --out OUT` (exit code, stderr).
+fn part(c: &mut Command, scan: &[&str], plan: &str, shard: &str, out: &Path) -> (i32, String) {
+    c.arg("scan").args(scan).args(["--files-from", plan]);
+    if !shard.is_empty() {
+        c.args(["--shard", shard]);
+    }
+    let (code, _, err) = go(c.arg("--out").arg(out));
+    (code, err)
+}
+
 /// Plan and three shards of the fixtures in `d`: the part paths.
 fn three_parts(d: &Path) -> Vec<PathBuf> {
-    let (code, _, _) = go(v(d).args([
-        "scan",
-        "plan",
-        "--config",
-        "vouch.toml",
-        "--out",
-        "plan.jsonl",
-    ]));
-    assert_eq!(code, 0);
+    plan_fixtures(d, "plan.jsonl");
     (0..3)
         .map(|i| {
             let p = d.join(format!("part-{i}.json"));
-            let (code, _, err) = go(v(d)
-                .arg("scan")
-                .args(FIXTURE)
-                .args(["--files-from", "plan.jsonl", "--shard", &format!("{i}/3")])
-                .arg("--out")
-                .arg(&p));
+            let (code, err) = part(&mut v(d), &FIXTURE, "plan.jsonl", &format!("{i}/3"), &p);
             assert!(code <= 1, "{err}");
             p
         })
@@ -301,10 +304,8 @@ fn a_dropped_duplicated_or_foreign_part_is_refused() {
     // A part scanned for another subject list.
     std::fs::write(d.join("other_ids.txt"), "someone-else\n").unwrap();
     let other = d.join("other.json");
-    let (code, _, err) = go(v(d)
-        .args(["scan", "--config", "vouch.toml", "--ids", "other_ids.txt"])
-        .args(["--files-from", "plan.jsonl", "--shard", "0/3", "--out"])
-        .arg(&other));
+    let other_scan = ["--config", "vouch.toml", "--ids", "other_ids.txt"];
+    let (code, err) = part(&mut v(d), &other_scan, "plan.jsonl", "0/3", &other);
     assert!(code <= 1, "{err}");
     let mixed = vec![other.clone(), parts[1].clone(), parts[2].clone()];
     let (code, _, err) = merge(d, &mixed);
@@ -313,12 +314,9 @@ fn a_dropped_duplicated_or_foreign_part_is_refused() {
 
     // A part scanned with another subject key (the same IDs): refused too.
     let rekeyed = d.join("rekeyed.json");
-    let (code, _, _) = go(v(d)
-        .env("VOUCH_SUBJECT_KEY", "another-subject-key-9876543210")
-        .arg("scan")
-        .args(FIXTURE)
-        .args(["--files-from", "plan.jsonl", "--shard", "0/3", "--out"])
-        .arg(&rekeyed));
+    let mut rekey = v(d);
+    rekey.env("VOUCH_SUBJECT_KEY", "another-subject-key-9876543210");
+    let (code, _) = part(&mut rekey, &FIXTURE, "plan.jsonl", "0/3", &rekeyed);
     assert!(code <= 1);
     let (code, _, err) = merge(d, &[rekeyed, parts[1].clone(), parts[2].clone()]);
     assert_eq!(code, 2);
@@ -333,16 +331,8 @@ fn a_dropped_duplicated_or_foreign_part_is_refused() {
             .replace("data_retention_policy", "# data_retention_policy"),
     )
     .unwrap();
-    let (code, _, _) = go(v(d)
-        .args([
-            "scan",
-            "--config",
-            "noholds.toml",
-            "--ids",
-            "deleted_ids.txt",
-        ])
-        .args(["--files-from", "plan.jsonl", "--shard", "1/3", "--out"])
-        .arg(&no_holds));
+    let no_holds_scan = ["--config", "noholds.toml", "--ids", "deleted_ids.txt"];
+    let (code, _) = part(&mut v(d), &no_holds_scan, "plan.jsonl", "1/3", &no_holds);
     assert!(code <= 2);
     let (code, _, err) = merge(d, &[parts[0].clone(), no_holds, parts[2].clone()]);
     assert_eq!(code, 2);
@@ -363,21 +353,9 @@ fn a_dropped_duplicated_or_foreign_part_is_refused() {
         .find(|p| p.extension().is_some_and(|x| x == "parquet"))
         .unwrap();
     std::fs::copy(&src, first.join("added.parquet")).unwrap();
-    let (code, _, _) = go(v(d).args([
-        "scan",
-        "plan",
-        "--config",
-        "vouch.toml",
-        "--out",
-        "plan2.jsonl",
-    ]));
-    assert_eq!(code, 0);
+    plan_fixtures(d, "plan2.jsonl");
     let newer = d.join("newer.json");
-    let (code, _, _) = go(v(d)
-        .arg("scan")
-        .args(FIXTURE)
-        .args(["--files-from", "plan2.jsonl", "--shard", "0/3", "--out"])
-        .arg(&newer));
+    let (code, _) = part(&mut v(d), &FIXTURE, "plan2.jsonl", "0/3", &newer);
     assert!(code <= 1);
     let (code, _, err) = merge(d, &[newer, parts[1].clone(), parts[2].clone()]);
     assert_eq!(code, 2);
@@ -422,12 +400,7 @@ fn files_changed_after_the_plan_are_errors_never_clean() {
             std::fs::write(&p, b).unwrap();
         }
     }
-    let (code, _, err) = go(v(d).arg("scan").args(FIXTURE).args([
-        "--files-from",
-        "plan.jsonl",
-        "--out",
-        "stale.json",
-    ]));
+    let (code, err) = part(&mut v(d), &FIXTURE, "plan.jsonl", "", &d.join("stale.json"));
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("changed since it was listed"), "{err}");
     let (code, out, _) = merge(d, &[d.join("stale.json")]);
@@ -438,12 +411,7 @@ fn files_changed_after_the_plan_are_errors_never_clean() {
     drop(parts);
     // A missing file is named too.
     std::fs::remove_dir_all(d.join("lake/events")).unwrap();
-    let (code, _, err) = go(v(d).arg("scan").args(FIXTURE).args([
-        "--files-from",
-        "plan.jsonl",
-        "--out",
-        "gone.json",
-    ]));
+    let (code, err) = part(&mut v(d), &FIXTURE, "plan.jsonl", "", &d.join("gone.json"));
     assert_eq!(code, 2);
     assert!(
         err.contains("events/") && err.contains("not found"),
@@ -455,15 +423,7 @@ fn files_changed_after_the_plan_are_errors_never_clean() {
 fn parts_need_a_subject_key_and_a_sane_list() {
     let fx = fixture_copy();
     let d = fx.path();
-    let (code, _, _) = go(v(d).args([
-        "scan",
-        "plan",
-        "--config",
-        "vouch.toml",
-        "--out",
-        "plan.jsonl",
-    ]));
-    assert_eq!(code, 0);
+    plan_fixtures(d, "plan.jsonl");
     let (code, _, err) = go(vouch()
         .current_dir(d)
         .env_remove("VOUCH_SUBJECT_KEY")
@@ -503,14 +463,13 @@ fn parts_need_a_subject_key_and_a_sane_list() {
     let n = 12;
     let parts: Vec<String> = (0..n).map(|i| format!("p{i}.json")).collect();
     for (i, p) in parts.iter().enumerate() {
-        let (code, _, err) = go(v(d).arg("scan").args(FIXTURE).args([
-            "--files-from",
+        let (code, err) = part(
+            &mut v(d),
+            &FIXTURE,
             "plan.jsonl",
-            "--shard",
             &format!("{i}/{n}"),
-            "--out",
-            p,
-        ]));
+            &d.join(p),
+        );
         assert!(code <= 1, "{err}");
     }
     let (code, merged, _) = go(v(d)
@@ -686,24 +645,17 @@ fn nightly_takes_a_merged_report_and_certifies_the_same() {
         assert_eq!(code, 0, "{err}");
         let mut parts = Vec::new();
         for i in 0..3 {
-            let part = format!("{name}-{i}.json");
-            let (code, _, err) = go(vouch().current_dir(d).args([
-                "scan",
-                "--config",
-                &cfg,
-                "--ids",
-                ids,
-                "--index",
-                &index,
-                "--files-from",
+            let part_name = format!("{name}-{i}.json");
+            let scan = ["--config", &cfg, "--ids", ids, "--index", &index];
+            let (code, err) = part(
+                vouch().current_dir(d),
+                &scan,
                 "plan.jsonl",
-                "--shard",
                 &format!("{i}/3"),
-                "--out",
-                &part,
-            ]));
+                &d.join(&part_name),
+            );
             assert!(code <= 1, "{err}");
-            parts.push(part);
+            parts.push(part_name);
         }
         let (code, _, err) = go(vouch()
             .current_dir(d)

@@ -25,6 +25,7 @@ SparkContext.addFile; it is never logged.
 """
 
 import argparse
+import heapq
 import json
 import os
 import subprocess
@@ -35,15 +36,12 @@ import time
 
 def balanced(lines, n):
     """Spreads plan file lines over n partitions by bytes (largest first to the lightest)."""
-    sized = []
-    for line in lines:
-        sized.append((json.loads(line)["size"], line))
-    sized.sort(key=lambda s: (-s[0], s[1]))
-    loads = [0] * n
+    sized = sorted(((json.loads(line)["size"], line) for line in lines), key=lambda s: (-s[0], s[1]))
+    loads = [(0, k) for k in range(n)]  # a heap of (bytes, partition)
     out = []
     for size, line in sized:
-        k = min(range(n), key=lambda i: (loads[i], i))
-        loads[k] += max(size, 1)
+        load, k = heapq.heappop(loads)
+        heapq.heappush(loads, (load + max(size, 1), k))
         out.append((k, line))
     return out
 
