@@ -52,6 +52,14 @@ pub struct LakeConfig {
     pub id_columns: Vec<String>,
     #[serde(default)]
     pub tables: Vec<TableConfig>,
+    /// More names of side files that hold no rows, beside the known ones
+    /// (`lake::DEFAULT_SIDE_FILES`): `*` within a name; with a `/`, a path below the table.
+    #[serde(default)]
+    pub side_files: Vec<String>,
+    /// Match identifier column names exactly; by default case is ignored, as Glue, Athena,
+    /// Trino, Spark and Hive do (`USER_ID` is `user_id`).
+    #[serde(default)]
+    pub exact_column_names: bool,
 }
 
 impl Default for LakeConfig {
@@ -60,6 +68,8 @@ impl Default for LakeConfig {
             location: None,
             id_columns: default_id_columns(),
             tables: vec![],
+            side_files: vec![],
+            exact_column_names: false,
         }
     }
 }

@@ -147,7 +147,9 @@ fn export_bundle(
     let cfg = crate::config::Config::load(&dir.join("vouch.toml")).map_err(|e| e.to_string())?;
     let lake = dir.join("lake");
     let store = crate::store::LocalStore::open(&lake).map_err(|e| e.to_string())?;
-    let tables = crate::lake::discover_tables(&store, &cfg.lake).map_err(|e| e.to_string())?;
+    let tables = crate::lake::discover_tables(&store, &cfg.lake)
+        .map_err(|e| e.to_string())?
+        .tables;
     let subjects = vec!["1042".to_string()];
     let req = crate::export::ExportRequest {
         scan: crate::scan::ScanRequest {

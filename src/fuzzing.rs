@@ -62,6 +62,7 @@ pub fn scan_file(data: &[u8]) {
             name: "t".into(),
             path: "t".into(),
             id_columns: vec!["user_id".into(), "id".into()],
+            side_files: vec![],
         }],
         subjects: &subjects,
         holds: Default::default(),

@@ -1,14 +1,38 @@
 //! Lake layout: which tables a location holds, which files belong to each, and the Hive
 //! partitions of each file.
 //!
-//! Conventions (SPEC.md): each immediate child directory of the location is a table;
-//! every `*.parquet` below it at any depth is one of its files; `key=value` path segments
-//! are partitions; names starting with `_` or `.` are ignored. `[[lake.tables]]` entries
-//! rename tables, point them at other paths and set their identifier columns. Listing goes
-//! through [`Store`]; this module never reads file contents.
+//! Conventions (SPEC.md), which are what the engines do: each immediate child directory
+//! of the location is a table (`_backup` too; `.` names are not); every file below it at
+//! any depth is one of its data files, whatever its name (Athena and Trino write files
+//! without an extension, Hive `000000_0`), except names the engines skip ([`is_hidden`]:
+//! `_` and `.` names, but `_key=value` partition directories are read) and known side
+//! files by name ([`DEFAULT_SIDE_FILES`], plus `[lake] side_files`). A data file is Parquet
+//! by content or an error of the scan. `key=value` path segments are partitions. A file
+//! lying in the location itself belongs to no table and is an error, never skipped. A file
+//! reached by two paths (symbolic or hard links) is listed once; the other path is an
+//! [`Alias`]. `[[lake.tables]]` entries rename tables, point them at other paths and set
+//! their identifier columns. Listing goes through [`Store`]; this module never reads file
+//! contents.
+
+use std::collections::HashMap;
 
 use crate::config::LakeConfig;
 use crate::store::{ObjectMeta, Store, StoreError};
+
+/// Side files that hold no rows, known by name (a pattern without `/` matches the file
+/// name, one with `/` the path below the table; `*` matches within one name): checksums,
+/// Athena's UNLOAD manifests, EMR's `$folder$` markers, Delta deletion vectors (row
+/// positions only) and the metadata of an Iceberg table.
+pub const DEFAULT_SIDE_FILES: &[&str] = &[
+    "*.crc",
+    "*-manifest.csv",
+    "*_$folder$",
+    "deletion_vector_*.bin",
+    "metadata/*.metadata.json",
+    "metadata/*.avro",
+    "metadata/*.puffin",
+    "metadata/version-hint.text",
+];
 
 /// One table of the lake.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,6 +41,19 @@ pub struct Table {
     /// Relative path of the table's directory in the store.
     pub path: String,
     pub id_columns: Vec<String>,
+    /// Patterns of side files beyond [`DEFAULT_SIDE_FILES`] (`[lake] side_files`).
+    pub side_files: Vec<String>,
+}
+
+/// A path that leads to a file already listed (in this table or another): read once.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Alias {
+    pub file: String,
+    /// The path the file was listed and read under.
+    pub same_as: String,
+    /// The table of `same_as` when it is another table.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub same_as_table: Option<String>,
 }
 
 /// A table with its files, as listed.
@@ -25,11 +62,21 @@ pub struct TableFiles {
     pub table: Table,
     pub files: Vec<ObjectMeta>,
     pub errors: Vec<StoreError>,
+    pub aliases: Vec<Alias>,
+}
+
+/// The tables of a lake, and what in its location belongs to no table.
+#[derive(Debug, Clone, Default)]
+pub struct Lake {
+    pub tables: Vec<Table>,
+    /// Files lying in the location itself, entries that cannot be followed or named.
+    pub errors: Vec<StoreError>,
 }
 
 /// Finds the tables of the lake: configured ones, then undeclared child directories.
-pub fn discover_tables(store: &dyn Store, cfg: &LakeConfig) -> Result<Vec<Table>, StoreError> {
-    let dirs = store.child_dirs()?;
+/// An error means the location itself could not be listed.
+pub fn discover_tables(store: &dyn Store, cfg: &LakeConfig) -> Result<Lake, StoreError> {
+    let root = store.root_entries()?;
     let mut tables: Vec<Table> = Vec::new();
     let mut claimed = std::collections::HashSet::new();
     for t in &cfg.tables {
@@ -47,38 +94,152 @@ pub fn discover_tables(store: &dyn Store, cfg: &LakeConfig) -> Result<Vec<Table>
                 .id_columns
                 .clone()
                 .unwrap_or_else(|| cfg.id_columns.clone()),
+            side_files: cfg.side_files.clone(),
         });
     }
-    for d in dirs {
+    for d in root.dirs {
         if !claimed.contains(&d) {
             tables.push(Table {
                 name: d.clone(),
                 path: d,
                 id_columns: cfg.id_columns.clone(),
+                side_files: cfg.side_files.clone(),
             });
         }
     }
     tables.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(tables)
+    let mut errors = root.errors;
+    for f in root.files {
+        if claimed.contains(&f) || crate::store::is_hidden(&f) || is_side_file(&f, &cfg.side_files)
+        {
+            continue;
+        }
+        errors.push(StoreError::new(
+            f,
+            "a file in the lake location itself belongs to no table, so it was not checked: \
+             move it into a table directory (or add its name to [lake] side_files if it holds no rows)",
+        ));
+    }
+    Ok(Lake { tables, errors })
 }
 
-/// Lists the Parquet files of a table; with `versions`, every stored version of each.
+/// Whether `rel` (a path below a table) is a side file by name.
+pub fn is_side_file(rel: &str, extra: &[String]) -> bool {
+    let name = rel.rsplit('/').next().unwrap_or(rel);
+    DEFAULT_SIDE_FILES
+        .iter()
+        .copied()
+        .chain(extra.iter().map(String::as_str))
+        .any(|p| {
+            if p.contains('/') {
+                glob_match(p, rel)
+            } else {
+                glob_match(p, name)
+            }
+        })
+}
+
+/// `*` matches any run of characters other than `/`, `?` one such character.
+fn glob_match(pattern: &str, text: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    let (mut pi, mut ti) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == t[ti] || (p[pi] == '?' && t[ti] != '/')) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some((pi, ti));
+            pi += 1;
+        } else if let Some((sp, st)) = star
+            && t[st] != '/'
+        {
+            pi = sp + 1;
+            ti = st + 1;
+            star = Some((sp, st + 1));
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == '*')
+}
+
+/// Lists the data files of a table; with `versions`, every stored version of each. A file
+/// reached by a second path within the table is listed once (see [`list_tables`] for
+/// files shared between tables).
 pub fn list_table(store: &dyn Store, table: &Table, versions: bool) -> TableFiles {
     let listing = if versions {
         store.list_versions(&table.path)
     } else {
         store.list(&table.path)
     };
-    let files = listing
-        .objects
-        .into_iter()
-        .filter(|o| o.path.ends_with(".parquet"))
-        .collect();
+    let below = |p: &str| {
+        p.strip_prefix(table.path.as_str())
+            .unwrap_or(p)
+            .trim_start_matches('/')
+            .to_string()
+    };
+    let mut files = Vec::new();
+    let mut aliases = Vec::new();
+    let mut seen: HashMap<(u64, u64), String> = HashMap::new();
+    for o in listing.objects {
+        if is_side_file(&below(&o.path), &table.side_files) {
+            continue;
+        }
+        if let (Some(dev), Some(stat)) = (o.device, o.stat) {
+            if let Some(first) = seen.get(&(dev, stat.inode)) {
+                aliases.push(Alias {
+                    file: o.path.clone(),
+                    same_as: first.clone(),
+                    same_as_table: None,
+                });
+                continue;
+            }
+            seen.insert((dev, stat.inode), o.path.clone());
+        }
+        files.push(o);
+    }
     TableFiles {
         table: table.clone(),
         files,
         errors: listing.errors,
+        aliases,
     }
+}
+
+/// Lists every table; a file that two tables reach (a link from one into the other) is
+/// read in the first table only, and the second records where.
+pub fn list_tables(store: &dyn Store, tables: &[Table], versions: bool) -> Vec<TableFiles> {
+    let mut listed: Vec<TableFiles> = tables
+        .iter()
+        .map(|t| list_table(store, t, versions))
+        .collect();
+    let mut owner: HashMap<(u64, u64), (String, String)> = HashMap::new();
+    for lt in &mut listed {
+        let name = lt.table.name.clone();
+        let mut kept = Vec::with_capacity(lt.files.len());
+        for o in std::mem::take(&mut lt.files) {
+            if let (Some(dev), Some(stat)) = (o.device, o.stat) {
+                match owner.get(&(dev, stat.inode)) {
+                    Some((table, first)) => {
+                        lt.aliases.push(Alias {
+                            file: o.path.clone(),
+                            same_as: first.clone(),
+                            same_as_table: Some(table.clone()),
+                        });
+                        continue;
+                    }
+                    None => {
+                        owner.insert((dev, stat.inode), (name.clone(), o.path.clone()));
+                    }
+                }
+            }
+            kept.push(o);
+        }
+        lt.files = kept;
+        lt.aliases.sort_by(|a, b| a.file.cmp(&b.file));
+    }
+    listed
 }
 
 /// The `key=value` directory segments of a file's path below its table, joined by `/`
@@ -95,9 +256,90 @@ pub fn partition_of(table_path: &str, file_path: &str) -> Option<String> {
     }
 }
 
+/// The `key=value` partitions of a file's path below its table, values unescaped the way
+/// Hive and Spark escape them (`%3D` is `=`), in path order.
+pub fn partition_values(table_path: &str, file_path: &str) -> Vec<(String, String)> {
+    let Some(rest) = file_path.strip_prefix(table_path) else {
+        return Vec::new();
+    };
+    let segs: Vec<&str> = rest.trim_start_matches('/').split('/').collect();
+    segs[..segs.len().saturating_sub(1)]
+        .iter()
+        .filter_map(|s| s.split_once('='))
+        .map(|(k, v)| (unescape(k), unescape(v)))
+        .collect()
+}
+
+/// Undoes Hive's `%XX` escaping of partition names and values.
+fn unescape(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let Some(v) = std::str::from_utf8(&b[i + 1..i + 3])
+                .ok()
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(v);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).unwrap_or_else(|_| s.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn side_files_are_known_by_name() {
+        for side in [
+            "part-0.parquet.crc",
+            "20260101_x-manifest.csv",
+            "dt=1_$folder$",
+            "deletion_vector_0b1c.bin",
+            "metadata/v3.metadata.json",
+            "metadata/snap-1-1-x.avro",
+        ] {
+            assert!(is_side_file(side, &[]), "{side}");
+        }
+        for data in [
+            "000000_0",
+            "20260101_101010_00007_x8k2q_5b9e",
+            "part-0.PARQUET",
+            "part-0.parq",
+            "dt=1/part-0.parquet.snappy",
+            "dt=1/metadata/v3.metadata.json",
+            "x.avro",
+            "crc",
+        ] {
+            assert!(!is_side_file(data, &[]), "{data}");
+        }
+        assert!(is_side_file("dt=1/README.md", &["README*".into()]));
+        assert!(is_side_file("notes/a.json", &["notes/*.json".into()]));
+        assert!(!is_side_file("notes/x/a.json", &["notes/*.json".into()]));
+    }
+
+    #[test]
+    fn partition_values_are_unescaped() {
+        assert_eq!(
+            partition_values("t", "t/user_id=a%3Db/_dt=2026/f"),
+            vec![
+                ("user_id".to_string(), "a=b".to_string()),
+                ("_dt".to_string(), "2026".to_string())
+            ]
+        );
+        assert_eq!(partition_values("t", "t/f"), vec![]);
+        assert_eq!(
+            partition_values("t", "t/k=%zz%4/f"),
+            vec![("k".to_string(), "%zz%4".to_string())]
+        );
+    }
 
     #[test]
     fn partitions_come_from_key_value_segments() {

@@ -347,11 +347,12 @@ struct LakeArgs {
     /// The lake: a local directory or s3://bucket/prefix whose child directories are tables.
     #[arg(long, value_name = "LOCATION")]
     lake: Option<String>,
-    /// File of subject IDs, one a line (`#` comments and blank lines ignored).
+    /// File of subject IDs, one a line (`#` comments and blank lines ignored; `-` reads
+    /// stdin).
     #[arg(long, value_name = "FILE")]
     ids: Option<PathBuf>,
-    /// A subject ID (repeatable).
-    #[arg(long = "id", value_name = "ID")]
+    /// A subject ID (repeatable; may start with `-`: `--id -1`).
+    #[arg(long = "id", value_name = "ID", allow_hyphen_values = true)]
     id: Vec<String>,
     /// vouch.toml: lake location, tables, identifier columns, retention policy, subject key.
     #[arg(long, value_name = "FILE")]
@@ -389,9 +390,10 @@ struct ScanArgs {
     /// Also write the JSON report to FILE (atomically; replaces an earlier report).
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
-    /// Worker threads (default: one per core; 16 for S3, whose reads wait on the network).
-    #[arg(long)]
-    threads: Option<usize>,
+    /// Worker threads, 1 to 1024 (default: one per core; 16 for S3, whose reads wait on
+    /// the network).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    threads: Option<u16>,
     /// Do not use min/max statistics to skip row groups (diagnosis, benchmarks).
     #[arg(long)]
     no_statistics: bool,
@@ -530,15 +532,16 @@ fn index_build(a: IndexBuildArgs) -> Result<u8, Fatal> {
         a.endpoint_url.as_deref(),
     )?;
     let key = index_key(&cfg)?;
-    let tables = discover_tables(store.as_ref(), &cfg.lake)?;
-    let s = vouch::index::build(
+    let lake = discover_tables(store.as_ref(), &cfg.lake)?;
+    let mut s = vouch::index::build(
         store.as_ref(),
-        &tables,
+        &lake.tables,
         &key,
         &a.index,
-        &ScanOptions::default(),
+        &ScanOptions::for_lake(&cfg.lake),
     )
     .map_err(Fatal)?;
+    s.errors.splice(0..0, lake.errors.iter().map(Into::into));
     for e in &s.errors {
         eprintln!("vouch: {}: {}", join_path(&location, &e.file), e.error);
     }
@@ -879,15 +882,15 @@ fn scan(a: ScanArgs, quiet: bool) -> Result<u8, Fatal> {
         }
         None => None,
     };
-    let tables = match part_of {
-        Some(_) => Vec::new(),
+    let lake = match part_of {
+        Some(_) => Default::default(),
         None => discover_tables(store.as_ref(), &cfg.lake)?,
     };
     let options = ScanOptions {
         use_statistics: !a.no_statistics,
         use_bloom_filters: !a.no_bloom_filters,
         use_dictionaries: !a.no_dictionaries,
-        ..ScanOptions::default()
+        ..ScanOptions::for_lake(&cfg.lake)
     };
     let index = match &a.index {
         Some(dir) => {
@@ -906,12 +909,12 @@ fn scan(a: ScanArgs, quiet: bool) -> Result<u8, Fatal> {
     let req = ScanRequest {
         store: store.as_ref(),
         lake: location.clone(),
-        tables,
+        tables: lake.tables,
         subjects: &subjects,
         holds,
         labeler,
         options,
-        prior_errors: vec![],
+        prior_errors: lake.errors.iter().map(Into::into).collect(),
         collect_rows: false,
         include_versions: a.include_versions,
         index: index.as_ref(),
@@ -919,7 +922,10 @@ fn scan(a: ScanArgs, quiet: bool) -> Result<u8, Fatal> {
     let started = Instant::now();
     let show = !quiet && std::io::stderr().is_terminal();
     let progress = TermProgress::new(show);
-    let threads = a.threads.unwrap_or_else(|| store.parallelism()).max(1);
+    let threads = a
+        .threads
+        .map_or_else(|| store.parallelism(), usize::from)
+        .max(1);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()?;
@@ -1002,22 +1008,22 @@ fn scan_plan(a: PlanArgs) -> Result<u8, Fatal> {
         a.config.as_deref(),
         a.endpoint_url.as_deref(),
     )?;
-    let tables = discover_tables(store.as_ref(), &cfg.lake)?;
-    let listed: Vec<_> = tables
-        .iter()
-        .map(|t| vouch::lake::list_table(store.as_ref(), t, a.include_versions))
-        .collect();
-    let plan = vouch::shard::Plan::of(&location, &listed);
+    let lake = discover_tables(store.as_ref(), &cfg.lake)?;
+    let listed = vouch::lake::list_tables(store.as_ref(), &lake.tables, a.include_versions);
+    let plan = vouch::shard::Plan::of(&location, &listed, &lake.errors);
     let jsonl = plan.to_jsonl();
     write_out_or_stdout(a.out.as_deref(), &jsonl)?;
     let mut problems = 0;
-    for t in &plan.header.tables {
-        for e in &t.errors {
-            eprintln!("vouch: {}: {}", join_path(&location, &e.file), e.error);
-            problems += 1;
-        }
+    for e in plan
+        .header
+        .errors
+        .iter()
+        .chain(plan.header.tables.iter().flat_map(|t| &t.errors))
+    {
+        eprintln!("vouch: {}: {}", join_path(&location, &e.file), e.error);
+        problems += 1;
     }
-    if tables.is_empty() {
+    if lake.tables.is_empty() {
         eprintln!("vouch: {location}: no tables found in the lake");
         problems += 1;
     }
@@ -1096,17 +1102,17 @@ fn export(a: ExportArgs, quiet: bool) -> Result<u8, Fatal> {
             .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         None => chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
     };
-    let tables = discover_tables(store.as_ref(), &cfg.lake)?;
+    let lake = discover_tables(store.as_ref(), &cfg.lake)?;
     let req = ExportRequest {
         scan: ScanRequest {
             store: store.as_ref(),
             lake: location.clone(),
-            tables,
+            tables: lake.tables,
             subjects: &subjects,
             holds: Default::default(),
             labeler: SubjectLabeler::plain(),
-            options: ScanOptions::default(),
-            prior_errors: vec![],
+            options: ScanOptions::for_lake(&cfg.lake),
+            prior_errors: lake.errors.iter().map(Into::into).collect(),
             collect_rows: true,
             include_versions: a.include_versions,
             index: None,

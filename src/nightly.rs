@@ -433,17 +433,21 @@ fn deletion_check(
                 Ok(s) => s,
                 Err(e) => return (Check::new(NAME, Status::Error, e.to_string()), vec![]),
             };
-            let tables = match crate::lake::discover_tables(store.as_ref(), &cfg.lake) {
+            let lake = match crate::lake::discover_tables(store.as_ref(), &cfg.lake) {
                 Ok(t) => t,
                 Err(e) => return (Check::new(NAME, Status::Error, e.to_string()), vec![]),
             };
+            let tables = lake.tables;
+            let options = crate::scan::ScanOptions::for_lake(&cfg.lake);
+            let mut prior_errors = prior_errors;
+            prior_errors.splice(0..0, lake.errors.iter().map(Into::into));
             // The subject index, brought up to date first (only changed files are read). What
             // the update did is not recorded: a rerun must write the same report.
             let index = cfg.nightly.index.as_ref().and_then(|d| {
                 let dir = PathBuf::from(cfg.resolve(d));
                 let key = crate::index::IndexKey::new(&req.subject_key);
                 let built =
-                    crate::index::build(store.as_ref(), &tables, &key, &dir, &Default::default())
+                    crate::index::build(store.as_ref(), &tables, &key, &dir, &options)
                         .and_then(|_| crate::index::LakeIndex::load(&dir, &key));
                 match built {
                     Ok(ix) => Some(ix),
@@ -460,7 +464,7 @@ fn deletion_check(
                 subjects: &subjects,
                 holds,
                 labeler: labeler.clone(),
-                options: Default::default(),
+                options,
                 prior_errors,
                 collect_rows: false,
                 include_versions: false,

@@ -113,6 +113,10 @@ pub struct RowGroupStats {
     /// Ruled out by the subject index (`--index`).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub skipped_by_index: u64,
+    /// Decided by the file's path alone: every identifier column's value comes from a
+    /// Hive partition (`user_id=42/`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub decided_by_partition: u64,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -131,6 +135,13 @@ pub struct TableReport {
     pub held_rows: u64,
     pub partitions_with_residuals: Vec<String>,
     pub errors: u64,
+    /// Identifier columns whose values came from Hive partitions of file paths
+    /// (`user_id=42/`): every row of such a file has the partition's value.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub partition_id_columns: Vec<String>,
+    /// Paths that lead to a file read under another path (links), not read twice.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<crate::lake::Alias>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -144,6 +155,15 @@ pub struct Residual {
     pub held: bool,
     /// The S3 version holding the rows, when versions are scanned.
     pub version_id: Option<String>,
+}
+
+impl From<&crate::store::StoreError> for ScanErrorEntry {
+    fn from(e: &crate::store::StoreError) -> ScanErrorEntry {
+        ScanErrorEntry {
+            file: e.path.clone(),
+            error: e.message.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -12,7 +12,7 @@ use std::time::Duration;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata};
 
-use crate::store::{Listing, ObjectMeta, RangeRead, Store, StoreError, is_hidden};
+use crate::store::{Listing, ObjectMeta, RangeRead, RootListing, Store, StoreError, is_hidden};
 
 /// `s3://bucket/prefix` split into its parts; the prefix has no leading `/` and ends in
 /// `/` unless empty.
@@ -130,10 +130,17 @@ impl S3Store {
     }
 
     /// A listed key as a path below the prefix, or None for what the listing skips:
-    /// "directory" marker objects, and hidden names unless every object counts.
-    fn listed_path<'k>(&self, key: Option<&'k str>) -> Option<&'k str> {
+    /// "directory" marker objects, and names hidden below the listed directory `rel`
+    /// unless every object counts (the directory's own name is never checked: a table
+    /// may be called `_backup`).
+    fn listed_path<'k>(&self, key: Option<&'k str>, rel: &str) -> Option<&'k str> {
         let path = key?.strip_prefix(&self.prefix)?;
-        let hidden = path.split('/').any(is_hidden) && !self.include_hidden;
+        let below = if rel.is_empty() {
+            path
+        } else {
+            path.strip_prefix(rel)?.strip_prefix('/')?
+        };
+        let hidden = below.split('/').any(is_hidden) && !self.include_hidden;
         (!path.ends_with('/') && !hidden).then_some(path)
     }
 
@@ -188,8 +195,8 @@ impl Store for S3Store {
         self.uri.clone()
     }
 
-    fn child_dirs(&self) -> Result<Vec<String>, StoreError> {
-        let mut dirs = Vec::new();
+    fn root_entries(&self) -> Result<RootListing, StoreError> {
+        let mut out = RootListing::default();
         let mut pages = self
             .client
             .list_objects_v2()
@@ -208,13 +215,20 @@ impl Store for S3Store {
                     .strip_prefix(&self.prefix)
                     .unwrap_or("")
                     .trim_end_matches('/');
-                if !name.is_empty() && !is_hidden(name) {
-                    dirs.push(name.to_string());
+                if !name.is_empty() && !name.starts_with('.') {
+                    out.dirs.push(name.to_string());
+                }
+            }
+            for o in page.contents() {
+                let name = o.key().unwrap_or("").strip_prefix(&self.prefix).unwrap_or("");
+                if !name.is_empty() && !name.starts_with('.') {
+                    out.files.push(name.to_string());
                 }
             }
         }
-        dirs.sort();
-        Ok(dirs)
+        out.dirs.sort();
+        out.files.sort();
+        Ok(out)
     }
 
     fn parallelism(&self) -> usize {
@@ -246,7 +260,7 @@ impl Store for S3Store {
                 }
             };
             for o in page.contents() {
-                let Some(path) = self.listed_path(o.key()) else {
+                let Some(path) = self.listed_path(o.key(), rel) else {
                     continue;
                 };
                 out.objects.push(ObjectMeta {
@@ -256,6 +270,8 @@ impl Store for S3Store {
                     etag: o.e_tag().map(str::to_string),
                     version_id: None,
                     noncurrent: false,
+                    stat: None,
+                    device: None,
                 });
             }
         }
@@ -270,7 +286,7 @@ impl Store for S3Store {
         let mut objects = Vec::new();
         let listed = self.for_each_version_page(&full, |page| {
             for v in page.versions() {
-                let Some(path) = self.listed_path(v.key()) else {
+                let Some(path) = self.listed_path(v.key(), rel) else {
                     continue;
                 };
                 objects.push(ObjectMeta {
@@ -280,6 +296,8 @@ impl Store for S3Store {
                     etag: v.e_tag().map(str::to_string),
                     version_id: v.version_id().filter(|v| *v != "null").map(str::to_string),
                     noncurrent: v.is_latest() == Some(false),
+                    stat: None,
+                    device: None,
                 });
             }
         });

@@ -37,6 +37,10 @@ pub struct PlanHeader {
     pub files: u64,
     pub bytes: u64,
     pub tables: Vec<PlanTable>,
+    /// What in the lake's location belongs to no table (a file lying there, a dangling
+    /// link): errors of every scan of the plan.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<ScanErrorEntry>,
 }
 
 /// A table of the plan, with the places its listing could not read.
@@ -47,6 +51,9 @@ pub struct PlanTable {
     pub id_columns: Vec<String>,
     #[serde(default)]
     pub errors: Vec<ScanErrorEntry>,
+    /// Paths that lead to a file listed under another path.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<crate::lake::Alias>,
 }
 
 /// A file as listed: what names it within a plan and pins its bytes. Plan lines, partial
@@ -65,6 +72,10 @@ pub struct FileRecord {
     pub version_id: Option<String>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub noncurrent: bool,
+    /// A local file's nanosecond times and inode: a file rewritten after the plan (even
+    /// within the same second, to the same size) is refused where it is read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stat: Option<crate::store::LocalStat>,
 }
 
 impl FileRecord {
@@ -77,6 +88,7 @@ impl FileRecord {
             etag: o.etag.clone(),
             version_id: o.version_id.clone(),
             noncurrent: o.noncurrent,
+            stat: o.stat,
         }
     }
 
@@ -88,6 +100,8 @@ impl FileRecord {
             etag: self.etag.clone(),
             version_id: self.version_id.clone(),
             noncurrent: self.noncurrent,
+            stat: self.stat,
+            device: None,
         }
     }
 
@@ -160,12 +174,13 @@ fn plan_table(lt: &TableFiles) -> PlanTable {
                 error: e.message.clone(),
             })
             .collect(),
+        aliases: lt.aliases.clone(),
     }
 }
 
 impl Plan {
-    /// The plan of a listing.
-    pub fn of(lake: &str, listed: &[TableFiles]) -> Plan {
+    /// The plan of a listing; `errors` are the lake's own (see [`crate::lake::Lake`]).
+    pub fn of(lake: &str, listed: &[TableFiles], errors: &[StoreError]) -> Plan {
         let fp = fingerprint(listed);
         let files: Vec<PlanFile> = listed
             .iter()
@@ -186,6 +201,13 @@ impl Plan {
                 files: files.len() as u64,
                 bytes: files.iter().map(|f| f.record.size).sum(),
                 tables: listed.iter().map(plan_table).collect(),
+                errors: errors
+                    .iter()
+                    .map(|e| ScanErrorEntry {
+                        file: e.path.clone(),
+                        error: e.message.clone(),
+                    })
+                    .collect(),
             },
             files,
         }
@@ -219,6 +241,7 @@ impl Plan {
                     name: t.table.clone(),
                     path: t.path.clone(),
                     id_columns: t.id_columns.clone(),
+                    side_files: Vec::new(),
                 },
                 files: by_table.remove(t.table.as_str()).unwrap_or_default(),
                 errors: t
@@ -226,6 +249,7 @@ impl Plan {
                     .iter()
                     .map(|e| StoreError::new(&e.file, &e.error))
                     .collect(),
+                aliases: t.aliases.clone(),
             })
             .collect()
     }
@@ -291,7 +315,7 @@ fn parse_file_line(line: &str, shown: &str, number: usize) -> Result<PlanFile, S
     Ok(f)
 }
 
-/// A relative `/`-separated path to a Parquet file, nothing that could leave the lake.
+/// A relative `/`-separated path to a file, nothing that could leave the lake.
 fn check_path(p: &str) -> Result<(), String> {
     let bad = p.is_empty()
         || p.starts_with('/')
@@ -302,9 +326,6 @@ fn check_path(p: &str) -> Result<(), String> {
         return Err(format!(
             "unsafe file path {p:?} (must be relative to the lake, without . or ..)"
         ));
-    }
-    if !p.ends_with(".parquet") {
-        return Err(format!("{p} is not a .parquet file"));
     }
     Ok(())
 }
@@ -480,10 +501,14 @@ impl PartialReport {
 
 /// The options of a scan, as parts must agree on them.
 pub fn options_text(o: &crate::scan::ScanOptions) -> String {
-    format!(
+    let mut text = format!(
         "statistics={} bloom_filters={} dictionaries={} crc={}",
         o.use_statistics, o.use_bloom_filters, o.use_dictionaries, o.verify_crc
-    )
+    );
+    if o.exact_column_names {
+        text.push_str(" exact_column_names=true");
+    }
+    text
 }
 
 /// Scans exactly `files` (a subset of one plan) and returns the part. `req.tables` is not
@@ -507,9 +532,11 @@ pub fn scan_part(
                         name: f.record.table.clone(),
                         path: String::new(),
                         id_columns: f.id_columns.clone(),
+                        side_files: Vec::new(),
                     },
                     files: Vec::new(),
                     errors: Vec::new(),
+                    aliases: Vec::new(),
                 });
                 listed.len() - 1
             });
@@ -691,7 +718,7 @@ pub fn merge(plan: &Plan, parts: &[(String, PartialReport)]) -> Result<ScanRepor
                 .collect()
         })
         .collect();
-    let mut prior_errors: Vec<ScanErrorEntry> = Vec::new();
+    let mut prior_errors: Vec<ScanErrorEntry> = plan.header.errors.clone();
     for (_, p) in parts {
         for e in &p.prior_errors {
             if !prior_errors.contains(e) {
@@ -731,6 +758,7 @@ mod tests {
                 etag: None,
                 version_id: None,
                 noncurrent: false,
+                stat: None,
             },
         }
     }
@@ -742,12 +770,14 @@ mod tests {
                 name: "t".into(),
                 path: "t".into(),
                 id_columns: vec!["user_id".into()],
+                side_files: vec![],
             },
             files: files
                 .iter()
                 .map(|(n, s)| file(n, *s).record.object())
                 .collect(),
             errors: vec![],
+            aliases: vec![],
         }]
     }
 
@@ -800,12 +830,13 @@ mod tests {
             assert!(parse_shard(bad).is_err(), "{bad}");
         }
         assert!(check_path("events/dt=1/p.parquet").is_ok());
+        // Data files need no extension (Athena, Trino and Hive write none).
+        assert!(check_path("events/20260101_101010_00007_x8k2q_1").is_ok());
         for bad in [
             "/etc/p.parquet",
             "../p.parquet",
             "a/../p.parquet",
             "a//p.parquet",
-            "a/p.csv",
             "",
         ] {
             assert!(check_path(bad).is_err(), "{bad}");
@@ -816,7 +847,7 @@ mod tests {
     fn a_plan_round_trips_and_an_edit_is_refused() {
         let mut listed = table_of(&[("a", 10), ("b", 20)]);
         listed[0].errors = vec![StoreError::new("t/x", "cannot list directory: denied")];
-        let plan = Plan::of("/lake", &listed);
+        let plan = Plan::of("/lake", &listed, &[]);
         let text = String::from_utf8(plan.to_jsonl()).unwrap();
         let back = Plan::parse(&text, "plan.jsonl").unwrap();
         assert_eq!(back, plan);
@@ -857,7 +888,7 @@ mod tests {
     #[test]
     fn merge_refuses_a_part_whose_file_differs_from_the_plan() {
         let listed = table_of(&[("a", 10)]);
-        let plan = Plan::of("/lake", &listed);
+        let plan = Plan::of("/lake", &listed, &[]);
         let part = |record: FileRecord| PartialReport {
             vouch_partial: 1,
             note: String::new(),

@@ -23,6 +23,44 @@ pub struct ObjectMeta {
     pub version_id: Option<String>,
     /// An older version of the object, listed only when versions are asked for.
     pub noncurrent: bool,
+    /// What a local file system says of the file beyond its size: nanosecond times and
+    /// the inode. Together they change on every write (ctime cannot be set from user
+    /// space), so the subject index and a plan can tell a rewritten file.
+    pub stat: Option<LocalStat>,
+    /// The local file's device, with `stat.inode` the identity of the file itself: a file
+    /// reached by two paths (symbolic or hard links) is read once. Never serialized: it
+    /// differs between machines that mount the same files.
+    pub device: Option<u64>,
+}
+
+/// The part of a local file's `stat` that changes whenever its contents can have changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct LocalStat {
+    /// Modification time, nanoseconds since the Unix epoch.
+    pub modified_ns: i64,
+    /// Status change time (ctime), nanoseconds since the Unix epoch.
+    pub changed_ns: i64,
+    pub inode: u64,
+}
+
+impl LocalStat {
+    fn of(m: &std::fs::Metadata) -> LocalStat {
+        use std::os::unix::fs::MetadataExt;
+        LocalStat {
+            modified_ns: m.mtime().saturating_mul(1_000_000_000) + m.mtime_nsec(),
+            changed_ns: m.ctime().saturating_mul(1_000_000_000) + m.ctime_nsec(),
+            inode: m.ino(),
+        }
+    }
+}
+
+/// What the root of a lake holds: the child directories (tables), the files that lie in
+/// it directly, and what could not be listed or followed there.
+#[derive(Debug, Default)]
+pub struct RootListing {
+    pub dirs: Vec<String>,
+    pub files: Vec<String>,
+    pub errors: Vec<StoreError>,
 }
 
 /// A failure to list or read, naming the object or directory.
@@ -52,10 +90,12 @@ pub struct Listing {
 pub trait Store: Send + Sync {
     /// A human-readable name of the root (a directory or an `s3://` URI).
     fn root(&self) -> String;
-    /// The immediate child "directories" of the root, sorted.
-    fn child_dirs(&self) -> Result<Vec<String>, StoreError>;
+    /// The immediate children of the root, sorted: directories (`_` names included: a
+    /// table may be called `_backup`), files, and entries that could not be followed. Only
+    /// `.` names are left out. An error means the root itself could not be listed.
+    fn root_entries(&self) -> Result<RootListing, StoreError>;
     /// Every object below `prefix` (a relative directory), at any depth, sorted by path.
-    /// Directories or objects whose name starts with `_` or `.` are skipped.
+    /// Names [`is_hidden`] calls hidden are skipped below `prefix` (not `prefix` itself).
     fn list(&self, prefix: &str) -> Listing;
     /// How many reads to keep in flight: local files want one per core, a remote store
     /// many more (each read waits on the network).
@@ -114,9 +154,11 @@ impl RangeRead for LocalFile {
     }
 }
 
-/// True for names the lake conventions ignore: `_SUCCESS`, `_temporary/`, `.crc`, ...
+/// True for names the engines skip as side files: `_SUCCESS`, `_temporary/`, `.crc`,
+/// `.hive-staging`, ... A name starting with `_` that holds `=` is a Hive partition
+/// (`_k=v`; Spark reads it) and is not hidden.
 pub fn is_hidden(name: &str) -> bool {
-    name.starts_with('_') || name.starts_with('.')
+    name.starts_with('.') || (name.starts_with('_') && !name.contains('='))
 }
 
 /// A directory on the local file system.
@@ -156,7 +198,10 @@ impl LocalStore {
         }
     }
 
-    fn walk(&self, rel: &str, out: &mut Listing) {
+    /// Lists `rel` into `out`. `ancestors` holds the (device, inode) and path of every
+    /// directory from the listed prefix down to `rel`: a directory that is one of its own
+    /// ancestors (a symbolic link loop) is an error, never walked again.
+    fn walk(&self, rel: &str, ancestors: &mut Vec<((u64, u64), String)>, out: &mut Listing) {
         let dir = self.full(rel);
         let entries = match std::fs::read_dir(&dir) {
             Ok(e) => e,
@@ -181,8 +226,13 @@ impl LocalStore {
         names.sort_by_key(|e| e.file_name());
         for e in names {
             let Some(name) = e.file_name().to_str().map(str::to_owned) else {
-                out.errors
-                    .push(StoreError::new(rel, "a file name is not valid UTF-8"));
+                out.errors.push(StoreError::new(
+                    rel,
+                    format!(
+                        "the name {:?} is not valid UTF-8: it cannot be listed or checked",
+                        e.file_name()
+                    ),
+                ));
                 continue;
             };
             if is_hidden(&name) && !self.include_hidden {
@@ -195,19 +245,55 @@ impl LocalStore {
             };
             // Follow symlinks the way a reader would.
             match std::fs::metadata(e.path()) {
-                Ok(m) if m.is_dir() => self.walk(&child, out),
-                Ok(m) if m.is_file() => out.objects.push(ObjectMeta {
-                    path: child,
-                    size: m.len(),
-                    modified: mtime(&m),
-                    etag: None,
-                    noncurrent: false,
-                    version_id: None,
-                }),
-                Ok(_) => {}
-                Err(err) => out.errors.push(StoreError::new(child, io_message(&err))),
+                Ok(m) if m.is_dir() => {
+                    use std::os::unix::fs::MetadataExt;
+                    let id = (m.dev(), m.ino());
+                    if let Some((_, first)) = ancestors.iter().find(|(a, _)| *a == id) {
+                        let first = if first.is_empty() { "." } else { first.as_str() };
+                        out.errors.push(StoreError::new(
+                            child,
+                            format!("a symbolic link loop: this directory is {first} again"),
+                        ));
+                        continue;
+                    }
+                    ancestors.push((id, child.clone()));
+                    self.walk(&child, ancestors, out);
+                    ancestors.pop();
+                }
+                Ok(m) if m.is_file() => {
+                    use std::os::unix::fs::MetadataExt;
+                    out.objects.push(ObjectMeta {
+                        path: child,
+                        size: m.len(),
+                        modified: mtime(&m),
+                        etag: None,
+                        noncurrent: false,
+                        version_id: None,
+                        stat: Some(LocalStat::of(&m)),
+                        device: Some(m.dev()),
+                    })
+                }
+                Ok(_) => out.errors.push(StoreError::new(
+                    child,
+                    "not a regular file or directory (a device, socket or FIFO): it cannot be checked",
+                )),
+                Err(err) => out.errors.push(StoreError::new(child, follow_message(&e, &err))),
             }
         }
+    }
+}
+
+/// Why an entry could not be followed; a symbolic link whose target is missing says so
+/// (an unmounted disk looks like that).
+fn follow_message(e: &std::fs::DirEntry, err: &std::io::Error) -> String {
+    let is_link = e.file_type().is_ok_and(|t| t.is_symlink());
+    if is_link && err.kind() == std::io::ErrorKind::NotFound {
+        let target = std::fs::read_link(e.path())
+            .map(|t| t.display().to_string())
+            .unwrap_or_default();
+        format!("a dangling symbolic link (to {target}): what it points to is not there")
+    } else {
+        io_message(err)
     }
 }
 
@@ -242,14 +328,14 @@ impl Store for LocalStore {
         self.root.display().to_string()
     }
 
-    fn child_dirs(&self) -> Result<Vec<String>, StoreError> {
+    fn root_entries(&self) -> Result<RootListing, StoreError> {
         let entries = std::fs::read_dir(&self.root).map_err(|e| {
             StoreError::new(
                 self.root(),
                 format!("cannot list directory: {}", io_message(&e)),
             )
         })?;
-        let mut dirs = Vec::new();
+        let mut out = RootListing::default();
         for e in entries {
             let e = e.map_err(|e| {
                 StoreError::new(
@@ -258,25 +344,42 @@ impl Store for LocalStore {
                 )
             })?;
             let Some(name) = e.file_name().to_str().map(str::to_owned) else {
+                out.errors.push(StoreError::new(
+                    format!("{:?}", e.file_name()),
+                    "a name in the lake location is not valid UTF-8: it cannot be listed or checked",
+                ));
                 continue;
             };
-            if is_hidden(&name) {
+            if name.starts_with('.') {
                 continue;
             }
-            if std::fs::metadata(e.path())
-                .map(|m| m.is_dir())
-                .unwrap_or(false)
-            {
-                dirs.push(name);
+            match std::fs::metadata(e.path()) {
+                Ok(m) if m.is_dir() => out.dirs.push(name),
+                Ok(m) if m.is_file() => out.files.push(name),
+                Ok(_) => out.errors.push(StoreError::new(
+                    name,
+                    "not a regular file or directory (a device, socket or FIFO): it cannot be checked",
+                )),
+                Err(err) => out
+                    .errors
+                    .push(StoreError::new(name, follow_message(&e, &err))),
             }
         }
-        dirs.sort();
-        Ok(dirs)
+        out.dirs.sort();
+        out.files.sort();
+        out.errors.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(out)
     }
 
     fn list(&self, prefix: &str) -> Listing {
         let mut out = Listing::default();
-        self.walk(prefix.trim_end_matches('/'), &mut out);
+        let rel = prefix.trim_end_matches('/');
+        let mut ancestors = Vec::new();
+        if let Ok(m) = std::fs::metadata(self.full(rel)) {
+            use std::os::unix::fs::MetadataExt;
+            ancestors.push(((m.dev(), m.ino()), rel.to_string()));
+        }
+        self.walk(rel, &mut ancestors, &mut out);
         out
     }
 
@@ -298,9 +401,9 @@ impl Store for LocalStore {
                 ),
             ));
         }
-        if let Some(listed) = object.modified
-            && mtime(&meta) != Some(listed)
-        {
+        let changed = object.modified.is_some_and(|listed| mtime(&meta) != Some(listed))
+            || object.stat.is_some_and(|listed| LocalStat::of(&meta) != listed);
+        if changed {
             return Err(StoreError::new(
                 path,
                 "changed since it was listed: modified since",

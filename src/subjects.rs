@@ -21,12 +21,14 @@ pub enum SubjectError {
     WeakKey,
 }
 
-/// Parses an ID list: one ID a line, whitespace trimmed, blank lines and lines starting
-/// with `#` ignored. Duplicates are dropped (first kept).
+/// Parses an ID list: one ID a line (lines end with `\n`, `\r\n` or `\r`; a leading
+/// UTF-8 byte order mark is not part of the first ID), whitespace trimmed, blank lines
+/// and lines starting with `#` ignored. Duplicates are dropped (first kept).
 pub fn parse_id_lines(text: &str) -> Vec<String> {
     // Borrowed lines: a million IDs cost one allocation each, not two.
     let mut seen = std::collections::HashSet::new();
-    text.lines()
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    text.split(['\n', '\r'])
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
         .filter(|l| seen.insert(*l))
@@ -34,19 +36,33 @@ pub fn parse_id_lines(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// Reads an ID file (see [`parse_id_lines`]); an empty list is an error.
+/// Reads an ID file (see [`parse_id_lines`]), or standard input for `-`; an empty list
+/// is an error.
 pub fn read_id_file(path: &std::path::Path) -> Result<Vec<String>, SubjectError> {
-    let shown = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|e| SubjectError::Unreadable {
+    let stdin = path == std::path::Path::new("-");
+    let shown = if stdin {
+        "stdin".to_string()
+    } else {
+        path.display().to_string()
+    };
+    let read = if stdin {
+        let mut b = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut b).map(|_| b)
+    } else {
+        std::fs::read(path)
+    };
+    let bytes = read.map_err(|e| SubjectError::Unreadable {
         path: shown.clone(),
         message: crate::store::io_message(&e),
     })?;
     let text = String::from_utf8(bytes).map_err(|e| {
-        let line = e.as_bytes()[..e.utf8_error().valid_up_to()]
+        let before = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let line_ends = before
             .iter()
-            .filter(|&&b| b == b'\n')
-            .count()
-            + 1;
+            .enumerate()
+            .filter(|&(i, &b)| b == b'\n' || (b == b'\r' && before.get(i + 1) != Some(&b'\n')))
+            .count();
+        let line = line_ends + 1;
         SubjectError::NotUtf8 {
             path: shown.clone(),
             line,
@@ -147,6 +163,17 @@ mod tests {
     fn id_lines_trim_skip_comments_and_dedupe() {
         let ids = parse_id_lines("  a \n\n# comment\nb\r\na\n   # indented comment\n c#d \n");
         assert_eq!(ids, vec!["a", "b", "c#d"]);
+    }
+
+    #[test]
+    fn id_lines_drop_a_byte_order_mark_and_split_every_line_end() {
+        assert_eq!(parse_id_lines("\u{feff}u1\nu2\n"), vec!["u1", "u2"]);
+        assert!(parse_id_lines("\u{feff}").is_empty());
+        assert!(parse_id_lines("\u{feff}\r\n").is_empty());
+        assert_eq!(parse_id_lines("u1\ru2\ru3"), vec!["u1", "u2", "u3"]);
+        assert_eq!(parse_id_lines("u1\r\nu2\ru3\n"), vec!["u1", "u2", "u3"]);
+        // Only a leading mark is dropped: one inside a line is part of that ID.
+        assert_eq!(parse_id_lines("a\n\u{feff}b"), vec!["a", "\u{feff}b"]);
     }
 
     #[test]

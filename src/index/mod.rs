@@ -318,8 +318,9 @@ impl LakeSet {
     }
 }
 
-/// What identifies a file's contents: for local files path, size, modification time and
-/// the SHA-256 of the Parquet footer; for S3 objects key, size, ETag and version id too.
+/// What identifies a file's contents: path, size, modification time and the SHA-256 of the
+/// Parquet footer; for local files also the nanosecond mtime, ctime and inode, for S3
+/// objects the ETag and version id.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Fingerprint {
     pub path: String,
@@ -328,6 +329,11 @@ pub struct Fingerprint {
     pub etag: Option<String>,
     pub version_id: Option<String>,
     pub footer_sha256: String,
+    /// A local file's nanosecond modification and status-change times and inode: they
+    /// change on every write, so a rewrite within the same second, or bytes patched and
+    /// the mtime set back, is a changed file (ctime cannot be set from user space).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stat: Option<crate::store::LocalStat>,
 }
 
 impl Fingerprint {
@@ -339,6 +345,7 @@ impl Fingerprint {
             etag: f.etag.clone(),
             version_id: f.version_id.clone(),
             footer_sha256,
+            stat: f.stat,
         }
     }
 
@@ -349,6 +356,7 @@ impl Fingerprint {
             && self.modified == f.modified
             && self.etag == f.etag
             && self.version_id == f.version_id
+            && self.stat == f.stat
     }
 }
 
@@ -544,6 +552,7 @@ mod tests {
                 etag: None,
                 version_id: None,
                 footer_sha256: "00".into(),
+                stat: None,
             },
             columns: vec!["user_id".into()],
             row_groups: vec![vec![f.clone()], vec![sorted]],

@@ -31,7 +31,7 @@ use parquet::file::statistics::Statistics;
 use parquet::schema::types::ColumnDescPtr;
 use rayon::prelude::*;
 
-use crate::lake::{Table, TableFiles, list_table, partition_of};
+use crate::lake::{Table, TableFiles, list_tables, partition_of, partition_values};
 use crate::report::{Residual, RowGroupStats, ScanErrorEntry, ScanReport, TableReport, Verdict};
 use crate::store::{ObjectMeta, RangeRead, Store};
 use crate::subjects::SubjectLabeler;
@@ -48,6 +48,9 @@ pub struct ScanOptions {
     pub use_statistics: bool,
     pub use_bloom_filters: bool,
     pub use_dictionaries: bool,
+    /// Match identifier column names exactly; by default case is ignored, as the engines
+    /// do (`[lake] exact_column_names`).
+    pub exact_column_names: bool,
 }
 
 impl Default for ScanOptions {
@@ -58,6 +61,17 @@ impl Default for ScanOptions {
             use_statistics: true,
             use_bloom_filters: true,
             use_dictionaries: true,
+            exact_column_names: false,
+        }
+    }
+}
+
+impl ScanOptions {
+    /// The defaults, with what the lake's configuration says.
+    pub fn for_lake(cfg: &crate::config::LakeConfig) -> ScanOptions {
+        ScanOptions {
+            exact_column_names: cfg.exact_column_names,
+            ..ScanOptions::default()
         }
     }
 }
@@ -119,6 +133,8 @@ struct FileOutcome {
     footer_sha256: String,
     /// The subject index spoke for this file.
     indexed: bool,
+    /// Identifier columns whose value came from the file's path (`user_id=…/`).
+    partition_columns: Vec<String>,
 }
 
 /// What one file held: the unit a partial report carries and a report is assembled from.
@@ -136,6 +152,10 @@ pub struct FileResult {
     /// The subject index spoke for this file.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub indexed: bool,
+    /// Identifier columns whose value for every row came from a Hive partition of the
+    /// file's path (`user_id=42/`), as engines with Hive partitioning read them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub partition_columns: Vec<String>,
 }
 
 /// What [`scan_listed`] found: one result per listed file, per table, in listing order.
@@ -177,10 +197,7 @@ pub fn scan_locating(
 
 /// The tables of the request with their files, as listed now: the work of a scan.
 pub fn list(req: &ScanRequest<'_>) -> Vec<TableFiles> {
-    req.tables
-        .iter()
-        .map(|t| list_table(req.store, t, req.include_versions))
-        .collect()
+    list_tables(req.store, &req.tables, req.include_versions)
 }
 
 /// Scans every file of `listed` (table-level listing errors are the caller's).
@@ -201,7 +218,7 @@ pub fn scan_listed(
             .files
             .par_iter()
             .map(|f| {
-                let r = contain(|| scan_file(req, f, &lt.table.id_columns, &probes, &counters));
+                let r = contain(|| scan_file(req, f, &lt.table, &probes, &counters));
                 progress.file_done(f.size);
                 r
             })
@@ -229,6 +246,7 @@ pub fn scan_listed(
                     subjects,
                     footer_sha256: o.footer_sha256,
                     indexed: o.indexed,
+                    partition_columns: o.partition_columns,
                 }
             }));
         }
@@ -298,13 +316,15 @@ pub fn assemble(a: Assembly<'_>) -> ScanReport {
             });
             tr.errors += 1;
         }
-        if lt.files.is_empty() && lt.errors.is_empty() {
+        if lt.files.is_empty() && lt.errors.is_empty() && lt.aliases.is_empty() {
             errors.push(ScanErrorEntry {
                 file: t.path.clone(),
-                error: "table has no .parquet files: nothing was checked".into(),
+                error: "table has no data files: nothing was checked".into(),
             });
             tr.errors += 1;
         }
+        tr.aliases = lt.aliases.clone();
+        let mut partition_columns = BTreeSet::new();
         let mut partitions = BTreeSet::new();
         for (f, r) in lt.files.iter().zip(results) {
             let mut object = crate::report::ObjectRecord {
@@ -325,6 +345,7 @@ pub fn assemble(a: Assembly<'_>) -> ScanReport {
                 }
                 Ok(o) => {
                     object.footer_sha256 = Some(o.footer_sha256);
+                    partition_columns.extend(o.partition_columns);
                     tr.files += 1;
                     tr.rows_scanned += o.rows;
                     add_stats(&mut totals, &o.row_groups);
@@ -357,6 +378,7 @@ pub fn assemble(a: Assembly<'_>) -> ScanReport {
             objects.push(object);
         }
         tr.partitions_with_residuals = partitions.into_iter().collect();
+        tr.partition_id_columns = partition_columns.into_iter().collect();
         files_scanned += tr.files;
         rows_scanned += tr.rows_scanned;
         residual_rows += tr.residual_rows;
@@ -413,6 +435,7 @@ fn add_stats(into: &mut RowGroupStats, s: &RowGroupStats) {
     into.skipped_by_dictionary += s.skipped_by_dictionary;
     into.decoded += s.decoded;
     into.skipped_by_index += s.skipped_by_index;
+    into.decided_by_partition += s.decided_by_partition;
 }
 
 /// Runs `f`, turning a panic into an error message (decoders of hostile files can panic).
@@ -437,6 +460,47 @@ fn contain<T>(f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
 struct ProbeCache<'a> {
     subjects: &'a [String],
     probes: Mutex<HashMap<IdKind, Arc<Probe>>>,
+    path_ids: std::sync::OnceLock<PathIds>,
+}
+
+/// The subjects a Hive partition value names, the way an engine that infers the
+/// partition's type compares it: as text, as an integer ("007" is 7) or as a UUID.
+#[derive(Default)]
+struct PathIds {
+    text: HashMap<String, Vec<u32>>,
+    int: HashMap<i128, Vec<u32>>,
+    uuid: HashMap<[u8; 16], Vec<u32>>,
+}
+
+impl PathIds {
+    fn new(subjects: &[String]) -> PathIds {
+        let mut p = PathIds::default();
+        for (i, id) in subjects.iter().enumerate() {
+            let i = i as u32;
+            p.text.entry(id.clone()).or_default().push(i);
+            if let Ok(v) = id.trim().parse::<i128>() {
+                p.int.entry(v).or_default().push(i);
+            }
+            if let Some(u) = probe::parse_uuid(id) {
+                p.uuid.entry(u).or_default().push(i);
+            }
+        }
+        p
+    }
+
+    fn matching(&self, value: &str, out: &mut BTreeSet<u32>) {
+        if value == "__HIVE_DEFAULT_PARTITION__" {
+            return; // null
+        }
+        let mut add = |v: Option<&Vec<u32>>| out.extend(v.into_iter().flatten().copied());
+        add(self.text.get(value));
+        if let Ok(v) = value.trim().parse::<i128>() {
+            add(self.int.get(&v));
+        }
+        if let Some(u) = probe::parse_uuid(value) {
+            add(self.uuid.get(&u));
+        }
+    }
 }
 
 impl<'a> ProbeCache<'a> {
@@ -444,7 +508,12 @@ impl<'a> ProbeCache<'a> {
         ProbeCache {
             subjects,
             probes: Mutex::new(HashMap::new()),
+            path_ids: std::sync::OnceLock::new(),
         }
+    }
+
+    fn path_ids(&self) -> &PathIds {
+        self.path_ids.get_or_init(|| PathIds::new(self.subjects))
     }
 
     fn get(&self, kind: IdKind) -> Arc<Probe> {
@@ -677,13 +746,109 @@ struct IdColumn {
     probe: Arc<Probe>,
 }
 
+/// The identifier columns of a file: for each configured name, the flat column whose path
+/// is that name (ignoring case unless `exact`), with its index. Two columns that differ
+/// only in case, or a name that is a list, map or struct, are errors; a name the file
+/// does not have is left out.
+pub(crate) fn resolve_id_columns(
+    schema: &parquet::schema::types::SchemaDescriptor,
+    id_columns: &[String],
+    exact: bool,
+) -> Result<Vec<(usize, ColumnDescPtr)>, String> {
+    let same = |a: &str, b: &str| {
+        if exact {
+            a == b
+        } else {
+            a.to_lowercase() == b.to_lowercase()
+        }
+    };
+    let mut out: Vec<(usize, ColumnDescPtr)> = Vec::new();
+    for name in id_columns {
+        let found: Vec<(usize, &ColumnDescPtr)> = schema
+            .columns()
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| same(&c.path().string(), name))
+            .collect();
+        match found.as_slice() {
+            [] => {
+                // A nested column of that name holds no flat values to match.
+                if let Some(f) = schema
+                    .root_schema()
+                    .get_fields()
+                    .iter()
+                    .find(|f| f.is_group() && same(f.name(), name))
+                {
+                    let what = match f.get_basic_info().converted_type() {
+                        ConvertedType::LIST => "a list",
+                        ConvertedType::MAP | ConvertedType::MAP_KEY_VALUE => "a map",
+                        _ => match f.get_basic_info().logical_type_ref() {
+                            Some(LogicalType::List) => "a list",
+                            Some(LogicalType::Map) => "a map",
+                            _ => "a struct",
+                        },
+                    };
+                    return Err(format!(
+                        "identifier column {} is {what}, not a flat column: its values cannot \
+                         be matched (name a struct field as a.b)",
+                        f.name()
+                    ));
+                }
+            }
+            [(i, d)] => {
+                if !out.iter().any(|(j, _)| j == i) {
+                    out.push((*i, (*d).clone()));
+                }
+            }
+            many => {
+                let names: Vec<String> = many.iter().map(|(_, d)| d.path().string()).collect();
+                return Err(format!(
+                    "columns {} differ only in case: which one is the identifier column {name} \
+                     is ambiguous (Glue, Athena and Spark read them as one)",
+                    names.join(" and ")
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The identifier columns whose value a file's path gives (`user_id=42/`), with the
+/// subjects those values name.
+fn path_subjects(
+    table: &Table,
+    f: &ObjectMeta,
+    exact: bool,
+    probes: &ProbeCache<'_>,
+) -> (Vec<String>, BTreeSet<u32>) {
+    let mut columns = Vec::new();
+    let mut subjects = BTreeSet::new();
+    for (key, value) in partition_values(&table.path, &f.path) {
+        let is_id = table.id_columns.iter().any(|c| {
+            if exact {
+                c == &key
+            } else {
+                c.to_lowercase() == key.to_lowercase()
+            }
+        });
+        if is_id {
+            if !columns.contains(&key) {
+                columns.push(key.clone());
+            }
+            probes.path_ids().matching(&value, &mut subjects);
+        }
+    }
+    (columns, subjects)
+}
+
 fn scan_file(
     req: &ScanRequest<'_>,
     f: &ObjectMeta,
-    id_columns: &[String],
+    table: &Table,
     probes: &ProbeCache<'_>,
     counter: &ReadCounters,
 ) -> Result<FileOutcome, String> {
+    let id_columns = &table.id_columns;
     let inner = req.store.open(f).map_err(|e| e.message)?;
     let mut reader = ObjectReader {
         inner,
@@ -694,24 +859,19 @@ fn scan_file(
     let (meta, footer_sha256) = read_footer(&reader, &req.options.limits)?;
     let schema = meta.file_metadata().schema_descr();
     let mut cols = Vec::new();
-    for name in id_columns {
-        if let Some((index, descr)) = schema
-            .columns()
-            .iter()
-            .enumerate()
-            .find(|(_, c)| c.path().string() == *name)
-        {
-            let kind = id_kind(descr)?;
-            cols.push(IdColumn {
-                index,
-                descr: descr.clone(),
-                probe: probes.get(kind),
-            });
-        }
+    for (index, descr) in resolve_id_columns(schema, id_columns, req.options.exact_column_names)? {
+        let kind = id_kind(&descr)?;
+        cols.push(IdColumn {
+            index,
+            descr,
+            probe: probes.get(kind),
+        });
     }
-    if cols.is_empty() {
+    let (partition_columns, path_subjects) =
+        path_subjects(table, f, req.options.exact_column_names, probes);
+    if cols.is_empty() && partition_columns.is_empty() {
         return Err(format!(
-            "has none of the identifier columns {}",
+            "has none of the identifier columns {} (in its columns or its path's partitions)",
             id_columns.join(", ")
         ));
     }
@@ -767,6 +927,7 @@ fn scan_file(
         rows: declared as u64,
         footer_sha256,
         indexed: ruled_out.is_some(),
+        partition_columns,
         ..FileOutcome::default()
     };
     for (i, r) in results.into_iter().enumerate() {
@@ -778,6 +939,22 @@ fn scan_file(
         }
         if !rg.rows.is_empty() {
             out.matched_rows.push((i, rg.rows));
+        }
+    }
+    // A subject named by the path owns every row of the file.
+    if !path_subjects.is_empty() {
+        out.residual_rows = out.rows;
+        for s in path_subjects {
+            out.per_subject.insert(s, out.rows);
+        }
+        if req.collect_rows {
+            out.matched_rows = meta
+                .row_groups()
+                .iter()
+                .enumerate()
+                .filter(|(_, rg)| rg.num_rows() > 0)
+                .map(|(i, rg)| (i, (0..rg.num_rows() as u32).collect()))
+                .collect();
         }
     }
     Ok(out)
@@ -837,6 +1014,22 @@ fn scan_row_group(
         ..RowGroupStats::default()
     };
     let rows = rg.num_rows() as u64;
+    // A row group without rows holds nothing, whatever its offsets say (pyarrow writes
+    // `data_page_offset = 0` there); one whose identifiers all come from the path is
+    // decided by the path.
+    if rows == 0 || cols.is_empty() {
+        if rows == 0 {
+            stats.decoded = 1;
+        } else {
+            stats.decided_by_partition = 1;
+        }
+        return Ok(RgOutcome {
+            stats,
+            residual_rows: 0,
+            per_subject: BTreeMap::new(),
+            rows: Vec::new(),
+        });
+    }
     let mut matches: Vec<(u32, u32)> = Vec::new();
     let mut decisions = Vec::with_capacity(cols.len());
     for c in cols {
@@ -989,21 +1182,9 @@ pub(crate) fn index_file(
     let (meta, footer_sha256) = read_footer(&reader, &opts.limits)?;
     let schema = meta.file_metadata().schema_descr();
     let mut cols = Vec::new();
-    for name in id_columns {
-        if let Some((i, d)) = schema
-            .columns()
-            .iter()
-            .enumerate()
-            .find(|(_, c)| c.path().string() == *name)
-        {
-            cols.push((i, d.clone(), id_kind(d)?));
-        }
-    }
-    if cols.is_empty() {
-        return Err(format!(
-            "has none of the identifier columns {}",
-            id_columns.join(", ")
-        ));
+    for (i, d) in resolve_id_columns(schema, id_columns, opts.exact_column_names)? {
+        let kind = id_kind(&d)?;
+        cols.push((i, d, kind));
     }
     let mut all = Vec::new();
     let mut row_groups = Vec::with_capacity(meta.num_row_groups());
@@ -1011,6 +1192,10 @@ pub(crate) fn index_file(
     for (g, rg) in meta.row_groups().iter().enumerate() {
         let mut filters = Vec::with_capacity(cols.len());
         for (i, descr, kind) in &cols {
+            if rg.num_rows() == 0 {
+                filters.push(crate::index::RowGroupFilter::build(Vec::new())?);
+                continue;
+            }
             let chunk = rg.column(*i);
             let (start, len) = chunk_range(chunk, f.size, opts)?;
             reader.read_into(start, len, &mut buf)?;
