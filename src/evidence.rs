@@ -164,7 +164,13 @@ struct Payload {
 
 /// Builds the bag. On error nothing is left at `req.out`.
 pub fn build(req: &BuildRequest<'_>) -> Result<BuildSummary, EvidenceError> {
-    let out = &req.out;
+    let out = &crate::fsio::regular_target(&req.out).map_err(|m| EvidenceError::File {
+        path: req.out.display().to_string(),
+        message: m
+            .strip_prefix(&format!("{}: ", req.out.display()))
+            .unwrap_or(&m)
+            .to_string(),
+    })?;
     let dir = match out.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),

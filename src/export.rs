@@ -212,7 +212,7 @@ pub fn export(
     mut req: ExportRequest<'_>,
     progress: &dyn Progress,
 ) -> Result<ExportSummary, ExportError> {
-    let out = req.out.clone();
+    let out = crate::fsio::regular_target(&req.out).map_err(ExportError::Usage)?;
     let dir = match out.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),

@@ -1,8 +1,73 @@
 //! Writing outputs so that no partial file is ever visible: temp file in the same
-//! directory, fsync, rename over the target, fsync the directory.
+//! directory, fsync, rename over the target, fsync the directory. Only a regular file is
+//! ever replaced: a symbolic link is written through (the link stays), a character device
+//! or FIFO (`/dev/stdout`, `/dev/full`, a pipe) is written into directly, and anything
+//! else (a directory, socket, block device, dangling link) is refused.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+/// Where an output goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// A regular file, or no file yet, at this path (a link's target): temp file + rename.
+    File(PathBuf),
+    /// A character device or FIFO: written directly, there is nothing to replace.
+    Stream(PathBuf),
+}
+
+/// What writing to `path` would replace, or why it must not be written.
+pub fn target(path: &Path) -> Result<Target, String> {
+    use std::os::unix::fs::FileTypeExt;
+    let shown = path.display().to_string();
+    let m = match std::fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(Target::File(path.to_path_buf()));
+        }
+        Err(e) => return Err(format!("{shown}: {}", crate::store::io_message(&e))),
+    };
+    let t = m.file_type();
+    if t.is_symlink() {
+        return match std::fs::canonicalize(path) {
+            Ok(real) if real != path => target(&real),
+            Ok(_) => Err(format!("{shown}: a symbolic link that leads to itself")),
+            Err(_) => Err(format!(
+                "{shown}: a dangling symbolic link: refusing to replace it with a file"
+            )),
+        };
+    }
+    if t.is_file() {
+        Ok(Target::File(path.to_path_buf()))
+    } else if t.is_char_device() || t.is_fifo() {
+        Ok(Target::Stream(path.to_path_buf()))
+    } else {
+        let what = if t.is_dir() {
+            "a directory"
+        } else if t.is_block_device() {
+            "a block device"
+        } else if t.is_socket() {
+            "a socket"
+        } else {
+            "not a regular file"
+        };
+        Err(format!(
+            "{shown}: is {what}, not a regular file: refusing to replace it"
+        ))
+    }
+}
+
+/// The regular file an output replaces (a link's target), for outputs that must be whole
+/// files (bundles): a device, FIFO or anything else that is not a regular file is refused.
+pub fn regular_target(path: &Path) -> Result<PathBuf, String> {
+    match target(path)? {
+        Target::File(p) => Ok(p),
+        Target::Stream(_) => Err(format!(
+            "{}: is a device or FIFO, not a regular file: this output must be a file",
+            path.display()
+        )),
+    }
+}
 
 /// Writes `bytes` to `path` atomically. With `overwrite` false an existing file is an error.
 pub fn write_atomic(path: &Path, bytes: &[u8], overwrite: bool) -> Result<(), String> {
@@ -30,6 +95,17 @@ fn write_atomic_with(
 ) -> Result<(), String> {
     let shown = path.display().to_string();
     let io = |e: std::io::Error| format!("{shown}: {}", crate::store::io_message(&e));
+    let path = match target(path)? {
+        Target::File(p) => p,
+        Target::Stream(p) => {
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .open(&p)
+                .map_err(io)?;
+            return f.write_all(bytes).and_then(|_| f.flush()).map_err(io);
+        }
+    };
+    let path = path.as_path();
     if !overwrite && path.exists() {
         return Err(format!(
             "{shown}: already exists (use --force to overwrite)"
@@ -93,5 +169,49 @@ mod tests {
                 .contains("not found")
         );
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn only_regular_files_are_replaced() {
+        let dir = tempfile_dir("targets");
+        // A link is written through; the link stays a link.
+        let real = dir.join("real.json");
+        std::fs::write(&real, b"old").unwrap();
+        let link = dir.join("link.json");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        write_atomic(&link, b"new", true).unwrap();
+        assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+        assert_eq!(std::fs::read(&real).unwrap(), b"new");
+        // A dangling link and a directory are refused, and stay.
+        let dangling = dir.join("dangling.json");
+        std::os::unix::fs::symlink(dir.join("nowhere"), &dangling).unwrap();
+        assert!(write_atomic(&dangling, b"x", true).unwrap_err().contains("dangling"));
+        assert!(std::fs::symlink_metadata(&dangling).unwrap().file_type().is_symlink());
+        let sub = dir.join("sub");
+        std::fs::create_dir(&sub).unwrap();
+        assert!(write_atomic(&sub, b"x", true).unwrap_err().contains("a directory"));
+        assert!(sub.is_dir());
+        // A character device is written into, never replaced.
+        assert_eq!(
+            target(Path::new("/dev/null")).unwrap(),
+            Target::Stream("/dev/null".into())
+        );
+        write_atomic(Path::new("/dev/null"), b"x", true).unwrap();
+        let err = write_atomic(Path::new("/dev/full"), b"x", true).unwrap_err();
+        assert!(err.contains("/dev/full"), "{err}");
+        assert!(
+            std::fs::metadata("/dev/full")
+                .map(|m| std::os::unix::fs::FileTypeExt::is_char_device(&m.file_type()))
+                .unwrap()
+        );
+        assert!(regular_target(Path::new("/dev/null")).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    fn tempfile_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("vouch-fsio-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
     }
 }

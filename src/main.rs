@@ -747,15 +747,23 @@ fn print_report<T: serde::Serialize>(
 ) -> Result<(), Fatal> {
     // Buffered: stdout is line-buffered, and a report may run to a million lines.
     let mut stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
-    match format {
-        Format::Json => {
-            serde_json::to_writer_pretty(&mut stdout, report)?;
-            writeln!(stdout)?;
-        }
-        Format::Text => write!(stdout, "{}", text())?,
+    let written = match format {
+        Format::Json => serde_json::to_writer_pretty(&mut stdout, report)
+            .map_err(std::io::Error::from)
+            .and_then(|_| writeln!(stdout)),
+        Format::Text => write!(stdout, "{}", text()),
     }
-    stdout.flush()?;
-    Ok(())
+    .and_then(|_| stdout.flush());
+    quiet_on_closed_stdout(written)
+}
+
+/// A reader that stopped reading (`| head`) is not an error: the command ends quietly with
+/// the exit code of what it found.
+fn quiet_on_closed_stdout(written: std::io::Result<()>) -> Result<(), Fatal> {
+    match written {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
 }
 
 /// What `scan` and `export` both resolve from the command line and the config.
@@ -995,9 +1003,7 @@ fn write_out_or_stdout(out: Option<&std::path::Path>, bytes: &[u8]) -> Result<()
         Some(out) => vouch::fsio::write_atomic(out, bytes, true).map_err(Fatal),
         None => {
             let mut stdout = std::io::stdout().lock();
-            stdout.write_all(bytes)?;
-            stdout.flush()?;
-            Ok(())
+            quiet_on_closed_stdout(stdout.write_all(bytes).and_then(|_| stdout.flush()))
         }
     }
 }

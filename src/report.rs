@@ -294,6 +294,12 @@ impl ScanReport {
                     t.partitions_with_residuals.join(", ")
                 ));
             }
+            if !t.partition_id_columns.is_empty() {
+                note.push(format!(
+                    "{} from the path",
+                    t.partition_id_columns.join(", ")
+                ));
+            }
             let _ = writeln!(
                 s,
                 "{:<w$}  {:>6}  {:>14}  {:>9}  {:>9}  {}",
@@ -316,6 +322,23 @@ impl ScanReport {
                     r.subject,
                     thousands(r.rows),
                     if r.held { "  (legal hold)" } else { "" }
+                );
+            }
+        }
+        let aliases: Vec<&crate::lake::Alias> =
+            self.tables.iter().flat_map(|t| &t.aliases).collect();
+        if !aliases.is_empty() {
+            let _ = writeln!(s, "\nRead once (one file, two paths):");
+            for a in aliases {
+                let _ = writeln!(
+                    s,
+                    "  {} is {}{}",
+                    a.file,
+                    a.same_as,
+                    a.same_as_table
+                        .as_ref()
+                        .map(|t| format!(" (table {t})"))
+                        .unwrap_or_default()
                 );
             }
         }

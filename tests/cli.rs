@@ -300,7 +300,7 @@ fn tables_without_a_usable_identifier_column_are_errors() {
     assert_eq!(errors[1]["file"], "empty");
     assert_eq!(
         errors[1]["error"],
-        "table has no .parquet files: nothing was checked"
+        "table has no data files: nothing was checked"
     );
     assert_eq!(errors[2]["file"], "scores/part-0.parquet");
     assert_eq!(
@@ -328,7 +328,10 @@ fn unreadable_directories_and_missing_tables_are_errors() {
     let errors = j["errors"].as_array().unwrap();
     assert_eq!(errors.len(), 2, "{r:?}");
     assert_eq!(errors[0]["file"], "events/dt=2026-01-04");
-    assert_eq!(errors[0]["error"], "not found");
+    assert_eq!(
+        errors[0]["error"],
+        "a dangling symbolic link (to /nonexistent/vouch-test): what it points to is not there"
+    );
     assert_eq!(errors[1]["file"], "finance/ledger");
     assert_eq!(errors[1]["error"], "cannot list directory: not found");
 }
@@ -388,7 +391,7 @@ fn bad_invocations_exit_2_with_one_line() {
         ),
         (
             vec!["--id", "1", "--config", "bad.toml"],
-            "vouch: error: bad.toml: malformed config: line 2: unknown field `id_column`, expected one of `location`, `id_columns`, `tables`\n",
+            "vouch: error: bad.toml: malformed config: line 2: unknown field `id_column`, expected one of `location`, `id_columns`, `tables`, `side_files`, `exact_column_names`\n",
         ),
         (
             vec!["--id", "1", "--lake", "s3:///lake"],

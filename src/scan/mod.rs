@@ -539,6 +539,19 @@ pub fn id_kind(descr: &parquet::schema::types::ColumnDescriptor) -> Result<IdKin
             "identifier column {name} has unsupported type {what}"
         ))
     };
+    // Types in the words of the Parquet spec, not Rust's Debug.
+    let words = |l: &LogicalType| match l {
+        LogicalType::Decimal(d) => format!("DECIMAL({}, {})", d.precision, d.scale),
+        LogicalType::Unknown => "NULL (a column of nulls only)".into(),
+        LogicalType::Timestamp { .. } => "TIMESTAMP".into(),
+        LogicalType::Time { .. } => "TIME".into(),
+        LogicalType::Integer(i) => format!(
+            "INT({}, {})",
+            i.bit_width,
+            if i.is_signed { "signed" } else { "unsigned" }
+        ),
+        other => format!("{other:?}").to_uppercase(),
+    };
     match descr.physical_type() {
         PhysicalType::BYTE_ARRAY => match logical {
             None
@@ -550,7 +563,7 @@ pub fn id_kind(descr: &parquet::schema::types::ColumnDescriptor) -> Result<IdKin
                 }
                 Ok(IdKind::Bytes)
             }
-            Some(other) => unsupported(&format!("{other:?}")),
+            Some(other) => unsupported(&words(other)),
         },
         PhysicalType::INT32 | PhysicalType::INT64 => {
             let signed = match (logical, converted) {
@@ -570,7 +583,7 @@ pub fn id_kind(descr: &parquet::schema::types::ColumnDescriptor) -> Result<IdKin
                     | ConvertedType::UINT_32
                     | ConvertedType::UINT_64,
                 ) => false,
-                (Some(other), _) => return unsupported(&format!("{other:?}")),
+                (Some(other), _) => return unsupported(&words(other)),
                 (None, other) => return unsupported(&format!("{other}")),
             };
             Ok(if descr.physical_type() == PhysicalType::INT32 {
@@ -590,7 +603,7 @@ pub fn id_kind(descr: &parquet::schema::types::ColumnDescriptor) -> Result<IdKin
                     uuid: false,
                 })
             }
-            Some(other) => unsupported(&format!("{other:?}")),
+            Some(other) => unsupported(&words(other)),
             None => unsupported(&format!("{converted}")),
         },
         other => unsupported(&other.to_string()),
@@ -871,7 +884,7 @@ fn scan_file(
         path_subjects(table, f, req.options.exact_column_names, probes);
     if cols.is_empty() && partition_columns.is_empty() {
         return Err(format!(
-            "has none of the identifier columns {} (in its columns or its path's partitions)",
+            "has none of the identifier columns {}",
             id_columns.join(", ")
         ));
     }

@@ -477,8 +477,16 @@ fn probe_dictionary(data: &[u8], n: usize, probe: &Probe) -> Result<(Vec<u32>, b
     }
     let mut map = Vec::with_capacity(n);
     let mut matches = Vec::new();
-    probe_plain(data, n, probe, &mut matches)
+    let used = probe_plain(data, n, probe, &mut matches)
         .map_err(|e| ChunkError::Corrupt(format!("dictionary page: {e}")))?;
+    // A dictionary rules values out only when it is all there is: bytes past its declared
+    // entries could be entries its header hides (the header is outside the page's CRC).
+    if used != data.len() {
+        return corrupt(format!(
+            "dictionary page: {n} entries use {used} of its {} bytes",
+            data.len()
+        ));
+    }
     map.resize(n, u32::MAX);
     for (i, s) in matches {
         map[i as usize] = s;
@@ -488,12 +496,13 @@ fn probe_dictionary(data: &[u8], n: usize, probe: &Probe) -> Result<(Vec<u32>, b
 }
 
 /// Probes `n` PLAIN-encoded values; pushes (value index, subject) for each match.
+/// Returns the bytes the values take.
 fn probe_plain(
     data: &[u8],
     n: usize,
     probe: &Probe,
     out: &mut Vec<(u32, u32)>,
-) -> Result<(), String> {
+) -> Result<usize, String> {
     match probe.kind() {
         IdKind::Bytes => {
             let mut pos = 0usize;
@@ -513,6 +522,7 @@ fn probe_plain(
                     out.push((i as u32, s));
                 }
             }
+            return Ok(pos);
         }
         IdKind::Fixed { len, .. } => {
             if len == 0 || data.len() / len < n {
@@ -546,7 +556,12 @@ fn probe_plain(
             }
         }
     }
-    Ok(())
+    let width = match probe.kind() {
+        IdKind::Fixed { len, .. } => len,
+        IdKind::Int32 { .. } => 4,
+        _ => 8,
+    };
+    Ok(n * width)
 }
 
 /// One run of the RLE / bit-packing hybrid encoding.
@@ -844,6 +859,7 @@ pub fn chunk_values_fast(
                         data.len()
                     ));
                 }
+                // Exactly n entries: bytes left over could hide entries.
                 visit_plain(data, Some(n), kind, visit)
                     .map_err(|e| ChunkError::Corrupt(format!("dictionary page: {e}")))?;
                 continue;
@@ -893,7 +909,7 @@ pub fn chunk_values_fast(
     Ok(true)
 }
 
-/// Visits PLAIN values: `n` of them, or (None) as many as fill `data` exactly.
+/// Visits PLAIN values: `n` of them filling `data` exactly, or (None) as many as fill it.
 fn visit_plain(
     data: &[u8],
     n: Option<usize>,
@@ -920,10 +936,20 @@ fn visit_plain(
             i += 1;
             visit(super::Value::Bytes(v));
         }
+        if p != data.len() {
+            return Err(format!("{i} values use {p} of its {} bytes", data.len()));
+        }
         return Ok(());
     }
     let count = match n {
         Some(n) if data.len() / width < n => return Err(format!("holds fewer than {n} values")),
+        Some(n) if data.len() != n * width => {
+            return Err(format!(
+                "{n} values use {} of its {} bytes",
+                n * width,
+                data.len()
+            ));
+        }
         Some(n) => n,
         None if !data.len().is_multiple_of(width) => {
             return Err("a partial value at the end".into());

@@ -1,0 +1,452 @@
+//! Lakes that still hold a subject's rows must never scan clean (issue 16). Each test
+//! builds a lake the way a real writer does (pyarrow; Athena/Trino and Hive file names,
+//! Spark's `_k=v` directories) or the way an attacker edits one, and checks vouch against
+//! the truth: pyarrow reading every file whole (`tests/oracle/truth.py`).
+
+mod common;
+use std::path::Path;
+
+use common::*;
+use serde_json::{Value, json};
+
+/// Writes files with pyarrow (`tests/oracle/write_lake.py`).
+fn write_lake(files: Value) {
+    oracle("write_lake.py", &json!({ "files": files }));
+}
+
+fn scan(dir: &Path, args: &[&str]) -> Run {
+    run(vouch()
+        .current_dir(dir)
+        .args(["scan", "--format", "json", "-q"])
+        .args(args))
+}
+
+fn truth(lake: &Path, ids: &[&str], id_columns: &[&str]) -> Value {
+    oracle(
+        "truth.py",
+        &json!({"lake": lake, "ids": ids, "id_columns": id_columns}),
+    )
+}
+
+fn errors_of(r: &Run) -> Vec<(String, String)> {
+    r.json()["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["file"].as_str().unwrap().to_string(),
+                e["error"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn table<'a>(report: &'a Value, name: &str) -> &'a Value {
+    report["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["table"] == name)
+        .unwrap_or_else(|| panic!("no table {name} in {report}"))
+}
+
+#[test]
+fn data_files_are_found_by_content_whatever_their_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let names = [
+        // Athena CTAS / UNLOAD and Trino: no extension.
+        "events/dt=2026-01-01/20260101_101010_00007_x8k2q_5b9e0c1d-2f3a-4b5c-8d9e-0f1a2b3c4d5e",
+        // Hive.
+        "events/dt=2026-01-02/000000_0",
+        "events/dt=2026-01-03/part-0.parq",
+        "events/dt=2026-01-04/PART-0.PARQUET",
+        "events/dt=2026-01-05/part-0.parquet.snappy",
+        "events/dt=2026-01-06/part-0.parquet",
+    ];
+    let files: Vec<Value> = names
+        .iter()
+        .map(|n| json!({"path": lake.join(n), "columns": {"user_id": ["u1", "u2", "u3"]}}))
+        .collect();
+    write_lake(Value::Array(files));
+    // Side files the engines skip, known by name.
+    std::fs::write(lake.join("events/_SUCCESS"), b"").unwrap();
+    std::fs::write(lake.join("events/.part-0.parquet.crc"), b"crc").unwrap();
+    std::fs::write(lake.join("events/dt=2026-01-06/part-0.parquet.crc"), b"crc").unwrap();
+    std::fs::write(
+        lake.join("events/20260101_101010_00007_x8k2q-manifest.csv"),
+        b"s3://x\n",
+    )
+    .unwrap();
+    let r = scan(dir.path(), &["--lake", "lake", "--id", "u2"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    let j = r.json();
+    let want = truth(&lake, &["u2"], &["user_id"]);
+    assert_eq!(j["files_scanned"], 6, "{r:?}");
+    assert_eq!(j["rows_scanned"], want["events"]["rows"]);
+    assert_eq!(j["residual_rows"], want["events"]["residual_rows"]);
+    assert_eq!(j["residual_rows"], 6);
+
+    // A file that is not Parquet is an error naming it, never skipped.
+    std::fs::write(lake.join("events/dt=2026-01-06/notes.txt"), b"hello, not parquet").unwrap();
+    std::fs::write(lake.join("events/dt=2026-01-06/empty"), b"").unwrap();
+    let r = scan(dir.path(), &["--lake", "lake", "--id", "u2"]);
+    assert_eq!(r.code, 2, "{r:?}");
+    let errors = errors_of(&r);
+    assert_eq!(errors.len(), 2, "{r:?}");
+    assert_eq!(errors[0].0, "events/dt=2026-01-06/empty");
+    assert!(errors[0].1.contains("not a Parquet file"), "{r:?}");
+    assert_eq!(errors[1].0, "events/dt=2026-01-06/notes.txt");
+    assert!(errors[1].1.contains("not a Parquet file"), "{r:?}");
+    assert!(r.stderr.contains("vouch: lake/events/dt=2026-01-06/notes.txt: "));
+
+    // [lake] side_files names more files that hold no rows.
+    std::fs::write(
+        dir.path().join("vouch.toml"),
+        "[lake]\nlocation = \"lake\"\nside_files = [\"*.txt\", \"empty\"]\n",
+    )
+    .unwrap();
+    let r = scan(dir.path(), &["--config", "vouch.toml", "--id", "u2"]);
+    assert_eq!(r.code, 1, "{r:?}");
+}
+
+#[test]
+fn underscore_partitions_and_tables_are_read_and_nothing_vanishes_at_the_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    write_lake(json!([
+        // Spark reads `_k=v` partition directories.
+        {"path": lake.join("events/_dt=2026-01-01/part-0.parquet"), "columns": {"user_id": ["u1", "u2"]}},
+        {"path": lake.join("events/dt=2026-01-02/part-0.parquet"), "columns": {"user_id": ["u3"]}},
+        // A table whose directory starts with `_`.
+        {"path": lake.join("_users_backup_2026/part-0.parquet"), "columns": {"user_id": ["u2"]}},
+        // Skipped by every engine: a `_temporary` directory of an unfinished job.
+        {"path": lake.join("events/_temporary/0/part-9.parquet"), "columns": {"user_id": ["u2"]}},
+    ]));
+    let r = scan(dir.path(), &["--lake", "lake", "--id", "u2"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    let j = r.json();
+    let want = truth(&lake, &["u2"], &["user_id"]);
+    assert_eq!(
+        table(&j, "events")["residual_rows"],
+        want["events"]["residual_rows"]
+    );
+    assert_eq!(table(&j, "events")["residual_rows"], 1);
+    assert_eq!(
+        table(&j, "events")["partitions_with_residuals"],
+        json!(["_dt=2026-01-01"])
+    );
+    assert_eq!(table(&j, "_users_backup_2026")["residual_rows"], 1);
+
+    // What lies at the root and belongs to no table is an error, each naming itself.
+    write_lake(json!([
+        {"path": lake.join("stray.parquet"), "columns": {"user_id": ["u2"]}},
+    ]));
+    let elsewhere = dir.path().join("elsewhere.parquet");
+    std::fs::copy(lake.join("stray.parquet"), &elsewhere).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, lake.join("linked.parquet")).unwrap();
+    std::os::unix::fs::symlink("/nonexistent/vouch-disk", lake.join("archive")).unwrap();
+    std::fs::write(lake.join("_SUCCESS"), b"").unwrap();
+    std::fs::write(lake.join(".DS_Store"), b"").unwrap();
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let name = std::ffi::OsStr::from_bytes(b"caf\xe9");
+        std::fs::create_dir(lake.join(name)).unwrap();
+        std::fs::copy(&elsewhere, lake.join(name).join("part-0.parquet")).unwrap();
+    }
+    let r = scan(dir.path(), &["--lake", "lake", "--id", "u2"]);
+    assert_eq!(r.code, 2, "{r:?}");
+    let errors = errors_of(&r);
+    let files: Vec<&str> = errors.iter().map(|(f, _)| f.as_str()).collect();
+    assert!(files.contains(&"stray.parquet"), "{r:?}");
+    assert!(files.contains(&"linked.parquet"), "{r:?}");
+    assert!(files.contains(&"archive"), "{r:?}");
+    assert!(
+        errors.iter().any(|(_, e)| e.contains("not valid UTF-8")),
+        "{r:?}"
+    );
+    assert!(
+        errors
+            .iter()
+            .any(|(f, e)| f == "archive" && e.contains("dangling symbolic link")),
+        "{r:?}"
+    );
+    assert!(
+        errors
+            .iter()
+            .any(|(f, e)| f == "stray.parquet" && e.contains("belongs to no table")),
+        "{r:?}"
+    );
+    assert_eq!(errors.len(), 4, "{r:?}");
+    assert_eq!(r.json()["verdict"], "incomplete");
+}
+
+#[test]
+fn an_identifier_in_the_path_is_the_value_of_every_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    write_lake(json!([
+        {"path": lake.join("payments/user_id=u2/part-0.parquet"), "columns": {"buyer_id": ["b1", "b2", "b3"]}},
+        {"path": lake.join("payments/user_id=u3/part-0.parquet"), "columns": {"buyer_id": ["b4"]}},
+        {"path": lake.join("visits/user_id=u2/dt=2026-01-01/part-0.parquet"), "columns": {"page": ["a", "b"]}},
+        {"path": lake.join("visits/user_id=u9/dt=2026-01-01/part-0.parquet"), "columns": {"page": ["c"]}},
+    ]));
+    std::fs::write(
+        dir.path().join("vouch.toml"),
+        "[lake]\nlocation = \"lake\"\n\n[[lake.tables]]\nname = \"payments\"\nid_columns = [\"user_id\", \"buyer_id\"]\n",
+    )
+    .unwrap();
+    let r = scan(dir.path(), &["--config", "vouch.toml", "--id", "u2", "--id", "b4"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    let j = r.json();
+    let want = truth(&lake, &["u2", "b4"], &["user_id", "buyer_id"]);
+    for t in ["payments", "visits"] {
+        assert_eq!(
+            table(&j, t)["residual_rows"],
+            want[t]["residual_rows"],
+            "{t}: {r:?}"
+        );
+        assert_eq!(table(&j, t)["partition_id_columns"], json!(["user_id"]));
+    }
+    assert_eq!(table(&j, "payments")["residual_rows"], 4);
+    assert_eq!(table(&j, "visits")["residual_rows"], 2);
+    assert_eq!(
+        table(&j, "visits")["partitions_with_residuals"],
+        json!(["user_id=u2/dt=2026-01-01"])
+    );
+    // Numeric IDs in the path match numerically, as engines infer the partition's type.
+    write_lake(json!([
+        {"path": lake.join("orders/user_id=0042/part-0.parquet"), "columns": {"sku": ["x"]}},
+    ]));
+    let r = scan(dir.path(), &["--config", "vouch.toml", "--id", "42"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert_eq!(table(&r.json(), "orders")["residual_rows"], 1);
+}
+
+#[test]
+fn identifier_columns_match_ignoring_case_and_case_twins_are_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    write_lake(json!([
+        {"path": lake.join("payments/part-0.parquet"), "columns": {"USER_ID": ["u2", "u5"], "buyer_id": ["b1", "b2"]}},
+    ]));
+    std::fs::write(
+        dir.path().join("vouch.toml"),
+        "[lake]\nlocation = \"lake\"\nid_columns = [\"user_id\", \"buyer_id\"]\n",
+    )
+    .unwrap();
+    let r = scan(dir.path(), &["--config", "vouch.toml", "--id", "u2"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    let want = truth(&lake, &["u2"], &["user_id", "buyer_id"]);
+    assert_eq!(
+        r.json()["residual_rows"],
+        want["payments"]["residual_rows"]
+    );
+    assert_eq!(r.json()["residual_rows"], 1);
+    // Exact matching, when asked for, does not see USER_ID.
+    std::fs::write(
+        dir.path().join("exact.toml"),
+        "[lake]\nlocation = \"lake\"\nid_columns = [\"user_id\", \"buyer_id\"]\nexact_column_names = true\n",
+    )
+    .unwrap();
+    let r = scan(dir.path(), &["--config", "exact.toml", "--id", "u2"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    // Two columns that differ only in case: which is the identifier is ambiguous.
+    write_lake(json!([
+        {"path": lake.join("payments/part-1.parquet"), "columns": {"user_id": ["u1"], "User_Id": ["u2"]}},
+    ]));
+    let r = scan(dir.path(), &["--config", "vouch.toml", "--id", "u2"]);
+    assert_eq!(r.code, 2, "{r:?}");
+    let errors = errors_of(&r);
+    assert_eq!(errors[0].0, "payments/part-1.parquet");
+    assert!(errors[0].1.contains("differ only in case"), "{r:?}");
+}
+
+#[test]
+fn id_lists_with_byte_order_marks_carriage_returns_and_dashes() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    write_lake(json!([
+        {"path": lake.join("events/part-0.parquet"), "columns": {"user_id": ["u1", "u2", "u3", "-1"]}},
+    ]));
+    let count = |r: &Run| r.json()["residual_rows"].as_u64().unwrap();
+    // A UTF-8 byte order mark is not part of the first ID.
+    std::fs::write(dir.path().join("bom.txt"), "\u{feff}u1\nu9\n").unwrap();
+    let r = scan(dir.path(), &["--lake", "lake", "--ids", "bom.txt"]);
+    assert_eq!((r.code, count(&r)), (1, 1), "{r:?}");
+    // A file holding only a mark holds no subject.
+    std::fs::write(dir.path().join("only-bom.txt"), "\u{feff}").unwrap();
+    let r = scan(dir.path(), &["--lake", "lake", "--ids", "only-bom.txt"]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(r.stderr.contains("holds no subject IDs"), "{r:?}");
+    // Classic Mac line ends.
+    std::fs::write(dir.path().join("cr.txt"), "u9\ru2\ru3").unwrap();
+    let r = scan(dir.path(), &["--lake", "lake", "--ids", "cr.txt"]);
+    assert_eq!((r.code, count(&r)), (1, 2), "{r:?}");
+    assert_eq!(r.json()["subjects"], 3);
+    // --ids - reads stdin.
+    let mut child = vouch()
+        .current_dir(dir.path())
+        .args(["scan", "--format", "json", "-q", "--lake", "lake", "--ids", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(b"u3\r\nu1\r\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    let r = Run {
+        code: out.status.code().unwrap(),
+        stdout: String::from_utf8_lossy(&out.stdout).into(),
+        stderr: String::from_utf8_lossy(&out.stderr).into(),
+    };
+    assert_eq!((r.code, count(&r)), (1, 2), "{r:?}");
+    // An ID that starts with a dash.
+    let r = scan(dir.path(), &["--lake", "lake", "--id", "-1"]);
+    assert_eq!((r.code, count(&r)), (1, 1), "{r:?}");
+}
+
+#[test]
+fn empty_files_from_pyarrow_are_empty_not_corrupt() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    write_lake(json!([
+        {"path": lake.join("events/dt=2026-01-01/part-0.parquet"), "columns": {"user_id": []}, "types": {"user_id": "string"}},
+        {"path": lake.join("events/dt=2026-01-02/part-0.parquet"), "columns": {"user_id": ["u1", "u2"]}},
+    ]));
+    let r = scan(dir.path(), &["--lake", "lake", "--id", "u9"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(r.json()["files_scanned"], 2);
+    assert_eq!(r.json()["rows_scanned"], 2);
+    let r = scan(dir.path(), &["--lake", "lake", "--id", "u2"]);
+    assert_eq!((r.code, r.json()["residual_rows"].as_u64()), (1, Some(1)));
+}
+
+#[test]
+fn links_are_followed_once_and_loops_are_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    write_lake(json!([
+        {"path": lake.join("events/part-0.parquet"), "columns": {"user_id": ["u2"]}},
+        {"path": lake.join("orders/part-0.parquet"), "columns": {"user_id": ["u2", "u2"]}},
+    ]));
+    std::os::unix::fs::symlink(".", lake.join("events/loop")).unwrap();
+    std::fs::create_dir_all(lake.join("users")).unwrap();
+    std::os::unix::fs::symlink("../orders", lake.join("users/shared")).unwrap();
+    std::os::unix::fs::symlink("part-0.parquet", lake.join("orders/again.parquet")).unwrap();
+    let r = scan(dir.path(), &["--lake", "lake", "--id", "u2"]);
+    assert_eq!(r.code, 2, "{r:?}");
+    let j = r.json();
+    let errors = errors_of(&r);
+    assert_eq!(errors.len(), 1, "{r:?}");
+    assert_eq!(errors[0].0, "events/loop");
+    assert!(errors[0].1.contains("symbolic link loop"), "{r:?}");
+    // Each file counted once: 1 row in events, 2 in orders, none twice.
+    assert_eq!(j["residual_rows"], 3, "{r:?}");
+    assert_eq!(table(&j, "events")["residual_rows"], 1);
+    assert_eq!(table(&j, "orders")["residual_rows"], 2);
+    assert_eq!(table(&j, "users")["residual_rows"], 0);
+    assert_eq!(
+        table(&j, "orders")["aliases"],
+        json!([{"file": "orders/again.parquet", "same_as": "orders/part-0.parquet"}])
+    );
+    assert_eq!(
+        table(&j, "users")["aliases"],
+        json!([{"file": "users/shared/part-0.parquet", "same_as": "orders/part-0.parquet", "same_as_table": "orders"}])
+    );
+    // The table that only links to another is not "empty", and says where its rows are.
+    let text = run(vouch()
+        .current_dir(dir.path())
+        .args(["scan", "-q", "--lake", "lake", "--id", "u2"]));
+    assert!(
+        text.stdout
+            .contains("users/shared/part-0.parquet is orders/part-0.parquet"),
+        "{text:?}"
+    );
+}
+
+#[test]
+fn nested_decimal_and_null_identifier_columns_are_named_in_words() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    write_lake(json!([
+        {"path": lake.join("a/part-0.parquet"), "columns": {"user_id": ["u1"]}, "types": {"user_id": "list"}},
+        {"path": lake.join("b/part-0.parquet"), "columns": {"user_id": ["u1"]}, "types": {"user_id": "struct"}},
+        {"path": lake.join("c/part-0.parquet"), "columns": {"user_id": ["u1"]}, "types": {"user_id": "map"}},
+        {"path": lake.join("d/part-0.parquet"), "columns": {"user_id": [12]}, "types": {"user_id": "decimal"}},
+        {"path": lake.join("e/part-0.parquet"), "columns": {"user_id": [null]}, "types": {"user_id": "null"}},
+    ]));
+    let r = scan(dir.path(), &["--lake", "lake", "--id", "u1"]);
+    assert_eq!(r.code, 2, "{r:?}");
+    let errors = errors_of(&r);
+    let want = [
+        ("a/part-0.parquet", "identifier column user_id is a list"),
+        ("b/part-0.parquet", "identifier column user_id is a struct"),
+        ("c/part-0.parquet", "identifier column user_id is a map"),
+        ("d/part-0.parquet", "has unsupported type DECIMAL(10, 0)"),
+        ("e/part-0.parquet", "has unsupported type NULL"),
+    ];
+    assert_eq!(errors.len(), want.len(), "{r:?}");
+    for ((file, error), (wf, we)) in errors.iter().zip(want) {
+        assert_eq!(file, wf);
+        assert!(error.contains(we), "{file}: {error}");
+        assert!(!error.contains('{'), "Rust Debug in {error}");
+    }
+}
+
+#[test]
+fn outputs_never_replace_what_is_not_a_regular_file_and_threads_are_capped() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    write_lake(json!([
+        {"path": lake.join("events/part-0.parquet"), "columns": {"user_id": ["u1"]}},
+    ]));
+    use std::os::unix::fs::FileTypeExt;
+    let r = scan(
+        dir.path(),
+        &["--lake", "lake", "--id", "u9", "--out", "/dev/full"],
+    );
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(r.stderr.contains("/dev/full"), "{r:?}");
+    let t = std::fs::metadata("/dev/full").unwrap().file_type();
+    assert!(t.is_char_device(), "/dev/full must stay a device");
+    let r = scan(
+        dir.path(),
+        &["--lake", "lake", "--id", "u9", "--out", "/dev/null"],
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(std::fs::metadata("/dev/null").unwrap().file_type().is_char_device());
+    std::fs::create_dir(dir.path().join("out.json")).unwrap();
+    let r = scan(
+        dir.path(),
+        &["--lake", "lake", "--id", "u9", "--out", "out.json"],
+    );
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(r.stderr.contains("is a directory"), "{r:?}");
+    // Threads: capped with a clear error, at once.
+    let started = std::time::Instant::now();
+    let r = scan(
+        dir.path(),
+        &["--lake", "lake", "--id", "u9", "--threads", "100000"],
+    );
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(r.stderr.contains("--threads"), "{r:?}");
+    assert!(started.elapsed().as_secs() < 10);
+    // A closed stdout ends the program quietly.
+    let out = std::process::Command::new("sh")
+        .current_dir(dir.path())
+        .arg("-c")
+        .arg(format!(
+            "{} scan --lake lake --id u1 --format json | head -c 1 >/dev/null; echo \"${{PIPESTATUS:-}}\"",
+            env!("CARGO_BIN_EXE_vouch")
+        ))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("Broken pipe"),
+        "{stderr}"
+    );
+}
