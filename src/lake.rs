@@ -168,6 +168,14 @@ fn glob_match(pattern: &str, text: &str) -> bool {
 /// reached by a second path within the table is listed once (see [`list_tables`] for
 /// files shared between tables).
 pub fn list_table(store: &dyn Store, table: &Table, versions: bool) -> TableFiles {
+    let mut listed = [list_paths(store, table, versions)];
+    read_each_file_once(&mut listed);
+    let [one] = listed;
+    one
+}
+
+/// A table's data files by every path they are reached through.
+fn list_paths(store: &dyn Store, table: &Table, versions: bool) -> TableFiles {
     let listing = if versions {
         store.list_versions(&table.path)
     } else {
@@ -179,67 +187,63 @@ pub fn list_table(store: &dyn Store, table: &Table, versions: bool) -> TableFile
             .trim_start_matches('/')
             .to_string()
     };
-    let mut files = Vec::new();
-    let mut aliases = Vec::new();
-    let mut seen: HashMap<(u64, u64), String> = HashMap::new();
-    for o in listing.objects {
-        if is_side_file(&below(&o.path), &table.side_files) {
-            continue;
-        }
-        if let (Some(dev), Some(stat)) = (o.device, o.stat) {
-            if let Some(first) = seen.get(&(dev, stat.inode)) {
-                aliases.push(Alias {
-                    file: o.path.clone(),
-                    same_as: first.clone(),
-                    same_as_table: None,
-                });
-                continue;
-            }
-            seen.insert((dev, stat.inode), o.path.clone());
-        }
-        files.push(o);
-    }
+    let files = listing
+        .objects
+        .into_iter()
+        .filter(|o| !is_side_file(&below(&o.path), &table.side_files))
+        .collect();
     TableFiles {
         table: table.clone(),
         files,
         errors: listing.errors,
-        aliases,
+        aliases: Vec::new(),
     }
 }
 
 /// Lists every table; a file that two tables reach (a link from one into the other) is
-/// read in the first table only, and the second records where.
+/// read in one table only, and the other records where.
 pub fn list_tables(store: &dyn Store, tables: &[Table], versions: bool) -> Vec<TableFiles> {
     let mut listed: Vec<TableFiles> = tables
         .iter()
-        .map(|t| list_table(store, t, versions))
+        .map(|t| list_paths(store, t, versions))
         .collect();
-    let mut owner: HashMap<(u64, u64), (String, String)> = HashMap::new();
-    for lt in &mut listed {
-        let name = lt.table.name.clone();
-        let mut kept = Vec::with_capacity(lt.files.len());
-        for o in std::mem::take(&mut lt.files) {
-            if let (Some(dev), Some(stat)) = (o.device, o.stat) {
-                match owner.get(&(dev, stat.inode)) {
-                    Some((table, first)) => {
-                        lt.aliases.push(Alias {
-                            file: o.path.clone(),
-                            same_as: first.clone(),
-                            same_as_table: Some(table.clone()),
-                        });
-                        continue;
-                    }
-                    None => {
-                        owner.insert((dev, stat.inode), (name.clone(), o.path.clone()));
-                    }
+    read_each_file_once(&mut listed);
+    listed
+}
+
+/// Keeps one path per file (by device and inode) and makes the others [`Alias`]es. The
+/// path kept is the first, in table and path order, that passes through no symbolic
+/// link (the file's own place), else the first.
+fn read_each_file_once(listed: &mut [TableFiles]) {
+    let identity = |o: &ObjectMeta| Some((o.device?, o.stat?.inode));
+    let mut owner: HashMap<(u64, u64), (usize, String, bool)> = HashMap::new();
+    for (ti, lt) in listed.iter().enumerate() {
+        for o in &lt.files {
+            if let Some(id) = identity(o) {
+                let e = owner
+                    .entry(id)
+                    .or_insert_with(|| (ti, o.path.clone(), o.via_link));
+                if e.2 && !o.via_link {
+                    *e = (ti, o.path.clone(), false);
                 }
             }
-            kept.push(o);
         }
-        lt.files = kept;
-        lt.aliases.sort_by(|a, b| a.file.cmp(&b.file));
     }
-    listed
+    let names: Vec<String> = listed.iter().map(|l| l.table.name.clone()).collect();
+    for (ti, lt) in listed.iter_mut().enumerate() {
+        for o in std::mem::take(&mut lt.files) {
+            match identity(&o).and_then(|id| owner.get(&id)) {
+                Some((t, path, _)) if !(*t == ti && *path == o.path) => lt.aliases.push(Alias {
+                    file: o.path,
+                    same_as: path.clone(),
+                    same_as_table: (*t != ti).then(|| names[*t].clone()),
+                }),
+                _ => lt.files.push(o),
+            }
+        }
+        lt.aliases.sort_by(|a, b| a.file.cmp(&b.file));
+        lt.aliases.dedup();
+    }
 }
 
 /// The `key=value` directory segments of a file's path below its table, joined by `/`

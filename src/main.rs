@@ -449,6 +449,10 @@ struct MergeArgs {
     /// Also write the JSON report to FILE (atomically).
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
+    /// vouch.toml holding the subject key that authenticates the parts (or set
+    /// VOUCH_SUBJECT_KEY).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
 }
 
 /// A failure that stops the command: one line on stderr, exit 2.
@@ -1058,7 +1062,22 @@ fn scan_merge(a: MergeArgs) -> Result<u8, Fatal> {
             .map_err(|e| Fatal(format!("{shown}: not a vouch partial report: {e}")))?;
         parts.push((shown, part));
     }
-    let report = match vouch::shard::merge(&plan, &parts) {
+    let cfg = match &a.config {
+        Some(p) => Config::load(p)?,
+        None => Config::default(),
+    };
+    let labeler = match cfg.subject_key(std::env::var("VOUCH_SUBJECT_KEY").ok())? {
+        Some(k) => SubjectLabeler::keyed(&k)?,
+        None => {
+            return Err(Fatal(
+                "scan merge needs the subject key the parts were made with ([privacy] \
+                 subject_key in --config, or VOUCH_SUBJECT_KEY): it checks each part's \
+                 authentication"
+                    .into(),
+            ));
+        }
+    };
+    let report = match vouch::shard::merge(&plan, &parts, &labeler) {
         Ok(r) => r,
         Err(problems) => {
             const SHOWN: usize = 20;

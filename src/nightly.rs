@@ -303,6 +303,9 @@ fn supplied_report(
         .map_err(|e| format!("{shown}: {}", crate::store::io_message(&e)))?;
     let report: ScanReport = serde_json::from_str(&text)
         .map_err(|e| format!("{shown}: not a vouch scan report: {e}"))?;
+    report
+        .check_seal(labeler)
+        .map_err(|e| format!("{shown}: refused: {e}"))?;
     if report.subjects_fingerprint != labeler.list_fingerprint(subjects) {
         return Err(format!(
             "{shown}: made for another list of subjects than the {} of the delete requests \
@@ -329,6 +332,57 @@ fn supplied_report(
         ));
     }
     Ok(report)
+}
+
+/// The files of the lake as it is now that `report` did not check (added or changed after
+/// its plan), as errors; none when the lake lists exactly as the report's plan did.
+fn unverified_now(
+    report: &ScanReport,
+    cfg: &Config,
+    s3: &S3Options,
+) -> Result<Vec<crate::report::ScanErrorEntry>, String> {
+    use crate::report::ScanErrorEntry;
+    let store = crate::store::open_location(&report.lake, s3).map_err(|e| e.to_string())?;
+    let lake = crate::lake::discover_tables(store.as_ref(), &cfg.lake).map_err(|e| e.to_string())?;
+    let versions = report.objects.iter().any(|o| o.version_id.is_some());
+    let listed = crate::lake::list_tables(store.as_ref(), &lake.tables, versions);
+    if report.plan_fingerprint.as_deref() == Some(crate::shard::fingerprint(&listed).as_str())
+        && lake.errors.is_empty()
+    {
+        return Ok(Vec::new());
+    }
+    let checked: std::collections::HashMap<(&str, Option<&str>), &crate::report::ObjectRecord> =
+        report
+            .objects
+            .iter()
+            .map(|o| ((o.file.as_str(), o.version_id.as_deref()), o))
+            .collect();
+    let mut out: Vec<ScanErrorEntry> = lake.errors.iter().map(Into::into).collect();
+    for lt in &listed {
+        out.extend(lt.errors.iter().map(ScanErrorEntry::from));
+        for f in &lt.files {
+            let why = match checked.get(&(f.path.as_str(), f.version_id.as_deref())) {
+                None => "added after the scan report's plan: not verified",
+                Some(o) if o.size != f.size || o.etag != f.etag => {
+                    "changed after the scan report's plan: not verified"
+                }
+                Some(_) => continue,
+            };
+            out.push(ScanErrorEntry {
+                file: f.path.clone(),
+                error: why.into(),
+            });
+        }
+    }
+    if out.is_empty() {
+        out.push(ScanErrorEntry {
+            file: report.lake.clone(),
+            error: "the lake lists differently from the scan report's plan (a file rewritten or \
+                    touched, a table added or moved): the report no longer speaks for it; scan again"
+                .into(),
+        });
+    }
+    Ok(out)
 }
 
 /// A request verified by the deletion check: its id and which tables the lake has.
@@ -423,10 +477,21 @@ fn deletion_check(
                     vec![],
                 );
             }
-            match supplied_report(path, labeler, &subjects, &location, &holds) {
+            let mut report = match supplied_report(path, labeler, &subjects, &location, &holds) {
                 Ok(r) => r,
                 Err(e) => return (Check::new(NAME, Status::Error, e), vec![]),
+            };
+            // The report speaks for the lake it planned; what was added or changed since is
+            // not verified.
+            match unverified_now(&report, cfg, &req.s3) {
+                Ok(extra) if extra.is_empty() => {}
+                Ok(extra) => {
+                    report.errors.extend(extra);
+                    report.verdict = crate::report::Verdict::Incomplete;
+                }
+                Err(e) => return (Check::new(NAME, Status::Error, e), vec![]),
             }
+            report
         }
         None => {
             let store = match crate::store::open_location(&location, &req.s3) {

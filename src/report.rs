@@ -72,6 +72,35 @@ pub struct ScanReport {
     /// The subject index the scan used (`--index`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub index: Option<IndexUse>,
+    /// With a subject key: `hmac-sha256:<hex>` over the rest of the report, under a key
+    /// derived from the subject key. `vouch nightly --scan-report` refuses a report whose
+    /// tag does not match (an edited verdict, count or file list).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authentication: Option<String>,
+}
+
+impl ScanReport {
+    /// What the authentication covers: the report as parsed, without its tag (fields a
+    /// reader does not know are not part of it and have no effect).
+    fn authenticated_bytes(&self) -> Vec<u8> {
+        let mut bare = self.clone();
+        bare.authentication = None;
+        serde_json::to_vec(&bare).unwrap_or_default()
+    }
+
+    /// Sets `authentication` (None without a subject key).
+    pub fn seal(&mut self, labeler: &crate::subjects::SubjectLabeler) {
+        self.authentication = labeler.authenticate("scan report", &self.authenticated_bytes());
+    }
+
+    /// Checks `authentication` under the subject key.
+    pub fn check_seal(&self, labeler: &crate::subjects::SubjectLabeler) -> Result<(), String> {
+        labeler.verify(
+            "scan report",
+            &self.authenticated_bytes(),
+            self.authentication.as_deref(),
+        )
+    }
 }
 
 /// How a scan used the subject index.

@@ -272,6 +272,7 @@ impl Store for S3Store {
                     noncurrent: false,
                     stat: None,
                     device: None,
+                    via_link: false,
                 });
             }
         }
@@ -298,6 +299,7 @@ impl Store for S3Store {
                     noncurrent: v.is_latest() == Some(false),
                     stat: None,
                     device: None,
+                    via_link: false,
                 });
             }
         });

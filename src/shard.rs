@@ -102,6 +102,7 @@ impl FileRecord {
             noncurrent: self.noncurrent,
             stat: self.stat,
             device: None,
+            via_link: false,
         }
     }
 
@@ -459,6 +460,10 @@ pub struct PartialReport {
     pub bytes_read: u64,
     pub read_requests: u64,
     pub files: Vec<PartialFile>,
+    /// `hmac-sha256:<hex>` over the rest of the part, under a key derived from the subject
+    /// key every shard holds: a part edited on its way to the merge is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authentication: Option<String>,
 }
 
 /// One covered file and what it held, or why it could not be read.
@@ -473,6 +478,21 @@ pub struct PartialFile {
 }
 
 impl PartialReport {
+    fn authenticated_bytes(&self) -> Vec<u8> {
+        let mut bare = self.clone();
+        bare.authentication = None;
+        serde_json::to_vec(&bare).unwrap_or_default()
+    }
+
+    /// Checks the part's `authentication` under the subject key.
+    pub fn check_seal(&self, labeler: &crate::subjects::SubjectLabeler) -> Result<(), String> {
+        labeler.verify(
+            "partial report",
+            &self.authenticated_bytes(),
+            self.authentication.as_deref(),
+        )
+    }
+
     /// Matching rows found in the covered files (held or not) and files that failed.
     pub fn summary(&self) -> (u64, u64) {
         let rows = self
@@ -557,7 +577,7 @@ pub fn scan_part(
             });
         }
     }
-    PartialReport {
+    let mut part = PartialReport {
         vouch_partial: 1,
         note: "a part of a sharded scan, not a verdict: merge every part with `vouch scan merge`"
             .into(),
@@ -578,17 +598,34 @@ pub fn scan_part(
         bytes_read: scanned.bytes_read,
         read_requests: scanned.read_requests,
         files: out_files,
-    }
+        authentication: None,
+    };
+    part.authentication = req
+        .labeler
+        .authenticate("partial report", &part.authenticated_bytes());
+    part
 }
 
 /// Merges parts (name shown in messages, part) of `plan` into the report one scan of the
 /// plan gives. Refuses, with one line per problem, when a file of the plan is missing or
 /// covered twice, a part covers a file the plan does not list, or the parts disagree on
 /// the plan, lake, subjects, legal holds, options or index.
-pub fn merge(plan: &Plan, parts: &[(String, PartialReport)]) -> Result<ScanReport, Vec<String>> {
+pub fn merge(
+    plan: &Plan,
+    parts: &[(String, PartialReport)],
+    labeler: &crate::subjects::SubjectLabeler,
+) -> Result<ScanReport, Vec<String>> {
     let mut problems = Vec::new();
     if parts.is_empty() {
         return Err(vec!["no partial reports given".into()]);
+    }
+    for (name, p) in parts {
+        if let Err(e) = p.check_seal(labeler) {
+            problems.push(format!("{name}: {e}"));
+        }
+    }
+    if !problems.is_empty() {
+        return Err(problems);
     }
     let fp = &plan.header.fingerprint;
     let first = &parts[0].1;
@@ -727,7 +764,7 @@ pub fn merge(plan: &Plan, parts: &[(String, PartialReport)]) -> Result<ScanRepor
         }
     }
     let holds: BTreeSet<String> = first.legal_holds.iter().cloned().collect();
-    Ok(crate::scan::assemble(Assembly {
+    let mut report = crate::scan::assemble(Assembly {
         lake: plan.header.lake.clone(),
         subjects: first.subjects,
         subjects_fingerprint: first.subjects_fingerprint.clone(),
@@ -739,7 +776,9 @@ pub fn merge(plan: &Plan, parts: &[(String, PartialReport)]) -> Result<ScanRepor
         bytes_read: parts.iter().map(|(_, p)| p.bytes_read).sum(),
         read_requests: parts.iter().map(|(_, p)| p.read_requests).sum(),
         index: first.index.clone(),
-    }))
+    });
+    report.seal(labeler);
+    Ok(report)
 }
 
 #[cfg(test)]
@@ -889,6 +928,11 @@ mod tests {
     fn merge_refuses_a_part_whose_file_differs_from_the_plan() {
         let listed = table_of(&[("a", 10)]);
         let plan = Plan::of("/lake", &listed, &[]);
+        let labeler = crate::subjects::SubjectLabeler::keyed(b"merge-test-subject-key").unwrap();
+        let sealed = |mut p: PartialReport| {
+            p.authentication = labeler.authenticate("partial report", &p.authenticated_bytes());
+            p
+        };
         let part = |record: FileRecord| PartialReport {
             vouch_partial: 1,
             note: String::new(),
@@ -909,12 +953,33 @@ mod tests {
                 result: Some(FileResult::default()),
                 error: None,
             }],
+            authentication: None,
         };
         let same = plan.files[0].record.clone();
-        assert!(merge(&plan, &[("p".into(), part(same.clone()))]).is_ok());
-        let mut touched = same;
+        let merged = merge(&plan, &[("p".into(), sealed(part(same.clone())))], &labeler).unwrap();
+        assert!(merged.check_seal(&labeler).is_ok());
+        let mut touched = same.clone();
         touched.modified = Some(1);
-        let e = merge(&plan, &[("p".into(), part(touched))]).unwrap_err();
+        let e = merge(&plan, &[("p".into(), sealed(part(touched)))], &labeler).unwrap_err();
         assert!(e[0].contains("differs from the plan"), "{e:?}");
+        // An edited part, a part without a tag and one under another key are refused.
+        let mut edited = sealed(part(same.clone()));
+        edited.files[0].result.as_mut().unwrap().matching_rows = 0;
+        edited.files[0].result.as_mut().unwrap().rows = 7;
+        let other = crate::subjects::SubjectLabeler::keyed(b"another-subject-key!").unwrap();
+        for (what, p, l) in [
+            ("edited", edited, &labeler),
+            ("untagged", part(same.clone()), &labeler),
+            ("other key", sealed(part(same.clone())), &other),
+        ] {
+            let e = merge(&plan, &[("p".into(), p)], l).unwrap_err();
+            assert!(e[0].contains("authentication"), "{what}: {e:?}");
+        }
+        // An edited merged report no longer checks.
+        let mut forged = merged;
+        forged.verdict = crate::report::Verdict::Clean;
+        forged.residual_rows = 0;
+        forged.files_scanned += 1;
+        assert!(forged.check_seal(&labeler).is_err());
     }
 }

@@ -31,6 +31,9 @@ pub struct ObjectMeta {
     /// reached by two paths (symbolic or hard links) is read once. Never serialized: it
     /// differs between machines that mount the same files.
     pub device: Option<u64>,
+    /// The path passes through a symbolic link (a file reached through a link is read
+    /// under its own path when both are listed). Never serialized.
+    pub via_link: bool,
 }
 
 /// The part of a local file's `stat` that changes whenever its contents can have changed.
@@ -201,7 +204,13 @@ impl LocalStore {
     /// Lists `rel` into `out`. `ancestors` holds the (device, inode) and path of every
     /// directory from the listed prefix down to `rel`: a directory that is one of its own
     /// ancestors (a symbolic link loop) is an error, never walked again.
-    fn walk(&self, rel: &str, ancestors: &mut Vec<((u64, u64), String)>, out: &mut Listing) {
+    fn walk(
+        &self,
+        rel: &str,
+        via_link: bool,
+        ancestors: &mut Vec<((u64, u64), String)>,
+        out: &mut Listing,
+    ) {
         let dir = self.full(rel);
         let entries = match std::fs::read_dir(&dir) {
             Ok(e) => e,
@@ -244,6 +253,7 @@ impl LocalStore {
                 format!("{rel}/{name}")
             };
             // Follow symlinks the way a reader would.
+            let linked = via_link || e.file_type().is_ok_and(|t| t.is_symlink());
             match std::fs::metadata(e.path()) {
                 Ok(m) if m.is_dir() => {
                     use std::os::unix::fs::MetadataExt;
@@ -257,7 +267,7 @@ impl LocalStore {
                         continue;
                     }
                     ancestors.push((id, child.clone()));
-                    self.walk(&child, ancestors, out);
+                    self.walk(&child, linked, ancestors, out);
                     ancestors.pop();
                 }
                 Ok(m) if m.is_file() => {
@@ -271,6 +281,7 @@ impl LocalStore {
                         version_id: None,
                         stat: Some(LocalStat::of(&m)),
                         device: Some(m.dev()),
+                        via_link: linked,
                     })
                 }
                 Ok(_) => out.errors.push(StoreError::new(
@@ -379,7 +390,7 @@ impl Store for LocalStore {
             use std::os::unix::fs::MetadataExt;
             ancestors.push(((m.dev(), m.ino()), rel.to_string()));
         }
-        self.walk(rel, &mut ancestors, &mut out);
+        self.walk(rel, false, &mut ancestors, &mut out);
         out
     }
 

@@ -129,6 +129,42 @@ impl SubjectLabeler {
         Some(format!("hmac-sha256:{}", hex(&mac.finalize().into_bytes())))
     }
 
+    /// An HMAC-SHA256 of `doc` (a report or part, of the `kind` named) under a key derived
+    /// from the subject key for this use alone; None without a key. Whoever holds the
+    /// subject key can make one; whoever does not cannot edit a document and keep it.
+    pub fn authenticate(&self, kind: &str, doc: &[u8]) -> Option<String> {
+        let key = self.key.as_ref()?;
+        let derived =
+            zeroize::Zeroizing::new(keyed_hash_hex(key, b"vouch document authentication v1"));
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(derived.as_bytes())
+            .unwrap_or_else(|_| unreachable!());
+        mac.update(&(kind.len() as u64).to_le_bytes());
+        mac.update(kind.as_bytes());
+        mac.update(doc);
+        Some(format!("hmac-sha256:{}", hex(&mac.finalize().into_bytes())))
+    }
+
+    /// Checks a tag made by [`SubjectLabeler::authenticate`], in constant time.
+    pub fn verify(&self, kind: &str, doc: &[u8], tag: Option<&str>) -> Result<(), String> {
+        let Some(want) = self.authenticate(kind, doc) else {
+            return Err("the subject key is needed to check its authentication".into());
+        };
+        let Some(tag) = tag else {
+            return Err("it carries no authentication (made without the subject key?)".into());
+        };
+        let same = tag.len() == want.len()
+            && tag
+                .bytes()
+                .zip(want.bytes())
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0;
+        if same {
+            Ok(())
+        } else {
+            Err("its authentication does not match: it was edited, or made with another subject key".into())
+        }
+    }
+
     pub fn label(&self, id: &str) -> String {
         match &self.key {
             None => id.to_string(),

@@ -354,7 +354,10 @@ fn links_are_followed_once_and_loops_are_errors() {
     );
     assert_eq!(
         table(&j, "users")["aliases"],
-        json!([{"file": "users/shared/part-0.parquet", "same_as": "orders/part-0.parquet", "same_as_table": "orders"}])
+        json!([
+            {"file": "users/shared/again.parquet", "same_as": "orders/part-0.parquet", "same_as_table": "orders"},
+            {"file": "users/shared/part-0.parquet", "same_as": "orders/part-0.parquet", "same_as_table": "orders"}
+        ])
     );
     // The table that only links to another is not "empty", and says where its rows are.
     let text = run(vouch()

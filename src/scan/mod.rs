@@ -192,6 +192,8 @@ pub fn scan_locating(
         read_requests: scanned.read_requests,
         index: req.index.map(|ix| ix.fingerprint.clone()),
     });
+    let mut report = report;
+    report.seal(&req.labeler);
     (report, located)
 }
 
@@ -425,6 +427,7 @@ pub fn assemble(a: Assembly<'_>) -> ScanReport {
             fingerprint,
             files_without_index,
         }),
+        authentication: None,
     }
 }
 

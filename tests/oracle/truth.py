@@ -1,6 +1,6 @@
 """The truth for a lake: pyarrow reads every data file of every table whole (any name but
 _ and . side names; _k=v directories included), with Hive partition values as columns,
-and counts rows whose identifier column (matched ignoring case) is one of the IDs.
+(side files by name: .crc, Athena's -manifest.csv) and counts rows whose identifier column (matched ignoring case) is one of the IDs.
 
 Argument: JSON {"lake": DIR, "ids": [...], "id_columns": [...]}.
 Prints {table: {"rows": N, "residual_rows": M}}.
@@ -23,7 +23,7 @@ for table in sorted(os.listdir(arg["lake"])):
     for d, dirs, files in os.walk(root, followlinks=True):
         dirs[:] = [x for x in dirs if not x.startswith(".") and (not x.startswith("_") or "=" in x)]
         for name in files:
-            if name.startswith(".") or name.startswith("_") or name.endswith(".crc"):
+            if name.startswith((".", "_")) or name.endswith((".crc", "-manifest.csv")):
                 continue
             path = os.path.join(d, name)
             t = pq.read_table(path)
