@@ -40,6 +40,34 @@ pub struct Certificate {
     /// The subject index the scan relied on (SHA-256 of its `lake.vix`), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub index: Option<String>,
+    /// Row groups the scan ruled out by Parquet min/max statistics and by bloom filters:
+    /// metadata that no checksum covers, so the verdict relies on it being true (a writer
+    /// bug or an edit could make it lie). Absent when none was (`[nightly] strict`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relied_on_metadata: Option<MetadataReliance>,
+}
+
+/// What a verdict took from unauthenticated Parquet metadata (see
+/// [`Certificate::relied_on_metadata`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MetadataReliance {
+    pub row_groups_ruled_out_by_statistics: u64,
+    pub row_groups_ruled_out_by_bloom_filters: u64,
+}
+
+impl MetadataReliance {
+    /// What a scan report's verdict relied on, or None.
+    pub fn of(report: &ScanReport) -> Option<MetadataReliance> {
+        let r = MetadataReliance {
+            row_groups_ruled_out_by_statistics: report
+                .row_groups
+                .skipped_by_statistics
+                .saturating_sub(report.row_groups.by_column_type),
+            row_groups_ruled_out_by_bloom_filters: report.row_groups.skipped_by_bloom_filter,
+        };
+        (r.row_groups_ruled_out_by_statistics + r.row_groups_ruled_out_by_bloom_filters > 0)
+            .then_some(r)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -130,6 +158,7 @@ pub fn for_subject(
         files: report.objects.clone(),
         errors: report.errors.len() as u64,
         index: report.index.as_ref().map(|i| i.fingerprint.clone()),
+        relied_on_metadata: MetadataReliance::of(report),
     }
 }
 

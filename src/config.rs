@@ -116,6 +116,10 @@ pub struct NightlyConfig {
     pub holidays: Option<String>,
     /// A subject index directory: brought up to date, then used by the deletion check.
     pub index: Option<String>,
+    /// Rule nothing out by Parquet min/max statistics or bloom filters (metadata no
+    /// checksum covers): every identifier column chunk is read, dictionaries consumed
+    /// exactly. Slower; certificates then rely on no such metadata.
+    pub strict: bool,
 }
 
 impl Default for NightlyConfig {
@@ -127,6 +131,7 @@ impl Default for NightlyConfig {
             exports: None,
             holidays: None,
             index: None,
+            strict: false,
         }
     }
 }

@@ -441,9 +441,14 @@ pub fn verify(path: &Path, keys: &[VerifyingKey]) -> Result<VerifyReport, Eviden
         std::fs::File::open(path).map_err(|e| file_err(&shown, crate::store::io_message(&e)))?;
     let declared = central_directory_entries(&file)
         .map_err(|e| file_err(&shown, format!("not a readable zip: {e}")))?;
+    let layout =
+        check_layout(&file).map_err(|e| file_err(&shown, format!("not a readable zip: {e}")))?;
     let mut zip = zip::ZipArchive::new(file)
         .map_err(|e| file_err(&shown, format!("not a readable zip: {e}")))?;
-    let mut problems = Vec::new();
+    let mut problems: Vec<String> = layout
+        .into_iter()
+        .map(|p| format!("zip layout: {p}"))
+        .collect();
     // The zip crate keeps one entry per name: more records than entries means duplicates.
     if declared != zip.len() as u64 {
         problems.push(format!(
@@ -720,6 +725,237 @@ fn central_directory_entries(file: &std::fs::File) -> io::Result<u64> {
     Ok(u64::from_le_bytes(
         rec[32..40].try_into().map_err(io::Error::other)?,
     ))
+}
+
+/// Every byte of a zip accounted for: the local entries lie back to back from byte 0 in
+/// central-directory order of offsets, each local header naming the file its central
+/// record names with the same CRC and sizes (in its data descriptor when it has one),
+/// then the central directory, the ZIP64 records if any, and the end record ending the
+/// file. `unzip` warns about each way this can fail (bytes prepended, a local name that
+/// differs, an entry only local headers know); the zip crate alone reads past them.
+fn check_layout(file: &std::fs::File) -> Result<Vec<String>, String> {
+    use std::os::unix::fs::FileExt;
+    let len = file.metadata().map_err(|e| e.to_string())?.len();
+    let read = |at: u64, n: usize| -> Result<Vec<u8>, String> {
+        let mut b = vec![0u8; n];
+        file.read_exact_at(&mut b, at)
+            .map_err(|_| format!("a record at byte {at} runs past the end"))?;
+        Ok(b)
+    };
+    let u16_at = |b: &[u8], i: usize| u64::from(u16::from_le_bytes([b[i], b[i + 1]]));
+    let u32_at =
+        |b: &[u8], i: usize| u64::from(u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]));
+    let u64_at = |b: &[u8], i: usize| {
+        u64::from_le_bytes([
+            b[i],
+            b[i + 1],
+            b[i + 2],
+            b[i + 3],
+            b[i + 4],
+            b[i + 5],
+            b[i + 6],
+            b[i + 7],
+        ])
+    };
+    let mut problems = Vec::new();
+    // The end record, which must end the file (its comment included).
+    let tail_len = len.min(65_557);
+    let tail = read(len - tail_len, tail_len as usize)?;
+    let at = (0..tail.len().saturating_sub(21))
+        .rev()
+        .find(|&i| tail[i..i + 4] == *b"PK\x05\x06")
+        .ok_or("no end of central directory record")?;
+    let eocd = len - tail_len + at as u64;
+    let comment = u16_at(&tail, at + 20);
+    if eocd + 22 + comment != len {
+        problems.push(format!(
+            "{} byte(s) follow the end of central directory record",
+            len.saturating_sub(eocd + 22 + comment)
+        ));
+    }
+    let (mut count, mut cd_size, mut cd_at) = (
+        u16_at(&tail, at + 10),
+        u32_at(&tail, at + 12),
+        u32_at(&tail, at + 16),
+    );
+    let mut cd_end_expected = eocd;
+    if count == 0xFFFF || cd_size == 0xFFFF_FFFF || cd_at == 0xFFFF_FFFF {
+        let loc = eocd.checked_sub(20).ok_or("no ZIP64 locator")?;
+        let l = read(loc, 20)?;
+        if l[..4] != *b"PK\x06\x07" {
+            return Err("no ZIP64 locator".into());
+        }
+        let rec_at = u64_at(&l, 8);
+        let rec = read(rec_at, 56)?;
+        if rec[..4] != *b"PK\x06\x06" {
+            return Err("bad ZIP64 end of central directory record".into());
+        }
+        if rec_at + 12 + u64_at(&rec, 4) != loc {
+            problems.push("bytes lie between the ZIP64 end records".into());
+        }
+        count = u64_at(&rec, 32);
+        cd_size = u64_at(&rec, 40);
+        cd_at = u64_at(&rec, 48);
+        cd_end_expected = rec_at;
+    }
+    // Where the directory really is: right before its end records. Bytes prepended to the
+    // archive shift everything by as much.
+    let actual_cd = cd_end_expected
+        .checked_sub(cd_size)
+        .ok_or("the central directory is larger than the file")?;
+    let shift = actual_cd.saturating_sub(cd_at);
+    if actual_cd > cd_at {
+        problems.push(format!("{shift} byte(s) precede the archive"));
+    } else if actual_cd < cd_at {
+        problems.push("the central directory overlaps its end record".into());
+    }
+    let cd_at = actual_cd;
+    if cd_size > 64 << 20 {
+        return Err(format!(
+            "a central directory of {cd_size} bytes is too large"
+        ));
+    }
+    let cd = read(cd_at, cd_size as usize)?;
+    // Central records: (local offset, name, crc, compressed, uncompressed).
+    let mut records = Vec::new();
+    let mut p = 0usize;
+    for _ in 0..count {
+        if p + 46 > cd.len() || cd[p..p + 4] != *b"PK\x01\x02" {
+            return Err("a central directory record is malformed".into());
+        }
+        let (crc, mut csize, mut usize_) = (
+            u32_at(&cd, p + 16),
+            u32_at(&cd, p + 20),
+            u32_at(&cd, p + 24),
+        );
+        let (n, x, c) = (
+            u16_at(&cd, p + 28) as usize,
+            u16_at(&cd, p + 30) as usize,
+            u16_at(&cd, p + 32) as usize,
+        );
+        let mut offset = u32_at(&cd, p + 42);
+        let end = p + 46 + n + x + c;
+        if end > cd.len() {
+            return Err("a central directory record runs past the directory".into());
+        }
+        let name = cd[p + 46..p + 46 + n].to_vec();
+        // ZIP64 extra: the 8-byte values present for the fields saturated above.
+        let mut e = p + 46 + n;
+        while e + 4 <= p + 46 + n + x {
+            let (id, size) = (u16_at(&cd, e), u16_at(&cd, e + 2) as usize);
+            let body = e + 4..(e + 4 + size).min(p + 46 + n + x);
+            if id == 1 {
+                let mut q = body.start;
+                for v in [&mut usize_, &mut csize, &mut offset] {
+                    if *v == 0xFFFF_FFFF && q + 8 <= body.end {
+                        *v = u64_at(&cd, q);
+                        q += 8;
+                    }
+                }
+            }
+            e += 4 + size;
+        }
+        records.push((offset + shift, name, crc, csize, usize_));
+        p = end;
+    }
+    if p != cd.len() {
+        problems.push("the central directory holds bytes past its records".into());
+    }
+    records.sort_by_key(|r| r.0);
+    let mut at = shift;
+    for (offset, name, crc, csize, usize_) in &records {
+        let shown = String::from_utf8_lossy(name);
+        if *offset != at {
+            problems.push(if *offset > at {
+                format!(
+                    "{} byte(s) before {shown} belong to no entry of the central directory",
+                    offset - at
+                )
+            } else {
+                format!("{shown} overlaps the entry before it")
+            });
+        }
+        let h = read(*offset, 30)?;
+        if h[..4] != *b"PK\x03\x04" {
+            problems.push(format!(
+                "{shown}: no local header where the central directory says"
+            ));
+            return Ok(problems);
+        }
+        let flags = u16_at(&h, 6);
+        let (n, x) = (u16_at(&h, 26), u16_at(&h, 28));
+        let local_name = read(offset + 30, n as usize)?;
+        if local_name != *name {
+            problems.push(format!(
+                "{shown}: its local header names {:?}",
+                String::from_utf8_lossy(&local_name)
+            ));
+        }
+        let data_end = offset + 30 + n + x + csize;
+        let (lcrc, lc, lu, mut next) = if flags & 0x8 != 0 {
+            // A data descriptor after the data: optional signature, CRC, sizes (4 or 8
+            // bytes each: 8 when the entry needs ZIP64).
+            let wide = *csize >= 0xFFFF_FFFF || *usize_ >= 0xFFFF_FFFF;
+            let d = read(data_end, 24.min((len - data_end.min(len)) as usize))?;
+            let s = if d.len() >= 4 && d[..4] == *b"PK\x07\x08" {
+                4
+            } else {
+                0
+            };
+            let need = s + if wide { 20 } else { 12 };
+            if d.len() < need {
+                problems.push(format!("{shown}: its data descriptor runs past the end"));
+                return Ok(problems);
+            }
+            if wide {
+                (
+                    u32_at(&d, s),
+                    u64_at(&d, s + 4),
+                    u64_at(&d, s + 12),
+                    data_end + need as u64,
+                )
+            } else {
+                (
+                    u32_at(&d, s),
+                    u32_at(&d, s + 4),
+                    u32_at(&d, s + 8),
+                    data_end + need as u64,
+                )
+            }
+        } else {
+            let (mut lc, mut lu) = (u32_at(&h, 18), u32_at(&h, 22));
+            if lc == 0xFFFF_FFFF || lu == 0xFFFF_FFFF {
+                let extra = read(offset + 30 + n, x as usize)?;
+                let mut e = 0usize;
+                while e + 4 <= extra.len() {
+                    let (id, size) = (u16_at(&extra, e), u16_at(&extra, e + 2) as usize);
+                    if id == 1 && e + 4 + 16 <= extra.len() {
+                        lu = u64_at(&extra, e + 4);
+                        lc = u64_at(&extra, e + 12);
+                    }
+                    e += 4 + size;
+                }
+            }
+            (u32_at(&h, 14), lc, lu, data_end)
+        };
+        if (lcrc, lc, lu) != (*crc, *csize, *usize_) {
+            problems.push(format!(
+                "{shown}: its local header's CRC or sizes differ from the central directory's"
+            ));
+        }
+        if next > cd_at {
+            problems.push(format!("{shown} runs into the central directory"));
+            next = cd_at;
+        }
+        at = next;
+    }
+    if at != cd_at {
+        problems.push(format!(
+            "{} byte(s) before the central directory belong to no entry of it (an entry only local headers know?)",
+            cd_at.saturating_sub(at)
+        ));
+    }
+    Ok(problems)
 }
 
 /// `hash  path` lines into path -> hash (paths decoded).

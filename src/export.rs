@@ -738,8 +738,60 @@ fn file_schema(
         ArrowReaderMetadata::load(&reader, ArrowReaderOptions::new())
     }))
     .map_err(|_| fail("the Parquet decoder failed on this file (internal panic)".into()))?
-    .map(|m| m.schema().clone())
+    .map(|m| with_partition_fields(m.schema(), &partitions_of(f)))
     .map_err(|e| fail(e.to_string()))
+}
+
+/// The Hive partitions of a matched file that are not columns of it (`dt=2026-01-03/`):
+/// engines show them as columns of every row, so they are part of the subject's rows.
+fn partitions_of(f: &FileMatches) -> Vec<(String, Option<String>)> {
+    crate::lake::partition_values(&f.table_path, &f.file.path)
+        .into_iter()
+        .map(|(k, v)| (k, (v != "__HIVE_DEFAULT_PARTITION__").then_some(v)))
+        .collect()
+}
+
+/// `schema` with a nullable UTF-8 column for each partition it does not already have.
+fn with_partition_fields(
+    schema: &arrow::datatypes::SchemaRef,
+    partitions: &[(String, Option<String>)],
+) -> arrow::datatypes::SchemaRef {
+    let mut fields: Vec<arrow::datatypes::FieldRef> = schema.fields().iter().cloned().collect();
+    for (k, _) in partitions {
+        if !fields.iter().any(|f| f.name().eq_ignore_ascii_case(k)) {
+            fields.push(Arc::new(arrow::datatypes::Field::new(
+                k,
+                arrow::datatypes::DataType::Utf8,
+                true,
+            )));
+        }
+    }
+    Arc::new(arrow::datatypes::Schema::new(fields))
+}
+
+/// `batch` with the partition values as columns (see [`with_partition_fields`]).
+fn with_partition_columns(
+    batch: &RecordBatch,
+    partitions: &[(String, Option<String>)],
+) -> Result<RecordBatch, arrow::error::ArrowError> {
+    let schema = with_partition_fields(&batch.schema(), partitions);
+    if schema.fields().len() == batch.num_columns() {
+        return Ok(batch.clone());
+    }
+    let mut columns = batch.columns().to_vec();
+    for f in &schema.fields()[batch.num_columns()..] {
+        let value = partitions
+            .iter()
+            .find(|(k, _)| k == f.name())
+            .and_then(|(_, v)| v.as_deref());
+        columns.push(Arc::new(arrow::array::StringArray::from(vec![
+            value;
+            batch
+                .num_rows(
+                )
+        ])));
+    }
+    RecordBatch::try_new(schema, columns)
 }
 
 /// Reads exactly the matching rows of one file, all columns, batch by batch.
@@ -750,6 +802,7 @@ fn for_each_batch(
 ) -> Result<(), ExportError> {
     use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
     let path = f.file.path.clone();
+    let partitions = partitions_of(f);
     let fail = |m: String| ExportError::File {
         path: path.clone(),
         message: m,
@@ -787,6 +840,8 @@ fn for_each_batch(
                 for batch in batches {
                     let batch = batch.map_err(|e| fail(format!("cannot decode: {e}")))?;
                     got += batch.num_rows();
+                    let batch = with_partition_columns(&batch, &partitions)
+                        .map_err(|e| fail(format!("cannot add its partition columns: {e}")))?;
                     each(&batch)?;
                 }
                 if got != rows.len() {

@@ -180,16 +180,34 @@ mod tests {
         let link = dir.join("link.json");
         std::os::unix::fs::symlink(&real, &link).unwrap();
         write_atomic(&link, b"new", true).unwrap();
-        assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+        assert!(
+            std::fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
         assert_eq!(std::fs::read(&real).unwrap(), b"new");
         // A dangling link and a directory are refused, and stay.
         let dangling = dir.join("dangling.json");
         std::os::unix::fs::symlink(dir.join("nowhere"), &dangling).unwrap();
-        assert!(write_atomic(&dangling, b"x", true).unwrap_err().contains("dangling"));
-        assert!(std::fs::symlink_metadata(&dangling).unwrap().file_type().is_symlink());
+        assert!(
+            write_atomic(&dangling, b"x", true)
+                .unwrap_err()
+                .contains("dangling")
+        );
+        assert!(
+            std::fs::symlink_metadata(&dangling)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
         let sub = dir.join("sub");
         std::fs::create_dir(&sub).unwrap();
-        assert!(write_atomic(&sub, b"x", true).unwrap_err().contains("a directory"));
+        assert!(
+            write_atomic(&sub, b"x", true)
+                .unwrap_err()
+                .contains("a directory")
+        );
         assert!(sub.is_dir());
         // A character device is written into, never replaced.
         assert_eq!(

@@ -343,7 +343,8 @@ fn unverified_now(
 ) -> Result<Vec<crate::report::ScanErrorEntry>, String> {
     use crate::report::ScanErrorEntry;
     let store = crate::store::open_location(&report.lake, s3).map_err(|e| e.to_string())?;
-    let lake = crate::lake::discover_tables(store.as_ref(), &cfg.lake).map_err(|e| e.to_string())?;
+    let lake =
+        crate::lake::discover_tables(store.as_ref(), &cfg.lake).map_err(|e| e.to_string())?;
     let versions = report.objects.iter().any(|o| o.version_id.is_some());
     let listed = crate::lake::list_tables(store.as_ref(), &lake.tables, versions);
     if report.plan_fingerprint.as_deref() == Some(crate::shard::fingerprint(&listed).as_str())
@@ -481,6 +482,25 @@ fn deletion_check(
                 Ok(r) => r,
                 Err(e) => return (Check::new(NAME, Status::Error, e), vec![]),
             };
+            if cfg.nightly.strict
+                && let Some(m) = crate::certificate::MetadataReliance::of(&report)
+            {
+                return (
+                    Check::new(
+                        NAME,
+                        Status::Error,
+                        format!(
+                            "{}: [nightly] strict is set, and the report ruled out {} row group(s) \
+                             by statistics and {} by bloom filters: scan with --no-statistics \
+                             --no-bloom-filters",
+                            path.display(),
+                            m.row_groups_ruled_out_by_statistics,
+                            m.row_groups_ruled_out_by_bloom_filters
+                        ),
+                    ),
+                    vec![],
+                );
+            }
             // The report speaks for the lake it planned; what was added or changed since is
             // not verified.
             match unverified_now(&report, cfg, &req.s3) {
@@ -503,7 +523,11 @@ fn deletion_check(
                 Err(e) => return (Check::new(NAME, Status::Error, e.to_string()), vec![]),
             };
             let tables = lake.tables;
-            let options = crate::scan::ScanOptions::for_lake(&cfg.lake);
+            let options = crate::scan::ScanOptions {
+                use_statistics: !cfg.nightly.strict,
+                use_bloom_filters: !cfg.nightly.strict,
+                ..crate::scan::ScanOptions::for_lake(&cfg.lake)
+            };
             let mut prior_errors = prior_errors;
             prior_errors.splice(0..0, lake.errors.iter().map(Into::into));
             // The subject index, brought up to date first (only changed files are read). What
@@ -511,9 +535,8 @@ fn deletion_check(
             let index = cfg.nightly.index.as_ref().and_then(|d| {
                 let dir = PathBuf::from(cfg.resolve(d));
                 let key = crate::index::IndexKey::new(&req.subject_key);
-                let built =
-                    crate::index::build(store.as_ref(), &tables, &key, &dir, &options)
-                        .and_then(|_| crate::index::LakeIndex::load(&dir, &key));
+                let built = crate::index::build(store.as_ref(), &tables, &key, &dir, &options)
+                    .and_then(|_| crate::index::LakeIndex::load(&dir, &key));
                 match built {
                     Ok(ix) => Some(ix),
                     Err(e) => {
@@ -600,12 +623,20 @@ fn deletion_check(
             report.errors.len()
         ),
         _ => format!(
-            "{} request(s) verified in one scan of {} file(s): {} with residual rows ({} rows), {} held row(s)",
+            "{} request(s) verified in one scan of {} file(s): {} with residual rows ({} rows), {} held row(s){}",
             due.len(),
             report.files_scanned,
             residual_requests,
             report.residual_rows,
-            report.held_rows
+            report.held_rows,
+            match crate::certificate::MetadataReliance::of(&report) {
+                Some(m) => format!(
+                    "; the verdict relies on Parquet metadata no checksum covers ({} row group(s) \
+                     ruled out by statistics, {} by bloom filters; [nightly] strict reads them)",
+                    m.row_groups_ruled_out_by_statistics, m.row_groups_ruled_out_by_bloom_filters
+                ),
+                None => String::new(),
+            }
         ),
     };
     let mut c = Check::new(NAME, status, summary);
@@ -623,6 +654,8 @@ fn deletion_check(
         "errors": report.errors,
         "index": report.index,
         "index_error": index_error,
+        "strict": cfg.nightly.strict,
+        "relied_on_metadata": crate::certificate::MetadataReliance::of(&report),
     });
     (c, verified)
 }

@@ -133,6 +133,10 @@ pub struct RowGroupStats {
     pub total: u64,
     /// Ruled out by column min/max statistics (or because no ID can be of the column's type).
     pub skipped_by_statistics: u64,
+    /// Of `skipped_by_statistics`, those ruled out by the columns' types alone (no subject
+    /// ID is a value of the type): the schema decided, not the statistics.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub by_column_type: u64,
     /// Ruled out by a Parquet bloom filter.
     pub skipped_by_bloom_filter: u64,
     /// Read, with every identifier column chunk ruled out by its dictionary.

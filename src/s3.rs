@@ -220,7 +220,11 @@ impl Store for S3Store {
                 }
             }
             for o in page.contents() {
-                let name = o.key().unwrap_or("").strip_prefix(&self.prefix).unwrap_or("");
+                let name = o
+                    .key()
+                    .unwrap_or("")
+                    .strip_prefix(&self.prefix)
+                    .unwrap_or("");
                 if !name.is_empty() && !name.starts_with('.') {
                     out.files.push(name.to_string());
                 }

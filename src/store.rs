@@ -412,8 +412,12 @@ impl Store for LocalStore {
                 ),
             ));
         }
-        let changed = object.modified.is_some_and(|listed| mtime(&meta) != Some(listed))
-            || object.stat.is_some_and(|listed| LocalStat::of(&meta) != listed);
+        let changed = object
+            .modified
+            .is_some_and(|listed| mtime(&meta) != Some(listed))
+            || object
+                .stat
+                .is_some_and(|listed| LocalStat::of(&meta) != listed);
         if changed {
             return Err(StoreError::new(
                 path,

@@ -549,3 +549,69 @@ fn time_windows_several_sources_holds_and_key_hygiene() {
     ]));
     assert!(!r.stderr.contains("a long passphrase") && !r.stdout.contains("a long passphrase"));
 }
+
+/// Bytes of a zip no central-directory entry accounts for: `unzip` warns about each, and
+/// so must verify (issue 16, item 14).
+#[test]
+fn bytes_outside_the_central_directory_are_tampering() {
+    let dir = setup();
+    let p = dir.path();
+    assert_eq!(build(p, "e.zip", &[]).code, 0);
+    let zip = std::fs::read(p.join("e.zip")).unwrap();
+    assert_eq!(verify(p, "e.zip").code, 0);
+    let find = |sig: &[u8], from: usize| {
+        zip[from..]
+            .windows(4)
+            .position(|w| w == sig)
+            .map(|i| i + from)
+            .unwrap()
+    };
+    let eocd = zip.len() - 22;
+    assert_eq!(&zip[eocd..eocd + 4], b"PK\x05\x06");
+    let cd_at = u32::from_le_bytes(zip[eocd + 16..eocd + 20].try_into().unwrap()) as usize;
+    let mut cases: Vec<(&str, Vec<u8>)> = Vec::new();
+    // 1. Bytes prepended to the archive.
+    let mut prefixed = b"#!/bin/sh\nexit 0\n".to_vec();
+    prefixed.extend_from_slice(&zip);
+    cases.push(("prefix", prefixed));
+    // 2. A local header whose name differs from the central directory's (same length).
+    let mut renamed = zip.clone();
+    let first = find(b"PK\x03\x04", 0);
+    let n = u16::from_le_bytes([zip[first + 26], zip[first + 27]]) as usize;
+    let last = first + 30 + n - 1;
+    renamed[last] = if renamed[last] == b'x' { b'y' } else { b'x' };
+    cases.push(("local name", renamed));
+    // 3. An entry only local headers know, between the entries and the central directory.
+    let hidden_name = b"e/data/hidden.txt";
+    let body = b"user_id=42 was here\n";
+    let crc = crc32fast::hash(body);
+    let mut local = b"PK\x03\x04".to_vec();
+    local.extend_from_slice(&[20, 0, 0, 0, 0, 0, 0, 0, 0x21, 0]);
+    local.extend_from_slice(&crc.to_le_bytes());
+    local.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    local.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    local.extend_from_slice(&(hidden_name.len() as u16).to_le_bytes());
+    local.extend_from_slice(&0u16.to_le_bytes());
+    local.extend_from_slice(hidden_name);
+    local.extend_from_slice(body);
+    let mut smuggled = zip[..cd_at].to_vec();
+    smuggled.extend_from_slice(&local);
+    smuggled.extend_from_slice(&zip[cd_at..]);
+    let at = smuggled.len() - 22 + 16;
+    smuggled[at..at + 4].copy_from_slice(&((cd_at + local.len()) as u32).to_le_bytes());
+    cases.push(("local-only entry", smuggled));
+    // 4. Trailing bytes after the end record (its comment length says none).
+    let mut trailing = zip.clone();
+    trailing.extend_from_slice(b"appended");
+    cases.push(("trailing", trailing));
+    for (what, bytes) in cases {
+        std::fs::write(p.join("t.zip"), &bytes).unwrap();
+        let r = verify(p, "t.zip");
+        assert_eq!(
+            r.code, 1,
+            "{what}: a zip with unaccounted bytes is tampered: {r:?}"
+        );
+        assert!(r.stdout.contains("zip layout: "), "{what}: {r:?}");
+        assert!(!r.stdout.contains("VERIFIED"), "{what}: {r:?}");
+    }
+}

@@ -455,7 +455,9 @@ fn a_full_disk_is_an_error_not_a_short_bundle() {
     let store = vouch::store::LocalStore::open(&repo().join("fixtures/lake")).unwrap();
     let cfg = vouch::config::Config::load(&repo().join("fixtures/vouch.toml")).unwrap();
     let subjects = vec!["1042".to_string()];
-    let tables = vouch::lake::discover_tables(&store, &cfg.lake).unwrap().tables;
+    let tables = vouch::lake::discover_tables(&store, &cfg.lake)
+        .unwrap()
+        .tables;
     let scan = vouch::scan::ScanRequest {
         store: &store,
         lake: "lake".into(),

@@ -89,7 +89,11 @@ fn data_files_are_found_by_content_whatever_their_names() {
     assert_eq!(j["residual_rows"], 6);
 
     // A file that is not Parquet is an error naming it, never skipped.
-    std::fs::write(lake.join("events/dt=2026-01-06/notes.txt"), b"hello, not parquet").unwrap();
+    std::fs::write(
+        lake.join("events/dt=2026-01-06/notes.txt"),
+        b"hello, not parquet",
+    )
+    .unwrap();
     std::fs::write(lake.join("events/dt=2026-01-06/empty"), b"").unwrap();
     let r = scan(dir.path(), &["--lake", "lake", "--id", "u2"]);
     assert_eq!(r.code, 2, "{r:?}");
@@ -99,7 +103,10 @@ fn data_files_are_found_by_content_whatever_their_names() {
     assert!(errors[0].1.contains("not a Parquet file"), "{r:?}");
     assert_eq!(errors[1].0, "events/dt=2026-01-06/notes.txt");
     assert!(errors[1].1.contains("not a Parquet file"), "{r:?}");
-    assert!(r.stderr.contains("vouch: lake/events/dt=2026-01-06/notes.txt: "));
+    assert!(
+        r.stderr
+            .contains("vouch: lake/events/dt=2026-01-06/notes.txt: ")
+    );
 
     // [lake] side_files names more files that hold no rows.
     std::fs::write(
@@ -197,7 +204,10 @@ fn an_identifier_in_the_path_is_the_value_of_every_row() {
         "[lake]\nlocation = \"lake\"\n\n[[lake.tables]]\nname = \"payments\"\nid_columns = [\"user_id\", \"buyer_id\"]\n",
     )
     .unwrap();
-    let r = scan(dir.path(), &["--config", "vouch.toml", "--id", "u2", "--id", "b4"]);
+    let r = scan(
+        dir.path(),
+        &["--config", "vouch.toml", "--id", "u2", "--id", "b4"],
+    );
     assert_eq!(r.code, 1, "{r:?}");
     let j = r.json();
     let want = truth(&lake, &["u2", "b4"], &["user_id", "buyer_id"]);
@@ -239,10 +249,7 @@ fn identifier_columns_match_ignoring_case_and_case_twins_are_errors() {
     let r = scan(dir.path(), &["--config", "vouch.toml", "--id", "u2"]);
     assert_eq!(r.code, 1, "{r:?}");
     let want = truth(&lake, &["u2"], &["user_id", "buyer_id"]);
-    assert_eq!(
-        r.json()["residual_rows"],
-        want["payments"]["residual_rows"]
-    );
+    assert_eq!(r.json()["residual_rows"], want["payments"]["residual_rows"]);
     assert_eq!(r.json()["residual_rows"], 1);
     // Exact matching, when asked for, does not see USER_ID.
     std::fs::write(
@@ -288,14 +295,21 @@ fn id_lists_with_byte_order_marks_carriage_returns_and_dashes() {
     // --ids - reads stdin.
     let mut child = vouch()
         .current_dir(dir.path())
-        .args(["scan", "--format", "json", "-q", "--lake", "lake", "--ids", "-"])
+        .args([
+            "scan", "--format", "json", "-q", "--lake", "lake", "--ids", "-",
+        ])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     use std::io::Write;
-    child.stdin.take().unwrap().write_all(b"u3\r\nu1\r\n").unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"u3\r\nu1\r\n")
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     let r = Run {
         code: out.status.code().unwrap(),
@@ -420,7 +434,12 @@ fn outputs_never_replace_what_is_not_a_regular_file_and_threads_are_capped() {
         &["--lake", "lake", "--id", "u9", "--out", "/dev/null"],
     );
     assert_eq!(r.code, 0, "{r:?}");
-    assert!(std::fs::metadata("/dev/null").unwrap().file_type().is_char_device());
+    assert!(
+        std::fs::metadata("/dev/null")
+            .unwrap()
+            .file_type()
+            .is_char_device()
+    );
     std::fs::create_dir(dir.path().join("out.json")).unwrap();
     let r = scan(
         dir.path(),

@@ -21,7 +21,9 @@ fn scan(
     index: Option<&LakeIndex>,
 ) -> (Answer, vouch::report::ScanReport) {
     let store = LocalStore::open(lake).unwrap();
-    let tables = vouch::lake::discover_tables(&store, &cfg.lake).unwrap().tables;
+    let tables = vouch::lake::discover_tables(&store, &cfg.lake)
+        .unwrap()
+        .tables;
     let req = ScanRequest {
         store: &store,
         lake: lake.display().to_string(),
@@ -57,7 +59,9 @@ fn build(
     dir: &Path,
 ) -> vouch::index::BuildSummary {
     let store = LocalStore::open(lake).unwrap();
-    let tables = vouch::lake::discover_tables(&store, &cfg.lake).unwrap().tables;
+    let tables = vouch::lake::discover_tables(&store, &cfg.lake)
+        .unwrap()
+        .tables;
     vouch::index::build(&store, &tables, key, dir, &ScanOptions::default()).unwrap()
 }
 

@@ -415,3 +415,83 @@ fn chromium_renders_the_report_with_its_summary_in_view() {
         "violation badges not visible"
     );
 }
+
+/// Certificates say when the verdict relied on Parquet statistics or bloom filters (no
+/// checksum covers them); `[nightly] strict = true` reads every chunk instead (issue 16,
+/// item 9).
+#[test]
+fn certificates_say_what_unauthenticated_metadata_the_verdict_relied_on() {
+    let t = tempfile::tempdir().unwrap();
+    assert_eq!(demo(t.path()).code, 0);
+    let d = t.path().join("demo");
+    let certificates = |out: &str| -> Vec<serde_json::Value> {
+        let mut v: Vec<_> = std::fs::read_dir(d.join(out).join("certificates"))
+            .unwrap()
+            .flatten()
+            .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+            .map(|e| serde_json::from_slice(&std::fs::read(e.path()).unwrap()).unwrap())
+            .collect();
+        v.sort_by_key(|c: &serde_json::Value| c["request_id"].to_string());
+        v
+    };
+    let nightly = |config: &str, out: &str| {
+        run(vouch().current_dir(&d).args([
+            "nightly",
+            "--config",
+            config,
+            "--out",
+            out,
+            "--as-of",
+            "2026-11-27T06:00:00Z",
+        ]))
+    };
+    // The demo's subject index rules row groups out itself; without it, statistics do.
+    let cfg = std::fs::read_to_string(d.join("vouch.toml")).unwrap();
+    let no_index: String = cfg
+        .lines()
+        .filter(|l| !l.starts_with("index = "))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(d.join("plain.toml"), &no_index).unwrap();
+    std::fs::write(
+        d.join("strict.toml"),
+        no_index.replace("[nightly]\n", "[nightly]\nstrict = true\n"),
+    )
+    .unwrap();
+    let a = nightly("plain.toml", "plain");
+    assert_eq!(a.code, 1, "{a:?}");
+    let b = nightly("strict.toml", "strict");
+    assert_eq!(b.code, 1, "{b:?}");
+    let (plain, strict) = (certificates("plain"), certificates("strict"));
+    assert_eq!(plain.len(), strict.len());
+    let relied: u64 = plain
+        .iter()
+        .map(|c| {
+            c["relied_on_metadata"]["row_groups_ruled_out_by_statistics"]
+                .as_u64()
+                .unwrap_or(0)
+                + c["relied_on_metadata"]["row_groups_ruled_out_by_bloom_filters"]
+                    .as_u64()
+                    .unwrap_or(0)
+        })
+        .sum();
+    assert!(relied > 0, "the demo lake's statistics rule row groups out");
+    for (p, s) in plain.iter().zip(&strict) {
+        assert!(s.get("relied_on_metadata").is_none(), "{s}");
+        // The same findings either way.
+        assert_eq!(p["verdict"], s["verdict"]);
+        assert_eq!(p["residual_rows"], s["residual_rows"]);
+        assert_eq!(p["held_rows"], s["held_rows"]);
+    }
+    let check = |out: &str| check(&report_of(&d.join(out)), "deletion_verification").clone();
+    assert!(
+        check("plain")["summary"]
+            .as_str()
+            .unwrap()
+            .contains("relies on Parquet metadata no checksum covers"),
+        "{}",
+        check("plain")
+    );
+    assert_eq!(check("strict")["details"]["strict"], true);
+    assert!(check("strict")["details"]["relied_on_metadata"].is_null());
+}

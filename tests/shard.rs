@@ -320,7 +320,10 @@ fn a_dropped_duplicated_or_foreign_part_is_refused() {
     assert!(code <= 1);
     let (code, _, err) = merge(d, &[rekeyed, parts[1].clone(), parts[2].clone()]);
     assert_eq!(code, 2);
-    assert!(err.contains("another subject list"), "{err}");
+    assert!(
+        err.contains("rekeyed.json: its authentication does not match"),
+        "{err}"
+    );
 
     // A part scanned without the legal-hold table.
     let no_holds = d.join("no_holds.json");
@@ -662,6 +665,8 @@ fn nightly_takes_a_merged_report_and_certifies_the_same() {
             .args([
                 "scan",
                 "merge",
+                "--config",
+                &cfg,
                 "--plan",
                 "plan.jsonl",
                 "--out",
@@ -724,5 +729,68 @@ fn nightly_takes_a_merged_report_and_certifies_the_same() {
             .next()
             .is_none(),
         "no certificate from a report of other subjects"
+    );
+
+    // An edited merged report (residuals removed, verdict clean) is refused: no certificate.
+    let mut forged: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.join("merged.json")).unwrap()).unwrap();
+    assert_eq!(forged["verdict"], "residual");
+    assert!(
+        forged["authentication"]
+            .as_str()
+            .unwrap()
+            .starts_with("hmac-sha256:")
+    );
+    forged["verdict"] = "clean".into();
+    forged["residual_rows"] = 0.into();
+    forged["residuals"] = serde_json::json!([]);
+    for t in forged["tables"].as_array_mut().unwrap() {
+        t["residual_rows"] = 0.into();
+        t["partitions_with_residuals"] = serde_json::json!([]);
+    }
+    std::fs::write(d.join("forged.json"), forged.to_string()).unwrap();
+    let (code, _, err) = nightly("f", &["--scan-report", "forged.json"]);
+    assert_eq!(code, 2, "{err}");
+    let f = report("f");
+    assert_eq!(f["checks"][0]["status"], "error");
+    assert!(
+        f["checks"][0]["summary"]
+            .as_str()
+            .unwrap()
+            .contains("authentication does not match"),
+        "{}",
+        f["checks"][0]
+    );
+    assert!(
+        std::fs::read_dir(d.join("f/certificates"))
+            .unwrap()
+            .next()
+            .is_none(),
+        "no certificate from an edited report"
+    );
+
+    // A file added to the lake after the plan was never scanned: not verified.
+    let lake = demo.config.parent().unwrap().join("lake");
+    let events = std::fs::read_dir(lake.join("events"))
+        .unwrap()
+        .flatten()
+        .find(|e| e.path().is_dir())
+        .unwrap()
+        .path();
+    let some_file = std::fs::read_dir(&events)
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap()
+        .path();
+    std::fs::copy(&some_file, events.join("late-arrival.parquet")).unwrap();
+    let (code, _, err) = nightly("g", &["--scan-report", "merged.json"]);
+    assert_eq!(code, 2, "{err}");
+    let g = report("g");
+    assert_eq!(g["checks"][0]["status"], "error", "{}", g["checks"][0]);
+    let text = g["checks"][0].to_string();
+    assert!(
+        text.contains("late-arrival.parquet") && text.contains("added after"),
+        "{text}"
     );
 }

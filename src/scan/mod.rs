@@ -105,6 +105,8 @@ pub struct ScanRequest<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileMatches {
     pub table: String,
+    /// The table's directory: the file's Hive partitions are the `k=v` segments below it.
+    pub table_path: String,
     pub file: ObjectMeta,
     /// (row group index, matching row positions within it, ascending).
     pub row_groups: Vec<(usize, Vec<u32>)>,
@@ -231,6 +233,7 @@ pub fn scan_listed(
                 if !o.matched_rows.is_empty() {
                     located.push(FileMatches {
                         table: lt.table.name.clone(),
+                        table_path: lt.table.path.clone(),
                         file: f.clone(),
                         row_groups: std::mem::take(&mut o.matched_rows),
                     });
@@ -439,6 +442,7 @@ fn add_stats(into: &mut RowGroupStats, s: &RowGroupStats) {
     into.decoded += s.decoded;
     into.skipped_by_index += s.skipped_by_index;
     into.decided_by_partition += s.decided_by_partition;
+    into.by_column_type += s.by_column_type;
 }
 
 /// Runs `f`, turning a panic into an error message (decoders of hostile files can panic).
@@ -1013,6 +1017,8 @@ struct RgOutcome {
 }
 
 enum ChunkDecision {
+    /// No subject ID can be a value of the column's type (the schema decides).
+    Type,
     Statistics,
     Bloom,
     Read(ChunkScan),
@@ -1069,9 +1075,12 @@ fn scan_row_group(
         decisions.push(d);
     }
     // The row group is ruled out by the strongest reason that covers every column.
-    if decisions
+    if decisions.iter().all(|d| matches!(d, ChunkDecision::Type)) {
+        stats.skipped_by_statistics = 1;
+        stats.by_column_type = 1;
+    } else if decisions
         .iter()
-        .all(|d| matches!(d, ChunkDecision::Statistics))
+        .all(|d| matches!(d, ChunkDecision::Statistics | ChunkDecision::Type))
     {
         stats.skipped_by_statistics = 1;
     } else if decisions
@@ -1118,7 +1127,7 @@ fn decide_chunk(
 ) -> Result<ChunkDecision, String> {
     let opts = &req.options;
     if c.probe.is_empty() {
-        return Ok(ChunkDecision::Statistics);
+        return Ok(ChunkDecision::Type);
     }
     if chunk.num_values() != rg.num_rows() {
         return Err(format!(
