@@ -91,6 +91,18 @@ fn an_x25519_bundle_opens_with_age_and_unzip_and_holds_what_duckdb_counts() {
             "{name}"
         );
         assert_eq!(t["rows"], rows.len(), "{name}");
+        if name == "events" {
+            // The Hive partition is part of every row (issue 16, item 15).
+            assert!(!rows.is_empty());
+            for row in &rows {
+                assert!(
+                    row["dt"]
+                        .as_str()
+                        .is_some_and(|d| d.starts_with("2026-01-0")),
+                    "{row}"
+                );
+            }
+        }
         total += rows.len();
         let summary_rows = summary["tables"]
             .as_array()

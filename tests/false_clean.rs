@@ -472,3 +472,140 @@ fn outputs_never_replace_what_is_not_a_regular_file_and_threads_are_capped() {
         "{stderr}"
     );
 }
+
+/// Footer bytes of a Parquet file (its last `len + 8` bytes).
+fn footer(path: &Path) -> Vec<u8> {
+    let b = std::fs::read(path).unwrap();
+    let n = b.len();
+    let len = u32::from_le_bytes(b[n - 8..n - 4].try_into().unwrap()) as usize;
+    b[n - 8 - len..].to_vec()
+}
+
+#[test]
+fn the_index_notices_a_rewrite_that_keeps_size_footer_and_mtime() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let file = lake.join("events/part-0.parquet");
+    // Fixed-width PLAIN IDs without statistics: the footer only holds sizes and offsets.
+    let plain = json!({"use_dictionary": false, "write_statistics": false, "compression": "none"});
+    write_lake(json!([
+        {"path": file, "columns": {"user_id": [1, 2, 3]}, "types": {"user_id": "int64"}, "options": plain},
+    ]));
+    let key = "index-rewrite-test-subject-key-0123";
+    let v = || {
+        let mut c = vouch();
+        c.current_dir(dir.path()).env("VOUCH_SUBJECT_KEY", key);
+        c
+    };
+    let r = run(v().args(["index", "build", "--lake", "lake", "--index", "ix"]));
+    assert_eq!(r.code, 0, "{r:?}");
+    let before = footer(&file);
+    let mtime = std::fs::metadata(&file).unwrap().modified().unwrap();
+    // The same file rewritten with subject 99 in it, the mtime set back.
+    write_lake(json!([
+        {"path": file, "columns": {"user_id": [1, 2, 99]}, "types": {"user_id": "int64"}, "options": plain},
+    ]));
+    std::fs::File::options()
+        .write(true)
+        .open(&file)
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
+    assert_eq!(
+        footer(&file),
+        before,
+        "the rewrite keeps the footer byte for byte"
+    );
+    assert_eq!(std::fs::metadata(&file).unwrap().modified().unwrap(), mtime);
+    let r = run(v().args([
+        "scan", "--lake", "lake", "--id", "99", "--index", "ix", "--format", "json", "-q",
+    ]));
+    assert_eq!(
+        r.code, 1,
+        "the index must not speak for a rewritten file: {r:?}"
+    );
+    let j = r.json();
+    assert_eq!(j["residual_rows"], 1);
+    assert_eq!(j["index"]["files_without_index"], 1);
+    // Bytes patched in place (no new inode), the mtime set back: the same.
+    let r = run(v().args(["index", "build", "--lake", "lake", "--index", "ix"]));
+    assert_eq!(r.code, 0, "{r:?}");
+    let mut bytes = std::fs::read(&file).unwrap();
+    let at = bytes
+        .windows(8)
+        .position(|w| w == 99i64.to_le_bytes())
+        .unwrap();
+    bytes[at..at + 8].copy_from_slice(&7i64.to_le_bytes());
+    {
+        use std::os::unix::fs::FileExt;
+        let f = std::fs::File::options().write(true).open(&file).unwrap();
+        f.write_all_at(&bytes[at..at + 8], at as u64).unwrap();
+        f.set_modified(std::fs::metadata(&file).unwrap().modified().unwrap())
+            .unwrap();
+    }
+    let r = run(v().args([
+        "scan", "--lake", "lake", "--id", "7", "--index", "ix", "--format", "json", "-q",
+    ]));
+    assert_eq!(r.code, 1, "{r:?}");
+    assert_eq!(r.json()["residual_rows"], 1);
+}
+
+/// Changes `num_values` of the first column's dictionary page header from `from` to `to`
+/// (both one-byte zigzag varints in Thrift's compact protocol).
+fn patch_dictionary_count(path: &Path, from: u8, to: u8) {
+    let mut b = std::fs::read(path).unwrap();
+    // The dictionary page header starts at byte 4 (after PAR1). Its DictionaryPageHeader
+    // (field 7, a struct) begins with num_values (field 1, i32: 0x15 then the varint).
+    let at = (4..200)
+        .find(|&i| b[i] == 0x15 && b[i + 1] == from * 2 && b[i - 1] & 0x0f == 0x0c)
+        .expect("the dictionary page header's num_values");
+    b[at + 1] = to * 2;
+    std::fs::write(path, b).unwrap();
+}
+
+#[test]
+fn a_dictionary_rules_values_out_only_when_it_is_consumed_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let file = lake.join("events/part-0.parquet");
+    write_lake(json!([
+        {"path": file, "columns": {"user_id": ["u1", "u2", "u3", "u1"]},
+         "options": {"write_statistics": false, "compression": "none", "write_page_checksum": true}},
+    ]));
+    let r = scan(dir.path(), &["--lake", "lake", "--id", "u3"]);
+    assert_eq!(
+        (r.code, r.json()["residual_rows"].as_u64()),
+        (1, Some(1)),
+        "{r:?}"
+    );
+    // Three entries declared as two: the CRC covers the page body, not its header.
+    patch_dictionary_count(&file, 3, 2);
+    let pyarrow = std::process::Command::new(python())
+        .args([
+            "-c",
+            "import sys, pyarrow.parquet as pq; pq.read_table(sys.argv[1])",
+        ])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        !pyarrow.status.success(),
+        "pyarrow refuses the patched file"
+    );
+    for strict in [false, true] {
+        let mut args = vec!["--lake", "lake", "--id", "u3"];
+        if strict {
+            args.extend(["--no-statistics", "--no-bloom-filters"]);
+        }
+        let r = scan(dir.path(), &args);
+        assert_eq!(r.code, 2, "strict={strict}: must not be clean: {r:?}");
+        let errors = errors_of(&r);
+        assert!(errors[0].1.contains("dictionary page"), "{r:?}");
+    }
+    // The subject index reads the same dictionary: it refuses the file too.
+    let r = run(vouch()
+        .current_dir(dir.path())
+        .env("VOUCH_SUBJECT_KEY", "dictionary-test-subject-key-0123")
+        .args(["index", "build", "--lake", "lake", "--index", "ix"]));
+    assert_eq!(r.code, 2, "{r:?}");
+}

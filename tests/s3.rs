@@ -1238,3 +1238,74 @@ fn a_sharded_scan_of_s3_pins_etags_and_versions_and_merges_like_one_scan() {
     assert_eq!(merged.code, 2);
     assert_eq!(merged.json()["verdict"], "incomplete");
 }
+
+/// Other writers' layouts in S3 scan as they do locally: extensionless data files, a
+/// Spark `_k=v` partition, a table whose name starts with `_`, a file lying at the lake's
+/// root (an error), side files by name, `_temporary/` skipped (issue 16, items 1 and 2).
+#[test]
+fn messy_layouts_in_s3_scan_like_the_local_copy() {
+    let fx = fixture_copy();
+    let lake = fx.path().join("lake");
+    let mv = |from: &str, to: &str| {
+        let to = lake.join(to);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::rename(lake.join(from), to).unwrap();
+    };
+    let cp = |from: &str, to: &str| {
+        let to = lake.join(to);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(lake.join(from), to).unwrap();
+    };
+    mv(
+        "events/dt=2026-01-03/part-0.parquet",
+        "events/_dt=2026-01-03/000000_0",
+    );
+    std::fs::remove_dir(lake.join("events/dt=2026-01-03")).unwrap();
+    mv(
+        "profiles/part-0.parquet",
+        "profiles/20260101_101010_00007_x8k2q_5b9e0c1d",
+    );
+    cp("payments/part-0.parquet", "_payments_backup/part-0.parquet");
+    cp(
+        "devices/part-0.parquet",
+        "events/_temporary/0/part-0.parquet",
+    );
+    cp("support_tickets/part-0.parquet", "stray.parquet");
+    std::fs::write(lake.join("events/q-manifest.csv"), "s3://x\n").unwrap();
+    let moto = Moto::start();
+    moto.setup(
+        "analytics",
+        serde_json::json!({"upload": [[lake, "silver_private"]]}),
+    );
+    let local = run(vouch().current_dir(fx.path()).args(FIXTURE_SCAN));
+    let remote = run(moto.vouch().current_dir(fx.path()).args(s3_scan()));
+    assert_eq!(local.code, 2, "the stray root file: {local:?}");
+    assert_eq!(remote.code, 2, "{remote:?}");
+    assert_eq!(comparable(remote.json()), comparable(local.json()));
+    let j = local.json();
+    let tables: Vec<&str> = j["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["table"].as_str().unwrap())
+        .collect();
+    assert!(tables.contains(&"_payments_backup"), "{tables:?}");
+    assert_eq!(j["errors"][0]["file"], "stray.parquet", "{local:?}");
+    assert_eq!(j["errors"].as_array().unwrap().len(), 1, "{local:?}");
+    let files: Vec<&str> = j["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["file"].as_str().unwrap())
+        .collect();
+    assert!(
+        files.contains(&"events/_dt=2026-01-03/000000_0"),
+        "{files:?}"
+    );
+    assert!(files.contains(&"profiles/20260101_101010_00007_x8k2q_5b9e0c1d"));
+    assert!(
+        !files
+            .iter()
+            .any(|f| f.contains("_temporary") || f.ends_with(".csv"))
+    );
+}
