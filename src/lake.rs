@@ -274,6 +274,36 @@ pub fn partition_values(table_path: &str, file_path: &str) -> Vec<(String, Strin
         .collect()
 }
 
+/// `path` as kept evidence shows it: with a subject key, the value of a partition named
+/// like an identifier column (`user_id=42/`) is replaced by its keyed hash, so that
+/// reports and certificates never hold a raw subject ID, whoever's it is.
+pub fn label_path(
+    path: &str,
+    id_columns: &[String],
+    labeler: &crate::subjects::SubjectLabeler,
+) -> String {
+    if !labeler.is_keyed() || !path.contains('=') {
+        return path.to_string();
+    }
+    let segs: Vec<&str> = path.split('/').collect();
+    let last = segs.len().saturating_sub(1);
+    segs.iter()
+        .enumerate()
+        .map(|(i, seg)| match seg.split_once('=') {
+            Some((k, v))
+                if i < last
+                    && id_columns
+                        .iter()
+                        .any(|c| c.to_lowercase() == unescape(k).to_lowercase()) =>
+            {
+                format!("{k}={}", labeler.label(&unescape(v)))
+            }
+            _ => seg.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
 /// Undoes Hive's `%XX` escaping of partition names and values.
 fn unescape(s: &str) -> String {
     let b = s.as_bytes();
@@ -327,6 +357,21 @@ mod tests {
         assert!(is_side_file("dt=1/README.md", &["README*".into()]));
         assert!(is_side_file("notes/a.json", &["notes/*.json".into()]));
         assert!(!is_side_file("notes/x/a.json", &["notes/*.json".into()]));
+    }
+
+    #[test]
+    fn identifier_partitions_are_labelled_in_kept_paths() {
+        let l = crate::subjects::SubjectLabeler::keyed(b"0123456789abcdef").unwrap();
+        let ids = vec!["user_id".to_string()];
+        let p = label_path("t/USER_ID=4%32/dt=1/user_id=9", &ids, &l);
+        assert_eq!(
+            p,
+            format!("t/USER_ID={}/dt=1/user_id=9", l.label("42")),
+            "the file name itself is not a partition"
+        );
+        assert!(!p.contains("=42"));
+        let plain = crate::subjects::SubjectLabeler::plain();
+        assert_eq!(label_path("t/user_id=42/f", &ids, &plain), "t/user_id=42/f");
     }
 
     #[test]

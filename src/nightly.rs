@@ -340,6 +340,7 @@ fn unverified_now(
     report: &ScanReport,
     cfg: &Config,
     s3: &S3Options,
+    labeler: &SubjectLabeler,
 ) -> Result<Vec<crate::report::ScanErrorEntry>, String> {
     use crate::report::ScanErrorEntry;
     let store = crate::store::open_location(&report.lake, s3).map_err(|e| e.to_string())?;
@@ -360,9 +361,15 @@ fn unverified_now(
             .collect();
     let mut out: Vec<ScanErrorEntry> = lake.errors.iter().map(Into::into).collect();
     for lt in &listed {
-        out.extend(lt.errors.iter().map(ScanErrorEntry::from));
+        // The report names files as kept evidence does (identifier partitions labelled).
+        let shown = |p: &str| crate::lake::label_path(p, &lt.table.id_columns, labeler);
+        out.extend(lt.errors.iter().map(|e| ScanErrorEntry {
+            file: shown(&e.path),
+            error: e.message.clone(),
+        }));
         for f in &lt.files {
-            let why = match checked.get(&(f.path.as_str(), f.version_id.as_deref())) {
+            let file = shown(&f.path);
+            let why = match checked.get(&(file.as_str(), f.version_id.as_deref())) {
                 None => "added after the scan report's plan: not verified",
                 Some(o) if o.size != f.size || o.etag != f.etag => {
                     "changed after the scan report's plan: not verified"
@@ -370,7 +377,7 @@ fn unverified_now(
                 Some(_) => continue,
             };
             out.push(ScanErrorEntry {
-                file: f.path.clone(),
+                file,
                 error: why.into(),
             });
         }
@@ -503,7 +510,7 @@ fn deletion_check(
             }
             // The report speaks for the lake it planned; what was added or changed since is
             // not verified.
-            match unverified_now(&report, cfg, &req.s3) {
+            match unverified_now(&report, cfg, &req.s3, labeler) {
                 Ok(extra) if extra.is_empty() => {}
                 Ok(extra) => {
                     report.errors.extend(extra);

@@ -768,7 +768,7 @@ pub fn merge(
         lake: plan.header.lake.clone(),
         subjects: first.subjects,
         subjects_fingerprint: first.subjects_fingerprint.clone(),
-        keyed: first.subject_labels == "keyed-hash",
+        labeler,
         holds: &holds,
         prior_errors,
         listed: &listed,

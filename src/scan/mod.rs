@@ -185,7 +185,7 @@ pub fn scan_locating(
         lake: req.lake.clone(),
         subjects: req.subjects.len(),
         subjects_fingerprint: req.labeler.list_fingerprint(req.subjects),
-        keyed: req.labeler.is_keyed(),
+        labeler: &req.labeler,
         holds: &req.holds,
         prior_errors: req.prior_errors.clone(),
         listed: &listed,
@@ -271,7 +271,8 @@ pub struct Assembly<'a> {
     /// Distinct subject IDs checked.
     pub subjects: usize,
     pub subjects_fingerprint: Option<String>,
-    pub keyed: bool,
+    /// Names subjects, and the identifier values in partition paths (`lake::label_path`).
+    pub labeler: &'a SubjectLabeler,
     pub holds: &'a BTreeSet<String>,
     pub prior_errors: Vec<ScanErrorEntry>,
     pub listed: &'a [TableFiles],
@@ -296,6 +297,8 @@ pub fn assemble(a: Assembly<'_>) -> ScanReport {
     let mut files_without_index = 0u64;
     for (lt, results) in a.listed.iter().zip(a.results) {
         let t = &lt.table;
+        // Paths as kept evidence shows them: no raw identifier in a partition name.
+        let shown = |p: &str| crate::lake::label_path(p, &t.id_columns, a.labeler);
         let held = a.holds.contains(&t.name);
         let mut tr = TableReport {
             table: t.name.clone(),
@@ -306,7 +309,7 @@ pub fn assemble(a: Assembly<'_>) -> ScanReport {
         };
         for e in &lt.errors {
             errors.push(ScanErrorEntry {
-                file: e.path.clone(),
+                file: shown(&e.path),
                 error: e.message.clone(),
             });
             tr.errors += 1;
@@ -328,12 +331,21 @@ pub fn assemble(a: Assembly<'_>) -> ScanReport {
             });
             tr.errors += 1;
         }
-        tr.aliases = lt.aliases.clone();
+        tr.aliases = lt
+            .aliases
+            .iter()
+            .map(|x| crate::lake::Alias {
+                file: shown(&x.file),
+                same_as: shown(&x.same_as),
+                same_as_table: x.same_as_table.clone(),
+            })
+            .collect();
         let mut partition_columns = BTreeSet::new();
         let mut partitions = BTreeSet::new();
         for (f, r) in lt.files.iter().zip(results) {
+            let file = shown(&f.path);
             let mut object = crate::report::ObjectRecord {
-                file: f.path.clone(),
+                file: file.clone(),
                 size: f.size,
                 etag: f.etag.clone(),
                 version_id: f.version_id.clone(),
@@ -343,7 +355,7 @@ pub fn assemble(a: Assembly<'_>) -> ScanReport {
             match r {
                 Err(e) => {
                     errors.push(ScanErrorEntry {
-                        file: f.path.clone(),
+                        file: file.clone(),
                         error: e,
                     });
                     tr.errors += 1;
@@ -360,7 +372,7 @@ pub fn assemble(a: Assembly<'_>) -> ScanReport {
                     } else {
                         tr.residual_rows += o.matching_rows;
                     }
-                    let partition = partition_of(&t.path, &f.path);
+                    let partition = partition_of(&t.path, &file);
                     if o.matching_rows > 0
                         && !held
                         && let Some(p) = &partition
@@ -370,7 +382,7 @@ pub fn assemble(a: Assembly<'_>) -> ScanReport {
                     for (subject, rows) in o.subjects {
                         residuals.push(Residual {
                             table: t.name.clone(),
-                            file: f.path.clone(),
+                            file: file.clone(),
                             partition: partition.clone(),
                             subject,
                             rows,
@@ -408,7 +420,7 @@ pub fn assemble(a: Assembly<'_>) -> ScanReport {
         verdict,
         lake: a.lake,
         subjects: a.subjects,
-        subject_labels: if a.keyed {
+        subject_labels: if a.labeler.is_keyed() {
             "keyed-hash".into()
         } else {
             "as-given".into()
