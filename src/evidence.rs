@@ -439,9 +439,7 @@ pub fn verify(path: &Path, keys: &[VerifyingKey]) -> Result<VerifyReport, Eviden
     let shown = path.display().to_string();
     let file =
         std::fs::File::open(path).map_err(|e| file_err(&shown, crate::store::io_message(&e)))?;
-    let declared = central_directory_entries(&file)
-        .map_err(|e| file_err(&shown, format!("not a readable zip: {e}")))?;
-    let layout =
+    let (declared, layout) =
         check_layout(&file).map_err(|e| file_err(&shown, format!("not a readable zip: {e}")))?;
     let mut zip = zip::ZipArchive::new(file)
         .map_err(|e| file_err(&shown, format!("not a readable zip: {e}")))?;
@@ -690,50 +688,15 @@ pub fn verify(path: &Path, keys: &[VerifyingKey]) -> Result<VerifyReport, Eviden
     Ok(report)
 }
 
-/// The number of records the zip's end-of-central-directory record declares (ZIP64 aware).
-fn central_directory_entries(file: &std::fs::File) -> io::Result<u64> {
-    use std::os::unix::fs::FileExt;
-    let len = file.metadata()?.len();
-    let tail_len = len.min(65_557 + 20);
-    let mut tail = vec![0u8; tail_len as usize];
-    file.read_exact_at(&mut tail, len - tail_len)?;
-    let eocd = (0..tail.len().saturating_sub(21))
-        .rev()
-        .find(|&i| tail[i..i + 4] == *b"PK\x05\x06")
-        .ok_or_else(|| io::Error::other("no end of central directory record"))?;
-    let count = u16::from_le_bytes([tail[eocd + 10], tail[eocd + 11]]);
-    if count != 0xFFFF {
-        return Ok(u64::from(count));
-    }
-    // ZIP64: the locator sits just before the EOCD and points at the ZIP64 EOCD record.
-    let loc = eocd
-        .checked_sub(20)
-        .filter(|&l| tail[l..l + 4] == *b"PK\x06\x07");
-    let loc = loc.ok_or_else(|| io::Error::other("no ZIP64 locator"))?;
-    let at = u64::from_le_bytes(
-        tail[loc + 8..loc + 16]
-            .try_into()
-            .map_err(io::Error::other)?,
-    );
-    let mut rec = [0u8; 56];
-    file.read_exact_at(&mut rec, at)?;
-    if rec[..4] != *b"PK\x06\x06" {
-        return Err(io::Error::other(
-            "bad ZIP64 end of central directory record",
-        ));
-    }
-    Ok(u64::from_le_bytes(
-        rec[32..40].try_into().map_err(io::Error::other)?,
-    ))
-}
-
 /// Every byte of a zip accounted for: the local entries lie back to back from byte 0 in
 /// central-directory order of offsets, each local header naming the file its central
 /// record names with the same CRC and sizes (in its data descriptor when it has one),
 /// then the central directory, the ZIP64 records if any, and the end record ending the
 /// file. `unzip` warns about each way this can fail (bytes prepended, a local name that
 /// differs, an entry only local headers know); the zip crate alone reads past them.
-fn check_layout(file: &std::fs::File) -> Result<Vec<String>, String> {
+/// Returns the number of central-directory records (the zip crate keeps one entry per
+/// name, so more records than its entries means duplicate names) and the problems.
+fn check_layout(file: &std::fs::File) -> Result<(u64, Vec<String>), String> {
     use std::os::unix::fs::FileExt;
     let len = file.metadata().map_err(|e| e.to_string())?.len();
     let read = |at: u64, n: usize| -> Result<Vec<u8>, String> {
@@ -880,7 +843,7 @@ fn check_layout(file: &std::fs::File) -> Result<Vec<String>, String> {
             problems.push(format!(
                 "{shown}: no local header where the central directory says"
             ));
-            return Ok(problems);
+            return Ok((count, problems));
         }
         let flags = u16_at(&h, 6);
         let (n, x) = (u16_at(&h, 26), u16_at(&h, 28));
@@ -905,7 +868,7 @@ fn check_layout(file: &std::fs::File) -> Result<Vec<String>, String> {
             let need = s + if wide { 20 } else { 12 };
             if d.len() < need {
                 problems.push(format!("{shown}: its data descriptor runs past the end"));
-                return Ok(problems);
+                return Ok((count, problems));
             }
             if wide {
                 (
@@ -955,7 +918,7 @@ fn check_layout(file: &std::fs::File) -> Result<Vec<String>, String> {
             cd_at.saturating_sub(at)
         ));
     }
-    Ok(problems)
+    Ok((count, problems))
 }
 
 /// `hash  path` lines into path -> hash (paths decoded).
