@@ -232,17 +232,7 @@ fn damaged_files_make_the_scan_incomplete_and_the_rest_is_still_scanned() {
     assert_eq!(r.code, 2, "{r:?}");
     let j = r.json();
     assert_eq!(j["verdict"], "incomplete");
-    let errors: Vec<(String, String)> = j["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| {
-            (
-                e["file"].as_str().unwrap().to_string(),
-                e["error"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
+    let errors = errors_of(&r);
     assert_eq!(errors.len(), 3, "{errors:?}");
     assert_eq!(errors[0].0, "events/dt=2026-01-01/notes.parquet");
     assert_eq!(

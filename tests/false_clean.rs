@@ -28,20 +28,6 @@ fn truth(lake: &Path, ids: &[&str], id_columns: &[&str]) -> Value {
     )
 }
 
-fn errors_of(r: &Run) -> Vec<(String, String)> {
-    r.json()["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| {
-            (
-                e["file"].as_str().unwrap().to_string(),
-                e["error"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect()
-}
-
 fn table<'a>(report: &'a Value, name: &str) -> &'a Value {
     report["tables"]
         .as_array()
@@ -305,29 +291,12 @@ fn id_lists_with_byte_order_marks_carriage_returns_and_dashes() {
     assert_eq!((r.code, count(&r)), (1, 2), "{r:?}");
     assert_eq!(r.json()["subjects"], 3);
     // --ids - reads stdin.
-    let mut child = vouch()
-        .current_dir(dir.path())
-        .args([
+    let r = run_with_stdin(
+        vouch().current_dir(dir.path()).args([
             "scan", "--format", "json", "-q", "--lake", "lake", "--ids", "-",
-        ])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"u3\r\nu1\r\n")
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let r = Run {
-        code: out.status.code().unwrap(),
-        stdout: String::from_utf8_lossy(&out.stdout).into(),
-        stderr: String::from_utf8_lossy(&out.stderr).into(),
-    };
+        ]),
+        b"u3\r\nu1\r\n",
+    );
     assert_eq!((r.code, count(&r)), (1, 2), "{r:?}");
     // An ID that starts with a dash.
     let r = scan(dir.path(), &["--lake", "lake", "--id", "-1"]);

@@ -3,23 +3,35 @@
 mod common;
 use common::*;
 
+/// Writes the random lake's config and ID list into `dir`; DuckDB's counts for it, with
+/// `how` merged into the oracle's argument (`pattern`, `hive`).
+fn prepare_and_count(
+    dir: &std::path::Path,
+    lake_dir: &std::path::Path,
+    lake: &vouch::fixtures::RandomLake,
+    how: serde_json::Value,
+) -> serde_json::Value {
+    std::fs::write(dir.join("vouch.toml"), config_for(lake)).unwrap();
+    std::fs::write(dir.join("ids.txt"), lake.ids.join("\n")).unwrap();
+    let tables: Vec<serde_json::Value> = lake
+        .tables
+        .iter()
+        .map(|t| serde_json::json!({"name": t.name, "id_sql": t.id_sql}))
+        .collect();
+    let mut arg = serde_json::json!({"lake": lake_dir, "ids": lake.ids, "tables": tables});
+    for (k, v) in how.as_object().unwrap() {
+        arg[k] = v.clone();
+    }
+    oracle("duckdb_counts.py", &arg)
+}
+
 #[test]
 fn residual_counts_match_duckdb_on_random_lakes() {
     for seed in 1..=16u64 {
         let dir = tempfile::tempdir().unwrap();
         let lake_dir = dir.path().join("lake");
         let lake = vouch::fixtures::random_lake(&lake_dir, seed).unwrap();
-        std::fs::write(dir.path().join("vouch.toml"), config_for(&lake)).unwrap();
-        std::fs::write(dir.path().join("ids.txt"), lake.ids.join("\n")).unwrap();
-        let tables: Vec<serde_json::Value> = lake
-            .tables
-            .iter()
-            .map(|t| serde_json::json!({"name": t.name, "id_sql": t.id_sql}))
-            .collect();
-        let want = oracle(
-            "duckdb_counts.py",
-            &serde_json::json!({"lake": lake_dir, "ids": lake.ids, "tables": tables}),
-        );
+        let want = prepare_and_count(dir.path(), &lake_dir, &lake, serde_json::json!({}));
         // Every decision path: pruning and the fast decoder, then the generic decoder alone.
         for flags in [
             &[][..],
@@ -96,17 +108,11 @@ fn residual_counts_match_duckdb_on_messy_layouts() {
             oracle("recase.py", &serde_json::json!({ "files": recased }));
             upper_case_files += recased.len();
         }
-        std::fs::write(dir.path().join("vouch.toml"), config_for(&lake)).unwrap();
-        std::fs::write(dir.path().join("ids.txt"), lake.ids.join("\n")).unwrap();
-        let tables: Vec<serde_json::Value> = lake
-            .tables
-            .iter()
-            .map(|t| serde_json::json!({"name": t.name, "id_sql": t.id_sql}))
-            .collect();
-        let want = oracle(
-            "duckdb_counts.py",
-            &serde_json::json!({"lake": lake_dir, "ids": lake.ids, "tables": tables,
-                                "pattern": "**/*", "hive": true}),
+        let want = prepare_and_count(
+            dir.path(),
+            &lake_dir,
+            &lake,
+            serde_json::json!({"pattern": "**/*", "hive": true}),
         );
         let r = run(vouch()
             .args(["scan", "--format", "json", "-q", "--lake"])

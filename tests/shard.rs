@@ -178,28 +178,13 @@ fn any_split_of_the_plan_through_stdin_merges_the_same() {
             .filter(|(i, _)| i % 2 == k)
             .map(|(_, l)| format!("{l}\n"))
             .collect();
-        let mut child = v(d)
-            .arg("scan")
-            .args(FIXTURE)
-            .args(["--files-from", "-", "--out", name, "-q"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        use std::io::Write;
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(subset.as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
-        assert!(
-            out.status.code().unwrap() <= 1,
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        let r = run_with_stdin(
+            v(d).arg("scan")
+                .args(FIXTURE)
+                .args(["--files-from", "-", "--out", name, "-q"]),
+            subset.as_bytes(),
         );
+        assert!(r.code <= 1, "{r:?}");
     }
     let (_, merged, _) = go(v(d).args([
         "scan",

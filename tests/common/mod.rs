@@ -54,6 +54,40 @@ pub fn run(cmd: &mut Command) -> Run {
     }
 }
 
+/// Runs a command with `input` on its stdin.
+pub fn run_with_stdin(cmd: &mut Command, input: &[u8]) -> Run {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run vouch");
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    let out = child.wait_with_output().unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// A JSON scan report's errors as (file, error) pairs.
+pub fn errors_of(r: &Run) -> Vec<(String, String)> {
+    r.json()["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["file"].as_str().unwrap().to_string(),
+                e["error"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
 /// The Python interpreter with the oracle's packages (duckdb, pyarrow).
 pub fn python() -> String {
     std::env::var("VOUCH_PYTHON").unwrap_or_else(|_| "python3".into())
