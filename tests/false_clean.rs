@@ -402,14 +402,23 @@ fn outputs_never_replace_what_is_not_a_regular_file_and_threads_are_capped() {
         {"path": lake.join("events/part-0.parquet"), "columns": {"user_id": ["u1"]}},
     ]));
     use std::os::unix::fs::FileTypeExt;
-    let r = scan(
-        dir.path(),
-        &["--lake", "lake", "--id", "u9", "--out", "/dev/full"],
-    );
+    // A device of the test's own, like /dev/full (writes fail with ENOSPC), so that a
+    // binary that replaces devices damages nothing outside the temp dir. mknod needs
+    // root, which the tests run as; elsewhere /dev/full itself.
+    let own = dir.path().join("full");
+    let made = std::process::Command::new("mknod")
+        .arg(&own)
+        .args(["c", "1", "7"])
+        .status()
+        .is_ok_and(|s| s.success());
+    let full = if made { own } else { "/dev/full".into() };
+    assert!(std::fs::metadata(&full).unwrap().file_type().is_char_device());
+    let shown = full.display().to_string();
+    let r = scan(dir.path(), &["--lake", "lake", "--id", "u9", "--out", &shown]);
     assert_eq!(r.code, 2, "{r:?}");
-    assert!(r.stderr.contains("/dev/full"), "{r:?}");
-    let t = std::fs::metadata("/dev/full").unwrap().file_type();
-    assert!(t.is_char_device(), "/dev/full must stay a device");
+    assert!(r.stderr.contains(&shown), "{r:?}");
+    let t = std::fs::metadata(&full).unwrap().file_type();
+    assert!(t.is_char_device(), "{shown} must stay a device");
     let r = scan(
         dir.path(),
         &["--lake", "lake", "--id", "u9", "--out", "/dev/null"],

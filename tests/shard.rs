@@ -296,6 +296,30 @@ fn a_dropped_duplicated_or_foreign_part_is_refused() {
     let (code, _, err) = merge(d, &mixed);
     assert_eq!(code, 2);
     assert!(err.contains("another subject list"), "{err}");
+    // ... and with the right list's fingerprint copied over it, or its counts edited: the
+    // part's authentication no longer matches (issue 16, item 7).
+    let right: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&parts[0]).unwrap()).unwrap();
+    let mut forged: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&other).unwrap()).unwrap();
+    forged["subjects_fingerprint"] = right["subjects_fingerprint"].clone();
+    forged["subjects"] = right["subjects"].clone();
+    std::fs::write(&other, forged.to_string()).unwrap();
+    let (code, _, err) = merge(d, &mixed);
+    assert_eq!(code, 2);
+    assert!(err.contains("other.json: its authentication does not match"), "{err}");
+    let mut zeroed = right.clone();
+    for f in zeroed["files"].as_array_mut().unwrap() {
+        if let Some(r) = f.get_mut("result") {
+            r["matching_rows"] = 0.into();
+            r["subjects"] = serde_json::json!([]);
+        }
+    }
+    let zeroed_path = d.join("zeroed.json");
+    std::fs::write(&zeroed_path, zeroed.to_string()).unwrap();
+    let (code, _, err) = merge(d, &[zeroed_path, parts[1].clone(), parts[2].clone()]);
+    assert_eq!(code, 2);
+    assert!(err.contains("zeroed.json: its authentication does not match"), "{err}");
 
     // A part scanned with another subject key (the same IDs): refused too.
     let rekeyed = d.join("rekeyed.json");
