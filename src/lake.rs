@@ -139,20 +139,21 @@ pub fn is_side_file(rel: &str, extra: &[String]) -> bool {
         })
 }
 
-/// `*` matches any run of characters other than `/`, `?` one such character.
+/// `*` matches any run of bytes other than `/`, `?` one such byte. Byte-wise and without
+/// allocating: it runs for every listed file.
 fn glob_match(pattern: &str, text: &str) -> bool {
-    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    let (p, t) = (pattern.as_bytes(), text.as_bytes());
     let (mut pi, mut ti) = (0, 0);
     let mut star: Option<(usize, usize)> = None;
     while ti < t.len() {
-        if pi < p.len() && (p[pi] == t[ti] || (p[pi] == '?' && t[ti] != '/')) {
+        if pi < p.len() && (p[pi] == t[ti] || (p[pi] == b'?' && t[ti] != b'/')) {
             pi += 1;
             ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
+        } else if pi < p.len() && p[pi] == b'*' {
             star = Some((pi, ti));
             pi += 1;
         } else if let Some((sp, st)) = star
-            && t[st] != '/'
+            && t[st] != b'/'
         {
             pi = sp + 1;
             ti = st + 1;
@@ -161,7 +162,7 @@ fn glob_match(pattern: &str, text: &str) -> bool {
             return false;
         }
     }
-    p[pi..].iter().all(|&c| c == '*')
+    p[pi..].iter().all(|&c| c == b'*')
 }
 
 /// Lists the data files of a table; with `versions`, every stored version of each. A file
@@ -181,16 +182,13 @@ fn list_paths(store: &dyn Store, table: &Table, versions: bool) -> TableFiles {
     } else {
         store.list(&table.path)
     };
-    let below = |p: &str| {
-        p.strip_prefix(table.path.as_str())
-            .unwrap_or(p)
-            .trim_start_matches('/')
-            .to_string()
-    };
+    fn below<'p>(table: &str, p: &'p str) -> &'p str {
+        p.strip_prefix(table).unwrap_or(p).trim_start_matches('/')
+    }
     let files = listing
         .objects
         .into_iter()
-        .filter(|o| !is_side_file(&below(&o.path), &table.side_files))
+        .filter(|o| !is_side_file(below(&table.path, &o.path), &table.side_files))
         .collect();
     TableFiles {
         table: table.clone(),
@@ -216,33 +214,48 @@ pub fn list_tables(store: &dyn Store, tables: &[Table], versions: bool) -> Vec<T
 /// link (the file's own place), else the first.
 fn read_each_file_once(listed: &mut [TableFiles]) {
     let identity = |o: &ObjectMeta| Some((o.device?, o.stat?.inode));
-    let mut owner: HashMap<(u64, u64), (usize, String, bool)> = HashMap::new();
+    // (device, inode) -> the (table, file) read, and whether its path passes a link.
+    let mut owner: HashMap<(u64, u64), (usize, usize, bool)> = HashMap::new();
     for (ti, lt) in listed.iter().enumerate() {
-        for o in &lt.files {
+        for (fi, o) in lt.files.iter().enumerate() {
             if let Some(id) = identity(o) {
-                let e = owner
-                    .entry(id)
-                    .or_insert_with(|| (ti, o.path.clone(), o.via_link));
+                let e = owner.entry(id).or_insert((ti, fi, o.via_link));
                 if e.2 && !o.via_link {
-                    *e = (ti, o.path.clone(), false);
+                    *e = (ti, fi, false);
                 }
             }
         }
     }
-    let names: Vec<String> = listed.iter().map(|l| l.table.name.clone()).collect();
+    if owner.len() == listed.iter().map(|l| l.files.len()).sum::<usize>() {
+        return; // every file has one path (or no identity: S3)
+    }
+    // Which files are another's path: (table, file) -> the path and table read instead.
+    let mut aliased: HashMap<(usize, usize), Alias> = HashMap::new();
+    for (ti, lt) in listed.iter().enumerate() {
+        for (fi, o) in lt.files.iter().enumerate() {
+            if let Some(&(t, f, _)) = identity(o).and_then(|id| owner.get(&id))
+                && (t, f) != (ti, fi)
+            {
+                aliased.insert(
+                    (ti, fi),
+                    Alias {
+                        file: o.path.clone(),
+                        same_as: listed[t].files[f].path.clone(),
+                        same_as_table: (t != ti).then(|| listed[t].table.name.clone()),
+                    },
+                );
+            }
+        }
+    }
     for (ti, lt) in listed.iter_mut().enumerate() {
-        for o in std::mem::take(&mut lt.files) {
-            match identity(&o).and_then(|id| owner.get(&id)) {
-                Some((t, path, _)) if !(*t == ti && *path == o.path) => lt.aliases.push(Alias {
-                    file: o.path,
-                    same_as: path.clone(),
-                    same_as_table: (*t != ti).then(|| names[*t].clone()),
-                }),
-                _ => lt.files.push(o),
+        let files = std::mem::take(&mut lt.files);
+        for (fi, o) in files.into_iter().enumerate() {
+            match aliased.remove(&(ti, fi)) {
+                Some(a) => lt.aliases.push(a),
+                None => lt.files.push(o),
             }
         }
         lt.aliases.sort_by(|a, b| a.file.cmp(&b.file));
-        lt.aliases.dedup();
     }
 }
 

@@ -80,26 +80,23 @@ pub struct ScanReport {
 }
 
 impl ScanReport {
-    /// What the authentication covers: the report as parsed, without its tag (fields a
-    /// reader does not know are not part of it and have no effect).
-    fn authenticated_bytes(&self) -> Vec<u8> {
-        let mut bare = self.clone();
-        bare.authentication = None;
-        serde_json::to_vec(&bare).unwrap_or_default()
-    }
-
-    /// Sets `authentication` (None without a subject key).
+    /// Sets `authentication` (None without a subject key): an HMAC of the report as
+    /// serialized without its tag.
     pub fn seal(&mut self, labeler: &crate::subjects::SubjectLabeler) {
-        self.authentication = labeler.authenticate("scan report", &self.authenticated_bytes());
+        self.authentication = None;
+        if labeler.is_keyed() {
+            let bare = serde_json::to_vec(&*self).unwrap_or_default();
+            self.authentication = labeler.authenticate("scan report", &bare);
+        }
     }
 
-    /// Checks `authentication` under the subject key.
+    /// Checks `authentication` under the subject key. What it covers is the report as
+    /// parsed: fields a reader does not know are not part of it and have no effect.
     pub fn check_seal(&self, labeler: &crate::subjects::SubjectLabeler) -> Result<(), String> {
-        labeler.verify(
-            "scan report",
-            &self.authenticated_bytes(),
-            self.authentication.as_deref(),
-        )
+        let mut bare = self.clone();
+        let tag = bare.authentication.take();
+        let bytes = serde_json::to_vec(&bare).unwrap_or_default();
+        labeler.verify("scan report", &bytes, tag.as_deref())
     }
 }
 

@@ -412,9 +412,17 @@ fn outputs_never_replace_what_is_not_a_regular_file_and_threads_are_capped() {
         .status()
         .is_ok_and(|s| s.success());
     let full = if made { own } else { "/dev/full".into() };
-    assert!(std::fs::metadata(&full).unwrap().file_type().is_char_device());
+    assert!(
+        std::fs::metadata(&full)
+            .unwrap()
+            .file_type()
+            .is_char_device()
+    );
     let shown = full.display().to_string();
-    let r = scan(dir.path(), &["--lake", "lake", "--id", "u9", "--out", &shown]);
+    let r = scan(
+        dir.path(),
+        &["--lake", "lake", "--id", "u9", "--out", &shown],
+    );
     assert_eq!(r.code, 2, "{r:?}");
     assert!(r.stderr.contains(&shown), "{r:?}");
     let t = std::fs::metadata(&full).unwrap().file_type();

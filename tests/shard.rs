@@ -307,7 +307,10 @@ fn a_dropped_duplicated_or_foreign_part_is_refused() {
     std::fs::write(&other, forged.to_string()).unwrap();
     let (code, _, err) = merge(d, &mixed);
     assert_eq!(code, 2);
-    assert!(err.contains("other.json: its authentication does not match"), "{err}");
+    assert!(
+        err.contains("other.json: its authentication does not match"),
+        "{err}"
+    );
     let mut zeroed = right.clone();
     for f in zeroed["files"].as_array_mut().unwrap() {
         if let Some(r) = f.get_mut("result") {
@@ -319,7 +322,10 @@ fn a_dropped_duplicated_or_foreign_part_is_refused() {
     std::fs::write(&zeroed_path, zeroed.to_string()).unwrap();
     let (code, _, err) = merge(d, &[zeroed_path, parts[1].clone(), parts[2].clone()]);
     assert_eq!(code, 2);
-    assert!(err.contains("zeroed.json: its authentication does not match"), "{err}");
+    assert!(
+        err.contains("zeroed.json: its authentication does not match"),
+        "{err}"
+    );
 
     // A part scanned with another subject key (the same IDs): refused too.
     let rekeyed = d.join("rekeyed.json");

@@ -790,6 +790,8 @@ pub(crate) fn resolve_id_columns(
     let same = |a: &str, b: &str| {
         if exact {
             a == b
+        } else if a.is_ascii() && b.is_ascii() {
+            a.eq_ignore_ascii_case(b)
         } else {
             a.to_lowercase() == b.to_lowercase()
         }
