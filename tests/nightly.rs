@@ -32,12 +32,6 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-/// Whether `text` holds `id` as a whole token (hex digests may hold its digits).
-fn holds_token(text: &str, id: &str) -> bool {
-    text.split(|c: char| !c.is_ascii_alphanumeric())
-        .any(|t| t == id)
-}
-
 fn report_of(out: &Path) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap()
 }

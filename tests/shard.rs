@@ -213,7 +213,10 @@ fn any_split_of_the_plan_through_stdin_merges_the_same() {
     {
         let id = id.trim();
         if !id.is_empty() && !id.starts_with('#') {
-            assert!(!part.contains(id), "a raw subject ID in a partial report");
+            assert!(
+                !holds_token(&part, id),
+                "a raw subject ID in a partial report"
+            );
         }
     }
 }
@@ -807,5 +810,74 @@ fn nightly_takes_a_merged_report_and_certifies_the_same() {
     assert!(
         text.contains("late-arrival.parquet") && text.contains("added after"),
         "{text}"
+    );
+}
+
+/// A lake as other writers and links leave it (a file in the lake root, an extensionless
+/// file, a `_k=v` partition, a file reached by two paths) gives the same report through
+/// plan, shards and merge as in one scan: the root's error travels in the plan, the
+/// aliases in its tables (issue 16).
+#[test]
+fn messy_lakes_merge_into_the_single_scan_report() {
+    let fx = fixture_copy();
+    let d = fx.path();
+    let lake = d.join("lake");
+    std::fs::rename(
+        lake.join("events/dt=2026-01-02"),
+        lake.join("events/_dt=2026-01-02"),
+    )
+    .unwrap();
+    std::fs::rename(
+        lake.join("profiles/part-0.parquet"),
+        lake.join("profiles/000000_0"),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink("../payments", lake.join("profiles/linked")).unwrap();
+    std::fs::copy(
+        lake.join("devices/part-0.parquet"),
+        lake.join("stray.parquet"),
+    )
+    .unwrap();
+    let (single_code, single, err) = go(v(d)
+        .arg("scan")
+        .args(FIXTURE)
+        .args(["--format", "json", "-q"]));
+    assert_eq!(single_code, 2, "the stray file: {err}");
+    let (code, _, err) = go(v(d).args([
+        "scan",
+        "plan",
+        "--config",
+        "vouch.toml",
+        "--out",
+        "plan.jsonl",
+    ]));
+    assert_eq!(
+        code, 2,
+        "the plan is written, and says what belongs to no table: {err}"
+    );
+    assert!(err.contains("stray.parquet"), "{err}");
+    let parts: Vec<PathBuf> = (0..2)
+        .map(|i| {
+            let p = d.join(format!("part-{i}.json"));
+            let (code, err) = part(&mut v(d), &FIXTURE, "plan.jsonl", &format!("{i}/2"), &p);
+            assert!(code <= 1, "{err}");
+            p
+        })
+        .collect();
+    let (code, merged, err) = merge(d, &parts);
+    assert_eq!(code, 2, "{err}");
+    assert_same(&single, &merged, "messy fixtures, N=2");
+    let r: serde_json::Value = serde_json::from_str(&merged).unwrap();
+    assert_eq!(r["errors"][0]["file"], "stray.parquet");
+    let profiles = r["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["table"] == "profiles")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        profiles["aliases"][0]["same_as"], "payments/part-0.parquet",
+        "{profiles}"
     );
 }

@@ -73,6 +73,17 @@ pub fn run_with_stdin(cmd: &mut Command, input: &[u8]) -> Run {
     }
 }
 
+/// Whether `text` holds the subject ID `id`: as a whole token when the ID is alphanumeric
+/// (so that "5002" inside an inode or a nanosecond time is not it), else anywhere.
+pub fn holds_token(text: &str, id: &str) -> bool {
+    if id.chars().all(|c| c.is_ascii_alphanumeric()) {
+        text.split(|c: char| !c.is_ascii_alphanumeric())
+            .any(|t| t == id)
+    } else {
+        text.contains(id)
+    }
+}
+
 /// A JSON scan report's errors as (file, error) pairs.
 pub fn errors_of(r: &Run) -> Vec<(String, String)> {
     r.json()["errors"]
