@@ -147,7 +147,10 @@ def main(argv=None):
         paths.append(path)
     print("vouch_spark: %d file(s) in %d part(s) -> %s; Spark session %.1f s, scan job %.2f s"
           % (len(file_lines), len(paths), a.parts_dir, session, job), file=sys.stderr)
+    # The merge checks each part's authentication with the subject key (env or config).
     cmd = [a.vouch, "scan", "merge", *paths, "--plan", a.plan, "--format", "json"]
+    if a.config:
+        cmd += ["--config", os.path.abspath(a.config)]
     if a.out:
         cmd += ["--out", a.out]
         merged = subprocess.run(cmd, stdout=subprocess.DEVNULL)
