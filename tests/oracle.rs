@@ -25,6 +25,42 @@ fn prepare_and_count(
     oracle("duckdb_counts.py", &arg)
 }
 
+/// `vouch scan` of the lake prepared in `dir` with `flags`: no errors, and every table's
+/// rows and residual rows as DuckDB counted them (`want`).
+fn scan_agrees(
+    dir: &std::path::Path,
+    lake_dir: &std::path::Path,
+    want: &serde_json::Value,
+    flags: &[&str],
+    what: &str,
+) -> Run {
+    let r = run(vouch()
+        .args(["scan", "--format", "json", "-q", "--lake"])
+        .arg(lake_dir)
+        .arg("--config")
+        .arg(dir.join("vouch.toml"))
+        .arg("--ids")
+        .arg(dir.join("ids.txt"))
+        .args(flags));
+    let got = r.json();
+    assert!(
+        got["errors"].as_array().unwrap().is_empty(),
+        "{what}: {r:?}"
+    );
+    for t in got["tables"].as_array().unwrap() {
+        let name = t["table"].as_str().unwrap();
+        assert_eq!(
+            t["rows_scanned"], want[name]["rows"],
+            "{what} table {name} rows"
+        );
+        assert_eq!(
+            t["residual_rows"], want[name]["residual_rows"],
+            "{what} table {name} residual rows\n{r:?}"
+        );
+    }
+    r
+}
+
 #[test]
 fn residual_counts_match_duckdb_on_random_lakes() {
     for seed in 1..=16u64 {
@@ -37,30 +73,8 @@ fn residual_counts_match_duckdb_on_random_lakes() {
             &[][..],
             &["--no-statistics", "--no-bloom-filters", "--no-dictionaries"][..],
         ] {
-            let r = run(vouch()
-                .args(["scan", "--format", "json", "-q", "--lake"])
-                .arg(&lake_dir)
-                .arg("--config")
-                .arg(dir.path().join("vouch.toml"))
-                .arg("--ids")
-                .arg(dir.path().join("ids.txt"))
-                .args(flags));
-            let got = r.json();
-            assert!(
-                got["errors"].as_array().unwrap().is_empty(),
-                "seed {seed} {flags:?}: {r:?}"
-            );
-            for t in got["tables"].as_array().unwrap() {
-                let name = t["table"].as_str().unwrap();
-                assert_eq!(
-                    t["rows_scanned"], want[name]["rows"],
-                    "seed {seed} {flags:?} table {name} rows"
-                );
-                assert_eq!(
-                    t["residual_rows"], want[name]["residual_rows"],
-                    "seed {seed} {flags:?} table {name} residual rows\n{r:?}"
-                );
-            }
+            let what = format!("seed {seed} {flags:?}");
+            let r = scan_agrees(dir.path(), &lake_dir, &want, flags, &what);
             let total: u64 = lake
                 .tables
                 .iter()
@@ -114,26 +128,7 @@ fn residual_counts_match_duckdb_on_messy_layouts() {
             &lake,
             serde_json::json!({"pattern": "**/*", "hive": true}),
         );
-        let r = run(vouch()
-            .args(["scan", "--format", "json", "-q", "--lake"])
-            .arg(&lake_dir)
-            .arg("--config")
-            .arg(dir.path().join("vouch.toml"))
-            .arg("--ids")
-            .arg(dir.path().join("ids.txt")));
-        let got = r.json();
-        assert!(
-            got["errors"].as_array().unwrap().is_empty(),
-            "seed {seed}: {r:?}"
-        );
-        for t in got["tables"].as_array().unwrap() {
-            let name = t["table"].as_str().unwrap();
-            assert_eq!(t["rows_scanned"], want[name]["rows"], "seed {seed} {name}");
-            assert_eq!(
-                t["residual_rows"], want[name]["residual_rows"],
-                "seed {seed} {name}\n{r:?}"
-            );
-        }
+        scan_agrees(dir.path(), &lake_dir, &want, &[], &format!("seed {seed}"));
     }
     assert!(
         upper_case_files > 2,
