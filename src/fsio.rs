@@ -223,6 +223,21 @@ mod tests {
                 .unwrap()
         );
         assert!(regular_target(Path::new("/dev/null")).is_err());
+        // A FIFO is written into: its reader gets the bytes, and it stays a FIFO.
+        let fifo = dir.join("pipe");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(made, "mkfifo (coreutils) makes the FIFO");
+        let reader = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || std::fs::read(fifo).unwrap())
+        };
+        write_atomic(&fifo, b"report", true).unwrap();
+        assert_eq!(reader.join().unwrap(), b"report");
+        use std::os::unix::fs::FileTypeExt;
+        assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -540,3 +540,58 @@ fn encryption_round_trips_across_the_64k_chunk_boundary() {
         assert_eq!(decrypt(&key, &path), data, "size {size}");
     }
 }
+
+/// A subject whose rows sit only in files other writers named (Athena's extensionless
+/// names, a Spark `_k=v` partition) gets them in the bundle, never "no rows about you"
+/// (issue 16, item 1).
+#[test]
+fn rows_in_extensionless_files_and_underscore_partitions_are_exported() {
+    let fx = fixture_copy();
+    let d = fx.path();
+    let lake = d.join("lake");
+    for day in ["2026-01-01", "2026-01-02", "2026-01-03"] {
+        let from = lake.join(format!("events/dt={day}"));
+        let to = lake.join(format!("events/_dt={day}"));
+        std::fs::rename(&from, &to).unwrap();
+        std::fs::rename(
+            to.join("part-0.parquet"),
+            to.join(format!("20260101_101010_00007_x8k2q_{day}")),
+        )
+        .unwrap();
+    }
+    let (key, recipient) = age_identity(d);
+    let r = run(vouch().current_dir(d).args([
+        "export",
+        "--config",
+        "vouch.toml",
+        "-q",
+        "--as-of",
+        "2026-11-27T12:00:00Z",
+        "--id",
+        "5002",
+        "--recipient",
+        &recipient,
+        "--out",
+        "b.age",
+        "--format",
+        "json",
+    ]));
+    assert_eq!(r.code, 0, "{r:?}");
+    let members = unzip(d, &decrypt(&key, &d.join("b.age")));
+    let rows: Vec<serde_json::Value> =
+        serde_json::from_slice(&members["tables/events.json"]).unwrap();
+    let want = duckdb_counts(&["5002"]);
+    assert_eq!(
+        rows.len() as u64,
+        want["events"]["residual_rows"].as_u64().unwrap()
+    );
+    assert!(!rows.is_empty(), "5002 has events rows");
+    for row in &rows {
+        assert!(
+            row["_dt"]
+                .as_str()
+                .is_some_and(|v| v.starts_with("2026-01-0")),
+            "{row}"
+        );
+    }
+}
