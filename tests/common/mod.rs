@@ -99,6 +99,29 @@ pub fn errors_of(r: &Run) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The public test corpus (`parquet-testing/`, `delta-kernel-rs/`, `duckdb-iceberg/`),
+/// read in place: `VOUCH_CORPUS`, or `../shared/corpus` beside the checkout. None when it
+/// is absent outside CI (the caller says it did not run and why); under `CI=true` its
+/// absence fails the test, so CI never passes without it.
+pub fn corpus(part: &str) -> Option<PathBuf> {
+    let root = std::env::var_os("VOUCH_CORPUS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join("../shared/corpus"));
+    let p = root.join(part);
+    if p.is_dir() {
+        return Some(p);
+    }
+    let why = format!(
+        "the public test corpus is not at {} (set VOUCH_CORPUS to the folder holding {part}/)",
+        p.display()
+    );
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{why}: under CI=true the corpus tests must run");
+    }
+    eprintln!("NOT RUN: {why}");
+    None
+}
+
 /// The Python interpreter with the oracle's packages (duckdb, pyarrow).
 pub fn python() -> String {
     std::env::var("VOUCH_PYTHON").unwrap_or_else(|_| "python3".into())
