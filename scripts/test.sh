@@ -31,6 +31,14 @@ if ! "$PYTHON" -c 'import duckdb, pyarrow, polars, bagit, boto3, flask_cors, pys
         'moto[server]' pyspark pyyaml
 fi
 
+# The public test corpus is read in place (tests/common::corpus). Without it the corpus
+# test does not run, and says so here (cargo test shows a passing test's output only with
+# --nocapture); under CI=true the test fails instead.
+corpus=${VOUCH_CORPUS:-../shared/corpus}
+if [ ! -d "$corpus/parquet-testing" ]; then
+    echo "test.sh: NOT RUN: tests/corpus.rs (no $corpus/parquet-testing; set VOUCH_CORPUS)" >&2
+fi
+
 echo "== cargo test" >&2
 cargo test --all-targets
 
