@@ -348,11 +348,8 @@ fn unverified_now(
         crate::lake::discover_tables(store.as_ref(), &cfg.lake).map_err(|e| e.to_string())?;
     let versions = report.objects.iter().any(|o| o.version_id.is_some());
     let listed = crate::lake::list_tables(store.as_ref(), &lake.tables, versions);
-    if report.plan_fingerprint.as_deref() == Some(crate::shard::fingerprint(&listed).as_str())
-        && lake.errors.is_empty()
-    {
-        return Ok(Vec::new());
-    }
+    let same_listing =
+        report.plan_fingerprint.as_deref() == Some(crate::shard::fingerprint(&listed).as_str());
     let checked: std::collections::HashMap<(&str, Option<&str>), &crate::report::ObjectRecord> =
         report
             .objects
@@ -382,7 +379,10 @@ fn unverified_now(
             });
         }
     }
-    if out.is_empty() {
+    // What the report already says (a file lying in the lake root then and now) is not
+    // news; anything else is.
+    out.retain(|e| !report.errors.contains(e));
+    if out.is_empty() && !same_listing {
         out.push(ScanErrorEntry {
             file: report.lake.clone(),
             error: "the lake lists differently from the scan report's plan (a file rewritten or \
