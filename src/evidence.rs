@@ -753,7 +753,7 @@ fn check_layout(file: &std::fs::File) -> Result<(u64, Vec<String>), String> {
         if rec[..4] != *b"PK\x06\x06" {
             return Err("bad ZIP64 end of central directory record".into());
         }
-        if rec_at + 12 + u64_at(&rec, 4) != loc {
+        if rec_at.saturating_add(12).saturating_add(u64_at(&rec, 4)) != loc {
             problems.push("bytes lie between the ZIP64 end records".into());
         }
         count = u64_at(&rec, 32);
@@ -818,7 +818,7 @@ fn check_layout(file: &std::fs::File) -> Result<(u64, Vec<String>), String> {
             }
             e += 4 + size;
         }
-        records.push((offset + shift, name, crc, csize, usize_));
+        records.push((offset.saturating_add(shift), name, crc, csize, usize_));
         p = end;
     }
     if p != cd.len() {
@@ -847,14 +847,15 @@ fn check_layout(file: &std::fs::File) -> Result<(u64, Vec<String>), String> {
         }
         let flags = u16_at(&h, 6);
         let (n, x) = (u16_at(&h, 26), u16_at(&h, 28));
-        let local_name = read(offset + 30, n as usize)?;
+        let local_name = read(offset.saturating_add(30), n as usize)?;
         if local_name != *name {
             problems.push(format!(
                 "{shown}: its local header names {:?}",
                 String::from_utf8_lossy(&local_name)
             ));
         }
-        let data_end = offset + 30 + n + x + csize;
+        // Sizes come from the file: saturate, a huge one then fails the checks below.
+        let data_end = offset.saturating_add(30 + n + x).saturating_add(*csize);
         let (lcrc, lc, lu, mut next) = if flags & 0x8 != 0 {
             // A data descriptor after the data: optional signature, CRC, sizes (4 or 8
             // bytes each: 8 when the entry needs ZIP64).
@@ -875,20 +876,20 @@ fn check_layout(file: &std::fs::File) -> Result<(u64, Vec<String>), String> {
                     u32_at(&d, s),
                     u64_at(&d, s + 4),
                     u64_at(&d, s + 12),
-                    data_end + need as u64,
+                    data_end.saturating_add(need as u64),
                 )
             } else {
                 (
                     u32_at(&d, s),
                     u32_at(&d, s + 4),
                     u32_at(&d, s + 8),
-                    data_end + need as u64,
+                    data_end.saturating_add(need as u64),
                 )
             }
         } else {
             let (mut lc, mut lu) = (u32_at(&h, 18), u32_at(&h, 22));
             if lc == 0xFFFF_FFFF || lu == 0xFFFF_FFFF {
-                let extra = read(offset + 30 + n, x as usize)?;
+                let extra = read(offset.saturating_add(30 + n), x as usize)?;
                 let mut e = 0usize;
                 while e + 4 <= extra.len() {
                     let (id, size) = (u16_at(&extra, e), u16_at(&extra, e + 2) as usize);
@@ -935,6 +936,44 @@ fn parse_manifest(data: &[u8]) -> BTreeMap<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_layout_check_survives_any_size_or_offset() {
+        // A small zip (stored and deflated entries, one with a data descriptor), then every
+        // 4-byte field set to 0xFFFFFFFF in turn: the check errs or reports, never panics.
+        let mut buf = std::io::Cursor::new(Vec::new());
+        {
+            let mut z = zip::ZipWriter::new(&mut buf);
+            let o = zip::write::SimpleFileOptions::default();
+            z.start_file("b/a.txt", o).unwrap();
+            z.write_all(b"hello").unwrap();
+            // ZIP64 extra fields: the 8-byte sizes and offsets an attacker sets too.
+            z.start_file(
+                "b/c.txt",
+                o.compression_method(zip::CompressionMethod::Stored)
+                    .large_file(true),
+            )
+            .unwrap();
+            z.write_all(b"world").unwrap();
+            z.finish().unwrap();
+        }
+        let zip = buf.into_inner();
+        let dir = std::env::temp_dir().join(format!("vouch-layout-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("z.zip");
+        std::fs::write(&path, &zip).unwrap();
+        let (count, problems) = check_layout(&std::fs::File::open(&path).unwrap()).unwrap();
+        assert_eq!((count, problems.len()), (2, 0), "{problems:?}");
+        for width in [4, 8] {
+            for at in 0..zip.len().saturating_sub(width) {
+                let mut bad = zip.clone();
+                bad[at..at + width].fill(0xFF);
+                std::fs::write(&path, &bad).unwrap();
+                let _ = check_layout(&std::fs::File::open(&path).unwrap());
+            }
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn retention_adds_calendar_years() {
