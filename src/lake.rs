@@ -11,15 +11,17 @@
 //! lying in the location itself belongs to no table and is an error, never skipped. A file
 //! reached by two paths (symbolic or hard links) is listed once; the other path is an
 //! [`Alias`]. `[[lake.tables]]` entries rename tables, point them at other paths and set
-//! their identifier columns. Listing goes through [`Store`]; this module never reads file
-//! contents.
+//! their identifier columns. Listing goes through [`Store`]; of file contents this module
+//! reads only the last four bytes of files named like side files (a Parquet file so named
+//! is data: an engine reads it).
 
 use std::collections::HashMap;
 
 use crate::config::LakeConfig;
 use crate::store::{ObjectMeta, Store, StoreError};
 
-/// Side files that hold no rows, known by name (a pattern without `/` matches the file
+/// Side files that hold no rows, known by name, unless they end with a Parquet magic (a
+/// pattern without `/` matches the file
 /// name, one with `/` the path below the table; `*` matches within one name): checksums,
 /// Athena's UNLOAD manifests, EMR's `$folder$` markers, Delta deletion vectors (row
 /// positions only) and the metadata of an Iceberg table.
@@ -185,17 +187,38 @@ fn list_paths(store: &dyn Store, table: &Table, versions: bool) -> TableFiles {
     fn below<'p>(table: &str, p: &'p str) -> &'p str {
         p.strip_prefix(table).unwrap_or(p).trim_start_matches('/')
     }
-    let files = listing
-        .objects
-        .into_iter()
-        .filter(|o| !is_side_file(below(&table.path, &o.path), &table.side_files))
-        .collect();
+    let mut errors = listing.errors;
+    let mut files = Vec::with_capacity(listing.objects.len());
+    for o in listing.objects {
+        if !is_side_file(below(&table.path, &o.path), &table.side_files) {
+            files.push(o);
+            continue;
+        }
+        // A name is not proof: a Parquet file named like a side file is read by the
+        // engines as data, so it is data here too.
+        match parquet_by_tail(store, &o) {
+            Ok(true) => files.push(o),
+            Ok(false) => {}
+            Err(e) => errors.push(e),
+        }
+    }
     TableFiles {
         table: table.clone(),
         files,
-        errors: listing.errors,
+        errors,
         aliases: Vec::new(),
     }
+}
+
+/// Whether a file ends with a Parquet magic (`PAR1`, or `PARE` when encrypted): its last
+/// four bytes, the only contents this module reads.
+fn parquet_by_tail(store: &dyn Store, o: &ObjectMeta) -> Result<bool, StoreError> {
+    if o.size < 12 {
+        return Ok(false); // too short for a magic, a footer length and a magic
+    }
+    let mut tail = Vec::with_capacity(4);
+    store.open(o)?.read_into(o.size - 4, 4, &mut tail)?;
+    Ok(tail == b"PAR1" || tail == b"PARE")
 }
 
 /// Lists every table; a file that two tables reach (a link from one into the other) is

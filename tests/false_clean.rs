@@ -102,6 +102,29 @@ fn data_files_are_found_by_content_whatever_their_names() {
     .unwrap();
     let r = scan(dir.path(), &["--config", "vouch.toml", "--id", "u2"]);
     assert_eq!(r.code, 1, "{r:?}");
+    let before = r.json()["residual_rows"].as_u64().unwrap();
+
+    // A side file's name is no proof: Parquet files named like side files are data to the
+    // engines, so they are counted (an attacker renaming a file must not hide its rows).
+    let disguised = [
+        "events/dt=2026-01-07/part-0.parquet.crc",
+        "events/dt=2026-01-07/20260107-manifest.csv",
+        "events/deletion_vector_0b1c.bin",
+        "events/metadata/v9.metadata.json",
+        "events/dt=2026-01-07/notes.txt",
+    ];
+    let files: Vec<Value> = disguised
+        .iter()
+        .map(|n| json!({"path": lake.join(n), "columns": {"user_id": ["u2"]}}))
+        .collect();
+    write_lake(Value::Array(files));
+    let r = scan(dir.path(), &["--config", "vouch.toml", "--id", "u2"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert_eq!(
+        r.json()["residual_rows"].as_u64().unwrap(),
+        before + disguised.len() as u64,
+        "{r:?}"
+    );
 }
 
 #[test]
