@@ -46,7 +46,7 @@ def sharded(vouch, lake, ids, work, n, cores):
     os.makedirs(work)
     plan = os.path.join(work, "plan.jsonl")
     t0 = time.perf_counter()
-    plan_t, _ = timed([vouch, "scan", "plan", "--lake", lake, "--out", plan], ok=(0,))
+    plan_t, _ = timed([vouch, "scan", "plan", "--lake", lake, "--out", plan, "--force"], ok=(0,))
     t1 = time.perf_counter()
     parts = [os.path.join(work, f"part-{i}.json") for i in range(n)]
     running = []
@@ -57,7 +57,7 @@ def sharded(vouch, lake, ids, work, n, cores):
                 sys.exit(f"shard failed: {p.stderr.read().decode()}")
         running.append(subprocess.Popen(
             [vouch, "scan", "--lake", lake, "--ids", ids, "--files-from", plan,
-             "--shard", f"{i}/{n}", "--threads", "1", "--out", parts[i], "-q"],
+             "--shard", f"{i}/{n}", "--threads", "1", "--out", parts[i], "--force", "-q"],
             stderr=subprocess.PIPE))
     for p in running:
         if p.wait() not in (0, 1):
@@ -126,7 +126,7 @@ def main():
         d = os.path.join(work, "spark")
         os.makedirs(d)
         plan = os.path.join(d, "plan.jsonl")
-        timed([args.vouch, "scan", "plan", "--lake", lake, "--out", plan], ok=(0,))
+        timed([args.vouch, "scan", "plan", "--lake", lake, "--out", plan, "--force"], ok=(0,))
         out = os.path.join(d, "report.json")
         t0 = time.perf_counter()
         r = subprocess.run([sys.executable, os.path.join(ROOT, "contrib/spark/vouch_spark.py"),

@@ -1,14 +1,13 @@
 //! `vouch scan` end to end: the real binary, its stdout, stderr and exit code.
 
-mod common;
 use std::path::Path;
 use std::sync::Arc;
 
+use crate::common::*;
 use arrow::array::{
     ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray, StructArray,
 };
 use arrow::datatypes::{DataType, Field, Fields, Schema};
-use common::*;
 use parquet::file::properties::WriterProperties;
 
 /// `vouch scan` of a fixture copy with its config and deleted IDs.
@@ -27,7 +26,7 @@ fn scan_fixture(dir: &Path, extra: &[&str]) -> Run {
 fn write(path: &Path, cols: Vec<(Field, ArrayRef)>) {
     let (fields, arrays): (Vec<Field>, Vec<ArrayRef>) = cols.into_iter().unzip();
     let b = RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).unwrap();
-    vouch::fixtures::write_parquet(path, &[b], WriterProperties::builder().build()).unwrap();
+    vouch::dev::fixtures::write_parquet(path, &[b], WriterProperties::builder().build()).unwrap();
 }
 
 #[test]
@@ -126,7 +125,7 @@ fn a_subject_key_replaces_raw_ids_everywhere() {
     for format in ["json", "text"] {
         let r = run(fixture_cmd(dir.path())
             .env("VOUCH_SUBJECT_KEY", "an-example-key-of-32-bytes------")
-            .args(["--out", "r.json", "--format", format]));
+            .args(["--out", "r.json", "--force", "--format", format]));
         assert_eq!(r.code, 1);
         let kept = std::fs::read_to_string(dir.path().join("r.json")).unwrap();
         for id in ["5002", "5005", "5007"] {
@@ -146,7 +145,10 @@ fn a_subject_key_replaces_raw_ids_everywhere() {
             assert_eq!(j["subject_labels"], "keyed-hash");
             let want = format!(
                 "hmac-sha256:{}",
-                vouch::subjects::keyed_hash_hex(b"an-example-key-of-32-bytes------", b"5002")
+                vouch::domain::subjects::keyed_hash_hex(
+                    b"an-example-key-of-32-bytes------",
+                    b"5002"
+                )
             );
             assert_eq!(j["residuals"][0]["subject"], want.as_str());
         }
@@ -423,4 +425,96 @@ fn bad_invocations_exit_2_with_one_line() {
     );
     let r = run(vouch().args(["scan", "--no-such-flag"]));
     assert_eq!(r.code, 2);
+}
+
+/// `--out` of `scan`, `scan plan` and `scan merge` keeps an existing file unless `--force`
+/// says to replace it, like every other writer: a mistyped path cannot destroy a report.
+#[test]
+fn out_files_are_kept_unless_forced() {
+    let dir = fixture_copy();
+    let d = dir.path();
+    let key = ("VOUCH_SUBJECT_KEY", "an-example-key-of-32-bytes------");
+    let keep = |name: &str| std::fs::write(d.join(name), "earlier\n").unwrap();
+    let kept = |name: &str| std::fs::read_to_string(d.join(name)).unwrap() == "earlier\n";
+    let refused = |r: &Run, name: &str| {
+        assert_eq!(r.code, 2, "{r:?}");
+        assert!(
+            r.stderr.contains(&format!(
+                "{name}: already exists (use --force to overwrite)"
+            )),
+            "{r:?}"
+        );
+    };
+    // scan
+    keep("r.json");
+    let r = scan_fixture(d, &["--out", "r.json"]);
+    refused(&r, "r.json");
+    assert!(kept("r.json"));
+    let r = scan_fixture(d, &["--out", "r.json", "--force", "--format", "json"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert_eq!(
+        r.json(),
+        serde_json::from_str::<serde_json::Value>(
+            &std::fs::read_to_string(d.join("r.json")).unwrap()
+        )
+        .unwrap()
+    );
+    // plan
+    keep("plan.jsonl");
+    let plan = |force: bool| {
+        let mut c = vouch();
+        c.current_dir(d).args([
+            "scan",
+            "plan",
+            "--config",
+            "vouch.toml",
+            "--out",
+            "plan.jsonl",
+        ]);
+        if force {
+            c.arg("--force");
+        }
+        run(&mut c)
+    };
+    refused(&plan(false), "plan.jsonl");
+    assert!(kept("plan.jsonl"));
+    assert_eq!(plan(true).code, 0);
+    assert!(!kept("plan.jsonl"));
+    // a part, then merge
+    keep("part.json");
+    let part = |force: bool| {
+        let mut c = fixture_cmd(d);
+        c.env(key.0, key.1)
+            .args(["--files-from", "plan.jsonl", "--out", "part.json", "-q"]);
+        if force {
+            c.arg("--force");
+        }
+        run(&mut c)
+    };
+    refused(&part(false), "part.json");
+    assert!(kept("part.json"));
+    assert!(part(true).code <= 1);
+    keep("merged.json");
+    let merge = |force: bool| {
+        let mut c = vouch();
+        c.current_dir(d).env(key.0, key.1).args([
+            "scan",
+            "merge",
+            "part.json",
+            "--plan",
+            "plan.jsonl",
+            "--out",
+            "merged.json",
+        ]);
+        if force {
+            c.arg("--force");
+        }
+        run(&mut c)
+    };
+    refused(&merge(false), "merged.json");
+    assert!(kept("merged.json"));
+    assert_eq!(merge(true).code, 1);
+    assert!(!kept("merged.json"));
+    // --force without --out is a usage error, not silently ignored.
+    assert_eq!(scan_fixture(d, &["--force"]).code, 2);
 }

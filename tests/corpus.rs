@@ -3,10 +3,9 @@
 //! every file gives either the scan DuckDB agrees with, or a clean one-line error — never a
 //! panic, never a crash.
 
-mod common;
 use std::path::{Path, PathBuf};
 
-use common::*;
+use crate::common::*;
 use parquet::basic::LogicalType;
 
 /// The first flat text or integer column vouch can match on, read with the parquet crate
@@ -31,7 +30,7 @@ fn pick_column(file: &Path) -> Option<String> {
                     .logical_type_ref()
                     .is_none_or(|l| matches!(l, LogicalType::Integer(_)))
                     && c.converted_type() == parquet::basic::ConvertedType::NONE;
-                vouch::scan::id_kind(c).is_ok() && (textual || integer)
+                vouch::domain::scan::id_kind(c).is_ok() && (textual || integer)
             })
             .map(|c| c.path().string())
     })

@@ -5,14 +5,13 @@
 //! canary value planted in the subject's rows is searched for in the output directory and
 //! in the process's TMPDIR, and every file left beside the output must be age ciphertext.
 
-mod common;
 use std::cell::Cell;
 use std::io::Read;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 
 const SUBJECT: &str = "crash-subject-0001";
 const CANARY: &str = "CANARY-9f4c2e71-plaintext-must-not-reach-disk";

@@ -1,11 +1,10 @@
 //! `vouch evidence build / verify` and `vouch keygen` with the auditor's own tools:
 //! `ssh-keygen -Y verify`, `bagit.py --validate`, `unzip`.
 
-mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 
 fn ok(cmd: &mut Command) -> String {
     let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
@@ -126,7 +125,7 @@ fn auditors_verify_with_ssh_keygen_and_bagit_and_the_zip_is_reproducible() {
     let bytes = std::fs::read(p.join("evidence-2026-11-27.zip")).unwrap();
     assert_eq!(
         s["sha256"].as_str().unwrap(),
-        vouch::subjects::hex(&<sha2::Sha256 as sha2::Digest>::digest(&bytes))
+        vouch::domain::subjects::hex(&<sha2::Sha256 as sha2::Digest>::digest(&bytes))
     );
     let bag = unzip(p, "evidence-2026-11-27.zip", "u");
     assert_eq!(bag.file_name().unwrap(), "evidence-2026-11-27");

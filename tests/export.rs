@@ -1,12 +1,11 @@
 //! `vouch export` with the real tools: Debian `age`, `unzip`, `sha256sum`, `ssh-keygen`,
 //! and DuckDB as the oracle for row counts.
 
-mod common;
 use std::io::Write;
 use std::path::Path;
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 
 fn export(dir: &Path, extra: &[&str]) -> Run {
     run(vouch()
@@ -120,7 +119,7 @@ fn an_x25519_bundle_opens_with_age_and_unzip_and_holds_what_duckdb_counts() {
         let data = &members[m["name"].as_str().unwrap()];
         assert_eq!(
             m["sha256"].as_str().unwrap(),
-            vouch::subjects::hex(&<sha2::Sha256 as sha2::Digest>::digest(data))
+            vouch::domain::subjects::hex(&<sha2::Sha256 as sha2::Digest>::digest(data))
         );
     }
     assert!(String::from_utf8_lossy(&members["README.txt"]).contains("Request: DSAR-7"));
@@ -464,39 +463,41 @@ impl Write for FullDisk {
 
 #[test]
 fn a_full_disk_is_an_error_not_a_short_bundle() {
-    let store = vouch::store::LocalStore::open(&repo().join("fixtures/lake")).unwrap();
-    let cfg = vouch::config::Config::load(&repo().join("fixtures/vouch.toml")).unwrap();
+    let store = vouch::io::local::LocalStore::open(&repo().join("fixtures/lake")).unwrap();
+    let cfg = vouch::domain::config::Config::load(&repo().join("fixtures/vouch.toml")).unwrap();
     let subjects = vec!["1042".to_string()];
-    let tables = vouch::lake::discover_tables(&store, &cfg.lake)
+    let tables = vouch::domain::lake::discover_tables(&store, &cfg.lake)
         .unwrap()
         .tables;
-    let scan = vouch::scan::ScanRequest {
+    let scan = vouch::domain::scan::ScanRequest {
         store: &store,
         lake: "lake".into(),
         tables: tables.clone(),
         subjects: &subjects,
         holds: Default::default(),
-        labeler: vouch::subjects::SubjectLabeler::plain(),
+        labeler: vouch::domain::subjects::SubjectLabeler::plain(),
         options: Default::default(),
         prior_errors: vec![],
         collect_rows: true,
         include_versions: false,
         index: None,
     };
-    let (_, located) = vouch::scan::scan_locating(&scan, &vouch::scan::NoProgress);
+    let (_, located) = vouch::domain::scan::scan_locating(&scan, &vouch::domain::scan::NoProgress);
     let identity = age::x25519::Identity::generate();
-    let req = vouch::export::ExportRequest {
+    let req = vouch::domain::export::ExportRequest {
         scan,
         request_id: None,
-        format: vouch::export::DataFormat::Json,
-        encryption: vouch::export::Encryption::Recipients(vec![Box::new(identity.to_public())]),
+        format: vouch::domain::export::DataFormat::Json,
+        encryption: vouch::domain::export::Encryption::Recipients(vec![Box::new(
+            identity.to_public(),
+        )]),
         generated_at: "2026-11-27T00:00:00Z".into(),
         out: "b.age".into(),
         force: false,
     };
     let names: Vec<String> = tables.iter().map(|t| t.name.clone()).collect();
     for left in [0, 100, 1000, 2000] {
-        let e = vouch::export::write_bundle_to(
+        let e = vouch::domain::export::write_bundle_to(
             &req,
             &names,
             &located,
@@ -507,7 +508,7 @@ fn a_full_disk_is_an_error_not_a_short_bundle() {
         assert!(msg.starts_with("b.age: "), "{left}: {msg}");
     }
     assert!(
-        vouch::export::write_bundle_to(
+        vouch::domain::export::write_bundle_to(
             &req,
             &names,
             &located,
@@ -524,16 +525,16 @@ fn encryption_round_trips_across_the_64k_chunk_boundary() {
     let (key, recipient) = age_identity(dir.path());
     for size in [0usize, 65535, 65536, 65537, 5 << 20] {
         let data: Vec<u8> = (0..size).map(|i| (i * 7 + i / 65536) as u8).collect();
-        let enc = vouch::export::Encryption::Recipients(vec![
-            vouch::export::parse_recipient(&recipient).unwrap(),
+        let enc = vouch::domain::export::Encryption::Recipients(vec![
+            vouch::domain::export::parse_recipient(&recipient).unwrap(),
         ]);
-        let mut sealer = vouch::export::Sealer::new(&enc, Vec::new()).unwrap();
+        let mut sealer = vouch::domain::export::Sealer::new(&enc, Vec::new()).unwrap();
         sealer.write_all(&data).unwrap();
         let (sha, bytes, cipher) = sealer.finish().unwrap();
         assert_eq!(bytes as usize, cipher.len());
         assert_eq!(
             sha,
-            vouch::subjects::hex(&<sha2::Sha256 as sha2::Digest>::digest(&cipher))
+            vouch::domain::subjects::hex(&<sha2::Sha256 as sha2::Digest>::digest(&cipher))
         );
         let path = dir.path().join("c.age");
         std::fs::write(&path, &cipher).unwrap();

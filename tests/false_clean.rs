@@ -3,10 +3,9 @@
 //! Spark's `_k=v` directories) or the way an attacker edits one, and checks vouch against
 //! the truth: pyarrow reading every file whole (`tests/oracle/truth.py`).
 
-mod common;
 use std::path::Path;
 
-use common::*;
+use crate::common::*;
 use serde_json::{Value, json};
 
 /// Writes files with pyarrow (`tests/oracle/write_lake.py`).

@@ -1,7 +1,6 @@
 //! The committed fixtures are exactly what the seeded generator writes.
 
-mod common;
-use common::*;
+use crate::common::*;
 use sha2::{Digest, Sha256};
 
 fn sums(text: &str) -> Vec<(String, String)> {
@@ -14,7 +13,7 @@ fn sums(text: &str) -> Vec<(String, String)> {
 }
 
 fn sha256_file(p: &std::path::Path) -> String {
-    vouch::subjects::hex(&Sha256::digest(std::fs::read(p).unwrap()))
+    vouch::domain::subjects::hex(&Sha256::digest(std::fs::read(p).unwrap()))
 }
 
 #[test]
@@ -22,7 +21,7 @@ fn committed_fixtures_match_their_checksums_and_the_generator() {
     let listed = sums(&std::fs::read_to_string(repo().join("fixtures/SHA256SUMS")).unwrap());
     assert!(listed.len() >= 12);
     let fresh = tempfile::tempdir().unwrap();
-    vouch::fixtures::sample_lake(fresh.path()).unwrap();
+    vouch::dev::fixtures::sample_lake(fresh.path()).unwrap();
     for (path, hash) in &listed {
         assert_eq!(
             &sha256_file(&repo().join("fixtures").join(path)),

@@ -13,7 +13,7 @@ static CONTAINED: AtomicUsize = AtomicUsize::new(0);
 fn every_corpus_and_regression_input_is_handled() {
     let default = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        if vouch::fuzzing::is_own_panic(info) {
+        if vouch::dev::fuzzing::is_own_panic(info) {
             OWN_PANICS.fetch_add(1, Ordering::SeqCst);
             default(info);
         } else {
@@ -24,11 +24,11 @@ fn every_corpus_and_regression_input_is_handled() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz");
     type Target = (&'static str, fn(&[u8]));
     let targets: [Target; 5] = [
-        ("scan_file", vouch::fuzzing::scan_file),
-        ("evidence_verify", vouch::fuzzing::evidence_verify),
-        ("id_list", vouch::fuzzing::id_list),
-        ("config", vouch::fuzzing::config),
-        ("csv_table", vouch::fuzzing::csv_table),
+        ("scan_file", vouch::dev::fuzzing::scan_file),
+        ("evidence_verify", vouch::dev::fuzzing::evidence_verify),
+        ("id_list", vouch::dev::fuzzing::id_list),
+        ("config", vouch::dev::fuzzing::config),
+        ("csv_table", vouch::dev::fuzzing::csv_table),
     ];
     let mut replayed = 0;
     for (name, run) in targets {

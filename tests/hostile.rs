@@ -4,8 +4,7 @@
 //!
 //! `VOUCH_HOSTILE_MUTANTS` sets the count (default 3,000 per mode).
 
-mod common;
-use common::*;
+use crate::common::*;
 
 fn mutate_and_scan(flags: &[&str]) -> serde_json::Value {
     let count: u32 = std::env::var("VOUCH_HOSTILE_MUTANTS")

@@ -2,26 +2,25 @@
 //! sets, before and after files are added, replaced and deleted; a stale or damaged index
 //! is never trusted.
 
-mod common;
 use std::path::Path;
 
-use common::*;
-use vouch::fixtures::Rng;
-use vouch::index::{IndexKey, LakeIndex};
-use vouch::scan::{NoProgress, ScanOptions, ScanRequest};
-use vouch::store::LocalStore;
+use crate::common::*;
+use vouch::dev::fixtures::Rng;
+use vouch::domain::index::{IndexKey, LakeIndex};
+use vouch::domain::scan::{NoProgress, ScanOptions, ScanRequest};
+use vouch::io::local::LocalStore;
 
 /// (table, file, subject, rows) of every residual, and per table (rows scanned, residual).
 type Answer = (Vec<(String, String, String, u64)>, Vec<(String, u64, u64)>);
 
 fn scan(
     lake: &Path,
-    cfg: &vouch::config::Config,
+    cfg: &vouch::domain::config::Config,
     ids: &[String],
     index: Option<&LakeIndex>,
-) -> (Answer, vouch::report::ScanReport) {
+) -> (Answer, vouch::domain::report::ScanReport) {
     let store = LocalStore::open(lake).unwrap();
-    let tables = vouch::lake::discover_tables(&store, &cfg.lake)
+    let tables = vouch::domain::lake::discover_tables(&store, &cfg.lake)
         .unwrap()
         .tables;
     let req = ScanRequest {
@@ -30,14 +29,14 @@ fn scan(
         tables,
         subjects: ids,
         holds: Default::default(),
-        labeler: vouch::subjects::SubjectLabeler::plain(),
+        labeler: vouch::domain::subjects::SubjectLabeler::plain(),
         options: ScanOptions::default(),
         prior_errors: vec![],
         collect_rows: false,
         include_versions: false,
         index,
     };
-    let r = vouch::scan::scan(&req, &NoProgress);
+    let r = vouch::domain::scan::scan(&req, &NoProgress);
     assert!(r.errors.is_empty(), "{:?}", r.errors);
     let residuals = r
         .residuals
@@ -54,15 +53,15 @@ fn scan(
 
 fn build(
     lake: &Path,
-    cfg: &vouch::config::Config,
+    cfg: &vouch::domain::config::Config,
     key: &IndexKey,
     dir: &Path,
-) -> vouch::index::BuildSummary {
+) -> vouch::domain::index::BuildSummary {
     let store = LocalStore::open(lake).unwrap();
-    let tables = vouch::lake::discover_tables(&store, &cfg.lake)
+    let tables = vouch::domain::lake::discover_tables(&store, &cfg.lake)
         .unwrap()
         .tables;
-    vouch::index::build(&store, &tables, key, dir, &ScanOptions::default()).unwrap()
+    vouch::ops::index::build(&store, &tables, key, dir, &ScanOptions::default()).unwrap()
 }
 
 /// Random subsets of the lake's IDs, with IDs that occur nowhere mixed in.
@@ -101,8 +100,8 @@ fn the_index_never_changes_the_answer() {
     for seed in 1..=4u64 {
         let t = tempfile::tempdir().unwrap();
         let lake_dir = t.path().join("lake");
-        let lake = vouch::fixtures::random_lake(&lake_dir, seed).unwrap();
-        let cfg = vouch::config::Config::parse(&config_for(&lake)).unwrap();
+        let lake = vouch::dev::fixtures::random_lake(&lake_dir, seed).unwrap();
+        let cfg = vouch::domain::config::Config::parse(&config_for(&lake)).unwrap();
         let ix_dir = t.path().join("index");
         let s = build(&lake_dir, &cfg, &key, &ix_dir);
         assert_eq!(s.indexed, s.files, "{s:?}");
@@ -166,8 +165,8 @@ fn the_index_never_changes_the_answer() {
 fn a_damaged_or_foreign_index_is_not_trusted() {
     let t = tempfile::tempdir().unwrap();
     let lake_dir = t.path().join("lake");
-    let lake = vouch::fixtures::random_lake(&lake_dir, 7).unwrap();
-    let cfg = vouch::config::Config::parse(&config_for(&lake)).unwrap();
+    let lake = vouch::dev::fixtures::random_lake(&lake_dir, 7).unwrap();
+    let cfg = vouch::domain::config::Config::parse(&config_for(&lake)).unwrap();
     let key = IndexKey::new(b"damage-test-key-0123");
     let ix_dir = t.path().join("index");
     build(&lake_dir, &cfg, &key, &ix_dir);

@@ -2,10 +2,9 @@
 //! by hand below, input errors, and a differential test that runs the same queries/ in
 //! DuckDB on generated tables.
 
-mod common;
 use std::path::Path;
 
-use common::*;
+use crate::common::*;
 
 const AS_OF: &str = "2026-11-27T00:00:00Z";
 
@@ -227,7 +226,7 @@ fn parquet_tables_give_the_csv_answers() {
     let p = dir.path();
     std::fs::write(p.join("incidents.csv"), INCIDENTS).unwrap();
     // The same incidents with typed timestamps (milliseconds, UTC zone).
-    let t = |s: &str| vouch::metrics::input::parse_time(s).map(|us| us / 1000);
+    let t = |s: &str| vouch::domain::metrics::input::parse_time(s).map(|us| us / 1000);
     let rows: Vec<Vec<&str>> = INCIDENTS
         .lines()
         .skip(1)
@@ -253,7 +252,7 @@ fn parquet_tables_give_the_csv_answers() {
         ("postmortem_at", time(8)),
     ])
     .unwrap();
-    vouch::fixtures::write_parquet(
+    vouch::dev::fixtures::write_parquet(
         &p.join("incidents.parquet"),
         &[batch],
         parquet::file::properties::WriterProperties::builder().build(),
@@ -342,13 +341,13 @@ fn every_query_file_is_embedded_and_runs_on_empty_tables() {
         .filter(|n| n != "residual_rows.sql")
         .collect();
     files.sort();
-    let mut embedded: Vec<String> = vouch::metrics::QUERIES
+    let mut embedded: Vec<String> = vouch::domain::metrics::QUERIES
         .iter()
         .map(|(f, _)| f.to_string())
         .collect();
     embedded.sort();
     assert_eq!(files, embedded);
-    for (f, text) in vouch::metrics::QUERIES {
+    for (f, text) in vouch::domain::metrics::QUERIES {
         assert_eq!(std::fs::read_to_string(dir.join(f)).unwrap(), *text, "{f}");
     }
     // Header-only tables: every query runs; nothing to measure is no breach.

@@ -2,11 +2,10 @@
 //! certificates checked with `ssh-keygen -Y verify`, identical reruns, no subject ID in
 //! any output or log line, and report.html rendered by headless Chromium.
 
-mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 
 /// The subject IDs the demo's tables use.
 const SUBJECTS: [&str; 16] = [

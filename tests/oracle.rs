@@ -1,14 +1,13 @@
 //! vouch's counts checked against DuckDB, an independent engine, on generated lakes.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 /// Writes the random lake's config and ID list into `dir`; DuckDB's counts for it, with
 /// `how` merged into the oracle's argument (`pattern`, `hive`).
 fn prepare_and_count(
     dir: &std::path::Path,
     lake_dir: &std::path::Path,
-    lake: &vouch::fixtures::RandomLake,
+    lake: &vouch::dev::fixtures::RandomLake,
     how: serde_json::Value,
 ) -> serde_json::Value {
     std::fs::write(dir.join("vouch.toml"), config_for(lake)).unwrap();
@@ -66,7 +65,7 @@ fn residual_counts_match_duckdb_on_random_lakes() {
     for seed in 1..=16u64 {
         let dir = tempfile::tempdir().unwrap();
         let lake_dir = dir.path().join("lake");
-        let lake = vouch::fixtures::random_lake(&lake_dir, seed).unwrap();
+        let lake = vouch::dev::fixtures::random_lake(&lake_dir, seed).unwrap();
         let want = prepare_and_count(dir.path(), &lake_dir, &lake, serde_json::json!({}));
         // Every decision path: pruning and the fast decoder, then the generic decoder alone.
         for flags in [
@@ -96,7 +95,7 @@ fn residual_counts_match_duckdb_on_messy_layouts() {
     for seed in 1..=8u64 {
         let dir = tempfile::tempdir().unwrap();
         let lake_dir = dir.path().join("lake");
-        let lake = vouch::fixtures::random_lake(&lake_dir, seed).unwrap();
+        let lake = vouch::dev::fixtures::random_lake(&lake_dir, seed).unwrap();
         let mut recased = Vec::new();
         for t in &lake.tables {
             let root = lake_dir.join(&t.name);
@@ -153,7 +152,8 @@ fn the_portable_sql_agrees_with_vouch_on_the_fixture_lake() {
             lake.display()
         )
     };
-    let ids = vouch::subjects::read_id_file(&repo().join("fixtures/deleted_ids.txt")).unwrap();
+    let ids =
+        vouch::domain::subjects::read_id_file(&repo().join("fixtures/deleted_ids.txt")).unwrap();
     let numeric: Vec<&str> = ids
         .iter()
         .map(String::as_str)

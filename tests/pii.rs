@@ -6,10 +6,9 @@
 //! (Nightly, its certificates and the demo are searched for every subject ID they used by
 //! `tests/nightly.rs`.)
 
-mod common;
 use std::path::Path;
 
-use common::*;
+use crate::common::*;
 
 const CANARY: &str = "canary-7c1e4b9d-subject";
 const KEY: &str = "pii-canary-subject-key-0123";

@@ -1,12 +1,11 @@
 //! vouch against a real S3-compatible server (`moto_server` from PyPI) on 127.0.0.1,
 //! started for each test at a free port and stopped after. No mocks.
 
-mod common;
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 
 /// A moto server on a free loopback port; killed on drop.
 struct Moto {
@@ -652,7 +651,7 @@ fn noncurrent_versions_still_holding_rows_are_residual() {
 fn a_bloom_pruned_s3_scan_fetches_a_small_fraction_of_the_lake() {
     let moto = Moto::start();
     let dir = tempfile::tempdir().unwrap();
-    let lake = vouch::fixtures::bench_lake(dir.path(), 400_000, 42).unwrap();
+    let lake = vouch::dev::fixtures::bench_lake(dir.path(), 400_000, 42).unwrap();
     moto.setup(
         "bench",
         serde_json::json!({"upload": [[lake.bloom, "lake"]]}),
@@ -1165,6 +1164,7 @@ fn a_sharded_scan_of_s3_pins_etags_and_versions_and_merges_like_one_scan() {
         lake,
         "--out",
         "plan.jsonl",
+        "--force",
     ];
     for versions in [false, true] {
         let extra: &[&str] = if versions {
@@ -1193,6 +1193,7 @@ fn a_sharded_scan_of_s3_pins_etags_and_versions_and_merges_like_one_scan() {
                     &format!("{i}/2"),
                     "--out",
                     &format!("p{i}.json"),
+                    "--force",
                 ],
             ]
             .concat());

@@ -3,11 +3,10 @@
 //! dropped, duplicated, foreign or stale part is refused; files changed after the plan
 //! are errors, never clean; the Kubernetes and AWS Batch manifests' command lines work.
 
-mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use common::*;
+use crate::common::*;
 
 const KEY: &str = "shard-test-subject-key-0123456789";
 
@@ -33,7 +32,7 @@ fn single_and_merged(dir: &Path, scan: &[&str], n: usize) -> (i32, String, i32, 
     assert!(single_code <= 2 && !single.is_empty(), "{err}");
     let lake_args = lake_args(scan);
     let (code, _, err) = go(v(dir)
-        .args(["scan", "plan", "--out", "plan.jsonl"])
+        .args(["scan", "plan", "--out", "plan.jsonl", "--force"])
         .args(&lake_args));
     assert_eq!(code, 0, "{err}");
     let parts: Vec<String> = (0..n).map(|i| format!("part-{i}-of-{n}.json")).collect();
@@ -42,7 +41,7 @@ fn single_and_merged(dir: &Path, scan: &[&str], n: usize) -> (i32, String, i32, 
             .arg("scan")
             .args(scan)
             .args(["--files-from", "plan.jsonl", "--shard", &format!("{i}/{n}")])
-            .args(["--out", p]));
+            .args(["--out", p, "--force"]));
         assert!(code <= 1, "part {i}/{n}: {err}");
         assert!(out.is_empty(), "a part with --out prints nothing on stdout");
         assert!(err.contains("not a verdict"), "{err}");
@@ -102,7 +101,7 @@ fn shards_merge_into_the_single_scan_report_byte_for_byte() {
     // Random lakes: every identifier type, one or two columns, 1 to 3 files per table.
     for seed in [3u64, 11, 29] {
         let dir = tempfile::tempdir().unwrap();
-        let lake = vouch::fixtures::random_lake(&dir.path().join("lake"), seed).unwrap();
+        let lake = vouch::dev::fixtures::random_lake(&dir.path().join("lake"), seed).unwrap();
         std::fs::write(dir.path().join("vouch.toml"), config_for(&lake)).unwrap();
         std::fs::write(dir.path().join("ids.txt"), lake.ids.join("\n")).unwrap();
         let scan = [
@@ -121,7 +120,7 @@ fn shards_merge_into_the_single_scan_report_byte_for_byte() {
     }
     // A bench lake: many files, bloom filters, statistics; and with the subject index.
     let dir = tempfile::tempdir().unwrap();
-    let lake = vouch::fixtures::bench_lake(dir.path(), 120_000, 42).unwrap();
+    let lake = vouch::dev::fixtures::bench_lake(dir.path(), 120_000, 42).unwrap();
     std::fs::write(dir.path().join("ids.txt"), lake.ids.join("\n")).unwrap();
     let bloom = lake.bloom.display().to_string();
     let (code, _, err) =
@@ -223,7 +222,15 @@ fn any_split_of_the_plan_through_stdin_merges_the_same() {
 
 /// `vouch scan plan` of the fixture config in `d`, to `out`.
 fn plan_fixtures(d: &Path, out: &str) {
-    let (code, _, err) = go(v(d).args(["scan", "plan", "--config", "vouch.toml", "--out", out]));
+    let (code, _, err) = go(v(d).args([
+        "scan",
+        "plan",
+        "--config",
+        "vouch.toml",
+        "--out",
+        out,
+        "--force",
+    ]));
     assert_eq!(code, 0, "{err}");
 }
 
@@ -233,7 +240,8 @@ fn part(c: &mut Command, scan: &[&str], plan: &str, shard: &str, out: &Path) -> 
     if !shard.is_empty() {
         c.args(["--shard", shard]);
     }
-    let (code, _, err) = go(c.arg("--out").arg(out));
+    // Reruns write the same part: --force replaces it.
+    let (code, _, err) = go(c.arg("--out").arg(out).arg("--force"));
     (code, err)
 }
 
@@ -612,10 +620,10 @@ fn the_kubernetes_and_aws_batch_steps_run_as_local_processes() {
 #[test]
 fn nightly_takes_a_merged_report_and_certifies_the_same() {
     let dir = tempfile::tempdir().unwrap();
-    let demo = vouch::demo::write(&dir.path().join("demo")).unwrap();
+    let demo = vouch::ops::demo::write(&dir.path().join("demo")).unwrap();
     let d = dir.path();
     let cfg = demo.config.display().to_string();
-    let as_of = vouch::report::rfc3339(demo.as_of);
+    let as_of = vouch::domain::report::rfc3339(demo.as_of);
     let nightly = |out: &str, extra: &[&str]| {
         go(vouch()
             .current_dir(d)
@@ -662,6 +670,7 @@ fn nightly_takes_a_merged_report_and_certifies_the_same() {
             &cfg,
             "--out",
             "plan.jsonl",
+            "--force",
         ]));
         assert_eq!(code, 0, "{err}");
         let mut parts = Vec::new();
@@ -689,6 +698,7 @@ fn nightly_takes_a_merged_report_and_certifies_the_same() {
                 "plan.jsonl",
                 "--out",
                 &format!("{name}.json"),
+                "--force",
             ])
             .args(&parts));
         assert!(code <= 1, "{err}");

@@ -152,7 +152,7 @@ def main(argv=None):
     if a.config:
         cmd += ["--config", os.path.abspath(a.config)]
     if a.out:
-        cmd += ["--out", a.out]
+        cmd += ["--out", a.out, "--force"]
         merged = subprocess.run(cmd, stdout=subprocess.DEVNULL)
     else:
         merged = subprocess.run(cmd)

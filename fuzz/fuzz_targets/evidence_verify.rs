@@ -1,6 +1,6 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(init: vouch::fuzzing::abort_on_own_panics(), |data: &[u8]| {
-    vouch::fuzzing::evidence_verify(data);
+fuzz_target!(init: vouch::dev::fuzzing::abort_on_own_panics(), |data: &[u8]| {
+    vouch::dev::fuzzing::evidence_verify(data);
 });

@@ -7,9 +7,9 @@
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
-        ["sample", dir] => vouch::fixtures::sample_lake(std::path::Path::new(dir)).map(|_| ()),
+        ["sample", dir] => vouch::dev::fixtures::sample_lake(std::path::Path::new(dir)).map(|_| ()),
         ["random", dir, seed] => match seed.parse::<u64>() {
-            Ok(seed) => vouch::fixtures::random_lake(std::path::Path::new(dir), seed).map(|lake| {
+            Ok(seed) => vouch::dev::fixtures::random_lake(std::path::Path::new(dir), seed).map(|lake| {
                 let tables: Vec<serde_json::Value> = lake
                     .tables
                     .iter()
@@ -20,7 +20,7 @@ fn main() {
             Err(_) => Err(std::io::Error::other("SEED must be a number")),
         },
         ["bench", dir, rows] => match rows.parse::<u64>() {
-            Ok(rows) => vouch::fixtures::bench_lake(std::path::Path::new(dir), rows, 42).and_then(|lake| {
+            Ok(rows) => vouch::dev::fixtures::bench_lake(std::path::Path::new(dir), rows, 42).and_then(|lake| {
                 std::fs::write(std::path::Path::new(dir).join("ids.txt"), lake.ids.join("\n") + "\n")?;
                 println!(
                     "{}",
@@ -46,12 +46,12 @@ fn main() {
 /// benchmark; prints the SHA-256 of the ciphertext and the time taken.
 fn seal(recipient: &str, input: &str, output: &str) -> std::io::Result<()> {
     use std::io::{Read, Write};
-    let r = vouch::export::parse_recipient(recipient).map_err(std::io::Error::other)?;
-    let enc = vouch::export::Encryption::Recipients(vec![r]);
+    let r = vouch::domain::export::parse_recipient(recipient).map_err(std::io::Error::other)?;
+    let enc = vouch::domain::export::Encryption::Recipients(vec![r]);
     let started = std::time::Instant::now();
     let out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(output)?);
-    let mut sealer =
-        vouch::export::Sealer::new(&enc, out).map_err(|e| std::io::Error::other(e.to_string()))?;
+    let mut sealer = vouch::domain::export::Sealer::new(&enc, out)
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
     let mut inp = std::fs::File::open(input)?;
     let mut buf = vec![0u8; 1 << 20];
     loop {

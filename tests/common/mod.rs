@@ -215,7 +215,7 @@ pub fn unzip(dir: &Path, zip: &[u8]) -> std::collections::BTreeMap<String, Vec<u
 }
 
 /// The vouch.toml of a random lake (its tables and identifier columns).
-pub fn config_for(lake: &vouch::fixtures::RandomLake) -> String {
+pub fn config_for(lake: &vouch::dev::fixtures::RandomLake) -> String {
     let mut s = String::from("[lake]\nid_columns = [\"user_id\"]\n");
     for t in &lake.tables {
         let cols: Vec<String> = t.id_columns.iter().map(|c| format!("{c:?}")).collect();
@@ -281,7 +281,7 @@ pub fn text_table(path: &Path, columns: Vec<(&str, Vec<String>)>) {
         .map(|(_, v)| std::sync::Arc::new(StringArray::from(v)) as ArrayRef)
         .collect();
     let batch = arrow::record_batch::RecordBatch::try_new(schema, arrays).unwrap();
-    vouch::fixtures::write_parquet(
+    vouch::dev::fixtures::write_parquet(
         path,
         &[batch],
         parquet::file::properties::WriterProperties::builder().build(),

@@ -1,0 +1,7 @@
+//! The binary's parts: the argument types ([`args`]), the progress display
+//! ([`progress`]) and how outcomes reach stdout ([`output`]). `main.rs` converts
+//! arguments into operation options and dispatches.
+
+pub mod args;
+pub mod output;
+pub mod progress;

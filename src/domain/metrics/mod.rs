@@ -1,0 +1,654 @@
+//! `vouch metrics`: incident, DSAR and change-review SLAs (runbook §1–§3).
+//!
+//! Every definition is SQL under `queries/`, embedded here and run in Polars' SQL context:
+//! a `<metric>.sql` query turns the input table into one row per incident, request or
+//! change with what its SLA is made of, and `<metric>_summary.sql` sums those rows up per
+//! group. The Rust side reads and checks the input ([`input`]), builds the groups (overall,
+//! by severity / request type / impact, by month) with the lazy API, and lists the ids
+//! the flags of the per-row query pick out.
+
+pub mod input;
+mod text;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use chrono::{Datelike, NaiveDate};
+use polars::prelude::*;
+use polars::sql::SQLContext;
+use serde::Serialize;
+
+use crate::domain::config::Targets;
+use crate::io::tables::TableError;
+
+/// The SQL the binary runs, by file name under `queries/`.
+pub const QUERIES: &[(&str, &str)] = &[
+    (
+        "incidents.sql",
+        include_str!("../../../queries/incidents.sql"),
+    ),
+    (
+        "incidents_summary.sql",
+        include_str!("../../../queries/incidents_summary.sql"),
+    ),
+    ("dsar.sql", include_str!("../../../queries/dsar.sql")),
+    (
+        "dsar_summary.sql",
+        include_str!("../../../queries/dsar_summary.sql"),
+    ),
+    ("changes.sql", include_str!("../../../queries/changes.sql")),
+    (
+        "changes_summary.sql",
+        include_str!("../../../queries/changes_summary.sql"),
+    ),
+];
+
+fn query(file: &str) -> &'static str {
+    QUERIES
+        .iter()
+        .find(|(f, _)| *f == file)
+        .map(|(_, q)| *q)
+        .unwrap_or("")
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Metric {
+    Incidents,
+    Dsar,
+    Changes,
+}
+
+impl Metric {
+    pub fn name(self) -> &'static str {
+        match self {
+            Metric::Incidents => "incidents",
+            Metric::Dsar => "dsar",
+            Metric::Changes => "changes",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MetricsError {
+    #[error(transparent)]
+    Table(#[from] TableError),
+    #[error("queries/{file}: {message}")]
+    Query { file: String, message: String },
+    #[error("{0}")]
+    Usage(String),
+}
+
+pub struct Request<'a> {
+    pub metric: Metric,
+    pub input: &'a Path,
+    /// "Now": microseconds since the Unix epoch, UTC.
+    pub as_of: i64,
+    /// Dates that are not business days (changes).
+    pub holidays: &'a [NaiveDate],
+    pub by_month: bool,
+    pub targets: Targets,
+    /// For an `s3://` input.
+    pub s3: &'a crate::io::s3::S3Options,
+}
+
+/// What `vouch metrics` prints (`--format json`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub schema_version: u32,
+    pub metric: &'static str,
+    pub input: String,
+    pub as_of: String,
+    #[serde(flatten)]
+    pub figures: Figures,
+    /// The targets the rates were held against (`[targets]` in vouch.toml).
+    pub targets: BTreeMap<&'static str, f64>,
+    /// Rates under their target, and overdue or late items: `--fail-on-breach` exits 1.
+    pub breaches: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum Figures {
+    Incidents(Grouped<IncidentFigures>),
+    Dsar(Grouped<DsarFigures>),
+    Changes(Grouped<ChangeFigures>),
+}
+
+/// Figures overall (flattened into the top level) and per group.
+#[derive(Debug, Clone, Serialize)]
+pub struct Grouped<F> {
+    #[serde(flatten)]
+    pub all: F,
+    /// Incidents by severity.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub by_severity: Option<BTreeMap<String, F>>,
+    /// Requests by request type.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub by_type: Option<BTreeMap<String, F>>,
+    /// Changes by impact.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub by_impact: Option<BTreeMap<String, F>>,
+    /// By month of the start, receipt or submission (`--by month`), `YYYY-MM`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub by_month: Option<BTreeMap<String, F>>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct IncidentFigures {
+    pub count: u64,
+    pub open: u64,
+    pub mtta_mean_seconds: Option<f64>,
+    pub mtta_p50_seconds: Option<f64>,
+    pub mtta_p90_seconds: Option<f64>,
+    pub mttr_mean_seconds: Option<f64>,
+    pub mttr_p50_seconds: Option<f64>,
+    pub mttr_p90_seconds: Option<f64>,
+    pub ack_within_5m_rate: Option<f64>,
+    pub postmortem_within_48h_rate: Option<f64>,
+    pub unacknowledged: Vec<String>,
+    pub missing_postmortem: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct DsarFigures {
+    pub requests: u64,
+    pub completed: u64,
+    pub open: u64,
+    pub on_time_rate: Option<f64>,
+    pub overdue: Vec<String>,
+    pub at_risk: Vec<String>,
+    pub days_to_complete_p50: Option<f64>,
+    pub days_to_complete_p90: Option<f64>,
+    /// Overall only: completed requests by days to complete, in 5-day bins from 0 (the
+    /// last bin holds 60 days and more), for the nightly report's chart.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub days_to_complete_histogram: Option<Vec<u64>>,
+}
+
+/// Bins of [`DsarFigures::days_to_complete_histogram`].
+pub const HISTOGRAM_BIN_DAYS: f64 = 5.0;
+pub const HISTOGRAM_BINS: usize = 13;
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ChangeFigures {
+    pub changes: u64,
+    pub reviewed_within_2bd_rate: Option<f64>,
+    pub late: Vec<String>,
+    pub pending: Vec<String>,
+    pub escalations: Vec<String>,
+}
+
+/// Computes one metric.
+pub fn run(req: &Request<'_>) -> Result<Report, MetricsError> {
+    let spec = match req.metric {
+        Metric::Incidents => &input::INCIDENTS,
+        Metric::Dsar => &input::DSAR,
+        Metric::Changes => &input::CHANGES,
+    };
+    let table = input::load(req.input, req.s3, spec)?;
+    let mut ctx = SQLContext::new();
+    let params = df_of(vec![
+        Series::new("as_of".into(), [req.as_of])
+            .cast(&DataType::Datetime(TimeUnit::Microseconds, None))
+            .map_err(internal)?,
+    ])?;
+    ctx.register("params", params.lazy());
+    if req.metric == Metric::Changes {
+        let calendar = business_calendar(&table, req.holidays)?;
+        ctx.register("business_calendar", calendar.lazy());
+    }
+    ctx.register(spec.table, table.lazy());
+    let t = req.targets;
+    let mut breaches = Vec::new();
+    let mut check = |name: &str, rate: Option<f64>, target: f64| {
+        if let Some(r) = rate.filter(|r| *r < target) {
+            breaches.push(format!("{name} {r:.4} is below its target {target}"));
+        }
+    };
+    let (figures, targets) = match req.metric {
+        Metric::Incidents => {
+            let g = incidents(&mut ctx, req.by_month)?;
+            check(
+                "ack_within_5m_rate",
+                g.all.ack_within_5m_rate,
+                t.ack_within_5m_rate,
+            );
+            check(
+                "postmortem_within_48h_rate",
+                g.all.postmortem_within_48h_rate,
+                t.postmortem_within_48h_rate,
+            );
+            (
+                Figures::Incidents(g),
+                BTreeMap::from([
+                    ("ack_within_5m_rate", t.ack_within_5m_rate),
+                    ("postmortem_within_48h_rate", t.postmortem_within_48h_rate),
+                ]),
+            )
+        }
+        Metric::Dsar => {
+            let g = dsar(&mut ctx, req.by_month)?;
+            check("on_time_rate", g.all.on_time_rate, t.on_time_rate);
+            if !g.all.overdue.is_empty() {
+                breaches.push(format!("{} open request(s) overdue", g.all.overdue.len()));
+            }
+            (
+                Figures::Dsar(g),
+                BTreeMap::from([("on_time_rate", t.on_time_rate)]),
+            )
+        }
+        Metric::Changes => {
+            let g = changes(&mut ctx, req.by_month)?;
+            check(
+                "reviewed_within_2bd_rate",
+                g.all.reviewed_within_2bd_rate,
+                t.reviewed_within_2bd_rate,
+            );
+            if !g.all.late.is_empty() {
+                breaches.push(format!(
+                    "{} change(s) not reviewed within 2 business days",
+                    g.all.late.len()
+                ));
+            }
+            (
+                Figures::Changes(g),
+                BTreeMap::from([("reviewed_within_2bd_rate", t.reviewed_within_2bd_rate)]),
+            )
+        }
+    };
+    Ok(Report {
+        schema_version: 1,
+        metric: req.metric.name(),
+        input: req.input.display().to_string(),
+        as_of: rfc3339_micros(req.as_of),
+        figures,
+        targets,
+        breaches,
+    })
+}
+
+/// RFC 3339, UTC, whole seconds unless there is a fraction.
+pub fn rfc3339_micros(t: i64) -> String {
+    chrono::DateTime::from_timestamp_micros(t)
+        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
+        .unwrap_or_default()
+}
+
+fn internal(e: PolarsError) -> MetricsError {
+    MetricsError::Usage(format!("internal: {}", first_line(&e.to_string())))
+}
+
+fn first_line(s: &str) -> String {
+    s.lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("")
+        .to_string()
+}
+
+fn df_of(columns: Vec<Series>) -> Result<DataFrame, MetricsError> {
+    let height = columns.first().map_or(0, |s| s.len());
+    DataFrame::new(height, columns.into_iter().map(Column::from).collect()).map_err(internal)
+}
+
+/// Runs a query of `queries/` and collects it; errors name the file.
+fn execute(ctx: &mut SQLContext, file: &str) -> Result<DataFrame, MetricsError> {
+    let fail = |e: PolarsError| MetricsError::Query {
+        file: file.into(),
+        message: first_line(&e.to_string()),
+    };
+    ctx.execute(query(file))
+        .and_then(|lf| lf.collect())
+        .map_err(fail)
+}
+
+/// The rows of a per-row query, repeated once per grouping with `grp_kind` and `grp` set
+/// (`all`/`all`, then `<kind>`/<the column's value>), ready for the summary query.
+fn grouped(facts: &DataFrame, groupings: &[(&str, &str)]) -> Result<LazyFrame, MetricsError> {
+    let parts: Vec<LazyFrame> = groupings
+        .iter()
+        .map(|(kind, column)| {
+            let value = if *column == "all" {
+                lit("all")
+            } else {
+                col(*column).cast(DataType::String)
+            };
+            facts
+                .clone()
+                .lazy()
+                .with_columns([lit(*kind).alias("grp_kind"), value.alias("grp")])
+        })
+        .collect();
+    concat(parts, UnionArgs::default()).map_err(internal)
+}
+
+/// The groupings of a metric: overall, by `by` (as `kind`), and by month when asked.
+fn groupings<'a>(kind: &'a str, by: &'a str, by_month: bool) -> Vec<(&'a str, &'a str)> {
+    let mut g = vec![("all", "all"), (kind, by)];
+    if by_month {
+        g.push(("month", "month"));
+    }
+    g
+}
+
+/// A group's key: (grp_kind, grp); a missing value is `(none)`.
+type Key = (String, String);
+
+fn keys(df: &DataFrame) -> Result<Vec<Key>, MetricsError> {
+    let kinds = strings(df, "grp_kind")?;
+    let grps = strings(df, "grp")?;
+    Ok(kinds
+        .into_iter()
+        .zip(grps)
+        .map(|(k, g)| {
+            (
+                k.unwrap_or_default(),
+                g.unwrap_or_else(|| "(none)".to_string()),
+            )
+        })
+        .collect())
+}
+
+fn strings(df: &DataFrame, name: &str) -> Result<Vec<Option<String>>, MetricsError> {
+    let c = df
+        .column(name)
+        .and_then(|c| c.cast(&DataType::String))
+        .map_err(internal)?;
+    let s = c.str().map_err(internal)?;
+    Ok(s.iter().map(|v| v.map(str::to_string)).collect())
+}
+
+fn floats(df: &DataFrame, name: &str) -> Result<Vec<Option<f64>>, MetricsError> {
+    let c = df
+        .column(name)
+        .and_then(|c| c.cast(&DataType::Float64))
+        .map_err(internal)?;
+    let s = c.f64().map_err(internal)?;
+    Ok(s.iter().map(|v| v.filter(|x| x.is_finite())).collect())
+}
+
+fn counts(df: &DataFrame, name: &str) -> Result<Vec<u64>, MetricsError> {
+    let c = df
+        .column(name)
+        .and_then(|c| c.cast(&DataType::Int64))
+        .map_err(internal)?;
+    let s = c.i64().map_err(internal)?;
+    Ok(s.iter().map(|v| v.unwrap_or(0).max(0) as u64).collect())
+}
+
+/// The ids of the rows of `facts` where `flag` holds, by group (every group each row is
+/// in), in id order.
+fn listed(
+    facts: &DataFrame,
+    groups: &[(&str, &str)],
+    flag: Expr,
+    id: &str,
+) -> Result<BTreeMap<Key, Vec<String>>, MetricsError> {
+    let by: Vec<&str> = groups
+        .iter()
+        .map(|(_, c)| *c)
+        .filter(|c| *c != "all")
+        .collect();
+    let picked = facts
+        .clone()
+        .lazy()
+        .filter(flag)
+        .select(
+            std::iter::once(col(id))
+                .chain(by.iter().map(|c| col(*c).cast(DataType::String)))
+                .collect::<Vec<_>>(),
+        )
+        .collect()
+        .map_err(internal)?;
+    let ids: Vec<String> = strings(&picked, id)?
+        .into_iter()
+        .map(Option::unwrap_or_default)
+        .collect();
+    let mut out = BTreeMap::new();
+    let mut column = 0;
+    for (kind, c) in groups {
+        if *c == "all" {
+            out.insert(("all".to_string(), "all".to_string()), ids.clone());
+            continue;
+        }
+        let mut lists: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (row, v) in strings(&picked, by[column])?.into_iter().enumerate() {
+            let v = v.unwrap_or_else(|| "(none)".to_string());
+            match lists.get_mut(&v) {
+                Some(l) => l.push(ids[row].clone()),
+                None => {
+                    lists.insert(v, vec![ids[row].clone()]);
+                }
+            }
+        }
+        column += 1;
+        out.extend(lists.into_iter().map(|(v, l)| ((kind.to_string(), v), l)));
+    }
+    Ok(out)
+}
+
+/// Splits figures by key into overall, by `kind`, and by month.
+fn split<F: Default + Clone>(mut figs: BTreeMap<Key, F>, kind: &str, by_month: bool) -> Grouped<F> {
+    let all = figs
+        .remove(&("all".to_string(), "all".to_string()))
+        .unwrap_or_default();
+    let mut by = BTreeMap::new();
+    let mut months = BTreeMap::new();
+    for ((k, g), f) in figs {
+        if k == kind {
+            by.insert(g, f);
+        } else if k == "month" {
+            months.insert(g, f);
+        }
+    }
+    Grouped {
+        all,
+        by_severity: (kind == "severity").then(|| by.clone()),
+        by_type: (kind == "request_type").then(|| by.clone()),
+        by_impact: (kind == "impact").then_some(by),
+        by_month: by_month.then_some(months),
+    }
+}
+
+fn incidents(
+    ctx: &mut SQLContext,
+    by_month: bool,
+) -> Result<Grouped<IncidentFigures>, MetricsError> {
+    let facts = execute(ctx, "incidents.sql")?;
+    let groups = groupings("severity", "severity", by_month);
+    let g = grouped(&facts, &groups)?;
+    ctx.register("incident_facts", g);
+    let s = execute(ctx, "incidents_summary.sql")?;
+    let (count, open) = (counts(&s, "count")?, counts(&s, "open")?);
+    let f = |n: &str| floats(&s, n);
+    let (a_mean, a50, a90) = (
+        f("mtta_mean_seconds")?,
+        f("mtta_p50_seconds")?,
+        f("mtta_p90_seconds")?,
+    );
+    let (r_mean, r50, r90) = (
+        f("mttr_mean_seconds")?,
+        f("mttr_p50_seconds")?,
+        f("mttr_p90_seconds")?,
+    );
+    let (ack, pm) = (f("ack_within_5m_rate")?, f("postmortem_within_48h_rate")?);
+    let mut figs = BTreeMap::new();
+    for (i, k) in keys(&s)?.into_iter().enumerate() {
+        figs.insert(
+            k,
+            IncidentFigures {
+                count: count[i],
+                open: open[i],
+                mtta_mean_seconds: a_mean[i],
+                mtta_p50_seconds: a50[i],
+                mtta_p90_seconds: a90[i],
+                mttr_mean_seconds: r_mean[i],
+                mttr_p50_seconds: r50[i],
+                mttr_p90_seconds: r90[i],
+                ack_within_5m_rate: ack[i],
+                postmortem_within_48h_rate: pm[i],
+                ..IncidentFigures::default()
+            },
+        );
+    }
+    for (k, ids) in listed(&facts, &groups, col("tta_seconds").is_null(), "incident_id")? {
+        figs.entry(k).or_default().unacknowledged = ids;
+    }
+    for (k, ids) in listed(
+        &facts,
+        &groups,
+        col("postmortem").eq(lit("missing")),
+        "incident_id",
+    )? {
+        figs.entry(k).or_default().missing_postmortem = ids;
+    }
+    Ok(split(figs, "severity", by_month))
+}
+
+fn dsar(ctx: &mut SQLContext, by_month: bool) -> Result<Grouped<DsarFigures>, MetricsError> {
+    let facts = execute(ctx, "dsar.sql")?;
+    let groups = groupings("request_type", "request_type", by_month);
+    let g = grouped(&facts, &groups)?;
+    ctx.register("dsar_facts", g);
+    let s = execute(ctx, "dsar_summary.sql")?;
+    let (requests, completed, open) = (
+        counts(&s, "requests")?,
+        counts(&s, "completed")?,
+        counts(&s, "open")?,
+    );
+    let (rate, p50, p90) = (
+        floats(&s, "on_time_rate")?,
+        floats(&s, "days_to_complete_p50")?,
+        floats(&s, "days_to_complete_p90")?,
+    );
+    let mut figs = BTreeMap::new();
+    for (i, k) in keys(&s)?.into_iter().enumerate() {
+        figs.insert(
+            k,
+            DsarFigures {
+                requests: requests[i],
+                completed: completed[i],
+                open: open[i],
+                on_time_rate: rate[i],
+                days_to_complete_p50: p50[i],
+                days_to_complete_p90: p90[i],
+                ..DsarFigures::default()
+            },
+        );
+    }
+    let mut histogram = vec![0u64; HISTOGRAM_BINS];
+    for d in floats(&facts, "days_to_complete")?.into_iter().flatten() {
+        let bin = ((d / HISTOGRAM_BIN_DAYS).floor().max(0.0) as usize).min(HISTOGRAM_BINS - 1);
+        histogram[bin] += 1;
+    }
+    if let Some(all) = figs.get_mut(&("all".to_string(), "all".to_string())) {
+        all.days_to_complete_histogram = Some(histogram);
+    }
+    for (k, ids) in listed(&facts, &groups, col("overdue"), "request_id")? {
+        figs.entry(k).or_default().overdue = ids;
+    }
+    for (k, ids) in listed(&facts, &groups, col("at_risk"), "request_id")? {
+        figs.entry(k).or_default().at_risk = ids;
+    }
+    Ok(split(figs, "request_type", by_month))
+}
+
+fn changes(ctx: &mut SQLContext, by_month: bool) -> Result<Grouped<ChangeFigures>, MetricsError> {
+    let facts = execute(ctx, "changes.sql")?;
+    let groups = groupings("impact", "impact", by_month);
+    let g = grouped(&facts, &groups)?;
+    ctx.register("change_facts", g);
+    let s = execute(ctx, "changes_summary.sql")?;
+    let (n, rate) = (
+        counts(&s, "changes")?,
+        floats(&s, "reviewed_within_2bd_rate")?,
+    );
+    let mut figs = BTreeMap::new();
+    for (i, k) in keys(&s)?.into_iter().enumerate() {
+        figs.insert(
+            k,
+            ChangeFigures {
+                changes: n[i],
+                reviewed_within_2bd_rate: rate[i],
+                ..ChangeFigures::default()
+            },
+        );
+    }
+    for (k, ids) in listed(&facts, &groups, col("late"), "change_id")? {
+        figs.entry(k).or_default().late = ids;
+    }
+    for (k, ids) in listed(&facts, &groups, col("pending"), "change_id")? {
+        figs.entry(k).or_default().pending = ids;
+    }
+    for (k, ids) in listed(&facts, &groups, col("escalate"), "change_id")? {
+        figs.entry(k).or_default().escalations = ids;
+    }
+    Ok(split(figs, "impact", by_month))
+}
+
+/// One row per date from the first submission's day until three business days after the
+/// last one's: `day`, `is_business_day` (Monday–Friday, not a holiday) and
+/// `business_days` (business days up to and including `day`).
+fn business_calendar(
+    changes: &DataFrame,
+    holidays: &[NaiveDate],
+) -> Result<DataFrame, MetricsError> {
+    let submitted = changes
+        .column("submitted_at")
+        .and_then(|c| c.cast(&DataType::Int64))
+        .map_err(internal)?;
+    let submitted = submitted.i64().map_err(internal)?;
+    let day_of = |t: i64| chrono::DateTime::from_timestamp_micros(t).map(|d| d.date_naive());
+    let (mut days, mut numbers, mut business) = (Vec::new(), Vec::new(), Vec::new());
+    if let (Some(first), Some(last)) = (
+        submitted.min().and_then(day_of),
+        submitted.max().and_then(day_of),
+    ) {
+        let holidays: std::collections::HashSet<NaiveDate> = holidays.iter().copied().collect();
+        let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
+        let (mut day, mut n, mut after) = (first, 0i64, 0);
+        while after < 3 {
+            let is_business = day.weekday().number_from_monday() <= 5 && !holidays.contains(&day);
+            n += i64::from(is_business);
+            if day > last && is_business {
+                after += 1;
+            }
+            days.push((day - epoch).num_days() as i32);
+            numbers.push(n);
+            business.push(is_business);
+            day = match day.succ_opt() {
+                Some(d) => d,
+                None => break,
+            };
+        }
+    }
+    df_of(vec![
+        Series::new("day".into(), days)
+            .cast(&DataType::Date)
+            .map_err(internal)?,
+        Series::new("business_days".into(), numbers),
+        Series::new("is_business_day".into(), business),
+    ])
+}
+
+/// Reads `--holidays`: ISO dates, one a line; blank lines and `#` comments ignored.
+pub fn read_holidays(path: &Path) -> Result<Vec<NaiveDate>, MetricsError> {
+    let shown = path.display();
+    let text = crate::io::fsio::read_to_string(path).map_err(|e| {
+        MetricsError::Usage(format!("{shown}: {}", crate::io::store::io_message(&e)))
+    })?;
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let l = line.split('#').next().unwrap_or("").trim();
+        if l.is_empty() {
+            continue;
+        }
+        out.push(NaiveDate::parse_from_str(l, "%Y-%m-%d").map_err(|_| {
+            MetricsError::Usage(format!(
+                "{shown}: line {}: {l:?} is not a date (YYYY-MM-DD)",
+                i + 1
+            ))
+        })?);
+    }
+    Ok(out)
+}

@@ -1,0 +1,23 @@
+//! Formats and decisions: what vouch knows about Parquet, lakes, reports, plans, the
+//! subject index, bundles, certificates and metrics. Nothing here names `std::fs`,
+//! `std::env`, the network or a print macro: every byte is read and written through
+//! [`crate::io`], which names the file or object in every error.
+
+pub mod certificate;
+pub mod config;
+pub mod evidence;
+pub mod export;
+pub mod hashpipe;
+pub mod html;
+pub mod index;
+pub mod keys;
+pub mod lake;
+pub mod metrics;
+pub mod nightly_report;
+pub mod plan;
+pub mod report;
+pub mod retention;
+pub mod scan;
+pub mod shard;
+pub mod subjects;
+pub mod time;

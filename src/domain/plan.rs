@@ -1,0 +1,422 @@
+//! The plan of a scan: every table and file of the lake as listed (size, ETag, version),
+//! written as JSON Lines (a header line, then one self-contained line per file), its
+//! [`fingerprint`] (the SHA-256 of what was listed, carried by every scan report), and
+//! [`shard_of`]: which of N shards a file belongs to (files in the order of a hash of
+//! their key, cut into N runs of about equal bytes; adding a file moves only files near
+//! the cuts). `domain::shard` scans parts of a plan and merges them.
+
+use std::collections::{BTreeSet, HashMap};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::domain::lake::{Table, TableFiles};
+use crate::domain::report::ScanErrorEntry;
+use crate::io::store::{ObjectMeta, StoreError};
+
+/// The first line of a plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanHeader {
+    /// Always 1 for this layout.
+    pub vouch_plan: u32,
+    /// SHA-256 of the tables and files below (see [`fingerprint`]).
+    pub fingerprint: String,
+    pub lake: String,
+    pub files: u64,
+    pub bytes: u64,
+    pub tables: Vec<PlanTable>,
+    /// What in the lake's location belongs to no table (a file lying there, a dangling
+    /// link): errors of every scan of the plan.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<ScanErrorEntry>,
+}
+
+/// A table of the plan, with the places its listing could not read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanTable {
+    pub table: String,
+    pub path: String,
+    pub id_columns: Vec<String>,
+    #[serde(default)]
+    pub errors: Vec<ScanErrorEntry>,
+    /// Paths that lead to a file listed under another path.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<crate::domain::lake::Alias>,
+}
+
+/// A file as listed: what names it within a plan and pins its bytes. Plan lines, partial
+/// reports and the plan's fingerprint all carry exactly this.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileRecord {
+    pub table: String,
+    pub file: String,
+    pub size: u64,
+    /// Last modification as listed (Unix seconds), when the store gives it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub modified: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub noncurrent: bool,
+    /// A local file's nanosecond times and inode: a file rewritten after the plan (even
+    /// within the same second, to the same size) is refused where it is read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stat: Option<crate::io::store::LocalStat>,
+}
+
+impl FileRecord {
+    pub(crate) fn of(table: &str, o: &ObjectMeta) -> FileRecord {
+        FileRecord {
+            table: table.to_string(),
+            file: o.path.clone(),
+            size: o.size,
+            modified: o.modified,
+            etag: o.etag.clone(),
+            version_id: o.version_id.clone(),
+            noncurrent: o.noncurrent,
+            stat: o.stat,
+        }
+    }
+
+    pub(crate) fn object(&self) -> ObjectMeta {
+        ObjectMeta {
+            path: self.file.clone(),
+            size: self.size,
+            modified: self.modified,
+            etag: self.etag.clone(),
+            version_id: self.version_id.clone(),
+            noncurrent: self.noncurrent,
+            stat: self.stat,
+            device: None,
+            via_link: false,
+        }
+    }
+
+    /// What identifies the file within a plan.
+    pub(crate) fn key(&self) -> (String, String, Option<String>) {
+        (
+            self.table.clone(),
+            self.file.clone(),
+            self.version_id.clone(),
+        )
+    }
+
+    /// The file (and its version), for messages.
+    pub(crate) fn shown(&self) -> String {
+        match &self.version_id {
+            Some(v) => format!("{} (version {v})", self.file),
+            None => self.file.clone(),
+        }
+    }
+}
+
+/// One file of the plan: a line that is enough to scan the file on any machine.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanFile {
+    /// The plan's fingerprint.
+    pub plan: String,
+    pub id_columns: Vec<String>,
+    #[serde(flatten)]
+    pub record: FileRecord,
+}
+
+/// A whole plan: header and files, in the order a single scan reads them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    pub header: PlanHeader,
+    pub files: Vec<PlanFile>,
+}
+
+/// SHA-256 of a listing: tables (name, path, identifier columns, listing errors) and every
+/// file's [`FileRecord`], in order. The lake's location is not part of it: the same files
+/// give the same fingerprint wherever the lake is mounted.
+pub fn fingerprint(listed: &[TableFiles]) -> String {
+    let mut h = Sha256::new();
+    h.update(b"vouch plan v1\n");
+    for lt in listed {
+        let t = plan_table(lt);
+        h.update(serde_json::to_vec(&t).unwrap_or_default());
+        h.update(b"\n");
+    }
+    for lt in listed {
+        for f in &lt.files {
+            let rec = FileRecord::of(&lt.table.name, f);
+            h.update(serde_json::to_vec(&rec).unwrap_or_default());
+            h.update(b"\n");
+        }
+    }
+    crate::domain::subjects::hex(&h.finalize())
+}
+
+fn plan_table(lt: &TableFiles) -> PlanTable {
+    PlanTable {
+        table: lt.table.name.clone(),
+        path: lt.table.path.clone(),
+        id_columns: lt.table.id_columns.clone(),
+        errors: lt
+            .errors
+            .iter()
+            .map(|e| ScanErrorEntry {
+                file: e.path.clone(),
+                error: e.message.clone(),
+            })
+            .collect(),
+        aliases: lt.aliases.clone(),
+    }
+}
+
+impl Plan {
+    /// The plan of a listing; `errors` are the lake's own (see [`crate::domain::lake::Lake`]).
+    pub fn of(lake: &str, listed: &[TableFiles], errors: &[StoreError]) -> Plan {
+        let fp = fingerprint(listed);
+        let files: Vec<PlanFile> = listed
+            .iter()
+            .flat_map(|lt| {
+                let fp = &fp;
+                lt.files.iter().map(move |f| PlanFile {
+                    plan: fp.clone(),
+                    id_columns: lt.table.id_columns.clone(),
+                    record: FileRecord::of(&lt.table.name, f),
+                })
+            })
+            .collect();
+        Plan {
+            header: PlanHeader {
+                vouch_plan: 1,
+                fingerprint: fp,
+                lake: lake.to_string(),
+                files: files.len() as u64,
+                bytes: files.iter().map(|f| f.record.size).sum(),
+                tables: listed.iter().map(plan_table).collect(),
+                errors: errors
+                    .iter()
+                    .map(|e| ScanErrorEntry {
+                        file: e.path.clone(),
+                        error: e.message.clone(),
+                    })
+                    .collect(),
+            },
+            files,
+        }
+    }
+
+    /// JSON Lines: the header, then one line per file.
+    pub fn to_jsonl(&self) -> Vec<u8> {
+        let mut out = serde_json::to_vec(&self.header).unwrap_or_default();
+        out.push(b'\n');
+        for f in &self.files {
+            out.extend(serde_json::to_vec(f).unwrap_or_default());
+            out.push(b'\n');
+        }
+        out
+    }
+
+    /// The listing the plan describes (what [`crate::domain::scan::assemble`] takes).
+    pub fn listed(&self) -> Vec<TableFiles> {
+        let mut by_table: HashMap<&str, Vec<ObjectMeta>> = HashMap::new();
+        for f in &self.files {
+            by_table
+                .entry(&f.record.table)
+                .or_default()
+                .push(f.record.object());
+        }
+        self.header
+            .tables
+            .iter()
+            .map(|t| TableFiles {
+                table: Table {
+                    name: t.table.clone(),
+                    path: t.path.clone(),
+                    id_columns: t.id_columns.clone(),
+                    side_files: Vec::new(),
+                },
+                files: by_table.remove(t.table.as_str()).unwrap_or_default(),
+                errors: t
+                    .errors
+                    .iter()
+                    .map(|e| StoreError::new(&e.file, &e.error))
+                    .collect(),
+                aliases: t.aliases.clone(),
+            })
+            .collect()
+    }
+
+    /// Reads a whole plan (`vouch scan plan` output), checking it is the plan it says.
+    pub fn parse(text: &str, shown: &str) -> Result<Plan, String> {
+        let mut lines = text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty());
+        let header: PlanHeader = match lines.next() {
+            Some((_, l)) => serde_json::from_str(l).map_err(|e| {
+                format!("{shown}: line 1 is not a vouch plan header ({e}): make plans with `vouch scan plan`")
+            })?,
+            None => return Err(format!("{shown}: empty plan")),
+        };
+        if header.vouch_plan != 1 {
+            return Err(format!(
+                "{shown}: plan layout {} is not supported (this vouch reads 1)",
+                header.vouch_plan
+            ));
+        }
+        let mut files = Vec::new();
+        for (i, l) in lines {
+            files.push(parse_file_line(l, shown, i + 1)?);
+        }
+        let plan = Plan { header, files };
+        let known: BTreeSet<&str> = plan
+            .header
+            .tables
+            .iter()
+            .map(|t| t.table.as_str())
+            .collect();
+        if let Some(f) = plan
+            .files
+            .iter()
+            .map(|f| &f.record)
+            .find(|f| !known.contains(f.table.as_str()))
+        {
+            return Err(format!(
+                "{shown}: {} belongs to table {}, which the plan's header does not list",
+                f.file, f.table
+            ));
+        }
+        let recomputed = fingerprint(&plan.listed());
+        if recomputed != plan.header.fingerprint
+            || plan.files.iter().any(|f| f.plan != recomputed)
+            || plan.files.len() as u64 != plan.header.files
+        {
+            return Err(format!(
+                "{shown}: the plan was changed after it was made (its fingerprint does not match \
+                 its tables and files): make a new one with `vouch scan plan`"
+            ));
+        }
+        Ok(plan)
+    }
+}
+
+fn parse_file_line(line: &str, shown: &str, number: usize) -> Result<PlanFile, String> {
+    let f: PlanFile = serde_json::from_str(line)
+        .map_err(|e| format!("{shown}: line {number} is not a plan file line: {e}"))?;
+    check_path(&f.record.file).map_err(|why| format!("{shown}: line {number}: {why}"))?;
+    Ok(f)
+}
+
+/// A relative `/`-separated path to a file, nothing that could leave the lake.
+pub(crate) fn check_path(p: &str) -> Result<(), String> {
+    let bad = p.is_empty()
+        || p.starts_with('/')
+        || p.contains('\\')
+        || p.contains('\0')
+        || p.split('/').any(|s| s.is_empty() || s == "." || s == "..");
+    if bad {
+        return Err(format!(
+            "unsafe file path {p:?} (must be relative to the lake, without . or ..)"
+        ));
+    }
+    Ok(())
+}
+
+/// `--files-from` input: the plan's fingerprint (None for an empty list without a
+/// header) and the files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileList {
+    pub plan: Option<String>,
+    pub files: Vec<PlanFile>,
+}
+
+/// Reads `--files-from` input: plan file lines (a plan's header line may come first and is
+/// then checked against them). All lines must come from one plan; none twice.
+pub fn parse_file_list(text: &str, shown: &str) -> Result<FileList, String> {
+    let mut files = Vec::new();
+    let mut header_fp: Option<String> = None;
+    for (i, l) in text.lines().enumerate() {
+        if l.trim().is_empty() {
+            continue;
+        }
+        if files.is_empty() && header_fp.is_none() && l.contains("\"vouch_plan\"") {
+            let h: PlanHeader = serde_json::from_str(l)
+                .map_err(|e| format!("{shown}: line {}: not a vouch plan header: {e}", i + 1))?;
+            header_fp = Some(h.fingerprint);
+            continue;
+        }
+        files.push(parse_file_line(l, shown, i + 1)?);
+    }
+    let plan = header_fp.or_else(|| files.first().map(|f: &PlanFile| f.plan.clone()));
+    if let Some(fp) = &plan
+        && let Some(f) = files.iter().find(|f| &f.plan != fp)
+    {
+        return Err(format!(
+            "{shown}: {} comes from another plan ({}…, not {}…): a part must come from one plan",
+            f.record.file,
+            short(&f.plan),
+            short(fp)
+        ));
+    }
+    let mut seen = BTreeSet::new();
+    for f in &files {
+        if !seen.insert(f.record.key()) {
+            return Err(format!("{shown}: {} is listed twice", f.record.shown()));
+        }
+    }
+    Ok(FileList { plan, files })
+}
+
+pub fn short(fp: &str) -> &str {
+    fp.get(..12).unwrap_or(fp)
+}
+
+/// Parses `I/N` (I counted from 0, as Kubernetes' JOB_COMPLETION_INDEX and AWS Batch's
+/// AWS_BATCH_JOB_ARRAY_INDEX are).
+pub fn parse_shard(s: &str) -> Result<(usize, usize), String> {
+    let err = || format!("--shard {s:?}: expected I/N with 0 <= I < N (e.g. 0/4)");
+    let (i, n) = s.split_once('/').ok_or_else(err)?;
+    let i: usize = i.trim().parse().map_err(|_| err())?;
+    let n: usize = n.trim().parse().map_err(|_| err())?;
+    if n == 0 || i >= n {
+        return Err(err());
+    }
+    Ok((i, n))
+}
+
+/// The shard (0..n) of every file of `files`, by bytes: files are put in the order of a
+/// hash of their key, and that order is cut into `n` runs of about equal bytes (each file
+/// goes where its middle byte falls). Deterministic; a file added to the list shifts the
+/// cuts by at most its own size, so only files that close to a cut change shard.
+pub fn shard_of(files: &[PlanFile], n: usize) -> Vec<usize> {
+    let mut order: Vec<(u64, usize)> = files
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let f = &f.record;
+            let mut h = Sha256::new();
+            h.update(f.table.as_bytes());
+            h.update([0]);
+            h.update(f.file.as_bytes());
+            h.update([0]);
+            h.update(f.version_id.as_deref().unwrap_or("").as_bytes());
+            let d = h.finalize();
+            let mut k = [0u8; 8];
+            k.copy_from_slice(&d[..8]);
+            (u64::from_be_bytes(k), i)
+        })
+        .collect();
+    order.sort_by(|a, b| {
+        a.0.cmp(&b.0)
+            .then_with(|| files[a.1].record.key().cmp(&files[b.1].record.key()))
+    });
+    // Every file weighs at least one byte, so that empty files are spread too.
+    let weight = |f: &PlanFile| u128::from(f.record.size.max(1));
+    let total: u128 = files.iter().map(weight).sum();
+    let mut out = vec![0; files.len()];
+    let mut at: u128 = 0;
+    for (_, i) in order {
+        let w = weight(&files[i]);
+        let middle = 2 * at + w; // twice the middle byte, to stay in integers
+        out[i] = ((middle * n as u128) / (2 * total)).min(n as u128 - 1) as usize;
+        at += w;
+    }
+    out
+}

@@ -1,0 +1,1738 @@
+//! Deletion verification: find every row of the given subjects in a lake.
+//!
+//! Flow: tables are listed through the [`Store`] seam; files are scanned in parallel
+//! (rayon), row groups of a file in parallel too. For each row group and identifier column
+//! the scan decides as early as it can: min/max statistics, then the Parquet bloom filter,
+//! then the dictionary page; only then are values decoded ([`pages`]), falling back to the
+//! `parquet` crate's generic decoder for encodings the fast path does not handle. Every
+//! failure is recorded against its file and the scan goes on; panics from decoders are
+//! contained at the file boundary. Decoded row counts are checked against the footer.
+//!
+//! Memory: one footer and one column chunk per worker thread at a time.
+
+pub mod bloom;
+pub mod pages;
+pub mod probe;
+pub mod thrift;
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use parquet::basic::{ConvertedType, LogicalType, Type as PhysicalType};
+use parquet::file::metadata::{
+    ColumnChunkMetaData, ParquetMetaData, ParquetMetaDataReader, RowGroupMetaData,
+};
+use parquet::file::reader::{ChunkReader, Length};
+use parquet::file::statistics::Statistics;
+use parquet::schema::types::ColumnDescPtr;
+use rayon::prelude::*;
+
+use crate::domain::lake::{Table, TableFiles, list_tables, partition_of, partition_values};
+use crate::domain::report::{
+    Residual, RowGroupStats, ScanErrorEntry, ScanReport, TableReport, Verdict,
+};
+use crate::domain::subjects::SubjectLabeler;
+use crate::io::store::{ObjectMeta, RangeRead, Store};
+pub use pages::Limits;
+use pages::{ChunkError, ChunkScan, ChunkSpec};
+use probe::{IdKind, Probe};
+
+/// Switches for the scan; the defaults are what users get.
+#[derive(Debug, Clone)]
+pub struct ScanOptions {
+    pub limits: Limits,
+    /// Check page CRCs where the writer stored them.
+    pub verify_crc: bool,
+    pub use_statistics: bool,
+    pub use_bloom_filters: bool,
+    pub use_dictionaries: bool,
+    /// Match identifier column names exactly; by default case is ignored, as the engines
+    /// do (`[lake] exact_column_names`).
+    pub exact_column_names: bool,
+}
+
+impl Default for ScanOptions {
+    fn default() -> Self {
+        ScanOptions {
+            limits: Limits::default(),
+            verify_crc: true,
+            use_statistics: true,
+            use_bloom_filters: true,
+            use_dictionaries: true,
+            exact_column_names: false,
+        }
+    }
+}
+
+impl ScanOptions {
+    /// The defaults, with what the lake's configuration says.
+    pub fn for_lake(cfg: &crate::domain::config::LakeConfig) -> ScanOptions {
+        ScanOptions {
+            exact_column_names: cfg.exact_column_names,
+            ..ScanOptions::default()
+        }
+    }
+}
+
+/// Everything a scan needs, passed in by the caller (the binary, nightly, tests).
+pub struct ScanRequest<'a> {
+    pub store: &'a dyn Store,
+    /// Shown in the report as the lake's location.
+    pub lake: String,
+    pub tables: Vec<Table>,
+    /// Raw subject IDs; they never leave this process except through `labeler`.
+    pub subjects: &'a [String],
+    /// Table names under legal hold.
+    pub holds: BTreeSet<String>,
+    pub labeler: SubjectLabeler,
+    pub options: ScanOptions,
+    /// Errors found before the scan (an unreadable retention table, ...); they make the
+    /// verdict incomplete.
+    pub prior_errors: Vec<ScanErrorEntry>,
+    /// Keep the positions of matching rows ([`scan_locating`]); the export needs them.
+    pub collect_rows: bool,
+    /// Scan every stored version of every file (S3 versioned buckets): rows deleted from
+    /// the current object but kept in an older version are still residual data.
+    pub include_versions: bool,
+    /// A subject index: row groups it rules out are not read. Files it cannot speak
+    /// for (new, changed) are scanned in full; the answer is the same either way.
+    pub index: Option<&'a crate::domain::index::LakeIndex>,
+}
+
+/// Where a file's matching rows are: what [`scan_locating`] returns beside the report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileMatches {
+    pub table: String,
+    /// The table's directory: the file's Hive partitions are the `k=v` segments below it.
+    pub table_path: String,
+    pub file: ObjectMeta,
+    /// (row group index, matching row positions within it, ascending).
+    pub row_groups: Vec<(usize, Vec<u32>)>,
+}
+
+/// Called as files finish, for a progress display.
+pub trait Progress: Sync {
+    fn start(&self, _files: u64, _bytes: u64) {}
+    fn file_done(&self, _bytes: u64) {}
+}
+
+pub struct NoProgress;
+impl Progress for NoProgress {}
+
+/// What one file holds.
+#[derive(Debug, Default, Clone)]
+struct FileOutcome {
+    rows: u64,
+    stats: RowGroupStats,
+    residual_rows: u64,
+    /// subject number -> matching rows
+    per_subject: BTreeMap<u32, u64>,
+    /// (row group, matching rows) when the request collects them.
+    matched_rows: Vec<(usize, Vec<u32>)>,
+    /// SHA-256 of the footer as read (hex): the file's fingerprint in the report.
+    footer_sha256: String,
+    /// The subject index spoke for this file.
+    indexed: bool,
+    /// Identifier columns whose value came from the file's path (`user_id=…/`).
+    partition_columns: Vec<String>,
+}
+
+/// What one file held: the unit a partial report carries and a report is assembled from.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct FileResult {
+    /// Rows in the file (its footer's count; every one was checked or ruled out).
+    pub rows: u64,
+    pub row_groups: RowGroupStats,
+    /// Rows of any subject.
+    pub matching_rows: u64,
+    /// (subject label, matching rows), sorted by label.
+    pub subjects: Vec<(String, u64)>,
+    /// SHA-256 of the footer as read (hex).
+    pub footer_sha256: String,
+    /// The subject index spoke for this file.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub indexed: bool,
+    /// Identifier columns whose value for every row came from a Hive partition of the
+    /// file's path (`user_id=42/`), as engines with Hive partitioning read them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub partition_columns: Vec<String>,
+}
+
+/// What [`scan_listed`] found: one result per listed file, per table, in listing order.
+pub struct Scanned {
+    pub results: Vec<Vec<Result<FileResult, String>>>,
+    pub located: Vec<FileMatches>,
+    pub bytes_read: u64,
+    pub read_requests: u64,
+}
+
+/// Runs the scan and builds the report.
+pub fn scan(req: &ScanRequest<'_>, progress: &dyn Progress) -> ScanReport {
+    scan_locating(req, progress).0
+}
+
+/// Runs the scan; with `req.collect_rows` also says where every matching row is.
+pub fn scan_locating(
+    req: &ScanRequest<'_>,
+    progress: &dyn Progress,
+) -> (ScanReport, Vec<FileMatches>) {
+    let listed = list(req);
+    let scanned = scan_listed(req, &listed, progress);
+    let located = scanned.located;
+    let report = assemble(Assembly {
+        lake: req.lake.clone(),
+        subjects: req.subjects.len(),
+        subjects_fingerprint: req.labeler.list_fingerprint(req.subjects),
+        labeler: &req.labeler,
+        holds: &req.holds,
+        prior_errors: req.prior_errors.clone(),
+        listed: &listed,
+        results: scanned.results,
+        bytes_read: scanned.bytes_read,
+        read_requests: scanned.read_requests,
+        index: req.index.map(|ix| ix.fingerprint.clone()),
+    });
+    let mut report = report;
+    report.seal(&req.labeler);
+    (report, located)
+}
+
+/// The tables of the request with their files, as listed now: the work of a scan.
+pub fn list(req: &ScanRequest<'_>) -> Vec<TableFiles> {
+    list_tables(req.store, &req.tables, req.include_versions)
+}
+
+/// Scans every file of `listed` (table-level listing errors are the caller's).
+pub fn scan_listed(
+    req: &ScanRequest<'_>,
+    listed: &[TableFiles],
+    progress: &dyn Progress,
+) -> Scanned {
+    let total_files: u64 = listed.iter().map(|l| l.files.len() as u64).sum();
+    let total_bytes: u64 = listed.iter().flat_map(|l| &l.files).map(|f| f.size).sum();
+    progress.start(total_files, total_bytes);
+    let probes = ProbeCache::new(req.subjects);
+    let counters = ReadCounters::default();
+    let mut located = Vec::new();
+    let mut results = Vec::with_capacity(listed.len());
+    for lt in listed {
+        let outcomes: Vec<Result<FileOutcome, String>> = lt
+            .files
+            .par_iter()
+            .map(|f| {
+                let r = contain(|| scan_file(req, f, &lt.table, &probes, &counters));
+                progress.file_done(f.size);
+                r
+            })
+            .collect();
+        let mut table_results = Vec::with_capacity(outcomes.len());
+        for (f, r) in lt.files.iter().zip(outcomes) {
+            table_results.push(r.map(|mut o| {
+                if !o.matched_rows.is_empty() {
+                    located.push(FileMatches {
+                        table: lt.table.name.clone(),
+                        table_path: lt.table.path.clone(),
+                        file: f.clone(),
+                        row_groups: std::mem::take(&mut o.matched_rows),
+                    });
+                }
+                let mut subjects: Vec<(String, u64)> = o
+                    .per_subject
+                    .into_iter()
+                    .map(|(s, n)| (req.labeler.label(&req.subjects[s as usize]), n))
+                    .collect();
+                subjects.sort();
+                FileResult {
+                    rows: o.rows,
+                    row_groups: o.stats,
+                    matching_rows: o.residual_rows,
+                    subjects,
+                    footer_sha256: o.footer_sha256,
+                    indexed: o.indexed,
+                    partition_columns: o.partition_columns,
+                }
+            }));
+        }
+        results.push(table_results);
+    }
+    Scanned {
+        results,
+        located,
+        bytes_read: counters.bytes.load(Ordering::Relaxed),
+        read_requests: counters.requests.load(Ordering::Relaxed),
+    }
+}
+
+/// Everything a report is made of: a listing and one result per listed file.
+pub struct Assembly<'a> {
+    pub lake: String,
+    /// Distinct subject IDs checked.
+    pub subjects: usize,
+    pub subjects_fingerprint: Option<String>,
+    /// Names subjects, and the identifier values in partition paths (`lake::label_path`).
+    pub labeler: &'a SubjectLabeler,
+    pub holds: &'a BTreeSet<String>,
+    pub prior_errors: Vec<ScanErrorEntry>,
+    pub listed: &'a [TableFiles],
+    /// Per table of `listed`, per file: the same shape.
+    pub results: Vec<Vec<Result<FileResult, String>>>,
+    pub bytes_read: u64,
+    pub read_requests: u64,
+    /// The subject index's fingerprint, when one was used.
+    pub index: Option<String>,
+}
+
+/// Builds the report. A single scan and a merge of partial reports both come here, so
+/// that the same results always give the same report.
+pub fn assemble(a: Assembly<'_>) -> ScanReport {
+    let mut errors: Vec<ScanErrorEntry> = a.prior_errors;
+    let mut tables = Vec::new();
+    let mut residuals = Vec::new();
+    let mut objects = Vec::new();
+    let mut totals = RowGroupStats::default();
+    let (mut files_scanned, mut rows_scanned, mut residual_rows, mut held_rows) =
+        (0u64, 0u64, 0u64, 0u64);
+    let mut files_without_index = 0u64;
+    for (lt, results) in a.listed.iter().zip(a.results) {
+        let t = &lt.table;
+        // Paths as kept evidence shows them: no raw identifier in a partition name.
+        let shown = |p: &str| crate::domain::lake::label_path(p, &t.id_columns, a.labeler);
+        let held = a.holds.contains(&t.name);
+        let mut tr = TableReport {
+            table: t.name.clone(),
+            path: t.path.clone(),
+            id_columns: t.id_columns.clone(),
+            legal_hold: held,
+            ..TableReport::default()
+        };
+        for e in &lt.errors {
+            errors.push(ScanErrorEntry {
+                file: shown(&e.path),
+                error: e.message.clone(),
+            });
+            tr.errors += 1;
+        }
+        if t.path.rsplit('/').next().is_some_and(|n| n.contains('=')) {
+            errors.push(ScanErrorEntry {
+                file: t.path.clone(),
+                error:
+                    "a partition directory where a table was expected: the lake location should be \
+                        the directory that holds the tables"
+                        .into(),
+            });
+            tr.errors += 1;
+        }
+        if lt.files.is_empty() && lt.errors.is_empty() && lt.aliases.is_empty() {
+            errors.push(ScanErrorEntry {
+                file: t.path.clone(),
+                error: "table has no data files: nothing was checked".into(),
+            });
+            tr.errors += 1;
+        }
+        tr.aliases = lt
+            .aliases
+            .iter()
+            .map(|x| crate::domain::lake::Alias {
+                file: shown(&x.file),
+                same_as: shown(&x.same_as),
+                same_as_table: x.same_as_table.clone(),
+            })
+            .collect();
+        let mut partition_columns = BTreeSet::new();
+        let mut partitions = BTreeSet::new();
+        for (f, r) in lt.files.iter().zip(results) {
+            let file = shown(&f.path);
+            let mut object = crate::domain::report::ObjectRecord {
+                file: file.clone(),
+                size: f.size,
+                etag: f.etag.clone(),
+                version_id: f.version_id.clone(),
+                noncurrent: f.noncurrent,
+                footer_sha256: None,
+            };
+            match r {
+                Err(e) => {
+                    errors.push(ScanErrorEntry {
+                        file: file.clone(),
+                        error: e,
+                    });
+                    tr.errors += 1;
+                }
+                Ok(o) => {
+                    object.footer_sha256 = Some(o.footer_sha256);
+                    partition_columns.extend(o.partition_columns);
+                    tr.files += 1;
+                    tr.rows_scanned += o.rows;
+                    add_stats(&mut totals, &o.row_groups);
+                    files_without_index += u64::from(!o.indexed);
+                    if held {
+                        tr.held_rows += o.matching_rows;
+                    } else {
+                        tr.residual_rows += o.matching_rows;
+                    }
+                    let partition = partition_of(&t.path, &file);
+                    if o.matching_rows > 0
+                        && !held
+                        && let Some(p) = &partition
+                    {
+                        partitions.insert(p.clone());
+                    }
+                    for (subject, rows) in o.subjects {
+                        residuals.push(Residual {
+                            table: t.name.clone(),
+                            file: file.clone(),
+                            partition: partition.clone(),
+                            subject,
+                            rows,
+                            held,
+                            version_id: f.version_id.clone(),
+                        });
+                    }
+                }
+            }
+            objects.push(object);
+        }
+        tr.partitions_with_residuals = partitions.into_iter().collect();
+        tr.partition_id_columns = partition_columns.into_iter().collect();
+        files_scanned += tr.files;
+        rows_scanned += tr.rows_scanned;
+        residual_rows += tr.residual_rows;
+        held_rows += tr.held_rows;
+        tables.push(tr);
+    }
+    if a.listed.is_empty() {
+        errors.push(ScanErrorEntry {
+            file: a.lake.clone(),
+            error: "no tables found in the lake".into(),
+        });
+    }
+    let verdict = if !errors.is_empty() {
+        Verdict::Incomplete
+    } else if residual_rows > 0 {
+        Verdict::Residual
+    } else {
+        Verdict::Clean
+    };
+    ScanReport {
+        schema_version: 1,
+        verdict,
+        lake: a.lake,
+        subjects: a.subjects,
+        subject_labels: if a.labeler.is_keyed() {
+            "keyed-hash".into()
+        } else {
+            "as-given".into()
+        },
+        subjects_fingerprint: a.subjects_fingerprint,
+        plan_fingerprint: Some(crate::domain::plan::fingerprint(a.listed)),
+        files_scanned,
+        rows_scanned,
+        bytes_read: a.bytes_read,
+        read_requests: a.read_requests,
+        residual_rows,
+        held_rows,
+        row_groups: totals,
+        tables,
+        residuals,
+        errors,
+        objects,
+        index: a.index.map(|fingerprint| crate::domain::report::IndexUse {
+            fingerprint,
+            files_without_index,
+        }),
+        authentication: None,
+    }
+}
+
+fn add_stats(into: &mut RowGroupStats, s: &RowGroupStats) {
+    into.total += s.total;
+    into.skipped_by_statistics += s.skipped_by_statistics;
+    into.skipped_by_bloom_filter += s.skipped_by_bloom_filter;
+    into.skipped_by_dictionary += s.skipped_by_dictionary;
+    into.decoded += s.decoded;
+    into.skipped_by_index += s.skipped_by_index;
+    into.decided_by_partition += s.decided_by_partition;
+    into.by_column_type += s.by_column_type;
+}
+
+/// Runs `f`, turning a panic into an error message (decoders of hostile files can panic).
+fn contain<T>(f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(payload) => {
+            let msg = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            let msg: String = msg.chars().take(160).collect();
+            Err(format!(
+                "the Parquet decoder failed on this file (internal panic: {msg})"
+            ))
+        }
+    }
+}
+
+/// One probe per identifier kind, built on first use and shared by all files.
+struct ProbeCache<'a> {
+    subjects: &'a [String],
+    probes: Mutex<HashMap<IdKind, Arc<Probe>>>,
+    path_ids: std::sync::OnceLock<PathIds>,
+}
+
+/// The subjects a Hive partition value names, the way an engine that infers the
+/// partition's type compares it: as text, as an integer ("007" is 7) or as a UUID.
+#[derive(Default)]
+struct PathIds {
+    text: HashMap<String, Vec<u32>>,
+    int: HashMap<i128, Vec<u32>>,
+    uuid: HashMap<[u8; 16], Vec<u32>>,
+}
+
+impl PathIds {
+    fn new(subjects: &[String]) -> PathIds {
+        let mut p = PathIds::default();
+        for (i, id) in subjects.iter().enumerate() {
+            let i = i as u32;
+            p.text.entry(id.clone()).or_default().push(i);
+            if let Ok(v) = id.trim().parse::<i128>() {
+                p.int.entry(v).or_default().push(i);
+            }
+            if let Some(u) = probe::parse_uuid(id) {
+                p.uuid.entry(u).or_default().push(i);
+            }
+        }
+        p
+    }
+
+    fn matching(&self, value: &str, out: &mut BTreeSet<u32>) {
+        if value == "__HIVE_DEFAULT_PARTITION__" {
+            return; // null
+        }
+        let mut add = |v: Option<&Vec<u32>>| out.extend(v.into_iter().flatten().copied());
+        add(self.text.get(value));
+        if let Ok(v) = value.trim().parse::<i128>() {
+            add(self.int.get(&v));
+        }
+        if let Some(u) = probe::parse_uuid(value) {
+            add(self.uuid.get(&u));
+        }
+    }
+}
+
+impl<'a> ProbeCache<'a> {
+    fn new(subjects: &'a [String]) -> Self {
+        ProbeCache {
+            subjects,
+            probes: Mutex::new(HashMap::new()),
+            path_ids: std::sync::OnceLock::new(),
+        }
+    }
+
+    fn path_ids(&self) -> &PathIds {
+        self.path_ids.get_or_init(|| PathIds::new(self.subjects))
+    }
+
+    fn get(&self, kind: IdKind) -> Arc<Probe> {
+        let mut m = self.probes.lock().unwrap_or_else(|p| p.into_inner());
+        m.entry(kind)
+            .or_insert_with(|| Arc::new(Probe::new(kind, self.subjects)))
+            .clone()
+    }
+}
+
+/// How an identifier column of this schema type is matched, or why it cannot be.
+pub fn id_kind(descr: &parquet::schema::types::ColumnDescriptor) -> Result<IdKind, String> {
+    let name = descr.path().string();
+    if descr.max_rep_level() > 0 {
+        return Err(format!(
+            "identifier column {name} is repeated (a list); only flat columns are supported"
+        ));
+    }
+    let logical = descr.logical_type_ref();
+    let converted = descr.converted_type();
+    let unsupported = |what: &str| {
+        Err(format!(
+            "identifier column {name} has unsupported type {what}"
+        ))
+    };
+    // Types in the words of the Parquet spec, not Rust's Debug.
+    let words = |l: &LogicalType| match l {
+        LogicalType::Decimal(d) => format!("DECIMAL({}, {})", d.precision, d.scale),
+        LogicalType::Unknown => "NULL (a column of nulls only)".into(),
+        LogicalType::Timestamp { .. } => "TIMESTAMP".into(),
+        LogicalType::Time { .. } => "TIME".into(),
+        LogicalType::Integer(i) => format!(
+            "INT({}, {})",
+            i.bit_width,
+            if i.is_signed { "signed" } else { "unsigned" }
+        ),
+        other => format!("{other:?}").to_uppercase(),
+    };
+    match descr.physical_type() {
+        PhysicalType::BYTE_ARRAY => match logical {
+            None
+            | Some(
+                LogicalType::String | LogicalType::Enum | LogicalType::Json | LogicalType::Unknown,
+            ) => {
+                if matches!(converted, ConvertedType::DECIMAL) {
+                    return unsupported("DECIMAL");
+                }
+                Ok(IdKind::Bytes)
+            }
+            Some(other) => unsupported(&words(other)),
+        },
+        PhysicalType::INT32 | PhysicalType::INT64 => {
+            let signed = match (logical, converted) {
+                (Some(LogicalType::Integer(t)), _) => t.is_signed,
+                (
+                    None,
+                    ConvertedType::NONE
+                    | ConvertedType::INT_8
+                    | ConvertedType::INT_16
+                    | ConvertedType::INT_32
+                    | ConvertedType::INT_64,
+                ) => true,
+                (
+                    None,
+                    ConvertedType::UINT_8
+                    | ConvertedType::UINT_16
+                    | ConvertedType::UINT_32
+                    | ConvertedType::UINT_64,
+                ) => false,
+                (Some(other), _) => return unsupported(&words(other)),
+                (None, other) => return unsupported(&format!("{other}")),
+            };
+            Ok(if descr.physical_type() == PhysicalType::INT32 {
+                IdKind::Int32 { signed }
+            } else {
+                IdKind::Int64 { signed }
+            })
+        }
+        PhysicalType::FIXED_LEN_BYTE_ARRAY => match logical {
+            Some(LogicalType::Uuid) => Ok(IdKind::Fixed {
+                len: 16,
+                uuid: true,
+            }),
+            None if converted == ConvertedType::NONE && descr.type_length() > 0 => {
+                Ok(IdKind::Fixed {
+                    len: descr.type_length() as usize,
+                    uuid: false,
+                })
+            }
+            Some(other) => unsupported(&words(other)),
+            None => unsupported(&format!("{converted}")),
+        },
+        other => unsupported(&other.to_string()),
+    }
+}
+
+/// What a scan read from the store.
+#[derive(Default)]
+struct ReadCounters {
+    bytes: AtomicU64,
+    requests: AtomicU64,
+}
+
+/// Ranged reads of one object through the store, bounds-checked against its listed size
+/// and counted.
+struct ObjectReader<'a> {
+    inner: Box<dyn RangeRead>,
+    size: u64,
+    counter: &'a ReadCounters,
+    /// A range fetched ahead in one read (a remote file's bloom filters): its offset and
+    /// bytes. Reads inside it are answered from memory.
+    prefetched: Option<(u64, Vec<u8>)>,
+}
+
+impl ObjectReader<'_> {
+    fn read_into(&self, offset: u64, len: u64, buf: &mut Vec<u8>) -> Result<(), String> {
+        if offset.checked_add(len).is_none_or(|end| end > self.size) {
+            return Err(format!(
+                "a read of {len} bytes at offset {offset} runs past the end of the file ({} bytes)",
+                self.size
+            ));
+        }
+        if let Some((base, data)) = &self.prefetched
+            && offset >= *base
+            && offset + len <= base + data.len() as u64
+        {
+            let at = (offset - base) as usize;
+            buf.clear();
+            buf.extend_from_slice(&data[at..at + len as usize]);
+            return Ok(());
+        }
+        self.inner
+            .read_into(offset, len, buf)
+            .map_err(|e| e.message)?;
+        self.counter.bytes.fetch_add(len, Ordering::Relaxed);
+        self.counter.requests.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn read(&self, offset: u64, len: u64) -> Result<Vec<u8>, String> {
+        let mut buf = Vec::new();
+        self.read_into(offset, len, &mut buf)?;
+        Ok(buf)
+    }
+}
+
+/// Column chunk bytes held in memory, addressed by file offset (for the generic decoder).
+struct ChunkSlice {
+    start: u64,
+    data: Bytes,
+}
+
+impl Length for ChunkSlice {
+    fn len(&self) -> u64 {
+        self.start + self.data.len() as u64
+    }
+}
+
+impl ChunkReader for ChunkSlice {
+    type T = bytes::buf::Reader<Bytes>;
+    fn get_read(&self, start: u64) -> parquet::errors::Result<Self::T> {
+        use bytes::Buf;
+        let off = start
+            .checked_sub(self.start)
+            .filter(|&o| o <= self.data.len() as u64);
+        let off = off.ok_or_else(|| {
+            parquet::errors::ParquetError::General("read outside the column chunk".into())
+        })?;
+        Ok(self.data.slice(off as usize..).reader())
+    }
+    fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<Bytes> {
+        let off = start.checked_sub(self.start).map(|o| o as usize);
+        match off {
+            Some(o) if o.checked_add(length).is_some_and(|e| e <= self.data.len()) => {
+                Ok(self.data.slice(o..o + length))
+            }
+            _ => Err(parquet::errors::ParquetError::General(
+                "read outside the column chunk".into(),
+            )),
+        }
+    }
+}
+
+/// Reads and decodes the footer, with its length capped before anything is allocated.
+/// Bytes read from the end of a file in the first request: most footers fit, so a remote
+/// store answers the footer in one round trip.
+const FOOTER_GUESS: u64 = 8 << 10;
+
+/// Reads and decodes the footer, with its length capped before anything is allocated.
+fn read_footer(r: &ObjectReader<'_>, limits: &Limits) -> Result<(ParquetMetaData, String), String> {
+    if r.size < 12 {
+        return Err(format!("not a Parquet file: {} bytes is too short", r.size));
+    }
+    // One read of the tail; the leading magic is checked when the read reaches it.
+    let first = r.size.min(FOOTER_GUESS);
+    let tail = r.read(r.size - first, first)?;
+    let magic = &tail[tail.len() - 4..];
+    if magic == b"PARE" {
+        return Err("encrypted Parquet (PARE footer) is not supported".into());
+    }
+    if magic != b"PAR1" || (first == r.size && &tail[..4] != b"PAR1") {
+        return Err("not a Parquet file: the PAR1 magic bytes are missing".into());
+    }
+    let n = tail.len();
+    let len = u64::from(u32::from_le_bytes([
+        tail[n - 8],
+        tail[n - 7],
+        tail[n - 6],
+        tail[n - 5],
+    ]));
+    if len > r.size - 12 {
+        return Err(format!(
+            "corrupt footer: declares {len} bytes in a {} byte file",
+            r.size
+        ));
+    }
+    if len > limits.max_footer_bytes as u64 {
+        return Err(format!(
+            "footer of {len} bytes is over the {} byte limit",
+            limits.max_footer_bytes
+        ));
+    }
+    let footer = if len + 8 <= first {
+        tail[n - 8 - len as usize..n - 8].to_vec()
+    } else {
+        r.read(r.size - 8 - len, len)?
+    };
+    thrift::check_struct(&footer).map_err(|e| {
+        format!(
+            "corrupt footer: its Thrift encoding is malformed ({})",
+            e.0.trim_start_matches("page header ")
+        )
+    })?;
+    let meta = ParquetMetaDataReader::decode_metadata(&footer)
+        .map_err(|e| format!("corrupt footer: {e}"))?;
+    use sha2::Digest;
+    Ok((
+        meta,
+        crate::domain::subjects::hex(&sha2::Sha256::digest(&footer)),
+    ))
+}
+
+struct IdColumn {
+    index: usize,
+    descr: ColumnDescPtr,
+    probe: Arc<Probe>,
+}
+
+/// The identifier columns of a file: for each configured name, the flat column whose path
+/// is that name (ignoring case unless `exact`), with its index. Two columns that differ
+/// only in case, or a name that is a list, map or struct, are errors; a name the file
+/// does not have is left out.
+pub(crate) fn resolve_id_columns(
+    schema: &parquet::schema::types::SchemaDescriptor,
+    id_columns: &[String],
+    exact: bool,
+) -> Result<Vec<(usize, ColumnDescPtr)>, String> {
+    let same = |a: &str, b: &str| {
+        if exact {
+            a == b
+        } else if a.is_ascii() && b.is_ascii() {
+            a.eq_ignore_ascii_case(b)
+        } else {
+            a.to_lowercase() == b.to_lowercase()
+        }
+    };
+    let mut out: Vec<(usize, ColumnDescPtr)> = Vec::new();
+    for name in id_columns {
+        let found: Vec<(usize, &ColumnDescPtr)> = schema
+            .columns()
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| same(&c.path().string(), name))
+            .collect();
+        match found.as_slice() {
+            [] => {
+                // A nested column of that name holds no flat values to match.
+                if let Some(f) = schema
+                    .root_schema()
+                    .get_fields()
+                    .iter()
+                    .find(|f| f.is_group() && same(f.name(), name))
+                {
+                    let what = match f.get_basic_info().converted_type() {
+                        ConvertedType::LIST => "a list",
+                        ConvertedType::MAP | ConvertedType::MAP_KEY_VALUE => "a map",
+                        _ => match f.get_basic_info().logical_type_ref() {
+                            Some(LogicalType::List) => "a list",
+                            Some(LogicalType::Map) => "a map",
+                            _ => "a struct",
+                        },
+                    };
+                    return Err(format!(
+                        "identifier column {} is {what}, not a flat column: its values cannot \
+                         be matched (name a struct field as a.b)",
+                        f.name()
+                    ));
+                }
+            }
+            [(i, d)] => {
+                if !out.iter().any(|(j, _)| j == i) {
+                    out.push((*i, (*d).clone()));
+                }
+            }
+            many => {
+                let names: Vec<String> = many.iter().map(|(_, d)| d.path().string()).collect();
+                return Err(format!(
+                    "columns {} differ only in case: which one is the identifier column {name} \
+                     is ambiguous (Glue, Athena and Spark read them as one)",
+                    names.join(" and ")
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The identifier columns whose value a file's path gives (`user_id=42/`), with the
+/// subjects those values name.
+fn path_subjects(
+    table: &Table,
+    f: &ObjectMeta,
+    exact: bool,
+    probes: &ProbeCache<'_>,
+) -> (Vec<String>, BTreeSet<u32>) {
+    let mut columns = Vec::new();
+    let mut subjects = BTreeSet::new();
+    for (key, value) in partition_values(&table.path, &f.path) {
+        let is_id = table.id_columns.iter().any(|c| {
+            if exact {
+                c == &key
+            } else {
+                c.to_lowercase() == key.to_lowercase()
+            }
+        });
+        if is_id {
+            if !columns.contains(&key) {
+                columns.push(key.clone());
+            }
+            probes.path_ids().matching(&value, &mut subjects);
+        }
+    }
+    (columns, subjects)
+}
+
+fn scan_file(
+    req: &ScanRequest<'_>,
+    f: &ObjectMeta,
+    table: &Table,
+    probes: &ProbeCache<'_>,
+    counter: &ReadCounters,
+) -> Result<FileOutcome, String> {
+    let id_columns = &table.id_columns;
+    let inner = req.store.open(f).map_err(|e| e.message)?;
+    let mut reader = ObjectReader {
+        inner,
+        size: f.size,
+        counter,
+        prefetched: None,
+    };
+    let (meta, footer_sha256) = read_footer(&reader, &req.options.limits)?;
+    let schema = meta.file_metadata().schema_descr();
+    let mut cols = Vec::new();
+    for (index, descr) in resolve_id_columns(schema, id_columns, req.options.exact_column_names)? {
+        let kind = id_kind(&descr)?;
+        cols.push(IdColumn {
+            index,
+            descr,
+            probe: probes.get(kind),
+        });
+    }
+    let (partition_columns, path_subjects) =
+        path_subjects(table, f, req.options.exact_column_names, probes);
+    if cols.is_empty() && partition_columns.is_empty() {
+        return Err(format!(
+            "has none of the identifier columns {}",
+            id_columns.join(", ")
+        ));
+    }
+    let declared = meta.file_metadata().num_rows();
+    let mut sum = 0i64;
+    for rg in meta.row_groups() {
+        if rg.num_rows() < 0 {
+            return Err("corrupt footer: a row group has a negative row count".into());
+        }
+        sum = sum.saturating_add(rg.num_rows());
+    }
+    if sum != declared {
+        return Err(format!(
+            "corrupt footer: row groups hold {sum} rows, the file says {declared}"
+        ));
+    }
+    if req.store.is_remote()
+        && req.options.use_bloom_filters
+        && let Some((lo, hi)) = bloom_span(&meta, &cols).filter(|&(_, hi)| hi <= reader.size)
+    {
+        reader.prefetched = Some((lo, reader.read(lo, hi - lo)?));
+    }
+    // What the subject index rules out (None: it cannot speak for this file).
+    let ruled_out = req.index.and_then(|ix| {
+        let fp = crate::domain::index::Fingerprint::of(f, footer_sha256.clone());
+        let probes: Vec<(String, &[u64])> = cols
+            .iter()
+            .map(|c| (c.descr.path().string(), c.probe.index_present(ix)))
+            .collect();
+        ix.ruled_out(&fp, &probes)
+    });
+    let results: Vec<Result<RgOutcome, String>> = meta
+        .row_groups()
+        .par_iter()
+        .enumerate()
+        .map(|(i, rg)| {
+            if ruled_out.as_ref().is_some_and(|r| r.get(i) == Some(&true)) {
+                return Ok(RgOutcome {
+                    stats: RowGroupStats {
+                        total: 1,
+                        skipped_by_index: 1,
+                        ..RowGroupStats::default()
+                    },
+                    residual_rows: 0,
+                    per_subject: BTreeMap::new(),
+                    rows: Vec::new(),
+                });
+            }
+            scan_row_group(req, &reader, i, rg, &cols)
+        })
+        .collect();
+    let mut out = FileOutcome {
+        rows: declared as u64,
+        footer_sha256,
+        indexed: ruled_out.is_some(),
+        partition_columns,
+        ..FileOutcome::default()
+    };
+    for (i, r) in results.into_iter().enumerate() {
+        let rg = r?;
+        add_stats(&mut out.stats, &rg.stats);
+        out.residual_rows += rg.residual_rows;
+        for (s, n) in rg.per_subject {
+            *out.per_subject.entry(s).or_default() += n;
+        }
+        if !rg.rows.is_empty() {
+            out.matched_rows.push((i, rg.rows));
+        }
+    }
+    // A subject named by the path owns every row of the file.
+    if !path_subjects.is_empty() {
+        out.residual_rows = out.rows;
+        for s in path_subjects {
+            out.per_subject.insert(s, out.rows);
+        }
+        if req.collect_rows {
+            out.matched_rows = meta
+                .row_groups()
+                .iter()
+                .enumerate()
+                .filter(|(_, rg)| rg.num_rows() > 0)
+                .map(|(i, rg)| (i, (0..rg.num_rows() as u32).collect()))
+                .collect();
+        }
+    }
+    Ok(out)
+}
+
+/// Largest span of bloom filters fetched in one read.
+const BLOOM_SPAN_MAX: u64 = 16 << 20;
+
+/// The byte span holding the bloom filters of a file's identifier columns, when they lie
+/// close together (writers put them side by side before the footer) so that one read of
+/// the span beats a round trip per filter: every filter's length recorded, the span at
+/// most [`BLOOM_SPAN_MAX`] and at least half filled by the filters.
+fn bloom_span(meta: &ParquetMetaData, cols: &[IdColumn]) -> Option<(u64, u64)> {
+    let (mut lo, mut hi, mut filled, mut count) = (u64::MAX, 0u64, 0u64, 0);
+    for rg in meta.row_groups() {
+        for c in cols {
+            let chunk = rg.column(c.index);
+            let Some(offset) = chunk.bloom_filter_offset() else {
+                continue;
+            };
+            let offset = u64::try_from(offset).ok()?;
+            let len = u64::try_from(chunk.bloom_filter_length()?).ok()?;
+            lo = lo.min(offset);
+            hi = hi.max(offset.checked_add(len)?);
+            filled += len;
+            count += 1;
+        }
+    }
+    (count > 1 && hi - lo <= BLOOM_SPAN_MAX && filled * 2 >= hi - lo).then_some((lo, hi))
+}
+
+/// What one row group holds.
+struct RgOutcome {
+    stats: RowGroupStats,
+    /// Distinct matching rows.
+    residual_rows: u64,
+    per_subject: BTreeMap<u32, u64>,
+    /// The matching rows' positions, ascending (only when the request collects them).
+    rows: Vec<u32>,
+}
+
+enum ChunkDecision {
+    /// No subject ID can be a value of the column's type (the schema decides).
+    Type,
+    Statistics,
+    Bloom,
+    Read(ChunkScan),
+}
+
+fn scan_row_group(
+    req: &ScanRequest<'_>,
+    reader: &ObjectReader<'_>,
+    rg_index: usize,
+    rg: &RowGroupMetaData,
+    cols: &[IdColumn],
+) -> Result<RgOutcome, String> {
+    let mut stats = RowGroupStats {
+        total: 1,
+        ..RowGroupStats::default()
+    };
+    let rows = rg.num_rows() as u64;
+    // A row group without rows holds nothing, whatever its offsets say (pyarrow writes
+    // `data_page_offset = 0` there); one whose identifiers all come from the path is
+    // decided by the path.
+    if rows == 0 || cols.is_empty() {
+        if rows == 0 {
+            stats.decoded = 1;
+        } else {
+            stats.decided_by_partition = 1;
+        }
+        return Ok(RgOutcome {
+            stats,
+            residual_rows: 0,
+            per_subject: BTreeMap::new(),
+            rows: Vec::new(),
+        });
+    }
+    let mut matches: Vec<(u32, u32)> = Vec::new();
+    let mut decisions = Vec::with_capacity(cols.len());
+    for c in cols {
+        let chunk = rg.column(c.index);
+        let at = |e: String| {
+            format!(
+                "row group {rg_index}, column {}: {e}",
+                c.descr.path().string()
+            )
+        };
+        let d = decide_chunk(req, reader, rg, chunk, c).map_err(at)?;
+        if let ChunkDecision::Read(cs) = &d {
+            if cs.rows != rows {
+                return Err(at(format!(
+                    "pages hold {} rows, the footer says {rows}",
+                    cs.rows
+                )));
+            }
+            matches.extend_from_slice(&cs.matches);
+        }
+        decisions.push(d);
+    }
+    // The row group is ruled out by the strongest reason that covers every column.
+    if decisions.iter().all(|d| matches!(d, ChunkDecision::Type)) {
+        stats.skipped_by_statistics = 1;
+        stats.by_column_type = 1;
+    } else if decisions
+        .iter()
+        .all(|d| matches!(d, ChunkDecision::Statistics | ChunkDecision::Type))
+    {
+        stats.skipped_by_statistics = 1;
+    } else if decisions
+        .iter()
+        .all(|d| !matches!(d, ChunkDecision::Read(_)))
+    {
+        stats.skipped_by_bloom_filter = 1;
+    } else if decisions.iter().all(|d| match d {
+        ChunkDecision::Read(cs) => cs.pages_decoded == 0,
+        _ => true,
+    }) {
+        stats.skipped_by_dictionary = 1;
+    } else {
+        stats.decoded = 1;
+    }
+    let mut out = RgOutcome {
+        stats,
+        residual_rows: 0,
+        per_subject: BTreeMap::new(),
+        rows: Vec::new(),
+    };
+    matches.sort_unstable();
+    matches.dedup();
+    let mut last = None;
+    for (row, subject) in &matches {
+        if last != Some(*row) {
+            out.residual_rows += 1;
+            last = Some(*row);
+            if req.collect_rows {
+                out.rows.push(*row);
+            }
+        }
+        *out.per_subject.entry(*subject).or_insert(0u64) += 1;
+    }
+    Ok(out)
+}
+
+fn decide_chunk(
+    req: &ScanRequest<'_>,
+    reader: &ObjectReader<'_>,
+    rg: &RowGroupMetaData,
+    chunk: &ColumnChunkMetaData,
+    c: &IdColumn,
+) -> Result<ChunkDecision, String> {
+    let opts = &req.options;
+    if c.probe.is_empty() {
+        return Ok(ChunkDecision::Type);
+    }
+    if chunk.num_values() != rg.num_rows() {
+        return Err(format!(
+            "column chunk has {} values, the row group {} rows",
+            chunk.num_values(),
+            rg.num_rows()
+        ));
+    }
+    if opts.use_statistics && rules_out_by_statistics(chunk, &c.probe) {
+        return Ok(ChunkDecision::Statistics);
+    }
+    if opts.use_bloom_filters
+        && let Some(offset) = chunk.bloom_filter_offset()
+    {
+        let hashes = c.probe.bloom_hashes();
+        let rules_out = with_buffer(&BLOOM_BUF, |buf| {
+            let bitset = read_bloom_bitset(reader, offset, chunk.bloom_filter_length(), buf)?;
+            Ok::<_, String>(!hashes.iter().any(|&h| bloom::may_contain(bitset, h)))
+        })?;
+        if rules_out {
+            return Ok(ChunkDecision::Bloom);
+        }
+    }
+    let (start, len) = chunk_range(chunk, reader.size, opts)?;
+    with_buffer(&CHUNK_BUF, |data| {
+        reader.read_into(start, len, data)?;
+        decode_chunk(data, start, rg, chunk, c, opts)
+    })
+    .map(ChunkDecision::Read)
+}
+
+/// A column chunk's byte range (from its dictionary page, if any), checked against the
+/// file size and the chunk limit before anything is read.
+fn chunk_range(
+    chunk: &ColumnChunkMetaData,
+    file_size: u64,
+    opts: &ScanOptions,
+) -> Result<(u64, u64), String> {
+    let start = match chunk.dictionary_page_offset() {
+        Some(d) if d > 0 && d < chunk.data_page_offset() => d,
+        _ => chunk.data_page_offset(),
+    };
+    let len = chunk.compressed_size();
+    if start < 4
+        || len < 0
+        || (start as u64).saturating_add(len as u64) > file_size.saturating_sub(8)
+    {
+        return Err(format!(
+            "corrupt footer: column chunk at {start}+{len} lies outside the file"
+        ));
+    }
+    if len as u64 > opts.limits.max_chunk_bytes {
+        return Err(format!(
+            "column chunk of {len} bytes is over the {} byte limit",
+            opts.limits.max_chunk_bytes
+        ));
+    }
+    Ok((start as u64, len as u64))
+}
+
+/// What the index keeps of one file: its fingerprint, its identifier columns, and per row
+/// group and column the filter of the values' keyed hashes; plus every distinct hash (for
+/// the lake-wide set).
+pub(crate) fn index_file(
+    store: &dyn Store,
+    f: &ObjectMeta,
+    id_columns: &[String],
+    key: &crate::domain::index::IndexKey,
+    opts: &ScanOptions,
+) -> Result<(crate::domain::index::FileEntry, Vec<u64>), String> {
+    let reader = ObjectReader {
+        inner: store.open(f).map_err(|e| e.message)?,
+        size: f.size,
+        counter: &ReadCounters::default(),
+        prefetched: None,
+    };
+    let (meta, footer_sha256) = read_footer(&reader, &opts.limits)?;
+    let schema = meta.file_metadata().schema_descr();
+    let mut cols = Vec::new();
+    for (i, d) in resolve_id_columns(schema, id_columns, opts.exact_column_names)? {
+        let kind = id_kind(&d)?;
+        cols.push((i, d, kind));
+    }
+    let mut all = Vec::new();
+    let mut row_groups = Vec::with_capacity(meta.num_row_groups());
+    let mut buf = Vec::new();
+    for (g, rg) in meta.row_groups().iter().enumerate() {
+        let mut filters = Vec::with_capacity(cols.len());
+        for (i, descr, kind) in &cols {
+            if rg.num_rows() == 0 {
+                filters.push(crate::domain::index::RowGroupFilter::build(Vec::new())?);
+                continue;
+            }
+            let chunk = rg.column(*i);
+            let (start, len) = chunk_range(chunk, f.size, opts)?;
+            reader.read_into(start, len, &mut buf)?;
+            let at = |e: String| format!("row group {g}, column {}: {e}", descr.path().string());
+            let mut hashes = Vec::new();
+            let mut hash = |v: Value<'_>| {
+                hashes.push(match v {
+                    Value::Bytes(b) => key.bytes(b),
+                    Value::Int(x) => key.int(x),
+                })
+            };
+            // Dictionary and PLAIN pages are read directly; other encodings generically.
+            let from_dictionary = with_buffer(&SCRATCH, |scratch| {
+                match pages::chunk_values_fast(
+                    &buf,
+                    chunk.compression(),
+                    &opts.limits,
+                    *kind,
+                    descr.max_def_level(),
+                    opts.verify_crc,
+                    scratch,
+                    &mut hash,
+                ) {
+                    Ok(done) => Ok(done),
+                    Err(ChunkError::Unsupported(_)) => Ok(false),
+                    Err(ChunkError::Corrupt(e)) => Err(e),
+                }
+            })
+            .map_err(at)?;
+            if !from_dictionary {
+                hashes.clear();
+                visit_values(
+                    Bytes::copy_from_slice(&buf),
+                    start,
+                    chunk,
+                    descr,
+                    *kind,
+                    rg.num_rows(),
+                    opts,
+                    &mut |_, v| {
+                        hashes.push(match v {
+                            Value::Bytes(b) => key.bytes(b),
+                            Value::Int(x) => key.int(x),
+                        })
+                    },
+                )
+                .map_err(at)?;
+            }
+            hashes.sort_unstable();
+            hashes.dedup();
+            all.extend_from_slice(&hashes);
+            filters.push(crate::domain::index::RowGroupFilter::build(hashes)?);
+        }
+        row_groups.push(filters);
+    }
+    all.sort_unstable();
+    all.dedup();
+    Ok((
+        crate::domain::index::FileEntry {
+            fingerprint: crate::domain::index::Fingerprint::of(f, footer_sha256),
+            columns: cols.iter().map(|(_, d, _)| d.path().string()).collect(),
+            row_groups,
+        },
+        all,
+    ))
+}
+
+fn decode_chunk(
+    data: &[u8],
+    start: u64,
+    rg: &RowGroupMetaData,
+    chunk: &ColumnChunkMetaData,
+    c: &IdColumn,
+    opts: &ScanOptions,
+) -> Result<ChunkScan, String> {
+    let spec = ChunkSpec {
+        probe: &c.probe,
+        codec: chunk.compression(),
+        max_def: c.descr.max_def_level(),
+        limits: opts.limits,
+        verify_crc: opts.verify_crc,
+        expected_rows: rg.num_rows() as u64,
+    };
+    let fast = if opts.use_dictionaries {
+        with_buffer(&SCRATCH, |scratch| {
+            Ok(pages::scan_chunk(data, &spec, scratch))
+        })?
+    } else {
+        Err(ChunkError::Unsupported(
+            "dictionary skipping disabled".into(),
+        ))
+    };
+    match fast {
+        Ok(cs) => Ok(cs),
+        Err(ChunkError::Corrupt(e)) => Err(e),
+        Err(ChunkError::Unsupported(_)) => generic_chunk(
+            Bytes::copy_from_slice(data),
+            start,
+            chunk,
+            c,
+            rg.num_rows(),
+            opts,
+        ),
+    }
+}
+
+/// Reads a column chunk's bloom filter bitset into `buf`, checking its header.
+fn read_bloom_bitset<'b>(
+    reader: &ObjectReader<'_>,
+    offset: i64,
+    length: Option<i32>,
+    buf: &'b mut Vec<u8>,
+) -> Result<&'b [u8], String> {
+    let offset = u64::try_from(offset)
+        .map_err(|_| "corrupt footer: negative bloom filter offset".to_string())?;
+    // With the length recorded, one read; otherwise the header first, then the bitset.
+    let guess = match length {
+        Some(l) if l > 0 => l as u64,
+        _ => 64.min(reader.size.saturating_sub(offset)),
+    };
+    reader.read_into(offset, guess, buf)?;
+    let (num_bytes, hlen) =
+        thrift::read_bloom_header(buf).map_err(|e| format!("malformed bloom filter: {e}"))?;
+    let total = hlen as u64 + u64::from(num_bytes);
+    if let Some(l) = length.filter(|&l| l > 0 && l as u64 != total) {
+        return Err(format!(
+            "malformed bloom filter: {total} bytes, the footer says {l}"
+        ));
+    }
+    if buf.len() as u64 != total {
+        reader.read_into(offset, total, buf)?;
+    }
+    Ok(&buf[hlen..])
+}
+
+thread_local! {
+    /// Buffers reused on each worker thread: the decompressed page, the column chunk and
+    /// the bloom filter. A scan allocates them once per thread, not once per chunk.
+    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    static CHUNK_BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    static BLOOM_BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Buffers larger than this are released after use rather than kept per thread.
+const KEEP_BUFFER_BYTES: usize = 64 << 20;
+
+/// Runs `f` with a thread's reusable buffer (a fresh one if it is already in use).
+fn with_buffer<T>(
+    key: &'static std::thread::LocalKey<RefCell<Vec<u8>>>,
+    f: impl FnOnce(&mut Vec<u8>) -> Result<T, String>,
+) -> Result<T, String> {
+    key.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buf) => {
+            let r = f(&mut buf);
+            if buf.capacity() > KEEP_BUFFER_BYTES {
+                *buf = Vec::new();
+            }
+            r
+        }
+        Err(_) => f(&mut Vec::new()),
+    })
+}
+
+/// Min/max statistics prove no subject ID can be in the chunk.
+fn rules_out_by_statistics(chunk: &ColumnChunkMetaData, probe: &Probe) -> bool {
+    let Some(st) = chunk.statistics() else {
+        return false;
+    };
+    if st
+        .null_count_opt()
+        .is_some_and(|n| n as i64 == chunk.num_values())
+        && chunk.num_values() > 0
+    {
+        return true; // every value is null
+    }
+    let unsigned_kind = matches!(
+        probe.kind(),
+        IdKind::Int32 { signed: false } | IdKind::Int64 { signed: false }
+    );
+    match st {
+        Statistics::Int32(s) => {
+            if st.is_min_max_deprecated() && unsigned_kind {
+                return false;
+            }
+            match (s.min_opt(), s.max_opt()) {
+                (Some(&lo), Some(&hi)) => !probe.ints_in_range(i64::from(lo), i64::from(hi)),
+                _ => false,
+            }
+        }
+        Statistics::Int64(s) => {
+            if st.is_min_max_deprecated() && unsigned_kind {
+                return false;
+            }
+            match (s.min_opt(), s.max_opt()) {
+                (Some(&lo), Some(&hi)) => !probe.ints_in_range(lo, hi),
+                _ => false,
+            }
+        }
+        Statistics::ByteArray(_) | Statistics::FixedLenByteArray(_) => {
+            // Old writers ordered byte arrays as signed: only the newer fields are trusted.
+            if st.is_min_max_deprecated() {
+                return false;
+            }
+            match (st.min_bytes_opt(), st.max_bytes_opt()) {
+                (Some(lo), Some(hi)) => !probe.bytes_in_range(lo, hi),
+                _ => false,
+            }
+        }
+        _ => false,
+    }
+}
+
+/// Decodes a chunk with the `parquet` crate's generic column reader (any encoding and
+/// codec it supports) after checking every page header's declared sizes.
+fn generic_chunk(
+    data: Bytes,
+    start: u64,
+    chunk: &ColumnChunkMetaData,
+    c: &IdColumn,
+    rows: i64,
+    opts: &ScanOptions,
+) -> Result<ChunkScan, String> {
+    let probe = &c.probe;
+    let mut out = ChunkScan::default();
+    let total = visit_values(
+        data,
+        start,
+        chunk,
+        &c.descr,
+        probe.kind(),
+        rows,
+        opts,
+        &mut |row, v| {
+            let hit = match v {
+                Value::Bytes(b) => probe.bytes(b),
+                Value::Int(i) => probe.int64(i),
+            };
+            if let Some(s) = hit {
+                out.matches.push((row, s));
+            }
+        },
+    )?;
+    out.rows = total;
+    out.pages_decoded = 1;
+    Ok(out)
+}
+
+/// One identifier value as the scan compares it: the bytes of a byte-array or
+/// fixed-length value, or an integer in the probe's numeric form (unsigned INT32 as its
+/// value, 64-bit as its bit pattern).
+#[derive(Debug, Clone, Copy)]
+pub enum Value<'a> {
+    Bytes(&'a [u8]),
+    Int(i64),
+}
+
+/// Decodes every value of a column chunk with the parquet crate's generic reader, after
+/// the same page-header checks as the scan, calling `visit(row within the row group,
+/// value)` for each non-null value; returns the rows covered.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn visit_values(
+    data: Bytes,
+    start: u64,
+    chunk: &ColumnChunkMetaData,
+    descr: &ColumnDescPtr,
+    kind: IdKind,
+    rows: i64,
+    opts: &ScanOptions,
+    visit: &mut dyn FnMut(u32, Value<'_>),
+) -> Result<u64, String> {
+    use parquet::column::reader::{ColumnReader, get_column_reader};
+    use parquet::data_type::AsBytes;
+    use parquet::file::serialized_reader::SerializedPageReader;
+
+    let page_rows = pages::check_page_headers(
+        &data,
+        &opts.limits,
+        rows as u64,
+        pages::min_plain_bytes(kind),
+    )
+    .map_err(|e| match e {
+        ChunkError::Corrupt(m) | ChunkError::Unsupported(m) => m,
+    })?;
+    if page_rows != rows as u64 {
+        return Err(format!(
+            "pages hold {page_rows} rows, the footer says {rows}"
+        ));
+    }
+    let slice = Arc::new(ChunkSlice { start, data });
+    let pages =
+        SerializedPageReader::new(slice, chunk, rows as usize, None).map_err(|e| e.to_string())?;
+    let reader = get_column_reader(descr.clone(), Box::new(pages));
+    let max_def = descr.max_def_level();
+    let mut defs: Vec<i16> = Vec::new();
+    let mut done = 0u64;
+    const BATCH: usize = 8192;
+
+    // Walks one batch: `values` are the non-null values in order, `defs` the levels.
+    fn walk<V>(
+        done: &mut u64,
+        defs: &[i16],
+        levels: usize,
+        max_def: i16,
+        values: &[V],
+        visit: &mut dyn FnMut(u32, &V),
+    ) -> Result<(), String> {
+        let base = *done as u32;
+        if max_def == 0 {
+            for (i, v) in values.iter().enumerate() {
+                visit(base + i as u32, v);
+            }
+            *done += values.len() as u64;
+        } else {
+            let mut vi = 0;
+            for (r, d) in defs[..levels].iter().enumerate() {
+                if *d == max_def {
+                    let v = values
+                        .get(vi)
+                        .ok_or("fewer values than definition levels")?;
+                    vi += 1;
+                    visit(base + r as u32, v);
+                }
+            }
+            *done += levels as u64;
+        }
+        Ok(())
+    }
+
+    macro_rules! drain {
+        ($reader:expr, $visit:expr) => {{
+            let mut r = $reader;
+            loop {
+                let mut values = Vec::new();
+                defs.clear();
+                let d = if max_def > 0 { Some(&mut defs) } else { None };
+                let (records, _values, levels) = r
+                    .read_records(BATCH, d, None, &mut values)
+                    .map_err(|e| e.to_string())?;
+                if records == 0 {
+                    break;
+                }
+                walk(&mut done, &defs, levels, max_def, &values, $visit)?;
+            }
+        }};
+    }
+    let unsigned32 = matches!(kind, IdKind::Int32 { signed: false });
+    match reader {
+        ColumnReader::ByteArrayColumnReader(r) => {
+            drain!(r, &mut |row, v: &parquet::data_type::ByteArray| visit(
+                row,
+                Value::Bytes(v.as_bytes())
+            ))
+        }
+        ColumnReader::FixedLenByteArrayColumnReader(r) => {
+            drain!(r, &mut |row, v: &parquet::data_type::FixedLenByteArray| {
+                visit(row, Value::Bytes(v.as_bytes()))
+            })
+        }
+        ColumnReader::Int32ColumnReader(r) => drain!(r, &mut |row, v: &i32| visit(
+            row,
+            Value::Int(if unsigned32 {
+                i64::from(*v as u32)
+            } else {
+                i64::from(*v)
+            })
+        )),
+        ColumnReader::Int64ColumnReader(r) => {
+            drain!(r, &mut |row, v: &i64| visit(row, Value::Int(*v)))
+        }
+        _ => return Err("identifier column has an unsupported physical type".into()),
+    }
+    Ok(done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use parquet::data_type::ByteArray;
+    use parquet::schema::types::{ColumnDescriptor, ColumnPath, Type as SchemaType};
+
+    fn chunk(
+        physical: PhysicalType,
+        logical: Option<LogicalType>,
+        stats: Statistics,
+    ) -> ColumnChunkMetaData {
+        let ty = SchemaType::primitive_type_builder("user_id", physical)
+            .with_logical_type(logical)
+            .with_length(if physical == PhysicalType::FIXED_LEN_BYTE_ARRAY {
+                16
+            } else {
+                -1
+            })
+            .build()
+            .unwrap();
+        let descr = ColumnDescriptor::new(Arc::new(ty), 1, 0, ColumnPath::from("user_id"));
+        ColumnChunkMetaData::builder(Arc::new(descr))
+            .set_num_values(100)
+            .set_statistics(stats)
+            .build()
+            .unwrap()
+    }
+
+    fn ids(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    /// check(column, ids, expected "ruled out by statistics")
+    fn check(c: &ColumnChunkMetaData, subjects: &[&str], want: bool) {
+        let probe = Probe::new(id_kind(c.column_descr()).unwrap(), &ids(subjects));
+        assert_eq!(
+            rules_out_by_statistics(c, &probe),
+            want,
+            "{subjects:?} {:?}",
+            c.statistics()
+        );
+    }
+
+    #[test]
+    fn statistics_rule_out_only_what_they_prove() {
+        let ints = chunk(
+            PhysicalType::INT64,
+            None,
+            Statistics::int64(Some(100), Some(200), None, Some(0), false),
+        );
+        check(&ints, &["99", "201"], true);
+        check(&ints, &["100"], false);
+        check(&ints, &["0150"], false);
+        check(&ints, &["not-a-number"], true); // no text ID can be an integer
+        let bytes = |lo: &str, hi: &str, deprecated: bool| {
+            chunk(
+                PhysicalType::BYTE_ARRAY,
+                Some(LogicalType::String),
+                Statistics::byte_array(
+                    Some(ByteArray::from(lo)),
+                    Some(ByteArray::from(hi)),
+                    None,
+                    Some(0),
+                    deprecated,
+                ),
+            )
+        };
+        check(&bytes("b", "d", false), &["a", "e", "da"], true);
+        check(&bytes("b", "d", false), &["c"], false);
+        check(&bytes("b", "d", false), &["d"], false);
+        // Old writers ordered byte arrays as signed: deprecated min/max prove nothing.
+        check(&bytes("b", "d", true), &["a"], false);
+        // All values null.
+        let nulls = chunk(
+            PhysicalType::INT64,
+            None,
+            Statistics::int64(None, None, None, Some(100), false),
+        );
+        check(&nulls, &["5"], true);
+        // Unsigned 32-bit: the physical max -1 is u32::MAX.
+        let uints = chunk(
+            PhysicalType::INT32,
+            Some(LogicalType::integer(32, false)),
+            Statistics::int32(Some(10), Some(-1), None, Some(0), false),
+        );
+        check(&uints, &["4294967295"], false);
+        check(&uints, &["9"], true);
+    }
+
+    #[test]
+    fn identifier_kinds_follow_the_schema() {
+        let kind = |p, l| {
+            id_kind(chunk(p, l, Statistics::int64(None, None, None, None, false)).column_descr())
+        };
+        assert_eq!(kind(PhysicalType::BYTE_ARRAY, None), Ok(IdKind::Bytes));
+        assert_eq!(
+            kind(PhysicalType::INT32, None),
+            Ok(IdKind::Int32 { signed: true })
+        );
+        assert_eq!(
+            kind(PhysicalType::FIXED_LEN_BYTE_ARRAY, Some(LogicalType::Uuid)),
+            Ok(IdKind::Fixed {
+                len: 16,
+                uuid: true
+            })
+        );
+        assert_eq!(
+            kind(PhysicalType::DOUBLE, None),
+            Err("identifier column user_id has unsupported type DOUBLE".to_string())
+        );
+        assert!(
+            kind(
+                PhysicalType::INT64,
+                Some(LogicalType::timestamp(
+                    true,
+                    parquet::basic::TimeUnit::MILLIS
+                ))
+            )
+            .is_err()
+        );
+    }
+}

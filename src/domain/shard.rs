@@ -1,0 +1,582 @@
+//! Scans past one machine: partial reports of a [`Plan`] and their merge into the report
+//! one scan would give.
+//!
+//! vouch stays the kernel; an engine the team already runs (Spark, Kubernetes Indexed
+//! Jobs, AWS Batch array jobs) distributes the work. The pieces:
+//! - [`Plan`] (in `domain::plan`): what was listed, and which shard each file is in.
+//! - [`PartialReport`]: one result per covered file, plus what must agree across parts
+//!   (plan, subjects, legal holds, options, index).
+//! - [`merge`]: checks the parts cover the plan exactly once and agree, then builds the
+//!   report through [`crate::domain::scan::assemble`], the same code a single scan uses.
+//!
+//! Partial reports name subjects only by keyed hash: they travel between machines.
+
+use std::collections::{BTreeSet, HashMap};
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::lake::{Table, TableFiles};
+pub use crate::domain::plan::{
+    FileList, FileRecord, Plan, PlanFile, PlanHeader, PlanTable, fingerprint, parse_file_list,
+    parse_shard, shard_of, short,
+};
+use crate::domain::report::{ScanErrorEntry, ScanReport};
+use crate::domain::scan::{Assembly, FileResult, Progress, ScanRequest};
+
+/// A part of a sharded scan: what it covered and found, and what must agree across parts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartialReport {
+    /// Always 1 for this layout.
+    pub vouch_partial: u32,
+    /// Not a verdict: a part says nothing about the files it did not cover.
+    pub note: String,
+    /// The plan's fingerprint.
+    pub plan: String,
+    pub lake: String,
+    /// `I/N` when the part is a shard.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<String>,
+    pub subjects: usize,
+    pub subject_labels: String,
+    pub subjects_fingerprint: Option<String>,
+    /// Tables under legal hold when the part was scanned.
+    pub legal_holds: Vec<String>,
+    /// The scan's switches (statistics, bloom filters, dictionaries, CRC checks).
+    pub options: String,
+    /// The subject index's fingerprint, when one was used.
+    pub index: Option<String>,
+    /// Problems found before scanning (an unreadable retention table, ...).
+    pub prior_errors: Vec<ScanErrorEntry>,
+    pub bytes_read: u64,
+    pub read_requests: u64,
+    pub files: Vec<PartialFile>,
+    /// `hmac-sha256:<hex>` over the rest of the part, under a key derived from the subject
+    /// key every shard holds: a part edited on its way to the merge is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authentication: Option<String>,
+}
+
+/// One covered file and what it held, or why it could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartialFile {
+    #[serde(flatten)]
+    pub record: FileRecord,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<FileResult>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl PartialReport {
+    fn authenticated_bytes(&self) -> Vec<u8> {
+        let mut bare = self.clone();
+        bare.authentication = None;
+        serde_json::to_vec(&bare).unwrap_or_default()
+    }
+
+    /// Checks the part's `authentication` under the subject key.
+    pub fn check_seal(
+        &self,
+        labeler: &crate::domain::subjects::SubjectLabeler,
+    ) -> Result<(), String> {
+        labeler.verify(
+            "partial report",
+            &self.authenticated_bytes(),
+            self.authentication.as_deref(),
+        )
+    }
+
+    /// Matching rows found in the covered files (held or not) and files that failed.
+    pub fn summary(&self) -> (u64, u64) {
+        let rows = self
+            .files
+            .iter()
+            .filter_map(|f| f.result.as_ref())
+            .map(|r| r.matching_rows)
+            .sum();
+        let errors =
+            self.files.iter().filter(|f| f.error.is_some()).count() + self.prior_errors.len();
+        (rows, errors as u64)
+    }
+
+    /// Exit code of the part: 2 when something could not be read, 1 when it found rows
+    /// outside legal holds, else 0. Only a merge decides for the lake.
+    pub fn exit_code(&self) -> u8 {
+        let holds: BTreeSet<&str> = self.legal_holds.iter().map(String::as_str).collect();
+        let (_, errors) = self.summary();
+        let residual = self.files.iter().any(|f| {
+            !holds.contains(f.record.table.as_str())
+                && f.result.as_ref().is_some_and(|r| r.matching_rows > 0)
+        });
+        if errors > 0 { 2 } else { u8::from(residual) }
+    }
+}
+
+/// The options of a scan, as parts must agree on them.
+pub fn options_text(o: &crate::domain::scan::ScanOptions) -> String {
+    let mut text = format!(
+        "statistics={} bloom_filters={} dictionaries={} crc={}",
+        o.use_statistics, o.use_bloom_filters, o.use_dictionaries, o.verify_crc
+    );
+    if o.exact_column_names {
+        text.push_str(" exact_column_names=true");
+    }
+    text
+}
+
+/// Scans exactly `files` (a subset of one plan) and returns the part. `req.tables` is not
+/// used: each line names its table and identifier columns.
+pub fn scan_part(
+    req: &ScanRequest<'_>,
+    plan: Option<&str>,
+    files: &[PlanFile],
+    shard: Option<(usize, usize)>,
+    progress: &dyn Progress,
+) -> PartialReport {
+    // Group by table, keeping the input order.
+    let mut listed: Vec<TableFiles> = Vec::new();
+    let mut slot: HashMap<(&str, &[String]), usize> = HashMap::new();
+    for f in files {
+        let i = *slot
+            .entry((f.record.table.as_str(), f.id_columns.as_slice()))
+            .or_insert_with(|| {
+                listed.push(TableFiles {
+                    table: Table {
+                        name: f.record.table.clone(),
+                        path: String::new(),
+                        id_columns: f.id_columns.clone(),
+                        side_files: Vec::new(),
+                    },
+                    files: Vec::new(),
+                    errors: Vec::new(),
+                    aliases: Vec::new(),
+                });
+                listed.len() - 1
+            });
+        listed[i].files.push(f.record.object());
+    }
+    let scanned = crate::domain::scan::scan_listed(req, &listed, progress);
+    let mut out_files = Vec::with_capacity(files.len());
+    for (lt, results) in listed.iter().zip(scanned.results) {
+        for (o, r) in lt.files.iter().zip(results) {
+            let (result, error) = match r {
+                Ok(r) => (Some(r), None),
+                Err(e) => (None, Some(e)),
+            };
+            out_files.push(PartialFile {
+                record: FileRecord::of(&lt.table.name, o),
+                result,
+                error,
+            });
+        }
+    }
+    let mut part = PartialReport {
+        vouch_partial: 1,
+        note: "a part of a sharded scan, not a verdict: merge every part with `vouch scan merge`"
+            .into(),
+        plan: plan.unwrap_or_default().to_string(),
+        lake: req.lake.clone(),
+        shard: shard.map(|(i, n)| format!("{i}/{n}")),
+        subjects: req.subjects.len(),
+        subject_labels: if req.labeler.is_keyed() {
+            "keyed-hash".into()
+        } else {
+            "as-given".into()
+        },
+        subjects_fingerprint: req.labeler.list_fingerprint(req.subjects),
+        legal_holds: req.holds.iter().cloned().collect(),
+        options: options_text(&req.options),
+        index: req.index.map(|ix| ix.fingerprint.clone()),
+        prior_errors: req.prior_errors.clone(),
+        bytes_read: scanned.bytes_read,
+        read_requests: scanned.read_requests,
+        files: out_files,
+        authentication: None,
+    };
+    part.authentication = req
+        .labeler
+        .authenticate("partial report", &part.authenticated_bytes());
+    part
+}
+
+/// Merges parts (name shown in messages, part) of `plan` into the report one scan of the
+/// plan gives. Refuses, with one line per problem, when a file of the plan is missing or
+/// covered twice, a part covers a file the plan does not list, or the parts disagree on
+/// the plan, lake, subjects, legal holds, options or index.
+pub fn merge(
+    plan: &Plan,
+    parts: &[(String, PartialReport)],
+    labeler: &crate::domain::subjects::SubjectLabeler,
+) -> Result<ScanReport, Vec<String>> {
+    let mut problems = Vec::new();
+    if parts.is_empty() {
+        return Err(vec!["no partial reports given".into()]);
+    }
+    for (name, p) in parts {
+        if let Err(e) = p.check_seal(labeler) {
+            problems.push(format!("{name}: {e}"));
+        }
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    let fp = &plan.header.fingerprint;
+    let first = &parts[0].1;
+    for (name, p) in parts {
+        if p.vouch_partial != 1 {
+            problems.push(format!(
+                "{name}: partial report layout {} is not supported",
+                p.vouch_partial
+            ));
+            continue;
+        }
+        // An empty part carries no plan of its own files; it still names the lake.
+        if &p.plan != fp && !(p.files.is_empty() && p.plan.is_empty()) {
+            problems.push(format!(
+                "{name}: made from another plan ({}…, the plan given is {}…)",
+                short(&p.plan),
+                short(fp)
+            ));
+        }
+        if p.lake != plan.header.lake {
+            problems.push(format!(
+                "{name}: scanned the lake {}, the plan is of {}",
+                p.lake, plan.header.lake
+            ));
+        }
+        let agree = [
+            (
+                "subject list",
+                p.subjects_fingerprint == first.subjects_fingerprint
+                    && p.subjects == first.subjects,
+            ),
+            ("subject labels", p.subject_labels == first.subject_labels),
+            ("legal holds", p.legal_holds == first.legal_holds),
+            ("scan options", p.options == first.options),
+            ("subject index", p.index == first.index),
+        ];
+        for (what, same) in agree {
+            if !same {
+                problems.push(format!(
+                    "{name}: another {what} than {} (parts of one scan must agree)",
+                    parts[0].0
+                ));
+            }
+        }
+    }
+    if first.subjects_fingerprint.is_none() {
+        problems.push(
+            "the parts carry no subject-list fingerprint (scanned without a subject key): \
+             merge cannot tell they checked the same subjects"
+                .into(),
+        );
+    }
+    // Which part covers each file of the plan, by the file's key.
+    let planned: HashMap<(String, String, Option<String>), &FileRecord> = plan
+        .files
+        .iter()
+        .map(|f| (f.record.key(), &f.record))
+        .collect();
+    let mut covered: HashMap<(String, String, Option<String>), (&str, &PartialFile)> =
+        HashMap::new();
+    for (name, p) in parts {
+        for f in &p.files {
+            let key = f.record.key();
+            let Some(planned) = planned.get(&key) else {
+                problems.push(format!(
+                    "{name}: covers {}, which the plan does not list",
+                    f.record.shown()
+                ));
+                continue;
+            };
+            if **planned != f.record {
+                problems.push(format!(
+                    "{name}: {} differs from the plan (size, modification time, ETag or version)",
+                    planned.shown()
+                ));
+            }
+            if f.result.is_some() == f.error.is_some() {
+                problems.push(format!(
+                    "{name}: {} has {} a result and an error",
+                    planned.shown(),
+                    if f.error.is_some() { "both" } else { "neither" }
+                ));
+            }
+            match covered.get(&key) {
+                Some((other, _)) => problems.push(format!(
+                    "{} is covered twice: by {other} and by {name}",
+                    planned.shown()
+                )),
+                None => {
+                    covered.insert(key, (name.as_str(), f));
+                }
+            }
+        }
+    }
+    let missing: Vec<String> = plan
+        .files
+        .iter()
+        .filter(|f| !covered.contains_key(&f.record.key()))
+        .map(|f| f.record.shown())
+        .collect();
+    if !missing.is_empty() {
+        problems.push(format!(
+            "{} file(s) of the plan are in no part (a shard missing?): {}{}",
+            missing.len(),
+            missing[..missing.len().min(5)].join(", "),
+            if missing.len() > 5 { ", …" } else { "" }
+        ));
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    // Per table, per file of the plan: the covering part's result.
+    let listed = plan.listed();
+    let results = listed
+        .iter()
+        .map(|lt| {
+            lt.files
+                .iter()
+                .map(|o| {
+                    let key = (lt.table.name.clone(), o.path.clone(), o.version_id.clone());
+                    match covered.get(&key).map(|(_, f)| (&f.result, &f.error)) {
+                        Some((Some(r), _)) => Ok(r.clone()),
+                        Some((None, Some(e))) => Err(e.clone()),
+                        _ => Err("no result".into()),
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    let mut prior_errors: Vec<ScanErrorEntry> = plan.header.errors.clone();
+    for (_, p) in parts {
+        for e in &p.prior_errors {
+            if !prior_errors.contains(e) {
+                prior_errors.push(e.clone());
+            }
+        }
+    }
+    let holds: BTreeSet<String> = first.legal_holds.iter().cloned().collect();
+    let mut report = crate::domain::scan::assemble(Assembly {
+        lake: plan.header.lake.clone(),
+        subjects: first.subjects,
+        subjects_fingerprint: first.subjects_fingerprint.clone(),
+        labeler,
+        holds: &holds,
+        prior_errors,
+        listed: &listed,
+        results,
+        bytes_read: parts.iter().map(|(_, p)| p.bytes_read).sum(),
+        read_requests: parts.iter().map(|(_, p)| p.read_requests).sum(),
+        index: first.index.clone(),
+    });
+    report.seal(labeler);
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::plan::check_path;
+    use crate::io::store::StoreError;
+
+    fn file(name: &str, size: u64) -> PlanFile {
+        PlanFile {
+            plan: "p".into(),
+            id_columns: vec!["user_id".into()],
+            record: FileRecord {
+                table: "t".into(),
+                file: format!("t/{name}.parquet"),
+                size,
+                modified: Some(1_700_000_000),
+                etag: None,
+                version_id: None,
+                noncurrent: false,
+                stat: None,
+            },
+        }
+    }
+
+    /// A listing of one table `t` with these (name, size) files.
+    fn table_of(files: &[(&str, u64)]) -> Vec<TableFiles> {
+        vec![TableFiles {
+            table: Table {
+                name: "t".into(),
+                path: "t".into(),
+                id_columns: vec!["user_id".into()],
+                side_files: vec![],
+            },
+            files: files
+                .iter()
+                .map(|(n, s)| file(n, *s).record.object())
+                .collect(),
+            errors: vec![],
+            aliases: vec![],
+        }]
+    }
+
+    #[test]
+    fn shards_are_balanced_by_bytes_and_cover_every_file_once() {
+        let files: Vec<PlanFile> = (0..1000)
+            .map(|i| file(&format!("f{i}"), 1_000 + (i * 7919 % 100_000)))
+            .collect();
+        for n in [1, 2, 7, 64] {
+            let s = shard_of(&files, n);
+            let mut bytes = vec![0u64; n];
+            for (f, &k) in files.iter().zip(&s) {
+                assert!(k < n);
+                bytes[k] += f.record.size;
+            }
+            let total: u64 = bytes.iter().sum();
+            let ideal = total / n as u64;
+            for b in &bytes {
+                // Within one largest file of the ideal share.
+                assert!(b.abs_diff(ideal) <= 101_000, "n={n}: {bytes:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn adding_files_moves_few_files_between_shards() {
+        let files: Vec<PlanFile> = (0..2000)
+            .map(|i| file(&format!("f{i}"), 10_000 + (i * 31 % 5_000)))
+            .collect();
+        let before = shard_of(&files, 8);
+        let mut more = files.clone();
+        more.extend((0..20).map(|i| file(&format!("new{i}"), 12_000)));
+        let after = shard_of(&more, 8);
+        let moved = before.iter().zip(&after).filter(|(a, b)| a != b).count();
+        // 20 new files of ~1% of the bytes: each cut moves by < 1% of the lake.
+        assert!(moved < 2000 / 20, "{moved} files moved");
+        // The order of the list does not matter.
+        let mut rev = files.clone();
+        rev.reverse();
+        let mut back = shard_of(&rev, 8);
+        back.reverse();
+        assert_eq!(back, before);
+    }
+
+    #[test]
+    fn shard_arguments_and_paths_are_checked() {
+        assert_eq!(parse_shard("0/1"), Ok((0, 1)));
+        assert_eq!(parse_shard("6/7"), Ok((6, 7)));
+        for bad in ["7/7", "1/0", "x/2", "1", "-1/2", "1/2/3"] {
+            assert!(parse_shard(bad).is_err(), "{bad}");
+        }
+        assert!(check_path("events/dt=1/p.parquet").is_ok());
+        // Data files need no extension (Athena, Trino and Hive write none).
+        assert!(check_path("events/20260101_101010_00007_x8k2q_1").is_ok());
+        for bad in [
+            "/etc/p.parquet",
+            "../p.parquet",
+            "a/../p.parquet",
+            "a//p.parquet",
+            "",
+        ] {
+            assert!(check_path(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_plan_round_trips_and_an_edit_is_refused() {
+        let mut listed = table_of(&[("a", 10), ("b", 20)]);
+        listed[0].errors = vec![StoreError::new("t/x", "cannot list directory: denied")];
+        let plan = Plan::of("/lake", &listed, &[]);
+        let text = String::from_utf8(plan.to_jsonl()).unwrap();
+        let back = Plan::parse(&text, "plan.jsonl").unwrap();
+        assert_eq!(back, plan);
+        assert_eq!(fingerprint(&back.listed()), plan.header.fingerprint);
+        let edited = text.replace("\"size\":20", "\"size\":21");
+        let e = Plan::parse(&edited, "plan.jsonl").unwrap_err();
+        assert!(e.contains("changed after it was made"), "{e}");
+        let dropped: String = text.lines().take(2).map(|l| format!("{l}\n")).collect();
+        assert!(Plan::parse(&dropped, "plan.jsonl").is_err());
+        // A file list: header optional, each file once, one plan.
+        let list = parse_file_list(&text, "-").unwrap();
+        assert_eq!(list.files.len(), 2);
+        assert_eq!(list.plan.as_deref(), Some(plan.header.fingerprint.as_str()));
+        let only_files: String = text.lines().skip(1).map(|l| format!("{l}\n")).collect();
+        assert_eq!(parse_file_list(&only_files, "-").unwrap(), list);
+        assert_eq!(parse_file_list("", "-").unwrap().plan, None);
+        let twice = format!("{only_files}{}\n", text.lines().nth(1).unwrap());
+        assert!(
+            parse_file_list(&twice, "-")
+                .unwrap_err()
+                .contains("listed twice")
+        );
+        let other = format!(
+            "{}\n{}",
+            text.lines().nth(1).unwrap(),
+            text.lines()
+                .nth(2)
+                .unwrap()
+                .replace(&plan.header.fingerprint, "beef")
+        );
+        assert!(
+            parse_file_list(&other, "-")
+                .unwrap_err()
+                .contains("another plan")
+        );
+    }
+
+    #[test]
+    fn merge_refuses_a_part_whose_file_differs_from_the_plan() {
+        let listed = table_of(&[("a", 10)]);
+        let plan = Plan::of("/lake", &listed, &[]);
+        let labeler =
+            crate::domain::subjects::SubjectLabeler::keyed(b"merge-test-subject-key").unwrap();
+        let sealed = |mut p: PartialReport| {
+            p.authentication = labeler.authenticate("partial report", &p.authenticated_bytes());
+            p
+        };
+        let part = |record: FileRecord| PartialReport {
+            vouch_partial: 1,
+            note: String::new(),
+            plan: plan.header.fingerprint.clone(),
+            lake: "/lake".into(),
+            shard: None,
+            subjects: 1,
+            subject_labels: "keyed-hash".into(),
+            subjects_fingerprint: Some("hmac-sha256:x".into()),
+            legal_holds: vec![],
+            options: String::new(),
+            index: None,
+            prior_errors: vec![],
+            bytes_read: 0,
+            read_requests: 0,
+            files: vec![PartialFile {
+                record,
+                result: Some(FileResult::default()),
+                error: None,
+            }],
+            authentication: None,
+        };
+        let same = plan.files[0].record.clone();
+        let merged = merge(&plan, &[("p".into(), sealed(part(same.clone())))], &labeler).unwrap();
+        assert!(merged.check_seal(&labeler).is_ok());
+        let mut touched = same.clone();
+        touched.modified = Some(1);
+        let e = merge(&plan, &[("p".into(), sealed(part(touched)))], &labeler).unwrap_err();
+        assert!(e[0].contains("differs from the plan"), "{e:?}");
+        // An edited part, a part without a tag and one under another key are refused.
+        let mut edited = sealed(part(same.clone()));
+        edited.files[0].result.as_mut().unwrap().matching_rows = 0;
+        edited.files[0].result.as_mut().unwrap().rows = 7;
+        let other =
+            crate::domain::subjects::SubjectLabeler::keyed(b"another-subject-key!").unwrap();
+        for (what, p, l) in [
+            ("edited", edited, &labeler),
+            ("untagged", part(same.clone()), &labeler),
+            ("other key", sealed(part(same.clone())), &other),
+        ] {
+            let e = merge(&plan, &[("p".into(), p)], l).unwrap_err();
+            assert!(e[0].contains("authentication"), "{what}: {e:?}");
+        }
+        // An edited merged report no longer checks.
+        let mut forged = merged;
+        forged.verdict = crate::domain::report::Verdict::Clean;
+        forged.residual_rows = 0;
+        forged.files_scanned += 1;
+        assert!(forged.check_seal(&labeler).is_err());
+    }
+}

@@ -1,0 +1,1004 @@
+//! The [`Store`] seam over S3 (and S3-compatible servers): listing with pagination and
+//! ranged GETs, through `aws-sdk-s3` with the standard AWS configuration chain
+//! (environment, profiles, SSO, instance roles; `AWS_ENDPOINT_URL` for other servers).
+//!
+//! The store is synchronous like the rest of the library; it owns a small tokio runtime
+//! and blocks on it, so tokio stays at this edge. Errors name the object and the S3 error
+//! code, never credentials.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_sdk_s3::Client;
+use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata};
+
+use crate::io::store::{Listing, ObjectMeta, RangeRead, RootListing, Store, StoreError, is_hidden};
+
+/// `s3://bucket/prefix` split into its parts; the prefix has no leading `/` and ends in
+/// `/` unless empty.
+pub fn parse_uri(uri: &str) -> Option<(String, String)> {
+    let rest = uri.strip_prefix("s3://")?;
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    if bucket.is_empty() {
+        return None;
+    }
+    let prefix = prefix.trim_matches('/');
+    Some((
+        bucket.to_string(),
+        if prefix.is_empty() {
+            String::new()
+        } else {
+            format!("{prefix}/")
+        },
+    ))
+}
+
+/// Connection settings beyond the AWS configuration chain.
+#[derive(Debug, Clone, Default)]
+pub struct S3Options {
+    /// An S3-compatible endpoint (overrides `AWS_ENDPOINT_URL`).
+    pub endpoint_url: Option<String>,
+    /// Address buckets as `endpoint/bucket` (default: on when an endpoint is configured).
+    pub path_style: Option<bool>,
+}
+
+/// A bucket prefix as a store.
+pub struct S3Store {
+    client: Client,
+    rt: Arc<tokio::runtime::Runtime>,
+    bucket: String,
+    prefix: String,
+    uri: String,
+    include_hidden: bool,
+}
+
+fn s3_error<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug>(
+    op: &str,
+    e: aws_sdk_s3::error::SdkError<E, R>,
+) -> String {
+    let code = e
+        .as_service_error()
+        .and_then(|s| s.code().map(str::to_string));
+    match code {
+        Some(c) => format!("S3 {op} failed: {c}"),
+        None => {
+            // Transport errors: the context chain says what happened (connection refused,
+            // timeout); it holds no credentials.
+            let text = DisplayErrorContext(&e).to_string();
+            let first: String = text
+                .lines()
+                .next()
+                .unwrap_or("")
+                .chars()
+                .take(300)
+                .collect();
+            format!("S3 {op} failed: {first}")
+        }
+    }
+}
+
+impl S3Store {
+    /// Connects to `s3://bucket/prefix`. Nothing is requested yet.
+    pub fn connect(uri: &str, opts: &S3Options) -> Result<S3Store, StoreError> {
+        let (bucket, prefix) = parse_uri(uri)
+            .ok_or_else(|| StoreError::new(uri, "not an s3://bucket/prefix location"))?;
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(|e| StoreError::new(uri, format!("cannot start the S3 client: {e}")))?;
+        let shared =
+            rt.block_on(aws_config::defaults(aws_config::BehaviorVersion::latest()).load());
+        let mut b = aws_sdk_s3::config::Builder::from(&shared)
+            .retry_config(aws_sdk_s3::config::retry::RetryConfig::standard().with_max_attempts(6))
+            .timeout_config(
+                aws_sdk_s3::config::timeout::TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(10))
+                    .read_timeout(Duration::from_secs(60))
+                    .build(),
+            );
+        let endpoint = opts
+            .endpoint_url
+            .clone()
+            .or_else(|| std::env::var("AWS_ENDPOINT_URL_S3").ok())
+            .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok());
+        if let Some(url) = &opts.endpoint_url {
+            b = b.endpoint_url(url);
+        }
+        if opts.path_style.unwrap_or(endpoint.is_some()) {
+            b = b.force_path_style(true);
+        }
+        if shared.region().is_none() {
+            b = b.region(aws_sdk_s3::config::Region::new("us-east-1"));
+        }
+        Ok(S3Store {
+            client: Client::from_conf(b.build()),
+            rt: Arc::new(rt),
+            bucket,
+            prefix,
+            uri: uri.trim_end_matches('/').to_string(),
+            include_hidden: false,
+        })
+    }
+
+    /// The same, taking every object (evidence sources).
+    pub fn connect_all(uri: &str, opts: &S3Options) -> Result<S3Store, StoreError> {
+        Ok(S3Store {
+            include_hidden: true,
+            ..S3Store::connect(uri, opts)?
+        })
+    }
+
+    /// A listed key as a path below the prefix, or None for what the listing skips:
+    /// "directory" marker objects, and names hidden below the listed directory `rel`
+    /// unless every object counts (the directory's own name is never checked: a table
+    /// may be called `_backup`).
+    fn listed_path<'k>(&self, key: Option<&'k str>, rel: &str) -> Option<&'k str> {
+        let path = key?.strip_prefix(&self.prefix)?;
+        let below = if rel.is_empty() {
+            path
+        } else {
+            path.strip_prefix(rel)?.strip_prefix('/')?
+        };
+        let hidden = below.split('/').any(is_hidden) && !self.include_hidden;
+        (!path.ends_with('/') && !hidden).then_some(path)
+    }
+
+    /// The full key prefix of a directory `rel` below the store's prefix.
+    fn dir_prefix(&self, rel: &str) -> String {
+        if rel.is_empty() {
+            self.prefix.clone()
+        } else {
+            format!("{}{rel}/", self.prefix)
+        }
+    }
+
+    /// Every page of ListObjectVersions under `prefix`, in order. A page that says it is
+    /// truncated but gives no markers ends the listing rather than repeating forever.
+    fn for_each_version_page(
+        &self,
+        prefix: &str,
+        mut each: impl FnMut(&aws_sdk_s3::operation::list_object_versions::ListObjectVersionsOutput),
+    ) -> Result<(), String> {
+        let (mut key_marker, mut version_marker): (Option<String>, Option<String>) = (None, None);
+        loop {
+            let page = self
+                .rt
+                .block_on(
+                    self.client
+                        .list_object_versions()
+                        .bucket(&self.bucket)
+                        .prefix(prefix)
+                        .set_key_marker(key_marker.clone())
+                        .set_version_id_marker(version_marker.clone())
+                        .send(),
+                )
+                .map_err(|e| s3_error("ListObjectVersions", e))?;
+            each(&page);
+            key_marker = page.next_key_marker().map(str::to_string);
+            version_marker = page.next_version_id_marker().map(str::to_string);
+            if page.is_truncated() != Some(true)
+                || (key_marker.is_none() && version_marker.is_none())
+            {
+                return Ok(());
+            }
+        }
+    }
+
+    fn key(&self, rel: &str) -> String {
+        format!("{}{}", self.prefix, rel.trim_start_matches('/'))
+    }
+}
+
+impl Store for S3Store {
+    fn root(&self) -> String {
+        self.uri.clone()
+    }
+
+    fn root_entries(&self) -> Result<RootListing, StoreError> {
+        let mut out = RootListing::default();
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(&self.prefix)
+            .delimiter("/")
+            .into_paginator()
+            .send();
+        while let Some(page) = self.rt.block_on(pages.next()) {
+            let page =
+                page.map_err(|e| StoreError::new(&self.uri, s3_error("ListObjectsV2", e)))?;
+            for p in page.common_prefixes() {
+                let name = p
+                    .prefix()
+                    .unwrap_or("")
+                    .strip_prefix(&self.prefix)
+                    .unwrap_or("")
+                    .trim_end_matches('/');
+                if !name.is_empty() && !name.starts_with('.') {
+                    out.dirs.push(name.to_string());
+                }
+            }
+            for o in page.contents() {
+                let name = o
+                    .key()
+                    .unwrap_or("")
+                    .strip_prefix(&self.prefix)
+                    .unwrap_or("");
+                if !name.is_empty() && !name.starts_with('.') {
+                    out.files.push(name.to_string());
+                }
+            }
+        }
+        out.dirs.sort();
+        out.files.sort();
+        Ok(out)
+    }
+
+    fn parallelism(&self) -> usize {
+        16
+    }
+
+    fn is_remote(&self) -> bool {
+        true
+    }
+
+    fn list(&self, prefix: &str) -> Listing {
+        let mut out = Listing::default();
+        let rel = prefix.trim_matches('/');
+        let full = self.dir_prefix(rel);
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(&full)
+            .into_paginator()
+            .send();
+        while let Some(page) = self.rt.block_on(pages.next()) {
+            let page = match page {
+                Ok(p) => p,
+                Err(e) => {
+                    out.errors
+                        .push(StoreError::new(rel, s3_error("ListObjectsV2", e)));
+                    return out;
+                }
+            };
+            for o in page.contents() {
+                let Some(path) = self.listed_path(o.key(), rel) else {
+                    continue;
+                };
+                out.objects.push(ObjectMeta {
+                    path: path.to_string(),
+                    size: o.size().unwrap_or(0).max(0) as u64,
+                    modified: o.last_modified().map(|t| t.secs()),
+                    etag: o.e_tag().map(str::to_string),
+                    version_id: None,
+                    noncurrent: false,
+                    stat: None,
+                    device: None,
+                    via_link: false,
+                });
+            }
+        }
+        out.objects.sort_by(|a, b| a.path.cmp(&b.path));
+        out
+    }
+
+    fn list_versions(&self, prefix: &str) -> Listing {
+        let mut out = Listing::default();
+        let rel = prefix.trim_matches('/');
+        let full = self.dir_prefix(rel);
+        let mut objects = Vec::new();
+        let listed = self.for_each_version_page(&full, |page| {
+            for v in page.versions() {
+                let Some(path) = self.listed_path(v.key(), rel) else {
+                    continue;
+                };
+                objects.push(ObjectMeta {
+                    path: path.to_string(),
+                    size: v.size().unwrap_or(0).max(0) as u64,
+                    modified: v.last_modified().map(|t| t.secs()),
+                    etag: v.e_tag().map(str::to_string),
+                    version_id: v.version_id().filter(|v| *v != "null").map(str::to_string),
+                    noncurrent: v.is_latest() == Some(false),
+                    stat: None,
+                    device: None,
+                    via_link: false,
+                });
+            }
+        });
+        if let Err(e) = listed {
+            out.errors.push(StoreError::new(rel, e));
+            return out;
+        }
+        out.objects = objects;
+        out.objects
+            .sort_by(|a, b| (&a.path, &a.version_id).cmp(&(&b.path, &b.version_id)));
+        out
+    }
+
+    fn open(&self, object: &ObjectMeta) -> Result<Box<dyn RangeRead>, StoreError> {
+        Ok(Box::new(S3Object {
+            client: self.client.clone(),
+            rt: self.rt.clone(),
+            bucket: self.bucket.clone(),
+            key: self.key(&object.path),
+            path: object.path.clone(),
+            etag: object.etag.clone(),
+            version_id: object.version_id.clone(),
+        }))
+    }
+}
+
+impl S3Store {
+    /// Starts reading the whole object at `uri` (its key is the prefix), or None when
+    /// there is no such key; `then` consumes the answer.
+    fn with_object<T>(
+        uri: &str,
+        opts: &S3Options,
+        then: impl AsyncFnOnce(aws_sdk_s3::operation::get_object::GetObjectOutput) -> Result<T, String>,
+    ) -> Result<Option<T>, StoreError> {
+        let store = S3Store::connect(uri, opts)?;
+        let key = store.prefix.trim_end_matches('/').to_string();
+        let got = store.rt.block_on(async {
+            match store
+                .client
+                .get_object()
+                .bucket(&store.bucket)
+                .key(&key)
+                .send()
+                .await
+            {
+                Ok(r) => then(r).await.map(Some),
+                Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => Ok(None),
+                Err(e) => Err(s3_error("GetObject", e)),
+            }
+        });
+        got.map_err(|m| StoreError::new(uri, m))
+    }
+
+    /// The SHA-256 (hex) of a whole object, streamed (memory stays bounded whatever its
+    /// size), or None when there is no such key.
+    pub fn sha256_of(uri: &str, opts: &S3Options) -> Result<Option<String>, StoreError> {
+        use sha2::Digest;
+        S3Store::with_object(uri, opts, async |mut resp| {
+            let mut h = sha2::Sha256::new();
+            while let Some(chunk) = resp.body.next().await {
+                h.update(chunk.map_err(|e| format!("S3 GetObject body: {e}"))?);
+            }
+            Ok(crate::io::encode::hex(&h.finalize()))
+        })
+    }
+
+    /// A whole object (a small table, a bundle to check), or None when there is no such
+    /// key. Objects over `max` bytes are an error.
+    pub fn fetch(uri: &str, opts: &S3Options, max: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        S3Store::with_object(uri, opts, async |resp| {
+            if resp.content_length().unwrap_or(0) as u64 > max {
+                return Err(format!("over the {max} byte limit for this object"));
+            }
+            resp.body
+                .collect()
+                .await
+                .map(|b| b.into_bytes().to_vec())
+                .map_err(|e| format!("S3 GetObject body: {e}"))
+        })
+    }
+}
+
+/// One object, read with ranged GETs.
+struct S3Object {
+    client: Client,
+    rt: Arc<tokio::runtime::Runtime>,
+    bucket: String,
+    key: String,
+    path: String,
+    etag: Option<String>,
+    version_id: Option<String>,
+}
+
+impl RangeRead for S3Object {
+    fn read_into(&self, offset: u64, len: u64, buf: &mut Vec<u8>) -> Result<(), StoreError> {
+        buf.clear();
+        if len == 0 {
+            return Ok(());
+        }
+        let range = format!("bytes={}-{}", offset, offset + len - 1);
+        let fetched = self.rt.block_on(async {
+            let resp = self
+                .client
+                .get_object()
+                .bucket(&self.bucket)
+                .key(&self.key)
+                .range(range)
+                .set_if_match(self.etag.clone())
+                .set_version_id(self.version_id.clone())
+                .send()
+                .await
+                .map_err(|e| s3_error("GetObject", e))?;
+            resp.body
+                .collect()
+                .await
+                .map(|b| b.into_bytes())
+                .map_err(|e| format!("S3 GetObject body: {e}"))
+        });
+        let bytes = fetched.map_err(|m| StoreError::new(&self.path, m))?;
+        if bytes.len() as u64 != len {
+            return Err(StoreError::new(
+                &self.path,
+                format!(
+                    "S3 returned {} bytes for a {len} byte range at {offset} (did the object change?)",
+                    bytes.len()
+                ),
+            ));
+        }
+        buf.extend_from_slice(&bytes);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uris_split_into_bucket_and_prefix() {
+        assert_eq!(
+            parse_uri("s3://analytics/silver_private"),
+            Some(("analytics".into(), "silver_private/".into()))
+        );
+        assert_eq!(
+            parse_uri("s3://analytics/silver_private/"),
+            Some(("analytics".into(), "silver_private/".into()))
+        );
+        assert_eq!(
+            parse_uri("s3://analytics"),
+            Some(("analytics".into(), String::new()))
+        );
+        assert_eq!(parse_uri("s3:///x"), None);
+        assert_eq!(parse_uri("/local/dir"), None);
+    }
+}
+
+/// S3 Object Lock settings for an upload.
+#[derive(Debug, Clone)]
+pub struct Lock {
+    pub compliance: bool,
+    /// Retain-until, Unix seconds.
+    pub retain_until: i64,
+    pub legal_hold: bool,
+}
+
+/// What an upload under Object Lock left in the bucket, as read back from S3.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct UploadReceipt {
+    pub uri: String,
+    pub version_id: Option<String>,
+    pub etag: Option<String>,
+    pub retention_mode: String,
+    pub retain_until: String,
+    pub legal_hold: bool,
+    /// SHA-256 the bucket recorded (base64, as S3 reports it). For an object uploaded in
+    /// parts it is S3's composite checksum: the SHA-256 of the parts' SHA-256 digests.
+    pub checksum_sha256: String,
+    /// Parts the object was uploaded in (1: a single PUT).
+    pub parts: u32,
+}
+
+/// Standard base64 with padding (S3's checksum headers).
+pub fn base64(bytes: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut s = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for c in bytes.chunks(3) {
+        let n = (u32::from(c[0]) << 16)
+            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*c.get(2).unwrap_or(&0));
+        for i in 0..4 {
+            if i <= c.len() {
+                s.push(A[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                s.push('=');
+            }
+        }
+    }
+    s
+}
+
+fn unhex(h: &str) -> Option<Vec<u8>> {
+    (0..h.len())
+        .step_by(2)
+        .map(|i| h.get(i..i + 2).and_then(|b| u8::from_str_radix(b, 16).ok()))
+        .collect()
+}
+
+/// Part size of multipart uploads: `VOUCH_S3_PART_MIB` (5 to 5120 MiB, default 32), raised
+/// when a file would need more than S3's 10,000 parts. Files no larger than one part go up
+/// in a single PUT.
+fn part_size(size: u64) -> Result<u64, String> {
+    const MIB: u64 = 1 << 20;
+    let asked = match std::env::var("VOUCH_S3_PART_MIB") {
+        Ok(v) => match v.trim().parse::<u64>() {
+            Ok(n) if (5..=5120).contains(&n) => n * MIB,
+            _ => return Err(format!("VOUCH_S3_PART_MIB={v:?}: expected 5 to 5120")),
+        },
+        Err(_) => 32 * MIB,
+    };
+    let needed = size.div_ceil(10_000).div_ceil(MIB) * MIB;
+    let part = asked.max(needed);
+    if part > 5120 * MIB {
+        return Err(format!("{size} bytes is more than S3 takes in one object"));
+    }
+    Ok(part)
+}
+
+/// User metadata recording an upload's whole-object SHA-256 (hex): S3's own checksum of a
+/// multipart object is a checksum of its parts, so a rerun compares this instead.
+const SHA256_METADATA: &str = "vouch-sha256";
+
+impl S3Store {
+    /// The whole-object SHA-256 (hex) vouch recorded when it uploaded `name` below the
+    /// prefix, or None when there is no such object (or it was not uploaded by vouch).
+    pub fn uploaded_sha256(&self, name: &str) -> Result<Option<String>, StoreError> {
+        let key = self.key(name);
+        let uri = format!("s3://{}/{key}", self.bucket);
+        let head = self.rt.block_on(self.head_with_checksum(&key).send());
+        match head {
+            Ok(h) => Ok(h
+                .metadata()
+                .and_then(|m| m.get(SHA256_METADATA))
+                .map(|s| s.to_ascii_lowercase())),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(None),
+            Err(e) => Err(StoreError::new(&uri, s3_error("HeadObject", e))),
+        }
+    }
+}
+
+/// Parts uploaded at once; memory held is about this many parts.
+const PARTS_IN_FLIGHT: usize = 4;
+
+impl S3Store {
+    /// Uploads `file` as `name` below the prefix with a SHA-256 checksum and Object Lock,
+    /// then reads the lock, legal hold and checksum back and fails if any differs.
+    /// Large files go up in parts; a failed multipart upload is aborted, so no incomplete
+    /// upload is left behind.
+    pub fn put_locked(
+        &self,
+        name: &str,
+        file: &std::path::Path,
+        sha256_hex: &str,
+        lock: &Lock,
+    ) -> Result<UploadReceipt, StoreError> {
+        use aws_sdk_s3::types::{
+            ChecksumAlgorithm, ObjectLockLegalHold, ObjectLockLegalHoldStatus, ObjectLockMode,
+            ObjectLockRetention, ObjectLockRetentionMode,
+        };
+        let key = self.key(name);
+        let uri = format!("s3://{}/{key}", self.bucket);
+        let fail = |m: String| StoreError::new(&uri, m);
+        let size = std::fs::metadata(file)
+            .map_err(|e| fail(crate::io::store::io_message(&e)))?
+            .len();
+        let part = part_size(size).map_err(fail)?;
+        let (mode, retention_mode) = if lock.compliance {
+            (
+                ObjectLockMode::Compliance,
+                ObjectLockRetentionMode::Compliance,
+            )
+        } else {
+            (
+                ObjectLockMode::Governance,
+                ObjectLockRetentionMode::Governance,
+            )
+        };
+        let hold = if lock.legal_hold {
+            ObjectLockLegalHoldStatus::On
+        } else {
+            ObjectLockLegalHoldStatus::Off
+        };
+        let until = aws_sdk_s3::primitives::DateTime::from_secs(lock.retain_until);
+        let read_head = || self.head_with_checksum(&key).send();
+        let (expected_checksum, parts) = if size <= part {
+            let checksum = base64(&unhex(sha256_hex).ok_or_else(|| fail("bad SHA-256".into()))?);
+            self.rt
+                .block_on(async {
+                    let body = aws_sdk_s3::primitives::ByteStream::from_path(file)
+                        .await
+                        .map_err(|e| format!("cannot read the bundle: {e}"))?;
+                    self.client
+                        .put_object()
+                        .bucket(&self.bucket)
+                        .key(&key)
+                        .body(body)
+                        .checksum_algorithm(ChecksumAlgorithm::Sha256)
+                        .checksum_sha256(&checksum)
+                        .object_lock_mode(mode.clone())
+                        .object_lock_retain_until_date(until)
+                        .object_lock_legal_hold_status(hold.clone())
+                        .metadata(SHA256_METADATA, sha256_hex)
+                        .send()
+                        .await
+                        .map_err(|e| s3_error("PutObject", e))
+                })
+                .map_err(fail)?;
+            (checksum, 1)
+        } else {
+            let (checksum, parts) = self
+                .put_multipart(&key, file, size, part, &mode, until, &hold, sha256_hex)
+                .map_err(fail)?;
+            (checksum, parts)
+        };
+        let mut head = self
+            .rt
+            .block_on(read_head())
+            .map_err(|e| fail(s3_error("HeadObject", e)))?;
+        if parts > 1
+            && (head.object_lock_mode() != Some(&mode)
+                || head.object_lock_retain_until_date().map(|d| d.secs())
+                    != Some(lock.retain_until)
+                || (head.object_lock_legal_hold_status() == Some(&ObjectLockLegalHoldStatus::On))
+                    != lock.legal_hold)
+        {
+            // Some S3-compatible stores ignore the lock given when a multipart upload is
+            // created: set it on the completed version, then read it back again.
+            let version = head.version_id().map(str::to_string);
+            head = self
+                .rt
+                .block_on(async {
+                    self.client
+                        .put_object_retention()
+                        .bucket(&self.bucket)
+                        .key(&key)
+                        .set_version_id(version.clone())
+                        .retention(
+                            ObjectLockRetention::builder()
+                                .mode(retention_mode)
+                                .retain_until_date(until)
+                                .build(),
+                        )
+                        .send()
+                        .await
+                        .map_err(|e| s3_error("PutObjectRetention", e))?;
+                    if lock.legal_hold {
+                        self.client
+                            .put_object_legal_hold()
+                            .bucket(&self.bucket)
+                            .key(&key)
+                            .set_version_id(version)
+                            .legal_hold(ObjectLockLegalHold::builder().status(hold.clone()).build())
+                            .send()
+                            .await
+                            .map_err(|e| s3_error("PutObjectLegalHold", e))?;
+                    }
+                    read_head().await.map_err(|e| s3_error("HeadObject", e))
+                })
+                .map_err(fail)?;
+        }
+        // Read back: what the bucket holds must be what was asked for.
+        if head.object_lock_mode() != Some(&mode) {
+            return Err(fail(format!(
+                "read back lock mode {:?}, expected {}",
+                head.object_lock_mode().map(|m| m.as_str()),
+                mode.as_str()
+            )));
+        }
+        if head.object_lock_retain_until_date().map(|d| d.secs()) != Some(lock.retain_until) {
+            return Err(fail(format!(
+                "read back retain-until {:?}, expected {}",
+                head.object_lock_retain_until_date().map(|d| d.secs()),
+                lock.retain_until
+            )));
+        }
+        let held = head.object_lock_legal_hold_status() == Some(&ObjectLockLegalHoldStatus::On);
+        if held != lock.legal_hold {
+            return Err(fail(format!(
+                "read back legal hold {held}, expected {}",
+                lock.legal_hold
+            )));
+        }
+        match head.checksum_sha256() {
+            Some(c) if checksum_matches(c, &expected_checksum, parts) => {}
+            Some(c) => {
+                return Err(fail(format!(
+                    "read back SHA-256 {c}, expected {expected_checksum}"
+                )));
+            }
+            None => {
+                return Err(fail(
+                    "the bucket reports no SHA-256 checksum for the object".into(),
+                ));
+            }
+        }
+        if head.content_length() != Some(size as i64) {
+            return Err(fail(format!(
+                "read back {:?} bytes, uploaded {size}",
+                head.content_length()
+            )));
+        }
+        Ok(UploadReceipt {
+            uri,
+            version_id: head.version_id().map(str::to_string),
+            etag: head.e_tag().map(str::to_string),
+            retention_mode: mode.as_str().to_string(),
+            retain_until: crate::io::encode::rfc3339(lock.retain_until),
+            legal_hold: held,
+            checksum_sha256: head.checksum_sha256().unwrap_or_default().to_string(),
+            parts,
+        })
+    }
+
+    /// HeadObject asking for the object's checksum too.
+    fn head_with_checksum(
+        &self,
+        key: &str,
+    ) -> aws_sdk_s3::operation::head_object::builders::HeadObjectFluentBuilder {
+        self.client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .checksum_mode(aws_sdk_s3::types::ChecksumMode::Enabled)
+    }
+
+    /// A multipart upload of `file` in parts of `part` bytes, each with its SHA-256, a few in
+    /// flight at once. Returns the composite checksum S3 computes (base64 of the SHA-256 of
+    /// the parts' digests) and the part count. On any failure the upload is aborted.
+    #[allow(clippy::too_many_arguments)]
+    fn put_multipart(
+        &self,
+        key: &str,
+        file: &std::path::Path,
+        size: u64,
+        part: u64,
+        mode: &aws_sdk_s3::types::ObjectLockMode,
+        until: aws_sdk_s3::primitives::DateTime,
+        hold: &aws_sdk_s3::types::ObjectLockLegalHoldStatus,
+        sha256_hex: &str,
+    ) -> Result<(String, u32), String> {
+        use aws_sdk_s3::types::{ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart};
+        use sha2::{Digest, Sha256};
+        use std::os::unix::fs::FileExt;
+        let f = std::fs::File::open(file).map_err(|e| crate::io::store::io_message(&e))?;
+        let created = self
+            .rt
+            .block_on(
+                self.client
+                    .create_multipart_upload()
+                    .bucket(&self.bucket)
+                    .key(key)
+                    .checksum_algorithm(ChecksumAlgorithm::Sha256)
+                    .object_lock_mode(mode.clone())
+                    .object_lock_retain_until_date(until)
+                    .object_lock_legal_hold_status(hold.clone())
+                    .metadata(SHA256_METADATA, sha256_hex)
+                    .send(),
+            )
+            .map_err(|e| s3_error("CreateMultipartUpload", e))?;
+        let upload_id = created
+            .upload_id()
+            .ok_or("S3 CreateMultipartUpload gave no upload id")?
+            .to_string();
+        let count = size.div_ceil(part);
+        let result: Result<(String, u32), String> = self.rt.block_on(async {
+            let mut tasks = tokio::task::JoinSet::new();
+            let mut done: Vec<CompletedPart> = Vec::with_capacity(count as usize);
+            let mut digests = Sha256::new();
+            for n in 0..count {
+                if tasks.len() >= PARTS_IN_FLIGHT {
+                    done.push(
+                        tasks
+                            .join_next()
+                            .await
+                            .ok_or("no part in flight")?
+                            .map_err(|e| format!("a part upload stopped: {e}"))??,
+                    );
+                }
+                let offset = n * part;
+                let mut buf = vec![0u8; part.min(size - offset) as usize];
+                f.read_exact_at(&mut buf, offset).map_err(|e| {
+                    format!(
+                        "cannot read the bundle: {}",
+                        crate::io::store::io_message(&e)
+                    )
+                })?;
+                let digest = Sha256::digest(&buf);
+                digests.update(digest);
+                let checksum = base64(&digest);
+                let request = self
+                    .client
+                    .upload_part()
+                    .bucket(&self.bucket)
+                    .key(key)
+                    .upload_id(&upload_id)
+                    .part_number(n as i32 + 1)
+                    .checksum_algorithm(ChecksumAlgorithm::Sha256)
+                    .checksum_sha256(&checksum)
+                    .body(buf.into());
+                tasks.spawn(async move {
+                    let r = request
+                        .send()
+                        .await
+                        .map_err(|e| s3_error(&format!("UploadPart {}", n + 1), e))?;
+                    Ok::<_, String>(
+                        CompletedPart::builder()
+                            .part_number(n as i32 + 1)
+                            .set_e_tag(r.e_tag().map(str::to_string))
+                            .checksum_sha256(checksum)
+                            .build(),
+                    )
+                });
+            }
+            while let Some(r) = tasks.join_next().await {
+                done.push(r.map_err(|e| format!("a part upload stopped: {e}"))??);
+            }
+            done.sort_by_key(|p| p.part_number());
+            let composite = base64(&digests.finalize());
+            let completed = self
+                .client
+                .complete_multipart_upload()
+                .bucket(&self.bucket)
+                .key(key)
+                .upload_id(&upload_id)
+                .multipart_upload(
+                    CompletedMultipartUpload::builder()
+                        .set_parts(Some(done))
+                        .build(),
+                )
+                .send()
+                .await;
+            if let Err(e) = completed {
+                // S3 may have completed the upload although its answer was lost or could
+                // not be read (a retried Complete then gets NoSuchUpload). The object is
+                // ours only if S3 reports exactly our size and composite checksum.
+                let error = s3_error("CompleteMultipartUpload", e);
+                match self.head_with_checksum(key).send().await {
+                    Ok(h)
+                        if h.content_length() == Some(size as i64)
+                            && h.checksum_sha256()
+                                .is_some_and(|c| checksum_matches(c, &composite, count as u32)) => {
+                    }
+                    _ => return Err(error),
+                }
+            }
+            Ok((composite, count as u32))
+        });
+        // Whatever failed, leave no incomplete upload (and no stored parts) behind.
+        let aborted = match &result {
+            Ok(_) => None,
+            Err(_) => Some(
+                self.rt.block_on(
+                    self.client
+                        .abort_multipart_upload()
+                        .bucket(&self.bucket)
+                        .key(key)
+                        .upload_id(&upload_id)
+                        .send(),
+                ),
+            ),
+        };
+        if let (Err(e), Some(Err(a))) = (&result, aborted) {
+            let gone = a.as_service_error().and_then(|s| s.code()) == Some("NoSuchUpload");
+            if !gone {
+                return Err(format!(
+                    "{e}; then {} (upload {upload_id} is left: abort it, or let an \
+                     AbortIncompleteMultipartUpload lifecycle rule remove it)",
+                    s3_error("AbortMultipartUpload", a)
+                ));
+            }
+        }
+        result
+    }
+}
+
+/// Whether the checksum S3 reports is the expected one. For a multipart object S3 reports
+/// the composite checksum, as `<base64>-<parts>` (some compatible stores leave out the
+/// suffix).
+fn checksum_matches(reported: &str, expected: &str, parts: u32) -> bool {
+    match reported.rsplit_once('-') {
+        Some((c, n)) if parts > 1 => c == expected && n == parts.to_string(),
+        _ => reported == expected,
+    }
+}
+
+#[cfg(test)]
+mod base64_tests {
+    #[test]
+    fn base64_matches_rfc4648() {
+        for (i, o) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(super::base64(i.as_bytes()), o);
+        }
+    }
+}
+
+/// One object version below a prefix and its Object Lock retention, as S3 reports it.
+#[derive(Debug, Clone)]
+pub struct VersionLock {
+    pub key: String,
+    pub version_id: Option<String>,
+    /// Creation (last modified), Unix seconds.
+    pub created: i64,
+    /// `COMPLIANCE` or `GOVERNANCE`; None without retention.
+    pub mode: Option<String>,
+    /// Retain-until, Unix seconds.
+    pub retain_until: Option<i64>,
+}
+
+/// A delete marker below a prefix.
+#[derive(Debug, Clone)]
+pub struct DeleteMarker {
+    pub key: String,
+    pub version_id: Option<String>,
+    pub is_latest: bool,
+}
+
+/// Every version (with its lock, read with `HeadObject`) and delete marker below a
+/// prefix: what `domain::retention::judge` decides on.
+#[derive(Debug, Clone, Default)]
+pub struct LockListing {
+    pub location: String,
+    pub versions: Vec<VersionLock>,
+    pub markers: Vec<DeleteMarker>,
+}
+
+impl S3Store {
+    /// Lists every version and delete marker below the prefix with each version's Object
+    /// Lock retention.
+    pub fn object_locks(&self) -> Result<LockListing, StoreError> {
+        let mut versions = Vec::new();
+        let mut markers = Vec::new();
+        self.for_each_version_page(&self.prefix, |page| {
+            for v in page.versions() {
+                versions.push((
+                    v.key().unwrap_or("").to_string(),
+                    v.version_id().map(str::to_string),
+                    v.last_modified().map(|t| t.secs()).unwrap_or(0),
+                ));
+            }
+            for m in page.delete_markers() {
+                markers.push(DeleteMarker {
+                    key: m.key().unwrap_or("").to_string(),
+                    version_id: m.version_id().map(str::to_string),
+                    is_latest: m.is_latest() == Some(true),
+                });
+            }
+        })
+        .map_err(|e| StoreError::new(&self.uri, e))?;
+        let mut listing = LockListing {
+            location: self.uri.clone(),
+            versions: Vec::with_capacity(versions.len()),
+            markers,
+        };
+        for (key, version_id, created) in versions {
+            let head = self
+                .rt
+                .block_on(
+                    self.client
+                        .head_object()
+                        .bucket(&self.bucket)
+                        .key(&key)
+                        .set_version_id(version_id.clone())
+                        .send(),
+                )
+                .map_err(|e| {
+                    StoreError::new(
+                        format!("s3://{}/{key}", self.bucket),
+                        s3_error("HeadObject", e),
+                    )
+                })?;
+            listing.versions.push(VersionLock {
+                key,
+                version_id,
+                created,
+                mode: head.object_lock_mode().map(|m| m.as_str().to_string()),
+                retain_until: head.object_lock_retain_until_date().map(|d| d.secs()),
+            });
+        }
+        Ok(listing)
+    }
+}

@@ -1,0 +1,152 @@
+//! The object-access seam: listing and ranged reads of a lake or evidence source.
+//!
+//! Everything vouch reads from a location goes through [`Store`], so that a local
+//! directory and (later) an S3 prefix are scanned by the same code. Paths handed in and
+//! out are relative to the store's root and always use `/`. A store never interprets
+//! file contents.
+
+/// One object (file) in a store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectMeta {
+    /// Relative path from the store root, `/`-separated.
+    pub path: String,
+    pub size: u64,
+    /// Last modification, seconds since the Unix epoch (when the store knows it).
+    pub modified: Option<i64>,
+    /// The S3 ETag as listed; reads are made conditional on it, so the bytes checked are
+    /// the bytes listed.
+    pub etag: Option<String>,
+    /// The S3 version id, for versioned buckets.
+    pub version_id: Option<String>,
+    /// An older version of the object, listed only when versions are asked for.
+    pub noncurrent: bool,
+    /// What a local file system says of the file beyond its size: nanosecond times and
+    /// the inode. Together they change on every write (ctime cannot be set from user
+    /// space), so the subject index and a plan can tell a rewritten file.
+    pub stat: Option<LocalStat>,
+    /// The local file's device, with `stat.inode` the identity of the file itself: a file
+    /// reached by two paths (symbolic or hard links) is read once. Never serialized: it
+    /// differs between machines that mount the same files.
+    pub device: Option<u64>,
+    /// The path passes through a symbolic link (a file reached through a link is read
+    /// under its own path when both are listed). Never serialized.
+    pub via_link: bool,
+}
+
+/// The part of a local file's `stat` that changes whenever its contents can have changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct LocalStat {
+    /// Modification time, nanoseconds since the Unix epoch.
+    pub modified_ns: i64,
+    /// Status change time (ctime), nanoseconds since the Unix epoch.
+    pub changed_ns: i64,
+    pub inode: u64,
+}
+
+impl LocalStat {
+    pub fn of(m: &std::fs::Metadata) -> LocalStat {
+        use std::os::unix::fs::MetadataExt;
+        LocalStat {
+            modified_ns: m.mtime().saturating_mul(1_000_000_000) + m.mtime_nsec(),
+            changed_ns: m.ctime().saturating_mul(1_000_000_000) + m.ctime_nsec(),
+            inode: m.ino(),
+        }
+    }
+}
+
+/// What the root of a lake holds: the child directories (tables), the files that lie in
+/// it directly, and what could not be listed or followed there.
+#[derive(Debug, Default)]
+pub struct RootListing {
+    pub dirs: Vec<String>,
+    pub files: Vec<String>,
+    pub errors: Vec<StoreError>,
+}
+
+/// A failure to list or read, naming the object or directory.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+#[error("{path}: {message}")]
+pub struct StoreError {
+    pub path: String,
+    pub message: String,
+}
+
+impl StoreError {
+    pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
+        StoreError {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// What a listing found: objects, and the places that could not be listed.
+#[derive(Debug, Default)]
+pub struct Listing {
+    pub objects: Vec<ObjectMeta>,
+    pub errors: Vec<StoreError>,
+}
+
+pub trait Store: Send + Sync {
+    /// A human-readable name of the root (a directory or an `s3://` URI).
+    fn root(&self) -> String;
+    /// The immediate children of the root, sorted: directories (`_` names included: a
+    /// table may be called `_backup`), files, and entries that could not be followed. Only
+    /// `.` names are left out. An error means the root itself could not be listed.
+    fn root_entries(&self) -> Result<RootListing, StoreError>;
+    /// Every object below `prefix` (a relative directory), at any depth, sorted by path.
+    /// Names [`is_hidden`] calls hidden are skipped below `prefix` (not `prefix` itself).
+    fn list(&self, prefix: &str) -> Listing;
+    /// How many reads to keep in flight: local files want one per core, a remote store
+    /// many more (each read waits on the network).
+    fn parallelism(&self) -> usize {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2)
+    }
+    /// Whether each read is a network round trip, so that fewer, larger reads pay (the
+    /// scan then fetches a file's bloom filters in one read).
+    fn is_remote(&self) -> bool {
+        false
+    }
+    /// Like [`Store::list`], with every version of every object (current and noncurrent)
+    /// where the store keeps versions; other stores list their objects.
+    fn list_versions(&self, prefix: &str) -> Listing {
+        self.list(prefix)
+    }
+    /// Opens a listed object for ranged reads (S3 reads are conditional on its ETag).
+    fn open(&self, object: &ObjectMeta) -> Result<Box<dyn RangeRead>, StoreError>;
+}
+
+/// Ranged reads of one opened object.
+pub trait RangeRead: Send + Sync {
+    /// Reads exactly `len` bytes at `offset` into `buf` (replacing its contents). `buf` is
+    /// the caller's reusable buffer: its capacity is kept, so a scan does not allocate and
+    /// zero a fresh buffer for every column chunk.
+    fn read_into(&self, offset: u64, len: u64, buf: &mut Vec<u8>) -> Result<(), StoreError>;
+}
+
+/// True for names the engines skip as side files: `_SUCCESS`, `_temporary/`, `.crc`,
+/// `.hive-staging`, ... A name starting with `_` that holds `=` is a Hive partition
+/// (`_k=v`; Spark reads it) and is not hidden.
+pub fn is_hidden(name: &str) -> bool {
+    name.starts_with('.') || (name.starts_with('_') && !name.contains('='))
+}
+
+/// An IO error as a short message without the path (the caller names the object).
+pub fn io_message(e: &std::io::Error) -> String {
+    use std::io::ErrorKind::*;
+    match e.kind() {
+        NotFound => "not found".into(),
+        PermissionDenied => "permission denied".into(),
+        UnexpectedEof => "unexpected end of file".into(),
+        _ => {
+            let s = e.to_string();
+            // Strip the "(os error N)" suffix; keep the words.
+            match s.find(" (os error") {
+                Some(i) => s[..i].to_lowercase(),
+                None => s,
+            }
+        }
+    }
+}

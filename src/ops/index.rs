@@ -1,0 +1,93 @@
+//! `vouch index build`: builds or brings up to date the subject index of a lake.
+
+use std::path::{Path, PathBuf};
+
+use crate::domain::index::{BuildSummary, IndexKey};
+use crate::domain::lake::Table;
+use crate::domain::scan::ScanOptions;
+use crate::io::store::Store;
+use crate::ops::{Env, OpError, OpenedLake};
+
+/// The index of `tables` in `dir`, built with the scan's own decoder.
+pub fn build(
+    store: &dyn Store,
+    tables: &[Table],
+    key: &IndexKey,
+    dir: &Path,
+    opts: &ScanOptions,
+) -> Result<BuildSummary, String> {
+    let index_file = |f: &crate::io::store::ObjectMeta, columns: &[String]| {
+        crate::domain::scan::index_file(store, f, columns, key, opts)
+    };
+    crate::domain::index::build(store, tables, key, dir, &index_file)
+}
+
+/// What `vouch index build` is asked to do.
+pub struct Options {
+    pub lake: crate::ops::LakeLocation,
+    pub index: PathBuf,
+}
+
+/// What it did: the build's summary (its errors name files relative to the lake).
+pub struct Outcome {
+    pub location: String,
+    pub index: PathBuf,
+    pub summary: BuildSummary,
+}
+
+impl Outcome {
+    pub fn to_text(&self) -> String {
+        let s = &self.summary;
+        format!(
+            "index {}: {} file(s): {} indexed, {} unchanged, {} dropped; {} distinct values, {} bytes; {} error(s)\n",
+            self.index.display(),
+            s.files,
+            s.indexed,
+            s.reused,
+            s.removed,
+            s.lake_values,
+            s.index_bytes,
+            s.errors.len()
+        )
+    }
+
+    /// Every error, `location/file: problem`.
+    pub fn error_lines(&self) -> Vec<String> {
+        crate::ops::error_lines(&self.location, &self.summary.errors)
+    }
+
+    pub fn exit_code(&self) -> u8 {
+        if self.summary.errors.is_empty() { 0 } else { 2 }
+    }
+}
+
+pub fn run(opts: &Options, env: &Env<'_>) -> Result<Outcome, OpError> {
+    let OpenedLake {
+        cfg,
+        location,
+        store,
+        lake,
+    } = crate::ops::open_lake(&opts.lake, env)?;
+    let key = IndexKey::new(&crate::ops::require_subject_key(
+        &cfg,
+        env,
+        "the subject index",
+        "it holds keyed hashes only",
+    )?);
+    let mut summary = build(
+        store.as_ref(),
+        &lake.tables,
+        &key,
+        &opts.index,
+        &ScanOptions::for_lake(&cfg.lake),
+    )
+    .map_err(OpError::Failed)?;
+    summary
+        .errors
+        .splice(0..0, lake.errors.iter().map(Into::into));
+    Ok(Outcome {
+        location,
+        index: opts.index.clone(),
+        summary,
+    })
+}

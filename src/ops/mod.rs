@@ -1,0 +1,216 @@
+//! One operation per user-facing command. Each takes typed options and an [`Env`] and
+//! returns a typed outcome (its `to_text()` and JSON are what the binary prints, its
+//! `exit_code()` what the binary exits with); none prints. Steps several commands share
+//! (opening a lake, building a scan request, the thread pool, the subject key) are here,
+//! once.
+
+pub mod certificate;
+pub mod demo;
+pub mod evidence;
+pub mod export;
+pub mod index;
+pub mod keygen;
+pub mod metrics;
+pub mod nightly;
+pub mod retention;
+pub mod scan;
+
+use std::path::PathBuf;
+
+use crate::domain::config::{Config, ConfigError};
+use crate::domain::lake::{Lake, discover_tables};
+use crate::domain::report::ScanErrorEntry;
+use crate::domain::scan::{NoProgress, Progress};
+use crate::domain::time::Timestamp;
+use crate::io::s3::S3Options;
+use crate::io::secret::SecretBytes;
+use crate::io::store::{Store, StoreError};
+
+/// What an operation gets from its caller besides its options: the environment it would
+/// otherwise read itself. The library never reads the process environment or the clock
+/// on its own.
+pub struct Env<'a> {
+    pub s3: S3Options,
+    /// `VOUCH_SUBJECT_KEY` as the caller read it (it takes precedence over the config).
+    pub subject_key: Option<String>,
+    /// Worker threads (default: what the store suits: one per core, 16 for S3).
+    pub threads: Option<usize>,
+    pub progress: &'a dyn Progress,
+    /// "Now", for options that default to it.
+    pub now: Timestamp,
+}
+
+impl Env<'_> {
+    /// An environment for tests and embedders: no endpoint, no key, no progress, `now`.
+    pub fn at(now: Timestamp) -> Env<'static> {
+        Env {
+            s3: S3Options::default(),
+            subject_key: None,
+            threads: None,
+            progress: &NoProgress,
+            now,
+        }
+    }
+}
+
+/// Why an operation stopped without an outcome (exit 2). Each area's error keeps its own
+/// message, which names the file or object.
+#[derive(Debug, thiserror::Error)]
+pub enum OpError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Subjects(#[from] crate::domain::subjects::SubjectError),
+    #[error(transparent)]
+    Tables(#[from] crate::io::tables::TableError),
+    #[error(transparent)]
+    Export(#[from] crate::domain::export::ExportError),
+    #[error(transparent)]
+    Evidence(#[from] crate::domain::evidence::EvidenceError),
+    #[error(transparent)]
+    Keys(#[from] crate::domain::keys::KeyError),
+    #[error(transparent)]
+    Metrics(#[from] crate::domain::metrics::MetricsError),
+    /// The one "subject key required" error: what needs it and why.
+    #[error(
+        "{what} needs a subject key ([privacy] subject_key or subject_key_file, or \
+         VOUCH_SUBJECT_KEY): {why}"
+    )]
+    SubjectKeyRequired {
+        what: &'static str,
+        why: &'static str,
+    },
+    /// A message that already names what failed.
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl From<String> for OpError {
+    fn from(m: String) -> OpError {
+        OpError::Failed(m)
+    }
+}
+
+/// Where a lake is: `--lake` over `[lake] location` in the config.
+#[derive(Debug, Clone, Default)]
+pub struct LakeLocation {
+    pub lake: Option<String>,
+    pub config: Option<PathBuf>,
+}
+
+/// A lake opened: the config it came with, its location, its store and its tables.
+pub struct OpenedLake {
+    pub cfg: Config,
+    pub location: String,
+    pub store: Box<dyn Store>,
+    pub lake: Lake,
+}
+
+/// The config of an optional `--config` (defaults without one).
+pub fn load_config(config: Option<&std::path::Path>) -> Result<Config, OpError> {
+    Ok(match config {
+        Some(p) => Config::load(p)?,
+        None => Config::default(),
+    })
+}
+
+/// The config, the lake's location and its store, without listing it.
+pub fn open_store(
+    at: &LakeLocation,
+    env: &Env<'_>,
+) -> Result<(Config, String, Box<dyn Store>), OpError> {
+    let cfg = load_config(at.config.as_deref())?;
+    let location = match (&at.lake, &cfg.lake.location) {
+        (Some(l), _) => l.clone(),
+        (None, Some(l)) => cfg.resolve(l),
+        (None, None) => {
+            return Err(OpError::Failed(
+                "no lake given: use --lake LOCATION or [lake] location in --config".into(),
+            ));
+        }
+    };
+    let store = crate::io::open_location(&location, &env.s3)?;
+    Ok((cfg, location, store))
+}
+
+/// Opens a lake and finds its tables (what cannot be listed is in `lake.errors`).
+pub fn open_lake(at: &LakeLocation, env: &Env<'_>) -> Result<OpenedLake, OpError> {
+    let (cfg, location, store) = open_store(at, env)?;
+    let lake = discover_tables(store.as_ref(), &cfg.lake)?;
+    Ok(OpenedLake {
+        cfg,
+        location,
+        store,
+        lake,
+    })
+}
+
+/// The subject key (the caller's `VOUCH_SUBJECT_KEY` over the config), if any.
+pub fn subject_key(cfg: &Config, env: &Env<'_>) -> Result<Option<SecretBytes>, OpError> {
+    Ok(cfg.subject_key(env.subject_key.clone())?)
+}
+
+/// The subject key, or the one error that says `what` needs it and `why`.
+pub fn require_subject_key(
+    cfg: &Config,
+    env: &Env<'_>,
+    what: &'static str,
+    why: &'static str,
+) -> Result<SecretBytes, OpError> {
+    subject_key(cfg, env)?.ok_or(OpError::SubjectKeyRequired { what, why })
+}
+
+/// Runs `work` on a pool of `threads` workers (or what the store suits): the one place
+/// vouch builds a thread pool.
+pub fn in_pool<T: Send>(
+    threads: Option<usize>,
+    store: &dyn Store,
+    work: impl FnOnce() -> T + Send,
+) -> Result<T, OpError> {
+    let n = threads.unwrap_or_else(|| store.parallelism()).max(1);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(n)
+        .build()
+        .map_err(|e| OpError::Failed(e.to_string()))?;
+    Ok(pool.install(work))
+}
+
+/// `root/rel`, or `root` alone for the lake itself.
+pub fn join_path(root: &str, rel: &str) -> String {
+    if rel.is_empty() || rel == root {
+        root.to_string()
+    } else {
+        format!("{}/{}", root.trim_end_matches('/'), rel)
+    }
+}
+
+/// Errors as the lines the binary shows: `location/file: problem`.
+pub fn error_lines(location: &str, errors: &[ScanErrorEntry]) -> Vec<String> {
+    errors
+        .iter()
+        .map(|e| format!("{}: {}", join_path(location, &e.file), e.error))
+        .collect()
+}
+
+/// What to do when an output file exists already.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Overwrite {
+    #[default]
+    Refuse,
+    Replace,
+}
+
+impl Overwrite {
+    pub fn allowed(self) -> bool {
+        self == Overwrite::Replace
+    }
+}
+
+/// A text form written with `writeln!`.
+pub(crate) fn text(write: impl FnOnce(&mut String) -> std::fmt::Result) -> String {
+    let mut s = String::new();
+    let _ = write(&mut s);
+    s
+}

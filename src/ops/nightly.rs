@@ -1,0 +1,975 @@
+//! `vouch nightly`: every configured check from one `vouch.toml`, each with its own status,
+//! written to `DIR/report.json`, `DIR/report.html` and one signed deletion certificate per
+//! verified request under `DIR/certificates/`. The exit code is the worst status.
+//!
+//! Nothing written here holds a raw subject ID: subjects appear as their request id and
+//! keyed hash. The outputs depend only on the inputs and `--as-of`, so a rerun rewrites the
+//! same bytes (Ed25519 signatures are deterministic).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use serde_json::json;
+
+use crate::domain::config::Config;
+use crate::domain::keys::SigningKey;
+use crate::domain::report::ScanReport;
+use crate::domain::subjects::SubjectLabeler;
+use crate::io::s3::{S3Options, S3Store};
+use crate::io::tables::{Table, read_table_at, string_column};
+
+pub use crate::domain::nightly_report::{Check, NightlyReport, Status};
+
+pub struct Request<'a> {
+    pub cfg: &'a Config,
+    /// "Now", Unix seconds.
+    pub as_of: i64,
+    pub out: &'a Path,
+    pub s3: S3Options,
+    /// The subject-hash key (required: nightly never names a subject).
+    /// Zeroed when dropped.
+    pub subject_key: crate::io::secret::SecretBytes,
+    /// Called as each check finishes (the log line).
+    pub log: &'a dyn Fn(&Check),
+    /// A scan report made elsewhere (a merge of a sharded scan) to use instead of
+    /// scanning: it must be of the window's subjects, this lake and these legal holds.
+    pub scan_report: Option<&'a Path>,
+}
+
+/// Runs every check and writes the outputs. Errors are only for what stops everything
+/// (the output directory cannot be written).
+pub fn run(req: &Request<'_>) -> Result<NightlyReport, String> {
+    let certs = req.out.join("certificates");
+    crate::io::fsio::create_dir_all(&certs)?;
+    let cfg = req.cfg;
+    let as_of = crate::domain::report::rfc3339(req.as_of);
+    let labeler = SubjectLabeler::keyed(&req.subject_key).map_err(|e| e.to_string())?;
+    let key = signing_key(cfg);
+    let dsar = cfg
+        .tables
+        .dsar_request
+        .as_ref()
+        .map(|t| read_table_at(&cfg.resolve(t), &req.s3).map_err(|e| e.to_string()));
+    let requests = match &dsar {
+        Some(Ok(t)) => Some(requests_of(
+            &cfg.resolve(cfg.tables.dsar_request.as_deref().unwrap_or("")),
+            t,
+        )),
+        Some(Err(e)) => Some(Err(e.clone())),
+        None => None,
+    };
+    let mut checks = Vec::new();
+    let emit = |c: Check, checks: &mut Vec<Check>| {
+        (req.log)(&c);
+        checks.push(c);
+    };
+
+    let (deletion, verified) = deletion_check(req, &requests, &labeler, &key, &certs, &as_of);
+    emit(deletion, &mut checks);
+    emit(audit_log_check(req, &requests, &verified), &mut checks);
+    emit(export_check(req, &requests), &mut checks);
+    emit(metrics_check(req), &mut checks);
+    emit(evidence_check(req, &key), &mut checks);
+    emit(retention_check(req), &mut checks);
+
+    let status = checks.iter().map(|c| c.status).max().unwrap_or(Status::Ok);
+    let report = NightlyReport {
+        schema_version: 1,
+        kind: "vouch-nightly-report",
+        as_of,
+        tool: format!("vouch {}", env!("CARGO_PKG_VERSION")),
+        status,
+        exit_code: status.exit_code(),
+        checks,
+    };
+    let mut json = serde_json::to_vec_pretty(&report).map_err(|e| e.to_string())?;
+    json.push(b'\n');
+    crate::io::fsio::write_atomic(&req.out.join("report.json"), &json, true)?;
+    crate::io::fsio::write_atomic(
+        &req.out.join("report.html"),
+        crate::domain::html::render(&report).as_bytes(),
+        true,
+    )?;
+    Ok(report)
+}
+
+fn signing_key(cfg: &Config) -> Result<SigningKey, String> {
+    let path = cfg
+        .nightly
+        .signing_key
+        .as_ref()
+        .ok_or("no [nightly] signing_key in the config")?;
+    let passphrase = match &cfg.nightly.signing_key_passphrase_file {
+        Some(f) => Some(crate::io::secret::read_first_line(
+            Path::new(&cfg.resolve(f)),
+            "passphrase",
+        )?),
+        None => None,
+    };
+    SigningKey::load(
+        Path::new(&cfg.resolve(path)),
+        passphrase.as_ref().map(|p| &p[..]),
+    )
+    .map_err(|e| e.to_string())
+}
+
+/// One row of `dsar_request` as nightly needs it.
+struct DsarRow {
+    request_id: String,
+    subject_id: Option<String>,
+    request_type: String,
+    status: String,
+    /// Unix seconds.
+    completed_at: Option<i64>,
+    export_sha256: Option<String>,
+}
+
+fn requests_of(location: &str, t: &Table) -> Result<Vec<DsarRow>, String> {
+    let path = Path::new(location);
+    let s = |c: &str| string_column(path, t, c).map_err(|e| e.to_string());
+    let optional = |c: &str| {
+        if t.schema.field_with_name(c).is_ok() {
+            s(c)
+        } else {
+            Ok(vec![None; t.rows()])
+        }
+    };
+    let ids = s("request_id")?;
+    let subjects = s("subject_id")?;
+    let types = s("request_type")?;
+    let status = optional("status")?;
+    let hashes = optional("export_sha256")?;
+    let completed = crate::domain::metrics::input::time_column(path, t, "completed_at")
+        .map_err(|e| e.to_string())?;
+    let mut out = Vec::with_capacity(ids.len());
+    for (i, id) in ids.into_iter().enumerate() {
+        let Some(id) = id.filter(|s| !s.trim().is_empty()) else {
+            return Err(format!(
+                "{location}: column request_id, row {}: is empty; it is required",
+                i + 1
+            ));
+        };
+        out.push(DsarRow {
+            request_id: id.trim().to_string(),
+            subject_id: subjects[i].clone().filter(|s| !s.trim().is_empty()),
+            request_type: types[i]
+                .clone()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase(),
+            status: status[i]
+                .clone()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase(),
+            completed_at: completed[i].map(|us| us.div_euclid(1_000_000)),
+            export_sha256: hashes[i]
+                .clone()
+                .map(|h| h.trim().to_ascii_lowercase())
+                .filter(|h| !h.is_empty()),
+        });
+    }
+    Ok(out)
+}
+
+fn window_start(cfg: &Config, as_of: i64) -> i64 {
+    as_of - i64::from(cfg.nightly.window_days) * 86_400
+}
+
+/// The delete requests completed in the window before `as_of`: what deletion verification
+/// checks.
+fn due_requests<'r>(requests: &'r [DsarRow], cfg: &Config, as_of: i64) -> Vec<&'r DsarRow> {
+    let from = window_start(cfg, as_of);
+    requests
+        .iter()
+        .filter(|r| {
+            r.request_type == "delete"
+                && r.status != "rejected"
+                && r.completed_at.is_some_and(|t| t > from && t <= as_of)
+        })
+        .collect()
+}
+
+/// The subject IDs nightly will verify at `as_of`, sorted: the `--ids` list of a sharded
+/// scan whose merged report nightly then takes (`scan_report`).
+pub fn due_subjects(cfg: &Config, as_of: i64, s3: &S3Options) -> Result<Vec<String>, String> {
+    let t = cfg
+        .tables
+        .dsar_request
+        .as_ref()
+        .ok_or("no dsar_request table in the config ([tables] dsar_request)")?;
+    let location = cfg.resolve(t);
+    let table = read_table_at(&location, s3).map_err(|e| e.to_string())?;
+    let requests = requests_of(&location, &table)?;
+    let due = due_requests(&requests, cfg, as_of);
+    if let Some(r) = due.iter().find(|r| r.subject_id.is_none()) {
+        return Err(format!(
+            "request {} has no subject_id to verify",
+            r.request_id
+        ));
+    }
+    Ok(due
+        .iter()
+        .filter_map(|r| r.subject_id.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect())
+}
+
+/// A scan report made elsewhere, checked to be the scan nightly would have run.
+fn supplied_report(
+    path: &Path,
+    labeler: &SubjectLabeler,
+    subjects: &[String],
+    location: &str,
+    holds: &BTreeSet<String>,
+) -> Result<ScanReport, String> {
+    let shown = path.display();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("{shown}: {}", crate::io::store::io_message(&e)))?;
+    let report: ScanReport = serde_json::from_str(&text)
+        .map_err(|e| format!("{shown}: not a vouch scan report: {e}"))?;
+    report
+        .check_seal(labeler)
+        .map_err(|e| format!("{shown}: refused: {e}"))?;
+    if report.subjects_fingerprint != labeler.list_fingerprint(subjects) {
+        return Err(format!(
+            "{shown}: made for another list of subjects than the {} of the delete requests \
+             completed in the window (`vouch nightly --write-subjects FILE` writes that list)",
+            subjects.len()
+        ));
+    }
+    if report.lake != location {
+        return Err(format!(
+            "{shown}: a scan of {}, the config's lake is {location}",
+            report.lake
+        ));
+    }
+    if let Some(t) = report
+        .tables
+        .iter()
+        .find(|t| t.legal_hold != holds.contains(&t.table))
+    {
+        return Err(format!(
+            "{shown}: table {} is {} in the report, {} in the data_retention_policy table",
+            t.table,
+            if t.legal_hold { "held" } else { "not held" },
+            if t.legal_hold { "not held" } else { "held" },
+        ));
+    }
+    Ok(report)
+}
+
+/// The files of the lake as it is now that `report` did not check (added or changed after
+/// its plan), as errors; none when the lake lists exactly as the report's plan did.
+fn unverified_now(
+    report: &ScanReport,
+    cfg: &Config,
+    s3: &S3Options,
+    labeler: &SubjectLabeler,
+) -> Result<Vec<crate::domain::report::ScanErrorEntry>, String> {
+    use crate::domain::report::ScanErrorEntry;
+    let store = crate::io::open_location(&report.lake, s3).map_err(|e| e.to_string())?;
+    let lake = crate::domain::lake::discover_tables(store.as_ref(), &cfg.lake)
+        .map_err(|e| e.to_string())?;
+    let versions = report.objects.iter().any(|o| o.version_id.is_some());
+    let listed = crate::domain::lake::list_tables(store.as_ref(), &lake.tables, versions);
+    let same_listing = report.plan_fingerprint.as_deref()
+        == Some(crate::domain::plan::fingerprint(&listed).as_str());
+    let checked: std::collections::HashMap<
+        (&str, Option<&str>),
+        &crate::domain::report::ObjectRecord,
+    > = report
+        .objects
+        .iter()
+        .map(|o| ((o.file.as_str(), o.version_id.as_deref()), o))
+        .collect();
+    let mut out: Vec<ScanErrorEntry> = lake.errors.iter().map(Into::into).collect();
+    for lt in &listed {
+        // The report names files as kept evidence does (identifier partitions labelled).
+        let shown = |p: &str| crate::domain::lake::label_path(p, &lt.table.id_columns, labeler);
+        out.extend(lt.errors.iter().map(|e| ScanErrorEntry {
+            file: shown(&e.path),
+            error: e.message.clone(),
+        }));
+        for f in &lt.files {
+            let file = shown(&f.path);
+            let why = match checked.get(&(file.as_str(), f.version_id.as_deref())) {
+                None => "added after the scan report's plan: not verified",
+                Some(o) if o.size != f.size || o.etag != f.etag => {
+                    "changed after the scan report's plan: not verified"
+                }
+                Some(_) => continue,
+            };
+            out.push(ScanErrorEntry {
+                file,
+                error: why.into(),
+            });
+        }
+    }
+    // What the report already says (a file lying in the lake root then and now) is not
+    // news; anything else is.
+    out.retain(|e| !report.errors.contains(e));
+    if out.is_empty() && !same_listing {
+        out.push(ScanErrorEntry {
+            file: report.lake.clone(),
+            error: "the lake lists differently from the scan report's plan (a file rewritten or \
+                    touched, a table added or moved): the report no longer speaks for it; scan again"
+                .into(),
+        });
+    }
+    Ok(out)
+}
+
+/// A request verified by the deletion check: its id and which tables the lake has.
+struct Verified {
+    request_id: String,
+    tables: Vec<String>,
+}
+
+fn deletion_check(
+    req: &Request<'_>,
+    requests: &Option<Result<Vec<DsarRow>, String>>,
+    labeler: &SubjectLabeler,
+    key: &Result<SigningKey, String>,
+    certs: &Path,
+    as_of: &str,
+) -> (Check, Vec<Verified>) {
+    const NAME: &str = "deletion_verification";
+    let cfg = req.cfg;
+    let requests = match requests {
+        None => {
+            return (
+                Check::new(NAME, Status::Skipped, "no dsar_request table configured"),
+                vec![],
+            );
+        }
+        Some(Err(e)) => return (Check::new(NAME, Status::Error, e.clone()), vec![]),
+        Some(Ok(r)) => r,
+    };
+    let from = window_start(cfg, req.as_of);
+    let due = due_requests(requests, cfg, req.as_of);
+    let window_json = json!({
+        "from": crate::domain::report::rfc3339(from),
+        "to": as_of,
+        "days": cfg.nightly.window_days,
+    });
+    if let Some(r) = due.iter().find(|r| r.subject_id.is_none()) {
+        return (
+            Check::new(
+                NAME,
+                Status::Error,
+                format!("request {} has no subject_id to verify", r.request_id),
+            ),
+            vec![],
+        );
+    }
+    if due.is_empty() {
+        let mut c = Check::new(
+            NAME,
+            Status::Ok,
+            "no delete request completed in the window",
+        );
+        c.details = json!({"window": window_json, "requests": []});
+        return (c, vec![]);
+    }
+    let key = match key {
+        Ok(k) => k,
+        Err(e) => return (Check::new(NAME, Status::Error, e.clone()), vec![]),
+    };
+    let Some(location) = cfg.lake.location.as_ref().map(|l| cfg.resolve(l)) else {
+        return (
+            Check::new(NAME, Status::Error, "no [lake] location in the config"),
+            vec![],
+        );
+    };
+    let mut subjects: Vec<String> = due
+        .iter()
+        .filter_map(|r| r.subject_id.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    subjects.sort();
+    let mut prior_errors = Vec::new();
+    let holds = match &cfg.tables.data_retention_policy {
+        Some(p) => match crate::io::tables::legal_holds_at(&cfg.resolve(p), &req.s3) {
+            Ok(h) => h,
+            Err(e) => {
+                prior_errors.push(crate::domain::report::ScanErrorEntry {
+                    file: cfg.resolve(p),
+                    error: e.to_string(),
+                });
+                BTreeSet::new()
+            }
+        },
+        None => BTreeSet::new(),
+    };
+    let mut index_error = serde_json::Value::Null;
+    let report = match req.scan_report {
+        Some(path) => {
+            if let Some(e) = prior_errors.first() {
+                return (
+                    Check::new(NAME, Status::Error, format!("{}: {}", e.file, e.error)),
+                    vec![],
+                );
+            }
+            let mut report = match supplied_report(path, labeler, &subjects, &location, &holds) {
+                Ok(r) => r,
+                Err(e) => return (Check::new(NAME, Status::Error, e), vec![]),
+            };
+            if cfg.nightly.strict
+                && let Some(m) = crate::domain::certificate::MetadataReliance::of(&report)
+            {
+                return (
+                    Check::new(
+                        NAME,
+                        Status::Error,
+                        format!(
+                            "{}: [nightly] strict is set, and the report ruled out {} row group(s) \
+                             by statistics and {} by bloom filters: scan with --no-statistics \
+                             --no-bloom-filters",
+                            path.display(),
+                            m.row_groups_ruled_out_by_statistics,
+                            m.row_groups_ruled_out_by_bloom_filters
+                        ),
+                    ),
+                    vec![],
+                );
+            }
+            // The report speaks for the lake it planned; what was added or changed since is
+            // not verified.
+            match unverified_now(&report, cfg, &req.s3, labeler) {
+                Ok(extra) if extra.is_empty() => {}
+                Ok(extra) => {
+                    report.errors.extend(extra);
+                    report.verdict = crate::domain::report::Verdict::Incomplete;
+                }
+                Err(e) => return (Check::new(NAME, Status::Error, e), vec![]),
+            }
+            report
+        }
+        None => {
+            let env = crate::ops::Env {
+                s3: req.s3.clone(),
+                ..crate::ops::Env::at(crate::domain::time::Timestamp::from_secs(req.as_of))
+            };
+            let at = crate::ops::LakeLocation {
+                lake: Some(location.clone()),
+                config: None,
+            };
+            let opened = match crate::ops::open_store(&at, &env).and_then(|(_, location, store)| {
+                let lake = crate::domain::lake::discover_tables(store.as_ref(), &cfg.lake)?;
+                Ok(crate::ops::OpenedLake {
+                    cfg: cfg.clone(),
+                    location,
+                    store,
+                    lake,
+                })
+            }) {
+                Ok(o) => o,
+                Err(e) => return (Check::new(NAME, Status::Error, e.to_string()), vec![]),
+            };
+            let options = crate::domain::scan::ScanOptions {
+                use_statistics: !cfg.nightly.strict,
+                use_bloom_filters: !cfg.nightly.strict,
+                ..crate::domain::scan::ScanOptions::for_lake(&cfg.lake)
+            };
+            // The subject index, brought up to date first (only changed files are read). What
+            // the update did is not recorded: a rerun must write the same report.
+            let index = cfg.nightly.index.as_ref().and_then(|d| {
+                let dir = PathBuf::from(cfg.resolve(d));
+                let key = crate::domain::index::IndexKey::new(&req.subject_key);
+                let store = opened.store.as_ref();
+                let built =
+                    crate::ops::index::build(store, &opened.lake.tables, &key, &dir, &options)
+                        .and_then(|_| crate::domain::index::LakeIndex::load(&dir, &key));
+                match built {
+                    Ok(ix) => Some(ix),
+                    Err(e) => {
+                        index_error = json!(e);
+                        None
+                    }
+                }
+            });
+            let mut scan_req = crate::ops::scan::request(
+                &opened,
+                &subjects,
+                crate::ops::scan::RequestParts {
+                    holds,
+                    labeler: labeler.clone(),
+                    options,
+                    index: index.as_ref(),
+                },
+                false,
+                false,
+            );
+            scan_req.prior_errors.extend(prior_errors);
+            match crate::ops::in_pool(None, opened.store.as_ref(), || {
+                crate::domain::scan::scan(&scan_req, &crate::domain::scan::NoProgress)
+            }) {
+                Ok(report) => report,
+                Err(e) => return (Check::new(NAME, Status::Error, e.to_string()), vec![]),
+            }
+        }
+    };
+    let mut per_request = Vec::new();
+    let mut verified = Vec::new();
+    let mut residual_requests = 0;
+    for r in &due {
+        let subject = r.subject_id.as_deref().unwrap_or("");
+        let label = labeler.label(subject);
+        let cert = crate::domain::certificate::for_subject(
+            &report,
+            &r.request_id,
+            &label,
+            r.completed_at.map(crate::domain::report::rfc3339),
+            as_of,
+        );
+        let written = crate::domain::certificate::write_signed(&cert, certs, key);
+        let cert_path = match written {
+            Ok(p) => p
+                .strip_prefix(req.out)
+                .map(Path::to_path_buf)
+                .unwrap_or(p)
+                .display()
+                .to_string(),
+            Err(e) => {
+                return (
+                    Check::new(NAME, Status::Error, format!("certificate: {e}")),
+                    vec![],
+                );
+            }
+        };
+        residual_requests += usize::from(cert.verdict == "residual");
+        per_request.push(json!({
+            "request_id": r.request_id,
+            "subject": label,
+            "verdict": cert.verdict,
+            "residual_rows": cert.residual_rows,
+            "held_rows": cert.held_rows,
+            "certificate": cert_path,
+        }));
+        verified.push(Verified {
+            request_id: r.request_id.clone(),
+            tables: report.tables.iter().map(|t| t.table.clone()).collect(),
+        });
+    }
+    let by_table: BTreeMap<&str, u64> = report
+        .tables
+        .iter()
+        .map(|t| (t.table.as_str(), t.residual_rows))
+        .collect();
+    let status = match report.verdict {
+        crate::domain::report::Verdict::Incomplete => Status::Error,
+        _ if residual_requests > 0 => Status::Violation,
+        _ => Status::Ok,
+    };
+    let summary = match status {
+        Status::Error => format!(
+            "{} file(s) could not be read: nothing is certified clean",
+            report.errors.len()
+        ),
+        _ => format!(
+            "{} request(s) verified in one scan of {} file(s): {} with residual rows ({} rows), {} held row(s){}",
+            due.len(),
+            report.files_scanned,
+            residual_requests,
+            report.residual_rows,
+            report.held_rows,
+            match crate::domain::certificate::MetadataReliance::of(&report) {
+                Some(m) => format!(
+                    "; the verdict relies on Parquet metadata no checksum covers ({} row group(s) \
+                     ruled out by statistics, {} by bloom filters; [nightly] strict reads them)",
+                    m.row_groups_ruled_out_by_statistics, m.row_groups_ruled_out_by_bloom_filters
+                ),
+                None => String::new(),
+            }
+        ),
+    };
+    let mut c = Check::new(NAME, status, summary);
+    c.details = json!({
+        "window": window_json,
+        "lake": report.lake,
+        "subjects": report.subjects,
+        "files_scanned": report.files_scanned,
+        "rows_scanned": report.rows_scanned,
+        "bytes_read": report.bytes_read,
+        "residual_rows": report.residual_rows,
+        "held_rows": report.held_rows,
+        "residual_rows_by_table": by_table,
+        "requests": per_request,
+        "errors": report.errors,
+        "index": report.index,
+        "index_error": index_error,
+        "strict": cfg.nightly.strict,
+        "relied_on_metadata": crate::domain::certificate::MetadataReliance::of(&report),
+    });
+    (c, verified)
+}
+
+fn audit_log_check(
+    req: &Request<'_>,
+    requests: &Option<Result<Vec<DsarRow>, String>>,
+    verified: &[Verified],
+) -> Check {
+    const NAME: &str = "audit_log_coverage";
+    let cfg = req.cfg;
+    let Some(location) = cfg.tables.dsar_audit_log.as_ref().map(|l| cfg.resolve(l)) else {
+        return Check::new(NAME, Status::Skipped, "no dsar_audit_log table configured");
+    };
+    if !matches!(requests, Some(Ok(_))) {
+        return Check::new(NAME, Status::Skipped, "no delete requests to check");
+    }
+    let table = match read_table_at(&location, &req.s3) {
+        Ok(t) => t,
+        Err(e) => return Check::new(NAME, Status::Error, e.to_string()),
+    };
+    let path = Path::new(&location);
+    let cols = ["request_id", "dataset", "action"]
+        .map(|c| string_column(path, &table, c).map_err(|e| e.to_string()));
+    let [ids, datasets, actions] = match cols {
+        [Ok(a), Ok(b), Ok(c)] => [a, b, c],
+        [a, b, c] => {
+            let e = a.err().or(b.err()).or(c.err()).unwrap_or_default();
+            return Check::new(NAME, Status::Error, e);
+        }
+    };
+    let mut logged: BTreeSet<(String, String)> = BTreeSet::new();
+    for i in 0..ids.len() {
+        if actions[i].as_deref().map(str::trim) == Some("delete")
+            && let (Some(r), Some(d)) = (&ids[i], &datasets[i])
+        {
+            logged.insert((r.trim().to_string(), d.trim().to_string()));
+        }
+    }
+    let mut missing = Vec::new();
+    for v in verified {
+        let tables: Vec<&String> = v
+            .tables
+            .iter()
+            .filter(|t| !logged.contains(&(v.request_id.clone(), (*t).clone())))
+            .collect();
+        if !tables.is_empty() {
+            missing.push(json!({"request_id": v.request_id, "tables": tables}));
+        }
+    }
+    let status = Status::violation_if(!missing.is_empty());
+    let mut c = Check::new(
+        NAME,
+        status,
+        format!(
+            "{} of {} verified request(s) lack a delete entry for some table",
+            missing.len(),
+            verified.len()
+        ),
+    );
+    c.details = json!({"requests_checked": verified.len(), "missing": missing});
+    c
+}
+
+fn export_check(req: &Request<'_>, requests: &Option<Result<Vec<DsarRow>, String>>) -> Check {
+    const NAME: &str = "export_integrity";
+    let cfg = req.cfg;
+    let Some(exports) = cfg.nightly.exports.as_ref().map(|l| cfg.resolve(l)) else {
+        return Check::new(
+            NAME,
+            Status::Skipped,
+            "no [nightly] exports location configured",
+        );
+    };
+    let requests = match requests {
+        None => return Check::new(NAME, Status::Skipped, "no dsar_request table configured"),
+        Some(Err(e)) => return Check::new(NAME, Status::Error, e.clone()),
+        Some(Ok(r)) => r,
+    };
+    let (mut matched, mut mismatched, mut unreachable) = (Vec::new(), Vec::new(), Vec::new());
+    for r in requests {
+        let Some(want) = &r.export_sha256 else {
+            continue;
+        };
+        if r.request_type != "access" || r.completed_at.is_none() {
+            continue;
+        }
+        let name = format!(
+            "{}.age",
+            crate::domain::certificate::file_stem(&r.request_id)
+        );
+        let got = if exports.starts_with("s3://") {
+            let uri = format!("{}/{name}", exports.trim_end_matches('/'));
+            S3Store::sha256_of(&uri, &req.s3).map_err(|e| e.to_string())
+        } else {
+            sha256_file(&Path::new(&exports).join(&name))
+        };
+        match got {
+            Ok(None) => unreachable.push(r.request_id.clone()),
+            Ok(Some(h)) if &h == want => matched.push(r.request_id.clone()),
+            Ok(Some(_)) => mismatched.push(r.request_id.clone()),
+            Err(e) => return Check::new(NAME, Status::Error, e),
+        }
+    }
+    let status = Status::violation_if(!mismatched.is_empty());
+    let mut c = Check::new(
+        NAME,
+        status,
+        format!(
+            "{} bundle(s) match their recorded SHA-256, {} do not, {} not found",
+            matched.len(),
+            mismatched.len(),
+            unreachable.len()
+        ),
+    );
+    c.details = json!({
+        "location": exports,
+        "matched": matched,
+        "mismatched": mismatched,
+        "unreachable": unreachable,
+    });
+    c
+}
+
+/// SHA-256 of a local file (hex), or None when there is no such file.
+fn sha256_file(path: &Path) -> Result<Option<String>, String> {
+    use sha2::Digest;
+    let mut f = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => {
+            return Err(format!(
+                "{}: {}",
+                path.display(),
+                crate::io::store::io_message(&e)
+            ));
+        }
+    };
+    let mut h = sha2::Sha256::new();
+    std::io::copy(&mut f, &mut h)
+        .map_err(|e| format!("{}: {}", path.display(), crate::io::store::io_message(&e)))?;
+    Ok(Some(crate::domain::subjects::hex(&h.finalize())))
+}
+
+fn metrics_check(req: &Request<'_>) -> Check {
+    use crate::domain::metrics::{Metric, Request as MetricsRequest};
+    const NAME: &str = "metrics";
+    let cfg = req.cfg;
+    let holidays = match &cfg.nightly.holidays {
+        Some(h) => match crate::domain::metrics::read_holidays(Path::new(&cfg.resolve(h))) {
+            Ok(d) => d,
+            Err(e) => return Check::new(NAME, Status::Error, e.to_string()),
+        },
+        None => Vec::new(),
+    };
+    let mut details = serde_json::Map::new();
+    let mut status = Status::Skipped;
+    let mut parts = Vec::new();
+    for (metric, table) in [
+        (Metric::Incidents, &cfg.tables.data_incident),
+        (Metric::Dsar, &cfg.tables.dsar_request),
+        (Metric::Changes, &cfg.tables.governance_change_log),
+    ] {
+        let Some(t) = table else {
+            continue;
+        };
+        let input = PathBuf::from(cfg.resolve(t));
+        let r = crate::domain::metrics::run(&MetricsRequest {
+            metric,
+            input: &input,
+            as_of: req.as_of * 1_000_000,
+            holidays: &holidays,
+            by_month: true,
+            targets: cfg.targets,
+            s3: &req.s3,
+        });
+        match r {
+            Ok(r) => {
+                let s = Status::violation_if(!r.breaches.is_empty());
+                status = status.max(s);
+                parts.push(format!(
+                    "{}: {} breach(es)",
+                    metric.name(),
+                    r.breaches.len()
+                ));
+                details.insert(
+                    metric.name().into(),
+                    serde_json::to_value(&r).unwrap_or_default(),
+                );
+            }
+            Err(e) => {
+                status = Status::Error;
+                parts.push(format!("{}: error", metric.name()));
+                details.insert(metric.name().into(), json!({"error": e.to_string()}));
+            }
+        }
+    }
+    if parts.is_empty() {
+        return Check::new(
+            NAME,
+            Status::Skipped,
+            "no incident, DSAR or change table configured",
+        );
+    }
+    let mut c = Check::new(NAME, status, parts.join("; "));
+    c.details = serde_json::Value::Object(details);
+    c
+}
+
+fn evidence_check(req: &Request<'_>, key: &Result<SigningKey, String>) -> Check {
+    use crate::domain::evidence::RetentionMode;
+    use crate::ops::evidence::{BuildOptions, Upload, Uploaded};
+    const NAME: &str = "evidence_bundle";
+    let cfg = req.cfg;
+    let e = &cfg.evidence;
+    if e.sources.is_empty() {
+        return Check::new(NAME, Status::Skipped, "no [evidence] sources configured");
+    }
+    let key = match key {
+        Ok(k) => k,
+        Err(m) => return Check::new(NAME, Status::Error, m.clone()),
+    };
+    let as_of = crate::domain::time::Timestamp::from_secs(req.as_of);
+    let out = req.out.join(format!("evidence-{}.zip", as_of.date()));
+    let env = crate::ops::Env {
+        s3: req.s3.clone(),
+        ..crate::ops::Env::at(as_of)
+    };
+    let built = crate::ops::evidence::build(
+        &BuildOptions {
+            sources: e.sources.iter().map(|s| cfg.resolve(s)).collect(),
+            from: Some(crate::domain::time::Timestamp::from_secs(
+                req.as_of - 86_400,
+            )),
+            to: Some(as_of),
+            out: out.clone(),
+            overwrite: crate::ops::Overwrite::Replace,
+            as_of: Some(as_of),
+            retention_years: e.retention_years,
+            retention_mode: if e.retention_mode == "compliance" {
+                RetentionMode::Compliance
+            } else {
+                RetentionMode::Governance
+            },
+            legal_hold: e.legal_hold,
+            organization: None,
+            upload: e.upload.as_ref().map(|target| Upload {
+                target: target.clone(),
+                skip_if_same: true,
+            }),
+        },
+        key,
+        &env,
+    );
+    let built = match built {
+        Ok(b) => b,
+        Err(m) => return Check::new(NAME, Status::Error, m.to_string()),
+    };
+    let uploaded = match (&built.uploaded, &built.summary.upload) {
+        (Uploaded::AlreadyThere { uri }, _) => {
+            format!("already uploaded to {uri} (same SHA-256)")
+        }
+        (Uploaded::Uploaded, Some(r)) => format!(
+            "uploaded to {} (version {}), locked {} until {}",
+            r.uri,
+            r.version_id.as_deref().unwrap_or("-"),
+            r.retention_mode,
+            r.retain_until
+        ),
+        _ => "not uploaded (no [evidence] upload configured)".to_string(),
+    };
+    let summary = built.summary;
+    let mut c = Check::new(
+        NAME,
+        Status::Ok,
+        format!("{} file(s) bagged and signed; {uploaded}", summary.files),
+    );
+    let mut details = serde_json::to_value(&summary).unwrap_or_default();
+    // The bundle is beside the report: name it relative to the output directory.
+    details["out"] = json!(out.file_name().map(|n| n.to_string_lossy().to_string()));
+    c.details = details;
+    c
+}
+
+fn retention_check(req: &Request<'_>) -> Check {
+    const NAME: &str = "retention_check";
+    let r = &req.cfg.retention;
+    let Some(location) = &r.location else {
+        return Check::new(NAME, Status::Skipped, "no [retention] location configured");
+    };
+    let env = crate::ops::Env {
+        s3: req.s3.clone(),
+        ..crate::ops::Env::at(crate::domain::time::Timestamp::from_secs(req.as_of))
+    };
+    let report = crate::ops::retention::run(
+        &crate::ops::retention::Options {
+            location: location.clone(),
+            min_years: r.min_years,
+            require_compliance: !r.allow_governance,
+        },
+        &env,
+    );
+    match report {
+        Ok(rep) => {
+            let status = Status::violation_if(!rep.violations.is_empty());
+            let mut c = Check::new(
+                NAME,
+                status,
+                format!(
+                    "{} version(s) checked, {} violation(s)",
+                    rep.versions_checked,
+                    rep.violations.len()
+                ),
+            );
+            c.details = serde_json::to_value(&rep).unwrap_or_default();
+            c
+        }
+        Err(e) => Check::new(NAME, Status::Error, e.to_string()),
+    }
+}
+
+/// What `vouch nightly` is asked to do.
+pub struct Options {
+    /// Directory for report.json, report.html, certificates/ and the evidence bundle.
+    pub out: PathBuf,
+    /// Default: `env.now`.
+    pub as_of: Option<crate::domain::time::Timestamp>,
+    pub scan_report: Option<PathBuf>,
+}
+
+/// Every check, as [`run`] does, after the checks only the command makes: the subject key
+/// is required (nightly names subjects only by keyed hash) and the output directory is
+/// created. `log` is called as each check finishes.
+pub fn run_checks(
+    cfg: &Config,
+    opts: &Options,
+    env: &crate::ops::Env<'_>,
+    log: &dyn Fn(&Check),
+) -> Result<NightlyReport, crate::ops::OpError> {
+    let subject_key = crate::ops::require_subject_key(
+        cfg,
+        env,
+        "nightly",
+        "its outputs name subjects only by keyed hash",
+    )?;
+    crate::io::fsio::create_dir_all(&opts.out)?;
+    Ok(run(&Request {
+        cfg,
+        as_of: opts.as_of.unwrap_or(env.now).secs(),
+        out: &opts.out,
+        s3: env.s3.clone(),
+        subject_key,
+        log,
+        scan_report: opts.scan_report.as_deref(),
+    })?)
+}
+
+/// `vouch nightly --write-subjects FILE`: the subject IDs deletion verification would
+/// check at `as_of`, one a line, to a file only its owner may read. Returns how many.
+pub fn write_subjects(
+    cfg: &Config,
+    as_of: Option<crate::domain::time::Timestamp>,
+    file: &Path,
+    env: &crate::ops::Env<'_>,
+) -> Result<usize, crate::ops::OpError> {
+    let ids = due_subjects(cfg, as_of.unwrap_or(env.now).secs(), &env.s3)?;
+    let text: String = ids.iter().map(|id| format!("{id}\n")).collect();
+    crate::io::fsio::write_atomic_private(file, text.as_bytes())?;
+    Ok(ids.len())
+}

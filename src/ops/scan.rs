@@ -1,0 +1,438 @@
+//! `vouch scan` (one machine, or one part of a sharded scan), `vouch scan plan` and
+//! `vouch scan merge`.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use crate::domain::config::Config;
+use crate::domain::index::{IndexKey, LakeIndex};
+use crate::domain::report::ScanReport;
+use crate::domain::scan::{ScanOptions, ScanRequest};
+use crate::domain::shard::{FileList, PartialReport, Plan};
+use crate::domain::subjects::{SubjectError, SubjectLabeler};
+use crate::io::store::Store;
+use crate::ops::{Env, LakeLocation, OpError, OpenedLake, Overwrite};
+
+/// Whom to look for: an ID file (`-` for stdin) and IDs given one by one.
+#[derive(Debug, Clone, Default)]
+pub struct Subjects {
+    pub ids_file: Option<PathBuf>,
+    pub ids: Vec<String>,
+}
+
+impl Subjects {
+    /// The IDs, each once, in the order given; none at all is an error.
+    pub fn read(&self) -> Result<Vec<String>, OpError> {
+        let mut subjects = match &self.ids_file {
+            Some(p) => crate::domain::subjects::read_id_file(p)?,
+            None => Vec::new(),
+        };
+        for id in &self.ids {
+            let id = id.trim();
+            if !id.is_empty() && !subjects.iter().any(|s| s == id) {
+                subjects.push(id.to_string());
+            }
+        }
+        if subjects.is_empty() {
+            return Err(SubjectError::NoneGiven.into());
+        }
+        Ok(subjects)
+    }
+}
+
+/// Which decoding shortcuts a scan may take (all of them by default).
+#[derive(Debug, Clone, Copy)]
+pub struct Shortcuts {
+    pub statistics: bool,
+    pub bloom_filters: bool,
+    pub dictionaries: bool,
+}
+
+impl Default for Shortcuts {
+    fn default() -> Self {
+        Shortcuts {
+            statistics: true,
+            bloom_filters: true,
+            dictionaries: true,
+        }
+    }
+}
+
+/// One part of a sharded scan: the plan lines to read (`-` for stdin), and which shard.
+#[derive(Debug, Clone)]
+pub struct PartOf {
+    pub files_from: String,
+    pub shard: Option<(usize, usize)>,
+}
+
+/// What `vouch scan` is asked to do.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub lake: LakeLocation,
+    pub subjects: Subjects,
+    pub part_of: Option<PartOf>,
+    pub index: Option<PathBuf>,
+    pub retention_policy: Option<PathBuf>,
+    pub shortcuts: Shortcuts,
+    pub include_versions: bool,
+    /// Also write the JSON (report or part) here, atomically.
+    pub out: Option<PathBuf>,
+    pub overwrite: Overwrite,
+}
+
+/// What a scan found.
+pub enum Outcome {
+    Report {
+        report: ScanReport,
+        location: String,
+        /// Said before the report (an index that could not be used).
+        warnings: Vec<String>,
+    },
+    /// A part: not a verdict; the merge decides.
+    Part {
+        part: PartialReport,
+        location: String,
+        warnings: Vec<String>,
+        /// The part's JSON: written to `--out`, or for stdout when there is none.
+        json: Vec<u8>,
+    },
+}
+
+impl Outcome {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Outcome::Report { report, .. } => report.verdict.exit_code() as u8,
+            Outcome::Part { part, .. } => part.exit_code(),
+        }
+    }
+}
+
+/// A scan request's common part: everything but the store, tables and subjects.
+pub struct RequestParts<'a> {
+    pub holds: BTreeSet<String>,
+    pub labeler: SubjectLabeler,
+    pub options: ScanOptions,
+    pub index: Option<&'a LakeIndex>,
+}
+
+/// The one way a scan request is made from an opened lake (scan, export and nightly).
+pub fn request<'a>(
+    lake: &'a OpenedLake,
+    subjects: &'a [String],
+    parts: RequestParts<'a>,
+    collect_rows: bool,
+    include_versions: bool,
+) -> ScanRequest<'a> {
+    ScanRequest {
+        store: lake.store.as_ref(),
+        lake: lake.location.clone(),
+        tables: lake.lake.tables.clone(),
+        subjects,
+        holds: parts.holds,
+        labeler: parts.labeler,
+        options: parts.options,
+        prior_errors: lake.lake.errors.iter().map(Into::into).collect(),
+        collect_rows,
+        include_versions,
+        index: parts.index,
+    }
+}
+
+/// The labeler: keyed hashes under the subject key, raw IDs without one.
+pub fn labeler(cfg: &Config, env: &Env<'_>) -> Result<SubjectLabeler, OpError> {
+    Ok(match crate::ops::subject_key(cfg, env)? {
+        Some(k) => SubjectLabeler::keyed(&k)?,
+        None => SubjectLabeler::plain(),
+    })
+}
+
+/// The index key, from the subject key.
+pub fn index_key(cfg: &Config, env: &Env<'_>) -> Result<IndexKey, OpError> {
+    let key = crate::ops::require_subject_key(
+        cfg,
+        env,
+        "the subject index",
+        "it holds keyed hashes only",
+    )?;
+    Ok(IndexKey::new(&key))
+}
+
+fn read_text(from: &str) -> Result<(String, String), OpError> {
+    let shown = if from == "-" { "stdin" } else { from };
+    let bytes = crate::io::fsio::read_or_stdin(Path::new(from))
+        .map_err(|e| OpError::Failed(format!("{shown}: {}", crate::io::store::io_message(&e))))?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| OpError::Failed(format!("{shown}: stream did not contain valid UTF-8")))?;
+    Ok((text, shown.to_string()))
+}
+
+/// The plan lines of one part, cut to its shard.
+fn file_list(p: &PartOf) -> Result<FileList, OpError> {
+    let (text, shown) = read_text(&p.files_from)?;
+    let mut list = crate::domain::shard::parse_file_list(&text, &shown)?;
+    if let Some((i, n)) = p.shard {
+        let of = crate::domain::shard::shard_of(&list.files, n);
+        list.files = std::mem::take(&mut list.files)
+            .into_iter()
+            .zip(of)
+            .filter_map(|(f, k)| (k == i).then_some(f))
+            .collect();
+    }
+    Ok(list)
+}
+
+fn write_out(out: &Path, bytes: &[u8], overwrite: Overwrite) -> Result<(), OpError> {
+    Ok(crate::io::fsio::write_atomic(
+        out,
+        bytes,
+        overwrite.allowed(),
+    )?)
+}
+
+pub fn run(opts: &Options, env: &Env<'_>) -> Result<Outcome, OpError> {
+    let subjects = opts.subjects.read()?;
+    let (cfg, location, store) = crate::ops::open_store(&opts.lake, env)?;
+    let labeler = labeler(&cfg, env)?;
+    let policy = opts.retention_policy.clone().or_else(|| {
+        cfg.tables
+            .data_retention_policy
+            .as_ref()
+            .map(|p| PathBuf::from(cfg.resolve(p)))
+    });
+    let holds = match &policy {
+        Some(p) => crate::io::tables::legal_holds(p)?,
+        None => Default::default(),
+    };
+    // A part of a sharded scan: the plan's lines say which files and tables.
+    let part = match &opts.part_of {
+        Some(p) => {
+            if !labeler.is_keyed() {
+                return Err(OpError::SubjectKeyRequired {
+                    what: "--files-from",
+                    why: "partial reports travel between machines and name subjects only by \
+                          keyed hash",
+                });
+            }
+            if opts.include_versions {
+                return Err(OpError::Failed(
+                    "--include-versions is for `vouch scan plan`: the plan lists the versions"
+                        .into(),
+                ));
+            }
+            Some((file_list(p)?, p.shard))
+        }
+        None => None,
+    };
+    let lake = match part {
+        Some(_) => Default::default(),
+        None => crate::domain::lake::discover_tables(store.as_ref(), &cfg.lake)?,
+    };
+    let options = ScanOptions {
+        use_statistics: opts.shortcuts.statistics,
+        use_bloom_filters: opts.shortcuts.bloom_filters,
+        use_dictionaries: opts.shortcuts.dictionaries,
+        ..ScanOptions::for_lake(&cfg.lake)
+    };
+    let mut warnings = Vec::new();
+    let index = match &opts.index {
+        Some(dir) => {
+            let key = index_key(&cfg, env)?;
+            match LakeIndex::load(dir, &key) {
+                Ok(ix) => Some(ix),
+                Err(e) => {
+                    // Never trusted when unusable; the answer is the same without it.
+                    warnings.push(format!("index {}: {e}; scanning without it", dir.display()));
+                    None
+                }
+            }
+        }
+        None => None,
+    };
+    let opened = OpenedLake {
+        cfg,
+        location,
+        store,
+        lake,
+    };
+    let req = request(
+        &opened,
+        &subjects,
+        RequestParts {
+            holds,
+            labeler,
+            options,
+            index: index.as_ref(),
+        },
+        false,
+        opts.include_versions,
+    );
+    let store: &dyn Store = opened.store.as_ref();
+    let location = opened.location.clone();
+    if let Some((list, shard)) = part {
+        let part = crate::ops::in_pool(env.threads, store, || {
+            crate::domain::shard::scan_part(
+                &req,
+                list.plan.as_deref(),
+                &list.files,
+                shard,
+                env.progress,
+            )
+        })?;
+        let mut json = serde_json::to_vec_pretty(&part).map_err(|e| e.to_string())?;
+        json.push(b'\n');
+        if let Some(out) = &opts.out {
+            write_out(out, &json, opts.overwrite)?;
+        }
+        return Ok(Outcome::Part {
+            part,
+            location,
+            warnings,
+            json,
+        });
+    }
+    let report = crate::ops::in_pool(env.threads, store, || {
+        crate::domain::scan::scan(&req, env.progress)
+    })?;
+    if let Some(out) = &opts.out {
+        let json = serde_json::to_vec_pretty(&report).map_err(|e| e.to_string())?;
+        write_out(out, &json, opts.overwrite)?;
+    }
+    Ok(Outcome::Report {
+        report,
+        location,
+        warnings,
+    })
+}
+
+/// What `vouch scan plan` is asked to do.
+#[derive(Debug, Clone, Default)]
+pub struct PlanOptions {
+    pub lake: LakeLocation,
+    pub include_versions: bool,
+    pub out: Option<PathBuf>,
+    pub overwrite: Overwrite,
+}
+
+/// The plan, and what keeps it from being complete.
+pub struct PlanOutcome {
+    pub plan: Plan,
+    pub location: String,
+    /// `location/file: problem`, and a lake with no tables.
+    pub problems: Vec<String>,
+    /// The JSON Lines: written to `--out`, or for stdout when there is none.
+    pub jsonl: Vec<u8>,
+}
+
+impl PlanOutcome {
+    /// The line said after the plan is written.
+    pub fn summary(&self) -> String {
+        let h = &self.plan.header;
+        format!(
+            "plan {}: {} file(s), {} byte(s) in {} table(s)",
+            &h.fingerprint[..12],
+            h.files,
+            h.bytes,
+            h.tables.len()
+        )
+    }
+
+    /// The plan is written either way; a merge of it reports the same problems.
+    pub fn exit_code(&self) -> u8 {
+        if self.problems.is_empty() { 0 } else { 2 }
+    }
+}
+
+pub fn plan(opts: &PlanOptions, env: &Env<'_>) -> Result<PlanOutcome, OpError> {
+    let opened = crate::ops::open_lake(&opts.lake, env)?;
+    let listed = crate::domain::lake::list_tables(
+        opened.store.as_ref(),
+        &opened.lake.tables,
+        opts.include_versions,
+    );
+    let plan = Plan::of(&opened.location, &listed, &opened.lake.errors);
+    let jsonl = plan.to_jsonl();
+    if let Some(out) = &opts.out {
+        write_out(out, &jsonl, opts.overwrite)?;
+    }
+    let errors: Vec<_> = plan
+        .header
+        .errors
+        .iter()
+        .chain(plan.header.tables.iter().flat_map(|t| &t.errors))
+        .cloned()
+        .collect();
+    let mut problems = crate::ops::error_lines(&opened.location, &errors);
+    if opened.lake.tables.is_empty() {
+        problems.push(format!("{}: no tables found in the lake", opened.location));
+    }
+    Ok(PlanOutcome {
+        plan,
+        location: opened.location,
+        problems,
+        jsonl,
+    })
+}
+
+/// What `vouch scan merge` is asked to do.
+#[derive(Debug, Clone, Default)]
+pub struct MergeOptions {
+    pub parts: Vec<PathBuf>,
+    pub plan: PathBuf,
+    pub config: Option<PathBuf>,
+    pub out: Option<PathBuf>,
+    pub overwrite: Overwrite,
+}
+
+/// The merged report, or why the parts do not make one.
+pub enum MergeOutcome {
+    Report(Box<ScanReport>),
+    Refused(Vec<String>),
+}
+
+impl MergeOutcome {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            MergeOutcome::Report(r) => r.verdict.exit_code() as u8,
+            MergeOutcome::Refused(_) => 2,
+        }
+    }
+}
+
+pub fn merge(opts: &MergeOptions, env: &Env<'_>) -> Result<MergeOutcome, OpError> {
+    let read = |p: &Path| {
+        crate::io::fsio::read_to_string(p).map_err(|e| {
+            OpError::Failed(format!(
+                "{}: {}",
+                p.display(),
+                crate::io::store::io_message(&e)
+            ))
+        })
+    };
+    let plan_shown = opts.plan.display().to_string();
+    let plan = Plan::parse(&read(&opts.plan)?, &plan_shown)?;
+    let mut parts = Vec::with_capacity(opts.parts.len());
+    for p in &opts.parts {
+        let shown = p.display().to_string();
+        let part: PartialReport = serde_json::from_str(&read(p)?)
+            .map_err(|e| OpError::Failed(format!("{shown}: not a vouch partial report: {e}")))?;
+        parts.push((shown, part));
+    }
+    let cfg = crate::ops::load_config(opts.config.as_deref())?;
+    let key = crate::ops::require_subject_key(
+        &cfg,
+        env,
+        "scan merge",
+        "it checks each part's authentication with the key the parts were made with",
+    )?;
+    let labeler = SubjectLabeler::keyed(&key)?;
+    match crate::domain::shard::merge(&plan, &parts, &labeler) {
+        Ok(report) => {
+            if let Some(out) = &opts.out {
+                let json = serde_json::to_vec_pretty(&report).map_err(|e| e.to_string())?;
+                write_out(out, &json, opts.overwrite)?;
+            }
+            Ok(MergeOutcome::Report(Box::new(report)))
+        }
+        Err(problems) => Ok(MergeOutcome::Refused(problems)),
+    }
+}
