@@ -4,6 +4,7 @@
 
 mod common;
 
+mod cases;
 mod cli;
 mod corpus;
 mod crash;

@@ -417,6 +417,24 @@ pub struct VerifyReport {
     pub problems: Vec<String>,
 }
 
+impl VerifyReport {
+    /// Nothing verified yet: what a check fills in.
+    fn tampered() -> VerifyReport {
+        VerifyReport {
+            schema_version: 1,
+            verdict: VerifyVerdict::Tampered,
+            bag: None,
+            files: 0,
+            payload_bytes: 0,
+            retain_until: None,
+            retention_mode: None,
+            legal_hold: None,
+            signer: None,
+            problems: vec![],
+        }
+    }
+}
+
 /// Tag files are small; refuse to hold more than this of one in memory.
 const MAX_TAG_FILE: u64 = 256 << 20;
 
@@ -440,34 +458,75 @@ pub fn verify(path: &Path, keys: &[VerifyingKey]) -> Result<VerifyReport, Eviden
             zip.len()
         ));
     }
-    let mut report = VerifyReport {
-        schema_version: 1,
-        verdict: VerifyVerdict::Tampered,
-        bag: None,
-        files: 0,
-        payload_bytes: 0,
-        retain_until: None,
-        retention_mode: None,
-        legal_hold: None,
-        signer: None,
-        problems: vec![],
+    let mut report = VerifyReport::tampered();
+    let (entries, top) = list_entries(&mut zip, &shown, &mut problems)?;
+    if top.len() != 1 {
+        problems.push(format!(
+            "the zip must hold one bag directory, it holds {}",
+            top.len()
+        ));
+        report.problems = problems;
+        return Ok(report);
+    }
+    let bag = top.into_iter().next().unwrap_or_default();
+    report.bag = Some(bag.clone());
+    let prefix = format!("{bag}/");
+    let tag = read_tags(&mut zip, &entries, &prefix, &shown, &mut problems)?;
+    let oxum = check_tags(&tag, keys, &entries, &prefix, &mut report, &mut problems);
+    // 4. Every payload file is in the manifest with the right hash, and nothing else is there.
+    let manifest = tag
+        .get("manifest-sha256.txt")
+        .map(|m| parse_manifest(m))
+        .unwrap_or_default();
+    check_payload(
+        &mut zip,
+        &entries,
+        &prefix,
+        &manifest,
+        &shown,
+        &mut report,
+        &mut problems,
+    )?;
+    if let Some(o) = &oxum {
+        let want = format!("{}.{}", report.payload_bytes, report.files);
+        if *o != want {
+            problems.push(format!(
+                "{prefix}bag-info.txt: Payload-Oxum {o} but the payload is {want}"
+            ));
+        }
+    } else if tag.contains_key("bag-info.txt") {
+        problems.push(format!("{prefix}bag-info.txt: no Payload-Oxum"));
+    }
+    problems.extend(extra_files(&entries, &prefix));
+    report.verdict = if problems.is_empty() {
+        VerifyVerdict::Verified
+    } else {
+        VerifyVerdict::Tampered
     };
-    // Entry names first, from the central directory, before reading any content.
-    let mut entries: BTreeMap<String, (usize, u64)> = BTreeMap::new();
+    report.problems = problems;
+    Ok(report)
+}
+
+/// Entry name to (index, declared size) for the zip's files.
+type Entries = BTreeMap<String, (usize, u64)>;
+
+/// Entry names first, from the central directory, before reading any content: the files
+/// and the top-level names (one bag directory is expected). Unsafe names, links,
+/// encrypted and duplicate entries are problems.
+fn list_entries(
+    zip: &mut zip::ZipArchive<crate::io::fsio::File>,
+    shown: &str,
+    problems: &mut Vec<String>,
+) -> Result<(Entries, BTreeSet<String>), EvidenceError> {
+    let mut entries = Entries::new();
     let mut top: BTreeSet<String> = BTreeSet::new();
     for i in 0..zip.len() {
         let e = zip
             .by_index_raw(i)
-            .map_err(|e| file_err(&shown, format!("unreadable entry {i}: {e}")))?;
-        let raw = e.name_raw().to_vec();
-        let name = String::from_utf8_lossy(&raw).into_owned();
-        let unsafe_name = name.starts_with('/')
-            || name.contains('\\')
-            || name.split('/').any(|s| s == ".." || s == ".")
-            || name.get(1..2) == Some(":")
-            || name.contains('\0');
-        if unsafe_name {
-            problems.push(format!("{name:?}: unsafe entry name"));
+            .map_err(|e| file_err(shown, format!("unreadable entry {i}: {e}")))?;
+        let name = String::from_utf8_lossy(e.name_raw()).into_owned();
+        if let Some(p) = entry_name_problem(&name) {
+            problems.push(p);
             continue;
         }
         if e.unix_mode().is_some_and(|m| m & 0o170000 == 0o120000) {
@@ -486,52 +545,69 @@ pub fn verify(path: &Path, keys: &[VerifyingKey]) -> Result<VerifyReport, Eviden
         }
         top.insert(name.split('/').next().unwrap_or("").to_string());
     }
-    if top.len() != 1 {
-        problems.push(format!(
-            "the zip must hold one bag directory, it holds {}",
-            top.len()
-        ));
-        report.problems = problems;
-        return Ok(report);
-    }
-    let bag = top.into_iter().next().unwrap_or_default();
-    report.bag = Some(bag.clone());
-    let prefix = format!("{bag}/");
-    // Reads an entry, refusing to inflate past its declared size.
-    let mut read_entry =
-        |name: &str, limit: u64| -> Result<Result<Vec<u8>, String>, EvidenceError> {
-            let Some(&(i, size)) = entries.get(name) else {
-                return Ok(Err(format!("{name}: missing")));
-            };
-            if size > limit {
-                return Ok(Err(format!(
-                    "{name}: {size} bytes is too large for a tag file"
-                )));
-            }
-            let mut f = zip
-                .by_index(i)
-                .map_err(|e| file_err(&shown, format!("{name}: {e}")))?;
-            let mut out = Vec::new();
-            match (&mut f).take(size + 1).read_to_end(&mut out) {
-                Ok(_) if out.len() as u64 > size => {
-                    Ok(Err(format!("{name}: inflates past its declared size")))
-                }
-                Ok(_) if (out.len() as u64) < size => {
-                    Ok(Err(format!("{name}: shorter than its declared size")))
-                }
-                Ok(_) => Ok(Ok(out)),
-                Err(e) => Ok(Err(format!("{name}: {e}"))),
-            }
-        };
+    Ok((entries, top))
+}
+
+/// Why an entry name must not be extracted (absolute, `..`, a drive, a NUL), if it must not.
+fn entry_name_problem(name: &str) -> Option<String> {
+    let unsafe_name = name.starts_with('/')
+        || name.contains('\\')
+        || name.split('/').any(|s| s == ".." || s == ".")
+        || name.get(1..2) == Some(":")
+        || name.contains('\0');
+    unsafe_name.then(|| format!("{name:?}: unsafe entry name"))
+}
+
+/// The tag files, each read whole but refused past its declared size or [`MAX_TAG_FILE`].
+fn read_tags(
+    zip: &mut zip::ZipArchive<crate::io::fsio::File>,
+    entries: &Entries,
+    prefix: &str,
+    shown: &str,
+    problems: &mut Vec<String>,
+) -> Result<BTreeMap<&'static str, Vec<u8>>, EvidenceError> {
     let mut tag = BTreeMap::new();
     for t in REQUIRED_TAGS.iter().chain([&TAG_MANIFEST, &SIGNATURE]) {
-        match read_entry(&format!("{prefix}{t}"), MAX_TAG_FILE)? {
-            Ok(data) => {
-                tag.insert(*t, data);
+        let name = format!("{prefix}{t}");
+        let Some(&(i, size)) = entries.get(&name) else {
+            problems.push(format!("{name}: missing"));
+            continue;
+        };
+        if size > MAX_TAG_FILE {
+            problems.push(format!("{name}: {size} bytes is too large for a tag file"));
+            continue;
+        }
+        let mut f = zip
+            .by_index(i)
+            .map_err(|e| file_err(shown, format!("{name}: {e}")))?;
+        let mut out = Vec::new();
+        match (&mut f).take(size + 1).read_to_end(&mut out) {
+            Ok(_) if out.len() as u64 > size => {
+                problems.push(format!("{name}: inflates past its declared size"))
             }
-            Err(p) => problems.push(p),
+            Ok(_) if (out.len() as u64) < size => {
+                problems.push(format!("{name}: shorter than its declared size"))
+            }
+            Ok(_) => {
+                tag.insert(*t, out);
+            }
+            Err(e) => problems.push(format!("{name}: {e}")),
         }
     }
+    Ok(tag)
+}
+
+/// Checks 1–3, on the tag files' bytes alone: the signature over the tag manifest, the
+/// tag manifest against the tag files, and the facts of `bag-info.txt` (into `report`).
+/// Returns the Payload-Oxum to check against the payload.
+fn check_tags(
+    tag: &BTreeMap<&'static str, Vec<u8>>,
+    keys: &[VerifyingKey],
+    entries: &Entries,
+    prefix: &str,
+    report: &mut VerifyReport,
+    problems: &mut Vec<String>,
+) -> Option<String> {
     // 1. The signature over the tag manifest.
     if let (Some(tm), Some(sig)) = (tag.get(TAG_MANIFEST), tag.get(SIGNATURE)) {
         let mut last = String::new();
@@ -587,15 +663,24 @@ pub fn verify(path: &Path, keys: &[VerifyingKey]) -> Result<VerifyReport, Eviden
             }
         }
     }
-    // 4. Every payload file is in the manifest with the right hash, and nothing else is there.
-    let manifest = tag
-        .get("manifest-sha256.txt")
-        .map(|m| parse_manifest(m))
-        .unwrap_or_default();
+    oxum
+}
+
+/// Every payload file (`data/…`) streamed through SHA-256 against the manifest; files
+/// the manifest lists that are not there. Counts files and bytes into `report`.
+fn check_payload(
+    zip: &mut zip::ZipArchive<crate::io::fsio::File>,
+    entries: &Entries,
+    prefix: &str,
+    manifest: &BTreeMap<String, String>,
+    shown: &str,
+    report: &mut VerifyReport,
+    problems: &mut Vec<String>,
+) -> Result<(), EvidenceError> {
     let payload: Vec<(String, usize, u64)> = entries
         .iter()
         .filter_map(|(n, &(i, size))| {
-            n.strip_prefix(&prefix)
+            n.strip_prefix(prefix)
                 .filter(|r| r.starts_with("data/"))
                 .map(|r| (r.to_string(), i, size))
         })
@@ -612,7 +697,7 @@ pub fn verify(path: &Path, keys: &[VerifyingKey]) -> Result<VerifyReport, Eviden
         };
         let mut f = zip
             .by_index(*i)
-            .map_err(|e| file_err(&shown, format!("{name}: {e}")))?;
+            .map_err(|e| file_err(shown, format!("{name}: {e}")))?;
         let mut sha = Sha256::new();
         let mut got = 0u64;
         let mut limited = (&mut f).take(size + 1);
@@ -644,34 +729,23 @@ pub fn verify(path: &Path, keys: &[VerifyingKey]) -> Result<VerifyReport, Eviden
             ));
         }
     }
-    if let Some(o) = &oxum {
-        let want = format!("{}.{}", report.payload_bytes, report.files);
-        if *o != want {
-            problems.push(format!(
-                "{prefix}bag-info.txt: Payload-Oxum {o} but the payload is {want}"
-            ));
-        }
-    } else if tag.contains_key("bag-info.txt") {
-        problems.push(format!("{prefix}bag-info.txt: no Payload-Oxum"));
-    }
-    // 5. Nothing besides the bag's own files.
-    for name in entries.keys() {
-        let rel = name.strip_prefix(&prefix).unwrap_or(name);
-        let known = rel.starts_with("data/")
-            || REQUIRED_TAGS.contains(&rel)
-            || rel == TAG_MANIFEST
-            || rel == SIGNATURE;
-        if !known {
-            problems.push(format!("{name}: an extra file outside the manifests"));
-        }
-    }
-    report.verdict = if problems.is_empty() {
-        VerifyVerdict::Verified
-    } else {
-        VerifyVerdict::Tampered
-    };
-    report.problems = problems;
-    Ok(report)
+    Ok(())
+}
+
+/// 5. Nothing besides the bag's own files.
+fn extra_files(entries: &Entries, prefix: &str) -> Vec<String> {
+    entries
+        .keys()
+        .filter(|name| {
+            let rel = name.strip_prefix(prefix).unwrap_or(name);
+            let known = rel.starts_with("data/")
+                || REQUIRED_TAGS.contains(&rel)
+                || rel == TAG_MANIFEST
+                || rel == SIGNATURE;
+            !known
+        })
+        .map(|name| format!("{name}: an extra file outside the manifests"))
+        .collect()
 }
 
 /// Every byte of a zip accounted for: the local entries lie back to back from byte 0 in
@@ -922,6 +996,52 @@ fn parse_manifest(data: &[u8]) -> BTreeMap<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn verification_steps_decide_without_a_zip() {
+        for bad in ["/etc/p", "a/../b", "a\\b", "c:x", "a/./b", "a\0b"] {
+            assert!(entry_name_problem(bad).is_some(), "{bad}");
+        }
+        assert!(entry_name_problem("bag/data/x.log").is_none());
+        let entries: Entries = [
+            ("bag/data/x.log", (0, 3)),
+            ("bag/bagit.txt", (1, 3)),
+            ("bag/tagmanifest-sha256.txt.sig", (2, 3)),
+            ("bag/notes.txt", (3, 3)),
+        ]
+        .into_iter()
+        .map(|(n, v)| (n.to_string(), v))
+        .collect();
+        assert_eq!(
+            extra_files(&entries, "bag/"),
+            ["bag/notes.txt: an extra file outside the manifests"]
+        );
+        // The tag checks on bytes alone: no signature, a tag file the manifest does not
+        // list, one whose hash differs, bag-info facts read.
+        let mut tag = BTreeMap::new();
+        tag.insert("bagit.txt", b"BagIt-Version: 1.0\n".to_vec());
+        tag.insert(
+            "bag-info.txt",
+            b"Payload-Oxum: 3.1\nRetain-Until: 2033-11-27\n".to_vec(),
+        );
+        tag.insert(
+            TAG_MANIFEST,
+            format!("{}  bagit.txt\n", "0".repeat(64)).into_bytes(),
+        );
+        let mut report = VerifyReport::tampered();
+        let mut problems = Vec::new();
+        let oxum = check_tags(&tag, &[], &entries, "bag/", &mut report, &mut problems);
+        assert_eq!(oxum.as_deref(), Some("3.1"));
+        assert_eq!(report.retain_until.as_deref(), Some("2033-11-27"));
+        assert_eq!(
+            problems,
+            [
+                "bag/bagit.txt: does not match tagmanifest-sha256.txt",
+                "bag/tagmanifest-sha256.txt: does not list bag-info.txt",
+                "bag/tagmanifest-sha256.txt: does not list manifest-sha256.txt",
+            ]
+        );
+    }
 
     #[test]
     fn the_layout_check_survives_any_size_or_offset() {

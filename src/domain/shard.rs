@@ -208,18 +208,36 @@ pub fn merge(
     parts: &[(String, PartialReport)],
     labeler: &crate::domain::subjects::SubjectLabeler,
 ) -> Result<ScanReport, Vec<String>> {
-    let mut problems = Vec::new();
     if parts.is_empty() {
         return Err(vec!["no partial reports given".into()]);
     }
-    for (name, p) in parts {
-        if let Err(e) = p.check_seal(labeler) {
-            problems.push(format!("{name}: {e}"));
-        }
+    let unsealed: Vec<String> = parts
+        .iter()
+        .filter_map(|(name, p)| p.check_seal(labeler).err().map(|e| format!("{name}: {e}")))
+        .collect();
+    if !unsealed.is_empty() {
+        return Err(unsealed);
     }
+    let mut problems = agreement_problems(plan, parts);
+    let covered = coverage(plan, parts, &mut problems);
     if !problems.is_empty() {
         return Err(problems);
     }
+    let mut report = assemble_merged(plan, parts, &covered, labeler);
+    report.seal(labeler);
+    Ok(report)
+}
+
+/// A file of a plan or part: (table, path, version id).
+type FileKey = (String, String, Option<String>);
+
+/// Which part (its name) covers each file of the plan, and with what.
+type Coverage<'p> = HashMap<FileKey, (&'p str, &'p PartialFile)>;
+
+/// What the parts disagree on among themselves or with the plan (layout, plan, lake,
+/// subjects, labels, holds, options, index), one line each.
+fn agreement_problems(plan: &Plan, parts: &[(String, PartialReport)]) -> Vec<String> {
+    let mut problems = Vec::new();
     let fp = &plan.header.fingerprint;
     let first = &parts[0].1;
     for (name, p) in parts {
@@ -271,14 +289,23 @@ pub fn merge(
                 .into(),
         );
     }
+    problems
+}
+
+/// Each file of the plan covered exactly once, by a record equal to the plan's, with a
+/// result or an error; what is not is a problem.
+fn coverage<'p>(
+    plan: &Plan,
+    parts: &'p [(String, PartialReport)],
+    problems: &mut Vec<String>,
+) -> Coverage<'p> {
     // Which part covers each file of the plan, by the file's key.
-    let planned: HashMap<(String, String, Option<String>), &FileRecord> = plan
+    let planned: HashMap<FileKey, &FileRecord> = plan
         .files
         .iter()
         .map(|f| (f.record.key(), &f.record))
         .collect();
-    let mut covered: HashMap<(String, String, Option<String>), (&str, &PartialFile)> =
-        HashMap::new();
+    let mut covered = Coverage::new();
     for (name, p) in parts {
         for f in &p.files {
             let key = f.record.key();
@@ -327,9 +354,17 @@ pub fn merge(
             if missing.len() > 5 { ", …" } else { "" }
         ));
     }
-    if !problems.is_empty() {
-        return Err(problems);
-    }
+    covered
+}
+
+/// The report one scan of the plan gives, from the covering parts' results.
+fn assemble_merged(
+    plan: &Plan,
+    parts: &[(String, PartialReport)],
+    covered: &Coverage<'_>,
+    labeler: &crate::domain::subjects::SubjectLabeler,
+) -> ScanReport {
+    let first = &parts[0].1;
     // Per table, per file of the plan: the covering part's result.
     let listed = plan.listed();
     let results = listed
@@ -357,7 +392,7 @@ pub fn merge(
         }
     }
     let holds: BTreeSet<String> = first.legal_holds.iter().cloned().collect();
-    let mut report = crate::domain::scan::assemble(Assembly {
+    crate::domain::scan::assemble(Assembly {
         lake: plan.header.lake.clone(),
         subjects: first.subjects,
         subjects_fingerprint: first.subjects_fingerprint.clone(),
@@ -369,9 +404,7 @@ pub fn merge(
         bytes_read: parts.iter().map(|(_, p)| p.bytes_read).sum(),
         read_requests: parts.iter().map(|(_, p)| p.read_requests).sum(),
         index: first.index.clone(),
-    });
-    report.seal(labeler);
-    Ok(report)
+    })
 }
 
 #[cfg(test)]

@@ -64,7 +64,8 @@ pub fn run(req: &Request<'_>) -> Result<NightlyReport, String> {
         checks.push(c);
     };
 
-    let (deletion, verified) = deletion_check(req, &requests, &labeler, &key, &certs, &as_of);
+    let (deletion, verified) = verify_deletions(req, &requests, &labeler, &key, &certs, &as_of)
+        .unwrap_or_else(|e| (Check::new(DELETION, Status::Error, e), vec![]));
     emit(deletion, &mut checks);
     emit(audit_log_check(req, &requests, &verified), &mut checks);
     emit(export_check(req, &requests), &mut checks);
@@ -327,24 +328,29 @@ struct Verified {
     tables: Vec<String>,
 }
 
-fn deletion_check(
+const DELETION: &str = "deletion_verification";
+
+/// The deletion check: the window's requests, one report for their subjects (scanned now
+/// or supplied), a signed certificate per request. `Err` is a check that could not decide.
+fn verify_deletions(
     req: &Request<'_>,
     requests: &Option<Result<Vec<DsarRow>, String>>,
     labeler: &SubjectLabeler,
     key: &Result<SigningKey, String>,
     certs: &Path,
     as_of: &str,
-) -> (Check, Vec<Verified>) {
-    const NAME: &str = "deletion_verification";
+) -> Result<(Check, Vec<Verified>), String> {
     let cfg = req.cfg;
     let requests = match requests {
         None => {
-            return (
-                Check::new(NAME, Status::Skipped, "no dsar_request table configured"),
-                vec![],
+            let c = Check::new(
+                DELETION,
+                Status::Skipped,
+                "no dsar_request table configured",
             );
+            return Ok((c, vec![]));
         }
-        Some(Err(e)) => return (Check::new(NAME, Status::Error, e.clone()), vec![]),
+        Some(Err(e)) => return Err(e.clone()),
         Some(Ok(r)) => r,
     };
     let from = window_start(cfg, req.as_of);
@@ -355,238 +361,61 @@ fn deletion_check(
         "days": cfg.nightly.window_days,
     });
     if let Some(r) = due.iter().find(|r| r.subject_id.is_none()) {
-        return (
-            Check::new(
-                NAME,
-                Status::Error,
-                format!("request {} has no subject_id to verify", r.request_id),
-            ),
-            vec![],
-        );
+        return Err(format!(
+            "request {} has no subject_id to verify",
+            r.request_id
+        ));
     }
     if due.is_empty() {
         let mut c = Check::new(
-            NAME,
+            DELETION,
             Status::Ok,
             "no delete request completed in the window",
         );
         c.details = json!({"window": window_json, "requests": []});
-        return (c, vec![]);
+        return Ok((c, vec![]));
     }
-    let key = match key {
-        Ok(k) => k,
-        Err(e) => return (Check::new(NAME, Status::Error, e.clone()), vec![]),
-    };
-    let Some(location) = cfg.lake.location.as_ref().map(|l| cfg.resolve(l)) else {
-        return (
-            Check::new(NAME, Status::Error, "no [lake] location in the config"),
-            vec![],
-        );
-    };
-    let mut subjects: Vec<String> = due
+    let key = key.as_ref().map_err(Clone::clone)?;
+    let location = cfg
+        .lake
+        .location
+        .as_ref()
+        .map(|l| cfg.resolve(l))
+        .ok_or("no [lake] location in the config")?;
+    let subjects: Vec<String> = due
         .iter()
         .filter_map(|r| r.subject_id.clone())
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    subjects.sort();
-    let mut prior_errors = Vec::new();
-    let holds = match &cfg.tables.data_retention_policy {
-        Some(p) => match crate::io::tables::legal_holds_at(&cfg.resolve(p), &req.s3) {
-            Ok(h) => h,
-            Err(e) => {
-                prior_errors.push(crate::domain::report::ScanErrorEntry {
-                    file: cfg.resolve(p),
-                    error: e.to_string(),
-                });
-                BTreeSet::new()
-            }
-        },
-        None => BTreeSet::new(),
-    };
-    let mut index_error = serde_json::Value::Null;
-    let report = match req.scan_report {
+    let (holds, prior_errors) = legal_holds(cfg, &req.s3);
+    let (report, index_error) = match req.scan_report {
         Some(path) => {
             if let Some(e) = prior_errors.first() {
-                return (
-                    Check::new(NAME, Status::Error, format!("{}: {}", e.file, e.error)),
-                    vec![],
-                );
+                return Err(format!("{}: {}", e.file, e.error));
             }
-            let mut report = match supplied_report(path, labeler, &subjects, &location, &holds) {
-                Ok(r) => r,
-                Err(e) => return (Check::new(NAME, Status::Error, e), vec![]),
-            };
-            if cfg.nightly.strict
-                && let Some(m) = crate::domain::certificate::MetadataReliance::of(&report)
-            {
-                return (
-                    Check::new(
-                        NAME,
-                        Status::Error,
-                        format!(
-                            "{}: [nightly] strict is set, and the report ruled out {} row group(s) \
-                             by statistics and {} by bloom filters: scan with --no-statistics \
-                             --no-bloom-filters",
-                            path.display(),
-                            m.row_groups_ruled_out_by_statistics,
-                            m.row_groups_ruled_out_by_bloom_filters
-                        ),
-                    ),
-                    vec![],
-                );
-            }
-            // The report speaks for the lake it planned; what was added or changed since is
-            // not verified.
-            match unverified_now(&report, cfg, &req.s3, labeler) {
-                Ok(extra) if extra.is_empty() => {}
-                Ok(extra) => {
-                    report.errors.extend(extra);
-                    report.verdict = crate::domain::report::Verdict::Incomplete;
-                }
-                Err(e) => return (Check::new(NAME, Status::Error, e), vec![]),
-            }
-            report
+            let report = checked_report(req, path, labeler, &subjects, &location, &holds)?;
+            (report, serde_json::Value::Null)
         }
-        None => {
-            let env = crate::ops::Env {
-                s3: req.s3.clone(),
-                ..crate::ops::Env::at(crate::domain::time::Timestamp::from_secs(req.as_of))
-            };
-            let at = crate::ops::LakeLocation {
-                lake: Some(location.clone()),
-                config: None,
-            };
-            let opened = match crate::ops::open_store(&at, &env).and_then(|(_, location, store)| {
-                let lake = crate::domain::lake::discover_tables(store.as_ref(), &cfg.lake)?;
-                Ok(crate::ops::OpenedLake {
-                    cfg: cfg.clone(),
-                    location,
-                    store,
-                    lake,
-                })
-            }) {
-                Ok(o) => o,
-                Err(e) => return (Check::new(NAME, Status::Error, e.to_string()), vec![]),
-            };
-            let options = crate::domain::scan::ScanOptions {
-                use_statistics: !cfg.nightly.strict,
-                use_bloom_filters: !cfg.nightly.strict,
-                ..crate::domain::scan::ScanOptions::for_lake(&cfg.lake)
-            };
-            // The subject index, brought up to date first (only changed files are read). What
-            // the update did is not recorded: a rerun must write the same report.
-            let index = cfg.nightly.index.as_ref().and_then(|d| {
-                let dir = PathBuf::from(cfg.resolve(d));
-                let key = crate::domain::index::IndexKey::new(&req.subject_key);
-                let store = opened.store.as_ref();
-                let built =
-                    crate::ops::index::build(store, &opened.lake.tables, &key, &dir, &options)
-                        .and_then(|_| crate::domain::index::LakeIndex::load(&dir, &key));
-                match built {
-                    Ok(ix) => Some(ix),
-                    Err(e) => {
-                        index_error = json!(e);
-                        None
-                    }
-                }
-            });
-            let mut scan_req = crate::ops::scan::request(
-                &opened,
-                &subjects,
-                crate::ops::scan::RequestParts {
-                    holds,
-                    labeler: labeler.clone(),
-                    options,
-                    index: index.as_ref(),
-                },
-                false,
-                false,
-            );
-            scan_req.prior_errors.extend(prior_errors);
-            match crate::ops::in_pool(None, opened.store.as_ref(), || {
-                crate::domain::scan::scan(&scan_req, &crate::domain::scan::NoProgress)
-            }) {
-                Ok(report) => report,
-                Err(e) => return (Check::new(NAME, Status::Error, e.to_string()), vec![]),
-            }
-        }
+        None => scan_now(req, &location, &subjects, holds, prior_errors, labeler)?,
     };
-    let mut per_request = Vec::new();
-    let mut verified = Vec::new();
-    let mut residual_requests = 0;
-    for r in &due {
-        let subject = r.subject_id.as_deref().unwrap_or("");
-        let label = labeler.label(subject);
-        let cert = crate::domain::certificate::for_subject(
-            &report,
-            &r.request_id,
-            &label,
-            r.completed_at.map(crate::domain::report::rfc3339),
-            as_of,
-        );
-        let written = crate::domain::certificate::write_signed(&cert, certs, key);
-        let cert_path = match written {
-            Ok(p) => p
-                .strip_prefix(req.out)
-                .map(Path::to_path_buf)
-                .unwrap_or(p)
-                .display()
-                .to_string(),
-            Err(e) => {
-                return (
-                    Check::new(NAME, Status::Error, format!("certificate: {e}")),
-                    vec![],
-                );
-            }
-        };
-        residual_requests += usize::from(cert.verdict == "residual");
-        per_request.push(json!({
-            "request_id": r.request_id,
-            "subject": label,
-            "verdict": cert.verdict,
-            "residual_rows": cert.residual_rows,
-            "held_rows": cert.held_rows,
-            "certificate": cert_path,
-        }));
-        verified.push(Verified {
-            request_id: r.request_id.clone(),
-            tables: report.tables.iter().map(|t| t.table.clone()).collect(),
-        });
-    }
-    let by_table: BTreeMap<&str, u64> = report
-        .tables
-        .iter()
-        .map(|t| (t.table.as_str(), t.residual_rows))
-        .collect();
+    let (per_request, verified, residual_requests) =
+        certify(req, &due, &report, labeler, key, certs, as_of)?;
     let status = match report.verdict {
         crate::domain::report::Verdict::Incomplete => Status::Error,
         _ if residual_requests > 0 => Status::Violation,
         _ => Status::Ok,
     };
-    let summary = match status {
-        Status::Error => format!(
-            "{} file(s) could not be read: nothing is certified clean",
-            report.errors.len()
-        ),
-        _ => format!(
-            "{} request(s) verified in one scan of {} file(s): {} with residual rows ({} rows), {} held row(s){}",
-            due.len(),
-            report.files_scanned,
-            residual_requests,
-            report.residual_rows,
-            report.held_rows,
-            match crate::domain::certificate::MetadataReliance::of(&report) {
-                Some(m) => format!(
-                    "; the verdict relies on Parquet metadata no checksum covers ({} row group(s) \
-                     ruled out by statistics, {} by bloom filters; [nightly] strict reads them)",
-                    m.row_groups_ruled_out_by_statistics, m.row_groups_ruled_out_by_bloom_filters
-                ),
-                None => String::new(),
-            }
-        ),
-    };
-    let mut c = Check::new(NAME, status, summary);
+    let mut c = Check::new(
+        DELETION,
+        status,
+        deletion_summary(&report, status, due.len(), residual_requests),
+    );
+    let by_table: BTreeMap<&str, u64> = report
+        .tables
+        .iter()
+        .map(|t| (t.table.as_str(), t.residual_rows))
+        .collect();
     c.details = json!({
         "window": window_json,
         "lake": report.lake,
@@ -604,7 +433,203 @@ fn deletion_check(
         "strict": cfg.nightly.strict,
         "relied_on_metadata": crate::domain::certificate::MetadataReliance::of(&report),
     });
-    (c, verified)
+    Ok((c, verified))
+}
+
+/// The datasets under legal hold; an unreadable retention table is an error entry of the
+/// report (its verdict is then incomplete), not a stop.
+fn legal_holds(
+    cfg: &Config,
+    s3: &S3Options,
+) -> (BTreeSet<String>, Vec<crate::domain::report::ScanErrorEntry>) {
+    let Some(p) = &cfg.tables.data_retention_policy else {
+        return (BTreeSet::new(), Vec::new());
+    };
+    match crate::io::tables::legal_holds_at(&cfg.resolve(p), s3) {
+        Ok(h) => (h, Vec::new()),
+        Err(e) => (
+            BTreeSet::new(),
+            vec![crate::domain::report::ScanErrorEntry {
+                file: cfg.resolve(p),
+                error: e.to_string(),
+            }],
+        ),
+    }
+}
+
+/// A report made elsewhere (`--scan-report`), refused unless it is of these subjects,
+/// this lake and these holds, and (under `[nightly] strict`) relied on no metadata; files
+/// added or changed since its plan make it incomplete.
+fn checked_report(
+    req: &Request<'_>,
+    path: &Path,
+    labeler: &SubjectLabeler,
+    subjects: &[String],
+    location: &str,
+    holds: &BTreeSet<String>,
+) -> Result<ScanReport, String> {
+    let cfg = req.cfg;
+    let mut report = supplied_report(path, labeler, subjects, location, holds)?;
+    if cfg.nightly.strict
+        && let Some(m) = crate::domain::certificate::MetadataReliance::of(&report)
+    {
+        return Err(format!(
+            "{}: [nightly] strict is set, and the report ruled out {} row group(s) by \
+             statistics and {} by bloom filters: scan with --no-statistics --no-bloom-filters",
+            path.display(),
+            m.row_groups_ruled_out_by_statistics,
+            m.row_groups_ruled_out_by_bloom_filters
+        ));
+    }
+    // The report speaks for the lake it planned; what was added or changed since is not
+    // verified.
+    let extra = unverified_now(&report, cfg, &req.s3, labeler)?;
+    if !extra.is_empty() {
+        report.errors.extend(extra);
+        report.verdict = crate::domain::report::Verdict::Incomplete;
+    }
+    Ok(report)
+}
+
+/// One scan of the lake for every due subject, through the subject index when one is
+/// configured (brought up to date first; what the update did is not recorded: a rerun
+/// must write the same report). Returns the report and why the index was not used.
+fn scan_now(
+    req: &Request<'_>,
+    location: &str,
+    subjects: &[String],
+    holds: BTreeSet<String>,
+    prior_errors: Vec<crate::domain::report::ScanErrorEntry>,
+    labeler: &SubjectLabeler,
+) -> Result<(ScanReport, serde_json::Value), String> {
+    let cfg = req.cfg;
+    let env = crate::ops::Env {
+        s3: req.s3.clone(),
+        ..crate::ops::Env::at(crate::domain::time::Timestamp::from_secs(req.as_of))
+    };
+    let at = crate::ops::LakeLocation {
+        lake: Some(location.to_string()),
+        config: None,
+    };
+    let (_, location, store) = crate::ops::open_store(&at, &env).map_err(|e| e.to_string())?;
+    let lake = crate::domain::lake::discover_tables(store.as_ref(), &cfg.lake)
+        .map_err(|e| e.to_string())?;
+    let opened = crate::ops::OpenedLake {
+        cfg: cfg.clone(),
+        location,
+        store,
+        lake,
+    };
+    let options = crate::domain::scan::ScanOptions {
+        use_statistics: !cfg.nightly.strict,
+        use_bloom_filters: !cfg.nightly.strict,
+        ..crate::domain::scan::ScanOptions::for_lake(&cfg.lake)
+    };
+    let mut index_error = serde_json::Value::Null;
+    let index = cfg.nightly.index.as_ref().and_then(|d| {
+        let dir = PathBuf::from(cfg.resolve(d));
+        let key = crate::domain::index::IndexKey::new(&req.subject_key);
+        let store = opened.store.as_ref();
+        let built = crate::ops::index::build(store, &opened.lake.tables, &key, &dir, &options)
+            .and_then(|_| crate::domain::index::LakeIndex::load(&dir, &key));
+        built.map_err(|e| index_error = json!(e)).ok()
+    });
+    let mut scan_req = crate::ops::scan::request(
+        &opened,
+        subjects,
+        crate::ops::scan::RequestParts {
+            holds,
+            labeler: labeler.clone(),
+            options,
+            index: index.as_ref(),
+        },
+        false,
+        false,
+    );
+    scan_req.prior_errors.extend(prior_errors);
+    let report = crate::ops::in_pool(None, opened.store.as_ref(), || {
+        crate::domain::scan::scan(&scan_req, &crate::domain::scan::NoProgress)
+    })
+    .map_err(|e| e.to_string())?;
+    Ok((report, index_error))
+}
+
+/// A signed certificate per due request: what each says, the requests verified (for
+/// the audit-log check) and how many still have residual rows.
+fn certify(
+    req: &Request<'_>,
+    due: &[&DsarRow],
+    report: &ScanReport,
+    labeler: &SubjectLabeler,
+    key: &SigningKey,
+    certs: &Path,
+    as_of: &str,
+) -> Result<(Vec<serde_json::Value>, Vec<Verified>, usize), String> {
+    let mut per_request = Vec::new();
+    let mut verified = Vec::new();
+    let mut residual_requests = 0;
+    for r in due {
+        let label = labeler.label(r.subject_id.as_deref().unwrap_or(""));
+        let cert = crate::domain::certificate::for_subject(
+            report,
+            &r.request_id,
+            &label,
+            r.completed_at.map(crate::domain::report::rfc3339),
+            as_of,
+        );
+        let written = crate::domain::certificate::write_signed(&cert, certs, key)
+            .map_err(|e| format!("certificate: {e}"))?;
+        let cert_path = written
+            .strip_prefix(req.out)
+            .map(Path::to_path_buf)
+            .unwrap_or(written)
+            .display()
+            .to_string();
+        residual_requests += usize::from(cert.verdict == "residual");
+        per_request.push(json!({
+            "request_id": r.request_id,
+            "subject": label,
+            "verdict": cert.verdict,
+            "residual_rows": cert.residual_rows,
+            "held_rows": cert.held_rows,
+            "certificate": cert_path,
+        }));
+        verified.push(Verified {
+            request_id: r.request_id.clone(),
+            tables: report.tables.iter().map(|t| t.table.clone()).collect(),
+        });
+    }
+    Ok((per_request, verified, residual_requests))
+}
+
+/// The check's one line.
+fn deletion_summary(
+    report: &ScanReport,
+    status: Status,
+    requests: usize,
+    residual_requests: usize,
+) -> String {
+    if status == Status::Error {
+        return format!(
+            "{} file(s) could not be read: nothing is certified clean",
+            report.errors.len()
+        );
+    }
+    format!(
+        "{requests} request(s) verified in one scan of {} file(s): {residual_requests} with \
+         residual rows ({} rows), {} held row(s){}",
+        report.files_scanned,
+        report.residual_rows,
+        report.held_rows,
+        match crate::domain::certificate::MetadataReliance::of(report) {
+            Some(m) => format!(
+                "; the verdict relies on Parquet metadata no checksum covers ({} row group(s) \
+                 ruled out by statistics, {} by bloom filters; [nightly] strict reads them)",
+                m.row_groups_ruled_out_by_statistics, m.row_groups_ruled_out_by_bloom_filters
+            ),
+            None => String::new(),
+        }
+    )
 }
 
 fn audit_log_check(
