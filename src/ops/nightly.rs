@@ -217,8 +217,11 @@ pub fn due_subjects(cfg: &Config, as_of: i64, s3: &S3Options) -> Result<Vec<Stri
         .collect())
 }
 
-/// A scan report made elsewhere, checked to be the scan nightly would have run.
+/// A report made elsewhere (`--scan-report`), refused unless it is the scan nightly would
+/// have run: of these subjects, this lake and these holds, and (under `[nightly] strict`)
+/// relying on no metadata. Files added or changed since its plan make it incomplete.
 fn supplied_report(
+    req: &Request<'_>,
     path: &Path,
     labeler: &SubjectLabeler,
     subjects: &[String],
@@ -257,6 +260,26 @@ fn supplied_report(
             if t.legal_hold { "held" } else { "not held" },
             if t.legal_hold { "not held" } else { "held" },
         ));
+    }
+    let cfg = req.cfg;
+    let mut report = report;
+    if cfg.nightly.strict
+        && let Some(m) = crate::domain::certificate::MetadataReliance::of(&report)
+    {
+        return Err(format!(
+            "{}: [nightly] strict is set, and the report ruled out {} row group(s) by \
+             statistics and {} by bloom filters: scan with --no-statistics --no-bloom-filters",
+            path.display(),
+            m.row_groups_ruled_out_by_statistics,
+            m.row_groups_ruled_out_by_bloom_filters
+        ));
+    }
+    // The report speaks for the lake it planned; what was added or changed since is not
+    // verified.
+    let extra = unverified_now(&report, cfg, &req.s3, labeler)?;
+    if !extra.is_empty() {
+        report.errors.extend(extra);
+        report.verdict = crate::domain::report::Verdict::Incomplete;
     }
     Ok(report)
 }
@@ -394,7 +417,7 @@ fn verify_deletions(
             if let Some(e) = prior_errors.first() {
                 return Err(format!("{}: {}", e.file, e.error));
             }
-            let report = checked_report(req, path, labeler, &subjects, &location, &holds)?;
+            let report = supplied_report(req, path, labeler, &subjects, &location, &holds)?;
             (report, serde_json::Value::Null)
         }
         None => scan_now(req, &location, &subjects, holds, prior_errors, labeler)?,
@@ -455,40 +478,6 @@ fn legal_holds(
             }],
         ),
     }
-}
-
-/// A report made elsewhere (`--scan-report`), refused unless it is of these subjects,
-/// this lake and these holds, and (under `[nightly] strict`) relied on no metadata; files
-/// added or changed since its plan make it incomplete.
-fn checked_report(
-    req: &Request<'_>,
-    path: &Path,
-    labeler: &SubjectLabeler,
-    subjects: &[String],
-    location: &str,
-    holds: &BTreeSet<String>,
-) -> Result<ScanReport, String> {
-    let cfg = req.cfg;
-    let mut report = supplied_report(path, labeler, subjects, location, holds)?;
-    if cfg.nightly.strict
-        && let Some(m) = crate::domain::certificate::MetadataReliance::of(&report)
-    {
-        return Err(format!(
-            "{}: [nightly] strict is set, and the report ruled out {} row group(s) by \
-             statistics and {} by bloom filters: scan with --no-statistics --no-bloom-filters",
-            path.display(),
-            m.row_groups_ruled_out_by_statistics,
-            m.row_groups_ruled_out_by_bloom_filters
-        ));
-    }
-    // The report speaks for the lake it planned; what was added or changed since is not
-    // verified.
-    let extra = unverified_now(&report, cfg, &req.s3, labeler)?;
-    if !extra.is_empty() {
-        report.errors.extend(extra);
-        report.verdict = crate::domain::report::Verdict::Incomplete;
-    }
-    Ok(report)
 }
 
 /// One scan of the lake for every due subject, through the subject index when one is
