@@ -12,7 +12,8 @@
 //! stderr:
 //! ```
 //!
-//! `env` lines apply to the steps after them. `? N` is the exit code (required). A
+//! `file NAME:` and the lines after it (to a blank line) write NAME in the case's directory
+//! before the next step. `env` lines apply to the steps after them. `? N` is the exit code (required). A
 //! `stdout:` or `stderr:` block is the whole output, line for line, up to the next blank
 //! line or header; an absent block is not checked, an empty one means no output. In an expected line `[..]` matches any run of
 //! characters (timings, hashes), `[DIR]` is the case's directory; a last line `...` lets
@@ -25,6 +26,8 @@ use crate::common::*;
 #[derive(Debug, Default)]
 struct Step {
     line: usize,
+    /// Written before the step runs: (name, contents).
+    files: Vec<(String, String)>,
     env: Vec<(String, String)>,
     args: Vec<String>,
     code: Option<i32>,
@@ -61,23 +64,41 @@ fn words(s: &str) -> Vec<String> {
     out
 }
 
+enum Block {
+    Stdout,
+    Stderr,
+    File(String),
+}
+
 fn parse(text: &str, file: &str) -> Vec<Step> {
     let mut steps: Vec<Step> = Vec::new();
     let mut env: Vec<(String, String)> = Vec::new();
-    let mut block: Option<(bool, Vec<String>)> = None;
-    let close = |steps: &mut Vec<Step>, block: &mut Option<(bool, Vec<String>)>| {
-        if let (Some((is_out, lines)), Some(step)) = (block.take(), steps.last_mut()) {
-            if is_out {
-                step.stdout = Some(lines);
-            } else {
-                step.stderr = Some(lines);
+    let mut files: Vec<(String, String)> = Vec::new();
+    let mut block: Option<(Block, Vec<String>)> = None;
+    let close = |steps: &mut Vec<Step>,
+                 files: &mut Vec<(String, String)>,
+                 block: &mut Option<(Block, Vec<String>)>| {
+        match block.take() {
+            Some((Block::File(name), lines)) => {
+                files.push((name, lines.iter().map(|l| format!("{l}\n")).collect()));
             }
+            Some((Block::Stdout, lines)) => {
+                if let Some(step) = steps.last_mut() {
+                    step.stdout = Some(lines);
+                }
+            }
+            Some((Block::Stderr, lines)) => {
+                if let Some(step) = steps.last_mut() {
+                    step.stderr = Some(lines);
+                }
+            }
+            None => {}
         }
     };
     for (i, line) in text.lines().enumerate() {
         let n = i + 1;
         if let Some(rest) = line.strip_prefix("$ ") {
-            close(&mut steps, &mut block);
+            close(&mut steps, &mut files, &mut block);
             let args = words(rest);
             assert_eq!(
                 args.first().map(String::as_str),
@@ -86,15 +107,24 @@ fn parse(text: &str, file: &str) -> Vec<Step> {
             );
             steps.push(Step {
                 line: n,
+                files: std::mem::take(&mut files),
                 env: env.clone(),
                 args: args[1..].to_vec(),
                 ..Default::default()
             });
         } else if line == "stdout:" || line == "stderr:" {
-            close(&mut steps, &mut block);
-            block = Some((line == "stdout:", Vec::new()));
+            close(&mut steps, &mut files, &mut block);
+            let kind = if line == "stdout:" {
+                Block::Stdout
+            } else {
+                Block::Stderr
+            };
+            block = Some((kind, Vec::new()));
+        } else if let Some(name) = line.strip_prefix("file ").and_then(|r| r.strip_suffix(':')) {
+            close(&mut steps, &mut files, &mut block);
+            block = Some((Block::File(name.to_string()), Vec::new()));
         } else if line.is_empty() {
-            close(&mut steps, &mut block);
+            close(&mut steps, &mut files, &mut block);
         } else if let Some((_, lines)) = block.as_mut() {
             lines.push(line.to_string());
         } else if let Some(code) = line.strip_prefix("? ") {
@@ -112,7 +142,8 @@ fn parse(text: &str, file: &str) -> Vec<Step> {
             panic!("{file}:{n}: not a case line: {line:?}");
         }
     }
-    close(&mut steps, &mut block);
+    close(&mut steps, &mut files, &mut block);
+    assert!(files.is_empty(), "{file}: a file block after the last step");
     for s in &steps {
         assert!(
             s.code.is_some(),
@@ -195,6 +226,9 @@ fn cli_cases() {
         let steps = parse(&std::fs::read_to_string(path).unwrap(), &name);
         let fx = fixture_copy();
         for s in &steps {
+            for (name, text) in &s.files {
+                std::fs::write(fx.path().join(name), text).unwrap();
+            }
             let mut c = vouch();
             c.current_dir(fx.path())
                 .env_remove("VOUCH_SUBJECT_KEY")
@@ -252,10 +286,14 @@ fn the_case_harness_sees_differences() {
     assert!(block_mismatch(&exp(&[]), "", d).is_none());
     assert!(block_mismatch(&exp(&[]), "noise\n", d).is_some());
     let steps = parse(
-        "env K=V\n$ vouch scan 'a b' c\n? 2\nstderr:\nvouch: error: [..]\n",
+        "file f.txt:\none\ntwo\n\nenv K=V\n$ vouch scan 'a b' c\n? 2\nstderr:\nvouch: error: [..]\n",
         "t.case",
     );
     assert_eq!(steps.len(), 1);
+    assert_eq!(
+        steps[0].files,
+        [("f.txt".to_string(), "one\ntwo\n".to_string())]
+    );
     assert_eq!(steps[0].args, ["scan", "a b", "c"]);
     assert_eq!(steps[0].code, Some(2));
     assert_eq!(

@@ -99,27 +99,6 @@ fn text_report_is_pinned() {
 }
 
 #[test]
-fn ids_that_were_purged_give_clean_and_exit_0() {
-    let dir = fixture_copy();
-    let r = run(vouch().current_dir(dir.path()).args([
-        "scan",
-        "--config",
-        "vouch.toml",
-        "--id",
-        "5001",
-        "--id",
-        "5009",
-        "-q",
-    ]));
-    assert_eq!(r.code, 0, "{r:?}");
-    assert!(
-        r.stdout
-            .starts_with("CLEAN: no rows of the 2 subject(s) remain in 5 table(s)\n"),
-        "{r:?}"
-    );
-}
-
-#[test]
 fn a_subject_key_replaces_raw_ids_everywhere() {
     let dir = fixture_copy();
     for format in ["json", "text"] {
@@ -358,73 +337,6 @@ fn nested_struct_fields_can_be_identifier_columns() {
     ]));
     assert_eq!(r.code, 1, "{r:?}");
     assert_eq!(r.json()["residual_rows"], 2);
-}
-
-#[test]
-fn bad_invocations_exit_2_with_one_line() {
-    let dir = fixture_copy();
-    let p = dir.path();
-    let cases: Vec<(Vec<&str>, &str)> = vec![
-        (
-            vec!["--ids", "missing.txt"],
-            "vouch: error: missing.txt: cannot read the ID file: not found\n",
-        ),
-        (
-            vec!["--ids", "empty.txt"],
-            "vouch: error: empty.txt: the ID file holds no subject IDs\n",
-        ),
-        (
-            vec![],
-            "vouch: error: no subject IDs given (use --ids FILE or --id ID)\n",
-        ),
-        (
-            vec!["--id", "1", "--lake", "nowhere"],
-            "vouch: error: nowhere: not found\n",
-        ),
-        (
-            vec!["--id", "1", "--config", "bad.toml"],
-            "vouch: error: bad.toml: malformed config: line 2: unknown field `id_column`, expected one of `location`, `id_columns`, `tables`, `side_files`, `exact_column_names`\n",
-        ),
-        (
-            vec!["--id", "1", "--lake", "s3:///lake"],
-            "vouch: error: s3:///lake: not an s3://bucket/prefix location\n",
-        ),
-        (
-            vec!["--id", "1", "--retention-policy", "policy.csv"],
-            "vouch: error: policy.csv: column legal_hold_flag, row 1: \"sometimes\" is not a boolean\n",
-        ),
-    ];
-    std::fs::write(p.join("empty.txt"), "# nobody\n\n").unwrap();
-    std::fs::write(p.join("bad.toml"), "[lake]\nid_column = [\"x\"]\n").unwrap();
-    std::fs::write(
-        p.join("policy.csv"),
-        "dataset,legal_hold_flag\nevents,sometimes\n",
-    )
-    .unwrap();
-    for (args, want) in cases {
-        let mut cmd = vouch();
-        cmd.current_dir(p).arg("scan");
-        if !args.contains(&"--config") && !args.contains(&"--lake") {
-            cmd.args(["--lake", "lake"]);
-        }
-        let r = run(cmd.args(&args));
-        assert_eq!(r.code, 2, "{args:?}: {r:?}");
-        assert_eq!(r.stderr, want, "{args:?}");
-        assert_eq!(r.stdout, "", "{args:?}");
-    }
-    // A table's directory given as the lake: its partitions are not tables.
-    let r = run(vouch()
-        .current_dir(p)
-        .args(["scan", "--lake", "lake/events", "--id", "1", "-q"]));
-    assert_eq!(r.code, 2, "{r:?}");
-    assert!(
-        r.stderr.starts_with(
-            "vouch: lake/events/dt=2026-01-01: a partition directory where a table was expected"
-        ),
-        "{r:?}"
-    );
-    let r = run(vouch().args(["scan", "--no-such-flag"]));
-    assert_eq!(r.code, 2);
 }
 
 /// `--out` of `scan`, `scan plan` and `scan merge` keeps an existing file unless `--force`
