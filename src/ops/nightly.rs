@@ -520,7 +520,9 @@ fn scan_now(
         let key = crate::domain::index::IndexKey::new(&req.subject_key);
         let store = opened.store.as_ref();
         let built = crate::ops::index::build(store, &opened.lake.tables, &key, &dir, &options)
-            .and_then(|_| crate::domain::index::LakeIndex::load(&dir, &key));
+            .and_then(|_| {
+                crate::domain::index::LakeIndex::load(&dir, &key).map_err(|e| e.to_string())
+            });
         built.map_err(|e| index_error = json!(e)).ok()
     });
     let mut scan_req = crate::ops::scan::request(

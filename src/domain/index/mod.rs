@@ -27,6 +27,54 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use xorf::{BinaryFuse8, DmaSerializable, Filter};
 
+/// Why the index, or a part of it, is not used (the scan then reads the files it would
+/// speak for in full). One phrase each; [`IndexError::At`] names the file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IndexError {
+    #[error("not a vouch index file")]
+    NotAnIndex,
+    #[error("index was built with another subject key")]
+    OtherKey,
+    #[error("index file is truncated or has trailing bytes")]
+    Truncated,
+    #[error("index file is corrupt or was altered (MAC mismatch)")]
+    Altered,
+    #[error("index file is corrupt or was altered (block {0})")]
+    AlteredBlock(u64),
+    #[error("read past the end of an index file")]
+    PastEnd,
+    #[error("block out of range")]
+    BlockOutOfRange,
+    #[error("malformed row group filter")]
+    MalformedFilter,
+    #[error("malformed index entry: {0}")]
+    MalformedEntry(String),
+    #[error("malformed lake set")]
+    MalformedSet,
+    #[error("malformed")]
+    Malformed,
+    #[error("index entry does not match lake.vix")]
+    EntryMismatch,
+    #[error("cannot build the row group filter: {0}")]
+    Filter(String),
+    /// An IO error, without the path.
+    #[error("{0}")]
+    Io(String),
+    #[error("{0}")]
+    Json(String),
+    #[error("{path}: {error}")]
+    At {
+        path: String,
+        error: Box<IndexError>,
+    },
+}
+
+impl From<std::io::Error> for IndexError {
+    fn from(e: std::io::Error) -> IndexError {
+        IndexError::Io(crate::io::store::io_message(&e))
+    }
+}
+
 /// The index's hashing key, derived from the subject key.
 #[derive(Clone)]
 pub struct IndexKey {
@@ -119,7 +167,7 @@ pub enum RowGroupFilter {
 
 impl RowGroupFilter {
     /// Builds the filter of a set of value hashes (duplicates allowed).
-    pub fn build(mut hashes: Vec<u64>) -> Result<RowGroupFilter, String> {
+    pub fn build(mut hashes: Vec<u64>) -> Result<RowGroupFilter, IndexError> {
         hashes.sort_unstable();
         hashes.dedup();
         if hashes.len() <= SORTED_MAX {
@@ -127,7 +175,7 @@ impl RowGroupFilter {
         }
         BinaryFuse8::try_from(&hashes)
             .map(RowGroupFilter::Fuse)
-            .map_err(|e| format!("cannot build the row group filter: {e}"))
+            .map_err(|e| IndexError::Filter(e.to_string()))
     }
 
     /// False only when the value is certainly not in the row group.
@@ -201,8 +249,8 @@ fn fuse_probe(d: &xorf::Descriptor, key: u64) -> ([u64; 3], u8) {
 }
 
 impl FilterRef {
-    fn parse(d: &[u8], body_len: u64) -> Result<FilterRef, String> {
-        let bad = || "malformed row group filter".to_string();
+    fn parse(d: &[u8], body_len: u64) -> Result<FilterRef, IndexError> {
+        let bad = || IndexError::MalformedFilter;
         let u32_at = |at: usize| u32::from_le_bytes([d[at], d[at + 1], d[at + 2], d[at + 3]]);
         let offset = u64::from_le_bytes(d[1..9].try_into().map_err(|_| bad())?);
         let len = u32_at(9);
@@ -238,11 +286,11 @@ impl FilterRef {
 
     /// False only when none of `hashes` is in the row group; an unreadable or altered
     /// block is an error (the caller then reads the file in full).
-    fn may_contain_any(&self, s: &sealed::Sealed, hashes: &[u64]) -> Result<bool, String> {
+    fn may_contain_any(&self, s: &sealed::Sealed, hashes: &[u64]) -> Result<bool, IndexError> {
         match &self.fuse {
             None => {
                 let body = s.read(self.offset, u64::from(self.len) * 8)?;
-                let v = sorted_hashes(&body).ok_or("malformed row group filter")?;
+                let v = sorted_hashes(&body).ok_or(IndexError::MalformedFilter)?;
                 Ok(hashes.iter().any(|h| v.binary_search(h).is_ok()))
             }
             Some(d) => {
@@ -311,10 +359,10 @@ impl LakeSet {
         self.0.iter().flat_map(|h| h.to_le_bytes()).collect()
     }
 
-    pub fn from_bytes(b: &[u8]) -> Result<LakeSet, String> {
+    pub fn from_bytes(b: &[u8]) -> Result<LakeSet, IndexError> {
         sorted_hashes(b)
             .map(LakeSet)
-            .ok_or_else(|| "malformed lake set".into())
+            .ok_or(IndexError::MalformedSet)
     }
 }
 
@@ -399,8 +447,8 @@ struct EntryRef {
 }
 
 impl EntryRef {
-    fn open(sealed: sealed::Sealed) -> Result<EntryRef, String> {
-        let bad = |m: &str| format!("malformed index entry: {m}");
+    fn open(sealed: sealed::Sealed) -> Result<EntryRef, IndexError> {
+        let bad = |m: &str| IndexError::MalformedEntry(m.to_string());
         let b = &sealed.head;
         let n = u32::from_le_bytes(
             b.get(..4)

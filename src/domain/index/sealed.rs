@@ -25,7 +25,7 @@ use std::sync::{Arc, Mutex};
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
-use super::IndexKey;
+use super::{IndexError, IndexKey};
 
 /// Magic and version at the front of every index file.
 const MAGIC: &[u8; 8] = b"VOUCHIX4";
@@ -99,22 +99,18 @@ impl std::fmt::Debug for Sealed {
     }
 }
 
-fn read_exact_at(file: &File, at: u64, len: usize) -> Result<Vec<u8>, String> {
+fn read_exact_at(file: &File, at: u64, len: usize) -> Result<Vec<u8>, IndexError> {
     let mut b = vec![0u8; len];
-    file.read_exact_at(&mut b, at)
-        .map_err(|e| crate::io::store::io_message(&e))?;
+    file.read_exact_at(&mut b, at).map_err(IndexError::from)?;
     Ok(b)
 }
 
 impl Sealed {
     /// Opens and checks the head of a sealed file. Errors are one phrase, without the path.
-    pub fn open(path: &Path, key: &IndexKey) -> Result<Sealed, String> {
-        let file = crate::io::fsio::open(path).map_err(|e| crate::io::store::io_message(&e))?;
-        let size = file
-            .metadata()
-            .map_err(|e| crate::io::store::io_message(&e))?
-            .len();
-        let not_index = || "not a vouch index file".to_string();
+    pub fn open(path: &Path, key: &IndexKey) -> Result<Sealed, IndexError> {
+        let file = crate::io::fsio::open(path).map_err(IndexError::from)?;
+        let size = file.metadata().map_err(IndexError::from)?.len();
+        let not_index = || IndexError::NotAnIndex;
         let fixed = (MAGIC.len() + key.id.len() + 4) as u64;
         if size < fixed + 8 + 32 + 32 {
             return Err(not_index());
@@ -124,7 +120,7 @@ impl Sealed {
             return Err(not_index());
         }
         if &pre[MAGIC.len()..MAGIC.len() + key.id.len()] != key.id.as_bytes() {
-            return Err("index was built with another subject key".into());
+            return Err(IndexError::OtherKey);
         }
         let at = fixed as usize;
         let head_len = u32::from_le_bytes(pre[at - 4..at].try_into().map_err(|_| not_index())?);
@@ -147,7 +143,7 @@ impl Sealed {
             .ok_or_else(not_index)?;
         // The exact length: a truncated or extended file is refused at once.
         if prefix.checked_add(32).and_then(|p| p.checked_add(body_len)) != Some(size) {
-            return Err("index file is truncated or has trailing bytes".into());
+            return Err(IndexError::Truncated);
         }
         if (pre.len() as u64) < prefix + 32 {
             pre = read_exact_at(&file, 0, (prefix + 32) as usize)?;
@@ -157,7 +153,7 @@ impl Sealed {
         m.update(&pre[..prefix as usize]);
         let tag = &pre[prefix as usize..prefix as usize + 32];
         if m.verify_slice(tag).is_err() {
-            return Err("index file is corrupt or was altered (MAC mismatch)".into());
+            return Err(IndexError::Altered);
         }
         let head = pre[fixed as usize..fixed as usize + head_len as usize].to_vec();
         let digest: [u8; 32] = pre[lens_end as usize..lens_end as usize + 32]
@@ -185,20 +181,23 @@ impl Sealed {
         self.body_len
     }
 
-    fn check(&self, i: u64, block: &[u8]) -> Result<(), String> {
-        let t = self.tags.get(i as usize).ok_or("block out of range")?;
+    fn check(&self, i: u64, block: &[u8]) -> Result<(), IndexError> {
+        let t = self
+            .tags
+            .get(i as usize)
+            .ok_or(IndexError::BlockOutOfRange)?;
         block_tag(&self.mac, &self.digest, i, block)
             .verify_truncated_left(t)
-            .map_err(|_| format!("index file is corrupt or was altered (block {i})"))
+            .map_err(|_| IndexError::AlteredBlock(i))
     }
 
-    fn block(&self, i: u64) -> Result<Arc<Vec<u8>>, String> {
+    fn block(&self, i: u64) -> Result<Arc<Vec<u8>>, IndexError> {
         if let Some(b) = self.cache.lock().ok().and_then(|c| c.get(&i).cloned()) {
             return Ok(b);
         }
         let start = i * BLOCK;
         if start >= self.body_len {
-            return Err("read past the end of an index file".into());
+            return Err(IndexError::PastEnd);
         }
         let len = BLOCK.min(self.body_len - start) as usize;
         let b = read_exact_at(&self.file, self.body_at + start, len)?;
@@ -211,11 +210,11 @@ impl Sealed {
     }
 
     /// `len` bytes of the body from `at`, each block checked.
-    pub fn read(&self, at: u64, len: u64) -> Result<Vec<u8>, String> {
+    pub fn read(&self, at: u64, len: u64) -> Result<Vec<u8>, IndexError> {
         let end = at
             .checked_add(len)
             .filter(|&e| e <= self.body_len)
-            .ok_or("read past the end of an index file")?;
+            .ok_or(IndexError::PastEnd)?;
         let mut out = Vec::with_capacity(len as usize);
         let mut pos = at;
         while pos < end {
@@ -228,15 +227,15 @@ impl Sealed {
         Ok(out)
     }
 
-    pub fn byte(&self, at: u64) -> Result<u8, String> {
+    pub fn byte(&self, at: u64) -> Result<u8, IndexError> {
         let b = self.block(at / BLOCK)?;
         b.get((at % BLOCK) as usize)
             .copied()
-            .ok_or_else(|| "read past the end of an index file".into())
+            .ok_or(IndexError::PastEnd)
     }
 
     /// The whole body, every block checked (one read, not cached).
-    pub fn read_all(&self) -> Result<Vec<u8>, String> {
+    pub fn read_all(&self) -> Result<Vec<u8>, IndexError> {
         let b = read_exact_at(&self.file, self.body_at, self.body_len as usize)?;
         for (i, block) in b.chunks(BLOCK as usize).enumerate() {
             self.check(i as u64, block)?;
@@ -283,7 +282,12 @@ mod tests {
         std::fs::write(&p, &bad).unwrap();
         let s = Sealed::open(&p, &key).unwrap();
         assert_eq!(s.read(0, 2048).unwrap(), body[..2048]);
-        assert!(s.read(2048, 10).unwrap_err().contains("block 2"));
+        assert!(
+            s.read(2048, 10)
+                .unwrap_err()
+                .to_string()
+                .contains("block 2")
+        );
         assert!(s.read_all().is_err());
         // Head, tags, length, key: refused at open.
         for at in [10, 30, body_at - 40, body_at - 1] {
@@ -301,6 +305,7 @@ mod tests {
         assert!(
             Sealed::open(&p, &other)
                 .unwrap_err()
+                .to_string()
                 .contains("another subject key")
         );
         // Blocks of another file, under the same key, do not pass.

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::sealed::{BLOCK, Sealed, prefix_sha256, seal};
-use super::{EntryRef, Fingerprint, IndexKey, LakeSet, sorted_hashes};
+use super::{EntryRef, Fingerprint, IndexError, IndexKey, LakeSet, sorted_hashes};
 use crate::domain::lake::{Table, list_table};
 use crate::io::store::{ObjectMeta, Store};
 
@@ -79,23 +79,28 @@ pub struct BuildSummary {
 
 impl LakeIndex {
     /// Opens the index in `dir`: checks `lake.vix`'s head; the rest is checked as read.
-    pub fn load(dir: &Path, key: &IndexKey) -> Result<LakeIndex, String> {
+    pub fn load(dir: &Path, key: &IndexKey) -> Result<LakeIndex, IndexError> {
         let lake = dir.join("lake.vix");
-        let at = |e: String| format!("{}: {e}", lake.display());
+        let at = |e: IndexError| IndexError::At {
+            path: lake.display().to_string(),
+            error: Box::new(e),
+        };
         let set = Sealed::open(&lake, key).map_err(at)?;
         let head = &set.head;
         let n = head
             .get(..4)
             .map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]) as usize)
-            .ok_or_else(|| at("malformed".into()))?;
-        let manifest: Manifest =
-            serde_json::from_slice(head.get(4..4 + n).ok_or_else(|| at("malformed".into()))?)
-                .map_err(|e| at(e.to_string()))?;
+            .ok_or_else(|| at(IndexError::Malformed))?;
+        let manifest: Manifest = serde_json::from_slice(
+            head.get(4..4 + n)
+                .ok_or_else(|| at(IndexError::Malformed))?,
+        )
+        .map_err(|e| at(IndexError::Json(e.to_string())))?;
         let set_dir = sorted_hashes(&head[4 + n..])
             .filter(|d| {
                 set.body_len().is_multiple_of(8) && d.len() as u64 == set.body_len().div_ceil(BLOCK)
             })
-            .ok_or_else(|| at("malformed lake set".into()))?;
+            .ok_or_else(|| at(IndexError::MalformedSet))?;
         Ok(LakeIndex {
             key: key.clone(),
             dir: dir.to_path_buf(),
@@ -113,7 +118,7 @@ impl LakeIndex {
     }
 
     /// Whether the lake set holds `h` (one block read and checked).
-    fn set_contains(&self, h: u64) -> Result<bool, String> {
+    fn set_contains(&self, h: u64) -> Result<bool, IndexError> {
         let i = self.set_dir.partition_point(|&first| first <= h);
         if i == 0 {
             return Ok(false);
@@ -122,7 +127,7 @@ impl LakeIndex {
         let b = self.set.read(at, BLOCK.min(self.set.body_len() - at))?;
         let v = sorted_hashes(&b)
             .filter(|v| v.first() == Some(&self.set_dir[i - 1]))
-            .ok_or("malformed lake set")?;
+            .ok_or(IndexError::MalformedSet)?;
         Ok(v.binary_search(&h).is_ok())
     }
 
@@ -137,22 +142,22 @@ impl LakeIndex {
     }
 
     /// The whole lake set (for a build), every block checked.
-    fn set_values(&self) -> Result<LakeSet, String> {
+    fn set_values(&self) -> Result<LakeSet, IndexError> {
         LakeSet::from_bytes(&self.set.read_all()?)
     }
 
     /// Opens and checks the entry of a listed file.
-    fn entry(&self, listed: &Listed) -> Result<EntryRef, String> {
+    fn entry(&self, listed: &Listed) -> Result<EntryRef, IndexError> {
         let sealed = Sealed::open(&self.dir.join("files").join(&listed.entry), &self.key)?;
         if sealed.name != listed.entry {
-            return Err("index entry does not match lake.vix".into());
+            return Err(IndexError::EntryMismatch);
         }
         let e = EntryRef::open(sealed)?;
         if e.fingerprint != listed.fingerprint
             || e.columns != listed.columns
             || e.row_groups.len() != listed.row_groups
         {
-            return Err("index entry does not match lake.vix".into());
+            return Err(IndexError::EntryMismatch);
         }
         Ok(e)
     }

@@ -1237,7 +1237,10 @@ pub(crate) fn index_file(
         let mut filters = Vec::with_capacity(cols.len());
         for (i, descr, kind) in &cols {
             if rg.num_rows() == 0 {
-                filters.push(crate::domain::index::RowGroupFilter::build(Vec::new())?);
+                filters.push(
+                    crate::domain::index::RowGroupFilter::build(Vec::new())
+                        .map_err(|e| e.to_string())?,
+                );
                 continue;
             }
             let chunk = rg.column(*i);
@@ -1291,7 +1294,9 @@ pub(crate) fn index_file(
             hashes.sort_unstable();
             hashes.dedup();
             all.extend_from_slice(&hashes);
-            filters.push(crate::domain::index::RowGroupFilter::build(hashes)?);
+            filters.push(
+                crate::domain::index::RowGroupFilter::build(hashes).map_err(|e| e.to_string())?,
+            );
         }
         row_groups.push(filters);
     }
