@@ -13,7 +13,7 @@
 //! ```
 //!
 //! `file NAME:` and the lines after it (to a blank line) write NAME in the case's directory
-//! before the next step. `env` lines apply to the steps after them. `? N` is the exit code (required). A
+//! (and the directories it names) before the next step. `env` lines apply to the steps after them. `? N` is the exit code (required). A
 //! `stdout:` or `stderr:` block is the whole output, line for line, up to the next blank
 //! line or header; an absent block is not checked, an empty one means no output. In an expected line `[..]` matches any run of
 //! characters (timings, hashes), `[DIR]` is the case's directory; a last line `...` lets
@@ -227,7 +227,9 @@ fn cli_cases() {
         let fx = fixture_copy();
         for s in &steps {
             for (name, text) in &s.files {
-                std::fs::write(fx.path().join(name), text).unwrap();
+                let at = fx.path().join(name);
+                std::fs::create_dir_all(at.parent().unwrap()).unwrap();
+                std::fs::write(at, text).unwrap();
             }
             let mut c = vouch();
             c.current_dir(fx.path())

@@ -158,12 +158,15 @@ struct Payload {
 
 /// Builds the bag. On error nothing is left at `req.out`.
 pub fn build(req: &BuildRequest<'_>) -> Result<BuildSummary, EvidenceError> {
-    let out = &crate::io::fsio::regular_target(&req.out).map_err(|m| EvidenceError::File {
-        path: req.out.display().to_string(),
-        message: m
-            .strip_prefix(&format!("{}: ", req.out.display()))
-            .unwrap_or(&m)
-            .to_string(),
+    let shown = req.out.display().to_string();
+    let out = &crate::io::fsio::regular_target(&req.out).map_err(|e| EvidenceError::File {
+        // A link's target names itself in the message.
+        message: if e.path == shown {
+            e.message
+        } else {
+            e.to_string()
+        },
+        path: shown.clone(),
     })?;
     let dir = match out.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),

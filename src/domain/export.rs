@@ -214,7 +214,8 @@ pub fn export(
     mut req: ExportRequest<'_>,
     progress: &dyn Progress,
 ) -> Result<ExportSummary, ExportError> {
-    let out = crate::io::fsio::regular_target(&req.out).map_err(ExportError::Usage)?;
+    let out =
+        crate::io::fsio::regular_target(&req.out).map_err(|e| ExportError::Usage(e.into()))?;
     let dir = match out.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
@@ -268,7 +269,7 @@ pub fn export(
     if let Err(e) = crate::io::fsio::write_atomic(&sums, line.as_bytes(), true) {
         // A bundle without its recorded hash is not a finished export.
         crate::io::fsio::remove_written(&out);
-        return Err(ExportError::Usage(e));
+        return Err(ExportError::Usage(e.into()));
     }
     Ok(ExportSummary {
         schema_version: 1,

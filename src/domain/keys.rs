@@ -233,20 +233,16 @@ pub fn keygen(
         tmp.commit(prefix)
     };
     write_secret().map_err(|e| err(prefix, crate::io::store::io_message(&e)))?;
-    crate::io::fsio::write_atomic(&public_path, format!("{public}\n").as_bytes(), true).map_err(
-        |m| KeyError::File {
-            path: public_path.display().to_string(),
-            message: m,
-        },
-    )?;
+    // The file error names the file (a KeyError::File around it named it twice).
+    let file_error = |e: crate::io::fsio::FileError| KeyError::File {
+        path: e.path,
+        message: e.message,
+    };
+    crate::io::fsio::write_atomic(&public_path, format!("{public}\n").as_bytes(), true)
+        .map_err(file_error)?;
     let signers =
         format!("{PRINCIPAL} namespaces=\"{EVIDENCE_NAMESPACE},{DELETION_NAMESPACE}\" {public}\n");
-    crate::io::fsio::write_atomic(&signers_path, signers.as_bytes(), true).map_err(|m| {
-        KeyError::File {
-            path: signers_path.display().to_string(),
-            message: m,
-        }
-    })?;
+    crate::io::fsio::write_atomic(&signers_path, signers.as_bytes(), true).map_err(file_error)?;
     Ok(KeygenSummary {
         secret_key: prefix.display().to_string(),
         public_key: public_path.display().to_string(),

@@ -16,8 +16,36 @@ pub enum Target {
     Stream(PathBuf),
 }
 
+/// A file that could not be read, written or replaced: its path and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{path}: {message}")]
+pub struct FileError {
+    pub path: String,
+    pub message: String,
+}
+
+impl FileError {
+    pub fn new(path: impl Into<String>, message: impl Into<String>) -> FileError {
+        FileError {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+
+    fn io(path: &str, e: &std::io::Error) -> FileError {
+        FileError::new(path, crate::io::store::io_message(e))
+    }
+}
+
+/// Where a caller's errors are still one line of text.
+impl From<FileError> for String {
+    fn from(e: FileError) -> String {
+        e.to_string()
+    }
+}
+
 /// What writing to `path` would replace, or why it must not be written.
-pub fn target(path: &Path) -> Result<Target, String> {
+pub fn target(path: &Path) -> Result<Target, FileError> {
     use std::os::unix::fs::FileTypeExt;
     let shown = path.display().to_string();
     let m = match std::fs::symlink_metadata(path) {
@@ -25,15 +53,19 @@ pub fn target(path: &Path) -> Result<Target, String> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Ok(Target::File(path.to_path_buf()));
         }
-        Err(e) => return Err(format!("{shown}: {}", crate::io::store::io_message(&e))),
+        Err(e) => return Err(FileError::io(&shown, &e)),
     };
     let t = m.file_type();
     if t.is_symlink() {
         return match std::fs::canonicalize(path) {
             Ok(real) if real != path => target(&real),
-            Ok(_) => Err(format!("{shown}: a symbolic link that leads to itself")),
-            Err(_) => Err(format!(
-                "{shown}: a dangling symbolic link: refusing to replace it with a file"
+            Ok(_) => Err(FileError::new(
+                shown,
+                "a symbolic link that leads to itself",
+            )),
+            Err(_) => Err(FileError::new(
+                shown,
+                "a dangling symbolic link: refusing to replace it with a file",
             )),
         };
     }
@@ -51,38 +83,39 @@ pub fn target(path: &Path) -> Result<Target, String> {
         } else {
             "not a regular file"
         };
-        Err(format!(
-            "{shown}: is {what}, not a regular file: refusing to replace it"
+        Err(FileError::new(
+            shown,
+            format!("is {what}, not a regular file: refusing to replace it"),
         ))
     }
 }
 
 /// The regular file an output replaces (a link's target), for outputs that must be whole
 /// files (bundles): a device, FIFO or anything else that is not a regular file is refused.
-pub fn regular_target(path: &Path) -> Result<PathBuf, String> {
+pub fn regular_target(path: &Path) -> Result<PathBuf, FileError> {
     match target(path)? {
         Target::File(p) => Ok(p),
-        Target::Stream(_) => Err(format!(
-            "{}: is a device or FIFO, not a regular file: this output must be a file",
-            path.display()
+        Target::Stream(_) => Err(FileError::new(
+            path.display().to_string(),
+            "is a device or FIFO, not a regular file: this output must be a file",
         )),
     }
 }
 
 /// Writes `bytes` to `path` atomically. With `overwrite` false an existing file is an error.
-pub fn write_atomic(path: &Path, bytes: &[u8], overwrite: bool) -> Result<(), String> {
+pub fn write_atomic(path: &Path, bytes: &[u8], overwrite: bool) -> Result<(), FileError> {
     write_atomic_with(path, bytes, overwrite, true, false)
 }
 
 /// The same for a file only its owner may read (mode 0600 from creation): raw subject IDs.
-pub fn write_atomic_private(path: &Path, bytes: &[u8]) -> Result<(), String> {
+pub fn write_atomic_private(path: &Path, bytes: &[u8]) -> Result<(), FileError> {
     write_atomic_with(path, bytes, true, true, true)
 }
 
 /// The same without fsync: the file appears whole or not at all, but a crash may lose it
 /// or leave it unflushed. For derived files that are checksummed and rebuilt when bad
 /// (the subject index's entries), where an fsync each would dominate the cost.
-pub fn write_atomic_unsynced(path: &Path, bytes: &[u8]) -> Result<(), String> {
+pub fn write_atomic_unsynced(path: &Path, bytes: &[u8]) -> Result<(), FileError> {
     write_atomic_with(path, bytes, true, false, false)
 }
 
@@ -92,9 +125,9 @@ fn write_atomic_with(
     overwrite: bool,
     durable: bool,
     private: bool,
-) -> Result<(), String> {
+) -> Result<(), FileError> {
     let shown = path.display().to_string();
-    let io = |e: std::io::Error| format!("{shown}: {}", crate::io::store::io_message(&e));
+    let io = |e: std::io::Error| FileError::io(&shown, &e);
     let path = match target(path)? {
         Target::File(p) => p,
         Target::Stream(p) => {
@@ -107,16 +140,16 @@ fn write_atomic_with(
     };
     let path = path.as_path();
     if !overwrite && path.exists() {
-        return Err(format!(
-            "{shown}: already exists (use --force to overwrite)"
+        return Err(FileError::new(
+            shown,
+            "already exists (use --force to overwrite)",
         ));
     }
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("out");
-    let tmp = dir.join(format!(".{name}.vouch-{}.tmp", std::process::id()));
+    let tmp = temp_path(path);
     let result = (|| {
         use std::os::unix::fs::OpenOptionsExt;
         let mut f = std::fs::OpenOptions::new()
@@ -234,9 +267,8 @@ impl Drop for TempFile {
 }
 
 /// Creates a directory and its parents.
-pub fn create_dir_all(dir: &Path) -> Result<(), String> {
-    std::fs::create_dir_all(dir)
-        .map_err(|e| format!("{}: {}", dir.display(), crate::io::store::io_message(&e)))
+pub fn create_dir_all(dir: &Path) -> Result<(), FileError> {
+    std::fs::create_dir_all(dir).map_err(|e| FileError::io(&dir.display().to_string(), &e))
 }
 
 /// The names in a directory (none when it cannot be read): for pruning files this
@@ -284,6 +316,7 @@ mod tests {
         assert!(
             write_atomic(&p, b"two", false)
                 .unwrap_err()
+                .to_string()
                 .contains("already exists")
         );
         write_atomic(&p, b"two", true).unwrap();
@@ -296,6 +329,7 @@ mod tests {
         assert!(
             write_atomic(&dir.join("missing/r.json"), b"x", true)
                 .unwrap_err()
+                .to_string()
                 .contains("not found")
         );
         std::fs::remove_dir_all(&dir).unwrap();
@@ -323,6 +357,7 @@ mod tests {
         assert!(
             write_atomic(&dangling, b"x", true)
                 .unwrap_err()
+                .to_string()
                 .contains("dangling")
         );
         assert!(
@@ -336,6 +371,7 @@ mod tests {
         assert!(
             write_atomic(&sub, b"x", true)
                 .unwrap_err()
+                .to_string()
                 .contains("a directory")
         );
         assert!(sub.is_dir());
@@ -345,7 +381,9 @@ mod tests {
             Target::Stream("/dev/null".into())
         );
         write_atomic(Path::new("/dev/null"), b"x", true).unwrap();
-        let err = write_atomic(Path::new("/dev/full"), b"x", true).unwrap_err();
+        let err = write_atomic(Path::new("/dev/full"), b"x", true)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("/dev/full"), "{err}");
         assert!(
             std::fs::metadata("/dev/full")

@@ -73,6 +73,8 @@ pub enum OpError {
     Keys(#[from] crate::domain::keys::KeyError),
     #[error(transparent)]
     Metrics(#[from] crate::domain::metrics::MetricsError),
+    #[error(transparent)]
+    File(#[from] crate::io::fsio::FileError),
     /// The one "subject key required" error: what needs it and why.
     #[error(
         "{what} needs a subject key ([privacy] subject_key or subject_key_file, or \

@@ -29,7 +29,7 @@ fn io(p: &Path, e: std::io::Error) -> String {
 }
 
 fn put(p: &Path, text: &str) -> Result<(), String> {
-    crate::io::fsio::write_atomic(p, text.as_bytes(), true)
+    Ok(crate::io::fsio::write_atomic(p, text.as_bytes(), true)?)
 }
 
 /// Writes the demo under `dir` (created; a previous demo there is replaced, anything else
