@@ -345,7 +345,9 @@ fn domain_does_no_io_of_its_own_and_only_the_binary_prints() {
         }
         // The binary hands operations their environment (`ops::Env`).
         if place.layer == Layer::Ops && contains_name(code, "std::env") {
-            bad.push(format!("src/{rel}: std::env (operations get Env from the caller)"));
+            bad.push(format!(
+                "src/{rel}: std::env (operations get Env from the caller)"
+            ));
         }
         if matches!(place.layer, Layer::Io | Layer::Domain | Layer::Ops) {
             for name in PRINTS {
