@@ -768,22 +768,58 @@ fn check_layout(file: &crate::io::fsio::File) -> Result<(u64, Vec<String>), Stri
             .map_err(|_| format!("a record at byte {at} runs past the end"))?;
         Ok(b)
     };
-    let u16_at = |b: &[u8], i: usize| u64::from(u16::from_le_bytes([b[i], b[i + 1]]));
-    let u32_at =
-        |b: &[u8], i: usize| u64::from(u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]));
-    let u64_at = |b: &[u8], i: usize| {
-        u64::from_le_bytes([
-            b[i],
-            b[i + 1],
-            b[i + 2],
-            b[i + 3],
-            b[i + 4],
-            b[i + 5],
-            b[i + 6],
-            b[i + 7],
-        ])
-    };
     let mut problems = Vec::new();
+    let dir = end_records(len, &read, &mut problems)?;
+    let cd = read(dir.at, dir.size as usize)?;
+    let mut records = central_records(&cd, dir.count, dir.shift, &mut problems)?;
+    local_entries(len, &read, &mut records, &dir, &mut problems)?;
+    Ok((dir.count, problems))
+}
+
+/// Little-endian integers of a record.
+fn le16(b: &[u8], i: usize) -> u64 {
+    u64::from(u16::from_le_bytes([b[i], b[i + 1]]))
+}
+
+fn le32(b: &[u8], i: usize) -> u64 {
+    u64::from(u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]))
+}
+
+fn le64(b: &[u8], i: usize) -> u64 {
+    let mut x = [0u8; 8];
+    x.copy_from_slice(&b[i..i + 8]);
+    u64::from_le_bytes(x)
+}
+
+/// Reads `n` bytes at an offset of the zip.
+type ReadAt<'a> = dyn Fn(u64, usize) -> Result<Vec<u8>, String> + 'a;
+
+/// Where the central directory is, as its end records say and as it really lies.
+struct Directory {
+    count: u64,
+    size: u64,
+    /// Where it really is: right before its end records.
+    at: u64,
+    /// Bytes prepended to the archive (every offset is off by as much).
+    shift: u64,
+}
+
+/// One central-directory record: (local offset, name, crc, compressed, uncompressed).
+struct CentralRecord {
+    offset: u64,
+    name: Vec<u8>,
+    crc: u64,
+    csize: u64,
+    usize_: u64,
+}
+
+/// The end record (which must end the file, its comment included) and the ZIP64 end
+/// records when the sizes need them.
+fn end_records(
+    len: u64,
+    read: &ReadAt<'_>,
+    problems: &mut Vec<String>,
+) -> Result<Directory, String> {
     // The end record, which must end the file (its comment included).
     let tail_len = len.min(65_557);
     let tail = read(len - tail_len, tail_len as usize)?;
@@ -792,7 +828,7 @@ fn check_layout(file: &crate::io::fsio::File) -> Result<(u64, Vec<String>), Stri
         .find(|&i| tail[i..i + 4] == *b"PK\x05\x06")
         .ok_or("no end of central directory record")?;
     let eocd = len - tail_len + at as u64;
-    let comment = u16_at(&tail, at + 20);
+    let comment = le16(&tail, at + 20);
     if eocd + 22 + comment != len {
         problems.push(format!(
             "{} byte(s) follow the end of central directory record",
@@ -800,9 +836,9 @@ fn check_layout(file: &crate::io::fsio::File) -> Result<(u64, Vec<String>), Stri
         ));
     }
     let (mut count, mut cd_size, mut cd_at) = (
-        u16_at(&tail, at + 10),
-        u32_at(&tail, at + 12),
-        u32_at(&tail, at + 16),
+        le16(&tail, at + 10),
+        le32(&tail, at + 12),
+        le32(&tail, at + 16),
     );
     let mut cd_end_expected = eocd;
     if count == 0xFFFF || cd_size == 0xFFFF_FFFF || cd_at == 0xFFFF_FFFF {
@@ -811,17 +847,17 @@ fn check_layout(file: &crate::io::fsio::File) -> Result<(u64, Vec<String>), Stri
         if l[..4] != *b"PK\x06\x07" {
             return Err("no ZIP64 locator".into());
         }
-        let rec_at = u64_at(&l, 8);
+        let rec_at = le64(&l, 8);
         let rec = read(rec_at, 56)?;
         if rec[..4] != *b"PK\x06\x06" {
             return Err("bad ZIP64 end of central directory record".into());
         }
-        if rec_at.saturating_add(12).saturating_add(u64_at(&rec, 4)) != loc {
+        if rec_at.saturating_add(12).saturating_add(le64(&rec, 4)) != loc {
             problems.push("bytes lie between the ZIP64 end records".into());
         }
-        count = u64_at(&rec, 32);
-        cd_size = u64_at(&rec, 40);
-        cd_at = u64_at(&rec, 48);
+        count = le64(&rec, 32);
+        cd_size = le64(&rec, 40);
+        cd_at = le64(&rec, 48);
         cd_end_expected = rec_at;
     }
     // Where the directory really is: right before its end records. Bytes prepended to the
@@ -841,25 +877,35 @@ fn check_layout(file: &crate::io::fsio::File) -> Result<(u64, Vec<String>), Stri
             "a central directory of {cd_size} bytes is too large"
         ));
     }
-    let cd = read(cd_at, cd_size as usize)?;
-    // Central records: (local offset, name, crc, compressed, uncompressed).
+    Ok(Directory {
+        count,
+        size: cd_size,
+        at: cd_at,
+        shift,
+    })
+}
+
+/// The central directory's records, from its bytes alone (ZIP64 extras applied, offsets
+/// moved by `shift`); bytes past the last record are a problem.
+fn central_records(
+    cd: &[u8],
+    count: u64,
+    shift: u64,
+    problems: &mut Vec<String>,
+) -> Result<Vec<CentralRecord>, String> {
     let mut records = Vec::new();
     let mut p = 0usize;
     for _ in 0..count {
         if p + 46 > cd.len() || cd[p..p + 4] != *b"PK\x01\x02" {
             return Err("a central directory record is malformed".into());
         }
-        let (crc, mut csize, mut usize_) = (
-            u32_at(&cd, p + 16),
-            u32_at(&cd, p + 20),
-            u32_at(&cd, p + 24),
-        );
+        let (crc, mut csize, mut usize_) = (le32(cd, p + 16), le32(cd, p + 20), le32(cd, p + 24));
         let (n, x, c) = (
-            u16_at(&cd, p + 28) as usize,
-            u16_at(&cd, p + 30) as usize,
-            u16_at(&cd, p + 32) as usize,
+            le16(cd, p + 28) as usize,
+            le16(cd, p + 30) as usize,
+            le16(cd, p + 32) as usize,
         );
-        let mut offset = u32_at(&cd, p + 42);
+        let mut offset = le32(cd, p + 42);
         let end = p + 46 + n + x + c;
         if end > cd.len() {
             return Err("a central directory record runs past the directory".into());
@@ -868,28 +914,48 @@ fn check_layout(file: &crate::io::fsio::File) -> Result<(u64, Vec<String>), Stri
         // ZIP64 extra: the 8-byte values present for the fields saturated above.
         let mut e = p + 46 + n;
         while e + 4 <= p + 46 + n + x {
-            let (id, size) = (u16_at(&cd, e), u16_at(&cd, e + 2) as usize);
+            let (id, size) = (le16(cd, e), le16(cd, e + 2) as usize);
             let body = e + 4..(e + 4 + size).min(p + 46 + n + x);
             if id == 1 {
                 let mut q = body.start;
                 for v in [&mut usize_, &mut csize, &mut offset] {
                     if *v == 0xFFFF_FFFF && q + 8 <= body.end {
-                        *v = u64_at(&cd, q);
+                        *v = le64(cd, q);
                         q += 8;
                     }
                 }
             }
             e += 4 + size;
         }
-        records.push((offset.saturating_add(shift), name, crc, csize, usize_));
+        records.push(CentralRecord {
+            offset: offset.saturating_add(shift),
+            name,
+            crc,
+            csize,
+            usize_,
+        });
         p = end;
     }
     if p != cd.len() {
         problems.push("the central directory holds bytes past its records".into());
     }
-    records.sort_by_key(|r| r.0);
-    let mut at = shift;
-    for (offset, name, crc, csize, usize_) in &records {
+    Ok(records)
+}
+
+/// The local entries, back to back from the first offset, each with the name, CRC and
+/// sizes its central record gives, up to the central directory.
+fn local_entries(
+    len: u64,
+    read: &ReadAt<'_>,
+    records: &mut [CentralRecord],
+    dir: &Directory,
+    problems: &mut Vec<String>,
+) -> Result<(), String> {
+    records.sort_by_key(|r| r.offset);
+    let mut at = dir.shift;
+    let cd_at = dir.at;
+    for r in records.iter() {
+        let (offset, name, crc, csize, usize_) = (&r.offset, &r.name, &r.crc, &r.csize, &r.usize_);
         let shown = String::from_utf8_lossy(name);
         if *offset != at {
             problems.push(if *offset > at {
@@ -906,10 +972,10 @@ fn check_layout(file: &crate::io::fsio::File) -> Result<(u64, Vec<String>), Stri
             problems.push(format!(
                 "{shown}: no local header where the central directory says"
             ));
-            return Ok((count, problems));
+            return Ok(());
         }
-        let flags = u16_at(&h, 6);
-        let (n, x) = (u16_at(&h, 26), u16_at(&h, 28));
+        let flags = le16(&h, 6);
+        let (n, x) = (le16(&h, 26), le16(&h, 28));
         let local_name = read(offset.saturating_add(30), n as usize)?;
         if local_name != *name {
             problems.push(format!(
@@ -932,38 +998,38 @@ fn check_layout(file: &crate::io::fsio::File) -> Result<(u64, Vec<String>), Stri
             let need = s + if wide { 20 } else { 12 };
             if d.len() < need {
                 problems.push(format!("{shown}: its data descriptor runs past the end"));
-                return Ok((count, problems));
+                return Ok(());
             }
             if wide {
                 (
-                    u32_at(&d, s),
-                    u64_at(&d, s + 4),
-                    u64_at(&d, s + 12),
+                    le32(&d, s),
+                    le64(&d, s + 4),
+                    le64(&d, s + 12),
                     data_end.saturating_add(need as u64),
                 )
             } else {
                 (
-                    u32_at(&d, s),
-                    u32_at(&d, s + 4),
-                    u32_at(&d, s + 8),
+                    le32(&d, s),
+                    le32(&d, s + 4),
+                    le32(&d, s + 8),
                     data_end.saturating_add(need as u64),
                 )
             }
         } else {
-            let (mut lc, mut lu) = (u32_at(&h, 18), u32_at(&h, 22));
+            let (mut lc, mut lu) = (le32(&h, 18), le32(&h, 22));
             if lc == 0xFFFF_FFFF || lu == 0xFFFF_FFFF {
                 let extra = read(offset.saturating_add(30 + n), x as usize)?;
                 let mut e = 0usize;
                 while e + 4 <= extra.len() {
-                    let (id, size) = (u16_at(&extra, e), u16_at(&extra, e + 2) as usize);
+                    let (id, size) = (le16(&extra, e), le16(&extra, e + 2) as usize);
                     if id == 1 && e + 4 + 16 <= extra.len() {
-                        lu = u64_at(&extra, e + 4);
-                        lc = u64_at(&extra, e + 12);
+                        lu = le64(&extra, e + 4);
+                        lc = le64(&extra, e + 12);
                     }
                     e += 4 + size;
                 }
             }
-            (u32_at(&h, 14), lc, lu, data_end)
+            (le32(&h, 14), lc, lu, data_end)
         };
         if (lcrc, lc, lu) != (*crc, *csize, *usize_) {
             problems.push(format!(
@@ -982,7 +1048,7 @@ fn check_layout(file: &crate::io::fsio::File) -> Result<(u64, Vec<String>), Stri
             cd_at.saturating_sub(at)
         ));
     }
-    Ok((count, problems))
+    Ok(())
 }
 
 /// `hash  path` lines into path -> hash (paths decoded).
@@ -999,6 +1065,40 @@ fn parse_manifest(data: &[u8]) -> BTreeMap<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_central_directory_is_read_from_its_bytes_alone() {
+        let mut problems = Vec::new();
+        let e = central_records(b"PK\x01\x02 too short", 1, 0, &mut problems).err();
+        assert_eq!(
+            e.as_deref(),
+            Some("a central directory record is malformed")
+        );
+        assert!(
+            central_records(b"xx", 0, 0, &mut problems)
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(
+            problems,
+            ["the central directory holds bytes past its records"]
+        );
+        // One record for "a.txt" (crc 7, sizes 3 and 5, local offset 9), moved by a shift.
+        let mut cd = b"PK\x01\x02".to_vec();
+        cd.extend([0u8; 12]);
+        cd.extend(7u32.to_le_bytes());
+        cd.extend(3u32.to_le_bytes());
+        cd.extend(5u32.to_le_bytes());
+        cd.extend(5u16.to_le_bytes());
+        cd.extend([0u8; 12]);
+        cd.extend(9u32.to_le_bytes());
+        cd.extend(b"a.txt");
+        let mut problems = Vec::new();
+        let r = central_records(&cd, 1, 100, &mut problems).unwrap();
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!((r[0].offset, r[0].name.as_slice()), (109, &b"a.txt"[..]));
+        assert_eq!((r[0].crc, r[0].csize, r[0].usize_), (7, 3, 5));
+    }
 
     #[test]
     fn verification_steps_decide_without_a_zip() {
