@@ -226,6 +226,16 @@ fn contains_name(code: &str, name: &str) -> bool {
     })
 }
 
+/// The contents of each `std::{...}` group in the code.
+fn std_groups(code: &str) -> Vec<&str> {
+    code.match_indices("std::{")
+        .filter_map(|(i, m)| {
+            let start = i + m.len();
+            code[start..].find('}').map(|j| &code[start..start + j])
+        })
+        .collect()
+}
+
 struct Tree {
     files: Vec<(String, Place, String)>,
     known: BTreeSet<String>,
@@ -342,6 +352,26 @@ fn domain_does_no_io_of_its_own_and_only_the_binary_prints() {
                     ));
                 }
             }
+            // `use std::{fs, env}` names them too.
+            for group in std_groups(code) {
+                for name in ["fs", "env", "process", "net"] {
+                    let inner = format!("{name}::");
+                    if group
+                        .split([',', ' ', '\n'])
+                        .any(|w| w == name || w.starts_with(&inner))
+                    {
+                        bad.push(format!(
+                            "src/{rel}: std::{{{group}}} names std::{name} (domain/ reads and writes through io/)"
+                        ));
+                    }
+                }
+            }
+        }
+        // A path that climbs out of its module with super::super escapes the import check.
+        if contains_name(code, "super::super") {
+            bad.push(format!(
+                "src/{rel}: super::super (name the module by its crate:: path)"
+            ));
         }
         // The binary hands operations their environment (`ops::Env`).
         if place.layer == Layer::Ops && contains_name(code, "std::env") {
@@ -394,6 +424,8 @@ fn the_checker_sees_what_it_looks_for() {
         "domain::scan"
     );
     assert!(Layer::Ops.rank() > Layer::Domain.rank());
+    assert_eq!(std_groups("use std::{fs, io::Read};"), ["fs, io::Read"]);
+    assert!(contains_name("use super::super::ops;", "super::super"));
     assert!(contains_name("let f = std::fs::File::open(p);", "std::fs"));
     assert!(contains_name("x.read(); eprintln!(\"\")", "eprintln!"));
     assert!(!contains_name("TempFile::create(p)", "File::create"));

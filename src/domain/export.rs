@@ -234,11 +234,7 @@ pub fn export(
     let (report, located) = scan_locating(&req.scan, progress);
     if report.verdict == Verdict::Incomplete {
         return Err(ExportError::Incomplete {
-            errors: report
-                .errors
-                .iter()
-                .map(|e| format!("{}: {}", join(&report.lake, &e.file), e.error))
-                .collect(),
+            errors: crate::domain::report::error_lines(&report.lake, &report.errors),
         });
     }
     let name = out
@@ -290,10 +286,6 @@ pub fn sha256_path(out: &Path) -> PathBuf {
     let mut s = out.as_os_str().to_owned();
     s.push(".sha256");
     PathBuf::from(s)
-}
-
-fn join(root: &str, rel: &str) -> String {
-    format!("{}/{}", root.trim_end_matches('/'), rel)
 }
 
 type Zip<W> = zip::ZipWriter<zip::write::StreamWriter<W>>;

@@ -208,6 +208,23 @@ pub struct ScanErrorEntry {
 
 pub use crate::io::encode::rfc3339;
 
+/// `root/rel`, or `root` alone for the lake itself.
+pub fn join_path(root: &str, rel: &str) -> String {
+    if rel.is_empty() || rel == root {
+        root.to_string()
+    } else {
+        format!("{}/{}", root.trim_end_matches('/'), rel)
+    }
+}
+
+/// Errors as the lines the binary shows: `location/file: problem`.
+pub fn error_lines(location: &str, errors: &[ScanErrorEntry]) -> Vec<String> {
+    errors
+        .iter()
+        .map(|e| format!("{}: {}", join_path(location, &e.file), e.error))
+        .collect()
+}
+
 fn thousands(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();

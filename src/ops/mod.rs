@@ -19,7 +19,6 @@ use std::path::PathBuf;
 
 use crate::domain::config::{Config, ConfigError};
 use crate::domain::lake::{Lake, discover_tables};
-use crate::domain::report::ScanErrorEntry;
 use crate::domain::scan::{NoProgress, Progress};
 use crate::domain::time::Timestamp;
 use crate::io::s3::S3Options;
@@ -179,22 +178,7 @@ pub fn in_pool<T: Send>(
     Ok(pool.install(work))
 }
 
-/// `root/rel`, or `root` alone for the lake itself.
-pub fn join_path(root: &str, rel: &str) -> String {
-    if rel.is_empty() || rel == root {
-        root.to_string()
-    } else {
-        format!("{}/{}", root.trim_end_matches('/'), rel)
-    }
-}
-
-/// Errors as the lines the binary shows: `location/file: problem`.
-pub fn error_lines(location: &str, errors: &[ScanErrorEntry]) -> Vec<String> {
-    errors
-        .iter()
-        .map(|e| format!("{}: {}", join_path(location, &e.file), e.error))
-        .collect()
-}
+pub use crate::domain::report::{error_lines, join_path};
 
 /// What to do when an output file exists already.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
