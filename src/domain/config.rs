@@ -16,7 +16,7 @@ pub enum ConfigError {
     Malformed { path: String, message: String },
     /// A secret file that cannot be used (the message names it, never quotes it).
     #[error("{0}")]
-    Secret(String),
+    Secret(crate::io::fsio::FileError),
 }
 
 /// The whole file.

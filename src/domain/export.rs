@@ -32,6 +32,9 @@ use crate::io::store::{RangeRead, Store};
 pub enum ExportError {
     #[error("{0}")]
     Usage(String),
+    /// A secret file (the passphrase) that could not be read, named.
+    #[error(transparent)]
+    Secret(crate::io::fsio::FileError),
     #[error("{path}: {message}")]
     File { path: String, message: String },
     /// The errors (`path: problem`, one each) are for the caller to show first.
@@ -121,7 +124,7 @@ pub fn read_recipients_file(
 /// Reads a passphrase: the file's first line, without its line ending. Never echoed.
 pub fn read_passphrase_file(path: &Path) -> Result<SecretString, ExportError> {
     let line =
-        crate::io::secret::read_first_line(path, "passphrase").map_err(ExportError::Usage)?;
+        crate::io::secret::read_first_line(path, "passphrase").map_err(ExportError::Secret)?;
     let text = std::str::from_utf8(&line)
         .map_err(|_| file_err(path, "the passphrase is not UTF-8 text"))?;
     Ok(SecretString::from(text.to_string()))

@@ -22,7 +22,7 @@ pub enum KeyError {
     File { path: String, message: String },
     /// A secret file refused or unreadable (the message names it).
     #[error("{0}")]
-    Secret(String),
+    Secret(crate::io::fsio::FileError),
 }
 
 fn err(path: &Path, message: impl Into<String>) -> KeyError {

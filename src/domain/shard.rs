@@ -161,7 +161,7 @@ pub fn scan_part(
         for (o, r) in lt.files.iter().zip(results) {
             let (result, error) = match r {
                 Ok(r) => (Some(r), None),
-                Err(e) => (None, Some(e)),
+                Err(e) => (None, Some(e.to_string())),
             };
             out_files.push(PartialFile {
                 record: FileRecord::of(&lt.table.name, o),

@@ -5,6 +5,8 @@ use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
+use crate::io::fsio::FileError;
+
 pub use zeroize::Zeroizing;
 
 /// Secret bytes: zeroed when dropped, never shown by `Debug`.
@@ -34,8 +36,8 @@ impl std::fmt::Debug for SecretBytes {
 const MAX_SECRET_FILE: u64 = 1 << 20;
 
 /// The contents of a secret file. Errors are one line naming the file and never quote it.
-pub fn read_file(path: &Path) -> Result<SecretBytes, String> {
-    let at = |m: String| format!("{}: {m}", path.display());
+pub fn read_file(path: &Path) -> Result<SecretBytes, FileError> {
+    let at = |m: String| FileError::new(path.display().to_string(), m);
     let mut f = std::fs::File::open(path).map_err(|e| at(crate::io::store::io_message(&e)))?;
     let meta = f
         .metadata()
@@ -59,12 +61,15 @@ pub fn read_file(path: &Path) -> Result<SecretBytes, String> {
 }
 
 /// The first line of a secret file, without its line ending; an empty one is an error.
-pub fn read_first_line(path: &Path, what: &str) -> Result<SecretBytes, String> {
+pub fn read_first_line(path: &Path, what: &str) -> Result<SecretBytes, FileError> {
     let all = read_file(path)?;
     let line = all.split(|&b| b == b'\n').next().unwrap_or(&[]);
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     if line.is_empty() {
-        return Err(format!("{}: the {what} is empty", path.display()));
+        return Err(FileError::new(
+            path.display().to_string(),
+            format!("the {what} is empty"),
+        ));
     }
     Ok(SecretBytes::new(line.to_vec()))
 }
@@ -79,7 +84,7 @@ mod tests {
         let p = t.path().join("s");
         std::fs::write(&p, "hunter2-secret\r\nsecond\n").unwrap();
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o640)).unwrap();
-        let e = read_file(&p).unwrap_err();
+        let e = read_file(&p).unwrap_err().to_string();
         assert!(e.contains("readable by group or others") && !e.contains("hunter2"));
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
         assert_eq!(&*read_first_line(&p, "key").unwrap(), b"hunter2-secret");
@@ -87,13 +92,16 @@ mod tests {
         assert!(
             read_first_line(&p, "key")
                 .unwrap_err()
+                .to_string()
                 .ends_with("the key is empty")
         );
         assert!(read_file(&t.path().join("missing")).is_err());
         let big = t.path().join("big");
         std::fs::write(&big, vec![b'k'; (1 << 20) + 1]).unwrap();
         std::fs::set_permissions(&big, std::fs::Permissions::from_mode(0o600)).unwrap();
-        assert!(read_file(&big).unwrap_err().contains("at most"));
+        let e = read_file(&big).unwrap_err();
+        assert_eq!(e.path, big.display().to_string());
+        assert!(e.message.contains("at most"), "{e}");
     }
 
     /// Every type that holds a secret, and every error that a secret passes through, is
@@ -123,7 +131,8 @@ mod tests {
         shown.push(format!("{:?}", crate::domain::index::IndexKey::new(&key)));
         // A key file others may read; an empty one; a config naming them.
         let loose = secret_at("loose.key", SECRET, 0o644);
-        shown.push(read_file(&loose).unwrap_err());
+        shown.push(read_file(&loose).unwrap_err().to_string());
+        shown.push(format!("{:?}", read_file(&loose).unwrap_err()));
         let cfg = crate::domain::config::Config::parse(&format!(
             "[privacy]\nsubject_key_file = {:?}\n",
             loose.display().to_string()

@@ -15,7 +15,7 @@ pub fn build(
     key: &IndexKey,
     dir: &Path,
     opts: &ScanOptions,
-) -> Result<BuildSummary, String> {
+) -> Result<BuildSummary, crate::domain::index::IndexError> {
     let index_file = |f: &crate::io::store::ObjectMeta, columns: &[String]| {
         crate::domain::scan::index_file(store, f, columns, key, opts)
     };
@@ -80,8 +80,7 @@ pub fn run(opts: &Options, env: &Env<'_>) -> Result<Outcome, OpError> {
         &key,
         &opts.index,
         &ScanOptions::for_lake(&cfg.lake),
-    )
-    .map_err(OpError::Failed)?;
+    )?;
     summary
         .errors
         .splice(0..0, lake.errors.iter().map(Into::into));

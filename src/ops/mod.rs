@@ -74,6 +74,8 @@ pub enum OpError {
     Metrics(#[from] crate::domain::metrics::MetricsError),
     #[error(transparent)]
     File(#[from] crate::io::fsio::FileError),
+    #[error(transparent)]
+    Index(#[from] crate::domain::index::IndexError),
     /// The one "subject key required" error: what needs it and why.
     #[error(
         "{what} needs a subject key ([privacy] subject_key or subject_key_file, or \

@@ -20,6 +20,70 @@ use crate::io::tables::{Table, read_table_at, string_column};
 
 pub use crate::domain::nightly_report::{Check, NightlyReport, Status};
 
+/// Why a check could not decide (its status is then `error` and this its message), or
+/// why the run stopped (an output that could not be written). Each names the file,
+/// table, object or setting concerned.
+#[derive(Debug, thiserror::Error)]
+pub enum NightlyError {
+    #[error(transparent)]
+    File(#[from] crate::io::fsio::FileError),
+    #[error(transparent)]
+    Table(#[from] crate::io::tables::TableError),
+    #[error(transparent)]
+    Metrics(#[from] crate::domain::metrics::MetricsError),
+    #[error(transparent)]
+    Key(#[from] crate::domain::keys::KeyError),
+    #[error(transparent)]
+    Store(#[from] crate::io::store::StoreError),
+    #[error(transparent)]
+    Subjects(#[from] crate::domain::subjects::SubjectError),
+    #[error(transparent)]
+    Op(#[from] Box<crate::ops::OpError>),
+    /// A setting the check needs is not in the config.
+    #[error("{0}")]
+    NotConfigured(&'static str),
+    /// A completed delete request without the subject to verify.
+    #[error("request {0} has no subject_id to verify")]
+    NoSubject(String),
+    /// An input the check cannot take (a table's row, a supplied scan report): named,
+    /// and why.
+    #[error("{input}: {problem}")]
+    Refused { input: String, problem: String },
+}
+
+impl NightlyError {
+    fn refused(input: impl std::fmt::Display, problem: impl Into<String>) -> NightlyError {
+        NightlyError::Refused {
+            input: input.to_string(),
+            problem: problem.into(),
+        }
+    }
+}
+
+impl From<crate::ops::OpError> for NightlyError {
+    fn from(e: crate::ops::OpError) -> NightlyError {
+        NightlyError::Op(Box::new(e))
+    }
+}
+
+/// At the command's edge: each area's error as the operations' own; what is nightly's
+/// alone keeps its text.
+impl From<NightlyError> for crate::ops::OpError {
+    fn from(e: NightlyError) -> crate::ops::OpError {
+        use crate::ops::OpError;
+        match e {
+            NightlyError::Op(o) => *o,
+            NightlyError::File(e) => OpError::File(e),
+            NightlyError::Table(e) => OpError::Tables(e),
+            NightlyError::Metrics(e) => OpError::Metrics(e),
+            NightlyError::Key(e) => OpError::Keys(e),
+            NightlyError::Store(e) => OpError::Store(e),
+            NightlyError::Subjects(e) => OpError::Subjects(e),
+            other => OpError::Failed(other.to_string()),
+        }
+    }
+}
+
 pub struct Request<'a> {
     pub cfg: &'a Config,
     /// "Now", Unix seconds.
@@ -38,26 +102,17 @@ pub struct Request<'a> {
 
 /// Runs every check and writes the outputs. Errors are only for what stops everything
 /// (the output directory cannot be written).
-pub fn run(req: &Request<'_>) -> Result<NightlyReport, String> {
+pub fn run(req: &Request<'_>) -> Result<NightlyReport, NightlyError> {
     let certs = req.out.join("certificates");
     crate::io::fsio::create_dir_all(&certs)?;
     let cfg = req.cfg;
     let as_of = crate::domain::report::rfc3339(req.as_of);
-    let labeler = SubjectLabeler::keyed(&req.subject_key).map_err(|e| e.to_string())?;
+    let labeler = SubjectLabeler::keyed(&req.subject_key)?;
     let key = signing_key(cfg);
-    let dsar = cfg
-        .tables
-        .dsar_request
-        .as_ref()
-        .map(|t| read_table_at(&cfg.resolve(t), &req.s3).map_err(|e| e.to_string()));
-    let requests = match &dsar {
-        Some(Ok(t)) => Some(requests_of(
-            &cfg.resolve(cfg.tables.dsar_request.as_deref().unwrap_or("")),
-            t,
-        )),
-        Some(Err(e)) => Some(Err(e.clone())),
-        None => None,
-    };
+    let requests = cfg.tables.dsar_request.as_ref().map(|t| {
+        let location = cfg.resolve(t);
+        requests_of(&location, &read_table_at(&location, &req.s3)?)
+    });
     let mut checks = Vec::new();
     let emit = |c: Check, checks: &mut Vec<Check>| {
         (req.log)(&c);
@@ -65,7 +120,7 @@ pub fn run(req: &Request<'_>) -> Result<NightlyReport, String> {
     };
 
     let (deletion, verified) = verify_deletions(req, &requests, &labeler, &key, &certs, &as_of)
-        .unwrap_or_else(|e| (Check::new(DELETION, Status::Error, e), vec![]));
+        .unwrap_or_else(|e| (Check::new(DELETION, Status::Error, e.to_string()), vec![]));
     emit(deletion, &mut checks);
     emit(audit_log_check(req, &requests, &verified), &mut checks);
     emit(export_check(req, &requests), &mut checks);
@@ -83,7 +138,7 @@ pub fn run(req: &Request<'_>) -> Result<NightlyReport, String> {
         exit_code: status.exit_code(),
         checks,
     };
-    let mut json = serde_json::to_vec_pretty(&report).map_err(|e| e.to_string())?;
+    let mut json = serde_json::to_vec_pretty(&report).expect("a nightly report serializes");
     json.push(b'\n');
     crate::io::fsio::write_atomic(&req.out.join("report.json"), &json, true)?;
     crate::io::fsio::write_atomic(
@@ -94,12 +149,14 @@ pub fn run(req: &Request<'_>) -> Result<NightlyReport, String> {
     Ok(report)
 }
 
-fn signing_key(cfg: &Config) -> Result<SigningKey, String> {
+fn signing_key(cfg: &Config) -> Result<SigningKey, NightlyError> {
     let path = cfg
         .nightly
         .signing_key
         .as_ref()
-        .ok_or("no [nightly] signing_key in the config")?;
+        .ok_or(NightlyError::NotConfigured(
+            "no [nightly] signing_key in the config",
+        ))?;
     let passphrase = match &cfg.nightly.signing_key_passphrase_file {
         Some(f) => Some(crate::io::secret::read_first_line(
             Path::new(&cfg.resolve(f)),
@@ -107,11 +164,10 @@ fn signing_key(cfg: &Config) -> Result<SigningKey, String> {
         )?),
         None => None,
     };
-    SigningKey::load(
+    Ok(SigningKey::load(
         Path::new(&cfg.resolve(path)),
         passphrase.as_ref().map(|p| &p[..]),
-    )
-    .map_err(|e| e.to_string())
+    )?)
 }
 
 /// One row of `dsar_request` as nightly needs it.
@@ -125,9 +181,9 @@ struct DsarRow {
     export_sha256: Option<String>,
 }
 
-fn requests_of(location: &str, t: &Table) -> Result<Vec<DsarRow>, String> {
+fn requests_of(location: &str, t: &Table) -> Result<Vec<DsarRow>, NightlyError> {
     let path = Path::new(location);
-    let s = |c: &str| string_column(path, t, c).map_err(|e| e.to_string());
+    let s = |c: &str| string_column(path, t, c);
     let optional = |c: &str| {
         if t.schema.field_with_name(c).is_ok() {
             s(c)
@@ -140,14 +196,13 @@ fn requests_of(location: &str, t: &Table) -> Result<Vec<DsarRow>, String> {
     let types = s("request_type")?;
     let status = optional("status")?;
     let hashes = optional("export_sha256")?;
-    let completed = crate::domain::metrics::input::time_column(path, t, "completed_at")
-        .map_err(|e| e.to_string())?;
+    let completed = crate::domain::metrics::input::time_column(path, t, "completed_at")?;
     let mut out = Vec::with_capacity(ids.len());
     for (i, id) in ids.into_iter().enumerate() {
         let Some(id) = id.filter(|s| !s.trim().is_empty()) else {
-            return Err(format!(
-                "{location}: column request_id, row {}: is empty; it is required",
-                i + 1
+            return Err(NightlyError::refused(
+                location,
+                format!("column request_id, row {}: is empty; it is required", i + 1),
             ));
         };
         out.push(DsarRow {
@@ -193,21 +248,20 @@ fn due_requests<'r>(requests: &'r [DsarRow], cfg: &Config, as_of: i64) -> Vec<&'
 
 /// The subject IDs nightly will verify at `as_of`, sorted: the `--ids` list of a sharded
 /// scan whose merged report nightly then takes (`scan_report`).
-pub fn due_subjects(cfg: &Config, as_of: i64, s3: &S3Options) -> Result<Vec<String>, String> {
+pub fn due_subjects(cfg: &Config, as_of: i64, s3: &S3Options) -> Result<Vec<String>, NightlyError> {
     let t = cfg
         .tables
         .dsar_request
         .as_ref()
-        .ok_or("no dsar_request table in the config ([tables] dsar_request)")?;
+        .ok_or(NightlyError::NotConfigured(
+            "no dsar_request table in the config ([tables] dsar_request)",
+        ))?;
     let location = cfg.resolve(t);
-    let table = read_table_at(&location, s3).map_err(|e| e.to_string())?;
+    let table = read_table_at(&location, s3)?;
     let requests = requests_of(&location, &table)?;
     let due = due_requests(&requests, cfg, as_of);
     if let Some(r) = due.iter().find(|r| r.subject_id.is_none()) {
-        return Err(format!(
-            "request {} has no subject_id to verify",
-            r.request_id
-        ));
+        return Err(NightlyError::NoSubject(r.request_id.clone()));
     }
     Ok(due
         .iter()
@@ -227,52 +281,51 @@ fn supplied_report(
     subjects: &[String],
     location: &str,
     holds: &BTreeSet<String>,
-) -> Result<ScanReport, String> {
+) -> Result<ScanReport, NightlyError> {
     let shown = path.display();
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("{shown}: {}", crate::io::store::io_message(&e)))?;
+    let refused = |problem: String| NightlyError::refused(&shown, problem);
+    let text = crate::io::fsio::read_to_string(path)
+        .map_err(|e| refused(crate::io::store::io_message(&e)))?;
     let report: ScanReport = serde_json::from_str(&text)
-        .map_err(|e| format!("{shown}: not a vouch scan report: {e}"))?;
+        .map_err(|e| refused(format!("not a vouch scan report: {e}")))?;
     report
         .check_seal(labeler)
-        .map_err(|e| format!("{shown}: refused: {e}"))?;
+        .map_err(|e| refused(format!("refused: {e}")))?;
     if report.subjects_fingerprint != labeler.list_fingerprint(subjects) {
-        return Err(format!(
-            "{shown}: made for another list of subjects than the {} of the delete requests \
+        return Err(refused(format!(
+            "made for another list of subjects than the {} of the delete requests \
              completed in the window (`vouch nightly --write-subjects FILE` writes that list)",
             subjects.len()
-        ));
+        )));
     }
     if report.lake != location {
-        return Err(format!(
-            "{shown}: a scan of {}, the config's lake is {location}",
+        return Err(refused(format!(
+            "a scan of {}, the config's lake is {location}",
             report.lake
-        ));
+        )));
     }
     if let Some(t) = report
         .tables
         .iter()
         .find(|t| t.legal_hold != holds.contains(&t.table))
     {
-        return Err(format!(
-            "{shown}: table {} is {} in the report, {} in the data_retention_policy table",
+        return Err(refused(format!(
+            "table {} is {} in the report, {} in the data_retention_policy table",
             t.table,
             if t.legal_hold { "held" } else { "not held" },
             if t.legal_hold { "not held" } else { "held" },
-        ));
+        )));
     }
     let cfg = req.cfg;
     let mut report = report;
     if cfg.nightly.strict
         && let Some(m) = crate::domain::certificate::MetadataReliance::of(&report)
     {
-        return Err(format!(
-            "{}: [nightly] strict is set, and the report ruled out {} row group(s) by \
+        return Err(refused(format!(
+            "[nightly] strict is set, and the report ruled out {} row group(s) by \
              statistics and {} by bloom filters: scan with --no-statistics --no-bloom-filters",
-            path.display(),
-            m.row_groups_ruled_out_by_statistics,
-            m.row_groups_ruled_out_by_bloom_filters
-        ));
+            m.row_groups_ruled_out_by_statistics, m.row_groups_ruled_out_by_bloom_filters
+        )));
     }
     // The report speaks for the lake it planned; what was added or changed since is not
     // verified.
@@ -291,11 +344,10 @@ fn unverified_now(
     cfg: &Config,
     s3: &S3Options,
     labeler: &SubjectLabeler,
-) -> Result<Vec<crate::domain::report::ScanErrorEntry>, String> {
+) -> Result<Vec<crate::domain::report::ScanErrorEntry>, NightlyError> {
     use crate::domain::report::ScanErrorEntry;
-    let store = crate::io::open_location(&report.lake, s3).map_err(|e| e.to_string())?;
-    let lake = crate::domain::lake::discover_tables(store.as_ref(), &cfg.lake)
-        .map_err(|e| e.to_string())?;
+    let store = crate::io::open_location(&report.lake, s3)?;
+    let lake = crate::domain::lake::discover_tables(store.as_ref(), &cfg.lake)?;
     let versions = report.objects.iter().any(|o| o.version_id.is_some());
     let listed = crate::domain::lake::list_tables(store.as_ref(), &lake.tables, versions);
     let same_listing = report.plan_fingerprint.as_deref()
@@ -357,12 +409,14 @@ const DELETION: &str = "deletion_verification";
 /// or supplied), a signed certificate per request. `Err` is a check that could not decide.
 fn verify_deletions(
     req: &Request<'_>,
-    requests: &Option<Result<Vec<DsarRow>, String>>,
+    requests: &Option<Result<Vec<DsarRow>, NightlyError>>,
     labeler: &SubjectLabeler,
-    key: &Result<SigningKey, String>,
+    key: &Result<SigningKey, NightlyError>,
     certs: &Path,
     as_of: &str,
-) -> Result<(Check, Vec<Verified>), String> {
+) -> Result<(Check, Vec<Verified>), NightlyError> {
+    let undecided =
+        |e: &NightlyError| Ok((Check::new(DELETION, Status::Error, e.to_string()), vec![]));
     let cfg = req.cfg;
     let requests = match requests {
         None => {
@@ -373,7 +427,7 @@ fn verify_deletions(
             );
             return Ok((c, vec![]));
         }
-        Some(Err(e)) => return Err(e.clone()),
+        Some(Err(e)) => return undecided(e),
         Some(Ok(r)) => r,
     };
     let from = window_start(cfg, req.as_of);
@@ -384,10 +438,7 @@ fn verify_deletions(
         "days": cfg.nightly.window_days,
     });
     if let Some(r) = due.iter().find(|r| r.subject_id.is_none()) {
-        return Err(format!(
-            "request {} has no subject_id to verify",
-            r.request_id
-        ));
+        return Err(NightlyError::NoSubject(r.request_id.clone()));
     }
     if due.is_empty() {
         let mut c = Check::new(
@@ -398,13 +449,18 @@ fn verify_deletions(
         c.details = json!({"window": window_json, "requests": []});
         return Ok((c, vec![]));
     }
-    let key = key.as_ref().map_err(Clone::clone)?;
-    let location = cfg
-        .lake
-        .location
-        .as_ref()
-        .map(|l| cfg.resolve(l))
-        .ok_or("no [lake] location in the config")?;
+    let key = match key {
+        Ok(k) => k,
+        Err(e) => return undecided(e),
+    };
+    let location =
+        cfg.lake
+            .location
+            .as_ref()
+            .map(|l| cfg.resolve(l))
+            .ok_or(NightlyError::NotConfigured(
+                "no [lake] location in the config",
+            ))?;
     let subjects: Vec<String> = due
         .iter()
         .filter_map(|r| r.subject_id.clone())
@@ -415,7 +471,7 @@ fn verify_deletions(
     let (report, index_error) = match req.scan_report {
         Some(path) => {
             if let Some(e) = prior_errors.first() {
-                return Err(format!("{}: {}", e.file, e.error));
+                return Err(NightlyError::refused(&e.file, e.error.clone()));
             }
             let report = supplied_report(req, path, labeler, &subjects, &location, &holds)?;
             (report, serde_json::Value::Null)
@@ -490,7 +546,7 @@ fn scan_now(
     holds: BTreeSet<String>,
     prior_errors: Vec<crate::domain::report::ScanErrorEntry>,
     labeler: &SubjectLabeler,
-) -> Result<(ScanReport, serde_json::Value), String> {
+) -> Result<(ScanReport, serde_json::Value), NightlyError> {
     let cfg = req.cfg;
     let env = crate::ops::Env {
         s3: req.s3.clone(),
@@ -500,9 +556,8 @@ fn scan_now(
         lake: Some(location.to_string()),
         config: None,
     };
-    let (_, location, store) = crate::ops::open_store(&at, &env).map_err(|e| e.to_string())?;
-    let lake = crate::domain::lake::discover_tables(store.as_ref(), &cfg.lake)
-        .map_err(|e| e.to_string())?;
+    let (_, location, store) = crate::ops::open_store(&at, &env)?;
+    let lake = crate::domain::lake::discover_tables(store.as_ref(), &cfg.lake)?;
     let opened = crate::ops::OpenedLake {
         cfg: cfg.clone(),
         location,
@@ -520,10 +575,8 @@ fn scan_now(
         let key = crate::domain::index::IndexKey::new(&req.subject_key);
         let store = opened.store.as_ref();
         let built = crate::ops::index::build(store, &opened.lake.tables, &key, &dir, &options)
-            .and_then(|_| {
-                crate::domain::index::LakeIndex::load(&dir, &key).map_err(|e| e.to_string())
-            });
-        built.map_err(|e| index_error = json!(e)).ok()
+            .and_then(|_| crate::domain::index::LakeIndex::load(&dir, &key));
+        built.map_err(|e| index_error = json!(e.to_string())).ok()
     });
     let mut scan_req = crate::ops::scan::request(
         &opened,
@@ -540,8 +593,7 @@ fn scan_now(
     scan_req.prior_errors.extend(prior_errors);
     let report = crate::ops::in_pool(None, opened.store.as_ref(), || {
         crate::domain::scan::scan(&scan_req, &crate::domain::scan::NoProgress)
-    })
-    .map_err(|e| e.to_string())?;
+    })?;
     Ok((report, index_error))
 }
 
@@ -555,7 +607,7 @@ fn certify(
     key: &SigningKey,
     certs: &Path,
     as_of: &str,
-) -> Result<(Vec<serde_json::Value>, Vec<Verified>, usize), String> {
+) -> Result<(Vec<serde_json::Value>, Vec<Verified>, usize), NightlyError> {
     let mut per_request = Vec::new();
     let mut verified = Vec::new();
     let mut residual_requests = 0;
@@ -569,7 +621,7 @@ fn certify(
             as_of,
         );
         let written = crate::domain::certificate::write_signed(&cert, certs, key)
-            .map_err(|e| format!("certificate: {e}"))?;
+            .map_err(|e| NightlyError::refused("certificate", e.to_string()))?;
         let cert_path = written
             .strip_prefix(req.out)
             .map(Path::to_path_buf)
@@ -625,7 +677,7 @@ fn deletion_summary(
 
 fn audit_log_check(
     req: &Request<'_>,
-    requests: &Option<Result<Vec<DsarRow>, String>>,
+    requests: &Option<Result<Vec<DsarRow>, NightlyError>>,
     verified: &[Verified],
 ) -> Check {
     const NAME: &str = "audit_log_coverage";
@@ -641,13 +693,16 @@ fn audit_log_check(
         Err(e) => return Check::new(NAME, Status::Error, e.to_string()),
     };
     let path = Path::new(&location);
-    let cols = ["request_id", "dataset", "action"]
-        .map(|c| string_column(path, &table, c).map_err(|e| e.to_string()));
+    let cols = ["request_id", "dataset", "action"].map(|c| string_column(path, &table, c));
     let [ids, datasets, actions] = match cols {
         [Ok(a), Ok(b), Ok(c)] => [a, b, c],
         [a, b, c] => {
-            let e = a.err().or(b.err()).or(c.err()).unwrap_or_default();
-            return Check::new(NAME, Status::Error, e);
+            let e = a.err().or(b.err()).or(c.err());
+            return Check::new(
+                NAME,
+                Status::Error,
+                e.map(|e| e.to_string()).unwrap_or_default(),
+            );
         }
     };
     let mut logged: BTreeSet<(String, String)> = BTreeSet::new();
@@ -683,7 +738,7 @@ fn audit_log_check(
     c
 }
 
-fn export_check(req: &Request<'_>, requests: &Option<Result<Vec<DsarRow>, String>>) -> Check {
+fn export_check(req: &Request<'_>, requests: &Option<Result<Vec<DsarRow>, NightlyError>>) -> Check {
     const NAME: &str = "export_integrity";
     let cfg = req.cfg;
     let Some(exports) = cfg.nightly.exports.as_ref().map(|l| cfg.resolve(l)) else {
@@ -695,7 +750,7 @@ fn export_check(req: &Request<'_>, requests: &Option<Result<Vec<DsarRow>, String
     };
     let requests = match requests {
         None => return Check::new(NAME, Status::Skipped, "no dsar_request table configured"),
-        Some(Err(e)) => return Check::new(NAME, Status::Error, e.clone()),
+        Some(Err(e)) => return Check::new(NAME, Status::Error, e.to_string()),
         Some(Ok(r)) => r,
     };
     let (mut matched, mut mismatched, mut unreachable) = (Vec::new(), Vec::new(), Vec::new());
@@ -712,7 +767,7 @@ fn export_check(req: &Request<'_>, requests: &Option<Result<Vec<DsarRow>, String
         );
         let got = if exports.starts_with("s3://") {
             let uri = format!("{}/{name}", exports.trim_end_matches('/'));
-            S3Store::sha256_of(&uri, &req.s3).map_err(|e| e.to_string())
+            S3Store::sha256_of(&uri, &req.s3).map_err(NightlyError::from)
         } else {
             sha256_file(&Path::new(&exports).join(&name))
         };
@@ -720,7 +775,7 @@ fn export_check(req: &Request<'_>, requests: &Option<Result<Vec<DsarRow>, String
             Ok(None) => unreachable.push(r.request_id.clone()),
             Ok(Some(h)) if &h == want => matched.push(r.request_id.clone()),
             Ok(Some(_)) => mismatched.push(r.request_id.clone()),
-            Err(e) => return Check::new(NAME, Status::Error, e),
+            Err(e) => return Check::new(NAME, Status::Error, e.to_string()),
         }
     }
     let status = Status::violation_if(!mismatched.is_empty());
@@ -744,22 +799,17 @@ fn export_check(req: &Request<'_>, requests: &Option<Result<Vec<DsarRow>, String
 }
 
 /// SHA-256 of a local file (hex), or None when there is no such file.
-fn sha256_file(path: &Path) -> Result<Option<String>, String> {
+fn sha256_file(path: &Path) -> Result<Option<String>, NightlyError> {
     use sha2::Digest;
-    let mut f = match std::fs::File::open(path) {
+    let unreadable =
+        |e: std::io::Error| NightlyError::refused(path.display(), crate::io::store::io_message(&e));
+    let mut f = match crate::io::fsio::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => {
-            return Err(format!(
-                "{}: {}",
-                path.display(),
-                crate::io::store::io_message(&e)
-            ));
-        }
+        Err(e) => return Err(unreadable(e)),
     };
     let mut h = sha2::Sha256::new();
-    std::io::copy(&mut f, &mut h)
-        .map_err(|e| format!("{}: {}", path.display(), crate::io::store::io_message(&e)))?;
+    std::io::copy(&mut f, &mut h).map_err(unreadable)?;
     Ok(Some(crate::domain::subjects::hex(&h.finalize())))
 }
 
@@ -828,7 +878,7 @@ fn metrics_check(req: &Request<'_>) -> Check {
     c
 }
 
-fn evidence_check(req: &Request<'_>, key: &Result<SigningKey, String>) -> Check {
+fn evidence_check(req: &Request<'_>, key: &Result<SigningKey, NightlyError>) -> Check {
     use crate::domain::evidence::RetentionMode;
     use crate::ops::evidence::{BuildOptions, Upload, Uploaded};
     const NAME: &str = "evidence_bundle";
@@ -839,7 +889,7 @@ fn evidence_check(req: &Request<'_>, key: &Result<SigningKey, String>) -> Check 
     }
     let key = match key {
         Ok(k) => k,
-        Err(m) => return Check::new(NAME, Status::Error, m.clone()),
+        Err(m) => return Check::new(NAME, Status::Error, m.to_string()),
     };
     let as_of = crate::domain::time::Timestamp::from_secs(req.as_of);
     let out = req.out.join(format!("evidence-{}.zip", as_of.date()));

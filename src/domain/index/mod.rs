@@ -57,6 +57,9 @@ pub enum IndexError {
     EntryMismatch,
     #[error("cannot build the row group filter: {0}")]
     Filter(String),
+    /// A file of the index that could not be written, named.
+    #[error(transparent)]
+    File(#[from] crate::io::fsio::FileError),
     /// An IO error, without the path.
     #[error("{0}")]
     Io(String),

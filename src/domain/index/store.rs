@@ -20,9 +20,11 @@ use super::{EntryRef, Fingerprint, IndexError, IndexKey, LakeSet, sorted_hashes}
 use crate::domain::lake::{Table, list_table};
 use crate::io::store::{ObjectMeta, Store};
 
-/// Indexes one file of a table with these identifier columns.
-pub type IndexFile<'a> =
-    dyn Fn(&ObjectMeta, &[String]) -> Result<(super::FileEntry, Vec<u64>), String> + Sync + 'a;
+/// Indexes one file of a table with these identifier columns; its error is the file's
+/// problem as the scan states it (`scan::FileProblem`: the index does not depend on the
+/// scan, the scan's decoder is handed in).
+pub type IndexFile<'a, E> =
+    dyn Fn(&ObjectMeta, &[String]) -> Result<(super::FileEntry, Vec<u64>), E> + Sync + 'a;
 
 /// The index, opened: `lake.vix`'s head in memory, the rest read on demand.
 pub struct LakeIndex {
@@ -166,13 +168,13 @@ impl LakeIndex {
 /// Builds or brings up to date the index of `tables` in `dir`.
 /// `index_file` reads one lake file's identifier columns (the scan's decoder:
 /// `scan::index_file`) into its entry and the keyed hashes of its values.
-pub fn build(
+pub fn build<E: std::fmt::Display + Send>(
     store: &dyn Store,
     tables: &[Table],
     key: &IndexKey,
     dir: &Path,
-    index_file: &IndexFile<'_>,
-) -> Result<BuildSummary, String> {
+    index_file: &IndexFile<'_, E>,
+) -> Result<BuildSummary, IndexError> {
     let files_dir = dir.join("files");
     crate::io::fsio::create_dir_all(&files_dir)?;
     // The old index is usable only with its whole lake set (an entry kept must have its
@@ -252,7 +254,7 @@ pub fn build(
                 }
                 Err(Err(e)) => summary.errors.push(crate::domain::report::ScanErrorEntry {
                     file: f.path.clone(),
-                    error: e,
+                    error: e.to_string(),
                 }),
             }
         }
@@ -269,7 +271,7 @@ pub fn build(
     }
     set.extend(&new_hashes);
     drop(new_hashes);
-    let json = serde_json::to_vec(&manifest).map_err(|e| e.to_string())?;
+    let json = serde_json::to_vec(&manifest).map_err(|e| IndexError::Json(e.to_string()))?;
     let mut head = (json.len() as u32).to_le_bytes().to_vec();
     head.extend_from_slice(&json);
     let body = set.to_bytes();

@@ -11,6 +11,7 @@
 //! Memory: one footer and one column chunk per worker thread at a time.
 
 pub mod bloom;
+pub mod error;
 pub mod pages;
 pub mod probe;
 pub mod thrift;
@@ -37,6 +38,7 @@ use crate::domain::report::{
 };
 use crate::domain::subjects::SubjectLabeler;
 use crate::io::store::{ObjectMeta, RangeRead, Store};
+pub use error::FileProblem;
 pub use pages::Limits;
 use pages::{ChunkError, ChunkScan, ChunkSpec};
 use probe::{IdKind, Probe};
@@ -164,7 +166,7 @@ pub struct FileResult {
 
 /// What [`scan_listed`] found: one result per listed file, per table, in listing order.
 pub struct Scanned {
-    pub results: Vec<Vec<Result<FileResult, String>>>,
+    pub results: Vec<Vec<Result<FileResult, FileProblem>>>,
     pub located: Vec<FileMatches>,
     pub bytes_read: u64,
     pub read_requests: u64,
@@ -191,7 +193,7 @@ pub fn scan_locating(
         holds: &req.holds,
         prior_errors: req.prior_errors.clone(),
         listed: &listed,
-        results: scanned.results,
+        results: texts(scanned.results),
         bytes_read: scanned.bytes_read,
         read_requests: scanned.read_requests,
         index: req.index.map(|ix| ix.fingerprint.clone()),
@@ -220,7 +222,7 @@ pub fn scan_listed(
     let mut located = Vec::new();
     let mut results = Vec::with_capacity(listed.len());
     for lt in listed {
-        let outcomes: Vec<Result<FileOutcome, String>> = lt
+        let outcomes: Vec<Result<FileOutcome, FileProblem>> = lt
             .files
             .par_iter()
             .map(|f| {
@@ -459,8 +461,33 @@ fn add_stats(into: &mut RowGroupStats, s: &RowGroupStats) {
     into.by_column_type += s.by_column_type;
 }
 
+/// The results of a scan as a report shows them: each problem as its text.
+fn texts(
+    results: Vec<Vec<Result<FileResult, FileProblem>>>,
+) -> Vec<Vec<Result<FileResult, String>>> {
+    results
+        .into_iter()
+        .map(|t| {
+            t.into_iter()
+                .map(|r| r.map_err(|e| e.to_string()))
+                .collect()
+        })
+        .collect()
+}
+
+/// A decoder's error on the file's bytes.
+fn malformed(e: parquet::errors::ParquetError) -> FileProblem {
+    FileProblem::Malformed(e.to_string())
+}
+
+/// The index's filter of a row group's value hashes.
+fn filter(hashes: Vec<u64>) -> Result<crate::domain::index::RowGroupFilter, FileProblem> {
+    crate::domain::index::RowGroupFilter::build(hashes)
+        .map_err(|e| FileProblem::OverLimit(e.to_string()))
+}
+
 /// Runs `f`, turning a panic into an error message (decoders of hostile files can panic).
-fn contain<T>(f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
+fn contain<T>(f: impl FnOnce() -> Result<T, FileProblem>) -> Result<T, FileProblem> {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(r) => r,
         Err(payload) => {
@@ -470,9 +497,7 @@ fn contain<T>(f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
                 .or_else(|| payload.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".into());
             let msg: String = msg.chars().take(160).collect();
-            Err(format!(
-                "the Parquet decoder failed on this file (internal panic: {msg})"
-            ))
+            Err(FileProblem::DecoderPanic(msg))
         }
     }
 }
@@ -546,19 +571,19 @@ impl<'a> ProbeCache<'a> {
 }
 
 /// How an identifier column of this schema type is matched, or why it cannot be.
-pub fn id_kind(descr: &parquet::schema::types::ColumnDescriptor) -> Result<IdKind, String> {
+pub fn id_kind(descr: &parquet::schema::types::ColumnDescriptor) -> Result<IdKind, FileProblem> {
     let name = descr.path().string();
     if descr.max_rep_level() > 0 {
-        return Err(format!(
+        return Err(FileProblem::Unsupported(format!(
             "identifier column {name} is repeated (a list); only flat columns are supported"
-        ));
+        )));
     }
     let logical = descr.logical_type_ref();
     let converted = descr.converted_type();
     let unsupported = |what: &str| {
-        Err(format!(
+        Err(FileProblem::Unsupported(format!(
             "identifier column {name} has unsupported type {what}"
-        ))
+        )))
     };
     // Types in the words of the Parquet spec, not Rust's Debug.
     let words = |l: &LogicalType| match l {
@@ -650,12 +675,12 @@ struct ObjectReader<'a> {
 }
 
 impl ObjectReader<'_> {
-    fn read_into(&self, offset: u64, len: u64, buf: &mut Vec<u8>) -> Result<(), String> {
+    fn read_into(&self, offset: u64, len: u64, buf: &mut Vec<u8>) -> Result<(), FileProblem> {
         if offset.checked_add(len).is_none_or(|end| end > self.size) {
-            return Err(format!(
+            return Err(FileProblem::Malformed(format!(
                 "a read of {len} bytes at offset {offset} runs past the end of the file ({} bytes)",
                 self.size
-            ));
+            )));
         }
         if let Some((base, data)) = &self.prefetched
             && offset >= *base
@@ -666,15 +691,13 @@ impl ObjectReader<'_> {
             buf.extend_from_slice(&data[at..at + len as usize]);
             return Ok(());
         }
-        self.inner
-            .read_into(offset, len, buf)
-            .map_err(|e| e.message)?;
+        self.inner.read_into(offset, len, buf)?;
         self.counter.bytes.fetch_add(len, Ordering::Relaxed);
         self.counter.requests.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
 
-    fn read(&self, offset: u64, len: u64) -> Result<Vec<u8>, String> {
+    fn read(&self, offset: u64, len: u64) -> Result<Vec<u8>, FileProblem> {
         let mut buf = Vec::new();
         self.read_into(offset, len, &mut buf)?;
         Ok(buf)
@@ -724,19 +747,29 @@ impl ChunkReader for ChunkSlice {
 const FOOTER_GUESS: u64 = 8 << 10;
 
 /// Reads and decodes the footer, with its length capped before anything is allocated.
-fn read_footer(r: &ObjectReader<'_>, limits: &Limits) -> Result<(ParquetMetaData, String), String> {
+fn read_footer(
+    r: &ObjectReader<'_>,
+    limits: &Limits,
+) -> Result<(ParquetMetaData, String), FileProblem> {
     if r.size < 12 {
-        return Err(format!("not a Parquet file: {} bytes is too short", r.size));
+        return Err(FileProblem::Malformed(format!(
+            "not a Parquet file: {} bytes is too short",
+            r.size
+        )));
     }
     // One read of the tail; the leading magic is checked when the read reaches it.
     let first = r.size.min(FOOTER_GUESS);
     let tail = r.read(r.size - first, first)?;
     let magic = &tail[tail.len() - 4..];
     if magic == b"PARE" {
-        return Err("encrypted Parquet (PARE footer) is not supported".into());
+        return Err(FileProblem::Unsupported(
+            "encrypted Parquet (PARE footer) is not supported".into(),
+        ));
     }
     if magic != b"PAR1" || (first == r.size && &tail[..4] != b"PAR1") {
-        return Err("not a Parquet file: the PAR1 magic bytes are missing".into());
+        return Err(FileProblem::Malformed(
+            "not a Parquet file: the PAR1 magic bytes are missing".into(),
+        ));
     }
     let n = tail.len();
     let len = u64::from(u32::from_le_bytes([
@@ -746,16 +779,16 @@ fn read_footer(r: &ObjectReader<'_>, limits: &Limits) -> Result<(ParquetMetaData
         tail[n - 5],
     ]));
     if len > r.size - 12 {
-        return Err(format!(
+        return Err(FileProblem::Malformed(format!(
             "corrupt footer: declares {len} bytes in a {} byte file",
             r.size
-        ));
+        )));
     }
     if len > limits.max_footer_bytes as u64 {
-        return Err(format!(
+        return Err(FileProblem::OverLimit(format!(
             "footer of {len} bytes is over the {} byte limit",
             limits.max_footer_bytes
-        ));
+        )));
     }
     let footer = if len + 8 <= first {
         tail[n - 8 - len as usize..n - 8].to_vec()
@@ -763,13 +796,13 @@ fn read_footer(r: &ObjectReader<'_>, limits: &Limits) -> Result<(ParquetMetaData
         r.read(r.size - 8 - len, len)?
     };
     thrift::check_struct(&footer).map_err(|e| {
-        format!(
+        FileProblem::Malformed(format!(
             "corrupt footer: its Thrift encoding is malformed ({})",
             e.0.trim_start_matches("page header ")
-        )
+        ))
     })?;
     let meta = ParquetMetaDataReader::decode_metadata(&footer)
-        .map_err(|e| format!("corrupt footer: {e}"))?;
+        .map_err(|e| FileProblem::Malformed(format!("corrupt footer: {e}")))?;
     use sha2::Digest;
     Ok((
         meta,
@@ -791,7 +824,7 @@ pub(crate) fn resolve_id_columns(
     schema: &parquet::schema::types::SchemaDescriptor,
     id_columns: &[String],
     exact: bool,
-) -> Result<Vec<(usize, ColumnDescPtr)>, String> {
+) -> Result<Vec<(usize, ColumnDescPtr)>, FileProblem> {
     let same = |a: &str, b: &str| {
         if exact {
             a == b
@@ -827,11 +860,11 @@ pub(crate) fn resolve_id_columns(
                             _ => "a struct",
                         },
                     };
-                    return Err(format!(
+                    return Err(FileProblem::Unsupported(format!(
                         "identifier column {} is {what}, not a flat column: its values cannot \
                          be matched (name a struct field as a.b)",
                         f.name()
-                    ));
+                    )));
                 }
             }
             [(i, d)] => {
@@ -841,11 +874,11 @@ pub(crate) fn resolve_id_columns(
             }
             many => {
                 let names: Vec<String> = many.iter().map(|(_, d)| d.path().string()).collect();
-                return Err(format!(
+                return Err(FileProblem::Unsupported(format!(
                     "columns {} differ only in case: which one is the identifier column {name} \
                      is ambiguous (Glue, Athena and Spark read them as one)",
                     names.join(" and ")
-                ));
+                )));
             }
         }
     }
@@ -886,9 +919,9 @@ fn scan_file(
     table: &Table,
     probes: &ProbeCache<'_>,
     counter: &ReadCounters,
-) -> Result<FileOutcome, String> {
+) -> Result<FileOutcome, FileProblem> {
     let id_columns = &table.id_columns;
-    let inner = req.store.open(f).map_err(|e| e.message)?;
+    let inner = req.store.open(f)?;
     let mut reader = ObjectReader {
         inner,
         size: f.size,
@@ -909,23 +942,22 @@ fn scan_file(
     let (partition_columns, path_subjects) =
         path_subjects(table, f, req.options.exact_column_names, probes);
     if cols.is_empty() && partition_columns.is_empty() {
-        return Err(format!(
-            "has none of the identifier columns {}",
-            id_columns.join(", ")
-        ));
+        return Err(FileProblem::NoIdColumn(id_columns.clone()));
     }
     let declared = meta.file_metadata().num_rows();
     let mut sum = 0i64;
     for rg in meta.row_groups() {
         if rg.num_rows() < 0 {
-            return Err("corrupt footer: a row group has a negative row count".into());
+            return Err(FileProblem::Malformed(
+                "corrupt footer: a row group has a negative row count".into(),
+            ));
         }
         sum = sum.saturating_add(rg.num_rows());
     }
     if sum != declared {
-        return Err(format!(
+        return Err(FileProblem::Malformed(format!(
             "corrupt footer: row groups hold {sum} rows, the file says {declared}"
-        ));
+        )));
     }
     if req.store.is_remote()
         && req.options.use_bloom_filters
@@ -942,7 +974,7 @@ fn scan_file(
             .collect();
         ix.ruled_out(&fp, &probes)
     });
-    let results: Vec<Result<RgOutcome, String>> = meta
+    let results: Vec<Result<RgOutcome, FileProblem>> = meta
         .row_groups()
         .par_iter()
         .enumerate()
@@ -1049,7 +1081,7 @@ fn scan_row_group(
     rg_index: usize,
     rg: &RowGroupMetaData,
     cols: &[IdColumn],
-) -> Result<RgOutcome, String> {
+) -> Result<RgOutcome, FileProblem> {
     let mut stats = RowGroupStats {
         total: 1,
         ..RowGroupStats::default()
@@ -1075,19 +1107,14 @@ fn scan_row_group(
     let mut decisions = Vec::with_capacity(cols.len());
     for c in cols {
         let chunk = rg.column(c.index);
-        let at = |e: String| {
-            format!(
-                "row group {rg_index}, column {}: {e}",
-                c.descr.path().string()
-            )
-        };
+        let at = |e: FileProblem| e.at(rg_index, c.descr.path().string());
         let d = decide_chunk(req, reader, rg, chunk, c).map_err(at)?;
         if let ChunkDecision::Read(cs) = &d {
             if cs.rows != rows {
-                return Err(at(format!(
+                return Err(at(FileProblem::Malformed(format!(
                     "pages hold {} rows, the footer says {rows}",
                     cs.rows
-                )));
+                ))));
             }
             matches.extend_from_slice(&cs.matches);
         }
@@ -1143,17 +1170,17 @@ fn decide_chunk(
     rg: &RowGroupMetaData,
     chunk: &ColumnChunkMetaData,
     c: &IdColumn,
-) -> Result<ChunkDecision, String> {
+) -> Result<ChunkDecision, FileProblem> {
     let opts = &req.options;
     if c.probe.is_empty() {
         return Ok(ChunkDecision::Type);
     }
     if chunk.num_values() != rg.num_rows() {
-        return Err(format!(
+        return Err(FileProblem::Malformed(format!(
             "column chunk has {} values, the row group {} rows",
             chunk.num_values(),
             rg.num_rows()
-        ));
+        )));
     }
     if opts.use_statistics && rules_out_by_statistics(chunk, &c.probe) {
         return Ok(ChunkDecision::Statistics);
@@ -1164,7 +1191,7 @@ fn decide_chunk(
         let hashes = c.probe.bloom_hashes();
         let rules_out = with_buffer(&BLOOM_BUF, |buf| {
             let bitset = read_bloom_bitset(reader, offset, chunk.bloom_filter_length(), buf)?;
-            Ok::<_, String>(!hashes.iter().any(|&h| bloom::may_contain(bitset, h)))
+            Ok::<_, FileProblem>(!hashes.iter().any(|&h| bloom::may_contain(bitset, h)))
         })?;
         if rules_out {
             return Ok(ChunkDecision::Bloom);
@@ -1184,7 +1211,7 @@ fn chunk_range(
     chunk: &ColumnChunkMetaData,
     file_size: u64,
     opts: &ScanOptions,
-) -> Result<(u64, u64), String> {
+) -> Result<(u64, u64), FileProblem> {
     let start = match chunk.dictionary_page_offset() {
         Some(d) if d > 0 && d < chunk.data_page_offset() => d,
         _ => chunk.data_page_offset(),
@@ -1194,15 +1221,15 @@ fn chunk_range(
         || len < 0
         || (start as u64).saturating_add(len as u64) > file_size.saturating_sub(8)
     {
-        return Err(format!(
+        return Err(FileProblem::Malformed(format!(
             "corrupt footer: column chunk at {start}+{len} lies outside the file"
-        ));
+        )));
     }
     if len as u64 > opts.limits.max_chunk_bytes {
-        return Err(format!(
+        return Err(FileProblem::OverLimit(format!(
             "column chunk of {len} bytes is over the {} byte limit",
             opts.limits.max_chunk_bytes
-        ));
+        )));
     }
     Ok((start as u64, len as u64))
 }
@@ -1216,9 +1243,9 @@ pub(crate) fn index_file(
     id_columns: &[String],
     key: &crate::domain::index::IndexKey,
     opts: &ScanOptions,
-) -> Result<(crate::domain::index::FileEntry, Vec<u64>), String> {
+) -> Result<(crate::domain::index::FileEntry, Vec<u64>), FileProblem> {
     let reader = ObjectReader {
-        inner: store.open(f).map_err(|e| e.message)?,
+        inner: store.open(f)?,
         size: f.size,
         counter: &ReadCounters::default(),
         prefetched: None,
@@ -1237,16 +1264,13 @@ pub(crate) fn index_file(
         let mut filters = Vec::with_capacity(cols.len());
         for (i, descr, kind) in &cols {
             if rg.num_rows() == 0 {
-                filters.push(
-                    crate::domain::index::RowGroupFilter::build(Vec::new())
-                        .map_err(|e| e.to_string())?,
-                );
+                filters.push(filter(Vec::new())?);
                 continue;
             }
             let chunk = rg.column(*i);
             let (start, len) = chunk_range(chunk, f.size, opts)?;
             reader.read_into(start, len, &mut buf)?;
-            let at = |e: String| format!("row group {g}, column {}: {e}", descr.path().string());
+            let at = |e: FileProblem| e.at(g, descr.path().string());
             let mut hashes = Vec::new();
             let mut hash = |v: Value<'_>| {
                 hashes.push(match v {
@@ -1268,7 +1292,7 @@ pub(crate) fn index_file(
                 ) {
                     Ok(done) => Ok(done),
                     Err(ChunkError::Unsupported(_)) => Ok(false),
-                    Err(ChunkError::Corrupt(e)) => Err(e),
+                    Err(e) => Err(FileProblem::from(e)),
                 }
             })
             .map_err(at)?;
@@ -1294,9 +1318,7 @@ pub(crate) fn index_file(
             hashes.sort_unstable();
             hashes.dedup();
             all.extend_from_slice(&hashes);
-            filters.push(
-                crate::domain::index::RowGroupFilter::build(hashes).map_err(|e| e.to_string())?,
-            );
+            filters.push(filter(hashes)?);
         }
         row_groups.push(filters);
     }
@@ -1319,7 +1341,7 @@ fn decode_chunk(
     chunk: &ColumnChunkMetaData,
     c: &IdColumn,
     opts: &ScanOptions,
-) -> Result<ChunkScan, String> {
+) -> Result<ChunkScan, FileProblem> {
     let spec = ChunkSpec {
         probe: &c.probe,
         codec: chunk.compression(),
@@ -1339,7 +1361,7 @@ fn decode_chunk(
     };
     match fast {
         Ok(cs) => Ok(cs),
-        Err(ChunkError::Corrupt(e)) => Err(e),
+        Err(e @ ChunkError::Corrupt(_)) => Err(e.into()),
         Err(ChunkError::Unsupported(_)) => generic_chunk(
             Bytes::copy_from_slice(data),
             start,
@@ -1357,22 +1379,23 @@ fn read_bloom_bitset<'b>(
     offset: i64,
     length: Option<i32>,
     buf: &'b mut Vec<u8>,
-) -> Result<&'b [u8], String> {
-    let offset = u64::try_from(offset)
-        .map_err(|_| "corrupt footer: negative bloom filter offset".to_string())?;
+) -> Result<&'b [u8], FileProblem> {
+    let offset = u64::try_from(offset).map_err(|_| {
+        FileProblem::Malformed("corrupt footer: negative bloom filter offset".into())
+    })?;
     // With the length recorded, one read; otherwise the header first, then the bitset.
     let guess = match length {
         Some(l) if l > 0 => l as u64,
         _ => 64.min(reader.size.saturating_sub(offset)),
     };
     reader.read_into(offset, guess, buf)?;
-    let (num_bytes, hlen) =
-        thrift::read_bloom_header(buf).map_err(|e| format!("malformed bloom filter: {e}"))?;
+    let (num_bytes, hlen) = thrift::read_bloom_header(buf)
+        .map_err(|e| FileProblem::Malformed(format!("malformed bloom filter: {e}")))?;
     let total = hlen as u64 + u64::from(num_bytes);
     if let Some(l) = length.filter(|&l| l > 0 && l as u64 != total) {
-        return Err(format!(
+        return Err(FileProblem::Malformed(format!(
             "malformed bloom filter: {total} bytes, the footer says {l}"
-        ));
+        )));
     }
     if buf.len() as u64 != total {
         reader.read_into(offset, total, buf)?;
@@ -1394,8 +1417,8 @@ const KEEP_BUFFER_BYTES: usize = 64 << 20;
 /// Runs `f` with a thread's reusable buffer (a fresh one if it is already in use).
 fn with_buffer<T>(
     key: &'static std::thread::LocalKey<RefCell<Vec<u8>>>,
-    f: impl FnOnce(&mut Vec<u8>) -> Result<T, String>,
-) -> Result<T, String> {
+    f: impl FnOnce(&mut Vec<u8>) -> Result<T, FileProblem>,
+) -> Result<T, FileProblem> {
     key.with(|cell| match cell.try_borrow_mut() {
         Ok(mut buf) => {
             let r = f(&mut buf);
@@ -1466,7 +1489,7 @@ fn generic_chunk(
     c: &IdColumn,
     rows: i64,
     opts: &ScanOptions,
-) -> Result<ChunkScan, String> {
+) -> Result<ChunkScan, FileProblem> {
     let probe = &c.probe;
     let mut out = ChunkScan::default();
     let total = visit_values(
@@ -1514,7 +1537,7 @@ pub(crate) fn visit_values(
     rows: i64,
     opts: &ScanOptions,
     visit: &mut dyn FnMut(u32, Value<'_>),
-) -> Result<u64, String> {
+) -> Result<u64, FileProblem> {
     use parquet::column::reader::{ColumnReader, get_column_reader};
     use parquet::data_type::AsBytes;
     use parquet::file::serialized_reader::SerializedPageReader;
@@ -1525,17 +1548,14 @@ pub(crate) fn visit_values(
         rows as u64,
         pages::min_plain_bytes(kind),
     )
-    .map_err(|e| match e {
-        ChunkError::Corrupt(m) | ChunkError::Unsupported(m) => m,
-    })?;
+    .map_err(FileProblem::from)?;
     if page_rows != rows as u64 {
-        return Err(format!(
+        return Err(FileProblem::Malformed(format!(
             "pages hold {page_rows} rows, the footer says {rows}"
-        ));
+        )));
     }
     let slice = Arc::new(ChunkSlice { start, data });
-    let pages =
-        SerializedPageReader::new(slice, chunk, rows as usize, None).map_err(|e| e.to_string())?;
+    let pages = SerializedPageReader::new(slice, chunk, rows as usize, None).map_err(malformed)?;
     let reader = get_column_reader(descr.clone(), Box::new(pages));
     let max_def = descr.max_def_level();
     let mut defs: Vec<i16> = Vec::new();
@@ -1550,7 +1570,7 @@ pub(crate) fn visit_values(
         max_def: i16,
         values: &[V],
         visit: &mut dyn FnMut(u32, &V),
-    ) -> Result<(), String> {
+    ) -> Result<(), FileProblem> {
         let base = *done as u32;
         if max_def == 0 {
             for (i, v) in values.iter().enumerate() {
@@ -1561,9 +1581,9 @@ pub(crate) fn visit_values(
             let mut vi = 0;
             for (r, d) in defs[..levels].iter().enumerate() {
                 if *d == max_def {
-                    let v = values
-                        .get(vi)
-                        .ok_or("fewer values than definition levels")?;
+                    let v = values.get(vi).ok_or_else(|| {
+                        FileProblem::Malformed("fewer values than definition levels".into())
+                    })?;
                     vi += 1;
                     visit(base + r as u32, v);
                 }
@@ -1582,7 +1602,7 @@ pub(crate) fn visit_values(
                 let d = if max_def > 0 { Some(&mut defs) } else { None };
                 let (records, _values, levels) = r
                     .read_records(BATCH, d, None, &mut values)
-                    .map_err(|e| e.to_string())?;
+                    .map_err(malformed)?;
                 if records == 0 {
                     break;
                 }
@@ -1614,7 +1634,11 @@ pub(crate) fn visit_values(
         ColumnReader::Int64ColumnReader(r) => {
             drain!(r, &mut |row, v: &i64| visit(row, Value::Int(*v)))
         }
-        _ => return Err("identifier column has an unsupported physical type".into()),
+        _ => {
+            return Err(FileProblem::Unsupported(
+                "identifier column has an unsupported physical type".into(),
+            ));
+        }
     }
     Ok(done)
 }
@@ -1727,7 +1751,9 @@ mod tests {
         );
         assert_eq!(
             kind(PhysicalType::DOUBLE, None),
-            Err("identifier column user_id has unsupported type DOUBLE".to_string())
+            Err(FileProblem::Unsupported(
+                "identifier column user_id has unsupported type DOUBLE".to_string()
+            ))
         );
         assert!(
             kind(

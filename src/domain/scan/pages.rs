@@ -11,6 +11,7 @@
 
 use parquet::basic::Compression;
 
+use super::error::Corrupt;
 use super::probe::{IdKind, Probe};
 use super::thrift::{PageHeader, PageType, read_page_header};
 
@@ -46,11 +47,13 @@ pub struct ChunkScan {
     pub pages_skipped: u32,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ChunkError {
     /// Valid Parquet this decoder does not handle; use the generic decoder.
+    #[error("{0}")]
     Unsupported(String),
     /// The chunk is malformed.
+    #[error("{0}")]
     Corrupt(String),
 }
 
@@ -502,20 +505,20 @@ fn probe_plain(
     n: usize,
     probe: &Probe,
     out: &mut Vec<(u32, u32)>,
-) -> Result<usize, String> {
+) -> Result<usize, Corrupt> {
     match probe.kind() {
         IdKind::Bytes => {
             let mut pos = 0usize;
             for i in 0..n {
                 let Some(len_bytes) = data.get(pos..pos + 4) else {
-                    return Err(format!("ends after {i} of {n} values"));
+                    return Err(format!("ends after {i} of {n} values").into());
                 };
                 let len =
                     u32::from_le_bytes([len_bytes[0], len_bytes[1], len_bytes[2], len_bytes[3]])
                         as usize;
                 pos += 4;
                 let Some(v) = data.get(pos..pos.saturating_add(len)) else {
-                    return Err(format!("value {i} runs past the end of the page"));
+                    return Err(format!("value {i} runs past the end of the page").into());
                 };
                 pos += len;
                 if let Some(s) = probe.bytes(v) {
@@ -526,7 +529,7 @@ fn probe_plain(
         }
         IdKind::Fixed { len, .. } => {
             if len == 0 || data.len() / len < n {
-                return Err(format!("holds fewer than {n} values of {len} bytes"));
+                return Err(format!("holds fewer than {n} values of {len} bytes").into());
             }
             for (i, v) in data.chunks_exact(len).take(n).enumerate() {
                 if let Some(s) = probe.bytes(v) {
@@ -536,7 +539,7 @@ fn probe_plain(
         }
         IdKind::Int32 { .. } => {
             if data.len() / 4 < n {
-                return Err(format!("holds fewer than {n} 32-bit values"));
+                return Err(format!("holds fewer than {n} 32-bit values").into());
             }
             for (i, v) in data.chunks_exact(4).take(n).enumerate() {
                 if let Some(s) = probe.int32(i32::from_le_bytes([v[0], v[1], v[2], v[3]])) {
@@ -546,7 +549,7 @@ fn probe_plain(
         }
         IdKind::Int64 { .. } => {
             if data.len() / 8 < n {
-                return Err(format!("holds fewer than {n} 64-bit values"));
+                return Err(format!("holds fewer than {n} 64-bit values").into());
             }
             for (i, v) in data.chunks_exact(8).take(n).enumerate() {
                 let v = i64::from_le_bytes([v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]]);
@@ -577,7 +580,7 @@ struct RleRuns<'a> {
 }
 
 impl<'a> RleRuns<'a> {
-    fn varint(&mut self) -> Result<u64, String> {
+    fn varint(&mut self) -> Result<u64, Corrupt> {
         let mut out = 0u64;
         for shift in (0..64).step_by(7) {
             let b = *self.data.get(self.pos).ok_or("run header is truncated")?;
@@ -590,7 +593,7 @@ impl<'a> RleRuns<'a> {
         Err("run header is too long".into())
     }
 
-    fn next(&mut self) -> Result<Option<Run<'a>>, String> {
+    fn next(&mut self) -> Result<Option<Run<'a>>, Corrupt> {
         if self.pos >= self.data.len() {
             return Ok(None);
         }
@@ -649,17 +652,17 @@ fn for_each_run(
     data: &[u8],
     bw: u32,
     n: usize,
-    mut f: impl FnMut(Run<'_>) -> Result<(), String>,
-) -> Result<(), String> {
+    mut f: impl FnMut(Run<'_>) -> Result<(), Corrupt>,
+) -> Result<(), Corrupt> {
     if bw > 32 {
-        return Err(format!("bit width {bw}"));
+        return Err(format!("bit width {bw}").into());
     }
     let mut runs = RleRuns { data, pos: 0, bw };
     let mut got = 0usize;
     while got < n {
         let left = n - got;
         let run = match runs.next()? {
-            None => return Err(format!("holds {got} of {n} values")),
+            None => return Err(format!("holds {got} of {n} values").into()),
             Some(Run::Repeat { value, len }) => Run::Repeat {
                 value,
                 len: len.min(left),
@@ -679,7 +682,7 @@ fn for_each_run(
 
 /// Decodes the first `n` values of an RLE / bit-packed hybrid stream, appending to `out`.
 #[cfg(test)]
-fn decode_rle(data: &[u8], bw: u32, n: usize, out: &mut Vec<u32>) -> Result<(), String> {
+fn decode_rle(data: &[u8], bw: u32, n: usize, out: &mut Vec<u32>) -> Result<(), Corrupt> {
     for_each_run(data, bw, n, |run| {
         match run {
             Run::Repeat { value, len } => out.extend(std::iter::repeat_n(value, len)),
@@ -690,7 +693,7 @@ fn decode_rle(data: &[u8], bw: u32, n: usize, out: &mut Vec<u32>) -> Result<(), 
 }
 
 /// Counts how many of the first `n` values of an RLE / bit-packed hybrid stream equal `target`.
-fn count_equal(data: &[u8], bw: u32, n: usize, target: u32) -> Result<usize, String> {
+fn count_equal(data: &[u8], bw: u32, n: usize, target: u32) -> Result<usize, Corrupt> {
     let mut hits = 0usize;
     for_each_run(data, bw, n, |run| {
         match run {
@@ -713,7 +716,7 @@ fn probe_indices(
     map: &[u32],
     dict_len: usize,
     out: &mut Vec<(u32, u32)>,
-) -> Result<(), String> {
+) -> Result<(), Corrupt> {
     let mut i = 0u32;
     let past = || "an index points past the dictionary".to_string();
     for_each_run(data, bw, n, |run| {
@@ -732,7 +735,7 @@ fn probe_indices(
                 for k in 0..len {
                     let v = unpack(bytes, bw, k) as usize;
                     if v >= dict_len {
-                        return Err(past());
+                        return Err(past().into());
                     }
                     let s = map[v];
                     if s != u32::MAX {
@@ -754,7 +757,7 @@ fn values_to_rows(
     n: usize,
     max_def: u32,
     matches: &mut [(u32, u32)],
-) -> Result<(), String> {
+) -> Result<(), Corrupt> {
     let (mut row, mut nn, mut m) = (0u32, 0u32, 0usize);
     for_each_run(levels, bw, n, |run| {
         match run {
@@ -915,7 +918,7 @@ fn visit_plain(
     n: Option<usize>,
     kind: IdKind,
     visit: &mut dyn FnMut(super::Value<'_>),
-) -> Result<(), String> {
+) -> Result<(), Corrupt> {
     let width = match kind {
         IdKind::Bytes => 0,
         IdKind::Fixed { len, .. } => len,
@@ -937,18 +940,16 @@ fn visit_plain(
             visit(super::Value::Bytes(v));
         }
         if p != data.len() {
-            return Err(format!("{i} values use {p} of its {} bytes", data.len()));
+            return Err(format!("{i} values use {p} of its {} bytes", data.len()).into());
         }
         return Ok(());
     }
     let count = match n {
-        Some(n) if data.len() / width < n => return Err(format!("holds fewer than {n} values")),
+        Some(n) if data.len() / width < n => {
+            return Err(format!("holds fewer than {n} values").into());
+        }
         Some(n) if data.len() != n * width => {
-            return Err(format!(
-                "{n} values use {} of its {} bytes",
-                n * width,
-                data.len()
-            ));
+            return Err(format!("{n} values use {} of its {} bytes", n * width, data.len()).into());
         }
         Some(n) => n,
         None if !data.len().is_multiple_of(width) => {
