@@ -568,10 +568,6 @@ impl S3Store {
         sha256_hex: &str,
         lock: &Lock,
     ) -> Result<UploadReceipt, StoreError> {
-        use aws_sdk_s3::types::{
-            ChecksumAlgorithm, ObjectLockLegalHold, ObjectLockLegalHoldStatus, ObjectLockMode,
-            ObjectLockRetention, ObjectLockRetentionMode,
-        };
         let key = self.key(name);
         let uri = format!("s3://{}/{key}", self.bucket);
         let fail = |m: String| StoreError::new(&uri, m);
@@ -579,150 +575,129 @@ impl S3Store {
             .map_err(|e| fail(crate::io::store::io_message(&e)))?
             .len();
         let part = part_size(size).map_err(fail)?;
-        let (mode, retention_mode) = if lock.compliance {
-            (
-                ObjectLockMode::Compliance,
-                ObjectLockRetentionMode::Compliance,
-            )
-        } else {
-            (
-                ObjectLockMode::Governance,
-                ObjectLockRetentionMode::Governance,
-            )
-        };
-        let hold = if lock.legal_hold {
-            ObjectLockLegalHoldStatus::On
-        } else {
-            ObjectLockLegalHoldStatus::Off
-        };
-        let until = aws_sdk_s3::primitives::DateTime::from_secs(lock.retain_until);
-        let read_head = || self.head_with_checksum(&key).send();
-        let (expected_checksum, parts) = if size <= part {
+        let asked = Asked::of(lock);
+        let (checksum, parts) = if size <= part {
             let checksum = base64(&unhex(sha256_hex).ok_or_else(|| fail("bad SHA-256".into()))?);
-            self.rt
-                .block_on(async {
-                    let body = aws_sdk_s3::primitives::ByteStream::from_path(file)
-                        .await
-                        .map_err(|e| format!("cannot read the bundle: {e}"))?;
-                    self.client
-                        .put_object()
-                        .bucket(&self.bucket)
-                        .key(&key)
-                        .body(body)
-                        .checksum_algorithm(ChecksumAlgorithm::Sha256)
-                        .checksum_sha256(&checksum)
-                        .object_lock_mode(mode.clone())
-                        .object_lock_retain_until_date(until)
-                        .object_lock_legal_hold_status(hold.clone())
-                        .metadata(SHA256_METADATA, sha256_hex)
-                        .send()
-                        .await
-                        .map_err(|e| s3_error("PutObject", e))
-                })
+            self.put_single(&key, file, &checksum, &asked, sha256_hex)
                 .map_err(fail)?;
             (checksum, 1)
         } else {
-            let (checksum, parts) = self
-                .put_multipart(&key, file, size, part, &mode, until, &hold, sha256_hex)
-                .map_err(fail)?;
-            (checksum, parts)
+            self.put_multipart(
+                &key,
+                file,
+                size,
+                part,
+                &asked.mode,
+                asked.until,
+                &asked.hold,
+                sha256_hex,
+            )
+            .map_err(fail)?
         };
-        let mut head = self
-            .rt
-            .block_on(read_head())
-            .map_err(|e| fail(s3_error("HeadObject", e)))?;
-        if parts > 1
-            && (head.object_lock_mode() != Some(&mode)
-                || head.object_lock_retain_until_date().map(|d| d.secs())
-                    != Some(lock.retain_until)
-                || (head.object_lock_legal_hold_status() == Some(&ObjectLockLegalHoldStatus::On))
-                    != lock.legal_hold)
-        {
+        let expected = Expected {
+            lock: lock.clone(),
+            checksum,
+            parts,
+            size,
+        };
+        let mut head = self.read_back(&key).map_err(fail)?;
+        if parts > 1 && ReadBack::of(&head).lock_differs(lock) {
             // Some S3-compatible stores ignore the lock given when a multipart upload is
             // created: set it on the completed version, then read it back again.
             let version = head.version_id().map(str::to_string);
-            head = self
-                .rt
-                .block_on(async {
-                    self.client
-                        .put_object_retention()
-                        .bucket(&self.bucket)
-                        .key(&key)
-                        .set_version_id(version.clone())
-                        .retention(
-                            ObjectLockRetention::builder()
-                                .mode(retention_mode)
-                                .retain_until_date(until)
-                                .build(),
-                        )
-                        .send()
-                        .await
-                        .map_err(|e| s3_error("PutObjectRetention", e))?;
-                    if lock.legal_hold {
-                        self.client
-                            .put_object_legal_hold()
-                            .bucket(&self.bucket)
-                            .key(&key)
-                            .set_version_id(version)
-                            .legal_hold(ObjectLockLegalHold::builder().status(hold.clone()).build())
-                            .send()
-                            .await
-                            .map_err(|e| s3_error("PutObjectLegalHold", e))?;
-                    }
-                    read_head().await.map_err(|e| s3_error("HeadObject", e))
-                })
-                .map_err(fail)?;
+            self.relock(&key, version, &asked).map_err(fail)?;
+            head = self.read_back(&key).map_err(fail)?;
         }
         // Read back: what the bucket holds must be what was asked for.
-        if head.object_lock_mode() != Some(&mode) {
-            return Err(fail(format!(
-                "read back lock mode {:?}, expected {}",
-                head.object_lock_mode().map(|m| m.as_str()),
-                mode.as_str()
-            )));
-        }
-        if head.object_lock_retain_until_date().map(|d| d.secs()) != Some(lock.retain_until) {
-            return Err(fail(format!(
-                "read back retain-until {:?}, expected {}",
-                head.object_lock_retain_until_date().map(|d| d.secs()),
-                lock.retain_until
-            )));
-        }
-        let held = head.object_lock_legal_hold_status() == Some(&ObjectLockLegalHoldStatus::On);
-        if held != lock.legal_hold {
-            return Err(fail(format!(
-                "read back legal hold {held}, expected {}",
-                lock.legal_hold
-            )));
-        }
-        match head.checksum_sha256() {
-            Some(c) if checksum_matches(c, &expected_checksum, parts) => {}
-            Some(c) => {
-                return Err(fail(format!(
-                    "read back SHA-256 {c}, expected {expected_checksum}"
-                )));
-            }
-            None => {
-                return Err(fail(
-                    "the bucket reports no SHA-256 checksum for the object".into(),
-                ));
-            }
-        }
-        if head.content_length() != Some(size as i64) {
-            return Err(fail(format!(
-                "read back {:?} bytes, uploaded {size}",
-                head.content_length()
-            )));
-        }
+        let read = ReadBack::of(&head);
+        read.problem(&expected).map_or(Ok(()), |m| Err(fail(m)))?;
         Ok(UploadReceipt {
             uri,
-            version_id: head.version_id().map(str::to_string),
-            etag: head.e_tag().map(str::to_string),
-            retention_mode: mode.as_str().to_string(),
+            version_id: read.version_id,
+            etag: read.etag,
+            retention_mode: asked.mode.as_str().to_string(),
             retain_until: crate::io::encode::rfc3339(lock.retain_until),
-            legal_hold: held,
-            checksum_sha256: head.checksum_sha256().unwrap_or_default().to_string(),
+            legal_hold: read.legal_hold,
+            checksum_sha256: read.checksum.unwrap_or_default(),
             parts,
+        })
+    }
+
+    /// One PutObject of a file no larger than a part, with its checksum and lock.
+    fn put_single(
+        &self,
+        key: &str,
+        file: &std::path::Path,
+        checksum: &str,
+        asked: &Asked,
+        sha256_hex: &str,
+    ) -> Result<(), String> {
+        self.rt.block_on(async {
+            let body = aws_sdk_s3::primitives::ByteStream::from_path(file)
+                .await
+                .map_err(|e| format!("cannot read the bundle: {e}"))?;
+            self.client
+                .put_object()
+                .bucket(&self.bucket)
+                .key(key)
+                .body(body)
+                .checksum_algorithm(aws_sdk_s3::types::ChecksumAlgorithm::Sha256)
+                .checksum_sha256(checksum)
+                .object_lock_mode(asked.mode.clone())
+                .object_lock_retain_until_date(asked.until)
+                .object_lock_legal_hold_status(asked.hold.clone())
+                .metadata(SHA256_METADATA, sha256_hex)
+                .send()
+                .await
+                .map_err(|e| s3_error("PutObject", e))?;
+            Ok(())
+        })
+    }
+
+    /// The object's head as the bucket reports it now, checksum included.
+    fn read_back(
+        &self,
+        key: &str,
+    ) -> Result<aws_sdk_s3::operation::head_object::HeadObjectOutput, String> {
+        self.rt
+            .block_on(self.head_with_checksum(key).send())
+            .map_err(|e| s3_error("HeadObject", e))
+    }
+
+    /// Sets the lock (and legal hold) on a version that was uploaded without it.
+    fn relock(&self, key: &str, version: Option<String>, asked: &Asked) -> Result<(), String> {
+        use aws_sdk_s3::types::{ObjectLockLegalHold, ObjectLockRetention};
+        self.rt.block_on(async {
+            self.client
+                .put_object_retention()
+                .bucket(&self.bucket)
+                .key(key)
+                .set_version_id(version.clone())
+                .retention(
+                    ObjectLockRetention::builder()
+                        .mode(asked.retention_mode.clone())
+                        .retain_until_date(asked.until)
+                        .build(),
+                )
+                .send()
+                .await
+                .map_err(|e| s3_error("PutObjectRetention", e))?;
+            if asked.legal_hold {
+                self.client
+                    .put_object_legal_hold()
+                    .bucket(&self.bucket)
+                    .key(key)
+                    .set_version_id(version)
+                    .legal_hold(
+                        ObjectLockLegalHold::builder()
+                            .status(asked.hold.clone())
+                            .build(),
+                    )
+                    .send()
+                    .await
+                    .map_err(|e| s3_error("PutObjectLegalHold", e))?;
+            }
+            Ok(())
         })
     }
 
@@ -891,10 +866,249 @@ impl S3Store {
 /// Whether the checksum S3 reports is the expected one. For a multipart object S3 reports
 /// the composite checksum, as `<base64>-<parts>` (some compatible stores leave out the
 /// suffix).
+/// A [`Lock`] in the SDK's words.
+struct Asked {
+    mode: aws_sdk_s3::types::ObjectLockMode,
+    retention_mode: aws_sdk_s3::types::ObjectLockRetentionMode,
+    hold: aws_sdk_s3::types::ObjectLockLegalHoldStatus,
+    until: aws_sdk_s3::primitives::DateTime,
+    legal_hold: bool,
+}
+
+impl Asked {
+    fn of(lock: &Lock) -> Asked {
+        use aws_sdk_s3::types::{
+            ObjectLockLegalHoldStatus, ObjectLockMode, ObjectLockRetentionMode,
+        };
+        let (mode, retention_mode) = if lock.compliance {
+            (
+                ObjectLockMode::Compliance,
+                ObjectLockRetentionMode::Compliance,
+            )
+        } else {
+            (
+                ObjectLockMode::Governance,
+                ObjectLockRetentionMode::Governance,
+            )
+        };
+        Asked {
+            mode,
+            retention_mode,
+            hold: if lock.legal_hold {
+                ObjectLockLegalHoldStatus::On
+            } else {
+                ObjectLockLegalHoldStatus::Off
+            },
+            until: aws_sdk_s3::primitives::DateTime::from_secs(lock.retain_until),
+            legal_hold: lock.legal_hold,
+        }
+    }
+}
+
+/// What an upload must read back as.
+struct Expected {
+    lock: Lock,
+    /// Base64 SHA-256 of the object (a single PUT) or of its parts' digests.
+    checksum: String,
+    parts: u32,
+    size: u64,
+}
+
+/// An uploaded object's head as S3 reported it, in plain values.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct ReadBack {
+    /// `COMPLIANCE` or `GOVERNANCE`.
+    mode: Option<String>,
+    /// Unix seconds.
+    retain_until: Option<i64>,
+    legal_hold: bool,
+    checksum: Option<String>,
+    size: Option<i64>,
+    version_id: Option<String>,
+    etag: Option<String>,
+}
+
+impl ReadBack {
+    fn of(h: &aws_sdk_s3::operation::head_object::HeadObjectOutput) -> ReadBack {
+        ReadBack {
+            mode: h.object_lock_mode().map(|m| m.as_str().to_string()),
+            retain_until: h.object_lock_retain_until_date().map(|d| d.secs()),
+            legal_hold: h.object_lock_legal_hold_status()
+                == Some(&aws_sdk_s3::types::ObjectLockLegalHoldStatus::On),
+            checksum: h.checksum_sha256().map(str::to_string),
+            size: h.content_length(),
+            version_id: h.version_id().map(str::to_string),
+            etag: h.e_tag().map(str::to_string),
+        }
+    }
+
+    /// The lock read back is not the lock asked for.
+    fn lock_differs(&self, lock: &Lock) -> bool {
+        self.mode.as_deref() != Some(mode_name(lock))
+            || self.retain_until != Some(lock.retain_until)
+            || self.legal_hold != lock.legal_hold
+    }
+
+    /// The first way the object differs from what was uploaded, or None.
+    fn problem(&self, want: &Expected) -> Option<String> {
+        let mode = mode_name(&want.lock);
+        if self.mode.as_deref() != Some(mode) {
+            return Some(format!(
+                "read back lock mode {:?}, expected {mode}",
+                self.mode.as_deref()
+            ));
+        }
+        if self.retain_until != Some(want.lock.retain_until) {
+            return Some(format!(
+                "read back retain-until {:?}, expected {}",
+                self.retain_until, want.lock.retain_until
+            ));
+        }
+        if self.legal_hold != want.lock.legal_hold {
+            return Some(format!(
+                "read back legal hold {}, expected {}",
+                self.legal_hold, want.lock.legal_hold
+            ));
+        }
+        match &self.checksum {
+            Some(c) if checksum_matches(c, &want.checksum, want.parts) => {}
+            Some(c) => {
+                return Some(format!("read back SHA-256 {c}, expected {}", want.checksum));
+            }
+            None => return Some("the bucket reports no SHA-256 checksum for the object".into()),
+        }
+        if self.size != Some(want.size as i64) {
+            return Some(format!(
+                "read back {:?} bytes, uploaded {}",
+                self.size, want.size
+            ));
+        }
+        None
+    }
+}
+
+/// The lock mode as S3 names it.
+fn mode_name(lock: &Lock) -> &'static str {
+    if lock.compliance {
+        "COMPLIANCE"
+    } else {
+        "GOVERNANCE"
+    }
+}
+
 fn checksum_matches(reported: &str, expected: &str, parts: u32) -> bool {
     match reported.rsplit_once('-') {
         Some((c, n)) if parts > 1 => c == expected && n == parts.to_string(),
         _ => reported == expected,
+    }
+}
+
+#[cfg(test)]
+mod read_back_tests {
+    use super::*;
+
+    fn expected(parts: u32) -> Expected {
+        Expected {
+            lock: Lock {
+                compliance: true,
+                retain_until: 2_000_000_000,
+                legal_hold: false,
+            },
+            checksum: "abc=".into(),
+            parts,
+            size: 10,
+        }
+    }
+
+    fn good(parts: u32) -> ReadBack {
+        ReadBack {
+            mode: Some("COMPLIANCE".into()),
+            retain_until: Some(2_000_000_000),
+            legal_hold: false,
+            checksum: Some(if parts > 1 {
+                format!("abc=-{parts}")
+            } else {
+                "abc=".into()
+            }),
+            size: Some(10),
+            version_id: Some("v1".into()),
+            etag: None,
+        }
+    }
+
+    #[test]
+    fn what_was_asked_reads_back_clean() {
+        assert_eq!(good(1).problem(&expected(1)), None);
+        assert_eq!(good(3).problem(&expected(3)), None);
+        assert!(!good(1).lock_differs(&expected(1).lock));
+    }
+
+    #[test]
+    fn every_difference_is_named() {
+        let want = expected(1);
+        let cases: Vec<(ReadBack, &str)> = vec![
+            (
+                ReadBack {
+                    mode: Some("GOVERNANCE".into()),
+                    ..good(1)
+                },
+                "read back lock mode Some(\"GOVERNANCE\"), expected COMPLIANCE",
+            ),
+            (
+                ReadBack {
+                    mode: None,
+                    ..good(1)
+                },
+                "read back lock mode None, expected COMPLIANCE",
+            ),
+            (
+                ReadBack {
+                    retain_until: Some(1_999_999_999),
+                    ..good(1)
+                },
+                "read back retain-until Some(1999999999), expected 2000000000",
+            ),
+            (
+                ReadBack {
+                    legal_hold: true,
+                    ..good(1)
+                },
+                "read back legal hold true, expected false",
+            ),
+            (
+                ReadBack {
+                    checksum: Some("xyz=".into()),
+                    ..good(1)
+                },
+                "read back SHA-256 xyz=, expected abc=",
+            ),
+            (
+                ReadBack {
+                    checksum: None,
+                    ..good(1)
+                },
+                "the bucket reports no SHA-256 checksum for the object",
+            ),
+            (
+                ReadBack {
+                    size: Some(9),
+                    ..good(1)
+                },
+                "read back Some(9) bytes, uploaded 10",
+            ),
+        ];
+        for (read, message) in cases {
+            assert_eq!(read.problem(&want).as_deref(), Some(message));
+        }
+        // A composite checksum of the wrong part count is not the upload's.
+        assert!(good(2).problem(&expected(3)).is_some());
+        // A lock the store dropped (multipart) is noticed before the read-back check.
+        let dropped = ReadBack {
+            mode: None,
+            retain_until: None,
+            ..good(3)
+        };
+        assert!(dropped.lock_differs(&expected(3).lock));
     }
 }
 
