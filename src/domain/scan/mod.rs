@@ -292,119 +292,17 @@ pub struct Assembly<'a> {
 /// that the same results always give the same report.
 pub fn assemble(a: Assembly<'_>) -> ScanReport {
     let mut errors: Vec<ScanErrorEntry> = a.prior_errors;
-    let mut tables = Vec::new();
-    let mut residuals = Vec::new();
-    let mut objects = Vec::new();
+    let (mut tables, mut residuals, mut objects) = (Vec::new(), Vec::new(), Vec::new());
     let mut totals = RowGroupStats::default();
-    let (mut files_scanned, mut rows_scanned, mut residual_rows, mut held_rows) =
-        (0u64, 0u64, 0u64, 0u64);
     let mut files_without_index = 0u64;
     for (lt, results) in a.listed.iter().zip(a.results) {
-        let t = &lt.table;
-        // Paths as kept evidence shows them: no raw identifier in a partition name.
-        let shown = |p: &str| crate::domain::lake::label_path(p, &t.id_columns, a.labeler);
-        let held = a.holds.contains(&t.name);
-        let mut tr = TableReport {
-            table: t.name.clone(),
-            path: t.path.clone(),
-            id_columns: t.id_columns.clone(),
-            legal_hold: held,
-            ..TableReport::default()
-        };
-        for e in &lt.errors {
-            errors.push(ScanErrorEntry {
-                file: shown(&e.path),
-                error: e.message.clone(),
-            });
-            tr.errors += 1;
-        }
-        if t.path.rsplit('/').next().is_some_and(|n| n.contains('=')) {
-            errors.push(ScanErrorEntry {
-                file: t.path.clone(),
-                error:
-                    "a partition directory where a table was expected: the lake location should be \
-                        the directory that holds the tables"
-                        .into(),
-            });
-            tr.errors += 1;
-        }
-        if lt.files.is_empty() && lt.errors.is_empty() && lt.aliases.is_empty() {
-            errors.push(ScanErrorEntry {
-                file: t.path.clone(),
-                error: "table has no data files: nothing was checked".into(),
-            });
-            tr.errors += 1;
-        }
-        tr.aliases = lt
-            .aliases
-            .iter()
-            .map(|x| crate::domain::lake::Alias {
-                file: shown(&x.file),
-                same_as: shown(&x.same_as),
-                same_as_table: x.same_as_table.clone(),
-            })
-            .collect();
-        let mut partition_columns = BTreeSet::new();
-        let mut partitions = BTreeSet::new();
-        for (f, r) in lt.files.iter().zip(results) {
-            let file = shown(&f.path);
-            let mut object = crate::domain::report::ObjectRecord {
-                file: file.clone(),
-                size: f.size,
-                etag: f.etag.clone(),
-                version_id: f.version_id.clone(),
-                noncurrent: f.noncurrent,
-                footer_sha256: None,
-            };
-            match r {
-                Err(e) => {
-                    errors.push(ScanErrorEntry {
-                        file: file.clone(),
-                        error: e,
-                    });
-                    tr.errors += 1;
-                }
-                Ok(o) => {
-                    object.footer_sha256 = Some(o.footer_sha256);
-                    partition_columns.extend(o.partition_columns);
-                    tr.files += 1;
-                    tr.rows_scanned += o.rows;
-                    add_stats(&mut totals, &o.row_groups);
-                    files_without_index += u64::from(!o.indexed);
-                    if held {
-                        tr.held_rows += o.matching_rows;
-                    } else {
-                        tr.residual_rows += o.matching_rows;
-                    }
-                    let partition = partition_of(&t.path, &file);
-                    if o.matching_rows > 0
-                        && !held
-                        && let Some(p) = &partition
-                    {
-                        partitions.insert(p.clone());
-                    }
-                    for (subject, rows) in o.subjects {
-                        residuals.push(Residual {
-                            table: t.name.clone(),
-                            file: file.clone(),
-                            partition: partition.clone(),
-                            subject,
-                            rows,
-                            held,
-                            version_id: f.version_id.clone(),
-                        });
-                    }
-                }
-            }
-            objects.push(object);
-        }
-        tr.partitions_with_residuals = partitions.into_iter().collect();
-        tr.partition_id_columns = partition_columns.into_iter().collect();
-        files_scanned += tr.files;
-        rows_scanned += tr.rows_scanned;
-        residual_rows += tr.residual_rows;
-        held_rows += tr.held_rows;
-        tables.push(tr);
+        let t = assemble_table(lt, results, a.labeler, a.holds.contains(&lt.table.name));
+        errors.extend(t.errors);
+        residuals.extend(t.residuals);
+        objects.extend(t.objects);
+        add_stats(&mut totals, &t.row_groups);
+        files_without_index += t.files_without_index;
+        tables.push(t.report);
     }
     if a.listed.is_empty() {
         errors.push(ScanErrorEntry {
@@ -412,16 +310,11 @@ pub fn assemble(a: Assembly<'_>) -> ScanReport {
             error: "no tables found in the lake".into(),
         });
     }
-    let verdict = if !errors.is_empty() {
-        Verdict::Incomplete
-    } else if residual_rows > 0 {
-        Verdict::Residual
-    } else {
-        Verdict::Clean
-    };
+    let sum = |f: fn(&TableReport) -> u64| tables.iter().map(f).sum::<u64>();
+    let residual_rows = sum(|t| t.residual_rows);
     ScanReport {
         schema_version: 1,
-        verdict,
+        verdict: verdict(&errors, residual_rows),
         lake: a.lake,
         subjects: a.subjects,
         subject_labels: if a.labeler.is_keyed() {
@@ -431,12 +324,12 @@ pub fn assemble(a: Assembly<'_>) -> ScanReport {
         },
         subjects_fingerprint: a.subjects_fingerprint,
         plan_fingerprint: Some(crate::domain::plan::fingerprint(a.listed)),
-        files_scanned,
-        rows_scanned,
+        files_scanned: sum(|t| t.files),
+        rows_scanned: sum(|t| t.rows_scanned),
         bytes_read: a.bytes_read,
         read_requests: a.read_requests,
         residual_rows,
-        held_rows,
+        held_rows: sum(|t| t.held_rows),
         row_groups: totals,
         tables,
         residuals,
@@ -448,6 +341,146 @@ pub fn assemble(a: Assembly<'_>) -> ScanReport {
         }),
         authentication: None,
     }
+}
+
+/// The verdict: any error makes it incomplete, whatever was found; then residual rows.
+pub fn verdict(errors: &[ScanErrorEntry], residual_rows: u64) -> Verdict {
+    if !errors.is_empty() {
+        Verdict::Incomplete
+    } else if residual_rows > 0 {
+        Verdict::Residual
+    } else {
+        Verdict::Clean
+    }
+}
+
+/// One table's share of the report.
+struct AssembledTable {
+    report: TableReport,
+    errors: Vec<ScanErrorEntry>,
+    residuals: Vec<Residual>,
+    objects: Vec<crate::domain::report::ObjectRecord>,
+    row_groups: RowGroupStats,
+    files_without_index: u64,
+}
+
+/// A table's report from its listing and one result per listed file. Paths are shown as
+/// kept evidence shows them: no raw identifier in a partition name.
+fn assemble_table(
+    lt: &TableFiles,
+    results: Vec<Result<FileResult, String>>,
+    labeler: &SubjectLabeler,
+    held: bool,
+) -> AssembledTable {
+    let t = &lt.table;
+    let shown = |p: &str| crate::domain::lake::label_path(p, &t.id_columns, labeler);
+    let mut out = AssembledTable {
+        report: TableReport {
+            table: t.name.clone(),
+            path: t.path.clone(),
+            id_columns: t.id_columns.clone(),
+            legal_hold: held,
+            ..TableReport::default()
+        },
+        errors: table_errors(lt, &shown),
+        residuals: Vec::new(),
+        objects: Vec::new(),
+        row_groups: RowGroupStats::default(),
+        files_without_index: 0,
+    };
+    let tr = &mut out.report;
+    tr.aliases = lt
+        .aliases
+        .iter()
+        .map(|x| crate::domain::lake::Alias {
+            file: shown(&x.file),
+            same_as: shown(&x.same_as),
+            same_as_table: x.same_as_table.clone(),
+        })
+        .collect();
+    let mut partition_columns = BTreeSet::new();
+    let mut partitions = BTreeSet::new();
+    for (f, r) in lt.files.iter().zip(results) {
+        let file = shown(&f.path);
+        let mut object = crate::domain::report::ObjectRecord {
+            file: file.clone(),
+            size: f.size,
+            etag: f.etag.clone(),
+            version_id: f.version_id.clone(),
+            noncurrent: f.noncurrent,
+            footer_sha256: None,
+        };
+        match r {
+            Err(error) => out.errors.push(ScanErrorEntry {
+                file: file.clone(),
+                error,
+            }),
+            Ok(o) => {
+                object.footer_sha256 = Some(o.footer_sha256);
+                partition_columns.extend(o.partition_columns);
+                tr.files += 1;
+                tr.rows_scanned += o.rows;
+                add_stats(&mut out.row_groups, &o.row_groups);
+                out.files_without_index += u64::from(!o.indexed);
+                if held {
+                    tr.held_rows += o.matching_rows;
+                } else {
+                    tr.residual_rows += o.matching_rows;
+                }
+                let partition = partition_of(&t.path, &file);
+                if o.matching_rows > 0
+                    && !held
+                    && let Some(p) = &partition
+                {
+                    partitions.insert(p.clone());
+                }
+                out.residuals
+                    .extend(o.subjects.into_iter().map(|(subject, rows)| Residual {
+                        table: t.name.clone(),
+                        file: file.clone(),
+                        partition: partition.clone(),
+                        subject,
+                        rows,
+                        held,
+                        version_id: f.version_id.clone(),
+                    }));
+            }
+        }
+        out.objects.push(object);
+    }
+    tr.partitions_with_residuals = partitions.into_iter().collect();
+    tr.partition_id_columns = partition_columns.into_iter().collect();
+    tr.errors = out.errors.len() as u64;
+    out
+}
+
+/// What is wrong with a table before any of its files is read: its listing's errors, a
+/// partition directory taken for a table, a table with nothing to check.
+fn table_errors(lt: &TableFiles, shown: &dyn Fn(&str) -> String) -> Vec<ScanErrorEntry> {
+    let t = &lt.table;
+    let mut errors: Vec<ScanErrorEntry> = lt
+        .errors
+        .iter()
+        .map(|e| ScanErrorEntry {
+            file: shown(&e.path),
+            error: e.message.clone(),
+        })
+        .collect();
+    if t.path.rsplit('/').next().is_some_and(|n| n.contains('=')) {
+        errors.push(ScanErrorEntry {
+            file: t.path.clone(),
+            error: "a partition directory where a table was expected: the lake location should be \
+                    the directory that holds the tables"
+                .into(),
+        });
+    }
+    if lt.files.is_empty() && lt.errors.is_empty() && lt.aliases.is_empty() {
+        errors.push(ScanErrorEntry {
+            file: t.path.clone(),
+            error: "table has no data files: nothing was checked".into(),
+        });
+    }
+    errors
 }
 
 fn add_stats(into: &mut RowGroupStats, s: &RowGroupStats) {
@@ -1646,6 +1679,117 @@ pub(crate) fn visit_values(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn object(path: &str) -> ObjectMeta {
+        ObjectMeta {
+            path: path.into(),
+            size: 10,
+            modified: None,
+            etag: None,
+            version_id: None,
+            noncurrent: false,
+            stat: None,
+            device: None,
+            via_link: false,
+        }
+    }
+
+    fn listed(path: &str, files: &[&str]) -> TableFiles {
+        TableFiles {
+            table: Table {
+                name: path.rsplit('/').next().unwrap_or(path).into(),
+                path: path.into(),
+                id_columns: vec!["user_id".into()],
+                side_files: Vec::new(),
+            },
+            files: files.iter().map(|f| object(f)).collect(),
+            errors: Vec::new(),
+            aliases: Vec::new(),
+        }
+    }
+
+    fn found(rows: u64, matching: u64, subject: &str) -> FileResult {
+        FileResult {
+            rows,
+            row_groups: RowGroupStats::default(),
+            matching_rows: matching,
+            subjects: if matching > 0 {
+                vec![(subject.into(), matching)]
+            } else {
+                vec![]
+            },
+            footer_sha256: "f".into(),
+            indexed: false,
+            partition_columns: vec![],
+        }
+    }
+
+    #[test]
+    fn any_error_makes_the_verdict_incomplete_whatever_was_found() {
+        let e = ScanErrorEntry {
+            file: "t/a.parquet".into(),
+            error: "x".into(),
+        };
+        assert_eq!(verdict(&[], 0), Verdict::Clean);
+        assert_eq!(verdict(&[], 3), Verdict::Residual);
+        assert_eq!(verdict(std::slice::from_ref(&e), 0), Verdict::Incomplete);
+        assert_eq!(verdict(&[e], 3), Verdict::Incomplete);
+    }
+
+    #[test]
+    fn a_table_counts_its_files_rows_and_errors_and_holds_its_rows() {
+        let lt = listed(
+            "orders",
+            &[
+                "orders/dt=1/a.parquet",
+                "orders/dt=2/b.parquet",
+                "orders/c.parquet",
+            ],
+        );
+        let results = || {
+            vec![
+                Ok(found(5, 2, "u1")),
+                Err("corrupt footer".to_string()),
+                Ok(found(4, 0, "")),
+            ]
+        };
+        let t = assemble_table(&lt, results(), &SubjectLabeler::plain(), false);
+        assert_eq!((t.report.files, t.report.rows_scanned), (2, 9));
+        assert_eq!((t.report.residual_rows, t.report.held_rows), (2, 0));
+        assert_eq!(t.report.errors, 1);
+        assert_eq!(t.errors[0].file, "orders/dt=2/b.parquet");
+        assert_eq!(t.report.partitions_with_residuals, vec!["dt=1".to_string()]);
+        assert_eq!(
+            t.objects.len(),
+            3,
+            "every listed file is an object, read or not"
+        );
+        assert_eq!(t.residuals.len(), 1);
+        assert!(!t.residuals[0].held);
+        let held = assemble_table(&lt, results(), &SubjectLabeler::plain(), true);
+        assert_eq!((held.report.residual_rows, held.report.held_rows), (0, 2));
+        assert!(held.report.partitions_with_residuals.is_empty());
+        assert!(held.residuals[0].held);
+    }
+
+    #[test]
+    fn an_empty_table_or_a_partition_taken_for_a_table_is_an_error() {
+        let shown = |p: &str| p.to_string();
+        let empty = table_errors(&listed("orders", &[]), &shown);
+        assert_eq!(empty.len(), 1);
+        assert_eq!(
+            empty[0].error,
+            "table has no data files: nothing was checked"
+        );
+        let partition = table_errors(&listed("orders/dt=1", &["orders/dt=1/a.parquet"]), &shown);
+        assert_eq!(partition.len(), 1);
+        assert!(
+            partition[0]
+                .error
+                .starts_with("a partition directory where a table was expected")
+        );
+        assert!(table_errors(&listed("orders", &["orders/a.parquet"]), &shown).is_empty());
+    }
     use parquet::data_type::ByteArray;
     use parquet::schema::types::{ColumnDescriptor, ColumnPath, Type as SchemaType};
 
