@@ -13,7 +13,9 @@
 //! ```
 //!
 //! `file NAME:` and the lines after it (to a blank line) write NAME in the case's directory
-//! (and the directories it names) before the next step. `env` lines apply to the steps after them. `? N` is the exit code (required). A
+//! (and the directories it names) before the next step. `then file NAME:` after a step is
+//! what NAME must hold once the step has run (matched like output); `then no file NAME`
+//! says the step left no NAME behind. `env` lines apply to the steps after them. `? N` is the exit code (required). A
 //! `stdout:` or `stderr:` block is the whole output, line for line, up to the next blank
 //! line or header; an absent block is not checked, an empty one means no output. In an expected line `[..]` matches any run of
 //! characters (timings, hashes), `[DIR]` is the case's directory; a last line `...` lets
@@ -33,6 +35,8 @@ struct Step {
     code: Option<i32>,
     stdout: Option<Vec<String>>,
     stderr: Option<Vec<String>>,
+    /// Checked after the step: (name, expected lines; None: no such file).
+    then: Vec<(String, Option<Vec<String>>)>,
 }
 
 fn words(s: &str) -> Vec<String> {
@@ -68,6 +72,7 @@ enum Block {
     Stdout,
     Stderr,
     File(String),
+    Then(String),
 }
 
 fn parse(text: &str, file: &str) -> Vec<Step> {
@@ -90,6 +95,11 @@ fn parse(text: &str, file: &str) -> Vec<Step> {
             Some((Block::Stderr, lines)) => {
                 if let Some(step) = steps.last_mut() {
                     step.stderr = Some(lines);
+                }
+            }
+            Some((Block::Then(name), lines)) => {
+                if let Some(step) = steps.last_mut() {
+                    step.then.push((name, Some(lines)));
                 }
             }
             None => {}
@@ -120,6 +130,18 @@ fn parse(text: &str, file: &str) -> Vec<Step> {
                 Block::Stderr
             };
             block = Some((kind, Vec::new()));
+        } else if let Some(name) = line
+            .strip_prefix("then file ")
+            .and_then(|r| r.strip_suffix(':'))
+        {
+            close(&mut steps, &mut files, &mut block);
+            block = Some((Block::Then(name.to_string()), Vec::new()));
+        } else if let Some(name) = line.strip_prefix("then no file ") {
+            close(&mut steps, &mut files, &mut block);
+            let step = steps
+                .last_mut()
+                .unwrap_or_else(|| panic!("{file}:{n}: then before $"));
+            step.then.push((name.to_string(), None));
         } else if let Some(name) = line.strip_prefix("file ").and_then(|r| r.strip_suffix(':')) {
             close(&mut steps, &mut files, &mut block);
             block = Some((Block::File(name.to_string()), Vec::new()));
@@ -255,6 +277,19 @@ fn cli_cases() {
                     why.push(format!("{what} {m}"));
                 }
             }
+            for (file, expected) in &s.then {
+                let held = std::fs::read_to_string(fx.path().join(file)).ok();
+                match (expected, held) {
+                    (None, None) => {}
+                    (None, Some(_)) => why.push(format!("{file} exists")),
+                    (Some(_), None) => why.push(format!("{file} is missing")),
+                    (Some(e), Some(text)) => {
+                        if let Some(m) = block_mismatch(e, &text, fx.path()) {
+                            why.push(format!("{file} {m}"));
+                        }
+                    }
+                }
+            }
             if !why.is_empty() {
                 failed.push(format!(
                     "{name}:{}: vouch {}: {}\n--- stdout\n{}--- stderr\n{}",
@@ -304,4 +339,18 @@ fn the_case_harness_sees_differences() {
     );
     assert!(steps[0].stdout.is_none());
     assert_eq!(steps[0].env, [("K".to_string(), "V".to_string())]);
+    let steps = parse(
+        "$ vouch keygen --out k\n? 0\nthen file k.pub:\nssh-ed25519 [..]\n\nthen no file k.tmp\n",
+        "t.case",
+    );
+    assert_eq!(
+        steps[0].then,
+        [
+            (
+                "k.pub".to_string(),
+                Some(vec!["ssh-ed25519 [..]".to_string()])
+            ),
+            ("k.tmp".to_string(), None)
+        ]
+    );
 }

@@ -265,70 +265,8 @@ fn parquet_tables_give_the_csv_answers() {
     assert_eq!(a, b);
 }
 
-#[test]
-fn bad_tables_name_the_column_and_row() {
-    let dir = tempfile::tempdir().unwrap();
-    let p = dir.path();
-    let cases: [(&str, &str, &str); 6] = [
-        (
-            "incident_id,severity,acknowledged_at\ni1,sev1,\n",
-            "incidents",
-            "missing required column start_at",
-        ),
-        (
-            "incident_id,start_at,acknowledged_at,end_at,postmortem_at,severity\ni1,2026-01-01T00:00:00Z,,,,s\ni2,2026-01-01T00:00:00Z,yesterday,,,s\n",
-            "incidents",
-            "column acknowledged_at, row 2: \"yesterday\" is not an ISO 8601 time",
-        ),
-        (
-            "incident_id,start_at,acknowledged_at,end_at,postmortem_at,severity\ni1,2026-01-02T00:00:00Z,2026-01-01T00:00:00Z,,,s\n",
-            "incidents",
-            "column acknowledged_at, row 1: is before start_at",
-        ),
-        (
-            "incident_id,start_at,acknowledged_at,end_at,postmortem_at,severity\ni1,2026-01-02T00:00:00Z,,,,s\ni1,2026-01-03T00:00:00Z,,,,s\n",
-            "incidents",
-            "column incident_id, row 2: \"i1\" is also on row 1",
-        ),
-        (
-            "request_id,request_type,received_at,extended,completed_at\nr1,access,2026-01-01,perhaps,\n",
-            "dsar",
-            "column extended, row 1: \"perhaps\" is not a boolean",
-        ),
-        (
-            "change_id,impact,submitted_at,reviewed_at\nc1,low,,\n",
-            "changes",
-            "column submitted_at, row 1: is empty; it is required",
-        ),
-    ];
-    for (i, (csv, metric, want)) in cases.iter().enumerate() {
-        let f = format!("t{i}.csv");
-        std::fs::write(p.join(&f), csv).unwrap();
-        let r = metrics(p, &[metric, "--input", &f]);
-        assert_eq!(r.code, 2, "{r:?}");
-        assert_eq!(
-            r.stderr.trim(),
-            format!("vouch: error: {f}: {want}"),
-            "{r:?}"
-        );
-    }
-    let r = metrics(p, &["incidents", "--input", "missing.csv"]);
-    assert_eq!(r.code, 2, "{r:?}");
-    assert!(r.stderr.starts_with("vouch: error: missing.csv: "), "{r:?}");
-    std::fs::write(p.join("bad.parquet"), b"PAR1 not really").unwrap();
-    let r = metrics(p, &["incidents", "--input", "bad.parquet"]);
-    assert_eq!(r.code, 2, "{r:?}");
-    assert!(r.stderr.starts_with("vouch: error: bad.parquet: "), "{r:?}");
-    std::fs::write(p.join("h.txt"), "2026-13-01\n").unwrap();
-    std::fs::write(p.join("c.csv"), CHANGES).unwrap();
-    let r = metrics(p, &["changes", "--input", "c.csv", "--holidays", "h.txt"]);
-    assert_eq!(r.code, 2, "{r:?}");
-    assert!(
-        r.stderr
-            .contains("h.txt: line 1: \"2026-13-01\" is not a date"),
-        "{r:?}"
-    );
-}
+// Bad tables (a missing column, a bad time, a duplicate, a bad holiday): see
+// tests/cases/metrics_bad_input.case.
 
 #[test]
 fn every_query_file_is_embedded_and_runs_on_empty_tables() {
