@@ -178,7 +178,8 @@ fn scan(a: ScanArgs, quiet: bool) -> Result<u8, Fatal> {
                 .shard
                 .as_deref()
                 .map(vouch::domain::shard::parse_shard)
-                .transpose()?,
+                .transpose()
+                .map_err(OpError::from)?,
         }),
         None => None,
     };

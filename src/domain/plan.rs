@@ -244,22 +244,25 @@ impl Plan {
     }
 
     /// Reads a whole plan (`vouch scan plan` output), checking it is the plan it says.
-    pub fn parse(text: &str, shown: &str) -> Result<Plan, String> {
+    pub fn parse(text: &str, shown: &str) -> Result<Plan, PlanError> {
+        let refused = |problem: String| PlanError::refused(shown, problem);
         let mut lines = text
             .lines()
             .enumerate()
             .filter(|(_, l)| !l.trim().is_empty());
         let header: PlanHeader = match lines.next() {
             Some((_, l)) => serde_json::from_str(l).map_err(|e| {
-                format!("{shown}: line 1 is not a vouch plan header ({e}): make plans with `vouch scan plan`")
+                refused(format!(
+                    "line 1 is not a vouch plan header ({e}): make plans with `vouch scan plan`"
+                ))
             })?,
-            None => return Err(format!("{shown}: empty plan")),
+            None => return Err(refused("empty plan".into())),
         };
         if header.vouch_plan != 1 {
-            return Err(format!(
-                "{shown}: plan layout {} is not supported (this vouch reads 1)",
+            return Err(refused(format!(
+                "plan layout {} is not supported (this vouch reads 1)",
                 header.vouch_plan
-            ));
+            )));
         }
         let mut files = Vec::new();
         for (i, l) in lines {
@@ -278,30 +281,52 @@ impl Plan {
             .map(|f| &f.record)
             .find(|f| !known.contains(f.table.as_str()))
         {
-            return Err(format!(
-                "{shown}: {} belongs to table {}, which the plan's header does not list",
+            return Err(refused(format!(
+                "{} belongs to table {}, which the plan's header does not list",
                 f.file, f.table
-            ));
+            )));
         }
         let recomputed = fingerprint(&plan.listed());
         if recomputed != plan.header.fingerprint
             || plan.files.iter().any(|f| f.plan != recomputed)
             || plan.files.len() as u64 != plan.header.files
         {
-            return Err(format!(
-                "{shown}: the plan was changed after it was made (its fingerprint does not match \
+            return Err(refused(
+                "the plan was changed after it was made (its fingerprint does not match \
                  its tables and files): make a new one with `vouch scan plan`"
+                    .into(),
             ));
         }
         Ok(plan)
     }
 }
 
-fn parse_file_line(line: &str, shown: &str, number: usize) -> Result<PlanFile, String> {
-    let f: PlanFile = serde_json::from_str(line)
-        .map_err(|e| format!("{shown}: line {number} is not a plan file line: {e}"))?;
-    check_path(&f.record.file).map_err(|why| format!("{shown}: line {number}: {why}"))?;
+fn parse_file_line(line: &str, shown: &str, number: usize) -> Result<PlanFile, PlanError> {
+    let f: PlanFile = serde_json::from_str(line).map_err(|e| {
+        PlanError::refused(shown, format!("line {number} is not a plan file line: {e}"))
+    })?;
+    check_path(&f.record.file)
+        .map_err(|why| PlanError::refused(shown, format!("line {number}: {why}")))?;
     Ok(f)
+}
+
+/// Why a plan, a file list or a `--shard` cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    /// A plan or file list that cannot be used, named (`-` for stdin), with the line.
+    #[error("{input}: {problem}")]
+    Refused { input: String, problem: String },
+    #[error("--shard {0:?}: expected I/N with 0 <= I < N (e.g. 0/4)")]
+    Shard(String),
+}
+
+impl PlanError {
+    fn refused(input: &str, problem: String) -> PlanError {
+        PlanError::Refused {
+            input: input.to_string(),
+            problem,
+        }
+    }
 }
 
 /// A relative `/`-separated path to a file, nothing that could leave the lake.
@@ -329,7 +354,7 @@ pub struct FileList {
 
 /// Reads `--files-from` input: plan file lines (a plan's header line may come first and is
 /// then checked against them). All lines must come from one plan; none twice.
-pub fn parse_file_list(text: &str, shown: &str) -> Result<FileList, String> {
+pub fn parse_file_list(text: &str, shown: &str) -> Result<FileList, PlanError> {
     let mut files = Vec::new();
     let mut header_fp: Option<String> = None;
     for (i, l) in text.lines().enumerate() {
@@ -337,8 +362,12 @@ pub fn parse_file_list(text: &str, shown: &str) -> Result<FileList, String> {
             continue;
         }
         if files.is_empty() && header_fp.is_none() && l.contains("\"vouch_plan\"") {
-            let h: PlanHeader = serde_json::from_str(l)
-                .map_err(|e| format!("{shown}: line {}: not a vouch plan header: {e}", i + 1))?;
+            let h: PlanHeader = serde_json::from_str(l).map_err(|e| {
+                PlanError::refused(
+                    shown,
+                    format!("line {}: not a vouch plan header: {e}", i + 1),
+                )
+            })?;
             header_fp = Some(h.fingerprint);
             continue;
         }
@@ -348,17 +377,23 @@ pub fn parse_file_list(text: &str, shown: &str) -> Result<FileList, String> {
     if let Some(fp) = &plan
         && let Some(f) = files.iter().find(|f| &f.plan != fp)
     {
-        return Err(format!(
-            "{shown}: {} comes from another plan ({}…, not {}…): a part must come from one plan",
-            f.record.file,
-            short(&f.plan),
-            short(fp)
+        return Err(PlanError::refused(
+            shown,
+            format!(
+                "{} comes from another plan ({}…, not {}…): a part must come from one plan",
+                f.record.file,
+                short(&f.plan),
+                short(fp)
+            ),
         ));
     }
     let mut seen = BTreeSet::new();
     for f in &files {
         if !seen.insert(f.record.key()) {
-            return Err(format!("{shown}: {} is listed twice", f.record.shown()));
+            return Err(PlanError::refused(
+                shown,
+                format!("{} is listed twice", f.record.shown()),
+            ));
         }
     }
     Ok(FileList { plan, files })
@@ -370,8 +405,8 @@ pub fn short(fp: &str) -> &str {
 
 /// Parses `I/N` (I counted from 0, as Kubernetes' JOB_COMPLETION_INDEX and AWS Batch's
 /// AWS_BATCH_JOB_ARRAY_INDEX are).
-pub fn parse_shard(s: &str) -> Result<(usize, usize), String> {
-    let err = || format!("--shard {s:?}: expected I/N with 0 <= I < N (e.g. 0/4)");
+pub fn parse_shard(s: &str) -> Result<(usize, usize), PlanError> {
+    let err = || PlanError::Shard(s.to_string());
     let (i, n) = s.split_once('/').ok_or_else(err)?;
     let i: usize = i.trim().parse().map_err(|_| err())?;
     let n: usize = n.trim().parse().map_err(|_| err())?;

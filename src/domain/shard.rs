@@ -520,7 +520,7 @@ mod tests {
         assert_eq!(back, plan);
         assert_eq!(fingerprint(&back.listed()), plan.header.fingerprint);
         let edited = text.replace("\"size\":20", "\"size\":21");
-        let e = Plan::parse(&edited, "plan.jsonl").unwrap_err();
+        let e = Plan::parse(&edited, "plan.jsonl").unwrap_err().to_string();
         assert!(e.contains("changed after it was made"), "{e}");
         let dropped: String = text.lines().take(2).map(|l| format!("{l}\n")).collect();
         assert!(Plan::parse(&dropped, "plan.jsonl").is_err());
@@ -535,6 +535,7 @@ mod tests {
         assert!(
             parse_file_list(&twice, "-")
                 .unwrap_err()
+                .to_string()
                 .contains("listed twice")
         );
         let other = format!(
@@ -548,6 +549,7 @@ mod tests {
         assert!(
             parse_file_list(&other, "-")
                 .unwrap_err()
+                .to_string()
                 .contains("another plan")
         );
     }

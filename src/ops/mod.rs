@@ -76,6 +76,8 @@ pub enum OpError {
     File(#[from] crate::io::fsio::FileError),
     #[error(transparent)]
     Index(#[from] crate::domain::index::IndexError),
+    #[error(transparent)]
+    Plan(#[from] crate::domain::plan::PlanError),
     /// The one "subject key required" error: what needs it and why.
     #[error(
         "{what} needs a subject key ([privacy] subject_key or subject_key_file, or \
