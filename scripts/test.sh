@@ -10,25 +10,26 @@ cd "$(dirname "$0")/.."
 
 # Debian packages: age (decrypts export bundles in the interop tests), unzip.
 # chromium renders report.html headless in the nightly tests; strace kills processes at
-# chosen syscalls in the crash tests; java runs pyspark's local mode in the shard benchmark.
+# chosen syscalls in the crash tests; java runs pyspark's local mode in the shard benchmark;
+# zstd unpacks the corpus's .tar.zst Delta tables.
 missing=()
-for tool in age age-keygen unzip zip ssh-keygen sha256sum chromium strace java; do
+for tool in age age-keygen unzip zip ssh-keygen sha256sum chromium strace java zstd; do
     command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
 if [ ${#missing[@]} -gt 0 ]; then
-    echo "test.sh: installing age, unzip, openssh-client, chromium, strace, a JRE from Debian (missing: ${missing[*]})" >&2
+    echo "test.sh: installing age, unzip, openssh-client, chromium, strace, a JRE, zstd from Debian (missing: ${missing[*]})" >&2
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-        age unzip zip openssh-client coreutils chromium strace default-jre-headless >/dev/null
+        age unzip zip openssh-client coreutils chromium strace default-jre-headless zstd >/dev/null
 fi
 
 PYTHON=${VOUCH_PYTHON:-python3}
 export VOUCH_PYTHON=$PYTHON
-if ! "$PYTHON" -c 'import duckdb, pyarrow, polars, bagit, boto3, flask_cors, pyspark, yaml' 2>/dev/null \
+if ! "$PYTHON" -c 'import duckdb, pyarrow, polars, bagit, boto3, flask_cors, pyspark, yaml, deltalake' 2>/dev/null \
     || ! command -v bagit.py >/dev/null || ! command -v moto_server >/dev/null; then
-    echo "test.sh: installing duckdb, pyarrow, polars, bagit, moto[server], pyspark, pyyaml from PyPI" >&2
+    echo "test.sh: installing duckdb, pyarrow, polars, bagit, moto[server], pyspark, pyyaml, deltalake from PyPI" >&2
     "$PYTHON" -m pip install --quiet --disable-pip-version-check duckdb pyarrow polars bagit \
-        'moto[server]' pyspark pyyaml
+        'moto[server]' pyspark pyyaml deltalake
 fi
 
 # The public test corpus is read in place (tests/common::corpus). Without it the corpus

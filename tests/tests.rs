@@ -8,6 +8,7 @@ mod cases;
 mod cli;
 mod corpus;
 mod crash;
+mod delta;
 mod evidence;
 mod export;
 mod false_clean;

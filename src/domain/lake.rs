@@ -65,6 +65,8 @@ pub struct TableFiles {
     pub files: Vec<ObjectMeta>,
     pub errors: Vec<StoreError>,
     pub aliases: Vec<Alias>,
+    /// The table's Delta log, when it has one: what each file is to it.
+    pub delta: Option<Box<crate::domain::delta::DeltaView>>,
 }
 
 /// The tables of a lake, and what in its location belongs to no table.
@@ -191,6 +193,7 @@ fn list_paths(store: &dyn Store, table: &Table, versions: bool) -> TableFiles {
     }
     let mut errors = listing.errors;
     let mut files = Vec::with_capacity(listing.objects.len());
+    let mut side = Vec::new();
     for o in listing.objects {
         if !is_side_file(below(&table.path, &o.path), &table.side_files) {
             files.push(o);
@@ -200,16 +203,92 @@ fn list_paths(store: &dyn Store, table: &Table, versions: bool) -> TableFiles {
         // engines as data, so it is data here too.
         match parquet_by_tail(store, &o) {
             Ok(true) => files.push(o),
-            Ok(false) => {}
+            Ok(false) => side.push(o),
             Err(e) => errors.push(e),
         }
     }
+    let delta = match crate::domain::delta::open(store, &table.path) {
+        None => None,
+        Some(Err(e)) => {
+            errors.push(StoreError::new(e.file, e.problem));
+            None
+        }
+        Some(Ok(snapshot)) => Some(Box::new(delta_view(
+            store,
+            table,
+            snapshot,
+            side,
+            &mut files,
+            &mut errors,
+            versions,
+        ))),
+    };
     TableFiles {
         table: table.clone(),
         files,
         errors,
         aliases: Vec::new(),
+        delta,
     }
+}
+
+/// A Delta table's view: its change data files join the files to read (they hold rows
+/// a change wrote); a live file storage lacks and an identifier column the table keeps in
+/// its partition values (not in the files) are errors.
+#[allow(clippy::too_many_arguments)]
+fn delta_view(
+    store: &dyn Store,
+    table: &Table,
+    snapshot: crate::domain::delta::Snapshot,
+    side: Vec<ObjectMeta>,
+    files: &mut Vec<ObjectMeta>,
+    errors: &mut Vec<StoreError>,
+    versions: bool,
+) -> crate::domain::delta::DeltaView {
+    let cdc_dir = format!("{}/_change_data", table.path);
+    let cdc = if versions {
+        store.list_versions(&cdc_dir)
+    } else {
+        store.list_if_present(&cdc_dir)
+    };
+    errors.extend(cdc.errors);
+    let change_data = cdc
+        .objects
+        .iter()
+        .filter(|o| !o.path.ends_with(".crc"))
+        .map(|o| o.path.clone())
+        .collect();
+    files.extend(
+        cdc.objects
+            .into_iter()
+            .filter(|o| !o.path.ends_with(".crc")),
+    );
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    let view = crate::domain::delta::DeltaView {
+        snapshot,
+        table_path: table.path.clone(),
+        dv_files: side.into_iter().map(|o| (o.path.clone(), o)).collect(),
+        change_data,
+    };
+    errors.extend(view.missing(files));
+    for c in &table.id_columns {
+        if let Some(p) = view
+            .snapshot
+            .partition_columns
+            .iter()
+            .find(|p| p.eq_ignore_ascii_case(c))
+        {
+            errors.push(StoreError::new(
+                table.path.clone(),
+                format!(
+                    "identifier column {p} is a partition column of this Delta table: its \
+                     values are in the log, not in the files, and vouch does not read them \
+                     there yet"
+                ),
+            ));
+        }
+    }
+    view
 }
 
 /// Whether a file ends with a Parquet magic (`PAR1`, or `PARE` when encrypted): its last

@@ -5,6 +5,7 @@
 
 pub mod certificate;
 pub mod config;
+pub mod copies;
 pub mod delta;
 pub mod evidence;
 pub mod export;

@@ -72,6 +72,16 @@ pub struct ScanReport {
     /// The subject index the scan used (`--index`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub index: Option<IndexUse>,
+    /// Whether any copy of the subjects' rows outside legal holds remains in storage,
+    /// live or not: `erased`, `pending`, or `unknown` when the scan is incomplete.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub physical_verdict: Option<PhysicalVerdict>,
+    /// Copies of subjects' rows that no reader of the table sees and storage still holds
+    /// (rows a Delta deletion vector masks, removed files kept for time travel, change
+    /// data, unreferenced files), one per (table, file, subject), with when the table's
+    /// own maintenance may delete them and what it must run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub physical_copies: Vec<PhysicalCopy>,
     /// With a subject key: `hmac-sha256:<hex>` over the rest of the report, under a key
     /// derived from the subject key. `vouch nightly --scan-report` refuses a report whose
     /// tag does not match (an edited verdict, count or file list).
@@ -175,7 +185,21 @@ pub struct TableReport {
     /// Paths that lead to a file read under another path (links), not read twice.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub aliases: Vec<crate::domain::lake::Alias>,
+    /// The table's format when it is not plain Parquet files: `delta`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
+    /// The version of the table the scan read (Delta: the log's newest version).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub table_version: Option<u64>,
+    /// Matching rows in the `deleted_retained` layer (see `physical_copies`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub deleted_retained_rows: u64,
+    /// Matching rows in the `unreferenced` layer.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub unreferenced_rows: u64,
 }
+
+pub use crate::domain::copies::{Layer, PhysicalCopy, PhysicalVerdict};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Residual {
@@ -290,6 +314,26 @@ impl ScanReport {
             ),
         };
         let _ = writeln!(s, "{headline}");
+        // Beside the verdict, for lakes with table-format tables: what storage still holds.
+        let outside: Vec<&PhysicalCopy> = self.physical_copies.iter().filter(|c| !c.held).collect();
+        let formats = self.tables.iter().any(|t| t.format.is_some());
+        match self.physical_verdict {
+            Some(PhysicalVerdict::Pending) if !outside.is_empty() => {
+                let rows: u64 = outside.iter().map(|c| c.rows).sum();
+                let files: std::collections::BTreeSet<&str> =
+                    outside.iter().map(|c| c.file.as_str()).collect();
+                let _ = writeln!(
+                    s,
+                    "PHYSICAL: PENDING: {} row(s) no reader of the table sees remain in storage in {} file(s)",
+                    thousands(rows),
+                    files.len()
+                );
+            }
+            Some(PhysicalVerdict::Erased) if formats => {
+                let _ = writeln!(s, "PHYSICAL: ERASED: no copy remains in any layer");
+            }
+            _ => {}
+        }
         let _ = writeln!(
             s,
             "scanned {}: {} file(s), {} rows, {} read in {} request(s); row groups: {} total, {} skipped by statistics, {} by bloom filter, {} by dictionary, {} decoded",
@@ -367,6 +411,30 @@ impl ScanReport {
                     r.subject,
                     thousands(r.rows),
                     if r.held { "  (legal hold)" } else { "" }
+                );
+            }
+        }
+        if !self.physical_copies.is_empty() {
+            let _ = writeln!(s, "\nCopies no reader sees, still in storage:");
+            for c in &self.physical_copies {
+                let layer = match c.layer {
+                    Layer::DeletedRetained => "deleted_retained",
+                    Layer::Unreferenced => "unreferenced",
+                };
+                let _ = writeln!(
+                    s,
+                    "  {}  {}  {}  {} row(s)  {layer} ({}){}{}\n    way out: {}",
+                    c.table,
+                    c.file,
+                    c.subject,
+                    thousands(c.rows),
+                    c.kind.replace('_', " "),
+                    c.removable_after
+                        .as_ref()
+                        .map(|d| format!("  removable after {d}"))
+                        .unwrap_or_default(),
+                    if c.held { "  (legal hold)" } else { "" },
+                    c.way_out
                 );
             }
         }

@@ -150,6 +150,7 @@ pub fn scan_part(
                     files: Vec::new(),
                     errors: Vec::new(),
                     aliases: Vec::new(),
+                    delta: None,
                 });
                 listed.len() - 1
             });
@@ -445,6 +446,7 @@ mod tests {
                 .collect(),
             errors: vec![],
             aliases: vec![],
+            delta: None,
         }]
     }
 

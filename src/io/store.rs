@@ -97,6 +97,14 @@ pub trait Store: Send + Sync {
     /// Every object below `prefix` (a relative directory), at any depth, sorted by path.
     /// Names [`is_hidden`] calls hidden are skipped below `prefix` (not `prefix` itself).
     fn list(&self, prefix: &str) -> Listing;
+    /// Like [`Store::list`] for a directory that may not exist (a table's `_delta_log/`,
+    /// `_change_data/`): its absence is an empty listing, not an error.
+    fn list_if_present(&self, prefix: &str) -> Listing {
+        let mut l = self.list(prefix);
+        l.errors
+            .retain(|e| !(e.path == prefix && e.message.ends_with("not found")));
+        l
+    }
     /// How many reads to keep in flight: local files want one per core, a remote store
     /// many more (each read waits on the network).
     fn parallelism(&self) -> usize {

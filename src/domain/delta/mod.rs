@@ -240,9 +240,15 @@ pub fn relative_path(encoded: &str) -> Option<String> {
     ok.then_some(decoded)
 }
 
-/// Whether `prefix` (a table's directory below the store root) holds a Delta log.
-pub fn has_log(store: &dyn Store, table: &str) -> bool {
-    !store.list(&log_dir(table)).objects.is_empty()
+/// The table's Delta log replayed, or None when `table` (a directory below the store
+/// root) holds no `_delta_log/`.
+pub fn open(store: &dyn Store, table: &str) -> Option<Result<Snapshot, DeltaError>> {
+    let dir = log_dir(table);
+    let listing = store.list_if_present(&dir);
+    if listing.objects.is_empty() && listing.errors.is_empty() {
+        return None;
+    }
+    Some(snapshot_of(store, &dir, listing))
 }
 
 fn log_dir(table: &str) -> String {
@@ -372,6 +378,15 @@ fn parquet_actions(bytes: Vec<u8>, file: &str) -> Result<Vec<Action>, DeltaError
 pub fn snapshot(store: &dyn Store, table: &str) -> Result<Snapshot, DeltaError> {
     let dir = log_dir(table);
     let listing = store.list(&dir);
+    snapshot_of(store, &dir, listing)
+}
+
+fn snapshot_of(
+    store: &dyn Store,
+    dir: &str,
+    listing: crate::io::store::Listing,
+) -> Result<Snapshot, DeltaError> {
+    let dir = dir.to_string();
     if let Some(e) = listing.errors.first() {
         return Err(DeltaError::new(&e.path, e.message.clone()));
     }
@@ -450,7 +465,7 @@ fn sidecar_actions(
     if named.is_empty() {
         return Ok(Vec::new());
     }
-    let listing = store.list(&format!("{dir}/_sidecars"));
+    let listing = store.list_if_present(&format!("{dir}/_sidecars"));
     if let Some(e) = listing.errors.first() {
         return Err(DeltaError::new(&e.path, e.message.clone()));
     }
@@ -681,6 +696,196 @@ fn physical_paths(
         if let Some(inner) = f.get("type").filter(|t| t.is_object()) {
             physical_paths(inner, &l, &p, out);
         }
+    }
+}
+
+/// A Delta table as listed: its snapshot, and the side files its roles need.
+#[derive(Debug, Clone)]
+pub struct DeltaView {
+    pub snapshot: Snapshot,
+    /// The table's directory below the store root.
+    pub table_path: String,
+    /// Deletion vector files, by path below the store root.
+    pub dv_files: BTreeMap<String, ObjectMeta>,
+    /// Files listed under `_change_data/` (paths below the store root).
+    pub change_data: BTreeSet<String>,
+}
+
+/// What the log makes of one physical file under the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role<'a> {
+    /// In the current version; rows the deletion vector names are masked.
+    Live(Option<&'a dv::Descriptor>),
+    /// Removed; kept until `VACUUM` may delete it (the newest tombstone's time, ms).
+    Retained(Option<i64>),
+    /// A change data file (`_change_data/`): the rows a change wrote, readable through
+    /// the change data feed until `VACUUM` deletes it.
+    ChangeData,
+    /// Under the table but in no version the log describes.
+    Unreferenced,
+}
+
+impl DeltaView {
+    fn below<'p>(&self, path: &'p str) -> &'p str {
+        path.strip_prefix(&self.table_path)
+            .unwrap_or(path)
+            .trim_start_matches('/')
+    }
+
+    /// The role of a listed file (its path below the store root).
+    pub fn role(&self, path: &str) -> Role<'_> {
+        if self.change_data.contains(path) {
+            return Role::ChangeData;
+        }
+        let rel = self.below(path);
+        if let Some(add) = self.snapshot.live.get(rel) {
+            return Role::Live(add.deletion_vector.as_ref());
+        }
+        if let Some(at) = self.snapshot.tombstones.get(rel) {
+            return Role::Retained(*at);
+        }
+        Role::Unreferenced
+    }
+
+    /// Live files of the log that the listing does not hold: rows vouch cannot check.
+    pub fn missing(&self, listed: &[ObjectMeta]) -> Vec<crate::io::store::StoreError> {
+        let have: BTreeSet<&str> = listed.iter().map(|o| self.below(&o.path)).collect();
+        self.snapshot
+            .live
+            .keys()
+            .filter(|p| !have.contains(p.as_str()))
+            .map(|p| {
+                crate::io::store::StoreError::new(
+                    self.join(p),
+                    format!(
+                        "version {} of the Delta log names this file, and storage does not \
+                         hold it: its rows were not checked",
+                        self.snapshot.version
+                    ),
+                )
+            })
+            .collect()
+    }
+
+    /// `path` (below the table) below the store root.
+    pub fn join(&self, path: &str) -> String {
+        if self.table_path.is_empty() {
+            path.to_string()
+        } else {
+            format!("{}/{path}", self.table_path)
+        }
+    }
+
+    /// The row positions a deletion vector masks.
+    pub fn mask(
+        &self,
+        store: &dyn Store,
+        d: &dv::Descriptor,
+    ) -> Result<roaring::RoaringTreemap, String> {
+        let bitmap = match d.location()? {
+            dv::Location::Inline(bytes) => bytes,
+            dv::Location::File { path, offset } => {
+                let full = self.join(&path);
+                let o = self
+                    .dv_files
+                    .get(&full)
+                    .ok_or_else(|| format!("its deletion vector {full} is not in storage"))?;
+                let len = d.size_in_bytes as u64 + 8;
+                if offset.checked_add(len).is_none_or(|end| end > o.size) {
+                    return Err(format!(
+                        "its deletion vector lies past the end of {full} ({} bytes)",
+                        o.size
+                    ));
+                }
+                let r = store.open(o).map_err(|e| e.to_string())?;
+                let mut buf = Vec::new();
+                r.read_into(offset, len, &mut buf)
+                    .map_err(|e| e.to_string())?;
+                dv::unwrap_stored(&buf, d.size_in_bytes as usize)
+                    .map_err(|e| format!("{full}: {e}"))?
+                    .to_vec()
+            }
+        };
+        dv::decode(&bitmap, d.cardinality)
+    }
+}
+
+/// Where a copy of rows outside the current version is, and how it goes away.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CopyPlace {
+    pub layer: crate::domain::copies::Layer,
+    /// `masked_rows`, `removed_file`, `change_data` or `unreferenced_file`.
+    pub kind: &'static str,
+    /// The earliest time (ms) `VACUUM` may delete the bytes; None: a purge comes first.
+    pub removable_after_ms: Option<i64>,
+    /// What the table's engine must run (`table` is how Spark SQL names it).
+    pub way_out: String,
+}
+
+impl DeltaView {
+    /// The place of copies in a file of this role (`modified`: the file's modification
+    /// time, seconds), or None for rows every reader sees. `masked`: the rows a deletion
+    /// vector masks in a live file.
+    pub fn copy_place(
+        &self,
+        role: Role<'_>,
+        masked: bool,
+        modified: Option<i64>,
+        table: &str,
+    ) -> Option<CopyPlace> {
+        use crate::domain::copies::Layer;
+        let retention = self.snapshot.deleted_file_retention_ms().ok();
+        let after = |from_ms: Option<i64>| from_ms?.checked_add(retention?);
+        let hours = retention.map_or("the table's retention".to_string(), |r| {
+            format!("{} hours", r / 3_600_000)
+        });
+        let vacuum_on = |at: Option<i64>| match at {
+            Some(ms) => format!(
+                "VACUUM {table} on or after {}",
+                crate::io::encode::rfc3339(ms.div_euclid(1000))
+            ),
+            None => format!("VACUUM {table} once {hours} have passed"),
+        };
+        let place = match role {
+            Role::Live(_) if masked => CopyPlace {
+                layer: Layer::DeletedRetained,
+                kind: "masked_rows",
+                removable_after_ms: None,
+                way_out: format!(
+                    "REORG TABLE {table} APPLY (PURGE), then VACUUM {table} once {hours} have \
+                     passed"
+                ),
+            },
+            Role::Live(_) => return None,
+            Role::Retained(at) => {
+                let when = after(at);
+                CopyPlace {
+                    layer: Layer::DeletedRetained,
+                    kind: "removed_file",
+                    removable_after_ms: when,
+                    way_out: vacuum_on(when),
+                }
+            }
+            Role::ChangeData => {
+                let when = after(modified.map(|s| s.saturating_mul(1000)));
+                CopyPlace {
+                    layer: Layer::DeletedRetained,
+                    kind: "change_data",
+                    removable_after_ms: when,
+                    way_out: vacuum_on(when),
+                }
+            }
+            Role::Unreferenced => {
+                let when = after(modified.map(|s| s.saturating_mul(1000)));
+                CopyPlace {
+                    layer: Layer::Unreferenced,
+                    kind: "unreferenced_file",
+                    removable_after_ms: when,
+                    way_out: vacuum_on(when),
+                }
+            }
+        };
+        Some(place)
     }
 }
 

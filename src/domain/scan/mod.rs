@@ -34,7 +34,8 @@ use rayon::prelude::*;
 
 use crate::domain::lake::{Table, TableFiles, list_tables, partition_of, partition_values};
 use crate::domain::report::{
-    Residual, RowGroupStats, ScanErrorEntry, ScanReport, TableReport, Verdict,
+    Layer, PhysicalCopy, PhysicalVerdict, Residual, RowGroupStats, ScanErrorEntry, ScanReport,
+    TableReport, Verdict,
 };
 use crate::domain::subjects::SubjectLabeler;
 use crate::io::store::{ObjectMeta, RangeRead, Store};
@@ -141,6 +142,9 @@ struct FileOutcome {
     indexed: bool,
     /// Identifier columns whose value came from the file's path (`user_id=…/`).
     partition_columns: Vec<String>,
+    /// Matching rows a deletion vector masks (counted in `residual_rows` too).
+    masked_rows: u64,
+    masked_per_subject: BTreeMap<u32, u64>,
 }
 
 /// What one file held: the unit a partial report carries and a report is assembled from.
@@ -162,6 +166,17 @@ pub struct FileResult {
     /// file's path (`user_id=42/`), as engines with Hive partitioning read them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub partition_columns: Vec<String>,
+    /// Of `matching_rows`, those a Delta deletion vector masks: gone for every reader of
+    /// the table, still in the file's bytes.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub masked_rows: u64,
+    /// (subject label, masked rows), sorted by label.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub masked_subjects: Vec<(String, u64)>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// What [`scan_listed`] found: one result per listed file, per table, in listing order.
@@ -222,11 +237,36 @@ pub fn scan_listed(
     let mut located = Vec::new();
     let mut results = Vec::with_capacity(listed.len());
     for lt in listed {
+        // A Delta table's identifier columns as its files name them (column mapping).
+        let scan_table = match &lt.delta {
+            Some(d) => Table {
+                id_columns: lt
+                    .table
+                    .id_columns
+                    .iter()
+                    .map(|c| d.snapshot.physical_column(c))
+                    .collect(),
+                ..lt.table.clone()
+            },
+            None => lt.table.clone(),
+        };
         let outcomes: Vec<Result<FileOutcome, FileProblem>> = lt
             .files
             .par_iter()
             .map(|f| {
-                let r = contain(|| scan_file(req, f, &lt.table, &probes, &counters));
+                let r = contain(|| {
+                    let role = lt.delta.as_ref().map(|d| (d, d.role(&f.path)));
+                    let mask = match role {
+                        Some((d, crate::domain::delta::Role::Live(Some(dv)))) => {
+                            Some(d.mask(req.store, dv).map_err(FileProblem::Malformed)?)
+                        }
+                        _ => None,
+                    };
+                    // Only rows every reader sees are located (an export takes them).
+                    let live =
+                        matches!(role, None | Some((_, crate::domain::delta::Role::Live(_))));
+                    scan_file(req, f, &scan_table, &probes, &counters, mask.as_ref(), live)
+                });
                 progress.file_done(f.size);
                 r
             })
@@ -242,20 +282,24 @@ pub fn scan_listed(
                         row_groups: std::mem::take(&mut o.matched_rows),
                     });
                 }
-                let mut subjects: Vec<(String, u64)> = o
-                    .per_subject
-                    .into_iter()
-                    .map(|(s, n)| (req.labeler.label(&req.subjects[s as usize]), n))
-                    .collect();
-                subjects.sort();
+                let labelled = |m: BTreeMap<u32, u64>| {
+                    let mut v: Vec<(String, u64)> = m
+                        .into_iter()
+                        .map(|(s, n)| (req.labeler.label(&req.subjects[s as usize]), n))
+                        .collect();
+                    v.sort();
+                    v
+                };
                 FileResult {
                     rows: o.rows,
                     row_groups: o.stats,
                     matching_rows: o.residual_rows,
-                    subjects,
+                    subjects: labelled(o.per_subject),
                     footer_sha256: o.footer_sha256,
                     indexed: o.indexed,
                     partition_columns: o.partition_columns,
+                    masked_rows: o.masked_rows,
+                    masked_subjects: labelled(o.masked_per_subject),
                 }
             }));
         }
@@ -293,12 +337,20 @@ pub struct Assembly<'a> {
 pub fn assemble(a: Assembly<'_>) -> ScanReport {
     let mut errors: Vec<ScanErrorEntry> = a.prior_errors;
     let (mut tables, mut residuals, mut objects) = (Vec::new(), Vec::new(), Vec::new());
+    let mut copies: Vec<PhysicalCopy> = Vec::new();
     let mut totals = RowGroupStats::default();
     let mut files_without_index = 0u64;
     for (lt, results) in a.listed.iter().zip(a.results) {
-        let t = assemble_table(lt, results, a.labeler, a.holds.contains(&lt.table.name));
+        let t = assemble_table(
+            lt,
+            results,
+            a.labeler,
+            a.holds.contains(&lt.table.name),
+            &a.lake,
+        );
         errors.extend(t.errors);
         residuals.extend(t.residuals);
+        copies.extend(t.copies);
         objects.extend(t.objects);
         add_stats(&mut totals, &t.row_groups);
         files_without_index += t.files_without_index;
@@ -312,9 +364,13 @@ pub fn assemble(a: Assembly<'_>) -> ScanReport {
     }
     let sum = |f: fn(&TableReport) -> u64| tables.iter().map(f).sum::<u64>();
     let residual_rows = sum(|t| t.residual_rows);
+    let verdict = verdict(&errors, residual_rows);
+    let physical_verdict = Some(physical_verdict(verdict, &copies));
     ScanReport {
         schema_version: 1,
-        verdict: verdict(&errors, residual_rows),
+        verdict,
+        physical_verdict,
+        physical_copies: copies,
         lake: a.lake,
         subjects: a.subjects,
         subject_labels: if a.labeler.is_keyed() {
@@ -343,6 +399,17 @@ pub fn assemble(a: Assembly<'_>) -> ScanReport {
     }
 }
 
+/// The physical verdict: unknown without a verdict; erased when no live row and no copy
+/// outside legal holds remains.
+pub fn physical_verdict(verdict: Verdict, copies: &[PhysicalCopy]) -> PhysicalVerdict {
+    match verdict {
+        Verdict::Incomplete => PhysicalVerdict::Unknown,
+        Verdict::Residual => PhysicalVerdict::Pending,
+        Verdict::Clean if copies.iter().any(|c| !c.held) => PhysicalVerdict::Pending,
+        Verdict::Clean => PhysicalVerdict::Erased,
+    }
+}
+
 /// The verdict: any error makes it incomplete, whatever was found; then residual rows.
 pub fn verdict(errors: &[ScanErrorEntry], residual_rows: u64) -> Verdict {
     if !errors.is_empty() {
@@ -359,6 +426,7 @@ struct AssembledTable {
     report: TableReport,
     errors: Vec<ScanErrorEntry>,
     residuals: Vec<Residual>,
+    copies: Vec<PhysicalCopy>,
     objects: Vec<crate::domain::report::ObjectRecord>,
     row_groups: RowGroupStats,
     files_without_index: u64,
@@ -371,8 +439,14 @@ fn assemble_table(
     results: Vec<Result<FileResult, String>>,
     labeler: &SubjectLabeler,
     held: bool,
+    lake: &str,
 ) -> AssembledTable {
     let t = &lt.table;
+    // How the table's engine names it, for the way out of each copy.
+    let table_ref = format!(
+        "delta.`{}`",
+        crate::domain::report::join_path(lake, &t.path)
+    );
     let shown = |p: &str| crate::domain::lake::label_path(p, &t.id_columns, labeler);
     let mut out = AssembledTable {
         report: TableReport {
@@ -380,10 +454,13 @@ fn assemble_table(
             path: t.path.clone(),
             id_columns: t.id_columns.clone(),
             legal_hold: held,
+            format: lt.delta.as_ref().map(|_| "delta".to_string()),
+            table_version: lt.delta.as_ref().map(|d| d.snapshot.version),
             ..TableReport::default()
         },
         errors: table_errors(lt, &shown),
         residuals: Vec::new(),
+        copies: Vec::new(),
         objects: Vec::new(),
         row_groups: RowGroupStats::default(),
         files_without_index: 0,
@@ -416,26 +493,27 @@ fn assemble_table(
                 error,
             }),
             Ok(o) => {
-                object.footer_sha256 = Some(o.footer_sha256);
-                partition_columns.extend(o.partition_columns);
+                object.footer_sha256 = Some(o.footer_sha256.clone());
+                partition_columns.extend(o.partition_columns.iter().cloned());
                 tr.files += 1;
                 tr.rows_scanned += o.rows;
                 add_stats(&mut out.row_groups, &o.row_groups);
                 out.files_without_index += u64::from(!o.indexed);
+                let (live, copies) = split_layers(lt, f, &o, &table_ref);
                 if held {
-                    tr.held_rows += o.matching_rows;
+                    tr.held_rows += live.rows;
                 } else {
-                    tr.residual_rows += o.matching_rows;
+                    tr.residual_rows += live.rows;
                 }
                 let partition = partition_of(&t.path, &file);
-                if o.matching_rows > 0
+                if live.rows > 0
                     && !held
                     && let Some(p) = &partition
                 {
                     partitions.insert(p.clone());
                 }
                 out.residuals
-                    .extend(o.subjects.into_iter().map(|(subject, rows)| Residual {
+                    .extend(live.subjects.into_iter().map(|(subject, rows)| Residual {
                         table: t.name.clone(),
                         file: file.clone(),
                         partition: partition.clone(),
@@ -444,6 +522,28 @@ fn assemble_table(
                         held,
                         version_id: f.version_id.clone(),
                     }));
+                for (place, rows, subjects) in copies {
+                    match place.layer {
+                        Layer::DeletedRetained => tr.deleted_retained_rows += rows,
+                        Layer::Unreferenced => tr.unreferenced_rows += rows,
+                    }
+                    out.copies
+                        .extend(subjects.into_iter().map(|(subject, rows)| {
+                            PhysicalCopy {
+                                table: t.name.clone(),
+                                file: file.clone(),
+                                subject,
+                                rows,
+                                layer: place.layer,
+                                kind: place.kind.to_string(),
+                                removable_after: place
+                                    .removable_after_ms
+                                    .map(|ms| crate::domain::report::rfc3339(ms.div_euclid(1000))),
+                                way_out: place.way_out.clone(),
+                                held,
+                            }
+                        }));
+                }
             }
         }
         out.objects.push(object);
@@ -452,6 +552,72 @@ fn assemble_table(
     tr.partition_id_columns = partition_columns.into_iter().collect();
     tr.errors = out.errors.len() as u64;
     out
+}
+
+/// Matching rows every reader of the table sees: how many, and per subject.
+struct LiveRows {
+    rows: u64,
+    subjects: Vec<(String, u64)>,
+}
+
+/// Copies in one place: where, how many rows, and per subject.
+type Copies = Vec<(crate::domain::delta::CopyPlace, u64, Vec<(String, u64)>)>;
+
+/// A file's matches by layer: the live ones, and each place copies are in with their
+/// rows and per-subject rows. A plain Parquet table has live rows only.
+fn split_layers(
+    lt: &TableFiles,
+    f: &ObjectMeta,
+    o: &FileResult,
+    table_ref: &str,
+) -> (LiveRows, Copies) {
+    let all = LiveRows {
+        rows: o.matching_rows,
+        subjects: o.subjects.clone(),
+    };
+    let Some(d) = &lt.delta else {
+        return (all, Vec::new());
+    };
+    let role = d.role(&f.path);
+    if let Some(place) = d.copy_place(role, false, f.modified, table_ref) {
+        // The whole file is outside the current version.
+        let copies = vec![(place, o.matching_rows, o.subjects.clone())];
+        return (
+            LiveRows {
+                rows: 0,
+                subjects: Vec::new(),
+            },
+            copies,
+        );
+    }
+    if o.masked_rows == 0 {
+        return (all, Vec::new());
+    }
+    let masked: BTreeMap<&str, u64> = o
+        .masked_subjects
+        .iter()
+        .map(|(s, n)| (s.as_str(), *n))
+        .collect();
+    let live = LiveRows {
+        rows: o.matching_rows.saturating_sub(o.masked_rows),
+        subjects: o
+            .subjects
+            .iter()
+            .map(|(s, n)| {
+                (
+                    s.clone(),
+                    n.saturating_sub(masked.get(s.as_str()).copied().unwrap_or(0)),
+                )
+            })
+            .filter(|(_, n)| *n > 0)
+            .collect(),
+    };
+    let copies = d
+        .copy_place(role, true, f.modified, table_ref)
+        .map(|place| (place, o.masked_rows, o.masked_subjects.clone()))
+        .into_iter()
+        .collect();
+    (live, copies)
 }
 
 /// What is wrong with a table before any of its files is read: its listing's errors, a
@@ -946,12 +1112,18 @@ fn path_subjects(
     (columns, subjects)
 }
 
+/// Scans one file. `mask`: row positions (in the file) a deletion vector masks; matches
+/// there are counted apart. `locate`: whether matching rows are located (for export:
+/// only rows every reader sees).
+#[allow(clippy::too_many_arguments)]
 fn scan_file(
     req: &ScanRequest<'_>,
     f: &ObjectMeta,
     table: &Table,
     probes: &ProbeCache<'_>,
     counter: &ReadCounters,
+    mask: Option<&roaring::RoaringTreemap>,
+    locate: bool,
 ) -> Result<FileOutcome, FileProblem> {
     let id_columns = &table.id_columns;
     let inner = req.store.open(f)?;
@@ -992,6 +1164,23 @@ fn scan_file(
             "corrupt footer: row groups hold {sum} rows, the file says {declared}"
         )));
     }
+    if let Some(last) = mask.and_then(|m| m.max())
+        && last >= declared as u64
+    {
+        return Err(FileProblem::Malformed(format!(
+            "its deletion vector masks row {last}, and the file holds {declared} rows"
+        )));
+    }
+    // Each row group's first row in the file (deletion vectors count rows per file).
+    let firsts: Vec<u64> = meta
+        .row_groups()
+        .iter()
+        .scan(0u64, |at, rg| {
+            let first = *at;
+            *at += rg.num_rows() as u64;
+            Some(first)
+        })
+        .collect();
     if req.store.is_remote()
         && req.options.use_bloom_filters
         && let Some((lo, hi)) = bloom_span(&meta, &cols).filter(|&(_, hi)| hi <= reader.size)
@@ -1022,9 +1211,12 @@ fn scan_file(
                     residual_rows: 0,
                     per_subject: BTreeMap::new(),
                     rows: Vec::new(),
+                    masked_rows: 0,
+                    masked_per_subject: BTreeMap::new(),
                 });
             }
-            scan_row_group(req, &reader, i, rg, &cols)
+            let masked = mask.map(|m| (m, firsts[i]));
+            scan_row_group(req, &reader, i, rg, &cols, masked, locate)
         })
         .collect();
     let mut out = FileOutcome {
@@ -1041,6 +1233,10 @@ fn scan_file(
         for (s, n) in rg.per_subject {
             *out.per_subject.entry(s).or_default() += n;
         }
+        out.masked_rows += rg.masked_rows;
+        for (s, n) in rg.masked_per_subject {
+            *out.masked_per_subject.entry(s).or_default() += n;
+        }
         if !rg.rows.is_empty() {
             out.matched_rows.push((i, rg.rows));
         }
@@ -1048,10 +1244,15 @@ fn scan_file(
     // A subject named by the path owns every row of the file.
     if !path_subjects.is_empty() {
         out.residual_rows = out.rows;
+        let masked = mask.map_or(0, |m| m.len());
+        out.masked_rows = masked;
         for s in path_subjects {
             out.per_subject.insert(s, out.rows);
+            if masked > 0 {
+                out.masked_per_subject.insert(s, masked);
+            }
         }
-        if req.collect_rows {
+        if req.collect_rows && locate && mask.is_none() {
             out.matched_rows = meta
                 .row_groups()
                 .iter()
@@ -1098,6 +1299,9 @@ struct RgOutcome {
     per_subject: BTreeMap<u32, u64>,
     /// The matching rows' positions, ascending (only when the request collects them).
     rows: Vec<u32>,
+    /// Of the matching rows, those a deletion vector masks.
+    masked_rows: u64,
+    masked_per_subject: BTreeMap<u32, u64>,
 }
 
 enum ChunkDecision {
@@ -1108,12 +1312,15 @@ enum ChunkDecision {
     Read(ChunkScan),
 }
 
+/// `mask`: the file's deletion vector and this row group's first row in the file.
 fn scan_row_group(
     req: &ScanRequest<'_>,
     reader: &ObjectReader<'_>,
     rg_index: usize,
     rg: &RowGroupMetaData,
     cols: &[IdColumn],
+    mask: Option<(&roaring::RoaringTreemap, u64)>,
+    locate: bool,
 ) -> Result<RgOutcome, FileProblem> {
     let mut stats = RowGroupStats {
         total: 1,
@@ -1134,6 +1341,8 @@ fn scan_row_group(
             residual_rows: 0,
             per_subject: BTreeMap::new(),
             rows: Vec::new(),
+            masked_rows: 0,
+            masked_per_subject: BTreeMap::new(),
         });
     }
     let mut matches: Vec<(u32, u32)> = Vec::new();
@@ -1180,19 +1389,26 @@ fn scan_row_group(
         residual_rows: 0,
         per_subject: BTreeMap::new(),
         rows: Vec::new(),
+        masked_rows: 0,
+        masked_per_subject: BTreeMap::new(),
     };
     matches.sort_unstable();
     matches.dedup();
     let mut last = None;
     for (row, subject) in &matches {
+        let masked = mask.is_some_and(|(m, first)| m.contains(first + u64::from(*row)));
         if last != Some(*row) {
             out.residual_rows += 1;
+            out.masked_rows += u64::from(masked);
             last = Some(*row);
-            if req.collect_rows {
+            if req.collect_rows && locate && !masked {
                 out.rows.push(*row);
             }
         }
         *out.per_subject.entry(*subject).or_insert(0u64) += 1;
+        if masked {
+            *out.masked_per_subject.entry(*subject).or_insert(0u64) += 1;
+        }
     }
     Ok(out)
 }
@@ -1705,6 +1921,7 @@ mod tests {
             files: files.iter().map(|f| object(f)).collect(),
             errors: Vec::new(),
             aliases: Vec::new(),
+            delta: None,
         }
     }
 
@@ -1721,6 +1938,7 @@ mod tests {
             footer_sha256: "f".into(),
             indexed: false,
             partition_columns: vec![],
+            ..FileResult::default()
         }
     }
 
@@ -1753,7 +1971,7 @@ mod tests {
                 Ok(found(4, 0, "")),
             ]
         };
-        let t = assemble_table(&lt, results(), &SubjectLabeler::plain(), false);
+        let t = assemble_table(&lt, results(), &SubjectLabeler::plain(), false, "/lake");
         assert_eq!((t.report.files, t.report.rows_scanned), (2, 9));
         assert_eq!((t.report.residual_rows, t.report.held_rows), (2, 0));
         assert_eq!(t.report.errors, 1);
@@ -1766,7 +1984,7 @@ mod tests {
         );
         assert_eq!(t.residuals.len(), 1);
         assert!(!t.residuals[0].held);
-        let held = assemble_table(&lt, results(), &SubjectLabeler::plain(), true);
+        let held = assemble_table(&lt, results(), &SubjectLabeler::plain(), true, "/lake");
         assert_eq!((held.report.residual_rows, held.report.held_rows), (0, 2));
         assert!(held.report.partitions_with_residuals.is_empty());
         assert!(held.residuals[0].held);
