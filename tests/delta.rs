@@ -66,7 +66,7 @@ fn every_corpus_table_replays_to_the_files_delta_rs_reads_or_is_refused_by_both(
     let names: Vec<String> = tables.iter().map(|t| t.display().to_string()).collect();
     let oracle = oracle("delta_rs.py", &json!({"op": "files", "tables": names}));
     let store = vouch::io::local::LocalStore::open(dir.path()).unwrap();
-    let (mut agreed, mut refused) = (0, 0);
+    let (mut agreed, mut refused, mut stats_values) = (0, 0, 0);
     let mut problems = Vec::new();
     for (t, name) in tables.iter().zip(&names) {
         let rel = t
@@ -81,6 +81,17 @@ fn every_corpus_table_replays_to_the_files_delta_rs_reads_or_is_refused_by_both(
         let theirs = &oracle[name.as_str()];
         match (ours, theirs.get("error")) {
             (Ok(s), None) => {
+                // The log's statistics read too (commits, checkpoints, sidecars, .crc).
+                let mut values = 0usize;
+                let columns: Vec<String> = s.physical_names.values().cloned().collect();
+                let columns = if columns.is_empty() {
+                    vec!["id".to_string(), "value".to_string(), "name".to_string()]
+                } else {
+                    columns
+                };
+                vouch::domain::delta::visit_stats(&store, &rel, &columns, &mut |_, _| values += 1)
+                    .unwrap_or_else(|e| panic!("{rel}: statistics: {e}"));
+                stats_values += values;
                 let files: Vec<&str> = s.live.keys().map(String::as_str).collect();
                 let want: Vec<&str> = theirs["files"]
                     .as_array()
@@ -118,7 +129,14 @@ fn every_corpus_table_replays_to_the_files_delta_rs_reads_or_is_refused_by_both(
         agreed >= 50 && refused <= 3,
         "{agreed} agreed, {refused} refused"
     );
-    eprintln!("delta corpus: {agreed} tables replay like delta-rs, {refused} refused by both");
+    assert!(
+        stats_values > 1000,
+        "statistics values read: {stats_values}"
+    );
+    eprintln!(
+        "delta corpus: {agreed} tables replay like delta-rs, {refused} refused by both; \
+         {stats_values} statistics values read"
+    );
 }
 
 /// A lake holding the corpus table with a deletion vector (`table-with-dv-small`: ten rows,
@@ -160,7 +178,8 @@ fn rows_a_deletion_vector_masks_are_physical_copies_not_residual() {
     assert_eq!(j["verdict"], "clean");
     assert_eq!(j["physical_verdict"], "pending");
     assert_eq!(j["residual_rows"], 0);
-    let copies = j["physical_copies"].as_array().unwrap();
+    let all = j["physical_copies"].as_array().unwrap();
+    let copies: Vec<&Value> = all.iter().filter(|c| c["kind"] == "masked_rows").collect();
     assert_eq!(copies.len(), 2, "{j}");
     for (c, id) in copies.iter().zip(["0", "9"]) {
         assert_eq!(c["subject"], id);
@@ -177,6 +196,27 @@ fn rows_a_deletion_vector_masks_are_physical_copies_not_residual() {
             "{c}"
         );
     }
+    // 0 and 9 are also the file's minValues / maxValues in both commits of the log: copies
+    // of the IDs that outlive the rows, until log cleanup (30 days after each commit file).
+    let stats: Vec<&Value> = all.iter().filter(|c| c["kind"] == "log_stats").collect();
+    assert_eq!(stats.len(), 4, "{j}");
+    let log = lake
+        .path()
+        .join("lake/dv/_delta_log/00000000000000000000.json");
+    let mtime = std::fs::metadata(&log)
+        .unwrap()
+        .modified()
+        .unwrap()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let want = vouch::domain::report::rfc3339(mtime + 30 * 86_400);
+    let first = stats
+        .iter()
+        .find(|c| c["file"] == "dv/_delta_log/00000000000000000000.json" && c["subject"] == "0")
+        .unwrap();
+    assert_eq!(first["removable_after"], want.as_str(), "{first}");
+    assert_eq!(first["layer"], "deleted_retained");
     let t = &j["tables"][0];
     assert_eq!(
         (t["format"].clone(), t["table_version"].clone()),
@@ -188,7 +228,13 @@ fn rows_a_deletion_vector_masks_are_physical_copies_not_residual() {
     assert_eq!(code, 1);
     assert_eq!(j["residual_rows"], 1);
     assert_eq!(j["residuals"][0]["subject"], "5");
-    assert_eq!(j["physical_copies"].as_array().unwrap().len(), 1);
+    let kinds: Vec<&str> = j["physical_copies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["masked_rows", "log_stats", "log_stats"], "{j}");
     // An ID in no row: erased in every layer.
     let (code, j) = scan_json(lake.path(), &["42"]);
     assert_eq!((code, j["physical_verdict"].clone()), (0, json!("erased")));
@@ -356,8 +402,12 @@ fn a_delete_by_delta_rs_leaves_a_removed_file_until_vacuum_and_then_it_is_erased
     .unwrap();
     let t = p.join("lake/users");
     let table = t.display().to_string();
-    delta_rs(json!({"op": "write", "table": table, "rows": [["u1", 3], ["u2", 2], ["u3", 4]]}));
-    delta_rs(json!({"op": "write", "table": table, "rows": [["u2", 1], ["u4", 5]]}));
+    // a0 and z9 bound the first file's statistics, a1 and z8 the second's: u2 and u3 are
+    // never a minValue or maxValue.
+    delta_rs(json!({"op": "write", "table": table,
+        "rows": [["a0", 1], ["u1", 3], ["u2", 2], ["u3", 4], ["z9", 1]]}));
+    delta_rs(json!({"op": "write", "table": table,
+        "rows": [["a1", 1], ["u2", 1], ["u4", 5], ["z8", 1]]}));
     let (code, j) = scan_json(p, &["u2", "u3"]);
     assert_eq!((code, j["residual_rows"].clone()), (1, json!(7)), "{j}");
     delta_rs(
@@ -388,6 +438,14 @@ fn a_delete_by_delta_rs_leaves_a_removed_file_until_vacuum_and_then_it_is_erased
             m
         });
     assert_eq!(live, [("u1".to_string(), 3), ("u4".to_string(), 5)].into());
+    assert!(
+        j["physical_copies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["kind"] == "removed_file"),
+        "{j}"
+    );
     // The deleted rows are in the removed files, until VACUUM after the 7-day retention.
     let (code, j) = scan_json(p, &["u2", "u3"]);
     assert_eq!(
@@ -444,6 +502,23 @@ fn a_delete_by_delta_rs_leaves_a_removed_file_until_vacuum_and_then_it_is_erased
         "{j}"
     );
     assert!(j.get("physical_copies").is_none(), "{j}");
+    // a0 is deleted too, and VACUUM does not touch the log: its ID is still the first
+    // commit's minValue.
+    delta_rs(json!({"op": "delete", "table": table, "predicate": "user_id = 'a0'"}));
+    delta_rs(json!({"op": "vacuum", "table": table}));
+    let (code, j) = scan_json(p, &["a0"]);
+    assert_eq!(
+        (code, j["physical_verdict"].clone()),
+        (0, json!("pending")),
+        "{j}"
+    );
+    let kinds: std::collections::BTreeSet<&str> = j["physical_copies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["log_stats"].into(), "{j}");
 }
 
 #[test]

@@ -37,8 +37,9 @@ pub struct PhysicalCopy {
     pub subject: String,
     pub rows: u64,
     pub layer: Layer,
-    /// What holds the copy: `masked_rows`, `removed_file`, `change_data` or
-    /// `unreferenced_file`.
+    /// What holds the copy: `masked_rows`, `removed_file`, `change_data`,
+    /// `unreferenced_file`, or `log_stats` (the ID is a file statistic in a log file;
+    /// `rows` then counts those values).
     pub kind: String,
     /// The earliest day the table's own maintenance may delete the bytes (RFC 3339);
     /// None when something must be run first (a purge of masked rows).

@@ -402,6 +402,7 @@ fn assemble_merged(
         prior_errors,
         listed: &listed,
         results,
+        logs: Vec::new(),
         bytes_read: parts.iter().map(|(_, p)| p.bytes_read).sum(),
         read_requests: parts.iter().map(|(_, p)| p.read_requests).sum(),
         index: first.index.clone(),

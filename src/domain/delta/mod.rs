@@ -699,6 +699,110 @@ fn physical_paths(
     }
 }
 
+/// Calls `visit(log file, value)` for every `minValues` / `maxValues` value of the given
+/// physical columns (`a.b` paths) in the file statistics the log holds: the `stats` (and
+/// `stats_parsed`) of every `add` and `remove` in every commit, checkpoint, sidecar and
+/// `.crc` file still in `_delta_log/`. Values are given as text: strings as they are,
+/// integers in decimal. These are copies of identifier values that outlive the rows:
+/// kept until the log entries expire.
+pub fn visit_stats(
+    store: &dyn Store,
+    table: &str,
+    columns: &[String],
+    visit: &mut dyn FnMut(&ObjectMeta, &str),
+) -> Result<(), DeltaError> {
+    let dir = log_dir(table);
+    let mut objects = store.list_if_present(&dir);
+    let sidecars = store.list_if_present(&format!("{dir}/_sidecars"));
+    if let Some(e) = objects.errors.first().or(sidecars.errors.first()) {
+        return Err(DeltaError::new(&e.path, e.message.clone()));
+    }
+    objects.objects.extend(sidecars.objects);
+    for o in &objects.objects {
+        let name = o.path.rsplit('/').next().unwrap_or(&o.path);
+        let lines: Vec<serde_json::Value> = if name.ends_with(".json") {
+            let bytes = read_all(store, o, MAX_LOG_FILE_BYTES)?;
+            let text =
+                std::str::from_utf8(&bytes).map_err(|_| DeltaError::new(&o.path, "not UTF-8"))?;
+            text.lines()
+                .filter(|l| !l.trim().is_empty())
+                .map(|l| {
+                    serde_json::from_str(l)
+                        .map_err(|e| DeltaError::new(&o.path, format!("not JSON lines: {e}")))
+                })
+                .collect::<Result<_, _>>()?
+        } else if name.ends_with(".parquet") {
+            parquet_rows(read_all(store, o, MAX_LOG_FILE_BYTES)?, &o.path)?
+        } else if name.ends_with(".crc") {
+            // A checksum file may list every file of its version, stats included.
+            let bytes = read_all(store, o, MAX_LOG_FILE_BYTES)?;
+            match serde_json::from_slice::<serde_json::Value>(&bytes) {
+                Ok(v) => v
+                    .get("allFiles")
+                    .and_then(|a| a.as_array())
+                    .map(|a| a.iter().map(|f| serde_json::json!({ "add": f })).collect())
+                    .unwrap_or_default(),
+                Err(_) => Vec::new(), // not JSON: it holds no stats to read
+            }
+        } else {
+            continue;
+        };
+        for line in &lines {
+            for kind in ["add", "remove"] {
+                let Some(action) = line.get(kind) else {
+                    continue;
+                };
+                let parsed = match action.get("stats").and_then(|s| s.as_str()) {
+                    Some(text) => serde_json::from_str::<serde_json::Value>(text).ok(),
+                    None => None,
+                };
+                for stats in parsed.iter().chain(action.get("stats_parsed")) {
+                    for bound in ["minValues", "maxValues"] {
+                        for c in columns {
+                            let mut v = stats.get(bound);
+                            for part in c.split('.') {
+                                v = v.and_then(|x| x.get(part));
+                            }
+                            match v {
+                                Some(serde_json::Value::String(t)) => visit(o, t),
+                                Some(serde_json::Value::Number(n)) if n.is_i64() || n.is_u64() => {
+                                    visit(o, &n.to_string())
+                                }
+                                _ => {}
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The rows of a Parquet log file as JSON objects (arrow's JSON writer).
+fn parquet_rows(bytes: Vec<u8>, file: &str) -> Result<Vec<serde_json::Value>, DeltaError> {
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let at = |e: String| DeltaError::new(file, format!("checkpoint does not read: {e}"));
+    let reader = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(bytes))
+        .map_err(|e| at(e.to_string()))?
+        .with_batch_size(4096)
+        .build()
+        .map_err(|e| at(e.to_string()))?;
+    let mut out = Vec::new();
+    for batch in reader {
+        let batch = batch.map_err(|e| at(e.to_string()))?;
+        let mut w = arrow::json::LineDelimitedWriter::new(Vec::new());
+        w.write(&batch).map_err(|e| at(e.to_string()))?;
+        w.finish().map_err(|e| at(e.to_string()))?;
+        for line in w.into_inner().split(|&b| b == b'\n') {
+            if !line.is_empty() {
+                out.push(serde_json::from_slice(line).map_err(|e| at(e.to_string()))?);
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// A Delta table as listed: its snapshot, and the side files its roles need.
 #[derive(Debug, Clone)]
 pub struct DeltaView {
@@ -823,6 +927,34 @@ pub struct CopyPlace {
 }
 
 impl DeltaView {
+    /// Where a log file's copies of identifier values are (`modified`: the log file's
+    /// modification time, seconds): kept for `delta.logRetentionDuration` after it, and
+    /// removed by log cleanup once a newer checkpoint exists.
+    pub fn log_copy_place(&self, modified: Option<i64>, table: &str) -> CopyPlace {
+        let retention = self.snapshot.log_retention_ms().ok();
+        let when = modified
+            .map(|s| s.saturating_mul(1000))
+            .and_then(|ms| ms.checked_add(retention?));
+        let days = retention.map_or("the table's log retention".to_string(), |r| {
+            format!("{} days", r / 86_400_000)
+        });
+        CopyPlace {
+            layer: crate::domain::copies::Layer::DeletedRetained,
+            kind: "log_stats",
+            removable_after_ms: when,
+            way_out: format!(
+                "log cleanup deletes this log file once it is older than {days} \
+                 (delta.logRetentionDuration) and a newer checkpoint exists: write one with \
+                 a commit to {table}{}",
+                when.map(|ms| format!(
+                    ", on or after {}",
+                    crate::io::encode::rfc3339(ms.div_euclid(1000))
+                ))
+                .unwrap_or_default()
+            ),
+        }
+    }
+
     /// The place of copies in a file of this role (`modified`: the file's modification
     /// time, seconds), or None for rows every reader sees. `masked`: the rows a deletion
     /// vector masks in a live file.

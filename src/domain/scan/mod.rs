@@ -179,9 +179,30 @@ fn is_zero(n: &u64) -> bool {
     *n == 0
 }
 
+/// Copies of identifier values in a Delta table's log (its file statistics), per log
+/// file, and what of the log could not be read.
+#[derive(Debug, Clone, Default)]
+pub struct LogFindings {
+    pub copies: Vec<LogCopy>,
+    pub errors: Vec<ScanErrorEntry>,
+}
+
+/// One log file holding subjects' IDs among its file statistics.
+#[derive(Debug, Clone)]
+pub struct LogCopy {
+    /// Below the store root.
+    pub file: String,
+    /// Modification time, seconds.
+    pub modified: Option<i64>,
+    /// (subject label, statistics values equal to the subject's ID).
+    pub subjects: Vec<(String, u64)>,
+}
+
 /// What [`scan_listed`] found: one result per listed file, per table, in listing order.
 pub struct Scanned {
     pub results: Vec<Vec<Result<FileResult, FileProblem>>>,
+    /// Per table: what its Delta log's statistics hold (empty for plain tables).
+    pub logs: Vec<LogFindings>,
     pub located: Vec<FileMatches>,
     pub bytes_read: u64,
     pub read_requests: u64,
@@ -209,6 +230,7 @@ pub fn scan_locating(
         prior_errors: req.prior_errors.clone(),
         listed: &listed,
         results: texts(scanned.results),
+        logs: scanned.logs,
         bytes_read: scanned.bytes_read,
         read_requests: scanned.read_requests,
         index: req.index.map(|ix| ix.fingerprint.clone()),
@@ -236,6 +258,7 @@ pub fn scan_listed(
     let counters = ReadCounters::default();
     let mut located = Vec::new();
     let mut results = Vec::with_capacity(listed.len());
+    let mut logs = Vec::with_capacity(listed.len());
     for lt in listed {
         // A Delta table's identifier columns as its files name them (column mapping).
         let scan_table = match &lt.delta {
@@ -304,13 +327,72 @@ pub fn scan_listed(
             }));
         }
         results.push(table_results);
+        logs.push(match &lt.delta {
+            Some(_) => log_findings(req, lt, &scan_table.id_columns, &probes),
+            None => LogFindings::default(),
+        });
     }
     Scanned {
         results,
+        logs,
         located,
         bytes_read: counters.bytes.load(Ordering::Relaxed),
         read_requests: counters.requests.load(Ordering::Relaxed),
     }
+}
+
+/// The subjects' IDs among the file statistics of a Delta table's log.
+fn log_findings(
+    req: &ScanRequest<'_>,
+    lt: &TableFiles,
+    physical: &[String],
+    probes: &ProbeCache<'_>,
+) -> LogFindings {
+    let mut per_file: BTreeMap<String, (Option<i64>, BTreeMap<u32, u64>)> = BTreeMap::new();
+    let mut visit = |o: &ObjectMeta, value: &str| {
+        let mut found = BTreeSet::new();
+        probes.path_ids().matching(value, &mut found);
+        if found.is_empty() {
+            return;
+        }
+        let e = per_file
+            .entry(o.path.clone())
+            .or_insert_with(|| (o.modified, BTreeMap::new()));
+        for s in found {
+            *e.1.entry(s).or_default() += 1;
+        }
+    };
+    let read = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        crate::domain::delta::visit_stats(req.store, &lt.table.path, physical, &mut visit)
+    }));
+    let mut out = LogFindings::default();
+    match read {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => out.errors.push(ScanErrorEntry {
+            file: e.file,
+            error: format!("{}: the log's statistics were not checked", e.problem),
+        }),
+        Err(_) => out.errors.push(ScanErrorEntry {
+            file: format!("{}/_delta_log", lt.table.path),
+            error: "a log file made the reader fail: the log's statistics were not checked".into(),
+        }),
+    }
+    out.copies = per_file
+        .into_iter()
+        .map(|(path, (modified, subjects))| {
+            let mut labelled: Vec<(String, u64)> = subjects
+                .into_iter()
+                .map(|(s, n)| (req.labeler.label(&req.subjects[s as usize]), n))
+                .collect();
+            labelled.sort();
+            LogCopy {
+                file: path,
+                modified,
+                subjects: labelled,
+            }
+        })
+        .collect();
+    out
 }
 
 /// Everything a report is made of: a listing and one result per listed file.
@@ -326,6 +408,8 @@ pub struct Assembly<'a> {
     pub listed: &'a [TableFiles],
     /// Per table of `listed`, per file: the same shape.
     pub results: Vec<Vec<Result<FileResult, String>>>,
+    /// Per table of `listed` (or none): copies in its Delta log.
+    pub logs: Vec<LogFindings>,
     pub bytes_read: u64,
     pub read_requests: u64,
     /// The subject index's fingerprint, when one was used.
@@ -340,10 +424,12 @@ pub fn assemble(a: Assembly<'_>) -> ScanReport {
     let mut copies: Vec<PhysicalCopy> = Vec::new();
     let mut totals = RowGroupStats::default();
     let mut files_without_index = 0u64;
+    let mut logs = a.logs.into_iter();
     for (lt, results) in a.listed.iter().zip(a.results) {
         let t = assemble_table(
             lt,
             results,
+            logs.next().unwrap_or_default(),
             a.labeler,
             a.holds.contains(&lt.table.name),
             &a.lake,
@@ -437,6 +523,7 @@ struct AssembledTable {
 fn assemble_table(
     lt: &TableFiles,
     results: Vec<Result<FileResult, String>>,
+    log: LogFindings,
     labeler: &SubjectLabeler,
     held: bool,
     lake: &str,
@@ -547,6 +634,33 @@ fn assemble_table(
             }
         }
         out.objects.push(object);
+    }
+    if let Some(d) = &lt.delta {
+        out.errors
+            .extend(log.errors.into_iter().map(|e| ScanErrorEntry {
+                file: shown(&e.file),
+                error: e.error,
+            }));
+        for c in log.copies {
+            let place = d.log_copy_place(c.modified, &table_ref);
+            let file = shown(&c.file);
+            out.copies
+                .extend(c.subjects.into_iter().map(|(subject, values)| {
+                    PhysicalCopy {
+                        table: t.name.clone(),
+                        file: file.clone(),
+                        subject,
+                        rows: values,
+                        layer: place.layer,
+                        kind: place.kind.to_string(),
+                        removable_after: place
+                            .removable_after_ms
+                            .map(|ms| crate::domain::report::rfc3339(ms.div_euclid(1000))),
+                        way_out: place.way_out.clone(),
+                        held,
+                    }
+                }));
+        }
     }
     tr.partitions_with_residuals = partitions.into_iter().collect();
     tr.partition_id_columns = partition_columns.into_iter().collect();
@@ -1971,7 +2085,14 @@ mod tests {
                 Ok(found(4, 0, "")),
             ]
         };
-        let t = assemble_table(&lt, results(), &SubjectLabeler::plain(), false, "/lake");
+        let t = assemble_table(
+            &lt,
+            results(),
+            LogFindings::default(),
+            &SubjectLabeler::plain(),
+            false,
+            "/lake",
+        );
         assert_eq!((t.report.files, t.report.rows_scanned), (2, 9));
         assert_eq!((t.report.residual_rows, t.report.held_rows), (2, 0));
         assert_eq!(t.report.errors, 1);
@@ -1984,7 +2105,14 @@ mod tests {
         );
         assert_eq!(t.residuals.len(), 1);
         assert!(!t.residuals[0].held);
-        let held = assemble_table(&lt, results(), &SubjectLabeler::plain(), true, "/lake");
+        let held = assemble_table(
+            &lt,
+            results(),
+            LogFindings::default(),
+            &SubjectLabeler::plain(),
+            true,
+            "/lake",
+        );
         assert_eq!((held.report.residual_rows, held.report.held_rows), (0, 2));
         assert!(held.report.partitions_with_residuals.is_empty());
         assert!(held.residuals[0].held);
