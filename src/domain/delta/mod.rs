@@ -356,22 +356,15 @@ fn json_actions(bytes: &[u8], file: &str) -> Result<Vec<Action>, DeltaError> {
 /// The actions of a Parquet checkpoint (or sidecar), through arrow's JSON writer so that
 /// one parser reads both forms.
 fn parquet_actions(bytes: Vec<u8>, file: &str) -> Result<Vec<Action>, DeltaError> {
-    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-    let at = |e: String| DeltaError::new(file, format!("checkpoint does not read: {e}"));
-    let reader = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(bytes))
-        .map_err(|e| at(e.to_string()))?
-        .with_batch_size(4096)
-        .build()
-        .map_err(|e| at(e.to_string()))?;
-    let mut out = Vec::new();
-    for batch in reader {
-        let batch = batch.map_err(|e| at(e.to_string()))?;
-        let mut w = arrow::json::LineDelimitedWriter::new(Vec::new());
-        w.write(&batch).map_err(|e| at(e.to_string()))?;
-        w.finish().map_err(|e| at(e.to_string()))?;
-        out.extend(json_actions(&w.into_inner(), file)?);
-    }
-    Ok(out)
+    parquet_rows(bytes, file)?
+        .into_iter()
+        .enumerate()
+        .map(|(i, row)| {
+            serde_json::from_value(row).map_err(|e| {
+                DeltaError::new(file, format!("row {}: not a Delta action: {e}", i + 1))
+            })
+        })
+        .collect()
 }
 
 /// Reads the table's log and replays it to its newest version.

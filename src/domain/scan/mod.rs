@@ -615,21 +615,7 @@ fn assemble_table(
                         Layer::Unreferenced => tr.unreferenced_rows += rows,
                     }
                     out.copies
-                        .extend(subjects.into_iter().map(|(subject, rows)| {
-                            PhysicalCopy {
-                                table: t.name.clone(),
-                                file: file.clone(),
-                                subject,
-                                rows,
-                                layer: place.layer,
-                                kind: place.kind.to_string(),
-                                removable_after: place
-                                    .removable_after_ms
-                                    .map(|ms| crate::domain::report::rfc3339(ms.div_euclid(1000))),
-                                way_out: place.way_out.clone(),
-                                held,
-                            }
-                        }));
+                        .extend(copies_at(&t.name, &file, &place, subjects, held));
                 }
             }
         }
@@ -645,27 +631,39 @@ fn assemble_table(
             let place = d.log_copy_place(c.modified, &table_ref);
             let file = shown(&c.file);
             out.copies
-                .extend(c.subjects.into_iter().map(|(subject, values)| {
-                    PhysicalCopy {
-                        table: t.name.clone(),
-                        file: file.clone(),
-                        subject,
-                        rows: values,
-                        layer: place.layer,
-                        kind: place.kind.to_string(),
-                        removable_after: place
-                            .removable_after_ms
-                            .map(|ms| crate::domain::report::rfc3339(ms.div_euclid(1000))),
-                        way_out: place.way_out.clone(),
-                        held,
-                    }
-                }));
+                .extend(copies_at(&t.name, &file, &place, c.subjects, held));
         }
     }
     tr.partitions_with_residuals = partitions.into_iter().collect();
     tr.partition_id_columns = partition_columns.into_iter().collect();
     tr.errors = out.errors.len() as u64;
     out
+}
+
+/// One copy per subject in one place of one file.
+fn copies_at(
+    table: &str,
+    file: &str,
+    place: &crate::domain::delta::CopyPlace,
+    subjects: Vec<(String, u64)>,
+    held: bool,
+) -> impl Iterator<Item = PhysicalCopy> {
+    let (table, file, place) = (table.to_string(), file.to_string(), place.clone());
+    subjects
+        .into_iter()
+        .map(move |(subject, rows)| PhysicalCopy {
+            table: table.clone(),
+            file: file.clone(),
+            subject,
+            rows,
+            layer: place.layer,
+            kind: place.kind.to_string(),
+            removable_after: place
+                .removable_after_ms
+                .map(|ms| crate::domain::report::rfc3339(ms.div_euclid(1000))),
+            way_out: place.way_out.clone(),
+            held,
+        })
 }
 
 /// Matching rows every reader of the table sees: how many, and per subject.
