@@ -579,3 +579,118 @@ fn column_mapping_and_change_data_are_read_as_the_table_says() {
         .unwrap_or_default();
     assert!(kinds.contains("change_data"), "{j}");
 }
+
+/// The demo's nightly with a Delta table added and only the demo's clean delete requests:
+/// a subject deleted from the Delta table leaves a removed file until VACUUM. Without a
+/// deadline that is `pending` and the check passes; with `[nightly]
+/// physical_erasure_days` it is `overdue` once the file's removal date is past the
+/// deadline, and the deletion check is a violation; the certificate says so.
+#[test]
+fn nightly_fails_on_a_physical_copy_that_misses_the_erasure_deadline() {
+    let t = tempfile::tempdir().unwrap();
+    let r = run(vouch()
+        .current_dir(t.path())
+        .args(["demo", "--dir", "demo", "-q"]));
+    assert_eq!(r.code, 0, "{r:?}");
+    let d = t.path().join("demo");
+    // Only requests whose subjects the demo lake holds no row of: D-1000 and D-1009.
+    let dsar = std::fs::read_to_string(d.join("tables/dsar_request.csv")).unwrap();
+    let kept: String = dsar
+        .lines()
+        .filter(|l| {
+            l.starts_with("request_id") || l.starts_with("D-1000,") || l.starts_with("D-1009,")
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(d.join("tables/dsar_request.csv"), kept).unwrap();
+    // 1000 and 9999 bound the file's statistics: 5009 is in no log statistic.
+    let table = d.join("lake/accounts").display().to_string();
+    delta_rs(json!({"op": "write", "table": table,
+        "rows": [["1000", 1], ["5009", 2], ["9999", 1]]}));
+    delta_rs(json!({"op": "delete", "table": table, "predicate": "user_id = '5009'"}));
+    let nightly = |days: Option<u32>, out: &str| {
+        let cfg = std::fs::read_to_string(d.join("vouch.toml")).unwrap();
+        let cfg = match days {
+            Some(n) => cfg.replace(
+                "[nightly]\n",
+                &format!("[nightly]\nphysical_erasure_days = {n}\n"),
+            ),
+            None => cfg,
+        };
+        std::fs::write(d.join("deadline.toml"), cfg).unwrap();
+        let r = run(vouch().current_dir(&d).args([
+            "nightly",
+            "--config",
+            "deadline.toml",
+            "--out",
+            out,
+            "--as-of",
+            "2026-11-27T06:00:00Z",
+        ]));
+        let report: Value =
+            serde_json::from_slice(&std::fs::read(d.join(out).join("report.json")).unwrap())
+                .unwrap_or_else(|_| panic!("{r:?}"));
+        let check = report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["check"] == "deletion_verification")
+            .unwrap()
+            .clone();
+        (r, check)
+    };
+    let (_, check) = nightly(None, "plain");
+    assert_eq!(check["status"], "ok", "{check}");
+    let requests = check["details"]["requests"].as_array().unwrap();
+    let d1009 = requests
+        .iter()
+        .find(|r| r["request_id"] == "D-1009")
+        .unwrap();
+    assert_eq!(
+        (d1009["verdict"].clone(), d1009["physical_verdict"].clone()),
+        (json!("clean"), json!("pending"))
+    );
+    assert_eq!(d1009["physical_copies"], 1);
+    let d1000 = requests
+        .iter()
+        .find(|r| r["request_id"] == "D-1000")
+        .unwrap();
+    assert_eq!(d1000["physical_verdict"], "erased");
+    // 30 days after 2026-11-24: the removed file may go on the 7th day after its delete.
+    let (_, check) = nightly(Some(30), "month");
+    assert_eq!(check["status"], "ok", "{check}");
+    // One day after completion is long past: overdue.
+    let (r, check) = nightly(Some(1), "day");
+    assert_eq!(check["status"], "violation", "{check}");
+    assert_eq!(r.code, 1, "{r:?}");
+    let d1009 = check["details"]["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["request_id"] == "D-1009")
+        .unwrap()
+        .clone();
+    assert_eq!(d1009["physical_verdict"], "overdue");
+    assert_eq!(d1009["physical_deadline"], "2026-11-25T10:00:00Z");
+    let cert: Value = serde_json::from_slice(
+        &std::fs::read(d.join("day").join(d1009["certificate"].as_str().unwrap())).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(cert["physical_verdict"], "overdue");
+    assert_eq!(cert["physical_copies"][0]["kind"], "removed_file");
+    assert_eq!(cert["physical_copies"][0]["overdue"], true);
+    // The certificate still verifies, and says what it found.
+    let v = run(vouch().current_dir(&d).args([
+        "certificate",
+        "verify",
+        &format!("day/{}", d1009["certificate"].as_str().unwrap()),
+        "--public-key",
+        "keys/vouch-demo.pub",
+    ]));
+    assert_eq!(v.code, 0, "{v:?}");
+    assert!(
+        v.stdout
+            .contains("physically overdue: 1 cop(ies) in storage, deadline 2026-11-25T10:00:00Z"),
+        "{v:?}"
+    );
+}

@@ -1310,3 +1310,94 @@ fn messy_layouts_in_s3_scan_like_the_local_copy() {
             .any(|f| f.contains("_temporary") || f.ends_with(".csv"))
     );
 }
+
+/// Delta tables in S3 read as the local copy does: the log listed and replayed through
+/// the same seam, deletion vectors fetched by ranged reads, removed files and stray copies
+/// in their layers.
+#[test]
+fn delta_tables_in_s3_scan_like_the_local_copy() {
+    let Some(corpus) = corpus("delta-kernel-rs") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    copy_dir(&corpus.join("table-with-dv-small"), &lake.join("dv"));
+    let users = lake.join("users");
+    let table = users.display().to_string();
+    oracle(
+        "delta_rs.py",
+        &serde_json::json!({"op": "write", "table": table,
+            "rows": [["a0", 1], ["u3", 4], ["z9", 1]]}),
+    );
+    oracle(
+        "delta_rs.py",
+        &serde_json::json!({"op": "delete", "table": table, "predicate": "user_id = 'u3'"}),
+    );
+    std::fs::write(
+        dir.path().join("vouch.toml"),
+        "[lake]\nid_columns = [\"user_id\"]\n\n[[lake.tables]]\nname = \"dv\"\nid_columns = [\"value\"]\n",
+    )
+    .unwrap();
+    let moto = Moto::start();
+    moto.setup(
+        "analytics",
+        serde_json::json!({"upload": [[lake, "silver_private"]]}),
+    );
+    let args = |at: &str| {
+        vec![
+            "scan".to_string(),
+            "--config".into(),
+            "vouch.toml".into(),
+            "--lake".into(),
+            at.into(),
+            "--format".into(),
+            "json".into(),
+            "-q".into(),
+            "--id".into(),
+            "0".into(),
+            "--id".into(),
+            "5".into(),
+            "--id".into(),
+            "u3".into(),
+        ]
+    };
+    let local = run(vouch().current_dir(dir.path()).args(args("lake")));
+    let remote = run(moto
+        .vouch()
+        .current_dir(dir.path())
+        .args(args("s3://analytics/silver_private")));
+    assert_eq!(local.code, 1, "{local:?}");
+    assert_eq!(remote.code, 1, "{remote:?}");
+    // Removal dates from file times (log files) and the way out (naming the location)
+    // differ; the copies themselves, and everything else, do not.
+    let strip = |j: serde_json::Value| {
+        let mut j = comparable(j);
+        for c in j["physical_copies"].as_array_mut().unwrap() {
+            if c["kind"] == "log_stats" {
+                c["removable_after"] = serde_json::Value::Null;
+            }
+            c["way_out"] = serde_json::Value::Null;
+        }
+        j
+    };
+    let (l, r) = (local.json(), remote.json());
+    assert_eq!(strip(r.clone()), strip(l.clone()));
+    assert_eq!(r["residual_rows"], 1, "row 5 is live: {r}");
+    let kinds: Vec<&str> = r["physical_copies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["kind"].as_str().unwrap())
+        .collect();
+    assert!(
+        kinds.contains(&"masked_rows") && kinds.contains(&"removed_file"),
+        "{r}"
+    );
+    assert!(
+        r["physical_copies"][0]["way_out"]
+            .as_str()
+            .unwrap()
+            .contains("delta.`s3://analytics/silver_private/dv`"),
+        "{r}"
+    );
+}

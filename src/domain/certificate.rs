@@ -45,6 +45,31 @@ pub struct Certificate {
     /// bug or an edit could make it lie). Absent when none was (`[nightly] strict`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub relied_on_metadata: Option<MetadataReliance>,
+    /// Whether the subject's rows are gone from storage too, not only from every reader:
+    /// `erased`, `pending`, `overdue` (a copy misses `physical_deadline`) or `unknown`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub physical_verdict: Option<String>,
+    /// The time by which every copy must be gone (`[nightly] physical_erasure_days` after
+    /// `completed_at`), RFC 3339.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub physical_deadline: Option<String>,
+    /// The subject's copies no reader sees that storage still holds (outside legal holds).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub physical_copies: Vec<CertifiedCopy>,
+}
+
+/// One physical copy of the subject's rows (see `ScanReport::physical_copies`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CertifiedCopy {
+    pub table: String,
+    pub file: String,
+    pub layer: crate::domain::copies::Layer,
+    pub kind: String,
+    pub rows: u64,
+    pub removable_after: Option<String>,
+    pub way_out: String,
+    /// It misses the deadline.
+    pub overdue: bool,
 }
 
 /// What a verdict took from unauthenticated Parquet metadata (see
@@ -93,12 +118,16 @@ pub struct CertifiedResidual {
 
 /// The certificate of one subject (`label`: its keyed hash as the scan labelled it) from
 /// a scan of all the verified subjects together.
+/// `deadline`: Unix seconds by which copies must be gone (None: no deadline); `as_of`:
+/// the time checked for, Unix seconds.
 pub fn for_subject(
     report: &ScanReport,
     request_id: &str,
     label: &str,
     completed_at: Option<String>,
     verified_at: &str,
+    deadline: Option<i64>,
+    as_of: i64,
 ) -> Certificate {
     let mine: Vec<_> = report
         .residuals
@@ -124,6 +153,18 @@ pub fn for_subject(
         .collect::<Vec<_>>();
     let residual_rows = tables.iter().map(|t| t.residual_rows).sum();
     let held_rows = tables.iter().map(|t| t.held_rows).sum();
+    let copies: Vec<&crate::domain::copies::PhysicalCopy> = report
+        .physical_copies
+        .iter()
+        .filter(|c| c.subject == label && !c.held)
+        .collect();
+    let erasure = crate::domain::copies::judge(
+        &copies,
+        residual_rows,
+        report.verdict == Verdict::Incomplete,
+        deadline,
+        as_of,
+    );
     let verdict = if report.verdict == Verdict::Incomplete {
         "incomplete"
     } else if residual_rows > 0 {
@@ -159,6 +200,27 @@ pub fn for_subject(
         errors: report.errors.len() as u64,
         index: report.index.as_ref().map(|i| i.fingerprint.clone()),
         relied_on_metadata: MetadataReliance::of(report),
+        physical_verdict: report.physical_verdict.map(|_| {
+            serde_json::to_value(erasure.verdict)
+                .ok()
+                .and_then(|v| v.as_str().map(String::from))
+                .unwrap_or_default()
+        }),
+        physical_deadline: deadline.map(crate::domain::report::rfc3339),
+        physical_copies: copies
+            .iter()
+            .enumerate()
+            .map(|(i, c)| CertifiedCopy {
+                table: c.table.clone(),
+                file: c.file.clone(),
+                layer: c.layer,
+                kind: c.kind.clone(),
+                rows: c.rows,
+                removable_after: c.removable_after.clone(),
+                way_out: c.way_out.clone(),
+                overdue: erasure.overdue.contains(&i),
+            })
+            .collect(),
     }
 }
 

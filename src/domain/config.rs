@@ -120,6 +120,10 @@ pub struct NightlyConfig {
     /// checksum covers): every identifier column chunk is read, dictionaries consumed
     /// exactly. Slower; certificates then rely on no such metadata.
     pub strict: bool,
+    /// Days after a delete request's completion by which every physical copy (rows a
+    /// deletion vector masks, removed files, change data, log statistics) must be gone; a
+    /// copy that misses it makes the deletion check a violation. None: no deadline.
+    pub physical_erasure_days: Option<u32>,
 }
 
 impl Default for NightlyConfig {
@@ -132,6 +136,7 @@ impl Default for NightlyConfig {
             holidays: None,
             index: None,
             strict: false,
+            physical_erasure_days: None,
         }
     }
 }

@@ -12,6 +12,10 @@ pub enum PhysicalVerdict {
     Erased,
     /// Live rows or physical copies remain.
     Pending,
+    /// A copy outlives the erasure deadline (`[nightly] physical_erasure_days` after the
+    /// request's completion): it is still there past it, its removal date is after it,
+    /// or it has none (something must be run first).
+    Overdue,
     /// The scan is incomplete: no physical verdict either.
     Unknown,
 }
@@ -48,4 +52,112 @@ pub struct PhysicalCopy {
     pub way_out: String,
     /// In a table under legal hold: kept on purpose.
     pub held: bool,
+}
+
+/// One subject's physical state: its verdict and, with a deadline, the copies that miss it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubjectErasure {
+    pub verdict: PhysicalVerdict,
+    /// Indices (into the copies given) of the copies that miss the deadline.
+    pub overdue: Vec<usize>,
+}
+
+/// Judges one subject's copies outside legal holds (`copies`), with `live` rows every
+/// reader still sees and `incomplete` when the scan could not decide. `deadline`: Unix
+/// seconds by which every copy must be gone (None: no deadline set); `as_of`: now.
+/// Removal dates are RFC 3339 (as the report gives them).
+pub fn judge(
+    copies: &[&PhysicalCopy],
+    live: u64,
+    incomplete: bool,
+    deadline: Option<i64>,
+    as_of: i64,
+) -> SubjectErasure {
+    if incomplete {
+        return SubjectErasure {
+            verdict: PhysicalVerdict::Unknown,
+            overdue: Vec::new(),
+        };
+    }
+    let overdue: Vec<usize> = match deadline {
+        None => Vec::new(),
+        Some(d) => copies
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| {
+                let removable = c
+                    .removable_after
+                    .as_deref()
+                    .and_then(crate::domain::time::Timestamp::parse)
+                    .map(|t| t.secs());
+                as_of > d || removable.is_none_or(|r| r > d)
+            })
+            .map(|(i, _)| i)
+            .collect(),
+    };
+    let verdict = if !overdue.is_empty() {
+        PhysicalVerdict::Overdue
+    } else if live > 0 || !copies.is_empty() {
+        PhysicalVerdict::Pending
+    } else {
+        PhysicalVerdict::Erased
+    };
+    SubjectErasure { verdict, overdue }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn copy(removable: Option<&str>) -> PhysicalCopy {
+        PhysicalCopy {
+            table: "t".into(),
+            file: "t/a.parquet".into(),
+            subject: "s".into(),
+            rows: 1,
+            layer: Layer::DeletedRetained,
+            kind: "removed_file".into(),
+            removable_after: removable.map(String::from),
+            way_out: "VACUUM".into(),
+            held: false,
+        }
+    }
+
+    #[test]
+    fn a_copy_is_overdue_past_the_deadline_or_when_it_will_outlive_it() {
+        // Deadline 2026-12-31; now 2026-12-02.
+        let deadline = Some(1_798_675_200);
+        let now = 1_796_169_600;
+        let soon = copy(Some("2026-12-09T00:00:00Z"));
+        let late = copy(Some("2027-01-15T00:00:00Z"));
+        let stuck = copy(None);
+        assert_eq!(
+            judge(&[&soon], 0, false, deadline, now).verdict,
+            PhysicalVerdict::Pending
+        );
+        assert_eq!(
+            judge(&[&soon], 0, false, None, now).verdict,
+            PhysicalVerdict::Pending
+        );
+        let j = judge(&[&soon, &late, &stuck], 0, false, deadline, now);
+        assert_eq!(
+            (j.verdict, j.overdue),
+            (PhysicalVerdict::Overdue, vec![1, 2])
+        );
+        // Past the deadline, any copy still there is overdue.
+        let j = judge(&[&soon], 0, false, deadline, 1_798_675_201);
+        assert_eq!(j.verdict, PhysicalVerdict::Overdue);
+        assert_eq!(
+            judge(&[], 0, false, deadline, now).verdict,
+            PhysicalVerdict::Erased
+        );
+        assert_eq!(
+            judge(&[], 2, false, deadline, now).verdict,
+            PhysicalVerdict::Pending
+        );
+        assert_eq!(
+            judge(&[&late], 0, true, deadline, now).verdict,
+            PhysicalVerdict::Unknown
+        );
+    }
 }

@@ -47,7 +47,7 @@ impl Timestamp {
 
     /// `YYYY-MM-DDTHH:MM:SSZ`.
     pub fn rfc3339(self) -> String {
-        crate::domain::report::rfc3339(self.secs())
+        crate::io::encode::rfc3339(self.secs())
     }
 }
 

@@ -38,13 +38,24 @@ impl Outcome {
     pub fn to_text(&self) -> String {
         match &self.outcome {
             VerifyOutcome::Verified(c) => format!(
-                "VERIFIED: request {} ({}), {} as of {}: {} residual row(s), {} held; signed by {}\n",
+                "VERIFIED: request {} ({}), {} as of {}: {} residual row(s), {} held{}; signed by {}\n",
                 c.request_id,
                 c.subject,
                 c.verdict,
                 c.verified_at,
                 c.residual_rows,
                 c.held_rows,
+                match &c.physical_verdict {
+                    Some(p) => format!(
+                        "; physically {p}: {} cop(ies) in storage{}",
+                        c.physical_copies.len(),
+                        c.physical_deadline
+                            .as_ref()
+                            .map(|d| format!(", deadline {d}"))
+                            .unwrap_or_default()
+                    ),
+                    None => String::new(),
+                },
                 self.key_fingerprint
             ),
             VerifyOutcome::Invalid(why) => format!("NOT VERIFIED: {why}\n"),

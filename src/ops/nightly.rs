@@ -478,18 +478,27 @@ fn verify_deletions(
         }
         None => scan_now(req, &location, &subjects, holds, prior_errors, labeler)?,
     };
-    let (per_request, verified, residual_requests) =
-        certify(req, &due, &report, labeler, key, certs, as_of)?;
+    let certified = certify(req, &due, &report, labeler, key, certs, as_of)?;
+    let Certified {
+        per_request,
+        verified,
+        residual_requests,
+        overdue_requests,
+    } = certified;
     let status = match report.verdict {
         crate::domain::report::Verdict::Incomplete => Status::Error,
-        _ if residual_requests > 0 => Status::Violation,
+        _ if residual_requests > 0 || overdue_requests > 0 => Status::Violation,
         _ => Status::Ok,
     };
-    let mut c = Check::new(
-        DELETION,
-        status,
-        deletion_summary(&report, status, due.len(), residual_requests),
-    );
+    let mut summary = deletion_summary(&report, status, due.len(), residual_requests);
+    if status != Status::Error && !report.physical_copies.is_empty() {
+        summary.push_str(&format!(
+            "; {} physical cop(ies) no reader sees remain in storage, {overdue_requests} \
+             request(s) past the physical erasure deadline",
+            report.physical_copies.iter().filter(|c| !c.held).count()
+        ));
+    }
+    let mut c = Check::new(DELETION, status, summary);
     let by_table: BTreeMap<&str, u64> = report
         .tables
         .iter()
@@ -505,6 +514,9 @@ fn verify_deletions(
         "residual_rows": report.residual_rows,
         "held_rows": report.held_rows,
         "residual_rows_by_table": by_table,
+        "physical_verdict": report.physical_verdict,
+        "physical_copies": report.physical_copies,
+        "physical_erasure_days": cfg.nightly.physical_erasure_days,
         "requests": per_request,
         "errors": report.errors,
         "index": report.index,
@@ -597,8 +609,19 @@ fn scan_now(
     Ok((report, index_error))
 }
 
-/// A signed certificate per due request: what each says, the requests verified (for
-/// the audit-log check) and how many still have residual rows.
+/// What the certificates of the window's requests say.
+struct Certified {
+    /// Per request: its verdicts and certificate (the check's details).
+    per_request: Vec<serde_json::Value>,
+    /// The requests verified (for the audit-log check).
+    verified: Vec<Verified>,
+    /// Requests with live rows left.
+    residual_requests: usize,
+    /// Requests with a physical copy that misses `[nightly] physical_erasure_days`.
+    overdue_requests: usize,
+}
+
+/// A signed certificate per due request.
 fn certify(
     req: &Request<'_>,
     due: &[&DsarRow],
@@ -607,18 +630,27 @@ fn certify(
     key: &SigningKey,
     certs: &Path,
     as_of: &str,
-) -> Result<(Vec<serde_json::Value>, Vec<Verified>, usize), NightlyError> {
-    let mut per_request = Vec::new();
-    let mut verified = Vec::new();
-    let mut residual_requests = 0;
+) -> Result<Certified, NightlyError> {
+    let mut out = Certified {
+        per_request: Vec::new(),
+        verified: Vec::new(),
+        residual_requests: 0,
+        overdue_requests: 0,
+    };
+    let days = req.cfg.nightly.physical_erasure_days;
     for r in due {
         let label = labeler.label(r.subject_id.as_deref().unwrap_or(""));
+        let deadline = days
+            .zip(r.completed_at)
+            .map(|(d, at)| at + i64::from(d) * 86_400);
         let cert = crate::domain::certificate::for_subject(
             report,
             &r.request_id,
             &label,
             r.completed_at.map(crate::domain::report::rfc3339),
             as_of,
+            deadline,
+            req.as_of,
         );
         let written = crate::domain::certificate::write_signed(&cert, certs, key)
             .map_err(|e| NightlyError::refused("certificate", e.to_string()))?;
@@ -628,21 +660,30 @@ fn certify(
             .unwrap_or(written)
             .display()
             .to_string();
-        residual_requests += usize::from(cert.verdict == "residual");
-        per_request.push(json!({
+        out.residual_requests += usize::from(cert.verdict == "residual");
+        out.overdue_requests += usize::from(cert.physical_verdict.as_deref() == Some("overdue"));
+        let mut line = json!({
             "request_id": r.request_id,
             "subject": label,
             "verdict": cert.verdict,
             "residual_rows": cert.residual_rows,
             "held_rows": cert.held_rows,
             "certificate": cert_path,
-        }));
-        verified.push(Verified {
+        });
+        if let Some(p) = &cert.physical_verdict {
+            line["physical_verdict"] = json!(p);
+            line["physical_copies"] = json!(cert.physical_copies.len());
+            if let Some(d) = &cert.physical_deadline {
+                line["physical_deadline"] = json!(d);
+            }
+        }
+        out.per_request.push(line);
+        out.verified.push(Verified {
             request_id: r.request_id.clone(),
             tables: report.tables.iter().map(|t| t.table.clone()).collect(),
         });
     }
-    Ok((per_request, verified, residual_requests))
+    Ok(out)
 }
 
 /// The check's one line.
