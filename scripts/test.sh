@@ -25,11 +25,11 @@ fi
 
 PYTHON=${VOUCH_PYTHON:-python3}
 export VOUCH_PYTHON=$PYTHON
-if ! "$PYTHON" -c 'import duckdb, pyarrow, polars, bagit, boto3, flask_cors, pyspark, yaml, deltalake' 2>/dev/null \
+if ! "$PYTHON" -c 'import duckdb, pyarrow, polars, bagit, boto3, flask_cors, pyspark, yaml, deltalake, pyiceberg' 2>/dev/null \
     || ! command -v bagit.py >/dev/null || ! command -v moto_server >/dev/null; then
-    echo "test.sh: installing duckdb, pyarrow, polars, bagit, moto[server], pyspark, pyyaml, deltalake from PyPI" >&2
+    echo "test.sh: installing duckdb, pyarrow, polars, bagit, moto[server], pyspark, pyyaml, deltalake, pyiceberg from PyPI" >&2
     "$PYTHON" -m pip install --quiet --disable-pip-version-check duckdb pyarrow polars bagit \
-        'moto[server]' pyspark pyyaml deltalake
+        'moto[server]' pyspark pyyaml deltalake 'pyiceberg[sql-sqlite,pyarrow]'
 fi
 
 # The public test corpus is read in place (tests/common::corpus). Without it the corpus

@@ -15,6 +15,7 @@ mod false_clean;
 mod fixtures;
 mod fuzz_corpus;
 mod hostile;
+mod iceberg;
 mod index;
 mod layers;
 mod metrics;

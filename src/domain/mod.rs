@@ -11,6 +11,7 @@ pub mod evidence;
 pub mod export;
 pub mod hashpipe;
 pub mod html;
+pub mod iceberg;
 pub mod index;
 pub mod keys;
 pub mod lake;

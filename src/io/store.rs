@@ -134,6 +134,25 @@ pub trait RangeRead: Send + Sync {
     fn read_into(&self, offset: u64, len: u64, buf: &mut Vec<u8>) -> Result<(), StoreError>;
 }
 
+/// A listed object read whole (a table format's metadata file), refused over `limit`
+/// bytes (`what` names the kind of file in the error) before anything is allocated.
+pub fn read_whole(
+    store: &dyn Store,
+    o: &ObjectMeta,
+    limit: u64,
+    what: &str,
+) -> Result<Vec<u8>, StoreError> {
+    if o.size > limit {
+        return Err(StoreError::new(
+            &o.path,
+            format!("{} bytes is over the {limit} byte limit for {what}", o.size),
+        ));
+    }
+    let mut buf = Vec::new();
+    store.open(o)?.read_into(0, o.size, &mut buf)?;
+    Ok(buf)
+}
+
 /// True for names the engines skip as side files: `_SUCCESS`, `_temporary/`, `.crc`,
 /// `.hive-staging`, ... A name starting with `_` that holds `=` is a Hive partition
 /// (`_k=v`; Spark reads it) and is not hidden.

@@ -261,22 +261,8 @@ fn log_dir(table: &str) -> String {
 
 /// Reads a whole listed object.
 fn read_all(store: &dyn Store, o: &ObjectMeta, limit: u64) -> Result<Vec<u8>, DeltaError> {
-    if o.size > limit {
-        return Err(DeltaError::new(
-            &o.path,
-            format!(
-                "{} bytes is over the {limit} byte limit for log files",
-                o.size
-            ),
-        ));
-    }
-    let r = store
-        .open(o)
-        .map_err(|e| DeltaError::new(&o.path, e.message))?;
-    let mut buf = Vec::new();
-    r.read_into(0, o.size, &mut buf)
-        .map_err(|e| DeltaError::new(&o.path, e.message))?;
-    Ok(buf)
+    crate::io::store::read_whole(store, o, limit, "log files")
+        .map_err(|e| DeltaError::new(e.path, e.message))
 }
 
 /// Log files (commits, checkpoints) are read whole; this caps each.

@@ -1,0 +1,620 @@
+//! Apache Iceberg tables: what the table's metadata says each file under it is.
+//!
+//! A table directory holding `metadata/*.metadata.json` is an Iceberg table. Its current
+//! metadata file is the one `metadata/version-hint.text` names, else the highest version
+//! (`vN.metadata.json`, `NNNNN-<uuid>.metadata.json`). Every snapshot the metadata keeps
+//! is read — its manifest list (Avro), its manifests (Avro) and their entries — as the
+//! Iceberg spec (`format/spec.md`) defines them, so that each file gets its [`Role`]:
+//! a data file of the current snapshot (live), a position-delete, equality-delete or
+//! deletion-vector file of the current snapshot, a data file only older retained snapshots
+//! read (time travel, until `expire_snapshots`), or a file no snapshot references
+//! (`remove_orphan_files`). File paths in the metadata are absolute; they are made
+//! relative by the table's own `location`, so a table copied or mounted elsewhere reads
+//! the same. A path outside that location is an error, as is a manifest that does not
+//! read, a snapshot whose manifest list is missing, or a format version above 3.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use crate::io::store::{ObjectMeta, Store};
+
+/// Why an Iceberg table's metadata cannot be used, naming the file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}: {problem}")]
+pub struct IcebergError {
+    pub file: String,
+    pub problem: String,
+}
+
+impl IcebergError {
+    pub fn new(file: impl Into<String>, problem: impl Into<String>) -> IcebergError {
+        IcebergError {
+            file: file.into(),
+            problem: problem.into(),
+        }
+    }
+}
+
+/// Metadata and manifest files are read whole; this caps each.
+pub const MAX_METADATA_FILE_BYTES: u64 = 512 << 20;
+
+/// Default of `history.expire.max-snapshot-age-ms`: 5 days.
+pub const DEFAULT_MAX_SNAPSHOT_AGE_MS: i64 = 5 * 86_400_000;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+struct MetadataJson {
+    format_version: u32,
+    location: String,
+    #[serde(default)]
+    current_snapshot_id: Option<i64>,
+    #[serde(default)]
+    snapshots: Vec<SnapshotJson>,
+    #[serde(default)]
+    refs: BTreeMap<String, RefJson>,
+    #[serde(default)]
+    properties: BTreeMap<String, String>,
+    #[serde(default)]
+    schemas: Vec<serde_json::Value>,
+    #[serde(default)]
+    current_schema_id: Option<i64>,
+    /// v1 tables may carry one schema only.
+    #[serde(default)]
+    schema: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+struct SnapshotJson {
+    snapshot_id: i64,
+    #[serde(default)]
+    sequence_number: i64,
+    timestamp_ms: i64,
+    #[serde(default)]
+    manifest_list: Option<String>,
+    /// v1: manifests listed in the snapshot itself.
+    #[serde(default)]
+    manifests: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+struct RefJson {
+    snapshot_id: i64,
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    max_ref_age_ms: Option<i64>,
+}
+
+/// A manifest list entry (fields vouch reads).
+#[derive(Debug, Clone, Deserialize)]
+struct ManifestFile {
+    manifest_path: String,
+    #[serde(default)]
+    content: Option<i32>,
+    #[serde(default)]
+    sequence_number: Option<i64>,
+}
+
+/// A manifest entry.
+#[derive(Debug, Clone, Deserialize)]
+struct Entry {
+    status: i32,
+    #[serde(default)]
+    sequence_number: Option<i64>,
+    data_file: DataFile,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct DataFile {
+    #[serde(default)]
+    content: Option<i32>,
+    file_path: String,
+    file_format: String,
+    #[serde(default)]
+    partition: serde_json::Value,
+    record_count: i64,
+    #[serde(default)]
+    equality_ids: Option<Vec<i32>>,
+    #[serde(default)]
+    referenced_data_file: Option<String>,
+    #[serde(default)]
+    content_offset: Option<i64>,
+    #[serde(default)]
+    content_size_in_bytes: Option<i64>,
+}
+
+/// What kind of file a manifest lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Content {
+    Data,
+    PositionDeletes,
+    EqualityDeletes,
+}
+
+/// A file of the current snapshot, as its manifest entry describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableFile {
+    /// Below the table's directory.
+    pub path: String,
+    pub content: Content,
+    /// `PARQUET`, `AVRO`, `ORC`, `PUFFIN`.
+    pub format: String,
+    pub record_count: i64,
+    /// The data sequence number (deletes apply to data files older than them).
+    pub sequence_number: i64,
+    /// The partition values, as text (equal partitions give equal text).
+    pub partition: String,
+    pub spec_id: i32,
+    /// Equality deletes: the field ids compared.
+    pub equality_ids: Vec<i32>,
+    /// Deletion vectors (v3) and file-scoped position deletes: the data file they apply to
+    /// (below the table's directory).
+    pub referenced_data_file: Option<String>,
+    /// Deletion vectors: where the blob is in the Puffin file.
+    pub content_offset: Option<i64>,
+    pub content_size_in_bytes: Option<i64>,
+}
+
+/// A retained snapshot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotInfo {
+    pub snapshot_id: i64,
+    pub timestamp_ms: i64,
+    /// Names of the refs (branches, tags) that point at it.
+    pub refs: Vec<String>,
+}
+
+/// What an Iceberg table is now, and what its older snapshots still reference.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Table {
+    pub format_version: u32,
+    /// The metadata file read (below the store root).
+    pub metadata_file: String,
+    pub current_snapshot_id: Option<i64>,
+    /// Files of the current snapshot, by path below the table.
+    pub current: BTreeMap<String, TableFile>,
+    /// Data files only older snapshots reference: path -> the snapshots that do.
+    pub retained: BTreeMap<String, Vec<i64>>,
+    pub snapshots: BTreeMap<i64, SnapshotInfo>,
+    pub properties: BTreeMap<String, String>,
+    /// The current schema's top-level fields: name -> field id.
+    pub field_ids: BTreeMap<String, i32>,
+    /// Older snapshots the metadata lists whose manifest list is gone.
+    pub unreadable_snapshots: Vec<i64>,
+}
+
+impl Table {
+    /// `history.expire.max-snapshot-age-ms`.
+    pub fn max_snapshot_age_ms(&self) -> i64 {
+        self.properties
+            .get("history.expire.max-snapshot-age-ms")
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(DEFAULT_MAX_SNAPSHOT_AGE_MS)
+    }
+
+    /// When `expire_snapshots` may first drop every snapshot that reads `path` (a retained
+    /// file), in ms; None when a ref (a tag or branch) pins one of them.
+    pub fn expires_ms(&self, path: &str) -> Option<i64> {
+        let snapshots = self.retained.get(path)?;
+        let mut latest = 0i64;
+        for id in snapshots {
+            let s = self.snapshots.get(id)?;
+            if !s.refs.is_empty() {
+                return None;
+            }
+            latest = latest.max(s.timestamp_ms.checked_add(self.max_snapshot_age_ms())?);
+        }
+        Some(latest)
+    }
+}
+
+/// The table's path below its `location`, or None when `path` lies outside it.
+pub fn relocate(location: &str, path: &str) -> Option<String> {
+    let strip = |s: &str| {
+        s.trim_start_matches("file://")
+            .trim_start_matches("file:")
+            .trim_start_matches("./")
+            .trim_end_matches('/')
+            .to_string()
+    };
+    let (loc, p) = (strip(location), strip(path));
+    let rest = p.strip_prefix(&loc)?.strip_prefix('/')?;
+    let decoded = percent_encoding::percent_decode_str(rest)
+        .decode_utf8()
+        .ok()
+        .map(|c| c.to_string())
+        .filter(|d| d.split('/').all(|s| !s.is_empty() && s != "." && s != ".."))?;
+    // The spec's paths are plain, not URI-encoded; a name with `%` is kept as written
+    // when the decoded form leaves no trace of it.
+    Some(if rest.contains('%') {
+        rest.to_string()
+    } else {
+        decoded
+    })
+}
+
+fn metadata_dir(table: &str) -> String {
+    if table.is_empty() {
+        "metadata".into()
+    } else {
+        format!("{table}/metadata")
+    }
+}
+
+/// The table's metadata read, or None when `table` holds no `metadata/*.metadata.json`.
+pub fn open(store: &dyn Store, table: &str) -> Option<Result<Table, IcebergError>> {
+    let dir = metadata_dir(table);
+    let listing = store.list_if_present(&dir);
+    let has = listing
+        .objects
+        .iter()
+        .any(|o| o.path.ends_with(".metadata.json"));
+    if !has && listing.errors.is_empty() {
+        return None;
+    }
+    Some(read_table(store, table, &dir, listing))
+}
+
+fn read_all(store: &dyn Store, o: &ObjectMeta) -> Result<Vec<u8>, IcebergError> {
+    crate::io::store::read_whole(store, o, MAX_METADATA_FILE_BYTES, "metadata files")
+        .map_err(|e| IcebergError::new(e.path, e.message))
+}
+
+/// The version a metadata file name carries (`v12.metadata.json`, `00012-uuid.metadata.json`).
+fn metadata_version(name: &str) -> Option<u64> {
+    let stem = name.strip_suffix(".metadata.json")?;
+    let stem = stem.strip_suffix(".gz").unwrap_or(stem);
+    if let Some(n) = stem.strip_prefix('v') {
+        return n.parse().ok();
+    }
+    stem.split('-').next()?.parse().ok()
+}
+
+fn read_table(
+    store: &dyn Store,
+    table: &str,
+    dir: &str,
+    listing: crate::io::store::Listing,
+) -> Result<Table, IcebergError> {
+    if let Some(e) = listing.errors.first() {
+        return Err(IcebergError::new(&e.path, e.message.clone()));
+    }
+    let by_name: BTreeMap<String, &ObjectMeta> = listing
+        .objects
+        .iter()
+        .filter(|o| !o.path[dir.len()..].trim_start_matches('/').contains('/'))
+        .map(|o| (o.path.rsplit('/').next().unwrap_or(&o.path).to_string(), o))
+        .collect();
+    let newest = by_name
+        .keys()
+        .filter_map(|n| metadata_version(n).map(|v| (v, n.clone())))
+        .max()
+        .map(|(_, n)| n);
+    let only = {
+        let all: Vec<&String> = by_name
+            .keys()
+            .filter(|n| n.ends_with(".metadata.json"))
+            .collect();
+        (all.len() == 1).then(|| all[0].clone())
+    };
+    let chosen = match by_name.get("version-hint.text") {
+        Some(hint) => {
+            let text = String::from_utf8(read_all(store, hint)?)
+                .map_err(|_| IcebergError::new(&hint.path, "not UTF-8"))?;
+            let text = text.trim();
+            let name = if text.ends_with(".metadata.json") {
+                text.rsplit('/').next().unwrap_or(text).to_string()
+            } else {
+                [
+                    format!("{text}.metadata.json"),
+                    format!("v{text}.metadata.json"),
+                    format!("v{text}.gz.metadata.json"),
+                ]
+                .into_iter()
+                .find(|n| by_name.contains_key(n))
+                .unwrap_or_else(|| format!("v{text}.metadata.json"))
+            };
+            if !by_name.contains_key(&name) {
+                return Err(IcebergError::new(
+                    &hint.path,
+                    format!("names {name}, which is not in the metadata directory"),
+                ));
+            }
+            name
+        }
+        None => newest.or(only).ok_or_else(|| {
+            IcebergError::new(
+                dir,
+                "no metadata file with a version in its name, and no version-hint.text",
+            )
+        })?,
+    };
+    let meta_obj = by_name[&chosen];
+    let mut raw = read_all(store, meta_obj)?;
+    if chosen.ends_with(".gz.metadata.json") {
+        use std::io::Read;
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(&raw[..])
+            .take(MAX_METADATA_FILE_BYTES + 1)
+            .read_to_end(&mut out)
+            .map_err(|e| IcebergError::new(&meta_obj.path, format!("not gzip: {e}")))?;
+        if out.len() as u64 > MAX_METADATA_FILE_BYTES {
+            return Err(IcebergError::new(
+                &meta_obj.path,
+                "decompresses past the metadata size limit",
+            ));
+        }
+        raw = out;
+    }
+    let meta: MetadataJson = serde_json::from_slice(&raw).map_err(|e| {
+        IcebergError::new(&meta_obj.path, format!("not Iceberg table metadata: {e}"))
+    })?;
+    if meta.format_version > 3 {
+        return Err(IcebergError::new(
+            &meta_obj.path,
+            format!(
+                "format version {} is not supported (vouch reads 1 to 3)",
+                meta.format_version
+            ),
+        ));
+    }
+    let find = |path: &str, what: &str| -> Result<&ObjectMeta, IcebergError> {
+        let rel = relocate(&meta.location, path).ok_or_else(|| {
+            IcebergError::new(
+                &meta_obj.path,
+                format!(
+                    "{what} {path} lies outside the table's location {}",
+                    meta.location
+                ),
+            )
+        })?;
+        let want = join(table, &rel);
+        listing
+            .objects
+            .iter()
+            .find(|o| o.path == want)
+            .ok_or_else(|| {
+                IcebergError::new(&meta_obj.path, format!("its {what} {want} is missing"))
+            })
+    };
+    let mut refs: BTreeMap<i64, Vec<String>> = BTreeMap::new();
+    for (name, r) in &meta.refs {
+        if name != "main" || r.kind != "branch" {
+            refs.entry(r.snapshot_id).or_default().push(name.clone());
+        }
+        let _ = r.max_ref_age_ms;
+    }
+    let mut snapshots = BTreeMap::new();
+    let mut unreadable = Vec::new();
+    let mut per_snapshot: BTreeMap<i64, BTreeMap<String, TableFile>> = BTreeMap::new();
+    let mut manifest_cache: BTreeMap<String, Vec<TableFile>> = BTreeMap::new();
+    for s in &meta.snapshots {
+        snapshots.insert(
+            s.snapshot_id,
+            SnapshotInfo {
+                snapshot_id: s.snapshot_id,
+                timestamp_ms: s.timestamp_ms,
+                refs: refs.get(&s.snapshot_id).cloned().unwrap_or_default(),
+            },
+        );
+        let current = meta.current_snapshot_id == Some(s.snapshot_id);
+        let manifests: Vec<ManifestFile> = match (&s.manifest_list, &s.manifests) {
+            (Some(list), _) => match find(list, "manifest list") {
+                Ok(o) => avro_records(&read_all(store, o)?, &o.path)?,
+                // An older snapshot whose manifest list is gone cannot be read by any
+                // engine: its files are then referenced by no readable snapshot, and are
+                // scanned and reported as unreferenced.
+                Err(_) if !current => {
+                    unreadable.push(s.snapshot_id);
+                    continue;
+                }
+                Err(e) => return Err(e),
+            },
+            (None, Some(paths)) => paths
+                .iter()
+                .map(|p| ManifestFile {
+                    manifest_path: p.clone(),
+                    content: Some(0),
+                    sequence_number: Some(0),
+                })
+                .collect(),
+            (None, None) => {
+                return Err(IcebergError::new(
+                    &meta_obj.path,
+                    format!("snapshot {} names no manifest list", s.snapshot_id),
+                ));
+            }
+        };
+        let mut files = BTreeMap::new();
+        for m in manifests {
+            let o = find(&m.manifest_path, "manifest")?;
+            if !manifest_cache.contains_key(&o.path) {
+                let bytes = read_all(store, o)?;
+                let entries: Vec<Entry> = avro_records(&bytes, &o.path)?;
+                let spec_id = avro_spec_id(&bytes).unwrap_or(0);
+                let mut out = Vec::new();
+                for e in entries {
+                    if e.status == 2 {
+                        continue; // DELETED in this snapshot
+                    }
+                    let d = e.data_file;
+                    let content = match d.content.unwrap_or(m.content.unwrap_or(0)) {
+                        0 => Content::Data,
+                        1 => Content::PositionDeletes,
+                        2 => Content::EqualityDeletes,
+                        other => {
+                            return Err(IcebergError::new(
+                                &o.path,
+                                format!("content {other} of {} is not known", d.file_path),
+                            ));
+                        }
+                    };
+                    let rel = relocate(&meta.location, &d.file_path).ok_or_else(|| {
+                        IcebergError::new(
+                            &o.path,
+                            format!(
+                                "{} lies outside the table's location {}",
+                                d.file_path, meta.location
+                            ),
+                        )
+                    })?;
+                    let referenced = match &d.referenced_data_file {
+                        Some(p) => Some(relocate(&meta.location, p).ok_or_else(|| {
+                            IcebergError::new(&o.path, format!("{p} lies outside the table"))
+                        })?),
+                        None => None,
+                    };
+                    out.push(TableFile {
+                        path: rel,
+                        content,
+                        format: d.file_format.to_ascii_uppercase(),
+                        record_count: d.record_count,
+                        sequence_number: e
+                            .sequence_number
+                            .or(m.sequence_number)
+                            .unwrap_or(s.sequence_number),
+                        partition: d.partition.to_string(),
+                        spec_id,
+                        equality_ids: d.equality_ids.unwrap_or_default(),
+                        referenced_data_file: referenced,
+                        content_offset: d.content_offset,
+                        content_size_in_bytes: d.content_size_in_bytes,
+                    });
+                }
+                manifest_cache.insert(o.path.clone(), out);
+            }
+            for f in &manifest_cache[&o.path] {
+                files.insert(f.path.clone(), f.clone());
+            }
+        }
+        per_snapshot.insert(s.snapshot_id, files);
+    }
+    let current = match meta.current_snapshot_id.filter(|&id| id >= 0) {
+        Some(id) => per_snapshot.get(&id).cloned().ok_or_else(|| {
+            IcebergError::new(
+                &meta_obj.path,
+                format!("current snapshot {id} is not in the metadata"),
+            )
+        })?,
+        None => BTreeMap::new(),
+    };
+    let mut retained: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+    for (id, files) in &per_snapshot {
+        if Some(*id) == meta.current_snapshot_id {
+            continue;
+        }
+        for (p, f) in files {
+            if f.content == Content::Data && !current.contains_key(p) {
+                retained.entry(p.clone()).or_default().push(*id);
+            }
+        }
+    }
+    let schema = meta
+        .schemas
+        .iter()
+        .find(|s| s.get("schema-id").and_then(|i| i.as_i64()) == meta.current_schema_id)
+        .or(meta.schema.as_ref());
+    let mut field_ids = BTreeMap::new();
+    for f in schema
+        .and_then(|s| s.get("fields"))
+        .and_then(|f| f.as_array())
+        .into_iter()
+        .flatten()
+    {
+        if let (Some(n), Some(i)) = (
+            f.get("name").and_then(|n| n.as_str()),
+            f.get("id").and_then(|i| i.as_i64()),
+        ) {
+            field_ids.insert(n.to_string(), i as i32);
+        }
+    }
+    Ok(Table {
+        format_version: meta.format_version,
+        metadata_file: meta_obj.path.clone(),
+        current_snapshot_id: meta.current_snapshot_id.filter(|&id| id >= 0),
+        current,
+        retained,
+        snapshots,
+        properties: meta.properties,
+        field_ids,
+        unreadable_snapshots: unreadable,
+    })
+}
+
+fn join(table: &str, rel: &str) -> String {
+    if table.is_empty() {
+        rel.to_string()
+    } else {
+        format!("{table}/{rel}")
+    }
+}
+
+/// The records of an Avro object container file, each as `T`.
+fn avro_records<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+    file: &str,
+) -> Result<Vec<T>, IcebergError> {
+    let reader = apache_avro::Reader::new(bytes)
+        .map_err(|e| IcebergError::new(file, format!("not an Avro file: {e}")))?;
+    let mut out = Vec::new();
+    for (i, v) in reader.enumerate() {
+        let v = v.map_err(|e| IcebergError::new(file, format!("record {}: {e}", i + 1)))?;
+        // Through JSON: unions become their value, so optional fields read whether the
+        // writer declared them as unions or not.
+        let json = serde_json::Value::try_from(v)
+            .map_err(|e| IcebergError::new(file, format!("record {}: {e}", i + 1)))?;
+        out.push(serde_json::from_value::<T>(json).map_err(|e| {
+            IcebergError::new(
+                file,
+                format!("record {}: not a manifest record: {e}", i + 1),
+            )
+        })?);
+    }
+    Ok(out)
+}
+
+/// A manifest's `partition-spec-id` (from the Avro file's metadata).
+fn avro_spec_id(bytes: &[u8]) -> Option<i32> {
+    let reader = apache_avro::Reader::new(bytes).ok()?;
+    let v = reader.user_metadata().get("partition-spec-id")?;
+    std::str::from_utf8(v).ok()?.trim().parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_are_made_relative_by_the_table_location() {
+        let loc = "s3://bucket/wh/db/t";
+        assert_eq!(
+            relocate(loc, "s3://bucket/wh/db/t/data/a.parquet").as_deref(),
+            Some("data/a.parquet")
+        );
+        assert_eq!(
+            relocate("file:/tmp/t/", "file:///tmp/t/data/x.parquet").as_deref(),
+            Some("data/x.parquet")
+        );
+        assert_eq!(
+            relocate("data/persistent/t", "data/persistent/t/data/x").as_deref(),
+            Some("data/x")
+        );
+        for bad in [
+            "s3://bucket/wh/db/other/a.parquet",
+            "s3://bucket/wh/db/t2/a",
+            "s3://bucket/wh/db/t/../x",
+        ] {
+            assert_eq!(relocate(loc, bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn metadata_versions_are_read_from_both_names() {
+        assert_eq!(metadata_version("v12.metadata.json"), Some(12));
+        assert_eq!(metadata_version("00003-1f2e.metadata.json"), Some(3));
+        assert_eq!(metadata_version("x.metadata.json"), None);
+    }
+}
