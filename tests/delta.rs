@@ -155,18 +155,6 @@ fn dv_lake(corpus: &Path) -> tempfile::TempDir {
     lake
 }
 
-fn scan_json(dir: &Path, ids: &[&str]) -> (i32, Value) {
-    let mut c = vouch();
-    c.current_dir(dir)
-        .args(["scan", "--config", "vouch.toml", "--format", "json", "-q"]);
-    for id in ids {
-        c.args(["--id", id]);
-    }
-    let r = run(&mut c);
-    assert!(r.code <= 2, "{r:?}");
-    (r.code, r.json())
-}
-
 #[test]
 fn rows_a_deletion_vector_masks_are_physical_copies_not_residual() {
     let Some(corpus) = corpus("delta-kernel-rs") else {
@@ -512,13 +500,8 @@ fn a_delete_by_delta_rs_leaves_a_removed_file_until_vacuum_and_then_it_is_erased
         (0, json!("pending")),
         "{j}"
     );
-    let kinds: std::collections::BTreeSet<&str> = j["physical_copies"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["kind"].as_str().unwrap())
-        .collect();
-    assert_eq!(kinds, ["log_stats"].into(), "{j}");
+    let kinds = copy_kinds(&j);
+    assert_eq!(kinds, ["log_stats".to_string()].into(), "{j}");
 }
 
 #[test]

@@ -118,7 +118,14 @@ fn data_files_are_found_by_content_whatever_their_names() {
         .collect();
     write_lake(Value::Array(files));
     let r = scan(dir.path(), &["--config", "vouch.toml", "--id", "u2"]);
-    assert_eq!(r.code, 1, "{r:?}");
+    // `metadata/*.metadata.json` makes `events` look like an Iceberg table, and that
+    // "metadata" is Parquet: the table is incomplete, naming it, and every data file is
+    // still read and counted (nothing the name hides).
+    assert_eq!(r.code, 2, "{r:?}");
+    let errors = errors_of(&r);
+    assert_eq!(errors.len(), 1, "{r:?}");
+    assert_eq!(errors[0].0, "events/metadata/v9.metadata.json", "{r:?}");
+    assert!(errors[0].1.contains("not Iceberg table metadata"), "{r:?}");
     assert_eq!(
         r.json()["residual_rows"].as_u64().unwrap(),
         before + disguised.len() as u64,

@@ -154,3 +154,147 @@ fn every_corpus_table_reads_to_the_files_pyiceberg_lists_or_is_refused_naming_a_
         refused.len()
     );
 }
+
+/// The corpus's v3 table with a deletion vector (`legacy_bare_deletion_vector`: ids 1 to
+/// 3, the vector masks one row) and the partitioned table with equality deletes on
+/// (`name`) and on (`id`, `name`): the vector is applied, deletes vouch does not apply are
+/// named and their rows stay live (never hidden), the delete file holding an ID is a copy.
+#[test]
+fn corpus_deletes_are_applied_or_named_never_hidden() {
+    let Some(corpus) = corpus("duckdb-iceberg") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    copy_dir(
+        &corpus.join("legacy_bare_deletion_vector/warehouse/default/legacy_bare_deletion_vector"),
+        &lake.join("dv"),
+    );
+    copy_dir(
+        &corpus.join("equality_deletes/warehouse/mydb/mytable_partitioned"),
+        &lake.join("eq"),
+    );
+    std::fs::write(
+        dir.path().join("vouch.toml"),
+        "[lake]\nlocation = \"lake\"\nid_columns = [\"id\"]\n",
+    )
+    .unwrap();
+    let (code, j) = scan_json(dir.path(), &["1", "2", "3", "4", "5", "6"]);
+    assert_eq!(code, 1, "{j}");
+    assert_eq!(j["errors"], json!([]), "{j}");
+    let masked: Vec<(&str, &str)> = j["physical_copies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["table"].as_str().unwrap(), c["kind"].as_str().unwrap()))
+        .collect();
+    assert!(masked.contains(&("dv", "masked_rows")), "{j}");
+    assert!(
+        masked.contains(&("eq", "equality_delete")),
+        "the delete on (id, name) holds id 3: {j}"
+    );
+    let dv_live: u64 = j["residuals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["table"] == "dv")
+        .map(|r| r["rows"].as_u64().unwrap())
+        .sum();
+    assert_eq!(dv_live, 2, "three rows, one masked: {j}");
+    let eq = j["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["table"] == "eq")
+        .unwrap();
+    assert_eq!(eq["format"], "iceberg");
+    assert_eq!(eq["unapplied_deletes"].as_array().unwrap().len(), 3, "{eq}");
+}
+
+/// A table pyiceberg writes, deletes from (copy-on-write) and expires: the deleted rows
+/// are live nowhere (pyiceberg's own count), retained by the older snapshot until it may
+/// expire (its timestamp + 5 days), then unreferenced once expired (until
+/// remove_orphan_files), then erased when the file is gone.
+#[test]
+fn a_pyiceberg_delete_is_retained_then_unreferenced_then_erased() {
+    let dir = tempfile::tempdir().unwrap();
+    let cat = dir.path().join("cat");
+    let ice = |arg: serde_json::Value| {
+        let mut arg = arg;
+        arg["catalog"] = json!(cat);
+        arg["table"] = json!("ns.users");
+        oracle("pyiceberg_rw.py", &arg)
+    };
+    ice(json!({"op": "append", "rows": [["a0", 1], ["u1", 3], ["u2", 2], ["z9", 1]]}));
+    std::fs::write(
+        dir.path().join("vouch.toml"),
+        "[lake]\nlocation = \"cat/wh/ns\"\nid_columns = [\"user_id\"]\n",
+    )
+    .unwrap();
+    let (code, j) = scan_json(dir.path(), &["u2"]);
+    assert_eq!((code, j["residual_rows"].clone()), (1, json!(2)), "{j}");
+    let before = ice(json!({"op": "snapshots"}));
+    ice(json!({"op": "delete", "predicate": "user_id == 'u2'"}));
+    let counts = ice(json!({"op": "counts", "ids": ["u1", "u2"]}));
+    assert_eq!(counts, json!({"u1": 3, "u2": 0}));
+    let (code, j) = scan_json(dir.path(), &["u1", "u2"]);
+    assert_eq!(code, 1);
+    assert_eq!(j["residual_rows"], 3, "u1 only: {j}");
+    let copies = j["physical_copies"].as_array().unwrap();
+    let u2: Vec<&serde_json::Value> = copies.iter().filter(|c| c["subject"] == "u2").collect();
+    assert_eq!(u2.len(), 1, "{j}");
+    assert_eq!(u2[0]["kind"], "retained_snapshot");
+    let first_ts = before["snapshots"][0][1].as_i64().unwrap();
+    let want = vouch::domain::report::rfc3339((first_ts + 5 * 86_400_000).div_euclid(1000));
+    assert_eq!(
+        u2[0]["removable_after"],
+        want.as_str(),
+        "snapshot time + 5 days"
+    );
+    assert!(
+        u2[0]["way_out"]
+            .as_str()
+            .unwrap()
+            .contains("expire_snapshots")
+    );
+    ice(json!({"op": "expire"}));
+    let (_, j) = scan_json(dir.path(), &["u2"]);
+    let u2 = &j["physical_copies"][0];
+    assert_eq!(
+        (u2["kind"].clone(), u2["layer"].clone()),
+        (json!("unreferenced_file"), json!("unreferenced")),
+        "{j}"
+    );
+    assert!(
+        u2["way_out"]
+            .as_str()
+            .unwrap()
+            .contains("remove_orphan_files")
+    );
+    // The orphan removed, as remove_orphan_files would: erased.
+    let old = dir
+        .path()
+        .join("cat/wh/ns")
+        .join(u2["file"].as_str().unwrap());
+    std::fs::remove_file(old).unwrap();
+    let (code, j) = scan_json(dir.path(), &["u2"]);
+    assert_eq!(
+        (code, j["physical_verdict"].clone()),
+        (0, json!("erased")),
+        "{j}"
+    );
+    // a0 bounds the file's user_id statistics: deleted, its ID stays in the manifests.
+    ice(json!({"op": "delete", "predicate": "user_id == 'a0'"}));
+    assert_eq!(
+        ice(json!({"op": "counts", "ids": ["a0"]})),
+        json!({"a0": 0})
+    );
+    let (code, j) = scan_json(dir.path(), &["a0"]);
+    assert_eq!(
+        (code, j["physical_verdict"].clone()),
+        (0, json!("pending")),
+        "{j}"
+    );
+    let kinds = copy_kinds(&j);
+    assert!(kinds.contains("manifest_bounds"), "{j}");
+}

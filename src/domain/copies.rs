@@ -54,6 +54,20 @@ pub struct PhysicalCopy {
     pub held: bool,
 }
 
+/// Where a copy of rows outside the current version is, and how it goes away.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CopyPlace {
+    pub layer: Layer,
+    /// `masked_rows`, `removed_file`, `change_data`, `unreferenced_file`, `log_stats`,
+    /// `retained_snapshot`, `equality_delete`.
+    pub kind: &'static str,
+    /// The earliest time (ms) the table's maintenance may delete the bytes; None: something
+    /// must be run first (a purge, a rewrite) or a ref pins it.
+    pub removable_after_ms: Option<i64>,
+    /// What the table's engine must run.
+    pub way_out: String,
+}
+
 /// One subject's physical state: its verdict and, with a deadline, the copies that miss it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SubjectErasure {

@@ -65,8 +65,9 @@ pub struct TableFiles {
     pub files: Vec<ObjectMeta>,
     pub errors: Vec<StoreError>,
     pub aliases: Vec<Alias>,
-    /// The table's Delta log, when it has one: what each file is to it.
-    pub delta: Option<Box<crate::domain::delta::DeltaView>>,
+    /// The table's format (a Delta log, Iceberg metadata), when it has one: what each
+    /// file is to it.
+    pub view: Option<Box<crate::domain::format::TableView>>,
 }
 
 /// The tables of a lake, and what in its location belongs to no table.
@@ -207,13 +208,13 @@ fn list_paths(store: &dyn Store, table: &Table, versions: bool) -> TableFiles {
             Err(e) => errors.push(e),
         }
     }
-    let delta = match crate::domain::delta::open(store, &table.path) {
-        None => None,
+    use crate::domain::format::TableView;
+    let view = match crate::domain::delta::open(store, &table.path) {
         Some(Err(e)) => {
             errors.push(StoreError::new(e.file, e.problem));
             None
         }
-        Some(Ok(snapshot)) => Some(Box::new(delta_view(
+        Some(Ok(snapshot)) => Some(Box::new(TableView::Delta(delta_view(
             store,
             table,
             snapshot,
@@ -221,14 +222,46 @@ fn list_paths(store: &dyn Store, table: &Table, versions: bool) -> TableFiles {
             &mut files,
             &mut errors,
             versions,
-        ))),
+        )))),
+        None => iceberg_view(store, table, side, &mut files, &mut errors)
+            .map(|v| Box::new(TableView::Iceberg(v))),
     };
     TableFiles {
         table: table.clone(),
         files,
         errors,
         aliases: Vec::new(),
-        delta,
+        view,
+    }
+}
+
+/// An Iceberg table's view, when the table has Iceberg metadata: its position-delete and
+/// Puffin files leave the files to read (they hold no identifier values); a file of the
+/// current snapshot storage lacks is an error.
+fn iceberg_view(
+    store: &dyn Store,
+    table: &Table,
+    side: Vec<ObjectMeta>,
+    files: &mut Vec<ObjectMeta>,
+    errors: &mut Vec<StoreError>,
+) -> Option<crate::domain::iceberg::IcebergView> {
+    let t = match crate::domain::iceberg::open(store, &table.path)? {
+        Ok(t) => t,
+        Err(e) => {
+            errors.push(StoreError::new(e.file, e.problem));
+            return None;
+        }
+    };
+    match crate::domain::iceberg::view(store, &table.path, t, files, &side, &table.id_columns) {
+        Err(e) => {
+            errors.push(StoreError::new(e.file, e.problem));
+            None
+        }
+        Ok(v) => {
+            files.retain(|o| !v.is_side(&o.path));
+            errors.extend(v.missing(files));
+            Some(v)
+        }
     }
 }
 

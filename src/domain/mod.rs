@@ -9,6 +9,7 @@ pub mod copies;
 pub mod delta;
 pub mod evidence;
 pub mod export;
+pub mod format;
 pub mod hashpipe;
 pub mod html;
 pub mod iceberg;

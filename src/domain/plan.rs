@@ -161,13 +161,14 @@ fn plan_table(lt: &TableFiles) -> PlanTable {
         .collect();
     // A part scans files without the table's log: it would count masked and removed rows
     // as live. Until plans carry the log's view, a Delta table makes the plan incomplete.
-    if let Some(d) = &lt.delta {
+    if let Some(v) = &lt.view {
         errors.push(ScanErrorEntry {
             file: lt.table.path.clone(),
             error: format!(
-                "a Delta table (version {}): sharded scans do not apply its log yet; scan it \
-                 in one run",
-                d.snapshot.version
+                "a table in {} format (version {}): sharded scans do not apply its metadata \
+                 yet; scan it in one run",
+                v.format(),
+                v.version()
             ),
         });
     }
@@ -252,7 +253,7 @@ impl Plan {
                     .map(|e| StoreError::new(&e.file, &e.error))
                     .collect(),
                 aliases: t.aliases.clone(),
-                delta: None,
+                view: None,
             })
             .collect()
     }

@@ -197,6 +197,11 @@ pub struct TableReport {
     /// Matching rows in the `unreferenced` layer.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub unreferenced_rows: u64,
+    /// Deletes of the current version vouch did not apply (`file: why`): the rows they
+    /// delete are counted live, so they may show as residual though the engine no longer
+    /// reads them (never the other way round).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unapplied_deletes: Vec<String>,
 }
 
 pub use crate::domain::copies::{Layer, PhysicalCopy, PhysicalVerdict};

@@ -150,7 +150,7 @@ pub fn scan_part(
                     files: Vec::new(),
                     errors: Vec::new(),
                     aliases: Vec::new(),
-                    delta: None,
+                    view: None,
                 });
                 listed.len() - 1
             });
@@ -447,7 +447,7 @@ mod tests {
                 .collect(),
             errors: vec![],
             aliases: vec![],
-            delta: None,
+            view: None,
         }]
     }
 

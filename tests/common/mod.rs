@@ -295,3 +295,27 @@ pub fn secret_file(path: &Path, text: &str) {
     std::fs::write(path, text).unwrap();
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
 }
+
+/// `vouch scan --config vouch.toml --format json -q --id ...` in `dir`: its exit code and
+/// report (the exit code is one of the three a scan has).
+pub fn scan_json(dir: &Path, ids: &[&str]) -> (i32, serde_json::Value) {
+    let mut c = vouch();
+    c.current_dir(dir)
+        .args(["scan", "--config", "vouch.toml", "--format", "json", "-q"]);
+    for id in ids {
+        c.args(["--id", id]);
+    }
+    let r = run(&mut c);
+    assert!(r.code <= 2, "{r:?}");
+    (r.code, r.json())
+}
+
+/// The kinds of a report's `physical_copies`.
+pub fn copy_kinds(report: &serde_json::Value) -> std::collections::BTreeSet<String> {
+    report["physical_copies"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| c["kind"].as_str().unwrap_or_default().to_string())
+        .collect()
+}

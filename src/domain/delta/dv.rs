@@ -120,7 +120,7 @@ impl Descriptor {
 }
 
 /// A UUID's 16 bytes in its usual text form.
-fn uuid_text(b: &[u8]) -> String {
+pub(crate) fn uuid_text(b: &[u8]) -> String {
     let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
     format!(
         "{}-{}-{}-{}-{}",

@@ -893,17 +893,7 @@ impl DeltaView {
     }
 }
 
-/// Where a copy of rows outside the current version is, and how it goes away.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CopyPlace {
-    pub layer: crate::domain::copies::Layer,
-    /// `masked_rows`, `removed_file`, `change_data` or `unreferenced_file`.
-    pub kind: &'static str,
-    /// The earliest time (ms) `VACUUM` may delete the bytes; None: a purge comes first.
-    pub removable_after_ms: Option<i64>,
-    /// What the table's engine must run (`table` is how Spark SQL names it).
-    pub way_out: String,
-}
+pub use crate::domain::copies::CopyPlace;
 
 impl DeltaView {
     /// Where a log file's copies of identifier values are (`modified`: the log file's

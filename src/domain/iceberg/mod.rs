@@ -171,6 +171,8 @@ pub struct SnapshotInfo {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Table {
     pub format_version: u32,
+    /// The table's `location` as the metadata gives it.
+    pub location: String,
     /// The metadata file read (below the store root).
     pub metadata_file: String,
     pub current_snapshot_id: Option<i64>,
@@ -182,6 +184,8 @@ pub struct Table {
     pub properties: BTreeMap<String, String>,
     /// The current schema's top-level fields: name -> field id.
     pub field_ids: BTreeMap<String, i32>,
+    /// name -> primitive type (`string`, `long`, ...).
+    pub field_types: BTreeMap<String, String>,
     /// Older snapshots the metadata lists whose manifest list is gone.
     pub unreadable_snapshots: Vec<i64>,
 }
@@ -518,6 +522,7 @@ fn read_table(
         .find(|s| s.get("schema-id").and_then(|i| i.as_i64()) == meta.current_schema_id)
         .or(meta.schema.as_ref());
     let mut field_ids = BTreeMap::new();
+    let mut field_types = BTreeMap::new();
     for f in schema
         .and_then(|s| s.get("fields"))
         .and_then(|f| f.as_array())
@@ -529,10 +534,14 @@ fn read_table(
             f.get("id").and_then(|i| i.as_i64()),
         ) {
             field_ids.insert(n.to_string(), i as i32);
+            if let Some(t) = f.get("type").and_then(|t| t.as_str()) {
+                field_types.insert(n.to_string(), t.to_string());
+            }
         }
     }
     Ok(Table {
         format_version: meta.format_version,
+        location: meta.location.clone(),
         metadata_file: meta_obj.path.clone(),
         current_snapshot_id: meta.current_snapshot_id.filter(|&id| id >= 0),
         current,
@@ -540,6 +549,7 @@ fn read_table(
         snapshots,
         properties: meta.properties,
         field_ids,
+        field_types,
         unreadable_snapshots: unreadable,
     })
 }
@@ -616,5 +626,477 @@ mod tests {
         assert_eq!(metadata_version("v12.metadata.json"), Some(12));
         assert_eq!(metadata_version("00003-1f2e.metadata.json"), Some(3));
         assert_eq!(metadata_version("x.metadata.json"), None);
+    }
+}
+
+/// What a listed file is to the table (paths below the store root).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// A data file of the current snapshot; its deletes mask rows.
+    Live,
+    /// An equality-delete file of the current snapshot: it holds the deleted IDs.
+    EqualityDelete,
+    /// A data file only older snapshots read; when `expire_snapshots` may drop them all
+    /// (ms), None when a ref pins one.
+    Retained(Option<i64>),
+    /// Referenced by no snapshot the metadata keeps.
+    Unreferenced,
+}
+
+/// An Iceberg table as listed: its metadata, and the deletes of its current snapshot
+/// resolved per data file.
+#[derive(Debug, Clone)]
+pub struct IcebergView {
+    pub table: Table,
+    /// The table's directory below the store root.
+    pub table_path: String,
+    /// Per data file (below the table): the row positions position deletes and deletion
+    /// vectors mask.
+    pub positions: BTreeMap<String, roaring::RoaringTreemap>,
+    /// Per data file (below the table): identifier values equality deletes remove, as
+    /// text. Only deletes on one identifier column alone are applied; others leave rows
+    /// live (never hidden).
+    pub deleted_values: BTreeMap<String, std::collections::BTreeSet<String>>,
+    /// Delete files of the current snapshot that were not applied, and why: their rows
+    /// stay live in the report (never hidden).
+    pub unapplied: Vec<(String, String)>,
+    /// Files of the current snapshot that hold no identifier values (below the table):
+    /// position deletes, deletion vectors, equality deletes on other columns.
+    pub not_data: std::collections::BTreeSet<String>,
+}
+
+/// Default `older_than` of `remove_orphan_files`: 3 days.
+pub const ORPHAN_AGE_MS: i64 = 3 * 86_400_000;
+
+impl IcebergView {
+    fn below<'p>(&self, path: &'p str) -> &'p str {
+        path.strip_prefix(&self.table_path)
+            .unwrap_or(path)
+            .trim_start_matches('/')
+    }
+
+    /// A path below the table, below the store root.
+    pub fn join(&self, rel: &str) -> String {
+        join(&self.table_path, rel)
+    }
+
+    pub fn role(&self, path: &str) -> Role {
+        let rel = self.below(path);
+        match self.table.current.get(rel).map(|f| f.content) {
+            Some(Content::Data) => Role::Live,
+            Some(Content::EqualityDeletes) => Role::EqualityDelete,
+            Some(Content::PositionDeletes) => Role::Unreferenced, // not read: side files
+            None if self.table.retained.contains_key(rel) => {
+                Role::Retained(self.table.expires_ms(rel))
+            }
+            None => Role::Unreferenced,
+        }
+    }
+
+    /// Whether a listed file holds no rows to check: a position-delete file (paths and
+    /// positions) or a Puffin file of the current snapshot.
+    pub fn is_side(&self, path: &str) -> bool {
+        let rel = self.below(path);
+        self.not_data.contains(rel) || rel.ends_with(".puffin")
+    }
+
+    /// Data files of the current snapshot that storage does not hold.
+    pub fn missing(&self, listed: &[ObjectMeta]) -> Vec<crate::io::store::StoreError> {
+        let have: std::collections::BTreeSet<&str> =
+            listed.iter().map(|o| self.below(&o.path)).collect();
+        self.table
+            .current
+            .values()
+            .filter(|f| !self.not_data.contains(&f.path) && !have.contains(f.path.as_str()))
+            .filter(|f| f.format != "PUFFIN")
+            .map(|f| {
+                crate::io::store::StoreError::new(
+                    self.join(&f.path),
+                    "the current snapshot lists this file, and storage does not hold it: its \
+                     rows were not checked",
+                )
+            })
+            .collect()
+    }
+
+    /// Where copies in a file of this role are, or None for rows every reader sees.
+    /// `masked`: rows the current snapshot's deletes mask in a live file.
+    pub fn copy_place(
+        &self,
+        role: Role,
+        masked: bool,
+        modified: Option<i64>,
+        table: &str,
+    ) -> Option<crate::domain::copies::CopyPlace> {
+        use crate::domain::copies::{CopyPlace, Layer};
+        let date = |ms: i64| crate::io::encode::rfc3339(ms.div_euclid(1000));
+        let expire = "CALL system.expire_snapshots(table => '{t}', older_than => TIMESTAMP '{d}')";
+        Some(match role {
+            Role::Live if masked => CopyPlace {
+                layer: Layer::DeletedRetained,
+                kind: "masked_rows",
+                removable_after_ms: None,
+                way_out: format!(
+                    "CALL system.rewrite_data_files(table => '{table}', options => \
+                     map('delete-file-threshold', '1')), then CALL \
+                     system.expire_snapshots(table => '{table}') once the snapshots before \
+                     the rewrite may expire"
+                ),
+            },
+            Role::Live => return None,
+            Role::EqualityDelete => CopyPlace {
+                layer: Layer::DeletedRetained,
+                kind: "equality_delete",
+                removable_after_ms: None,
+                way_out: format!(
+                    "CALL system.rewrite_data_files(table => '{table}', options => \
+                     map('delete-file-threshold', '1')) so no data file needs the delete, \
+                     CALL system.rewrite_position_delete_files(table => '{table}'), then \
+                     expire_snapshots"
+                ),
+            },
+            Role::Retained(when) => CopyPlace {
+                layer: Layer::DeletedRetained,
+                kind: "retained_snapshot",
+                removable_after_ms: when,
+                way_out: match when {
+                    Some(ms) => expire.replace("{t}", table).replace("{d}", &date(ms)),
+                    None => format!(
+                        "a tag or branch pins a snapshot that reads this file: drop it (ALTER \
+                         TABLE {table} DROP TAG …), then CALL system.expire_snapshots(table \
+                         => '{table}')"
+                    ),
+                },
+            },
+            Role::Unreferenced => {
+                let when = modified
+                    .map(|s| s.saturating_mul(1000))
+                    .and_then(|ms| ms.checked_add(ORPHAN_AGE_MS));
+                CopyPlace {
+                    layer: Layer::Unreferenced,
+                    kind: "unreferenced_file",
+                    removable_after_ms: when,
+                    way_out: format!(
+                        "CALL system.remove_orphan_files(table => '{table}'){}",
+                        when.map(|ms| format!(" on or after {}", date(ms)))
+                            .unwrap_or_default()
+                    ),
+                }
+            }
+        })
+    }
+}
+
+impl IcebergView {
+    /// Where a manifest's bounds holding identifier values are, and how they go away.
+    pub fn bounds_place(&self, table: &str) -> crate::domain::copies::CopyPlace {
+        crate::domain::copies::CopyPlace {
+            layer: crate::domain::copies::Layer::DeletedRetained,
+            kind: "manifest_bounds",
+            removable_after_ms: None,
+            way_out: format!(
+                "the manifest records the ID as a column bound: once no data file holds the \
+                 rows, CALL system.rewrite_manifests(table => '{table}'), expire the snapshots \
+                 that still list the manifest (CALL system.expire_snapshots(table => \
+                 '{table}')), then CALL system.remove_orphan_files(table => '{table}')"
+            ),
+        }
+    }
+}
+
+/// Resolves the current snapshot's deletes per data file. `id_fields`: the identifier
+/// columns' names in the current schema.
+pub fn view(
+    store: &dyn Store,
+    table_path: &str,
+    table: Table,
+    listed: &[ObjectMeta],
+    side: &[ObjectMeta],
+    id_columns: &[String],
+) -> Result<IcebergView, IcebergError> {
+    let find = |rel: &str| {
+        let full = join(table_path, rel);
+        listed
+            .iter()
+            .chain(side)
+            .find(|o| o.path == full)
+            .ok_or_else(|| {
+                IcebergError::new(
+                    &full,
+                    "a delete file of the current snapshot is not in storage",
+                )
+            })
+    };
+    let mut positions: BTreeMap<String, roaring::RoaringTreemap> = BTreeMap::new();
+    let mut deleted_values: BTreeMap<String, std::collections::BTreeSet<String>> = BTreeMap::new();
+    let mut unapplied = Vec::new();
+    let mut not_data = std::collections::BTreeSet::new();
+    let data: Vec<&TableFile> = table
+        .current
+        .values()
+        .filter(|f| f.content == Content::Data)
+        .collect();
+    let data_seq: BTreeMap<&str, i64> = data
+        .iter()
+        .map(|f| (f.path.as_str(), f.sequence_number))
+        .collect();
+    let id_fields: BTreeMap<i32, String> = table
+        .field_ids
+        .iter()
+        .filter(|(name, _)| id_columns.iter().any(|c| c.eq_ignore_ascii_case(name)))
+        .map(|(n, i)| (*i, n.clone()))
+        .collect();
+    for d in table
+        .current
+        .values()
+        .filter(|f| f.content != Content::Data)
+    {
+        let holds_ids = d.content == Content::EqualityDeletes
+            && d.equality_ids.iter().any(|i| id_fields.contains_key(i));
+        if !holds_ids {
+            not_data.insert(d.path.clone());
+        }
+        let o = find(&d.path)?;
+        match (d.content, d.format.as_str()) {
+            (Content::PositionDeletes, "PUFFIN") => {
+                let target = d.referenced_data_file.clone().ok_or_else(|| {
+                    IcebergError::new(&o.path, "a deletion vector without its data file")
+                })?;
+                let (off, len) = (
+                    d.content_offset.unwrap_or(-1),
+                    d.content_size_in_bytes.unwrap_or(-1),
+                );
+                if off < 0
+                    || len < 8
+                    || (off as u64).saturating_add(len as u64) > o.size
+                    || len as u64 > crate::domain::delta::dv::MAX_DV_BYTES
+                {
+                    return Err(IcebergError::new(
+                        &o.path,
+                        format!("deletion vector at {off}+{len} lies outside the file"),
+                    ));
+                }
+                let mut blob = Vec::new();
+                store
+                    .open(o)
+                    .and_then(|r| r.read_into(off as u64, len as u64, &mut blob))
+                    .map_err(|e| IcebergError::new(&o.path, e.message))?;
+                let bitmap = crate::domain::delta::dv::unwrap_stored(&blob, len as usize - 8)
+                    .map_err(|e| IcebergError::new(&o.path, e))?;
+                let set = crate::domain::delta::dv::decode(bitmap, d.record_count)
+                    .map_err(|e| IcebergError::new(&o.path, e))?;
+                *positions.entry(target).or_default() |= set;
+            }
+            (Content::PositionDeletes, "PARQUET") => {
+                let bytes =
+                    crate::io::store::read_whole(store, o, MAX_METADATA_FILE_BYTES, "delete files")
+                        .map_err(|e| IcebergError::new(e.path, e.message))?;
+                for (file, pos) in position_rows(bytes, &o.path)? {
+                    let rel = relocate_file(&table, &file).ok_or_else(|| {
+                        IcebergError::new(
+                            &o.path,
+                            format!("deletes rows of {file}, outside the table"),
+                        )
+                    })?;
+                    // A position delete applies to data files no newer than itself.
+                    if data_seq
+                        .get(rel.as_str())
+                        .is_some_and(|&s| s <= d.sequence_number)
+                    {
+                        positions.entry(rel).or_default().insert(pos);
+                    }
+                }
+            }
+            (Content::EqualityDeletes, "PARQUET") => {
+                let [field] = d.equality_ids.as_slice() else {
+                    unapplied.push((o.path.clone(), format!("an equality delete on fields {:?}: only one identifier column alone is applied", d.equality_ids)));
+                    continue;
+                };
+                let Some(name) = id_fields.get(field) else {
+                    unapplied.push((
+                        o.path.clone(),
+                        format!("an equality delete on field {field}, not an identifier column"),
+                    ));
+                    continue;
+                };
+                let bytes =
+                    crate::io::store::read_whole(store, o, MAX_METADATA_FILE_BYTES, "delete files")
+                        .map_err(|e| IcebergError::new(e.path, e.message))?;
+                let values = column_text(bytes, name, &o.path)?;
+                for f in &data {
+                    // Older data, and the same partition unless the delete's spec is global.
+                    let applies = f.sequence_number < d.sequence_number
+                        && (d.partition == "{}"
+                            || d.partition == "null"
+                            || (f.spec_id == d.spec_id && f.partition == d.partition));
+                    if applies {
+                        deleted_values
+                            .entry(f.path.clone())
+                            .or_default()
+                            .extend(values.iter().cloned());
+                    }
+                }
+            }
+            (_, other) => {
+                return Err(IcebergError::new(
+                    &o.path,
+                    format!("a delete file in {other} format is not supported"),
+                ));
+            }
+        }
+    }
+    Ok(IcebergView {
+        table,
+        table_path: table_path.to_string(),
+        positions,
+        deleted_values,
+        unapplied,
+        not_data,
+    })
+}
+
+fn relocate_file(table: &Table, path: &str) -> Option<String> {
+    relocate(&table.location, path)
+}
+
+/// A delete file's record batches.
+fn batches(
+    bytes: Vec<u8>,
+    file: &str,
+    what: &str,
+) -> Result<Vec<arrow::array::RecordBatch>, IcebergError> {
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let at = |e: String| IcebergError::new(file, format!("{what} do not read: {e}"));
+    ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(bytes))
+        .map_err(|e| at(e.to_string()))?
+        .build()
+        .map_err(|e| at(e.to_string()))?
+        .map(|b| b.map_err(|e| at(e.to_string())))
+        .collect()
+}
+
+/// The (file_path, pos) rows of a position-delete file.
+fn position_rows(bytes: Vec<u8>, file: &str) -> Result<Vec<(String, u64)>, IcebergError> {
+    use arrow::array::{Array, Int64Array, StringArray};
+    let at = |e: String| IcebergError::new(file, format!("position deletes do not read: {e}"));
+    let mut out = Vec::new();
+    for batch in batches(bytes, file, "position deletes")? {
+        let paths = batch
+            .column_by_name("file_path")
+            .and_then(|c| c.as_any().downcast_ref::<StringArray>().cloned())
+            .ok_or_else(|| at("no file_path string column".into()))?;
+        let pos = batch
+            .column_by_name("pos")
+            .and_then(|c| c.as_any().downcast_ref::<Int64Array>().cloned())
+            .ok_or_else(|| at("no pos long column".into()))?;
+        for i in 0..batch.num_rows() {
+            if paths.is_null(i) || pos.is_null(i) || pos.value(i) < 0 {
+                return Err(at(format!("row {}: a null or negative position", i + 1)));
+            }
+            out.push((paths.value(i).to_string(), pos.value(i) as u64));
+        }
+    }
+    Ok(out)
+}
+
+/// One column of a Parquet file as text (strings as they are, integers in decimal).
+fn column_text(bytes: Vec<u8>, column: &str, file: &str) -> Result<Vec<String>, IcebergError> {
+    use arrow::array::Array;
+    let at = |e: String| IcebergError::new(file, format!("equality deletes do not read: {e}"));
+    let mut out = Vec::new();
+    for batch in batches(bytes, file, "equality deletes")? {
+        let (i, _) = batch
+            .schema()
+            .column_with_name(column)
+            .ok_or_else(|| at(format!("no column {column}")))?;
+        let c = arrow::compute::cast(batch.column(i), &arrow::datatypes::DataType::Utf8)
+            .map_err(|e| at(e.to_string()))?;
+        let s = c
+            .as_any()
+            .downcast_ref::<arrow::array::StringArray>()
+            .ok_or_else(|| at("not text".into()))?;
+        out.extend(
+            (0..s.len())
+                .filter(|&k| !s.is_null(k))
+                .map(|k| s.value(k).to_string()),
+        );
+    }
+    Ok(out)
+}
+
+/// Calls `visit(manifest, value)` for every lower / upper bound of the given identifier
+/// columns (current-schema names) recorded in every manifest file under `metadata/`
+/// (referenced or not): the bounds are copies of identifier values that outlive the rows.
+/// Values are given as text (strings as they are, integers in decimal, UUIDs in their
+/// usual form).
+pub fn visit_bounds(
+    store: &dyn Store,
+    view: &IcebergView,
+    columns: &[String],
+    visit: &mut dyn FnMut(&ObjectMeta, &str),
+) -> Result<(), IcebergError> {
+    let fields: BTreeMap<i32, String> = view
+        .table
+        .field_types
+        .iter()
+        .filter(|(name, _)| columns.iter().any(|c| c.eq_ignore_ascii_case(name)))
+        .filter_map(|(name, ty)| Some((*view.table.field_ids.get(name)?, ty.clone())))
+        .collect();
+    if fields.is_empty() {
+        return Ok(());
+    }
+    let listing = store.list_if_present(&metadata_dir(&view.table_path));
+    if let Some(e) = listing.errors.first() {
+        return Err(IcebergError::new(&e.path, e.message.clone()));
+    }
+    for o in listing.objects.iter().filter(|o| o.path.ends_with(".avro")) {
+        let bytes = read_all(store, o)?;
+        let reader = apache_avro::Reader::new(&bytes[..])
+            .map_err(|e| IcebergError::new(&o.path, format!("not an Avro file: {e}")))?;
+        for v in reader {
+            let v = v.map_err(|e| IcebergError::new(&o.path, e.to_string()))?;
+            let json = serde_json::Value::try_from(v)
+                .map_err(|e| IcebergError::new(&o.path, e.to_string()))?;
+            let Some(file) = json.get("data_file") else {
+                break; // a manifest list: it holds no bounds
+            };
+            for key in ["lower_bounds", "upper_bounds"] {
+                for kv in file
+                    .get(key)
+                    .and_then(|b| b.as_array())
+                    .into_iter()
+                    .flatten()
+                {
+                    let (Some(id), Some(raw)) = (
+                        kv.get("key").and_then(|k| k.as_i64()),
+                        kv.get("value").and_then(|v| v.as_array()),
+                    ) else {
+                        continue;
+                    };
+                    let Some(ty) = fields.get(&(id as i32)) else {
+                        continue;
+                    };
+                    let b: Vec<u8> = raw
+                        .iter()
+                        .filter_map(|x| x.as_u64().map(|n| n as u8))
+                        .collect();
+                    if let Some(text) = bound_text(ty, &b) {
+                        visit(o, &text);
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A bound in Iceberg's single-value serialization, as text.
+fn bound_text(ty: &str, b: &[u8]) -> Option<String> {
+    match ty {
+        "string" => String::from_utf8(b.to_vec()).ok(),
+        "int" => Some(i32::from_le_bytes(b.try_into().ok()?).to_string()),
+        "long" => Some(i64::from_le_bytes(b.try_into().ok()?).to_string()),
+        "uuid" if b.len() == 16 => Some(crate::domain::delta::dv::uuid_text(b)),
+        _ => None,
     }
 }

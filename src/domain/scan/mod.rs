@@ -260,14 +260,14 @@ pub fn scan_listed(
     let mut results = Vec::with_capacity(listed.len());
     let mut logs = Vec::with_capacity(listed.len());
     for lt in listed {
-        // A Delta table's identifier columns as its files name them (column mapping).
-        let scan_table = match &lt.delta {
-            Some(d) => Table {
+        // A table's identifier columns as its files name them (column mapping).
+        let scan_table = match &lt.view {
+            Some(v) => Table {
                 id_columns: lt
                     .table
                     .id_columns
                     .iter()
-                    .map(|c| d.snapshot.physical_column(c))
+                    .map(|c| v.physical_column(c))
                     .collect(),
                 ..lt.table.clone()
             },
@@ -278,16 +278,22 @@ pub fn scan_listed(
             .par_iter()
             .map(|f| {
                 let r = contain(|| {
-                    let role = lt.delta.as_ref().map(|d| (d, d.role(&f.path)));
-                    let mask = match role {
-                        Some((d, crate::domain::delta::Role::Live(Some(dv)))) => {
-                            Some(d.mask(req.store, dv).map_err(FileProblem::Malformed)?)
+                    // Only rows every reader sees are located (an export takes them).
+                    let live = lt.view.as_ref().is_none_or(|v| v.is_live(&f.path));
+                    let mask = match &lt.view {
+                        Some(v) if live => {
+                            let m = v.mask(req.store, &f.path).map_err(FileProblem::Malformed)?;
+                            let mut subjects = BTreeSet::new();
+                            for value in &m.values {
+                                probes.path_ids().matching(value, &mut subjects);
+                            }
+                            Some(RowMask {
+                                positions: m.positions,
+                                subjects,
+                            })
                         }
                         _ => None,
                     };
-                    // Only rows every reader sees are located (an export takes them).
-                    let live =
-                        matches!(role, None | Some((_, crate::domain::delta::Role::Live(_))));
                     scan_file(req, f, &scan_table, &probes, &counters, mask.as_ref(), live)
                 });
                 progress.file_done(f.size);
@@ -327,7 +333,7 @@ pub fn scan_listed(
             }));
         }
         results.push(table_results);
-        logs.push(match &lt.delta {
+        logs.push(match &lt.view {
             Some(_) => log_findings(req, lt, &scan_table.id_columns, &probes),
             None => LogFindings::default(),
         });
@@ -362,19 +368,29 @@ fn log_findings(
             *e.1.entry(s).or_default() += 1;
         }
     };
-    let read = std::panic::catch_unwind(AssertUnwindSafe(|| {
-        crate::domain::delta::visit_stats(req.store, &lt.table.path, physical, &mut visit)
+    let read = std::panic::catch_unwind(AssertUnwindSafe(|| match lt.view.as_deref() {
+        Some(crate::domain::format::TableView::Delta(_)) => {
+            crate::domain::delta::visit_stats(req.store, &lt.table.path, physical, &mut visit)
+                .map_err(|e| (e.file, e.problem))
+        }
+        Some(crate::domain::format::TableView::Iceberg(i)) => {
+            crate::domain::iceberg::visit_bounds(req.store, i, &lt.table.id_columns, &mut visit)
+                .map_err(|e| (e.file, e.problem))
+        }
+        None => Ok(()),
     }));
     let mut out = LogFindings::default();
     match read {
         Ok(Ok(())) => {}
-        Ok(Err(e)) => out.errors.push(ScanErrorEntry {
-            file: e.file,
-            error: format!("{}: the log's statistics were not checked", e.problem),
+        Ok(Err((file, problem))) => out.errors.push(ScanErrorEntry {
+            file,
+            error: format!("{problem}: the table's file statistics were not checked"),
         }),
         Err(_) => out.errors.push(ScanErrorEntry {
-            file: format!("{}/_delta_log", lt.table.path),
-            error: "a log file made the reader fail: the log's statistics were not checked".into(),
+            file: lt.table.path.clone(),
+            error: "a metadata file made the reader fail: the table's file statistics were not \
+                    checked"
+                .into(),
         }),
     }
     out.copies = per_file
@@ -530,10 +546,11 @@ fn assemble_table(
 ) -> AssembledTable {
     let t = &lt.table;
     // How the table's engine names it, for the way out of each copy.
-    let table_ref = format!(
-        "delta.`{}`",
-        crate::domain::report::join_path(lake, &t.path)
-    );
+    let table_ref = lt
+        .view
+        .as_ref()
+        .map(|v| v.table_ref(&crate::domain::report::join_path(lake, &t.path), &t.name))
+        .unwrap_or_default();
     let shown = |p: &str| crate::domain::lake::label_path(p, &t.id_columns, labeler);
     let mut out = AssembledTable {
         report: TableReport {
@@ -541,8 +558,16 @@ fn assemble_table(
             path: t.path.clone(),
             id_columns: t.id_columns.clone(),
             legal_hold: held,
-            format: lt.delta.as_ref().map(|_| "delta".to_string()),
-            table_version: lt.delta.as_ref().map(|d| d.snapshot.version),
+            format: lt.view.as_ref().map(|v| v.format().to_string()),
+            table_version: lt.view.as_ref().map(|v| v.version()),
+            unapplied_deletes: match lt.view.as_deref() {
+                Some(crate::domain::format::TableView::Iceberg(i)) => i
+                    .unapplied
+                    .iter()
+                    .map(|(f, why)| format!("{}: {why}", shown(f)))
+                    .collect(),
+                _ => Vec::new(),
+            },
             ..TableReport::default()
         },
         errors: table_errors(lt, &shown),
@@ -621,14 +646,19 @@ fn assemble_table(
         }
         out.objects.push(object);
     }
-    if let Some(d) = &lt.delta {
+    if let Some(v) = &lt.view {
         out.errors
             .extend(log.errors.into_iter().map(|e| ScanErrorEntry {
                 file: shown(&e.file),
                 error: e.error,
             }));
         for c in log.copies {
-            let place = d.log_copy_place(c.modified, &table_ref);
+            let place = match v.as_ref() {
+                crate::domain::format::TableView::Delta(d) => {
+                    d.log_copy_place(c.modified, &table_ref)
+                }
+                crate::domain::format::TableView::Iceberg(i) => i.bounds_place(&table_ref),
+            };
             let file = shown(&c.file);
             out.copies
                 .extend(copies_at(&t.name, &file, &place, c.subjects, held));
@@ -644,7 +674,7 @@ fn assemble_table(
 fn copies_at(
     table: &str,
     file: &str,
-    place: &crate::domain::delta::CopyPlace,
+    place: &crate::domain::copies::CopyPlace,
     subjects: Vec<(String, u64)>,
     held: bool,
 ) -> impl Iterator<Item = PhysicalCopy> {
@@ -673,7 +703,7 @@ struct LiveRows {
 }
 
 /// Copies in one place: where, how many rows, and per subject.
-type Copies = Vec<(crate::domain::delta::CopyPlace, u64, Vec<(String, u64)>)>;
+type Copies = Vec<(crate::domain::copies::CopyPlace, u64, Vec<(String, u64)>)>;
 
 /// A file's matches by layer: the live ones, and each place copies are in with their
 /// rows and per-subject rows. A plain Parquet table has live rows only.
@@ -687,11 +717,10 @@ fn split_layers(
         rows: o.matching_rows,
         subjects: o.subjects.clone(),
     };
-    let Some(d) = &lt.delta else {
+    let Some(d) = &lt.view else {
         return (all, Vec::new());
     };
-    let role = d.role(&f.path);
-    if let Some(place) = d.copy_place(role, false, f.modified, table_ref) {
+    if let Some(place) = d.copy_place(&f.path, false, f.modified, table_ref) {
         // The whole file is outside the current version.
         let copies = vec![(place, o.matching_rows, o.subjects.clone())];
         return (
@@ -725,7 +754,7 @@ fn split_layers(
             .collect(),
     };
     let copies = d
-        .copy_place(role, true, f.modified, table_ref)
+        .copy_place(&f.path, true, f.modified, table_ref)
         .map(|place| (place, o.masked_rows, o.masked_subjects.clone()))
         .into_iter()
         .collect();
@@ -1224,8 +1253,20 @@ fn path_subjects(
     (columns, subjects)
 }
 
-/// Scans one file. `mask`: row positions (in the file) a deletion vector masks; matches
-/// there are counted apart. `locate`: whether matching rows are located (for export:
+/// What a table masks in one file: row positions (deletion vectors, position deletes) and
+/// subjects whose rows are deleted by value (equality deletes).
+pub struct RowMask {
+    pub positions: Option<roaring::RoaringTreemap>,
+    pub subjects: BTreeSet<u32>,
+}
+
+impl RowMask {
+    fn masks(&self, row: u64, subject: u32) -> bool {
+        self.subjects.contains(&subject) || self.positions.as_ref().is_some_and(|p| p.contains(row))
+    }
+}
+
+/// Scans one file. `mask`: what the table masks; matches there are counted apart. `locate`: whether matching rows are located (for export:
 /// only rows every reader sees).
 #[allow(clippy::too_many_arguments)]
 fn scan_file(
@@ -1234,7 +1275,7 @@ fn scan_file(
     table: &Table,
     probes: &ProbeCache<'_>,
     counter: &ReadCounters,
-    mask: Option<&roaring::RoaringTreemap>,
+    mask: Option<&RowMask>,
     locate: bool,
 ) -> Result<FileOutcome, FileProblem> {
     let id_columns = &table.id_columns;
@@ -1276,7 +1317,7 @@ fn scan_file(
             "corrupt footer: row groups hold {sum} rows, the file says {declared}"
         )));
     }
-    if let Some(last) = mask.and_then(|m| m.max())
+    if let Some(last) = mask.and_then(|m| m.positions.as_ref()?.max())
         && last >= declared as u64
     {
         return Err(FileProblem::Malformed(format!(
@@ -1356,12 +1397,19 @@ fn scan_file(
     // A subject named by the path owns every row of the file.
     if !path_subjects.is_empty() {
         out.residual_rows = out.rows;
-        let masked = mask.map_or(0, |m| m.len());
-        out.masked_rows = masked;
+        let positions = mask
+            .and_then(|m| m.positions.as_ref())
+            .map_or(0, |p| p.len());
         for s in path_subjects {
             out.per_subject.insert(s, out.rows);
+            let masked = if mask.is_some_and(|m| m.subjects.contains(&s)) {
+                out.rows
+            } else {
+                positions
+            };
             if masked > 0 {
                 out.masked_per_subject.insert(s, masked);
+                out.masked_rows = out.masked_rows.max(masked);
             }
         }
         if req.collect_rows && locate && mask.is_none() {
@@ -1431,7 +1479,7 @@ fn scan_row_group(
     rg_index: usize,
     rg: &RowGroupMetaData,
     cols: &[IdColumn],
-    mask: Option<(&roaring::RoaringTreemap, u64)>,
+    mask: Option<(&RowMask, u64)>,
     locate: bool,
 ) -> Result<RgOutcome, FileProblem> {
     let mut stats = RowGroupStats {
@@ -1506,20 +1554,23 @@ fn scan_row_group(
     };
     matches.sort_unstable();
     matches.dedup();
-    let mut last = None;
-    for (row, subject) in &matches {
-        let masked = mask.is_some_and(|(m, first)| m.contains(first + u64::from(*row)));
-        if last != Some(*row) {
-            out.residual_rows += 1;
-            out.masked_rows += u64::from(masked);
-            last = Some(*row);
-            if req.collect_rows && locate && !masked {
-                out.rows.push(*row);
+    // Per row: its matching subjects; the row is masked when the table masks it for every
+    // one of them (a position, or each subject's value deleted).
+    for group in matches.chunk_by(|a, b| a.0 == b.0) {
+        let row = group[0].0;
+        let mut all_masked = true;
+        for &(_, subject) in group {
+            let masked = mask.is_some_and(|(m, first)| m.masks(first + u64::from(row), subject));
+            *out.per_subject.entry(subject).or_insert(0u64) += 1;
+            if masked {
+                *out.masked_per_subject.entry(subject).or_insert(0u64) += 1;
             }
+            all_masked &= masked;
         }
-        *out.per_subject.entry(*subject).or_insert(0u64) += 1;
-        if masked {
-            *out.masked_per_subject.entry(*subject).or_insert(0u64) += 1;
+        out.residual_rows += 1;
+        out.masked_rows += u64::from(all_masked);
+        if req.collect_rows && locate && !all_masked {
+            out.rows.push(row);
         }
     }
     Ok(out)
@@ -2033,7 +2084,7 @@ mod tests {
             files: files.iter().map(|f| object(f)).collect(),
             errors: Vec::new(),
             aliases: Vec::new(),
-            delta: None,
+            view: None,
         }
     }
 

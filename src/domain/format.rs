@@ -1,0 +1,112 @@
+//! Table formats as the scan sees them: which listed files are live, which rows of a live
+//! file the table masks, and where copies outside the current version are. One enum over
+//! the formats vouch reads (`delta`, `iceberg`); plain Parquet tables have none.
+
+use crate::domain::copies::CopyPlace;
+use crate::domain::delta::DeltaView;
+use crate::domain::iceberg::IcebergView;
+use crate::io::store::Store;
+
+#[derive(Debug, Clone)]
+pub enum TableView {
+    Delta(DeltaView),
+    Iceberg(IcebergView),
+}
+
+/// What the table masks in one live file: row positions, and identifier values (as text)
+/// whose rows are deleted (Iceberg equality deletes).
+#[derive(Debug, Default)]
+pub struct Mask {
+    pub positions: Option<roaring::RoaringTreemap>,
+    pub values: Vec<String>,
+}
+
+impl TableView {
+    pub fn format(&self) -> &'static str {
+        match self {
+            TableView::Delta(_) => "delta",
+            TableView::Iceberg(_) => "iceberg",
+        }
+    }
+
+    /// The version read: the Delta log's version, the Iceberg current snapshot's id.
+    pub fn version(&self) -> u64 {
+        match self {
+            TableView::Delta(d) => d.snapshot.version,
+            TableView::Iceberg(i) => i.table.current_snapshot_id.unwrap_or(0) as u64,
+        }
+    }
+
+    pub fn delta(&self) -> Option<&DeltaView> {
+        match self {
+            TableView::Delta(d) => Some(d),
+            TableView::Iceberg(_) => None,
+        }
+    }
+
+    /// The column the files hold a logical identifier column under.
+    pub fn physical_column(&self, logical: &str) -> String {
+        match self {
+            TableView::Delta(d) => d.snapshot.physical_column(logical),
+            TableView::Iceberg(_) => logical.to_string(),
+        }
+    }
+
+    /// How the table's engine names the table in the way out.
+    pub fn table_ref(&self, location: &str, name: &str) -> String {
+        match self {
+            TableView::Delta(_) => format!("delta.`{location}`"),
+            TableView::Iceberg(_) => name.to_string(),
+        }
+    }
+
+    /// Whether the file's rows are seen by every reader (unless masked).
+    pub fn is_live(&self, path: &str) -> bool {
+        match self {
+            TableView::Delta(d) => matches!(d.role(path), crate::domain::delta::Role::Live(_)),
+            TableView::Iceberg(i) => i.role(path) == crate::domain::iceberg::Role::Live,
+        }
+    }
+
+    /// What the table masks in a live file.
+    pub fn mask(&self, store: &dyn Store, path: &str) -> Result<Mask, String> {
+        match self {
+            TableView::Delta(d) => match d.role(path) {
+                crate::domain::delta::Role::Live(Some(dv)) => Ok(Mask {
+                    positions: Some(d.mask(store, dv)?),
+                    values: Vec::new(),
+                }),
+                _ => Ok(Mask::default()),
+            },
+            TableView::Iceberg(i) => {
+                let rel = path
+                    .strip_prefix(&i.table_path)
+                    .unwrap_or(path)
+                    .trim_start_matches('/');
+                Ok(Mask {
+                    positions: i.positions.get(rel).cloned(),
+                    values: i
+                        .deleted_values
+                        .get(rel)
+                        .map(|v| v.iter().cloned().collect())
+                        .unwrap_or_default(),
+                })
+            }
+        }
+    }
+
+    /// Where copies in a file are (`masked`: the masked rows of a live file), or None for
+    /// rows every reader sees.
+    pub fn copy_place(
+        &self,
+        path: &str,
+        masked: bool,
+        modified: Option<i64>,
+        table_ref: &str,
+    ) -> Option<CopyPlace> {
+        match self {
+            TableView::Delta(d) => d.copy_place(d.role(path), masked, modified, table_ref),
+            TableView::Iceberg(i) => i.copy_place(i.role(path), masked, modified, table_ref),
+        }
+    }
+}

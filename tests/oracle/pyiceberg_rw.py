@@ -1,0 +1,56 @@
+"""pyiceberg (SQL catalog on SQLite) as the writer and oracle of Iceberg tables the tests
+make. Argument: JSON {"op": ..., "catalog": DIR, ...}; the warehouse is DIR/wh:
+- {"op": "append", "table": "ns.t", "rows": [[id, n], ...]}
+- {"op": "delete", "table": "ns.t", "predicate": "user_id == 'u2'"}
+- {"op": "expire", "table": "ns.t"}: expires every snapshot but the current
+- {"op": "counts", "table": "ns.t", "ids": [...]}: live rows per id (pyiceberg's scan)
+- {"op": "snapshots", "table": "ns.t"}: [[id, timestamp_ms], ...] and the location
+Prints JSON; leaves with os._exit."""
+import json
+import os
+import sys
+
+
+def main(arg):
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    from pyiceberg.catalog.sql import SqlCatalog
+
+    d = arg["catalog"]
+    os.makedirs(os.path.join(d, "wh"), exist_ok=True)
+    cat = SqlCatalog("t", uri=f"sqlite:///{d}/catalog.db", warehouse=f"file://{d}/wh")
+    cat.create_namespace_if_not_exists("ns")
+    schema = pa.schema([("user_id", pa.string()), ("v", pa.int64())])
+    t = cat.create_table_if_not_exists(arg["table"], schema=schema)
+    op = arg["op"]
+    if op == "append":
+        ids, vals = [], []
+        for user, n in arg["rows"]:
+            ids += [user] * n
+            vals += list(range(n))
+        t.append(pa.table({"user_id": pa.array(ids, pa.string()), "v": pa.array(vals, pa.int64())}))
+        return {"snapshot": t.current_snapshot().snapshot_id}
+    if op == "delete":
+        t.delete(arg["predicate"])
+        return {"snapshot": cat.load_table(arg["table"]).current_snapshot().snapshot_id}
+    if op == "expire":
+        t = cat.load_table(arg["table"])
+        current = t.current_snapshot().snapshot_id
+        old = [s.snapshot_id for s in t.snapshots() if s.snapshot_id != current]
+        t.maintenance.expire_snapshots().by_ids(old).commit()
+        return {"expired": old}
+    if op == "counts":
+        col = cat.load_table(arg["table"]).scan().to_arrow().column("user_id")
+        return {i: pc.sum(pc.equal(col, i)).as_py() or 0 for i in arg["ids"]}
+    if op == "snapshots":
+        t = cat.load_table(arg["table"])
+        return {"location": t.location(),
+                "snapshots": [[s.snapshot_id, s.timestamp_ms] for s in t.snapshots()],
+                "current": t.current_snapshot().snapshot_id}
+    raise SystemExit(f"unknown op {op}")
+
+
+result = main(json.loads(sys.argv[1]))
+sys.stdout.write(json.dumps(result))
+sys.stdout.flush()
+os._exit(0)
