@@ -677,3 +677,47 @@ fn nightly_fails_on_a_physical_copy_that_misses_the_erasure_deadline() {
         "{v:?}"
     );
 }
+
+/// A Delta table partitioned by its identifier column keeps the IDs in the log's
+/// partition values, not in the files: a subject's rows are found there even when the
+/// directories do not name them (as with column mapping's random prefixes).
+#[test]
+fn identifier_partition_values_come_from_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    std::fs::write(
+        p.join("vouch.toml"),
+        "[lake]\nlocation = \"lake\"\nid_columns = [\"user_id\"]\n",
+    )
+    .unwrap();
+    let t = p.join("lake/users");
+    let table = t.display().to_string();
+    delta_rs(
+        json!({"op": "write", "table": table, "rows": [["u1", 2], ["u2", 3]],
+        "partition_by": ["user_id"]}),
+    );
+    // Directories renamed so that no path names an ID; the log follows.
+    let log = t.join("_delta_log/00000000000000000000.json");
+    let mut text = std::fs::read_to_string(&log).unwrap();
+    for (i, u) in ["u1", "u2"].iter().enumerate() {
+        std::fs::rename(t.join(format!("user_id={u}")), t.join(format!("p{i}"))).unwrap();
+        text = text
+            .replace(&format!("user_id={u}/"), &format!("p{i}/"))
+            .replace(&format!("user_id%3D{u}/"), &format!("p{i}/"));
+    }
+    std::fs::write(&log, text).unwrap();
+    let (code, j) = scan_json(p, &["u2"]);
+    assert_eq!(code, 1, "{j}");
+    assert_eq!(j["residual_rows"], 3, "{j}");
+    assert_eq!(
+        j["tables"][0]["partition_id_columns"],
+        json!(["user_id"]),
+        "{j}"
+    );
+    let (code, j) = scan_json(p, &["u3"]);
+    assert_eq!(
+        (code, j["physical_verdict"].clone()),
+        (0, json!("erased")),
+        "{j}"
+    );
+}

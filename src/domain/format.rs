@@ -68,6 +68,29 @@ impl TableView {
         }
     }
 
+    /// Identifier values the table keeps outside the file (Delta partition values of a
+    /// live file), as (column, value): `columns` are the files' (physical) names.
+    pub fn partition_ids(&self, path: &str, columns: &[String]) -> Vec<(String, String)> {
+        let TableView::Delta(d) = self else {
+            return Vec::new();
+        };
+        let rel = path
+            .strip_prefix(&d.table_path)
+            .unwrap_or(path)
+            .trim_start_matches('/');
+        let Some(add) = d.snapshot.live.get(rel) else {
+            return Vec::new();
+        };
+        add.partition_values
+            .iter()
+            .filter(|(k, v)| {
+                v.as_ref().is_some_and(|v| !v.is_empty())
+                    && columns.iter().any(|c| c.eq_ignore_ascii_case(k))
+            })
+            .map(|(k, v)| (k.clone(), v.clone().unwrap_or_default()))
+            .collect()
+    }
+
     /// What the table masks in a live file.
     pub fn mask(&self, store: &dyn Store, path: &str) -> Result<Mask, String> {
         match self {

@@ -304,23 +304,6 @@ fn delta_view(
         change_data,
     };
     errors.extend(view.missing(files));
-    for c in &table.id_columns {
-        if let Some(p) = view
-            .snapshot
-            .partition_columns
-            .iter()
-            .find(|p| p.eq_ignore_ascii_case(c))
-        {
-            errors.push(StoreError::new(
-                table.path.clone(),
-                format!(
-                    "identifier column {p} is a partition column of this Delta table: its \
-                     values are in the log, not in the files, and vouch does not read them \
-                     there yet"
-                ),
-            ));
-        }
-    }
     view
 }
 

@@ -294,7 +294,23 @@ pub fn scan_listed(
                         }
                         _ => None,
                     };
-                    scan_file(req, f, &scan_table, &probes, &counters, mask.as_ref(), live)
+                    // Identifier values the table keeps as partition values (Delta's
+                    // partitionValues), not in the files.
+                    let partition_ids = lt
+                        .view
+                        .as_ref()
+                        .map(|v| v.partition_ids(&f.path, &scan_table.id_columns))
+                        .unwrap_or_default();
+                    scan_file(
+                        req,
+                        f,
+                        &scan_table,
+                        &probes,
+                        &counters,
+                        mask.as_ref(),
+                        live,
+                        &partition_ids,
+                    )
                 });
                 progress.file_done(f.size);
                 r
@@ -1232,10 +1248,14 @@ fn path_subjects(
     f: &ObjectMeta,
     exact: bool,
     probes: &ProbeCache<'_>,
+    from_table: &[(String, String)],
 ) -> (Vec<String>, BTreeSet<u32>) {
     let mut columns = Vec::new();
     let mut subjects = BTreeSet::new();
-    for (key, value) in partition_values(&table.path, &f.path) {
+    let values = partition_values(&table.path, &f.path)
+        .into_iter()
+        .chain(from_table.iter().cloned());
+    for (key, value) in values {
         let is_id = table.id_columns.iter().any(|c| {
             if exact {
                 c == &key
@@ -1277,6 +1297,7 @@ fn scan_file(
     counter: &ReadCounters,
     mask: Option<&RowMask>,
     locate: bool,
+    partition_ids: &[(String, String)],
 ) -> Result<FileOutcome, FileProblem> {
     let id_columns = &table.id_columns;
     let inner = req.store.open(f)?;
@@ -1297,8 +1318,13 @@ fn scan_file(
             probe: probes.get(kind),
         });
     }
-    let (partition_columns, path_subjects) =
-        path_subjects(table, f, req.options.exact_column_names, probes);
+    let (partition_columns, path_subjects) = path_subjects(
+        table,
+        f,
+        req.options.exact_column_names,
+        probes,
+        partition_ids,
+    );
     if cols.is_empty() && partition_columns.is_empty() {
         return Err(FileProblem::NoIdColumn(id_columns.clone()));
     }
