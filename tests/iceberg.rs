@@ -298,3 +298,28 @@ fn a_pyiceberg_delete_is_retained_then_unreferenced_then_erased() {
     let kinds = copy_kinds(&j);
     assert!(kinds.contains("manifest_bounds"), "{j}");
 }
+
+/// A column renamed after files were written: Iceberg finds it by field id, and so does
+/// vouch (by name, the old files would have no identifier column).
+#[test]
+fn a_renamed_identifier_column_is_found_by_field_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let cat = dir.path().join("cat");
+    let ice = |arg: serde_json::Value| {
+        let mut arg = arg;
+        arg["catalog"] = json!(cat);
+        arg["table"] = json!("ns.users");
+        oracle("pyiceberg_rw.py", &arg)
+    };
+    ice(json!({"op": "append", "rows": [["u1", 3], ["u2", 2]]}));
+    ice(json!({"op": "rename", "from": "user_id", "to": "uid"}));
+    let counts = ice(json!({"op": "counts", "ids": ["u2"], "column": "uid"}));
+    assert_eq!(counts, json!({"u2": 2}));
+    std::fs::write(
+        dir.path().join("vouch.toml"),
+        "[lake]\nlocation = \"cat/wh/ns\"\nid_columns = [\"uid\"]\n",
+    )
+    .unwrap();
+    let (code, j) = scan_json(dir.path(), &["u2"]);
+    assert_eq!((code, j["residual_rows"].clone()), (1, json!(2)), "{j}");
+}

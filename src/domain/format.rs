@@ -91,6 +91,24 @@ impl TableView {
             .collect()
     }
 
+    /// The field ids of identifier columns (Iceberg's current schema; case ignored), or
+    /// none: columns are then found by name.
+    pub fn field_ids(&self, columns: &[String]) -> Vec<i32> {
+        let TableView::Iceberg(i) = self else {
+            return Vec::new();
+        };
+        columns
+            .iter()
+            .filter_map(|c| {
+                i.table
+                    .field_ids
+                    .iter()
+                    .find(|(n, _)| n.eq_ignore_ascii_case(c))
+                    .map(|(_, id)| *id)
+            })
+            .collect()
+    }
+
     /// What the table masks in a live file.
     pub fn mask(&self, store: &dyn Store, path: &str) -> Result<Mask, String> {
         match self {

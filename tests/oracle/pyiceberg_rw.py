@@ -3,7 +3,8 @@ make. Argument: JSON {"op": ..., "catalog": DIR, ...}; the warehouse is DIR/wh:
 - {"op": "append", "table": "ns.t", "rows": [[id, n], ...]}
 - {"op": "delete", "table": "ns.t", "predicate": "user_id == 'u2'"}
 - {"op": "expire", "table": "ns.t"}: expires every snapshot but the current
-- {"op": "counts", "table": "ns.t", "ids": [...]}: live rows per id (pyiceberg's scan)
+- {"op": "rename", "table": "ns.t", "from": C, "to": D}: renames a column
+- {"op": "counts", "table": "ns.t", "ids": [...], "column": C}: live rows per id
 - {"op": "snapshots", "table": "ns.t"}: [[id, timestamp_ms], ...] and the location
 Prints JSON; leaves with os._exit."""
 import json
@@ -39,8 +40,12 @@ def main(arg):
         old = [s.snapshot_id for s in t.snapshots() if s.snapshot_id != current]
         t.maintenance.expire_snapshots().by_ids(old).commit()
         return {"expired": old}
+    if op == "rename":
+        with t.update_schema() as u:
+            u.rename_column(arg["from"], arg["to"])
+        return {"renamed": True}
     if op == "counts":
-        col = cat.load_table(arg["table"]).scan().to_arrow().column("user_id")
+        col = cat.load_table(arg["table"]).scan().to_arrow().column(arg.get("column", "user_id"))
         return {i: pc.sum(pc.equal(col, i)).as_py() or 0 for i in arg["ids"]}
     if op == "snapshots":
         t = cat.load_table(arg["table"])

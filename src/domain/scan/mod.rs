@@ -273,6 +273,11 @@ pub fn scan_listed(
             },
             None => lt.table.clone(),
         };
+        let field_ids: Vec<i32> = lt
+            .view
+            .as_ref()
+            .map(|v| v.field_ids(&lt.table.id_columns))
+            .unwrap_or_default();
         let outcomes: Vec<Result<FileOutcome, FileProblem>> = lt
             .files
             .par_iter()
@@ -310,6 +315,7 @@ pub fn scan_listed(
                         mask.as_ref(),
                         live,
                         &partition_ids,
+                        &field_ids,
                     )
                 });
                 progress.file_done(f.size);
@@ -1241,6 +1247,24 @@ pub(crate) fn resolve_id_columns(
     Ok(out)
 }
 
+/// The flat top-level columns whose Parquet field id is one of `ids`.
+fn resolve_by_field_id(
+    schema: &parquet::schema::types::SchemaDescriptor,
+    ids: &[i32],
+) -> Vec<(usize, ColumnDescPtr)> {
+    schema
+        .columns()
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.path().parts().len() == 1)
+        .filter(|(_, c)| {
+            let info = c.self_type().get_basic_info();
+            info.has_id() && ids.contains(&info.id())
+        })
+        .map(|(i, c)| (i, c.clone()))
+        .collect()
+}
+
 /// The identifier columns whose value a file's path gives (`user_id=42/`), with the
 /// subjects those values name.
 fn path_subjects(
@@ -1298,6 +1322,7 @@ fn scan_file(
     mask: Option<&RowMask>,
     locate: bool,
     partition_ids: &[(String, String)],
+    field_ids: &[i32],
 ) -> Result<FileOutcome, FileProblem> {
     let id_columns = &table.id_columns;
     let inner = req.store.open(f)?;
@@ -1310,7 +1335,20 @@ fn scan_file(
     let (meta, footer_sha256) = read_footer(&reader, &req.options.limits)?;
     let schema = meta.file_metadata().schema_descr();
     let mut cols = Vec::new();
-    for (index, descr) in resolve_id_columns(schema, id_columns, req.options.exact_column_names)? {
+    // A table that names its columns by field id (Iceberg) finds them by id in files that
+    // carry ids, whatever the column was called when the file was written.
+    let by_id = !field_ids.is_empty()
+        && schema
+            .root_schema()
+            .get_fields()
+            .iter()
+            .any(|f| f.get_basic_info().has_id());
+    let resolved = if by_id {
+        resolve_by_field_id(schema, field_ids)
+    } else {
+        resolve_id_columns(schema, id_columns, req.options.exact_column_names)?
+    };
+    for (index, descr) in resolved {
         let kind = id_kind(&descr)?;
         cols.push(IdColumn {
             index,
