@@ -323,3 +323,122 @@ fn a_renamed_identifier_column_is_found_by_field_id() {
     let (code, j) = scan_json(dir.path(), &["u2"]);
     assert_eq!((code, j["residual_rows"].clone()), (1, json!(2)), "{j}");
 }
+
+/// Damaged metadata: each is an error naming the file, and the scan is incomplete.
+#[test]
+fn damaged_iceberg_metadata_makes_the_scan_incomplete_naming_the_file() {
+    let Some(corpus) = corpus("duckdb-iceberg") else {
+        return;
+    };
+    type Damage = Box<dyn Fn(&Path)>;
+    let newest = |p: &Path, pattern: &str| -> PathBuf {
+        let mut v: Vec<PathBuf> = walk_files(&p.join("lake/t/metadata"))
+            .into_iter()
+            .filter(|f| {
+                f.to_string_lossy().contains(pattern) && !f.to_string_lossy().ends_with(".crc")
+            })
+            .collect();
+        v.sort();
+        v.pop().unwrap()
+    };
+    let cases: Vec<(&str, Damage, &str)> = vec![
+        (
+            "a truncated metadata file",
+            Box::new(move |p: &Path| {
+                let f = newest(p, "v4.metadata.json");
+                let t = std::fs::read(&f).unwrap();
+                std::fs::write(&f, &t[..t.len() / 2]).unwrap();
+            }),
+            "not Iceberg table metadata",
+        ),
+        (
+            "a corrupt manifest",
+            Box::new(move |p: &Path| {
+                for f in walk_files(&p.join("lake/t/metadata")) {
+                    if f.to_string_lossy().ends_with("-m0.avro") {
+                        let mut b = std::fs::read(&f).unwrap();
+                        let n = b.len();
+                        for x in &mut b[n / 2..] {
+                            *x ^= 0x5a;
+                        }
+                        std::fs::write(&f, b).unwrap();
+                    }
+                }
+            }),
+            ".avro",
+        ),
+        (
+            "a data file the current snapshot lists, gone",
+            Box::new(|p: &Path| {
+                let f = walk_files(&p.join("lake/t/data"))
+                    .into_iter()
+                    .find(|f| {
+                        f.extension().is_some_and(|e| e == "parquet")
+                            && !f.to_string_lossy().contains("delete-")
+                    })
+                    .unwrap();
+                std::fs::remove_file(f).unwrap();
+            }),
+            "storage does not hold it",
+        ),
+        (
+            "a version hint naming no file",
+            Box::new(|p: &Path| {
+                std::fs::write(p.join("lake/t/metadata/version-hint.text"), "99").unwrap();
+            }),
+            "which is not in the metadata directory",
+        ),
+        (
+            "a format version from the future",
+            Box::new(move |p: &Path| {
+                let f = newest(p, "v4.metadata.json");
+                let t = std::fs::read_to_string(&f).unwrap();
+                std::fs::write(
+                    &f,
+                    t.replacen("\"format-version\" : 2", "\"format-version\" : 9", 1)
+                        .replacen("\"format-version\":2", "\"format-version\":9", 1),
+                )
+                .unwrap();
+            }),
+            "format version 9 is not supported",
+        ),
+    ];
+    for (what, damage, says) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        copy_dir(
+            &corpus.join("equality_deletes/warehouse/mydb/mytable_partitioned"),
+            &dir.path().join("lake/t"),
+        );
+        std::fs::write(
+            dir.path().join("vouch.toml"),
+            "[lake]\nlocation = \"lake\"\nid_columns = [\"id\"]\n",
+        )
+        .unwrap();
+        let hint = dir.path().join("lake/t/metadata/version-hint.text");
+        if !hint.exists() || what != "a version hint naming no file" {
+            std::fs::write(&hint, "4").unwrap();
+        }
+        damage(dir.path());
+        let (code, j) = scan_json(dir.path(), &["1", "2", "3"]);
+        assert_eq!(code, 2, "{what}: {j}");
+        assert_eq!(j["physical_verdict"], "unknown", "{what}");
+        let errors: Vec<String> = j["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                format!(
+                    "{}: {}",
+                    e["file"].as_str().unwrap(),
+                    e["error"].as_str().unwrap()
+                )
+            })
+            .collect();
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.starts_with("t/") && e.contains(says)),
+            "{what}: {errors:?}"
+        );
+    }
+}

@@ -562,11 +562,24 @@ fn join(table: &str, rel: &str) -> String {
     }
 }
 
+/// Largest single allocation the Avro decoder may make for a value a file declares (a
+/// hostile length must not reserve gigabytes); manifests hold small values.
+const AVRO_MAX_ALLOCATION: usize = 64 << 20;
+
+/// Caps the Avro decoder's allocations (once per process).
+fn avro_limits() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        apache_avro::util::max_allocation_bytes(AVRO_MAX_ALLOCATION);
+    });
+}
+
 /// The records of an Avro object container file, each as `T`.
 fn avro_records<T: serde::de::DeserializeOwned>(
     bytes: &[u8],
     file: &str,
 ) -> Result<Vec<T>, IcebergError> {
+    avro_limits();
     let reader = apache_avro::Reader::new(bytes)
         .map_err(|e| IcebergError::new(file, format!("not an Avro file: {e}")))?;
     let mut out = Vec::new();
@@ -1049,6 +1062,7 @@ pub fn visit_bounds(
     if let Some(e) = listing.errors.first() {
         return Err(IcebergError::new(&e.path, e.message.clone()));
     }
+    avro_limits();
     for o in listing.objects.iter().filter(|o| o.path.ends_with(".avro")) {
         let bytes = read_all(store, o)?;
         let reader = apache_avro::Reader::new(&bytes[..])
