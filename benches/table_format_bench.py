@@ -203,7 +203,7 @@ def main():
         v = results[f"vouch-{fmt}"][0]
         ratio = v / results[f"vouch-plain-{fmt}"][0]
         fastest = min((results[p][0], p) for p in peers if p in results)
-        print(f"  {fmt}: vouch on the table / on its live files as plain Parquet = {ratio:.2f}x; "
+        print(f"  {fmt}: vouch on the table / on the same files as plain Parquet = {ratio:.2f}x; "
               f"fastest peer {fastest[1]} / vouch = {fastest[0] / v:.2f}x")
     if bad:
         sys.exit(f"engines disagree: {bad}")
