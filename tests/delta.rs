@@ -720,4 +720,36 @@ fn identifier_partition_values_come_from_the_log() {
         (0, json!("erased")),
         "{j}"
     );
+    // u2 deleted: its removed file keeps its rows, and no path or live partition value
+    // says whose they are. Never "no IDs": the file is an error until read otherwise.
+    delta_rs(json!({"op": "delete", "table": table, "predicate": "user_id = 'u2'"}));
+    let (code, j) = scan_json(p, &["u2"]);
+    assert_eq!(
+        (code, j["verdict"].clone()),
+        (2, json!("incomplete")),
+        "{j}"
+    );
+    assert_eq!(j["physical_verdict"], "unknown");
+}
+
+/// A column added after files were written (schema evolution): the older files hold
+/// nulls there and no subject's ID, decided by the table's schema; the newer ones are
+/// read.
+#[test]
+fn files_older_than_the_identifier_column_hold_no_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    std::fs::write(
+        p.join("vouch.toml"),
+        "[lake]\nlocation = \"lake\"\nid_columns = [\"email\"]\n",
+    )
+    .unwrap();
+    let table = p.join("lake/users").display().to_string();
+    delta_rs(json!({"op": "write", "table": table, "rows": [["u1", 2]]}));
+    delta_rs(json!({"op": "write", "table": table, "rows": [["u2", 2]],
+        "columns": {"email": ["u2@example.com", "u2@example.com"]}, "schema_mode": "merge"}));
+    let (code, j) = scan_json(p, &["u2@example.com"]);
+    assert_eq!(code, 1, "{j}");
+    assert_eq!(j["residual_rows"], 2, "{j}");
+    assert_eq!(j["row_groups"]["decided_by_schema"], 1, "{j}");
 }

@@ -42,6 +42,13 @@ fn corpus_tables(corpus: &Path, root: &Path) -> Vec<String> {
     tables
 }
 
+/// One pyiceberg operation on the table `ns.users` of the SQL catalog in `cat`.
+fn pyiceberg(cat: &Path, mut arg: serde_json::Value) -> serde_json::Value {
+    arg["catalog"] = json!(cat);
+    arg["table"] = json!("ns.users");
+    oracle("pyiceberg_rw.py", &arg)
+}
+
 fn walk_files(d: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(d).into_iter().flatten().flatten() {
@@ -219,12 +226,7 @@ fn corpus_deletes_are_applied_or_named_never_hidden() {
 fn a_pyiceberg_delete_is_retained_then_unreferenced_then_erased() {
     let dir = tempfile::tempdir().unwrap();
     let cat = dir.path().join("cat");
-    let ice = |arg: serde_json::Value| {
-        let mut arg = arg;
-        arg["catalog"] = json!(cat);
-        arg["table"] = json!("ns.users");
-        oracle("pyiceberg_rw.py", &arg)
-    };
+    let ice = |arg: serde_json::Value| pyiceberg(&cat, arg);
     ice(json!({"op": "append", "rows": [["a0", 1], ["u1", 3], ["u2", 2], ["z9", 1]]}));
     std::fs::write(
         dir.path().join("vouch.toml"),
@@ -305,12 +307,7 @@ fn a_pyiceberg_delete_is_retained_then_unreferenced_then_erased() {
 fn a_renamed_identifier_column_is_found_by_field_id() {
     let dir = tempfile::tempdir().unwrap();
     let cat = dir.path().join("cat");
-    let ice = |arg: serde_json::Value| {
-        let mut arg = arg;
-        arg["catalog"] = json!(cat);
-        arg["table"] = json!("ns.users");
-        oracle("pyiceberg_rw.py", &arg)
-    };
+    let ice = |arg: serde_json::Value| pyiceberg(&cat, arg);
     ice(json!({"op": "append", "rows": [["u1", 3], ["u2", 2]]}));
     ice(json!({"op": "rename", "from": "user_id", "to": "uid"}));
     let counts = ice(json!({"op": "counts", "ids": ["u2"], "column": "uid"}));
@@ -441,4 +438,33 @@ fn damaged_iceberg_metadata_makes_the_scan_incomplete_naming_the_file() {
             "{what}: {errors:?}"
         );
     }
+}
+
+/// A column added after files were written: those files hold nulls there (the spec), so
+/// they hold no subject's ID and are no error; their row groups are `decided_by_schema`.
+/// A column the table does not have at all stays an error.
+#[test]
+fn files_older_than_the_identifier_column_hold_no_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    let cat = dir.path().join("cat");
+    let ice = |arg: serde_json::Value| pyiceberg(&cat, arg);
+    ice(json!({"op": "append", "rows": [["u1", 3], ["u2", 2]]}));
+    // `email` is added after the only data file was written.
+    ice(json!({"op": "add_column", "name": "email"}));
+    std::fs::write(
+        dir.path().join("vouch.toml"),
+        "[lake]\nlocation = \"cat/wh/ns\"\nid_columns = [\"email\"]\n",
+    )
+    .unwrap();
+    let (code, j) = scan_json(dir.path(), &["u2@example.com"]);
+    assert_eq!(code, 0, "{j}");
+    assert_eq!(j["row_groups"]["decided_by_schema"], 1, "{j}");
+    assert_eq!(j["physical_verdict"], "erased", "{j}");
+    std::fs::write(
+        dir.path().join("vouch.toml"),
+        "[lake]\nlocation = \"cat/wh/ns\"\nid_columns = [\"no_such_column\"]\n",
+    )
+    .unwrap();
+    let (code, j) = scan_json(dir.path(), &["u2"]);
+    assert_eq!(code, 2, "{j}");
 }

@@ -109,6 +109,26 @@ impl TableView {
             .collect()
     }
 
+    /// Whether a data file without the identifier columns holds no identifier values:
+    /// the table's schema has them (added after the file was written), so the engines
+    /// read nulls there; an Iceberg column with an `initial-default` reads that value, and
+    /// then the answer is no.
+    pub fn absent_means_null(&self, columns: &[String]) -> bool {
+        fn has<'a>(mut names: impl Iterator<Item = &'a String>, c: &str) -> bool {
+            names.any(|n| n.eq_ignore_ascii_case(c))
+        }
+        match self {
+            // A partition column is never in the files: its values are in the log, which
+            // a removed file's rows are not read from here.
+            TableView::Delta(d) => columns.iter().all(|c| {
+                has(d.snapshot.columns.iter(), c) && !has(d.snapshot.partition_columns.iter(), c)
+            }),
+            TableView::Iceberg(i) => columns
+                .iter()
+                .all(|c| has(i.table.field_ids.keys(), c) && !has(i.table.defaulted.iter(), c)),
+        }
+    }
+
     /// What the table masks in a live file.
     pub fn mask(&self, store: &dyn Store, path: &str) -> Result<Mask, String> {
         match self {

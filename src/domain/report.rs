@@ -160,6 +160,10 @@ pub struct RowGroupStats {
     /// Hive partition (`user_id=42/`).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub decided_by_partition: u64,
+    /// Decided by the table's schema: a file written before the identifier column was
+    /// added holds nulls there (Delta, Iceberg).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub decided_by_schema: u64,
 }
 
 fn is_zero(n: &u64) -> bool {

@@ -83,7 +83,8 @@ def main(arg):
         for k, v in extra.items():
             data[k] = pa.array(v)
         write_deltalake(arg["table"], pa.table(data), mode="append",
-                        partition_by=arg.get("partition_by") or None)
+                        partition_by=arg.get("partition_by") or None,
+                        schema_mode=arg.get("schema_mode"))
         return {"version": DeltaTable(arg["table"]).version()}
     if op == "delete":
         dt = DeltaTable(arg["table"])

@@ -3,6 +3,7 @@ make. Argument: JSON {"op": ..., "catalog": DIR, ...}; the warehouse is DIR/wh:
 - {"op": "append", "table": "ns.t", "rows": [[id, n], ...]}
 - {"op": "delete", "table": "ns.t", "predicate": "user_id == 'u2'"}
 - {"op": "expire", "table": "ns.t"}: expires every snapshot but the current
+- {"op": "add_column", "table": "ns.t", "name": C}: adds a string column
 - {"op": "rename", "table": "ns.t", "from": C, "to": D}: renames a column
 - {"op": "counts", "table": "ns.t", "ids": [...], "column": C}: live rows per id
 - {"op": "snapshots", "table": "ns.t"}: [[id, timestamp_ms], ...] and the location
@@ -40,6 +41,11 @@ def main(arg):
         old = [s.snapshot_id for s in t.snapshots() if s.snapshot_id != current]
         t.maintenance.expire_snapshots().by_ids(old).commit()
         return {"expired": old}
+    if op == "add_column":
+        from pyiceberg.types import StringType
+        with t.update_schema() as u:
+            u.add_column(arg["name"], StringType())
+        return {"added": True}
     if op == "rename":
         with t.update_schema() as u:
             u.rename_column(arg["from"], arg["to"])

@@ -154,6 +154,8 @@ pub struct Snapshot {
     pub physical_names: BTreeMap<String, String>,
     /// `delta.columnMapping.mode`: none, name or id.
     pub column_mapping: String,
+    /// The schema's top-level column names (logical).
+    pub columns: Vec<String>,
 }
 
 /// Default of `delta.deletedFileRetentionDuration`: `VACUUM` keeps removed files a week.
@@ -618,6 +620,13 @@ impl Replay {
         if column_mapping != "none" {
             physical_paths(&schema, "", "", &mut physical_names);
         }
+        let columns: Vec<String> = schema
+            .get("fields")
+            .and_then(|f| f.as_array())
+            .into_iter()
+            .flatten()
+            .filter_map(|f| f.get("name").and_then(|n| n.as_str()).map(String::from))
+            .collect();
         let mut live = BTreeMap::new();
         for ((path, _), add) in self.live {
             if live.insert(path.clone(), add).is_some() {
@@ -644,6 +653,7 @@ impl Replay {
             configuration,
             physical_names,
             column_mapping,
+            columns,
         })
     }
 }

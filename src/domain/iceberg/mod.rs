@@ -186,6 +186,8 @@ pub struct Table {
     pub field_ids: BTreeMap<String, i32>,
     /// name -> primitive type (`string`, `long`, ...).
     pub field_types: BTreeMap<String, String>,
+    /// Fields with an `initial-default` (v3): files written before them read that value.
+    pub defaulted: Vec<String>,
     /// Older snapshots the metadata lists whose manifest list is gone.
     pub unreadable_snapshots: Vec<i64>,
 }
@@ -523,6 +525,7 @@ fn read_table(
         .or(meta.schema.as_ref());
     let mut field_ids = BTreeMap::new();
     let mut field_types = BTreeMap::new();
+    let mut defaulted = Vec::new();
     for f in schema
         .and_then(|s| s.get("fields"))
         .and_then(|f| f.as_array())
@@ -534,6 +537,9 @@ fn read_table(
             f.get("id").and_then(|i| i.as_i64()),
         ) {
             field_ids.insert(n.to_string(), i as i32);
+            if f.get("initial-default").is_some_and(|d| !d.is_null()) {
+                defaulted.push(n.to_string());
+            }
             if let Some(t) = f.get("type").and_then(|t| t.as_str()) {
                 field_types.insert(n.to_string(), t.to_string());
             }
@@ -550,6 +556,7 @@ fn read_table(
         properties: meta.properties,
         field_ids,
         field_types,
+        defaulted,
         unreadable_snapshots: unreadable,
     })
 }

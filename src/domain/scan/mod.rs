@@ -273,6 +273,10 @@ pub fn scan_listed(
             },
             None => lt.table.clone(),
         };
+        let absent_means_null = lt
+            .view
+            .as_ref()
+            .is_some_and(|v| v.absent_means_null(&lt.table.id_columns));
         let field_ids: Vec<i32> = lt
             .view
             .as_ref()
@@ -316,6 +320,7 @@ pub fn scan_listed(
                         live,
                         &partition_ids,
                         &field_ids,
+                        absent_means_null,
                     )
                 });
                 progress.file_done(f.size);
@@ -820,6 +825,7 @@ fn add_stats(into: &mut RowGroupStats, s: &RowGroupStats) {
     into.decoded += s.decoded;
     into.skipped_by_index += s.skipped_by_index;
     into.decided_by_partition += s.decided_by_partition;
+    into.decided_by_schema += s.decided_by_schema;
     into.by_column_type += s.by_column_type;
 }
 
@@ -1323,6 +1329,7 @@ fn scan_file(
     locate: bool,
     partition_ids: &[(String, String)],
     field_ids: &[i32],
+    absent_means_null: bool,
 ) -> Result<FileOutcome, FileProblem> {
     let id_columns = &table.id_columns;
     let inner = req.store.open(f)?;
@@ -1364,7 +1371,21 @@ fn scan_file(
         partition_ids,
     );
     if cols.is_empty() && partition_columns.is_empty() {
-        return Err(FileProblem::NoIdColumn(id_columns.clone()));
+        if !absent_means_null {
+            return Err(FileProblem::NoIdColumn(id_columns.clone()));
+        }
+        // Written before the identifier column existed: every row reads null there.
+        let groups = meta.num_row_groups() as u64;
+        return Ok(FileOutcome {
+            rows: meta.file_metadata().num_rows().max(0) as u64,
+            stats: RowGroupStats {
+                total: groups,
+                decided_by_schema: groups,
+                ..RowGroupStats::default()
+            },
+            footer_sha256,
+            ..FileOutcome::default()
+        });
     }
     let declared = meta.file_metadata().num_rows();
     let mut sum = 0i64;
