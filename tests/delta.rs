@@ -720,9 +720,32 @@ fn identifier_partition_values_come_from_the_log() {
         (0, json!("erased")),
         "{j}"
     );
-    // u2 deleted: its removed file keeps its rows, and no path or live partition value
-    // says whose they are. Never "no IDs": the file is an error until read otherwise.
+    // u2 deleted: its removed file keeps its rows; no path names them, the remove's
+    // partition values do.
     delta_rs(json!({"op": "delete", "table": table, "predicate": "user_id = 'u2'"}));
+    let (code, j) = scan_json(p, &["u2"]);
+    assert_eq!((code, j["verdict"].clone()), (0, json!("clean")), "{j}");
+    let c = &j["physical_copies"][0];
+    assert_eq!(
+        (c["kind"].clone(), c["rows"].clone()),
+        (json!("removed_file"), json!(3)),
+        "{j}"
+    );
+    // A remove without partition values (no extendedFileMetadata): never "no IDs", the
+    // file is an error.
+    let log = t.join("_delta_log/00000000000000000001.json");
+    let text = std::fs::read_to_string(&log).unwrap();
+    let stripped: String = text
+        .lines()
+        .map(|l| {
+            let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+            if let Some(r) = v.get_mut("remove").and_then(|r| r.as_object_mut()) {
+                r.remove("partitionValues");
+            }
+            format!("{v}\n")
+        })
+        .collect();
+    std::fs::write(&log, stripped).unwrap();
     let (code, j) = scan_json(p, &["u2"]);
     assert_eq!(
         (code, j["verdict"].clone()),

@@ -69,7 +69,8 @@ impl TableView {
     }
 
     /// Identifier values the table keeps outside the file (Delta partition values of a
-    /// live file), as (column, value): `columns` are the files' (physical) names.
+    /// live file, or of a removed one as its remove recorded them), as (column, value):
+    /// `columns` are the files' (physical) names.
     pub fn partition_ids(&self, path: &str, columns: &[String]) -> Vec<(String, String)> {
         let TableView::Delta(d) = self else {
             return Vec::new();
@@ -78,10 +79,14 @@ impl TableView {
             .strip_prefix(&d.table_path)
             .unwrap_or(path)
             .trim_start_matches('/');
-        let Some(add) = d.snapshot.live.get(rel) else {
-            return Vec::new();
+        let values = match d.snapshot.live.get(rel) {
+            Some(add) => &add.partition_values,
+            None => match d.snapshot.removed_partitions.get(rel) {
+                Some(v) => v,
+                None => return Vec::new(),
+            },
         };
-        add.partition_values
+        values
             .iter()
             .filter(|(k, v)| {
                 v.as_ref().is_some_and(|v| !v.is_empty())

@@ -80,6 +80,9 @@ struct Remove {
     path: String,
     #[serde(default)]
     deletion_timestamp: Option<i64>,
+    /// Written with `extendedFileMetadata`.
+    #[serde(default)]
+    partition_values: Option<BTreeMap<String, Option<String>>>,
     #[serde(default)]
     deletion_vector: Option<dv::Descriptor>,
 }
@@ -148,6 +151,8 @@ pub struct Snapshot {
     pub tombstones: BTreeMap<String, Option<i64>>,
     /// Change data files (`cdc` actions) the log still names.
     pub cdc: BTreeSet<String>,
+    /// Partition values of removed files, as their removes recorded them.
+    pub removed_partitions: BTreeMap<String, BTreeMap<String, Option<String>>>,
     pub partition_columns: Vec<String>,
     pub configuration: BTreeMap<String, String>,
     /// Logical column path -> physical column path (column mapping); identity without it.
@@ -482,6 +487,8 @@ struct Replay {
     /// (path, deletion vector id) -> deletion timestamp.
     removed: BTreeMap<(String, String), Option<i64>>,
     cdc: BTreeSet<String>,
+    /// path -> the partition values its remove recorded.
+    removed_partitions: BTreeMap<String, BTreeMap<String, Option<String>>>,
     meta: Option<MetaData>,
     protocol: Option<Protocol>,
 }
@@ -556,6 +563,9 @@ impl Replay {
                     .map(dv::Descriptor::unique_id)
                     .unwrap_or_default();
                 self.live.remove(&(path.clone(), id.clone()));
+                if let Some(v) = r.partition_values {
+                    self.removed_partitions.insert(path.clone(), v);
+                }
                 let e = self
                     .removed
                     .entry((path, id))
@@ -649,6 +659,7 @@ impl Replay {
             live,
             tombstones,
             cdc: self.cdc,
+            removed_partitions: self.removed_partitions,
             partition_columns: meta.partition_columns,
             configuration,
             physical_names,
