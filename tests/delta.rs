@@ -776,3 +776,47 @@ fn files_older_than_the_identifier_column_hold_no_ids() {
     assert_eq!(j["residual_rows"], 2, "{j}");
     assert_eq!(j["row_groups"]["decided_by_schema"], 1, "{j}");
 }
+
+/// `format` in `[[lake.tables]]` says what a table is: `parquet` reads a Delta table's
+/// files as they are (every row live), `delta` on a directory without a log is an error,
+/// and an unknown format is refused with the config.
+#[test]
+fn the_configured_format_overrides_what_the_directory_looks_like() {
+    let Some(corpus) = corpus("delta-kernel-rs") else {
+        return;
+    };
+    let lake = dv_lake(&corpus);
+    let p = lake.path();
+    copy_dir(
+        &repo().join("fixtures/lake/profiles"),
+        &p.join("lake/profiles"),
+    );
+    let cfg = |extra: &str| {
+        std::fs::write(
+            p.join("vouch.toml"),
+            format!("[lake]\nlocation = \"lake\"\nid_columns = [\"value\"]\n{extra}"),
+        )
+        .unwrap();
+    };
+    cfg("\n[[lake.tables]]\nname = \"dv\"\nformat = \"parquet\"\n");
+    let (code, j) = scan_json(p, &["0", "9"]);
+    // As plain files the masked rows are live; profiles has no `value` column: an error.
+    assert_eq!(j["tables"][0]["residual_rows"], 2, "{j}");
+    assert!(j["tables"][0].get("format").is_none(), "{j}");
+    assert_eq!(code, 2);
+    cfg("\n[[lake.tables]]\nname = \"profiles\"\nformat = \"delta\"\nid_columns = [\"user_id\"]\n");
+    let (code, j) = scan_json(p, &["0"]);
+    assert_eq!(code, 2, "{j}");
+    assert!(
+        j["errors"]
+            .to_string()
+            .contains("configured as a Delta table"),
+        "{j}"
+    );
+    cfg("\n[[lake.tables]]\nname = \"dv\"\nformat = \"hudi\"\n");
+    let r = run(vouch()
+        .current_dir(p)
+        .args(["scan", "--config", "vouch.toml", "--id", "0"]));
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(r.stderr.contains("format = \"hudi\": expected"), "{r:?}");
+}

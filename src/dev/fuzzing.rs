@@ -63,6 +63,7 @@ pub fn scan_file(data: &[u8]) {
             path: "t".into(),
             id_columns: vec!["user_id".into(), "id".into()],
             side_files: vec![],
+            format: None,
         }],
         subjects: &subjects,
         holds: Default::default(),

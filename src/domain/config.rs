@@ -86,6 +86,10 @@ pub struct TableConfig {
     /// Path relative to the lake location (defaults to the name).
     pub path: Option<String>,
     pub id_columns: Option<Vec<String>>,
+    /// `delta`, `iceberg` or `parquet`: what the table is, instead of what its directory
+    /// looks like (a table configured as Delta or Iceberg without its metadata is an
+    /// error; `parquet` reads the files as they are, without any table format).
+    pub format: Option<String>,
 }
 
 /// Locations of the runbook's tables (Parquet or CSV).
@@ -287,6 +291,14 @@ impl Config {
         for t in &self.lake.tables {
             if t.name.trim().is_empty() {
                 return Err("a [[lake.tables]] entry has an empty name".into());
+            }
+            if let Some(f) = &t.format
+                && !["delta", "iceberg", "parquet"].contains(&f.as_str())
+            {
+                return Err(format!(
+                    "lake.tables {:?}: format = {f:?}: expected \"delta\", \"iceberg\" or \"parquet\"",
+                    t.name
+                ));
             }
             if !names.insert(t.name.as_str()) {
                 return Err(format!("table {} is listed twice", t.name));

@@ -45,6 +45,8 @@ pub struct Table {
     pub id_columns: Vec<String>,
     /// Patterns of side files beyond [`DEFAULT_SIDE_FILES`] (`[lake] side_files`).
     pub side_files: Vec<String>,
+    /// The configured format (`delta`, `iceberg`, `parquet`); None: known by its files.
+    pub format: Option<String>,
 }
 
 /// A path that leads to a file already listed (in this table or another): read once.
@@ -100,6 +102,7 @@ pub fn discover_tables(store: &dyn Store, cfg: &LakeConfig) -> Result<Lake, Stor
                 .clone()
                 .unwrap_or_else(|| cfg.id_columns.clone()),
             side_files: cfg.side_files.clone(),
+            format: t.format.clone(),
         });
     }
     for d in root.dirs {
@@ -109,6 +112,7 @@ pub fn discover_tables(store: &dyn Store, cfg: &LakeConfig) -> Result<Lake, Stor
                 path: d,
                 id_columns: cfg.id_columns.clone(),
                 side_files: cfg.side_files.clone(),
+                format: None,
             });
         }
     }
@@ -209,7 +213,25 @@ fn list_paths(store: &dyn Store, table: &Table, versions: bool) -> TableFiles {
         }
     }
     use crate::domain::format::TableView;
-    let view = match crate::domain::delta::open(store, &table.path) {
+    let want = table.format.as_deref();
+    let delta = match want {
+        None | Some("delta") => crate::domain::delta::open(store, &table.path),
+        _ => None,
+    };
+    if want == Some("delta") && delta.is_none() {
+        errors.push(StoreError::new(
+            table.path.clone(),
+            "configured as a Delta table (format = \"delta\"), and it has no _delta_log/",
+        ));
+    }
+    if want == Some("iceberg") && crate::domain::iceberg::open(store, &table.path).is_none() {
+        errors.push(StoreError::new(
+            table.path.clone(),
+            "configured as an Iceberg table (format = \"iceberg\"), and it has no \
+             metadata/*.metadata.json",
+        ));
+    }
+    let view = match delta {
         Some(Err(e)) => {
             errors.push(StoreError::new(e.file, e.problem));
             None
@@ -223,6 +245,7 @@ fn list_paths(store: &dyn Store, table: &Table, versions: bool) -> TableFiles {
             &mut errors,
             versions,
         )))),
+        None if want == Some("parquet") || want == Some("delta") => None,
         None => iceberg_view(store, table, side, &mut files, &mut errors)
             .map(|v| Box::new(TableView::Iceberg(v))),
     };

@@ -245,6 +245,7 @@ impl Plan {
                     path: t.path.clone(),
                     id_columns: t.id_columns.clone(),
                     side_files: Vec::new(),
+                    format: None,
                 },
                 files: by_table.remove(t.table.as_str()).unwrap_or_default(),
                 errors: t

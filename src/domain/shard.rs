@@ -146,6 +146,7 @@ pub fn scan_part(
                         path: String::new(),
                         id_columns: f.id_columns.clone(),
                         side_files: Vec::new(),
+                        format: None,
                     },
                     files: Vec::new(),
                     errors: Vec::new(),
@@ -440,6 +441,7 @@ mod tests {
                 path: "t".into(),
                 id_columns: vec!["user_id".into()],
                 side_files: vec![],
+                format: None,
             },
             files: files
                 .iter()

@@ -2165,6 +2165,7 @@ mod tests {
                 path: path.into(),
                 id_columns: vec!["user_id".into()],
                 side_files: Vec::new(),
+                format: None,
             },
             files: files.iter().map(|f| object(f)).collect(),
             errors: Vec::new(),
