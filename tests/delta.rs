@@ -359,6 +359,17 @@ fn a_damaged_deletion_vector_or_log_makes_the_scan_incomplete_naming_the_file() 
     }
 }
 
+/// A temp dir with `vouch.toml` for a lake in `lake/` with `user_id` as identifier.
+fn users_lake() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("vouch.toml"),
+        "[lake]\nlocation = \"lake\"\nid_columns = [\"user_id\"]\n",
+    )
+    .unwrap();
+    dir
+}
+
 fn delta_rs(arg: Value) -> Value {
     oracle("delta_rs.py", &arg)
 }
@@ -381,13 +392,8 @@ fn newest_tombstone_ms(table: &Path) -> i64 {
 
 #[test]
 fn a_delete_by_delta_rs_leaves_a_removed_file_until_vacuum_and_then_it_is_erased() {
-    let lake = tempfile::tempdir().unwrap();
+    let lake = users_lake();
     let p = lake.path();
-    std::fs::write(
-        p.join("vouch.toml"),
-        "[lake]\nlocation = \"lake\"\nid_columns = [\"user_id\"]\n",
-    )
-    .unwrap();
     let t = p.join("lake/users");
     let table = t.display().to_string();
     // a0 and z9 bound the first file's statistics, a1 and z8 the second's: u2 and u3 are
@@ -683,13 +689,8 @@ fn nightly_fails_on_a_physical_copy_that_misses_the_erasure_deadline() {
 /// directories do not name them (as with column mapping's random prefixes).
 #[test]
 fn identifier_partition_values_come_from_the_log() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = users_lake();
     let p = dir.path();
-    std::fs::write(
-        p.join("vouch.toml"),
-        "[lake]\nlocation = \"lake\"\nid_columns = [\"user_id\"]\n",
-    )
-    .unwrap();
     let t = p.join("lake/users");
     let table = t.display().to_string();
     delta_rs(
@@ -819,4 +820,27 @@ fn the_configured_format_overrides_what_the_directory_looks_like() {
         .args(["scan", "--config", "vouch.toml", "--id", "0"]));
     assert_eq!(r.code, 2, "{r:?}");
     assert!(r.stderr.contains("format = \"hudi\": expected"), "{r:?}");
+}
+
+/// A Parquet file in `_change_data/` named like a checksum is read, as below the table.
+#[test]
+fn a_parquet_file_named_like_a_checksum_in_change_data_is_read() {
+    let dir = users_lake();
+    let p = dir.path();
+    let t = p.join("lake/users");
+    delta_rs(json!({"op": "write", "table": t.display().to_string(), "rows": [["u2", 2]]}));
+    let data = std::fs::read_dir(&t)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|f| f.extension().is_some_and(|x| x == "parquet"))
+        .unwrap();
+    std::fs::create_dir_all(t.join("_change_data")).unwrap();
+    std::fs::copy(
+        &data,
+        t.join("_change_data/cdc-00000.c000.snappy.parquet.crc"),
+    )
+    .unwrap();
+    let (_, j) = scan_json(p, &["u2"]);
+    let kinds = copy_kinds(&j);
+    assert!(kinds.contains("change_data"), "{j}");
 }

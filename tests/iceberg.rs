@@ -468,3 +468,33 @@ fn files_older_than_the_identifier_column_hold_no_ids() {
     let (code, j) = scan_json(dir.path(), &["u2"]);
     assert_eq!(code, 2, "{j}");
 }
+
+/// Names are no proof: a Parquet file named like a deletion vector (`.puffin`) that the
+/// metadata does not name is read, and its rows are an unreferenced copy.
+#[test]
+fn a_parquet_file_named_like_a_puffin_file_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let cat = dir.path().join("cat");
+    pyiceberg(
+        &cat,
+        json!({"op": "append", "rows": [["u1", 1], ["u2", 2]]}),
+    );
+    std::fs::write(
+        dir.path().join("vouch.toml"),
+        "[lake]\nlocation = \"cat/wh/ns\"\nid_columns = [\"user_id\"]\n",
+    )
+    .unwrap();
+    let data = dir.path().join("cat/wh/ns/users/data");
+    let f = walk_files(&data).into_iter().next().unwrap();
+    std::fs::copy(&f, data.join("orphan.puffin")).unwrap();
+    let (code, j) = scan_json(dir.path(), &["u2"]);
+    assert_eq!(code, 1, "{j}");
+    let c: Vec<&serde_json::Value> = j["physical_copies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["file"] == "users/data/orphan.puffin")
+        .collect();
+    assert_eq!(c.len(), 1, "{j}");
+    assert_eq!(c[0]["kind"], "unreferenced_file");
+}

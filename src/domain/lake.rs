@@ -308,17 +308,23 @@ fn delta_view(
         store.list_if_present(&cdc_dir)
     };
     errors.extend(cdc.errors);
-    let change_data = cdc
-        .objects
-        .iter()
-        .filter(|o| !o.path.ends_with(".crc"))
-        .map(|o| o.path.clone())
-        .collect();
-    files.extend(
-        cdc.objects
-            .into_iter()
-            .filter(|o| !o.path.ends_with(".crc")),
-    );
+    // Side files by name (checksums) unless they are Parquet by content, as below the
+    // table itself.
+    let mut cdc_files = Vec::new();
+    for o in cdc.objects {
+        let name = o.path.rsplit('/').next().unwrap_or(&o.path).to_string();
+        if !is_side_file(&name, &table.side_files) {
+            cdc_files.push(o);
+            continue;
+        }
+        match parquet_by_tail(store, &o) {
+            Ok(true) => cdc_files.push(o),
+            Ok(false) => {}
+            Err(e) => errors.push(e),
+        }
+    }
+    let change_data = cdc_files.iter().map(|o| o.path.clone()).collect();
+    files.extend(cdc_files);
     files.sort_by(|a, b| a.path.cmp(&b.path));
     let view = crate::domain::delta::DeltaView {
         snapshot,

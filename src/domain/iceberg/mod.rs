@@ -717,7 +717,9 @@ impl IcebergView {
     /// positions) or a Puffin file of the current snapshot.
     pub fn is_side(&self, path: &str) -> bool {
         let rel = self.below(path);
-        self.not_data.contains(rel) || rel.ends_with(".puffin")
+        // Only the files the current snapshot names as deletes: a file that merely has a
+        // delete file's name is read (an orphan Parquet file must not hide by its name).
+        self.not_data.contains(rel)
     }
 
     /// Data files of the current snapshot that storage does not hold.
