@@ -498,3 +498,34 @@ fn a_parquet_file_named_like_a_puffin_file_is_read() {
     assert_eq!(c.len(), 1, "{j}");
     assert_eq!(c[0]["kind"], "unreferenced_file");
 }
+
+/// A table partitioned by the identifier column, written without column metrics: its
+/// manifests hold the ID as a partition value (no bounds) after the rows are gone; never
+/// `erased` while they do.
+#[test]
+fn identity_partition_values_in_manifests_are_copies() {
+    let dir = tempfile::tempdir().unwrap();
+    let cat = dir.path().join("cat");
+    let ice = |mut arg: serde_json::Value| {
+        arg["partition_by_user"] = json!(true);
+        pyiceberg(&cat, arg)
+    };
+    ice(json!({"op": "append", "rows": [["u1", 1], ["u2", 3]]}));
+    ice(json!({"op": "delete", "predicate": "user_id == 'u2'"}));
+    ice(json!({"op": "expire"}));
+    std::fs::write(
+        dir.path().join("vouch.toml"),
+        "[lake]\nlocation = \"cat/wh/ns\"\nid_columns = [\"user_id\"]\n",
+    )
+    .unwrap();
+    // The data file of u2, orphaned by the expiry, removed as remove_orphan_files would.
+    for f in walk_files(&dir.path().join("cat/wh/ns/users/data")) {
+        if f.to_string_lossy().contains("user_id=u2") {
+            std::fs::remove_file(f).unwrap();
+        }
+    }
+    let (code, j) = scan_json(dir.path(), &["u2"]);
+    assert_eq!(code, 0, "{j}");
+    assert_eq!(j["physical_verdict"], "pending", "{j}");
+    assert!(copy_kinds(&j).contains("manifest_bounds"), "{j}");
+}

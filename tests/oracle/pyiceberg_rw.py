@@ -7,6 +7,7 @@ make. Argument: JSON {"op": ..., "catalog": DIR, ...}; the warehouse is DIR/wh:
 - {"op": "rename", "table": "ns.t", "from": C, "to": D}: renames a column
 - {"op": "counts", "table": "ns.t", "ids": [...], "column": C}: live rows per id
 - {"op": "snapshots", "table": "ns.t"}: [[id, timestamp_ms], ...] and the location
+"partition_by_user": true makes the table identity-partitioned by user_id.
 Prints JSON; leaves with os._exit."""
 import json
 import os
@@ -23,7 +24,20 @@ def main(arg):
     cat = SqlCatalog("t", uri=f"sqlite:///{d}/catalog.db", warehouse=f"file://{d}/wh")
     cat.create_namespace_if_not_exists("ns")
     schema = pa.schema([("user_id", pa.string()), ("v", pa.int64())])
-    t = cat.create_table_if_not_exists(arg["table"], schema=schema)
+    if arg.get("partition_by_user"):
+        from pyiceberg.partitioning import PartitionField, PartitionSpec
+        from pyiceberg.schema import Schema
+        from pyiceberg.transforms import IdentityTransform
+        from pyiceberg.types import LongType, NestedField, StringType
+        ischema = Schema(NestedField(1, "user_id", StringType(), required=False),
+                         NestedField(2, "v", LongType(), required=False))
+        spec = PartitionSpec(PartitionField(source_id=1, field_id=1000,
+                                            transform=IdentityTransform(), name="user_id"))
+        # No column metrics: the partition values are the only copies of the ID.
+        t = cat.create_table_if_not_exists(arg["table"], schema=ischema, partition_spec=spec,
+                                           properties={"write.metadata.metrics.default": "none"})
+    else:
+        t = cat.create_table_if_not_exists(arg["table"], schema=schema)
     op = arg["op"]
     if op == "append":
         ids, vals = [], []

@@ -1048,7 +1048,8 @@ fn column_text(bytes: Vec<u8>, column: &str, file: &str) -> Result<Vec<String>, 
 
 /// Calls `visit(manifest, value)` for every lower / upper bound of the given identifier
 /// columns (current-schema names) recorded in every manifest file under `metadata/`
-/// (referenced or not): the bounds are copies of identifier values that outlive the rows.
+/// (referenced or not), and for every partition value of a partition field named like
+/// one (identity partitions): copies of identifier values that outlive the rows.
 /// Values are given as text (strings as they are, integers in decimal, UUIDs in their
 /// usual form).
 pub fn visit_bounds(
@@ -1083,6 +1084,21 @@ pub fn visit_bounds(
             let Some(file) = json.get("data_file") else {
                 break; // a manifest list: it holds no bounds
             };
+            // Partition values of an identity-partitioned identifier column are copies too.
+            if let Some(part) = file.get("partition").and_then(|p| p.as_object()) {
+                for (name, value) in part {
+                    if !columns.iter().any(|c| c.eq_ignore_ascii_case(name)) {
+                        continue;
+                    }
+                    match value {
+                        serde_json::Value::String(t) => visit(o, t),
+                        serde_json::Value::Number(n) if n.is_i64() || n.is_u64() => {
+                            visit(o, &n.to_string())
+                        }
+                        _ => {}
+                    }
+                }
+            }
             for key in ["lower_bounds", "upper_bounds"] {
                 for kv in file
                     .get(key)
