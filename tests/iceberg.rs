@@ -528,4 +528,13 @@ fn identity_partition_values_in_manifests_are_copies() {
     assert_eq!(code, 0, "{j}");
     assert_eq!(j["physical_verdict"], "pending", "{j}");
     assert!(copy_kinds(&j).contains("manifest_bounds"), "{j}");
+    // The manifest lists' partition summaries bound the partition too.
+    assert!(
+        j["physical_copies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["file"].as_str().unwrap().contains("/metadata/snap-")),
+        "{j}"
+    );
 }

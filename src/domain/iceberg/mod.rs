@@ -62,6 +62,8 @@ struct MetadataJson {
     /// v1 tables may carry one schema only.
     #[serde(default)]
     schema: Option<serde_json::Value>,
+    #[serde(default)]
+    partition_specs: Vec<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -188,6 +190,9 @@ pub struct Table {
     pub field_types: BTreeMap<String, String>,
     /// Fields with an `initial-default` (v3): files written before them read that value.
     pub defaulted: Vec<String>,
+    /// Per partition spec id: (position in the partition tuple, source field id) of its
+    /// identity fields.
+    pub identity_partitions: BTreeMap<i64, Vec<(usize, i32)>>,
     /// Older snapshots the metadata lists whose manifest list is gone.
     pub unreadable_snapshots: Vec<i64>,
 }
@@ -557,6 +562,23 @@ fn read_table(
         field_ids,
         field_types,
         defaulted,
+        identity_partitions: meta
+            .partition_specs
+            .iter()
+            .filter_map(|s| {
+                let id = s.get("spec-id")?.as_i64()?;
+                let fields = s.get("fields")?.as_array()?;
+                let identity: Vec<(usize, i32)> = fields
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, f)| {
+                        f.get("transform").and_then(|t| t.as_str()) == Some("identity")
+                    })
+                    .filter_map(|(i, f)| Some((i, f.get("source-id")?.as_i64()? as i32)))
+                    .collect();
+                Some((id, identity))
+            })
+            .collect(),
         unreadable_snapshots: unreadable,
     })
 }
@@ -1082,7 +1104,30 @@ pub fn visit_bounds(
             let json = serde_json::Value::try_from(v)
                 .map_err(|e| IcebergError::new(&o.path, e.to_string()))?;
             let Some(file) = json.get("data_file") else {
-                break; // a manifest list: it holds no bounds
+                // A manifest list: its partition summaries bound each identity partition.
+                let spec = json
+                    .get("partition_spec_id")
+                    .and_then(|s| s.as_i64())
+                    .unwrap_or(0);
+                let identity = view.table.identity_partitions.get(&spec);
+                let summaries = json.get("partitions").and_then(|p| p.as_array());
+                for (pos, source) in identity.into_iter().flatten() {
+                    let Some(ty) = fields.get(source) else {
+                        continue;
+                    };
+                    let Some(summary) = summaries.and_then(|s| s.get(*pos)) else {
+                        continue;
+                    };
+                    for key in ["lower_bound", "upper_bound"] {
+                        let Some(raw) = summary.get(key).and_then(|v| v.as_array()) else {
+                            continue;
+                        };
+                        if let Some(text) = json_bound_text(ty, raw) {
+                            visit(o, &text);
+                        }
+                    }
+                }
+                continue;
             };
             // Partition values of an identity-partitioned identifier column are copies too.
             if let Some(part) = file.get("partition").and_then(|p| p.as_object()) {
@@ -1115,11 +1160,7 @@ pub fn visit_bounds(
                     let Some(ty) = fields.get(&(id as i32)) else {
                         continue;
                     };
-                    let b: Vec<u8> = raw
-                        .iter()
-                        .filter_map(|x| x.as_u64().map(|n| n as u8))
-                        .collect();
-                    if let Some(text) = bound_text(ty, &b) {
+                    if let Some(text) = json_bound_text(ty, raw) {
                         visit(o, &text);
                     }
                 }
@@ -1127,6 +1168,15 @@ pub fn visit_bounds(
         }
     }
     Ok(())
+}
+
+/// A bound as Avro bytes read into JSON (an array of byte values), as text.
+fn json_bound_text(ty: &str, raw: &[serde_json::Value]) -> Option<String> {
+    let b: Vec<u8> = raw
+        .iter()
+        .map(|x| x.as_u64().and_then(|n| u8::try_from(n).ok()))
+        .collect::<Option<_>>()?;
+    bound_text(ty, &b)
 }
 
 /// A bound in Iceberg's single-value serialization, as text.
