@@ -700,9 +700,9 @@ fn physical_paths(
 }
 
 /// Calls `visit(log file, value)` for every `minValues` / `maxValues` value of the given
-/// physical columns (`a.b` paths) in the file statistics the log holds: the `stats` (and
+/// physical columns (`a.b` paths) in the file statistics the log holds — the `stats` (and
 /// `stats_parsed`) of every `add` and `remove` in every commit, checkpoint, sidecar and
-/// `.crc` file still in `_delta_log/`. Values are given as text: strings as they are,
+/// `.crc` file still in `_delta_log/` — and for their partition values of those columns. Values are given as text: strings as they are,
 /// integers in decimal. These are copies of identifier values that outlive the rows:
 /// kept until the log entries expire.
 pub fn visit_stats(
@@ -752,6 +752,18 @@ pub fn visit_stats(
                 let Some(action) = line.get(kind) else {
                     continue;
                 };
+                // A table partitioned by an identifier column keeps the ID in every
+                // action's partition values.
+                if let Some(values) = action.get("partitionValues").and_then(|v| v.as_object()) {
+                    for (k, v) in values {
+                        if let Some(t) = v.as_str()
+                            && !t.is_empty()
+                            && columns.iter().any(|c| c.eq_ignore_ascii_case(k))
+                        {
+                            visit(o, t);
+                        }
+                    }
+                }
                 let parsed = match action.get("stats").and_then(|s| s.as_str()) {
                     Some(text) => serde_json::from_str::<serde_json::Value>(text).ok(),
                     None => None,
