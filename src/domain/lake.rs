@@ -224,13 +224,6 @@ fn list_paths(store: &dyn Store, table: &Table, versions: bool) -> TableFiles {
             "configured as a Delta table (format = \"delta\"), and it has no _delta_log/",
         ));
     }
-    if want == Some("iceberg") && crate::domain::iceberg::open(store, &table.path).is_none() {
-        errors.push(StoreError::new(
-            table.path.clone(),
-            "configured as an Iceberg table (format = \"iceberg\"), and it has no \
-             metadata/*.metadata.json",
-        ));
-    }
     let view = match delta {
         Some(Err(e)) => {
             errors.push(StoreError::new(e.file, e.problem));
@@ -246,8 +239,15 @@ fn list_paths(store: &dyn Store, table: &Table, versions: bool) -> TableFiles {
             versions,
         )))),
         None if want == Some("parquet") || want == Some("delta") => None,
-        None => iceberg_view(store, table, side, &mut files, &mut errors)
-            .map(|v| Box::new(TableView::Iceberg(v))),
+        None => iceberg_view(
+            store,
+            table,
+            side,
+            &mut files,
+            &mut errors,
+            want == Some("iceberg"),
+        )
+        .map(|v| Box::new(TableView::Iceberg(v))),
     };
     TableFiles {
         table: table.clone(),
@@ -267,8 +267,19 @@ fn iceberg_view(
     side: Vec<ObjectMeta>,
     files: &mut Vec<ObjectMeta>,
     errors: &mut Vec<StoreError>,
+    required: bool,
 ) -> Option<crate::domain::iceberg::IcebergView> {
-    let t = match crate::domain::iceberg::open(store, &table.path)? {
+    let Some(opened) = crate::domain::iceberg::open(store, &table.path) else {
+        if required {
+            errors.push(StoreError::new(
+                table.path.clone(),
+                "configured as an Iceberg table (format = \"iceberg\"), and it has no \
+                 metadata/*.metadata.json",
+            ));
+        }
+        return None;
+    };
+    let t = match opened {
         Ok(t) => t,
         Err(e) => {
             errors.push(StoreError::new(e.file, e.problem));

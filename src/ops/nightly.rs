@@ -138,7 +138,8 @@ pub fn run(req: &Request<'_>) -> Result<NightlyReport, NightlyError> {
         exit_code: status.exit_code(),
         checks,
     };
-    let mut json = serde_json::to_vec_pretty(&report).expect("a nightly report serializes");
+    let mut json = serde_json::to_vec_pretty(&report)
+        .map_err(|e| NightlyError::refused(req.out.join("report.json").display(), e.to_string()))?;
     json.push(b'\n');
     crate::io::fsio::write_atomic(&req.out.join("report.json"), &json, true)?;
     crate::io::fsio::write_atomic(
