@@ -126,6 +126,8 @@ fn location(a: &LocationArgs) -> LakeLocation {
     LakeLocation {
         lake: a.lake.clone(),
         config: a.config.clone(),
+        catalog: a.catalog.clone(),
+        database: a.database.clone(),
     }
 }
 

@@ -338,18 +338,7 @@ fn a_damaged_deletion_vector_or_log_makes_the_scan_incomplete_naming_the_file() 
         assert_eq!(code, 2, "{what}: {j}");
         assert_eq!(j["verdict"], "incomplete", "{what}");
         assert_eq!(j["physical_verdict"], "unknown", "{what}");
-        let errors: Vec<String> = j["errors"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| {
-                format!(
-                    "{}: {}",
-                    e["file"].as_str().unwrap(),
-                    e["error"].as_str().unwrap()
-                )
-            })
-            .collect();
+        let errors = error_lines(&j);
         assert!(
             errors
                 .iter()

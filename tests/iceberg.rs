@@ -80,7 +80,7 @@ fn every_corpus_table_reads_to_the_files_pyiceberg_lists_or_is_refused_naming_a_
     let mut refused = Vec::new();
     for t in &tables {
         let ours = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            vouch::domain::iceberg::open(&store, t)
+            vouch::domain::iceberg::open(&store, t, None)
         }))
         .unwrap_or_else(|_| panic!("{t}: reading the metadata panicked"));
         match ours {
@@ -419,18 +419,7 @@ fn damaged_iceberg_metadata_makes_the_scan_incomplete_naming_the_file() {
         let (code, j) = scan_json(dir.path(), &["1", "2", "3"]);
         assert_eq!(code, 2, "{what}: {j}");
         assert_eq!(j["physical_verdict"], "unknown", "{what}");
-        let errors: Vec<String> = j["errors"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| {
-                format!(
-                    "{}: {}",
-                    e["file"].as_str().unwrap(),
-                    e["error"].as_str().unwrap()
-                )
-            })
-            .collect();
+        let errors = error_lines(&j);
         assert!(
             errors
                 .iter()

@@ -1401,3 +1401,251 @@ fn delta_tables_in_s3_scan_like_the_local_copy() {
         "{r}"
     );
 }
+
+/// Rows of `table` per subject in a report's residuals, or in its physical copies of
+/// `layer`.
+fn rows_by_subject(
+    j: &serde_json::Value,
+    table: &str,
+    layer: Option<&str>,
+) -> std::collections::BTreeMap<String, u64> {
+    let (list, kinds) = match layer {
+        None => ("residuals", None),
+        Some(l) => ("physical_copies", Some(l)),
+    };
+    let mut out = std::collections::BTreeMap::new();
+    for r in j[list].as_array().unwrap() {
+        if r["table"] == table
+            && kinds.is_none_or(|l| r["layer"] == l)
+            && (layer.is_none() || r["kind"] != "manifest_bounds")
+        {
+            *out.entry(r["subject"].as_str().unwrap().to_string())
+                .or_insert(0) += r["rows"].as_u64().unwrap();
+        }
+    }
+    out
+}
+
+/// What the files say, as `rows_by_subject` gives it (subjects with no rows left out).
+fn expected(j: &serde_json::Value) -> std::collections::BTreeMap<String, u64> {
+    j.as_object()
+        .unwrap()
+        .iter()
+        .filter(|(_, v)| v.as_u64().unwrap() > 0)
+        .map(|(k, v)| (k.clone(), v.as_u64().unwrap()))
+        .collect()
+}
+
+/// A Glue database over S3 in the same moto server (tests/oracle/glue_lake.py): a Hive
+/// table whose partitions lie where Hive puts them, in another bucket and below the table
+/// under another path, with a stray file in no partition; an unpartitioned Hive table; a
+/// view; an Iceberg table registered by metadata_location after a delete; a Delta table
+/// registered by Spark's provider parameter after a delete. vouch finds
+/// every row the files hold (pyarrow's and pyiceberg's counts), under the catalog's
+/// partition values, and answers for the Iceberg, the Delta and the unpartitioned table
+/// exactly as a scan of their locations does.
+#[test]
+fn glue_catalog_tables_scan_like_their_files() {
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let want = oracle(
+        "glue_lake.py",
+        &serde_json::json!({"endpoint": moto.url, "dir": dir.path()}),
+    );
+    let ids = [
+        "--id", "u1", "--id", "u2", "--id", "u3", "--format", "json", "-q",
+    ];
+    let glue = run(moto
+        .vouch()
+        .args(["scan", "--catalog", "glue", "--database", "silver_private"])
+        .args(ids));
+    assert_eq!(glue.code, 1, "{glue:?}");
+    let j = glue.json();
+    assert_eq!(j["lake"], "glue://silver_private");
+    let tables: Vec<&str> = j["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["table"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        tables,
+        ["events", "orders", "profiles", "users"],
+        "the view is no table"
+    );
+    assert_eq!(
+        rows_by_subject(&j, "profiles", None),
+        expected(&want["profiles_live"])
+    );
+    assert_eq!(j["tables"][2]["format"], "delta");
+    for (table, name) in [
+        ("profiles", "VACUUM silver_private.profiles"),
+        ("orders", "(table => 'silver_private.orders'"),
+    ] {
+        let way = j["physical_copies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["table"] == table)
+            .map(|c| c["way_out"].as_str().unwrap().to_string())
+            .unwrap();
+        assert!(
+            way.contains(name),
+            "the way out names the catalog's table: {way}"
+        );
+    }
+    assert_eq!(
+        rows_by_subject(&j, "events", None),
+        expected(&want["events"])
+    );
+    assert_eq!(rows_by_subject(&j, "users", None), expected(&want["users"]));
+    assert_eq!(
+        rows_by_subject(&j, "orders", None),
+        expected(&want["orders_live"])
+    );
+    let mut retained = expected(&want["orders_in_storage"]);
+    for (s, n) in expected(&want["orders_live"]) {
+        *retained.get_mut(&s).unwrap() -= n;
+    }
+    retained.retain(|_, n| *n > 0);
+    assert_eq!(
+        rows_by_subject(&j, "orders", Some("deleted_retained")),
+        retained
+    );
+    let files: Vec<&str> = j["residuals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["table"] == "events")
+        .map(|r| r["file"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        files,
+        [
+            "events/dt=2026-01-01/part-0.parquet",
+            "events/dt=2026-01-02/000000_0",
+            "events/dt=2026-01-03/part-0.parquet",
+            "events/stray/part-0.parquet"
+        ],
+        "each partition under the catalog's values, wherever it lies; the stray file too"
+    );
+    let events = &j["tables"][0];
+    assert_eq!(
+        events["partitions_with_residuals"],
+        serde_json::json!(["dt=2026-01-01", "dt=2026-01-02", "dt=2026-01-03"])
+    );
+    assert_eq!(events["files"], 4, "no file read twice: {events}");
+    // The Iceberg and the unpartitioned table, scanned at their own locations.
+    for (lake, table) in [
+        ("s3://lake/warehouse", "orders"),
+        ("s3://lake/delta", "profiles"),
+        ("s3://lake/silver_private", "users"),
+    ] {
+        let direct = run(moto.vouch().args(["scan", "--lake", lake]).args(ids));
+        let d = direct.json();
+        let of = |j: &serde_json::Value, list: &str| -> Vec<serde_json::Value> {
+            let none = Vec::new();
+            let all = j[list].as_array().unwrap_or(&none);
+            all.iter()
+                .filter(|t| t["table"] == table)
+                .cloned()
+                .collect()
+        };
+        for list in ["tables", "residuals", "physical_copies"] {
+            // The way out names a catalog's table by its catalog name, a Delta table
+            // scanned at its location by that location; nothing else differs.
+            let ways = |j: &serde_json::Value| -> Vec<serde_json::Value> {
+                of(j, list)
+                    .into_iter()
+                    .map(|mut c| {
+                        if let Some(w) = c.get_mut("way_out") {
+                            *w = w
+                                .as_str()
+                                .unwrap()
+                                .replace("delta.`s3://lake/delta/profiles`", "T")
+                                .replace(&format!("'{table}'"), "T")
+                                .replace(&format!("silver_private.{table}"), "T")
+                                .replace("'T'", "T")
+                                .into();
+                        }
+                        c
+                    })
+                    .collect()
+            };
+            assert_eq!(ways(&j), ways(&d), "{table} {list}");
+        }
+    }
+}
+
+/// What the catalog lists and vouch cannot read is an error naming the table, never a
+/// silent pass: a table stored as text, an Iceberg table whose metadata is not there, a
+/// configured table the database lacks, a database that does not exist.
+#[test]
+fn glue_tables_vouch_cannot_read_are_errors_naming_them() {
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    oracle(
+        "glue_lake.py",
+        &serde_json::json!({"endpoint": moto.url, "dir": dir.path()}),
+    );
+    std::fs::write(
+        dir.path().join("vouch.toml"),
+        "[lake]\ncatalog = \"glue\"\ndatabase = \"messy\"\n\n[[lake.tables]]\nname = \"ghost\"\n",
+    )
+    .unwrap();
+    let out = run(moto.vouch().current_dir(dir.path()).args([
+        "scan",
+        "--config",
+        "vouch.toml",
+        "--id",
+        "u1",
+        "--format",
+        "json",
+        "-q",
+    ]));
+    assert_eq!(out.code, 2, "{out:?}");
+    let j = out.json();
+    assert_eq!(j["verdict"], "incomplete");
+    let errors = error_lines(&j);
+    assert_eq!(errors.len(), 3, "{errors:?}");
+    assert!(errors[0].starts_with("csv_logs: Glue table messy.csv_logs: stored as org.apache.hadoop.mapred.TextInputFormat"), "{errors:?}");
+    assert!(
+        errors[1].starts_with(
+            "ghost: configured in [[lake.tables]], and the Glue database messy has no such table"
+        ),
+        "{errors:?}"
+    );
+    assert!(
+        errors[2].starts_with("lost_iceberg/metadata/00009-x.metadata.json: "),
+        "{errors:?}"
+    );
+    assert_eq!(rows_by_subject(&j, "fine", None).get("u1"), Some(&1));
+    let missing = run(moto.vouch().args([
+        "scan",
+        "--catalog",
+        "glue",
+        "--database",
+        "nope",
+        "--id",
+        "u1",
+    ]));
+    assert_eq!(missing.code, 2);
+    assert!(
+        missing
+            .stderr
+            .contains("glue://nope: Glue GetTables failed: EntityNotFoundException"),
+        "{missing:?}"
+    );
+    let both = run(moto.vouch().args([
+        "scan",
+        "--lake",
+        "s3://lake/x",
+        "--catalog",
+        "glue",
+        "--database",
+        "messy",
+        "--id",
+        "u1",
+    ]));
+    assert_eq!(both.code, 2, "{both:?}");
+}

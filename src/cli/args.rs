@@ -331,6 +331,18 @@ pub struct LocationArgs {
     /// (default: [lake] location in --config).
     #[arg(long, value_name = "LOCATION")]
     pub lake: Option<String>,
+    /// Take the tables from a catalog instead: `glue` (the AWS Glue Data Catalog; its
+    /// endpoint from AWS_ENDPOINT_URL_GLUE or AWS_ENDPOINT_URL). Needs --database.
+    #[arg(
+        long,
+        value_name = "CATALOG",
+        conflicts_with = "lake",
+        requires = "database"
+    )]
+    pub catalog: Option<String>,
+    /// The catalog's database whose tables are the lake (`silver_private`).
+    #[arg(long, value_name = "NAME", requires = "catalog")]
+    pub database: Option<String>,
     /// vouch.toml: lake location, tables, identifier columns, retention policy, subject key.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,

@@ -64,6 +64,7 @@ pub fn scan_file(data: &[u8]) {
             id_columns: vec!["user_id".into(), "id".into()],
             side_files: vec![],
             format: None,
+            metadata_location: None,
         }],
         subjects: &subjects,
         holds: Default::default(),

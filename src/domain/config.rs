@@ -47,6 +47,11 @@ pub struct Config {
 pub struct LakeConfig {
     /// A local directory or `s3://bucket/prefix`.
     pub location: Option<String>,
+    /// `glue`: the tables are those of `database` in the AWS Glue Data Catalog, wherever
+    /// their files are (instead of `location`).
+    pub catalog: Option<String>,
+    /// The catalog's database (`silver_private`).
+    pub database: Option<String>,
     /// Identifier columns of tables not listed below.
     #[serde(default = "default_id_columns")]
     pub id_columns: Vec<String>,
@@ -66,6 +71,8 @@ impl Default for LakeConfig {
     fn default() -> Self {
         LakeConfig {
             location: None,
+            catalog: None,
+            database: None,
             id_columns: default_id_columns(),
             tables: vec![],
             side_files: vec![],
@@ -90,6 +97,10 @@ pub struct TableConfig {
     /// looks like (a table configured as Delta or Iceberg without its metadata is an
     /// error; `parquet` reads the files as they are, without any table format).
     pub format: Option<String>,
+    /// An Iceberg table's current metadata file, below the table's directory
+    /// (`metadata/00003-....metadata.json`): what a catalog points at, read instead of the
+    /// newest metadata file.
+    pub metadata_location: Option<String>,
 }
 
 /// Locations of the runbook's tables (Parquet or CSV).

@@ -52,8 +52,14 @@ impl TableView {
         }
     }
 
-    /// How the table's engine names the table in the way out.
+    /// How the table's engine names the table in the way out: a catalog's table by its
+    /// catalog name (`silver_private.users`), else a Delta table by its location.
     pub fn table_ref(&self, location: &str, name: &str) -> String {
+        if let Some(rest) = location.strip_prefix("glue://")
+            && let Some((database, _)) = rest.split_once('/')
+        {
+            return format!("{database}.{name}");
+        }
         match self {
             TableView::Delta(_) => format!("delta.`{location}`"),
             TableView::Iceberg(_) => name.to_string(),

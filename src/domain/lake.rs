@@ -47,6 +47,9 @@ pub struct Table {
     pub side_files: Vec<String>,
     /// The configured format (`delta`, `iceberg`, `parquet`); None: known by its files.
     pub format: Option<String>,
+    /// An Iceberg table's current metadata file below the table (a catalog's pointer):
+    /// read instead of the newest one its `metadata/` directory holds.
+    pub metadata_location: Option<String>,
 }
 
 /// A path that leads to a file already listed (in this table or another): read once.
@@ -103,6 +106,7 @@ pub fn discover_tables(store: &dyn Store, cfg: &LakeConfig) -> Result<Lake, Stor
                 .unwrap_or_else(|| cfg.id_columns.clone()),
             side_files: cfg.side_files.clone(),
             format: t.format.clone(),
+            metadata_location: t.metadata_location.clone(),
         });
     }
     for d in root.dirs {
@@ -113,6 +117,7 @@ pub fn discover_tables(store: &dyn Store, cfg: &LakeConfig) -> Result<Lake, Stor
                 id_columns: cfg.id_columns.clone(),
                 side_files: cfg.side_files.clone(),
                 format: None,
+                metadata_location: None,
             });
         }
     }
@@ -269,7 +274,9 @@ fn iceberg_view(
     errors: &mut Vec<StoreError>,
     required: bool,
 ) -> Option<crate::domain::iceberg::IcebergView> {
-    let Some(opened) = crate::domain::iceberg::open(store, &table.path) else {
+    let Some(opened) =
+        crate::domain::iceberg::open(store, &table.path, table.metadata_location.as_deref())
+    else {
         if required {
             errors.push(StoreError::new(
                 table.path.clone(),

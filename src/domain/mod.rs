@@ -3,6 +3,7 @@
 //! `std::env`, the network or a print macro: every byte is read and written through
 //! [`crate::io`], which names the file or object in every error.
 
+pub mod catalog;
 pub mod certificate;
 pub mod config;
 pub mod copies;

@@ -246,6 +246,7 @@ impl Plan {
                     id_columns: t.id_columns.clone(),
                     side_files: Vec::new(),
                     format: None,
+                    metadata_location: None,
                 },
                 files: by_table.remove(t.table.as_str()).unwrap_or_default(),
                 errors: t

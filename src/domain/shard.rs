@@ -147,6 +147,7 @@ pub fn scan_part(
                         id_columns: f.id_columns.clone(),
                         side_files: Vec::new(),
                         format: None,
+                        metadata_location: None,
                     },
                     files: Vec::new(),
                     errors: Vec::new(),
@@ -442,6 +443,7 @@ mod tests {
                 id_columns: vec!["user_id".into()],
                 side_files: vec![],
                 format: None,
+                metadata_location: None,
             },
             files: files
                 .iter()

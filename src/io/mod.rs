@@ -4,7 +4,9 @@
 
 pub mod encode;
 pub mod fsio;
+pub mod glue;
 pub mod local;
+pub mod mount;
 pub mod s3;
 pub mod secret;
 pub mod store;

@@ -56,11 +56,24 @@ fn s3_error<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::
     op: &str,
     e: aws_sdk_s3::error::SdkError<E, R>,
 ) -> String {
+    aws_error("S3", op, e)
+}
+
+/// An AWS call's failure in one line: the service's error code, or for transport errors
+/// the first line of the context chain. Never credentials.
+pub(crate) fn aws_error<
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+>(
+    service: &str,
+    op: &str,
+    e: aws_sdk_s3::error::SdkError<E, R>,
+) -> String {
     let code = e
         .as_service_error()
         .and_then(|s| s.code().map(str::to_string));
     match code {
-        Some(c) => format!("S3 {op} failed: {c}"),
+        Some(c) => format!("{service} {op} failed: {c}"),
         None => {
             // Transport errors: the context chain says what happened (connection refused,
             // timeout); it holds no credentials.
@@ -72,9 +85,37 @@ fn s3_error<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::
                 .chars()
                 .take(300)
                 .collect();
-            format!("S3 {op} failed: {first}")
+            format!("{service} {op} failed: {first}")
         }
     }
+}
+
+/// The standard AWS configuration chain (environment, profiles, SSO, instance roles;
+/// `us-east-1` when it names no region) with vouch's retries (6 attempts) and timeouts
+/// (10 s to connect, 60 s to read), and the small runtime the blocking calls run on:
+/// every AWS client vouch makes starts here.
+pub(crate) fn aws_config_chain() -> Result<(tokio::runtime::Runtime, aws_config::SdkConfig), String>
+{
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let region = aws_config::meta::region::RegionProviderChain::default_provider()
+        .or_else(aws_config::Region::new("us-east-1"));
+    let shared = rt.block_on(
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(region)
+            .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(6))
+            .timeout_config(
+                aws_config::timeout::TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(10))
+                    .read_timeout(Duration::from_secs(60))
+                    .build(),
+            )
+            .load(),
+    );
+    Ok((rt, shared))
 }
 
 impl S3Store {
@@ -82,21 +123,9 @@ impl S3Store {
     pub fn connect(uri: &str, opts: &S3Options) -> Result<S3Store, StoreError> {
         let (bucket, prefix) = parse_uri(uri)
             .ok_or_else(|| StoreError::new(uri, "not an s3://bucket/prefix location"))?;
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
+        let (rt, shared) = aws_config_chain()
             .map_err(|e| StoreError::new(uri, format!("cannot start the S3 client: {e}")))?;
-        let shared =
-            rt.block_on(aws_config::defaults(aws_config::BehaviorVersion::latest()).load());
-        let mut b = aws_sdk_s3::config::Builder::from(&shared)
-            .retry_config(aws_sdk_s3::config::retry::RetryConfig::standard().with_max_attempts(6))
-            .timeout_config(
-                aws_sdk_s3::config::timeout::TimeoutConfig::builder()
-                    .connect_timeout(Duration::from_secs(10))
-                    .read_timeout(Duration::from_secs(60))
-                    .build(),
-            );
+        let mut b = aws_sdk_s3::config::Builder::from(&shared);
         let endpoint = opts
             .endpoint_url
             .clone()
@@ -108,9 +137,6 @@ impl S3Store {
         if opts.path_style.unwrap_or(endpoint.is_some()) {
             b = b.force_path_style(true);
         }
-        if shared.region().is_none() {
-            b = b.region(aws_sdk_s3::config::Region::new("us-east-1"));
-        }
         Ok(S3Store {
             client: Client::from_conf(b.build()),
             rt: Arc::new(rt),
@@ -118,6 +144,21 @@ impl S3Store {
             prefix,
             uri: uri.trim_end_matches('/').to_string(),
             include_hidden: false,
+        })
+    }
+
+    /// Another prefix (any bucket) through the same client: a catalog's tables and
+    /// partitions share one connection.
+    pub fn at(&self, uri: &str) -> Result<S3Store, StoreError> {
+        let (bucket, prefix) = parse_uri(uri)
+            .ok_or_else(|| StoreError::new(uri, "not an s3://bucket/prefix location"))?;
+        Ok(S3Store {
+            client: self.client.clone(),
+            rt: self.rt.clone(),
+            bucket,
+            prefix,
+            uri: uri.trim_end_matches('/').to_string(),
+            include_hidden: self.include_hidden,
         })
     }
 

@@ -4,6 +4,7 @@
 //! (opening a lake, building a scan request, the thread pool, the subject key) are here,
 //! once.
 
+pub mod catalog;
 pub mod certificate;
 pub mod demo;
 pub mod evidence;
@@ -98,11 +99,16 @@ impl From<String> for OpError {
     }
 }
 
-/// Where a lake is: `--lake` over `[lake] location` in the config.
+/// Where a lake is: `--lake` over `--catalog glue --database D` over the config's
+/// `[lake] catalog` and `database`, or its `[lake] location`.
 #[derive(Debug, Clone, Default)]
 pub struct LakeLocation {
     pub lake: Option<String>,
     pub config: Option<PathBuf>,
+    /// `glue` (`--catalog`).
+    pub catalog: Option<String>,
+    /// The catalog's database (`--database`).
+    pub database: Option<String>,
 }
 
 /// A lake opened: the config it came with, its location, its store and its tables.
@@ -121,23 +127,82 @@ pub fn load_config(config: Option<&std::path::Path>) -> Result<Config, OpError> 
     })
 }
 
+/// A catalog's database as a lake location: `glue://database`.
+fn catalog_location(catalog: &str, database: Option<&str>) -> Result<String, OpError> {
+    if !catalog.eq_ignore_ascii_case("glue") {
+        return Err(OpError::Failed(format!(
+            "catalog {catalog:?} is not known: the one catalog vouch reads is \"glue\" \
+             (the AWS Glue Data Catalog)"
+        )));
+    }
+    match database {
+        Some(d) if !d.is_empty() && !d.contains('/') => Ok(format!("glue://{d}")),
+        Some(d) => Err(OpError::Failed(format!(
+            "{d:?} is not a Glue database name"
+        ))),
+        None => Err(OpError::Failed(
+            "the Glue catalog needs a database: --database NAME or [lake] database".into(),
+        )),
+    }
+}
+
+/// The lake the config names, if it names one: `[lake] catalog` and `database` as
+/// `glue://database`, or `[lake] location` (resolved against the config's directory).
+pub fn configured_location(cfg: &Config) -> Result<Option<String>, OpError> {
+    match (&cfg.lake.catalog, &cfg.lake.database, &cfg.lake.location) {
+        (Some(_), _, Some(_)) => Err(OpError::Failed(
+            "[lake] has both location and catalog: give one (a catalog's tables carry their \
+             own locations)"
+                .into(),
+        )),
+        (Some(c), d, None) => catalog_location(c, d.as_deref()).map(Some),
+        (None, Some(_), _) => Err(OpError::Failed(
+            "[lake] database needs catalog = \"glue\"".into(),
+        )),
+        (None, None, l) => Ok(l.as_ref().map(|l| cfg.resolve(l))),
+    }
+}
+
 /// The config, the lake's location and its store, without listing it.
 pub fn open_store(
     at: &LakeLocation,
     env: &Env<'_>,
 ) -> Result<(Config, String, Box<dyn Store>), OpError> {
-    let cfg = load_config(at.config.as_deref())?;
-    let location = match (&at.lake, &cfg.lake.location) {
-        (Some(l), _) => l.clone(),
-        (None, Some(l)) => cfg.resolve(l),
-        (None, None) => {
+    let mut cfg = load_config(at.config.as_deref())?;
+    let location = match (&at.lake, &at.catalog, &at.database) {
+        (Some(l), None, None) => l.clone(),
+        (Some(_), _, _) => {
             return Err(OpError::Failed(
-                "no lake given: use --lake LOCATION or [lake] location in --config".into(),
+                "--lake and --catalog/--database name two lakes: give one".into(),
             ));
         }
+        (None, Some(c), d) => catalog_location(c, d.as_deref())?,
+        (None, None, Some(_)) => {
+            return Err(OpError::Failed("--database needs --catalog glue".into()));
+        }
+        (None, None, None) => configured_location(&cfg)?.ok_or_else(|| {
+            OpError::Failed(
+                "no lake given: use --lake LOCATION, --catalog glue --database NAME, or \
+                 [lake] location in --config"
+                    .into(),
+            )
+        })?,
     };
-    let store = crate::io::open_location(&location, &env.s3)?;
+    let store = open_at(&location, &mut cfg.lake, &env.s3)?;
     Ok((cfg, location, store))
+}
+
+/// Opens a lake location: `glue://database` (its tables join `lake.tables`, see
+/// [`catalog`]), `s3://bucket/prefix` or a local directory.
+pub fn open_at(
+    location: &str,
+    lake: &mut crate::domain::config::LakeConfig,
+    s3: &S3Options,
+) -> Result<Box<dyn Store>, OpError> {
+    match location.strip_prefix("glue://") {
+        Some(database) => Ok(Box::new(catalog::open(database, lake, s3)?)),
+        None => Ok(crate::io::open_location(location, s3)?),
+    }
 }
 
 /// Opens a lake and finds its tables (what cannot be listed is in `lake.errors`).

@@ -347,8 +347,9 @@ fn unverified_now(
     labeler: &SubjectLabeler,
 ) -> Result<Vec<crate::domain::report::ScanErrorEntry>, NightlyError> {
     use crate::domain::report::ScanErrorEntry;
-    let store = crate::io::open_location(&report.lake, s3)?;
-    let lake = crate::domain::lake::discover_tables(store.as_ref(), &cfg.lake)?;
+    let mut lake_cfg = cfg.lake.clone();
+    let store = crate::ops::open_at(&report.lake, &mut lake_cfg, s3)?;
+    let lake = crate::domain::lake::discover_tables(store.as_ref(), &lake_cfg)?;
     let versions = report.objects.iter().any(|o| o.version_id.is_some());
     let listed = crate::domain::lake::list_tables(store.as_ref(), &lake.tables, versions);
     let same_listing = report.plan_fingerprint.as_deref()
@@ -454,14 +455,9 @@ fn verify_deletions(
         Ok(k) => k,
         Err(e) => return undecided(e),
     };
-    let location =
-        cfg.lake
-            .location
-            .as_ref()
-            .map(|l| cfg.resolve(l))
-            .ok_or(NightlyError::NotConfigured(
-                "no [lake] location in the config",
-            ))?;
+    let location = crate::ops::configured_location(cfg)?.ok_or(NightlyError::NotConfigured(
+        "no [lake] location (or catalog and database) in the config",
+    ))?;
     let subjects: Vec<String> = due
         .iter()
         .filter_map(|r| r.subject_id.clone())
@@ -565,11 +561,9 @@ fn scan_now(
         s3: req.s3.clone(),
         ..crate::ops::Env::at(crate::domain::time::Timestamp::from_secs(req.as_of))
     };
-    let at = crate::ops::LakeLocation {
-        lake: Some(location.to_string()),
-        config: None,
-    };
-    let (_, location, store) = crate::ops::open_store(&at, &env)?;
+    let mut cfg = cfg.clone();
+    let store = crate::ops::open_at(location, &mut cfg.lake, &env.s3)?;
+    let location = location.to_string();
     let lake = crate::domain::lake::discover_tables(store.as_ref(), &cfg.lake)?;
     let opened = crate::ops::OpenedLake {
         cfg: cfg.clone(),

@@ -310,6 +310,22 @@ pub fn scan_json(dir: &Path, ids: &[&str]) -> (i32, serde_json::Value) {
     (r.code, r.json())
 }
 
+/// A report's errors as `file: error` lines.
+pub fn error_lines(report: &serde_json::Value) -> Vec<String> {
+    report["errors"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| {
+            format!(
+                "{}: {}",
+                e["file"].as_str().unwrap_or_default(),
+                e["error"].as_str().unwrap_or_default()
+            )
+        })
+        .collect()
+}
+
 /// The kinds of a report's `physical_copies`.
 pub fn copy_kinds(report: &serde_json::Value) -> std::collections::BTreeSet<String> {
     report["physical_copies"]

@@ -256,17 +256,21 @@ fn metadata_dir(table: &str) -> String {
 }
 
 /// The table's metadata read, or None when `table` holds no `metadata/*.metadata.json`.
-pub fn open(store: &dyn Store, table: &str) -> Option<Result<Table, IcebergError>> {
+pub fn open(
+    store: &dyn Store,
+    table: &str,
+    pinned: Option<&str>,
+) -> Option<Result<Table, IcebergError>> {
     let dir = metadata_dir(table);
     let listing = store.list_if_present(&dir);
     let has = listing
         .objects
         .iter()
         .any(|o| o.path.ends_with(".metadata.json"));
-    if !has && listing.errors.is_empty() {
+    if !has && listing.errors.is_empty() && pinned.is_none() {
         return None;
     }
-    Some(read_table(store, table, &dir, listing))
+    Some(read_table(store, table, &dir, listing, pinned))
 }
 
 fn read_all(store: &dyn Store, o: &ObjectMeta) -> Result<Vec<u8>, IcebergError> {
@@ -289,6 +293,7 @@ fn read_table(
     table: &str,
     dir: &str,
     listing: crate::io::store::Listing,
+    pinned: Option<&str>,
 ) -> Result<Table, IcebergError> {
     if let Some(e) = listing.errors.first() {
         return Err(IcebergError::new(&e.path, e.message.clone()));
@@ -311,8 +316,22 @@ fn read_table(
             .collect();
         (all.len() == 1).then(|| all[0].clone())
     };
-    let chosen = match by_name.get("version-hint.text") {
-        Some(hint) => {
+    let chosen = match (pinned, by_name.get("version-hint.text")) {
+        (Some(p), _) => {
+            let name = p
+                .trim_start_matches('/')
+                .strip_prefix("metadata/")
+                .unwrap_or("");
+            if name.is_empty() || name.contains('/') || !by_name.contains_key(name) {
+                return Err(IcebergError::new(
+                    format!("{table}/{}", p.trim_start_matches('/')),
+                    "the table's current metadata file (metadata_location) is not in its \
+                     metadata/ directory",
+                ));
+            }
+            name.to_string()
+        }
+        (None, Some(hint)) => {
             let text = String::from_utf8(read_all(store, hint)?)
                 .map_err(|_| IcebergError::new(&hint.path, "not UTF-8"))?;
             let text = text.trim();
@@ -336,7 +355,7 @@ fn read_table(
             }
             name
         }
-        None => newest.or(only).ok_or_else(|| {
+        (None, None) => newest.or(only).ok_or_else(|| {
             IcebergError::new(
                 dir,
                 "no metadata file with a version in its name, and no version-hint.text",

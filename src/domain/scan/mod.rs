@@ -2166,6 +2166,7 @@ mod tests {
                 id_columns: vec!["user_id".into()],
                 side_files: Vec::new(),
                 format: None,
+                metadata_location: None,
             },
             files: files.iter().map(|f| object(f)).collect(),
             errors: Vec::new(),
