@@ -527,3 +527,70 @@ fn identity_partition_values_in_manifests_are_copies() {
         "{j}"
     );
 }
+
+/// `metadata_location` (what a catalog points at) is the table's current metadata, read
+/// instead of the newest file: pinned to the metadata before a delete, the deleted rows are
+/// live again, as every reader of that pointer sees them. A pointer to a file the table
+/// lacks, and `format = "iceberg"` on a directory without metadata, are errors naming it.
+#[test]
+fn a_configured_metadata_location_is_the_current_metadata() {
+    let dir = tempfile::tempdir().unwrap();
+    let cat = dir.path().join("cat");
+    let ice = |arg: serde_json::Value| pyiceberg(&cat, arg);
+    ice(json!({"op": "append", "rows": [["u1", 3], ["u2", 2]]}));
+    let meta_dir = cat.join("wh/ns/users/metadata");
+    let metadata = || -> Vec<String> {
+        let mut m: Vec<String> = std::fs::read_dir(&meta_dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n.ends_with(".metadata.json"))
+            .collect();
+        m.sort();
+        m
+    };
+    let before = metadata().pop().unwrap();
+    ice(json!({"op": "delete", "predicate": "user_id == 'u2'"}));
+    assert!(metadata().len() > 1 && metadata().pop().unwrap() != before);
+    std::fs::create_dir_all(cat.join("wh/ns/plain")).unwrap();
+    std::fs::copy(
+        walk_files(&cat.join("wh/ns/users/data"))[0].clone(),
+        cat.join("wh/ns/plain/part-0.parquet"),
+    )
+    .unwrap();
+    let config = |pin: &str| {
+        std::fs::write(
+            dir.path().join("vouch.toml"),
+            format!("[lake]\nlocation = \"cat/wh/ns\"\n\n[[lake.tables]]\nname = \"users\"\n{pin}"),
+        )
+        .unwrap()
+    };
+    config("");
+    let (code, j) = scan_json(dir.path(), &["u2"]);
+    assert_eq!((code, j["residual_rows"].clone()), (0, json!(0)), "{j}");
+    config(&format!("metadata_location = \"metadata/{before}\"\n"));
+    let (code, j) = scan_json(dir.path(), &["u2"]);
+    assert_eq!((code, j["residual_rows"].clone()), (1, json!(2)), "{j}");
+    config("metadata_location = \"metadata/00099-gone.metadata.json\"\n");
+    let (code, j) = scan_json(dir.path(), &["u2"]);
+    assert_eq!(code, 2, "{j}");
+    assert_eq!(
+        error_lines(&j),
+        [
+            "users/metadata/00099-gone.metadata.json: the table's current metadata file \
+          (metadata_location) is not in its metadata/ directory"
+        ]
+    );
+    std::fs::write(
+        dir.path().join("vouch.toml"),
+        "[lake]\nlocation = \"cat/wh/ns\"\n\n[[lake.tables]]\nname = \"plain\"\nformat = \"iceberg\"\n",
+    )
+    .unwrap();
+    let (code, j) = scan_json(dir.path(), &["u2"]);
+    assert_eq!(code, 2, "{j}");
+    assert!(
+        error_lines(&j)
+            .iter()
+            .any(|e| e.starts_with("plain: configured as an Iceberg table")),
+        "{j}"
+    );
+}
