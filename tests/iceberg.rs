@@ -551,12 +551,6 @@ fn a_configured_metadata_location_is_the_current_metadata() {
     let before = metadata().pop().unwrap();
     ice(json!({"op": "delete", "predicate": "user_id == 'u2'"}));
     assert!(metadata().len() > 1 && metadata().pop().unwrap() != before);
-    std::fs::create_dir_all(cat.join("wh/ns/plain")).unwrap();
-    std::fs::copy(
-        walk_files(&cat.join("wh/ns/users/data"))[0].clone(),
-        cat.join("wh/ns/plain/part-0.parquet"),
-    )
-    .unwrap();
     let config = |pin: &str| {
         std::fs::write(
             dir.path().join("vouch.toml"),
@@ -580,6 +574,12 @@ fn a_configured_metadata_location_is_the_current_metadata() {
           (metadata_location) is not in its metadata/ directory"
         ]
     );
+    std::fs::create_dir_all(cat.join("wh/ns/plain")).unwrap();
+    std::fs::copy(
+        walk_files(&cat.join("wh/ns/users/data"))[0].clone(),
+        cat.join("wh/ns/plain/part-0.parquet"),
+    )
+    .unwrap();
     std::fs::write(
         dir.path().join("vouch.toml"),
         "[lake]\nlocation = \"cat/wh/ns\"\n\n[[lake.tables]]\nname = \"plain\"\nformat = \"iceberg\"\n",

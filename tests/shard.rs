@@ -891,3 +891,98 @@ fn messy_lakes_merge_into_the_single_scan_report() {
         "{profiles}"
     );
 }
+
+/// Delta and Iceberg tables written by deltalake and pyiceberg (and the corpus's table with
+/// deletion vectors, when the corpus is there), each after a delete: plan + N shards +
+/// merge give the single scan's report byte for byte (live rows, masked rows, removed
+/// files and retained snapshots in their layers, log statistics and manifest bounds), each
+/// part reading the tables' metadata again. A commit after the plan makes every part's
+/// files of that table errors, never clean.
+#[test]
+fn delta_and_iceberg_tables_shard_into_the_single_scan_report() {
+    let d = tempfile::tempdir().unwrap();
+    let cat = d.path().join("cat");
+    let ice = |arg: serde_json::Value| {
+        let mut arg = arg;
+        arg["catalog"] = serde_json::json!(cat);
+        arg["table"] = serde_json::json!("ns.users");
+        oracle("pyiceberg_rw.py", &arg)
+    };
+    ice(serde_json::json!({"op": "append", "rows": [["u1", 3], ["u2", 2], ["a0", 1]]}));
+    ice(serde_json::json!({"op": "append", "rows": [["u3", 1], ["z9", 1]]}));
+    ice(serde_json::json!({"op": "delete", "predicate": "user_id == 'u2'"}));
+    let profiles = cat.join("wh/ns/profiles").display().to_string();
+    for rows in [
+        serde_json::json!([["u1", 1], ["u2", 4]]),
+        serde_json::json!([["u3", 2], ["b1", 1]]),
+    ] {
+        oracle(
+            "delta_rs.py",
+            &serde_json::json!({"op": "write", "table": profiles, "rows": rows}),
+        );
+    }
+    oracle(
+        "delta_rs.py",
+        &serde_json::json!({"op": "delete", "table": profiles, "predicate": "user_id = 'u2'"}),
+    );
+    let mut config = "[lake]\nlocation = \"cat/wh/ns\"\n".to_string();
+    let dv = corpus("delta-kernel-rs");
+    if let Some(corpus) = &dv {
+        copy_dir(&corpus.join("table-with-dv-small"), &cat.join("wh/ns/dv"));
+        config.push_str("\n[[lake.tables]]\nname = \"dv\"\nid_columns = [\"value\"]\n");
+    }
+    std::fs::write(d.path().join("vouch.toml"), config).unwrap();
+    let scan = [
+        "--config",
+        "vouch.toml",
+        "--id",
+        "u1",
+        "--id",
+        "u2",
+        "--id",
+        "u3",
+        "--id",
+        "0",
+        "--id",
+        "5",
+    ];
+    for n in [1, 2, 3] {
+        let (sc, single, mc, merged) = single_and_merged(d.path(), &scan, n);
+        assert_eq!(sc, 1, "u1 and u3 are live: {single}");
+        assert_eq!((sc, mc), (1, 1), "{n} shards");
+        assert_same(&single, &merged, &format!("{n} shards"));
+        let j: serde_json::Value = serde_json::from_str(&merged).unwrap();
+        let kinds = copy_kinds(&j);
+        for k in ["removed_file", "retained_snapshot", "log_stats"] {
+            assert!(kinds.contains(k), "{k}: {merged}");
+        }
+        assert_eq!(kinds.contains("masked_rows"), dv.is_some(), "{merged}");
+    }
+    // A commit after the plan: the parts refuse the table's files; the merge is incomplete.
+    let (code, _, err) = go(v(d.path())
+        .args(["scan", "plan", "--out", "plan.jsonl", "--force"])
+        .args(["--config", "vouch.toml"]));
+    assert_eq!(code, 0, "{err}");
+    oracle(
+        "delta_rs.py",
+        &serde_json::json!({"op": "delete", "table": profiles, "predicate": "user_id = 'u1'"}),
+    );
+    let (code, _) = part(
+        &mut v(d.path()),
+        &scan,
+        "plan.jsonl",
+        "0/1",
+        &d.path().join("p.json"),
+    );
+    assert_eq!(code, 2, "the part's files of profiles are errors");
+    let (code, out, _) = merge(d.path(), &[d.path().join("p.json")]);
+    assert_eq!(code, 2, "{out}");
+    let j: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(j["verdict"], "incomplete");
+    assert!(
+        error_lines(&j)
+            .iter()
+            .any(|e| e.starts_with("profiles/") && e.contains("changed since the plan")),
+        "{out}"
+    );
+}

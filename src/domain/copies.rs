@@ -55,12 +55,12 @@ pub struct PhysicalCopy {
 }
 
 /// Where a copy of rows outside the current version is, and how it goes away.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CopyPlace {
     pub layer: Layer,
     /// `masked_rows`, `removed_file`, `change_data`, `unreferenced_file`, `log_stats`,
     /// `retained_snapshot`, `equality_delete`.
-    pub kind: &'static str,
+    pub kind: String,
     /// The earliest time (ms) the table's maintenance may delete the bytes; None: something
     /// must be run first (a purge, a rewrite) or a ref pins it.
     pub removable_after_ms: Option<i64>,

@@ -73,6 +73,9 @@ pub struct TableFiles {
     /// The table's format (a Delta log, Iceberg metadata), when it has one: what each
     /// file is to it.
     pub view: Option<Box<crate::domain::format::TableView>>,
+    /// The format and version a plan recorded for the table (a merge has the plan, not
+    /// the view); None when `view` says it or the table has no format.
+    pub planned_format: Option<(String, u64)>,
 }
 
 /// The tables of a lake, and what in its location belongs to no table.
@@ -260,6 +263,7 @@ fn list_paths(store: &dyn Store, table: &Table, versions: bool) -> TableFiles {
         errors,
         aliases: Vec::new(),
         view,
+        planned_format: None,
     }
 }
 

@@ -42,6 +42,13 @@ pub struct PlanTable {
     /// Paths that lead to a file listed under another path.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub aliases: Vec<crate::domain::lake::Alias>,
+    /// `delta` or `iceberg`, when the table has a format.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
+    /// The version planned (the Delta log's version, the Iceberg current snapshot's id):
+    /// every part reads the table's metadata again and refuses another version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub table_version: Option<u64>,
 }
 
 /// A file as listed: what names it within a plan and pins its bytes. Plan lines, partial
@@ -120,6 +127,21 @@ pub struct PlanFile {
     pub id_columns: Vec<String>,
     #[serde(flatten)]
     pub record: FileRecord,
+    /// A file of a Delta or Iceberg table: what the part must read again to know what
+    /// the file is to the table.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format_table: Option<FormatTable>,
+}
+
+/// A Delta or Iceberg table as planned: where it is, and the fingerprint of its listing
+/// (its identity, format, version and every file) that a part's own listing must equal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FormatTable {
+    pub path: String,
+    pub fingerprint: String,
+    /// The plan listed every stored version of each file.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub versions: bool,
 }
 
 /// A whole plan: header and files, in the order a single scan reads them.
@@ -151,7 +173,7 @@ pub fn fingerprint(listed: &[TableFiles]) -> String {
 }
 
 fn plan_table(lt: &TableFiles) -> PlanTable {
-    let mut errors: Vec<ScanErrorEntry> = lt
+    let errors: Vec<ScanErrorEntry> = lt
         .errors
         .iter()
         .map(|e| ScanErrorEntry {
@@ -159,25 +181,19 @@ fn plan_table(lt: &TableFiles) -> PlanTable {
             error: e.message.clone(),
         })
         .collect();
-    // A part scans files without the table's log: it would count masked and removed rows
-    // as live. Until plans carry the log's view, a Delta table makes the plan incomplete.
-    if let Some(v) = &lt.view {
-        errors.push(ScanErrorEntry {
-            file: lt.table.path.clone(),
-            error: format!(
-                "a table in {} format (version {}): sharded scans do not apply its metadata \
-                 yet; scan it in one run",
-                v.format(),
-                v.version()
-            ),
-        });
-    }
+    let (format, table_version) = match (&lt.view, &lt.planned_format) {
+        (Some(v), _) => (Some(v.format().to_string()), Some(v.version())),
+        (None, Some((f, v))) => (Some(f.clone()), Some(*v)),
+        (None, None) => (None, None),
+    };
     PlanTable {
         table: lt.table.name.clone(),
         path: lt.table.path.clone(),
         id_columns: lt.table.id_columns.clone(),
         errors,
         aliases: lt.aliases.clone(),
+        format,
+        table_version,
     }
 }
 
@@ -189,10 +205,16 @@ impl Plan {
             .iter()
             .flat_map(|lt| {
                 let fp = &fp;
+                let format_table = lt.view.as_ref().map(|_| FormatTable {
+                    path: lt.table.path.clone(),
+                    fingerprint: fingerprint(std::slice::from_ref(lt)),
+                    versions: lt.files.iter().any(|f| f.version_id.is_some()),
+                });
                 lt.files.iter().map(move |f| PlanFile {
                     plan: fp.clone(),
                     id_columns: lt.table.id_columns.clone(),
                     record: FileRecord::of(&lt.table.name, f),
+                    format_table: format_table.clone(),
                 })
             })
             .collect();
@@ -256,6 +278,7 @@ impl Plan {
                     .collect(),
                 aliases: t.aliases.clone(),
                 view: None,
+                planned_format: t.format.clone().zip(t.table_version),
             })
             .collect()
     }

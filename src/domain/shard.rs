@@ -11,7 +11,7 @@
 //!
 //! Partial reports name subjects only by keyed hash: they travel between machines.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::{Deserialize, Serialize};
 
@@ -21,6 +21,7 @@ pub use crate::domain::plan::{
     parse_shard, shard_of, short,
 };
 use crate::domain::report::{ScanErrorEntry, ScanReport};
+use crate::domain::scan::facts::TableFacts;
 use crate::domain::scan::{Assembly, FileResult, Progress, ScanRequest};
 
 /// A part of a sharded scan: what it covered and found, and what must agree across parts.
@@ -50,6 +51,10 @@ pub struct PartialReport {
     pub bytes_read: u64,
     pub read_requests: u64,
     pub files: Vec<PartialFile>,
+    /// What the format of each Delta or Iceberg table says of the files covered (every
+    /// part that reads a table's files read its metadata again, at the planned version).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub table_facts: BTreeMap<String, TableFacts>,
     /// `hmac-sha256:<hex>` over the rest of the part, under a key derived from the subject
     /// key every shard holds: a part edited on its way to the merge is refused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -124,41 +129,122 @@ pub fn options_text(o: &crate::domain::scan::ScanOptions) -> String {
     text
 }
 
+/// The Delta and Iceberg tables that `files` (lines of one plan) belong to, listed again
+/// with their metadata: each as the plan listed it (same fingerprint: identity, format,
+/// version, every file), or why not. `tables` are the lake's tables as configured now.
+pub fn reopen_tables(
+    store: &dyn crate::io::store::Store,
+    tables: &[Table],
+    files: &[PlanFile],
+) -> HashMap<String, Result<TableFiles, String>> {
+    let mut out = HashMap::new();
+    for f in files {
+        let Some(ft) = &f.format_table else { continue };
+        if out.contains_key(&f.record.table) {
+            continue;
+        }
+        let name = &f.record.table;
+        let reopened = match tables.iter().find(|t| &t.name == name) {
+            None => Err(format!(
+                "table {name} is not in the lake as configured now, so its metadata could not \
+                 be read again"
+            )),
+            Some(t) if t.path != ft.path || t.id_columns != f.id_columns => Err(format!(
+                "table {name} is configured otherwise than when it was planned (path or \
+                 identifier columns)"
+            )),
+            Some(t) => {
+                let lt = crate::domain::lake::list_table(store, t, ft.versions);
+                if fingerprint(std::slice::from_ref(&lt)) == ft.fingerprint && lt.view.is_some() {
+                    Ok(lt)
+                } else {
+                    Err(format!(
+                        "table {name} changed since the plan (its version, metadata or files): \
+                         plan and scan again"
+                    ))
+                }
+            }
+        };
+        out.insert(name.clone(), reopened);
+    }
+    out
+}
+
 /// Scans exactly `files` (a subset of one plan) and returns the part. `req.tables` is not
-/// used: each line names its table and identifier columns.
+/// used: each line names its table and identifier columns; a file of a Delta or Iceberg
+/// table is read under that table's view from `reopened` ([`reopen_tables`]), and is an
+/// error when the table could not be read again as planned.
 pub fn scan_part(
     req: &ScanRequest<'_>,
     plan: Option<&str>,
     files: &[PlanFile],
     shard: Option<(usize, usize)>,
     progress: &dyn Progress,
+    reopened: &HashMap<String, Result<TableFiles, String>>,
 ) -> PartialReport {
-    // Group by table, keeping the input order.
+    // Group by table, keeping the input order; files of a table that could not be read
+    // again are not scanned.
     let mut listed: Vec<TableFiles> = Vec::new();
+    let mut refused: Vec<(FileRecord, String)> = Vec::new();
     let mut slot: HashMap<(&str, &[String]), usize> = HashMap::new();
     for f in files {
+        let reopen = f
+            .format_table
+            .as_ref()
+            .map(|_| reopened.get(&f.record.table));
+        let base = match reopen {
+            None => None,
+            Some(Some(Ok(lt))) => Some(lt),
+            Some(Some(Err(why))) => {
+                refused.push((f.record.clone(), why.clone()));
+                continue;
+            }
+            Some(None) => {
+                refused.push((
+                    f.record.clone(),
+                    "its table's metadata was not read again".into(),
+                ));
+                continue;
+            }
+        };
         let i = *slot
             .entry((f.record.table.as_str(), f.id_columns.as_slice()))
             .or_insert_with(|| {
-                listed.push(TableFiles {
-                    table: Table {
-                        name: f.record.table.clone(),
-                        path: String::new(),
-                        id_columns: f.id_columns.clone(),
-                        side_files: Vec::new(),
-                        format: None,
-                        metadata_location: None,
+                listed.push(match base {
+                    Some(lt) => TableFiles {
+                        files: Vec::new(),
+                        errors: Vec::new(),
+                        aliases: Vec::new(),
+                        ..lt.clone()
                     },
-                    files: Vec::new(),
-                    errors: Vec::new(),
-                    aliases: Vec::new(),
-                    view: None,
+                    None => TableFiles {
+                        table: Table {
+                            name: f.record.table.clone(),
+                            path: String::new(),
+                            id_columns: f.id_columns.clone(),
+                            side_files: Vec::new(),
+                            format: None,
+                            metadata_location: None,
+                        },
+                        files: Vec::new(),
+                        errors: Vec::new(),
+                        aliases: Vec::new(),
+                        view: None,
+                        planned_format: None,
+                    },
                 });
                 listed.len() - 1
             });
         listed[i].files.push(f.record.object());
     }
     let scanned = crate::domain::scan::scan_listed(req, &listed, progress);
+    let facts = crate::domain::scan::facts_of(&listed, &scanned.results, scanned.logs, &req.lake);
+    let mut table_facts = BTreeMap::new();
+    for (lt, f) in listed.iter().zip(facts) {
+        if let Some(f) = f {
+            table_facts.insert(lt.table.name.clone(), f);
+        }
+    }
     let mut out_files = Vec::with_capacity(files.len());
     for (lt, results) in listed.iter().zip(scanned.results) {
         for (o, r) in lt.files.iter().zip(results) {
@@ -173,6 +259,11 @@ pub fn scan_part(
             });
         }
     }
+    out_files.extend(refused.into_iter().map(|(record, why)| PartialFile {
+        record,
+        result: None,
+        error: Some(why),
+    }));
     let mut part = PartialReport {
         vouch_partial: 1,
         note: "a part of a sharded scan, not a verdict: merge every part with `vouch scan merge`"
@@ -194,6 +285,7 @@ pub fn scan_part(
         bytes_read: scanned.bytes_read,
         read_requests: scanned.read_requests,
         files: out_files,
+        table_facts,
         authentication: None,
     };
     part.authentication = req
@@ -223,10 +315,11 @@ pub fn merge(
     }
     let mut problems = agreement_problems(plan, parts);
     let covered = coverage(plan, parts, &mut problems);
+    let facts = merged_facts(plan, parts, &covered, &mut problems);
     if !problems.is_empty() {
         return Err(problems);
     }
-    let mut report = assemble_merged(plan, parts, &covered, labeler);
+    let mut report = assemble_merged(plan, parts, &covered, facts, labeler);
     report.seal(labeler);
     Ok(report)
 }
@@ -360,11 +453,76 @@ fn coverage<'p>(
     covered
 }
 
+/// Per table of the plan: its format's facts, from the parts that read its files. Parts
+/// must agree on everything but the places of their own files, and read the version the
+/// plan lists; a part that read a file of the table without its facts is a problem.
+fn merged_facts(
+    plan: &Plan,
+    parts: &[(String, PartialReport)],
+    covered: &Coverage<'_>,
+    problems: &mut Vec<String>,
+) -> Vec<Option<TableFacts>> {
+    let mut out = Vec::with_capacity(plan.header.tables.len());
+    for t in &plan.header.tables {
+        let mut merged: Option<(&str, TableFacts)> = None;
+        for (name, p) in parts {
+            let Some(f) = p.table_facts.get(&t.table) else {
+                continue;
+            };
+            if t.format.as_deref() != Some(f.format.as_str()) || t.table_version != Some(f.version)
+            {
+                problems.push(format!(
+                    "{name}: read table {} as {} version {}, the plan has {}",
+                    t.table,
+                    f.format,
+                    f.version,
+                    match (&t.format, t.table_version) {
+                        (Some(pf), Some(pv)) => format!("{pf} version {pv}"),
+                        _ => "no table format".into(),
+                    }
+                ));
+                continue;
+            }
+            match &mut merged {
+                None => merged = Some((name, f.clone())),
+                Some((first, m)) => {
+                    if !m.same_table(f) {
+                        problems.push(format!(
+                            "{name}: another reading of table {}'s metadata than {first} \
+                             (parts of one scan must agree)",
+                            t.table
+                        ));
+                    }
+                    m.places.extend(f.places.iter().cloned());
+                }
+            }
+        }
+        let read_without = covered.values().any(|(name, f)| {
+            f.record.table == t.table
+                && f.result.is_some()
+                && t.format.is_some()
+                && !parts
+                    .iter()
+                    .any(|(n, p)| n == name && p.table_facts.contains_key(&t.table))
+        });
+        if read_without {
+            problems.push(format!(
+                "a part read files of table {} without its {} metadata",
+                t.table,
+                t.format.as_deref().unwrap_or_default()
+            ));
+        }
+        out.push(merged.map(|(_, f)| f));
+    }
+    out
+}
+
 /// The report one scan of the plan gives, from the covering parts' results.
 fn assemble_merged(
     plan: &Plan,
     parts: &[(String, PartialReport)],
     covered: &Coverage<'_>,
+    facts: Vec<Option<TableFacts>>,
     labeler: &crate::domain::subjects::SubjectLabeler,
 ) -> ScanReport {
     let first = &parts[0].1;
@@ -404,7 +562,7 @@ fn assemble_merged(
         prior_errors,
         listed: &listed,
         results,
-        logs: Vec::new(),
+        facts,
         bytes_read: parts.iter().map(|(_, p)| p.bytes_read).sum(),
         read_requests: parts.iter().map(|(_, p)| p.read_requests).sum(),
         index: first.index.clone(),
@@ -431,6 +589,7 @@ mod tests {
                 noncurrent: false,
                 stat: None,
             },
+            format_table: None,
         }
     }
 
@@ -452,6 +611,7 @@ mod tests {
             errors: vec![],
             aliases: vec![],
             view: None,
+            planned_format: None,
         }]
     }
 
@@ -586,6 +746,7 @@ mod tests {
             prior_errors: vec![],
             bytes_read: 0,
             read_requests: 0,
+            table_facts: BTreeMap::new(),
             files: vec![PartialFile {
                 record,
                 result: Some(FileResult::default()),

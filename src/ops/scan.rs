@@ -223,9 +223,13 @@ pub fn run(opts: &Options, env: &Env<'_>) -> Result<Outcome, OpError> {
         }
         None => None,
     };
-    let lake = match part {
-        Some(_) => Default::default(),
-        None => crate::domain::lake::discover_tables(store.as_ref(), &cfg.lake)?,
+    // A part needs the lake's tables only to read again the metadata of its Delta and
+    // Iceberg tables.
+    let lake = match &part {
+        Some((list, _)) if list.files.iter().all(|f| f.format_table.is_none()) => {
+            Default::default()
+        }
+        _ => crate::domain::lake::discover_tables(store.as_ref(), &cfg.lake)?,
     };
     let options = ScanOptions {
         use_statistics: opts.shortcuts.statistics,
@@ -270,12 +274,15 @@ pub fn run(opts: &Options, env: &Env<'_>) -> Result<Outcome, OpError> {
     let location = opened.location.clone();
     if let Some((list, shard)) = part {
         let part = crate::ops::in_pool(env.threads, store, || {
+            let reopened =
+                crate::domain::shard::reopen_tables(store, &opened.lake.tables, &list.files);
             crate::domain::shard::scan_part(
                 &req,
                 list.plan.as_deref(),
                 &list.files,
                 shard,
                 env.progress,
+                &reopened,
             )
         })?;
         let mut json = serde_json::to_vec_pretty(&part).map_err(|e| e.to_string())?;

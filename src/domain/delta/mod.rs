@@ -942,7 +942,7 @@ impl DeltaView {
         });
         CopyPlace {
             layer: crate::domain::copies::Layer::DeletedRetained,
-            kind: "log_stats",
+            kind: "log_stats".into(),
             removable_after_ms: when,
             way_out: format!(
                 "log cleanup deletes this log file once it is older than {days} \
@@ -983,7 +983,7 @@ impl DeltaView {
         let place = match role {
             Role::Live(_) if masked => CopyPlace {
                 layer: Layer::DeletedRetained,
-                kind: "masked_rows",
+                kind: "masked_rows".into(),
                 removable_after_ms: None,
                 way_out: format!(
                     "REORG TABLE {table} APPLY (PURGE), then VACUUM {table} once {hours} have \
@@ -995,7 +995,7 @@ impl DeltaView {
                 let when = after(at);
                 CopyPlace {
                     layer: Layer::DeletedRetained,
-                    kind: "removed_file",
+                    kind: "removed_file".into(),
                     removable_after_ms: when,
                     way_out: vacuum_on(when),
                 }
@@ -1004,7 +1004,7 @@ impl DeltaView {
                 let when = after(modified.map(|s| s.saturating_mul(1000)));
                 CopyPlace {
                     layer: Layer::DeletedRetained,
-                    kind: "change_data",
+                    kind: "change_data".into(),
                     removable_after_ms: when,
                     way_out: vacuum_on(when),
                 }
@@ -1013,7 +1013,7 @@ impl DeltaView {
                 let when = after(modified.map(|s| s.saturating_mul(1000)));
                 CopyPlace {
                     layer: Layer::Unreferenced,
-                    kind: "unreferenced_file",
+                    kind: "unreferenced_file".into(),
                     removable_after_ms: when,
                     way_out: vacuum_on(when),
                 }

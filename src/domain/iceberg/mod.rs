@@ -797,7 +797,7 @@ impl IcebergView {
         Some(match role {
             Role::Live if masked => CopyPlace {
                 layer: Layer::DeletedRetained,
-                kind: "masked_rows",
+                kind: "masked_rows".into(),
                 removable_after_ms: None,
                 way_out: format!(
                     "CALL system.rewrite_data_files(table => '{table}', options => \
@@ -809,7 +809,7 @@ impl IcebergView {
             Role::Live => return None,
             Role::EqualityDelete => CopyPlace {
                 layer: Layer::DeletedRetained,
-                kind: "equality_delete",
+                kind: "equality_delete".into(),
                 removable_after_ms: None,
                 way_out: format!(
                     "CALL system.rewrite_data_files(table => '{table}', options => \
@@ -820,7 +820,7 @@ impl IcebergView {
             },
             Role::Retained(when) => CopyPlace {
                 layer: Layer::DeletedRetained,
-                kind: "retained_snapshot",
+                kind: "retained_snapshot".into(),
                 removable_after_ms: when,
                 way_out: match when {
                     Some(ms) => expire.replace("{t}", table).replace("{d}", &date(ms)),
@@ -837,7 +837,7 @@ impl IcebergView {
                     .and_then(|ms| ms.checked_add(ORPHAN_AGE_MS));
                 CopyPlace {
                     layer: Layer::Unreferenced,
-                    kind: "unreferenced_file",
+                    kind: "unreferenced_file".into(),
                     removable_after_ms: when,
                     way_out: format!(
                         "CALL system.remove_orphan_files(table => '{table}'){}",
@@ -855,7 +855,7 @@ impl IcebergView {
     pub fn bounds_place(&self, table: &str) -> crate::domain::copies::CopyPlace {
         crate::domain::copies::CopyPlace {
             layer: crate::domain::copies::Layer::DeletedRetained,
-            kind: "manifest_bounds",
+            kind: "manifest_bounds".into(),
             removable_after_ms: None,
             way_out: format!(
                 "the manifest records the ID as a column bound: once no data file holds the \

@@ -12,6 +12,7 @@
 
 pub mod bloom;
 pub mod error;
+pub mod facts;
 pub mod pages;
 pub mod probe;
 pub mod thrift;
@@ -221,6 +222,7 @@ pub fn scan_locating(
     let listed = list(req);
     let scanned = scan_listed(req, &listed, progress);
     let located = scanned.located;
+    let facts = facts_of(&listed, &scanned.results, scanned.logs, &req.lake);
     let report = assemble(Assembly {
         lake: req.lake.clone(),
         subjects: req.subjects.len(),
@@ -230,7 +232,7 @@ pub fn scan_locating(
         prior_errors: req.prior_errors.clone(),
         listed: &listed,
         results: texts(scanned.results),
-        logs: scanned.logs,
+        facts,
         bytes_read: scanned.bytes_read,
         read_requests: scanned.read_requests,
         index: req.index.map(|ix| ix.fingerprint.clone()),
@@ -238,6 +240,25 @@ pub fn scan_locating(
     let mut report = report;
     report.seal(&req.labeler);
     (report, located)
+}
+
+/// Per table of `listed`: its format's facts for its files (none for a plain table).
+pub fn facts_of<E>(
+    listed: &[TableFiles],
+    results: &[Vec<Result<FileResult, E>>],
+    logs: Vec<LogFindings>,
+    lake: &str,
+) -> Vec<Option<facts::TableFacts>> {
+    listed
+        .iter()
+        .zip(results)
+        .zip(logs)
+        .map(|((lt, r), log)| {
+            lt.view
+                .as_deref()
+                .map(|v| facts::TableFacts::of(lt, v, r, log, lake))
+        })
+        .collect()
 }
 
 /// The tables of the request with their files, as listed now: the work of a scan.
@@ -451,8 +472,8 @@ pub struct Assembly<'a> {
     pub listed: &'a [TableFiles],
     /// Per table of `listed`, per file: the same shape.
     pub results: Vec<Vec<Result<FileResult, String>>>,
-    /// Per table of `listed` (or none): copies in its Delta log.
-    pub logs: Vec<LogFindings>,
+    /// Per table of `listed` (or none): what its table format says of its files.
+    pub facts: Vec<Option<facts::TableFacts>>,
     pub bytes_read: u64,
     pub read_requests: u64,
     /// The subject index's fingerprint, when one was used.
@@ -467,15 +488,14 @@ pub fn assemble(a: Assembly<'_>) -> ScanReport {
     let mut copies: Vec<PhysicalCopy> = Vec::new();
     let mut totals = RowGroupStats::default();
     let mut files_without_index = 0u64;
-    let mut logs = a.logs.into_iter();
+    let mut facts = a.facts.into_iter();
     for (lt, results) in a.listed.iter().zip(a.results) {
         let t = assemble_table(
             lt,
             results,
-            logs.next().unwrap_or_default(),
+            facts.next().flatten(),
             a.labeler,
             a.holds.contains(&lt.table.name),
-            &a.lake,
         );
         errors.extend(t.errors);
         residuals.extend(t.residuals);
@@ -566,18 +586,11 @@ struct AssembledTable {
 fn assemble_table(
     lt: &TableFiles,
     results: Vec<Result<FileResult, String>>,
-    log: LogFindings,
+    facts: Option<facts::TableFacts>,
     labeler: &SubjectLabeler,
     held: bool,
-    lake: &str,
 ) -> AssembledTable {
     let t = &lt.table;
-    // How the table's engine names it, for the way out of each copy.
-    let table_ref = lt
-        .view
-        .as_ref()
-        .map(|v| v.table_ref(&crate::domain::report::join_path(lake, &t.path), &t.name))
-        .unwrap_or_default();
     let shown = |p: &str| crate::domain::lake::label_path(p, &t.id_columns, labeler);
     let mut out = AssembledTable {
         report: TableReport {
@@ -585,16 +598,13 @@ fn assemble_table(
             path: t.path.clone(),
             id_columns: t.id_columns.clone(),
             legal_hold: held,
-            format: lt.view.as_ref().map(|v| v.format().to_string()),
-            table_version: lt.view.as_ref().map(|v| v.version()),
-            unapplied_deletes: match lt.view.as_deref() {
-                Some(crate::domain::format::TableView::Iceberg(i)) => i
-                    .unapplied
-                    .iter()
-                    .map(|(f, why)| format!("{}: {why}", shown(f)))
-                    .collect(),
-                _ => Vec::new(),
-            },
+            format: facts.as_ref().map(|f| f.format.clone()),
+            table_version: facts.as_ref().map(|f| f.version),
+            unapplied_deletes: facts
+                .iter()
+                .flat_map(|f| &f.unapplied)
+                .map(|(f, why)| format!("{}: {why}", shown(f)))
+                .collect(),
             ..TableReport::default()
         },
         errors: table_errors(lt, &shown),
@@ -616,6 +626,7 @@ fn assemble_table(
         .collect();
     let mut partition_columns = BTreeSet::new();
     let mut partitions = BTreeSet::new();
+    let places = facts.as_ref().map(|f| f.places_of()).unwrap_or_default();
     for (f, r) in lt.files.iter().zip(results) {
         let file = shown(&f.path);
         let mut object = crate::domain::report::ObjectRecord {
@@ -638,7 +649,8 @@ fn assemble_table(
                 tr.rows_scanned += o.rows;
                 add_stats(&mut out.row_groups, &o.row_groups);
                 out.files_without_index += u64::from(!o.indexed);
-                let (live, copies) = split_layers(lt, f, &o, &table_ref);
+                let (live, copies) =
+                    split_layers(places.get(&(f.path.as_str(), f.version_id.as_deref())), &o);
                 if held {
                     tr.held_rows += live.rows;
                 } else {
@@ -673,22 +685,16 @@ fn assemble_table(
         }
         out.objects.push(object);
     }
-    if let Some(v) = &lt.view {
+    if let Some(facts) = facts {
         out.errors
-            .extend(log.errors.into_iter().map(|e| ScanErrorEntry {
+            .extend(facts.log_errors.into_iter().map(|e| ScanErrorEntry {
                 file: shown(&e.file),
                 error: e.error,
             }));
-        for c in log.copies {
-            let place = match v.as_ref() {
-                crate::domain::format::TableView::Delta(d) => {
-                    d.log_copy_place(c.modified, &table_ref)
-                }
-                crate::domain::format::TableView::Iceberg(i) => i.bounds_place(&table_ref),
-            };
+        for c in facts.log_copies {
             let file = shown(&c.file);
             out.copies
-                .extend(copies_at(&t.name, &file, &place, c.subjects, held));
+                .extend(copies_at(&t.name, &file, &c.place, c.subjects, held));
         }
     }
     tr.partitions_with_residuals = partitions.into_iter().collect();
@@ -734,22 +740,17 @@ type Copies = Vec<(crate::domain::copies::CopyPlace, u64, Vec<(String, u64)>)>;
 
 /// A file's matches by layer: the live ones, and each place copies are in with their
 /// rows and per-subject rows. A plain Parquet table has live rows only.
-fn split_layers(
-    lt: &TableFiles,
-    f: &ObjectMeta,
-    o: &FileResult,
-    table_ref: &str,
-) -> (LiveRows, Copies) {
+fn split_layers(places: Option<&&facts::FilePlaces>, o: &FileResult) -> (LiveRows, Copies) {
     let all = LiveRows {
         rows: o.matching_rows,
         subjects: o.subjects.clone(),
     };
-    let Some(d) = &lt.view else {
+    let Some(p) = places else {
         return (all, Vec::new());
     };
-    if let Some(place) = d.copy_place(&f.path, false, f.modified, table_ref) {
+    if let Some(place) = &p.whole {
         // The whole file is outside the current version.
-        let copies = vec![(place, o.matching_rows, o.subjects.clone())];
+        let copies = vec![(place.clone(), o.matching_rows, o.subjects.clone())];
         return (
             LiveRows {
                 rows: 0,
@@ -780,8 +781,9 @@ fn split_layers(
             .filter(|(_, n)| *n > 0)
             .collect(),
     };
-    let copies = d
-        .copy_place(&f.path, true, f.modified, table_ref)
+    let copies = p
+        .masked
+        .clone()
         .map(|place| (place, o.masked_rows, o.masked_subjects.clone()))
         .into_iter()
         .collect();
@@ -2172,6 +2174,7 @@ mod tests {
             errors: Vec::new(),
             aliases: Vec::new(),
             view: None,
+            planned_format: None,
         }
     }
 
@@ -2221,14 +2224,7 @@ mod tests {
                 Ok(found(4, 0, "")),
             ]
         };
-        let t = assemble_table(
-            &lt,
-            results(),
-            LogFindings::default(),
-            &SubjectLabeler::plain(),
-            false,
-            "/lake",
-        );
+        let t = assemble_table(&lt, results(), None, &SubjectLabeler::plain(), false);
         assert_eq!((t.report.files, t.report.rows_scanned), (2, 9));
         assert_eq!((t.report.residual_rows, t.report.held_rows), (2, 0));
         assert_eq!(t.report.errors, 1);
@@ -2241,14 +2237,7 @@ mod tests {
         );
         assert_eq!(t.residuals.len(), 1);
         assert!(!t.residuals[0].held);
-        let held = assemble_table(
-            &lt,
-            results(),
-            LogFindings::default(),
-            &SubjectLabeler::plain(),
-            true,
-            "/lake",
-        );
+        let held = assemble_table(&lt, results(), None, &SubjectLabeler::plain(), true);
         assert_eq!((held.report.residual_rows, held.report.held_rows), (0, 2));
         assert!(held.report.partitions_with_residuals.is_empty());
         assert!(held.residuals[0].held);
