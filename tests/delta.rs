@@ -210,7 +210,27 @@ fn rows_a_deletion_vector_masks_are_physical_copies_not_residual() {
         (t["format"].clone(), t["table_version"].clone()),
         (json!("delta"), json!(1))
     );
-    assert_eq!(t["deleted_retained_rows"], 2);
+    assert_eq!(
+        t["deleted_retained_rows"], 2,
+        "statistics values are not rows"
+    );
+    // 0 and 9 are the data file's own min / max statistics too: its footer names them
+    // until the purge rewrites the file, the way out of the masked rows.
+    let footer: Vec<(&str, &str, u64)> = all
+        .iter()
+        .filter(|c| c["kind"] == "footer_stats")
+        .map(|c| {
+            assert_eq!(c["way_out"], copies[0]["way_out"], "{c}");
+            assert_eq!(c["removable_after"], Value::Null);
+            (
+                c["subject"].as_str().unwrap(),
+                c["file"].as_str().unwrap(),
+                c["rows"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let data = copies[0]["file"].as_str().unwrap();
+    assert_eq!(footer, [("0", data, 1), ("9", data, 1)], "{j}");
     // A row the vector does not mask is live: residual, as the runbook's COUNT(*) says.
     let (code, j) = scan_json(lake.path(), &["5", "0"]);
     assert_eq!(code, 1);
@@ -222,7 +242,11 @@ fn rows_a_deletion_vector_masks_are_physical_copies_not_residual() {
         .iter()
         .map(|c| c["kind"].as_str().unwrap())
         .collect();
-    assert_eq!(kinds, ["masked_rows", "log_stats", "log_stats"], "{j}");
+    assert_eq!(
+        kinds,
+        ["masked_rows", "footer_stats", "log_stats", "log_stats"],
+        "{j}"
+    );
     // An ID in no row: erased in every layer.
     let (code, j) = scan_json(lake.path(), &["42"]);
     assert_eq!((code, j["physical_verdict"].clone()), (0, json!("erased")));

@@ -146,6 +146,8 @@ struct FileOutcome {
     /// Matching rows a deletion vector masks (counted in `residual_rows` too).
     masked_rows: u64,
     masked_per_subject: BTreeMap<u32, u64>,
+    /// Subjects whose ID is a min or max statistic (files the table masks rows of).
+    stat_subjects: BTreeMap<u32, u64>,
 }
 
 /// What one file held: the unit a partial report carries and a report is assembled from.
@@ -174,6 +176,10 @@ pub struct FileResult {
     /// (subject label, masked rows), sorted by label.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub masked_subjects: Vec<(String, u64)>,
+    /// In a file the table masks rows of: (subject label, row-group min/max statistics of
+    /// an identifier column equal to the subject's ID), sorted by label.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stats_subjects: Vec<(String, u64)>,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -377,6 +383,7 @@ pub fn scan_listed(
                     partition_columns: o.partition_columns,
                     masked_rows: o.masked_rows,
                     masked_subjects: labelled(o.masked_per_subject),
+                    stats_subjects: labelled(o.stat_subjects),
                 }
             }));
         }
@@ -781,12 +788,29 @@ fn split_layers(places: Option<&&facts::FilePlaces>, o: &FileResult) -> (LiveRow
             .filter(|(_, n)| *n > 0)
             .collect(),
     };
-    let copies = p
+    let mut copies: Copies = p
         .masked
         .clone()
         .map(|place| (place, o.masked_rows, o.masked_subjects.clone()))
         .into_iter()
         .collect();
+    // The footer's statistics name a masked subject's ID until the file is rewritten:
+    // a copy in the same place (its `rows` are statistics values).
+    let in_stats: Vec<(String, u64)> = o
+        .stats_subjects
+        .iter()
+        .filter(|(s, _)| masked.contains_key(s.as_str()))
+        .cloned()
+        .collect();
+    if let Some(place) = &p.masked
+        && !in_stats.is_empty()
+    {
+        let place = crate::domain::copies::CopyPlace {
+            kind: "footer_stats".into(),
+            ..place.clone()
+        };
+        copies.push((place, 0, in_stats));
+    }
     (live, copies)
 }
 
@@ -1453,6 +1477,7 @@ fn scan_file(
                     rows: Vec::new(),
                     masked_rows: 0,
                     masked_per_subject: BTreeMap::new(),
+                    stat_subjects: BTreeMap::new(),
                 });
             }
             let masked = mask.map(|m| (m, firsts[i]));
@@ -1476,6 +1501,9 @@ fn scan_file(
         out.masked_rows += rg.masked_rows;
         for (s, n) in rg.masked_per_subject {
             *out.masked_per_subject.entry(s).or_default() += n;
+        }
+        for (s, n) in rg.stat_subjects {
+            *out.stat_subjects.entry(s).or_default() += n;
         }
         if !rg.rows.is_empty() {
             out.matched_rows.push((i, rg.rows));
@@ -1549,6 +1577,9 @@ struct RgOutcome {
     /// Of the matching rows, those a deletion vector masks.
     masked_rows: u64,
     masked_per_subject: BTreeMap<u32, u64>,
+    /// In a file the table masks rows of: subjects whose ID is a min or max statistic of
+    /// an identifier column chunk (the footer keeps it while the row is masked).
+    stat_subjects: BTreeMap<u32, u64>,
 }
 
 enum ChunkDecision {
@@ -1590,12 +1621,19 @@ fn scan_row_group(
             rows: Vec::new(),
             masked_rows: 0,
             masked_per_subject: BTreeMap::new(),
+            stat_subjects: BTreeMap::new(),
         });
     }
     let mut matches: Vec<(u32, u32)> = Vec::new();
     let mut decisions = Vec::with_capacity(cols.len());
+    let mut stat_subjects = BTreeMap::new();
     for c in cols {
         let chunk = rg.column(c.index);
+        if mask.is_some() && !c.probe.is_empty() {
+            for s in statistics_subjects(chunk, &c.probe) {
+                *stat_subjects.entry(s).or_insert(0u64) += 1;
+            }
+        }
         let at = |e: FileProblem| e.at(rg_index, c.descr.path().string());
         let d = decide_chunk(req, reader, rg, chunk, c).map_err(at)?;
         if let ChunkDecision::Read(cs) = &d {
@@ -1638,6 +1676,7 @@ fn scan_row_group(
         rows: Vec::new(),
         masked_rows: 0,
         masked_per_subject: BTreeMap::new(),
+        stat_subjects,
     };
     matches.sort_unstable();
     matches.dedup();
@@ -1928,6 +1967,22 @@ fn with_buffer<T>(
         }
         Err(_) => f(&mut Vec::new()),
     })
+}
+
+/// The subjects whose ID is the chunk's min or max statistic (once for each).
+fn statistics_subjects(chunk: &ColumnChunkMetaData, probe: &Probe) -> Vec<u32> {
+    let Some(st) = chunk.statistics() else {
+        return Vec::new();
+    };
+    let found = match st {
+        Statistics::Int32(s) => [s.min_opt(), s.max_opt()].map(|v| v.and_then(|&v| probe.int32(v))),
+        Statistics::Int64(s) => [s.min_opt(), s.max_opt()].map(|v| v.and_then(|&v| probe.int64(v))),
+        Statistics::ByteArray(_) | Statistics::FixedLenByteArray(_) => {
+            [st.min_bytes_opt(), st.max_bytes_opt()].map(|v| v.and_then(|v| probe.bytes(v)))
+        }
+        _ => [None, None],
+    };
+    found.into_iter().flatten().collect()
 }
 
 /// Min/max statistics prove no subject ID can be in the chunk.
