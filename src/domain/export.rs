@@ -16,9 +16,7 @@ use std::sync::Arc;
 
 use age::secrecy::SecretString;
 use arrow::array::RecordBatch;
-use bytes::Bytes;
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReaderBuilder, RowSelection, RowSelector};
-use parquet::file::reader::{ChunkReader, Length};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -26,7 +24,7 @@ use crate::domain::hashpipe::HashPipe;
 use crate::domain::report::Verdict;
 use crate::domain::scan::{FileMatches, Progress, ScanRequest, scan_locating};
 use crate::domain::subjects::hex;
-use crate::io::store::{RangeRead, Store};
+use crate::io::store::{Store, StoreChunkReader};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
@@ -652,45 +650,6 @@ impl Sink {
     }
 }
 
-/// Ranged reads through the store for the `parquet` crate's readers.
-#[derive(Clone)]
-struct StoreChunkReader {
-    inner: Arc<dyn RangeRead>,
-    size: u64,
-    path: String,
-}
-
-impl Length for StoreChunkReader {
-    fn len(&self) -> u64 {
-        self.size
-    }
-}
-
-impl ChunkReader for StoreChunkReader {
-    type T = io::Cursor<Vec<u8>>;
-    fn get_read(&self, start: u64) -> parquet::errors::Result<Self::T> {
-        let len = self.size.saturating_sub(start);
-        self.get_bytes(start, len as usize)
-            .map(|b| io::Cursor::new(b.to_vec()))
-    }
-    fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<Bytes> {
-        if start
-            .checked_add(length as u64)
-            .is_none_or(|e| e > self.size)
-        {
-            return Err(parquet::errors::ParquetError::EOF(format!(
-                "{}: read past the end",
-                self.path
-            )));
-        }
-        let mut buf = Vec::new();
-        self.inner
-            .read_into(start, length as u64, &mut buf)
-            .map_err(|e| parquet::errors::ParquetError::General(e.to_string()))?;
-        Ok(Bytes::from(buf))
-    }
-}
-
 /// Row selectors choosing exactly `rows` (ascending) of a row group of `total` rows.
 fn selection(rows: &[u32], total: usize) -> RowSelection {
     let mut selectors = Vec::new();
@@ -719,12 +678,7 @@ fn file_schema(
         path: f.file.path.clone(),
         message: m,
     };
-    let inner: Arc<dyn RangeRead> = Arc::from(store.open(&f.file).map_err(|e| fail(e.message))?);
-    let reader = StoreChunkReader {
-        inner,
-        size: f.file.size,
-        path: f.file.path.clone(),
-    };
+    let reader = StoreChunkReader::open(store, &f.file).map_err(|e| fail(e.message))?;
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         ArrowReaderMetadata::load(&reader, ArrowReaderOptions::new())
     }))
@@ -798,12 +752,7 @@ fn for_each_batch(
         path: path.clone(),
         message: m,
     };
-    let inner: Arc<dyn RangeRead> = Arc::from(store.open(&f.file).map_err(|e| fail(e.message))?);
-    let reader = StoreChunkReader {
-        inner,
-        size: f.file.size,
-        path: path.clone(),
-    };
+    let reader = StoreChunkReader::open(store, &f.file).map_err(|e| fail(e.message))?;
     let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(
         || -> Result<(), ExportError> {
             let meta = ArrowReaderMetadata::load(

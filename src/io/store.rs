@@ -177,3 +177,53 @@ pub fn io_message(e: &std::io::Error) -> String {
         }
     }
 }
+
+/// Ranged reads of one listed object through its store, for the `parquet` crate's readers
+/// (each read is one ranged read of the object; errors name it).
+#[derive(Clone)]
+pub struct StoreChunkReader {
+    inner: std::sync::Arc<dyn RangeRead>,
+    size: u64,
+    path: String,
+}
+
+impl StoreChunkReader {
+    pub fn open(store: &dyn Store, o: &ObjectMeta) -> Result<StoreChunkReader, StoreError> {
+        Ok(StoreChunkReader {
+            inner: std::sync::Arc::from(store.open(o)?),
+            size: o.size,
+            path: o.path.clone(),
+        })
+    }
+}
+
+impl parquet::file::reader::Length for StoreChunkReader {
+    fn len(&self) -> u64 {
+        self.size
+    }
+}
+
+impl parquet::file::reader::ChunkReader for StoreChunkReader {
+    type T = std::io::Cursor<Vec<u8>>;
+    fn get_read(&self, start: u64) -> parquet::errors::Result<Self::T> {
+        let len = self.size.saturating_sub(start);
+        self.get_bytes(start, len as usize)
+            .map(|b| std::io::Cursor::new(b.to_vec()))
+    }
+    fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<bytes::Bytes> {
+        if start
+            .checked_add(length as u64)
+            .is_none_or(|e| e > self.size)
+        {
+            return Err(parquet::errors::ParquetError::EOF(format!(
+                "{}: read past the end",
+                self.path
+            )));
+        }
+        let mut buf = Vec::new();
+        self.inner
+            .read_into(start, length as u64, &mut buf)
+            .map_err(|e| parquet::errors::ParquetError::General(e.to_string()))?;
+        Ok(bytes::Bytes::from(buf))
+    }
+}

@@ -355,6 +355,21 @@ fn read_table(
             }
             name
         }
+        (None, None)
+            if only.is_none()
+                && let Some(unversioned) = by_name
+                    .keys()
+                    .find(|n| n.ends_with(".metadata.json") && metadata_version(n).is_none()) =>
+        {
+            // Another metadata file may be the current one: reading an older one would take
+            // its newer data files for unreferenced ones.
+            return Err(IcebergError::new(
+                by_name[unversioned].path.clone(),
+                "has no version in its name, beside other metadata files and without \
+                 version-hint.text: which metadata is current is not known (name it with \
+                 metadata_location in [[lake.tables]])",
+            ));
+        }
         (None, None) => newest.or(only).ok_or_else(|| {
             IcebergError::new(
                 dir,
@@ -971,32 +986,52 @@ pub fn view(
                 }
             }
             (Content::EqualityDeletes, "PARQUET") => {
-                let [field] = d.equality_ids.as_slice() else {
-                    unapplied.push((o.path.clone(), format!("an equality delete on fields {:?}: only one identifier column alone is applied", d.equality_ids)));
-                    continue;
-                };
-                let Some(name) = id_fields.get(field) else {
-                    unapplied.push((
-                        o.path.clone(),
-                        format!("an equality delete on field {field}, not an identifier column"),
-                    ));
-                    continue;
-                };
-                let bytes =
-                    crate::io::store::read_whole(store, o, MAX_METADATA_FILE_BYTES, "delete files")
-                        .map_err(|e| IcebergError::new(e.path, e.message))?;
-                let values = column_text(bytes, name, &o.path)?;
-                for f in &data {
+                let applies_to = |f: &TableFile| {
                     // Older data, and the same partition unless the delete's spec is global.
-                    let applies = f.sequence_number < d.sequence_number
+                    f.sequence_number < d.sequence_number
                         && (d.partition == "{}"
                             || d.partition == "null"
-                            || (f.spec_id == d.spec_id && f.partition == d.partition));
-                    if applies {
+                            || (f.spec_id == d.spec_id && f.partition == d.partition))
+                };
+                let single_id = match d.equality_ids.as_slice() {
+                    [field] => id_fields.get(field),
+                    _ => None,
+                };
+                if let Some(name) = single_id {
+                    // On one identifier column: the deleted values mask each subject's rows
+                    // without reading the data files again.
+                    let bytes = crate::io::store::read_whole(
+                        store,
+                        o,
+                        MAX_METADATA_FILE_BYTES,
+                        "delete files",
+                    )
+                    .map_err(|e| IcebergError::new(e.path, e.message))?;
+                    let values = column_text(bytes, name, &o.path)?;
+                    for f in data.iter().filter(|f| applies_to(f)) {
                         deleted_values
                             .entry(f.path.clone())
                             .or_default()
                             .extend(values.iter().cloned());
+                    }
+                    continue;
+                }
+                // On other or several columns: the rows of each older data file whose
+                // values equal a delete row's become position deletes.
+                match equality_fields(&table, &d.equality_ids) {
+                    Err(why) => unapplied.push((o.path.clone(), why)),
+                    Ok(fields) => {
+                        let targets: Vec<&TableFile> =
+                            data.iter().copied().filter(|f| applies_to(f)).collect();
+                        equality_positions(
+                            store,
+                            table_path,
+                            o,
+                            &fields,
+                            &targets,
+                            listed,
+                            &mut positions,
+                        )?;
                     }
                 }
             }
@@ -1060,6 +1095,176 @@ fn position_rows(bytes: Vec<u8>, file: &str) -> Result<Vec<(String, u64)>, Icebe
         }
     }
     Ok(out)
+}
+
+/// The fields an equality delete compares, as (field id, current name): top-level fields
+/// of the current schema without an `initial-default` (a file written before such a field
+/// reads its default, not null); otherwise why the delete is not applied.
+fn equality_fields(table: &Table, ids: &[i32]) -> Result<Vec<(i32, String)>, String> {
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        let Some((name, _)) = table.field_ids.iter().find(|(_, i)| *i == id) else {
+            return Err(format!(
+                "an equality delete on field {id}, which is not a top-level field of the \
+                 current schema"
+            ));
+        };
+        if table.defaulted.iter().any(|d| d == name) {
+            return Err(format!(
+                "an equality delete on field {name}, which has an initial default"
+            ));
+        }
+        out.push((*id, name.clone()));
+    }
+    if out.is_empty() {
+        return Err("an equality delete on no fields".into());
+    }
+    Ok(out)
+}
+
+/// Which column of `schema` holds each field: by the Parquet field id Arrow keeps in the
+/// field's metadata, else by name (case ignored); None when the file lacks the field.
+fn field_columns(
+    schema: &arrow::datatypes::Schema,
+    fields: &[(i32, String)],
+) -> Vec<Option<usize>> {
+    let id_of = |f: &arrow::datatypes::Field| {
+        f.metadata()
+            .get(parquet::arrow::PARQUET_FIELD_ID_META_KEY)
+            .and_then(|v| v.parse::<i32>().ok())
+    };
+    fields
+        .iter()
+        .map(|(id, name)| {
+            let by_id = schema.fields().iter().position(|f| id_of(f) == Some(*id));
+            by_id.or_else(|| {
+                schema
+                    .fields()
+                    .iter()
+                    .position(|f| id_of(f).is_none() && f.name().eq_ignore_ascii_case(name))
+            })
+        })
+        .collect()
+}
+
+/// Each row's values of `cols` as text (None: null, or a column the file lacks).
+fn row_keys(
+    batch: &arrow::array::RecordBatch,
+    cols: &[Option<usize>],
+) -> Result<Vec<Vec<Option<String>>>, String> {
+    use arrow::array::Array;
+    use arrow::util::display::{ArrayFormatter, FormatOptions};
+    let options = FormatOptions::default();
+    let formatters = cols
+        .iter()
+        .map(|c| {
+            c.map(|i| {
+                let a = batch.column(i);
+                ArrayFormatter::try_new(a.as_ref(), &options).map(|f| (a.clone(), f))
+            })
+            .transpose()
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| e.to_string())?;
+    Ok((0..batch.num_rows())
+        .map(|r| {
+            formatters
+                .iter()
+                .map(|f| {
+                    f.as_ref()
+                        .filter(|(a, _)| !a.is_null(r))
+                        .map(|(_, fmt)| fmt.value(r).to_string())
+                })
+                .collect()
+        })
+        .collect())
+}
+
+/// Applies an equality delete on `fields` to `targets` (older data files of its
+/// partition): the position of every row whose values all equal one of the delete's rows
+/// (null equal to null) joins the file's position deletes. Reads the delete file whole
+/// (capped) and only the compared columns of each data file, batch by batch.
+fn equality_positions(
+    store: &dyn Store,
+    table_path: &str,
+    delete: &ObjectMeta,
+    fields: &[(i32, String)],
+    targets: &[&TableFile],
+    listed: &[ObjectMeta],
+    positions: &mut BTreeMap<String, roaring::RoaringTreemap>,
+) -> Result<(), IcebergError> {
+    let bytes =
+        crate::io::store::read_whole(store, delete, MAX_METADATA_FILE_BYTES, "delete files")
+            .map_err(|e| IcebergError::new(e.path, e.message))?;
+    let mut deleted = std::collections::HashSet::new();
+    for batch in batches(bytes, &delete.path, "equality deletes")? {
+        let cols = field_columns(&batch.schema(), fields);
+        if let Some(((_, name), _)) = fields.iter().zip(&cols).find(|(_, c)| c.is_none()) {
+            return Err(IcebergError::new(
+                &delete.path,
+                format!("equality deletes do not read: no column for field {name}"),
+            ));
+        }
+        let keys = row_keys(&batch, &cols).map_err(|e| {
+            IcebergError::new(&delete.path, format!("equality deletes do not read: {e}"))
+        })?;
+        deleted.extend(keys);
+    }
+    if deleted.is_empty() {
+        return Ok(());
+    }
+    for f in targets {
+        let full = join(table_path, &f.path);
+        // A data file storage lacks is an error of the listing (`missing`).
+        let Some(o) = listed.iter().find(|o| o.path == full) else {
+            continue;
+        };
+        let fail = |e: String| {
+            IcebergError::new(
+                &o.path,
+                format!(
+                    "its rows could not be matched against the equality deletes of {}: {e}",
+                    delete.path
+                ),
+            )
+        };
+        let found = std::panic::catch_unwind(std::panic::AssertUnwindSafe(
+            || -> Result<Vec<u64>, String> {
+                use parquet::arrow::ProjectionMask;
+                use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+                let reader =
+                    crate::io::store::StoreChunkReader::open(store, o).map_err(|e| e.message)?;
+                let builder =
+                    ParquetRecordBatchReaderBuilder::try_new(reader).map_err(|e| e.to_string())?;
+                let top = field_columns(builder.schema(), fields);
+                let mask =
+                    ProjectionMask::roots(builder.parquet_schema(), top.iter().flatten().copied());
+                let mut out = Vec::new();
+                let mut row = 0u64;
+                for batch in builder
+                    .with_projection(mask)
+                    .build()
+                    .map_err(|e| e.to_string())?
+                {
+                    let batch = batch.map_err(|e| e.to_string())?;
+                    let cols = field_columns(&batch.schema(), fields);
+                    for (i, k) in row_keys(&batch, &cols)?.iter().enumerate() {
+                        if deleted.contains(k) {
+                            out.push(row + i as u64);
+                        }
+                    }
+                    row += batch.num_rows() as u64;
+                }
+                Ok(out)
+            },
+        ))
+        .unwrap_or_else(|_| Err("the Parquet reader failed".into()))
+        .map_err(fail)?;
+        if !found.is_empty() {
+            positions.entry(f.path.clone()).or_default().extend(found);
+        }
+    }
+    Ok(())
 }
 
 /// One column of a Parquet file as text (strings as they are, integers in decimal).
