@@ -666,3 +666,43 @@ fn a_configured_metadata_location_is_the_current_metadata() {
         "{j}"
     );
 }
+
+/// `history.expire.min-snapshots-to-keep`: expiry keeps the main branch's newest snapshots
+/// whatever their age, so a file only they read has no removal date until newer snapshots
+/// are committed; with the default (1) it is the snapshot's time + 5 days.
+#[test]
+fn snapshots_kept_by_count_give_a_retained_file_no_removal_date() {
+    let dir = tempfile::tempdir().unwrap();
+    let cat = dir.path().join("cat");
+    let ice = |mut arg: serde_json::Value| {
+        arg["properties"] = json!({"history.expire.min-snapshots-to-keep": "3"});
+        pyiceberg(&cat, arg)
+    };
+    ice(json!({"op": "append", "rows": [["u1", 3], ["u2", 2]]}));
+    ice(json!({"op": "append", "rows": [["z9", 1]]}));
+    ice(json!({"op": "delete", "predicate": "user_id == 'u2'"}));
+    std::fs::write(
+        dir.path().join("vouch.toml"),
+        "[lake]\nlocation = \"cat/wh/ns\"\n",
+    )
+    .unwrap();
+    let (code, j) = scan_json(dir.path(), &["u2"]);
+    assert_eq!(code, 0, "{j}");
+    let retained: Vec<&serde_json::Value> = j["physical_copies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["kind"] == "retained_snapshot")
+        .collect();
+    assert_eq!(retained.len(), 1, "{j}");
+    assert_eq!(
+        retained[0]["removable_after"],
+        serde_json::Value::Null,
+        "{j}"
+    );
+    let way = retained[0]["way_out"].as_str().unwrap();
+    assert!(
+        way.contains("among the 3 newest") && way.contains("min-snapshots-to-keep"),
+        "{way}"
+    );
+}

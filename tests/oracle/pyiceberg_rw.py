@@ -7,7 +7,8 @@ make. Argument: JSON {"op": ..., "catalog": DIR, ...}; the warehouse is DIR/wh:
 - {"op": "rename", "table": "ns.t", "from": C, "to": D}: renames a column
 - {"op": "counts", "table": "ns.t", "ids": [...], "column": C}: live rows per id
 - {"op": "snapshots", "table": "ns.t"}: [[id, timestamp_ms], ...] and the location
-"partition_by_user": true makes the table identity-partitioned by user_id.
+"partition_by_user": true makes the table identity-partitioned by user_id; "properties"
+sets table properties when the table is created.
 Prints JSON; leaves with os._exit."""
 import json
 import os
@@ -37,7 +38,8 @@ def main(arg):
         t = cat.create_table_if_not_exists(arg["table"], schema=ischema, partition_spec=spec,
                                            properties={"write.metadata.metrics.default": "none"})
     else:
-        t = cat.create_table_if_not_exists(arg["table"], schema=schema)
+        t = cat.create_table_if_not_exists(arg["table"], schema=schema,
+                                           properties=arg.get("properties", {}))
     op = arg["op"]
     if op == "append":
         ids, vals = [], []

@@ -71,6 +71,8 @@ struct MetadataJson {
 struct SnapshotJson {
     snapshot_id: i64,
     #[serde(default)]
+    parent_snapshot_id: Option<i64>,
+    #[serde(default)]
     sequence_number: i64,
     timestamp_ms: i64,
     #[serde(default)]
@@ -88,6 +90,8 @@ struct RefJson {
     kind: String,
     #[serde(default)]
     max_ref_age_ms: Option<i64>,
+    #[serde(default)]
+    min_snapshots_to_keep: Option<i64>,
 }
 
 /// A manifest list entry (fields vouch reads).
@@ -190,6 +194,11 @@ pub struct Table {
     pub field_types: BTreeMap<String, String>,
     /// Fields with an `initial-default` (v3): files written before them read that value.
     pub defaulted: Vec<String>,
+    /// The main branch's newest snapshots `expire_snapshots` keeps whatever their age
+    /// (`history.expire.min-snapshots-to-keep`), following parent links from the current.
+    pub kept_by_count: std::collections::BTreeSet<i64>,
+    /// That count, as configured.
+    pub min_keep: u64,
     /// Per partition spec id: (position in the partition tuple, source field id) of its
     /// identity fields.
     pub identity_partitions: BTreeMap<i64, Vec<(usize, i32)>>,
@@ -206,19 +215,38 @@ impl Table {
             .unwrap_or(DEFAULT_MAX_SNAPSHOT_AGE_MS)
     }
 
+    /// How many of the main branch's newest snapshots `expire_snapshots` keeps whatever
+    /// their age (the main branch's `min-snapshots-to-keep`, else the table's
+    /// `history.expire.min-snapshots-to-keep`, default 1).
+    pub fn min_snapshots_to_keep(&self) -> u64 {
+        self.min_keep
+    }
+
     /// When `expire_snapshots` may first drop every snapshot that reads `path` (a retained
-    /// file), in ms; None when a ref (a tag or branch) pins one of them.
-    pub fn expires_ms(&self, path: &str) -> Option<i64> {
+    /// file); None when the file is not retained or a time overflows.
+    pub fn expires(&self, path: &str) -> Option<Expiry> {
         let snapshots = self.retained.get(path)?;
         let mut latest = 0i64;
         for id in snapshots {
             let s = self.snapshots.get(id)?;
             if !s.refs.is_empty() {
-                return None;
+                return Some(Expiry::Pinned);
+            }
+            if self.kept_by_count.contains(id) {
+                return Some(Expiry::KeptByCount(self.min_snapshots_to_keep()));
             }
             latest = latest.max(s.timestamp_ms.checked_add(self.max_snapshot_age_ms())?);
         }
-        Some(latest)
+        Some(Expiry::At(latest))
+    }
+
+    /// When the snapshots reading `path` may all expire, in ms; None when something other
+    /// than time keeps one (a ref, the count of snapshots kept).
+    pub fn expires_ms(&self, path: &str) -> Option<i64> {
+        match self.expires(path)? {
+            Expiry::At(ms) => Some(ms),
+            _ => None,
+        }
     }
 }
 
@@ -584,7 +612,40 @@ fn read_table(
             }
         }
     }
+    // The newest snapshots of the main branch that expiry keeps whatever their age.
+    let keep = meta
+        .refs
+        .get("main")
+        .and_then(|r| r.min_snapshots_to_keep)
+        .or_else(|| {
+            meta.properties
+                .get("history.expire.min-snapshots-to-keep")
+                .and_then(|v| v.parse::<i64>().ok())
+        })
+        .unwrap_or(1)
+        .max(1) as usize;
+    let parents: BTreeMap<i64, Option<i64>> = meta
+        .snapshots
+        .iter()
+        .map(|s| (s.snapshot_id, s.parent_snapshot_id))
+        .collect();
+    let mut kept_by_count = std::collections::BTreeSet::new();
+    let mut at = meta
+        .refs
+        .get("main")
+        .map(|r| r.snapshot_id)
+        .or(meta.current_snapshot_id)
+        .filter(|&id| id >= 0);
+    while let Some(id) = at
+        && kept_by_count.len() < keep
+        && parents.contains_key(&id)
+        && kept_by_count.insert(id)
+    {
+        at = parents.get(&id).copied().flatten();
+    }
     Ok(Table {
+        kept_by_count,
+        min_keep: keep as u64,
         format_version: meta.format_version,
         location: meta.location.clone(),
         metadata_file: meta_obj.path.clone(),
@@ -712,11 +773,22 @@ pub enum Role {
     Live,
     /// An equality-delete file of the current snapshot: it holds the deleted IDs.
     EqualityDelete,
-    /// A data file only older snapshots read; when `expire_snapshots` may drop them all
-    /// (ms), None when a ref pins one.
-    Retained(Option<i64>),
+    /// A data file only older snapshots read: when `expire_snapshots` may drop them all.
+    Retained(Expiry),
     /// Referenced by no snapshot the metadata keeps.
     Unreferenced,
+}
+
+/// When the snapshots reading a retained file may all expire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expiry {
+    /// From this time (ms): the newest snapshot's time + `history.expire.max-snapshot-age-ms`.
+    At(i64),
+    /// A tag or branch pins one of them.
+    Pinned,
+    /// One is among the newest `history.expire.min-snapshots-to-keep` snapshots of the main
+    /// branch (this many): it stays until enough newer snapshots are committed.
+    KeptByCount(u64),
 }
 
 /// An Iceberg table as listed: its metadata, and the deletes of its current snapshot
@@ -763,7 +835,7 @@ impl IcebergView {
             Some(Content::EqualityDeletes) => Role::EqualityDelete,
             Some(Content::PositionDeletes) => Role::Unreferenced, // not read: side files
             None if self.table.retained.contains_key(rel) => {
-                Role::Retained(self.table.expires_ms(rel))
+                Role::Retained(self.table.expires(rel).unwrap_or(Expiry::Pinned))
             }
             None => Role::Unreferenced,
         }
@@ -836,13 +908,22 @@ impl IcebergView {
             Role::Retained(when) => CopyPlace {
                 layer: Layer::DeletedRetained,
                 kind: "retained_snapshot".into(),
-                removable_after_ms: when,
+                removable_after_ms: match when {
+                    Expiry::At(ms) => Some(ms),
+                    _ => None,
+                },
                 way_out: match when {
-                    Some(ms) => expire.replace("{t}", table).replace("{d}", &date(ms)),
-                    None => format!(
+                    Expiry::At(ms) => expire.replace("{t}", table).replace("{d}", &date(ms)),
+                    Expiry::Pinned => format!(
                         "a tag or branch pins a snapshot that reads this file: drop it (ALTER \
                          TABLE {table} DROP TAG …), then CALL system.expire_snapshots(table \
                          => '{table}')"
+                    ),
+                    Expiry::KeptByCount(n) => format!(
+                        "a snapshot that reads this file is among the {n} newest the table \
+                         keeps (history.expire.min-snapshots-to-keep): once {n} newer \
+                         snapshots are committed (or the property is lowered), CALL \
+                         system.expire_snapshots(table => '{table}')"
                     ),
                 },
             },
