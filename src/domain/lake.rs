@@ -76,6 +76,9 @@ pub struct TableFiles {
     /// The format and version a plan recorded for the table (a merge has the plan, not
     /// the view); None when `view` says it or the table has no format.
     pub planned_format: Option<(String, u64)>,
+    /// Where the table's files really are, when its paths are not their places (a
+    /// catalog's table): (directory, location), see [`Store::locations`].
+    pub locations: Vec<(String, String)>,
 }
 
 /// The tables of a lake, and what in its location belongs to no table.
@@ -264,6 +267,7 @@ fn list_paths(store: &dyn Store, table: &Table, versions: bool) -> TableFiles {
         aliases: Vec::new(),
         view,
         planned_format: None,
+        locations: store.locations(&table.path),
     }
 }
 

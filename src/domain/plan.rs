@@ -49,6 +49,9 @@ pub struct PlanTable {
     /// every part reads the table's metadata again and refuses another version.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub table_version: Option<u64>,
+    /// Where a catalog's table and its partitions really are: (directory, location).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub locations: Vec<(String, String)>,
 }
 
 /// A file as listed: what names it within a plan and pins its bytes. Plan lines, partial
@@ -194,6 +197,7 @@ fn plan_table(lt: &TableFiles) -> PlanTable {
         aliases: lt.aliases.clone(),
         format,
         table_version,
+        locations: lt.locations.clone(),
     }
 }
 
@@ -279,6 +283,7 @@ impl Plan {
                 aliases: t.aliases.clone(),
                 view: None,
                 planned_format: t.format.clone().zip(t.table_version),
+                locations: t.locations.clone(),
             })
             .collect()
     }

@@ -206,6 +206,10 @@ pub struct TableReport {
     /// reads them (never the other way round).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unapplied_deletes: Vec<String>,
+    /// A catalog's table: where its directory and each partition directory really are
+    /// (the paths in this report are below these).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub locations: std::collections::BTreeMap<String, String>,
 }
 
 pub use crate::domain::copies::{Layer, PhysicalCopy, PhysicalVerdict};

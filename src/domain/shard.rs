@@ -231,6 +231,7 @@ pub fn scan_part(
                         aliases: Vec::new(),
                         view: None,
                         planned_format: None,
+                        locations: Vec::new(),
                     },
                 });
                 listed.len() - 1
@@ -612,6 +613,7 @@ mod tests {
             aliases: vec![],
             view: None,
             planned_format: None,
+            locations: Vec::new(),
         }]
     }
 

@@ -226,6 +226,24 @@ impl Store for MountStore {
             .any(|(s, _)| s.is_remote())
     }
 
+    fn locations(&self, table: &str) -> Vec<(String, String)> {
+        let Some((t, _)) = self.table(table) else {
+            return Vec::new();
+        };
+        let Ok((store, parts)) = &t.content else {
+            return Vec::new();
+        };
+        let mut out = vec![(t.name.clone(), store.root())];
+        for p in parts {
+            let at = match &p.place {
+                PartitionPlace::Below(at) => real(store.as_ref(), at),
+                PartitionPlace::Own(s) => s.root(),
+            };
+            out.push((format!("{}/{}", t.name, p.dir), at));
+        }
+        out
+    }
+
     fn open(&self, object: &ObjectMeta) -> Result<Box<dyn RangeRead>, StoreError> {
         let missing = || StoreError::new(&object.path, "not in this lake's catalog");
         let (t, rest) = self.table(&object.path).ok_or_else(missing)?;
@@ -327,6 +345,11 @@ mod tests {
             ],
         );
         assert_eq!(store.root_entries().unwrap().dirs, vec!["broken", "events"]);
+        let places = store.locations("events");
+        assert_eq!(places[0].0, "events");
+        assert_eq!(places[2].0, "events/dt=2");
+        assert!(places[2].1.ends_with("/t/2026/02"), "{places:?}");
+        assert!(places[3].1.ends_with("/elsewhere"), "{places:?}");
         let l = store.list("events");
         assert_eq!(
             paths(&l),

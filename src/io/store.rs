@@ -124,6 +124,12 @@ pub trait Store: Send + Sync {
     }
     /// Opens a listed object for ranged reads (S3 reads are conditional on its ETag).
     fn open(&self, object: &ObjectMeta) -> Result<Box<dyn RangeRead>, StoreError>;
+    /// Where a table's files really are when its paths are not the store's own (a
+    /// catalog's table and its partitions): (directory handed out, real location). Empty
+    /// for a store whose paths are its places.
+    fn locations(&self, _table: &str) -> Vec<(String, String)> {
+        Vec::new()
+    }
 }
 
 /// Ranged reads of one opened object.

@@ -622,6 +622,13 @@ fn assemble_table(
         files_without_index: 0,
     };
     let tr = &mut out.report;
+    // Directories: their last segment is a partition too, not a file name.
+    let dir_shown = |d: &str| shown(&format!("{d}/")).trim_end_matches('/').to_string();
+    tr.locations = lt
+        .locations
+        .iter()
+        .map(|(dir, at)| (dir_shown(dir), dir_shown(at)))
+        .collect();
     tr.aliases = lt
         .aliases
         .iter()
@@ -2230,7 +2237,23 @@ mod tests {
             aliases: Vec::new(),
             view: None,
             planned_format: None,
+            locations: Vec::new(),
         }
+    }
+
+    #[test]
+    fn catalog_locations_carry_no_raw_identifier() {
+        let mut lt = listed("t", &[]);
+        lt.locations = vec![
+            ("t".into(), "s3://b/t".into()),
+            ("t/user_id=42".into(), "s3://b/other/user_id=42".into()),
+        ];
+        let key = SubjectLabeler::keyed(b"0123456789abcdef").unwrap();
+        let t = assemble_table(&lt, Vec::new(), None, &key, false);
+        let text = format!("{:?}", t.report.locations);
+        assert!(!text.contains("=42"), "{text}");
+        assert_eq!(t.report.locations["t"], "s3://b/t");
+        assert_eq!(t.report.locations.len(), 2);
     }
 
     fn found(rows: u64, matching: u64, subject: &str) -> FileResult {
