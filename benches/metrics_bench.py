@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Metrics benchmark: `vouch metrics incidents|dsar|changes` on generated tables of a
+"""Metrics benchmark: `vouch metrics incidents|dsar|changes|jobs` on generated tables of a
 million rows each, against DuckDB running the same queries/ on the same CSV, in the same
 run; both timed as whole commands (start-up, reading the CSV, the SQL, the output).
 
@@ -49,6 +49,17 @@ def generate(metric, rows, path):
                 c = ts(r + rng.randrange(40 * 86400)) if rng.random() < 0.8 else ""
                 f.write(f"r{i:07d},s{i},{rng.choice(['access', 'delete'])},{ts(r)},"
                         f"{rng.choice(['true', 'false'])},{c},x\n")
+        elif metric == "jobs":
+            f.write("run_id,job_name,dataset,job_type,status,scheduled_at,started_at,ended_at\n")
+            for i in range(rows):
+                job = rng.randrange(200)
+                sch = base + rng.randrange(4 * 365 * 86400)
+                status = rng.choice(["success"] * 6 + ["failed", "running", "cancelled"])
+                kind = rng.choice(["transform", "refresh", "backfill", "purge"])
+                start = sch + rng.randrange(600) if status != "cancelled" else None
+                end = start + rng.randrange(7200) if status in ("success", "failed") else None
+                o = lambda t: ts(t) if t is not None else ""
+                f.write(f"j{i:07d},job{job},ds{job % 40},{kind},{status},{ts(sch)},{o(start)},{o(end)}\n")
         else:
             f.write("change_id,impact,submitted_at,reviewed_at\n")
             for i in range(rows):
@@ -73,7 +84,7 @@ def main():
     oracle = os.path.join(ROOT, "tests/oracle/duckdb_metrics.py")
     print(f"scale {args.scale}: {rows:,} rows per table, median of {runs} run(s)")
     print(f"  {'metric':<10} {'vouch s':>8} {'DuckDB s':>9} {'DuckDB/vouch':>13} {'vouch MB':>9}")
-    for metric in ["incidents", "dsar", "changes"]:
+    for metric in ["incidents", "dsar", "changes", "jobs"]:
         path = os.path.join(data, f"{metric}.csv")
         if not os.path.exists(path):
             generate(metric, rows, path + ".tmp")

@@ -406,6 +406,7 @@ fn metrics(a: MetricsArgs) -> Result<u8, Fatal> {
             MetricArg::Incidents => Metric::Incidents,
             MetricArg::Dsar => Metric::Dsar,
             MetricArg::Changes => Metric::Changes,
+            MetricArg::Jobs => Metric::Jobs,
         },
         input: a.input.clone(),
         as_of: time("--as-of", a.as_of.as_deref())?,

@@ -402,6 +402,37 @@ fn generated(metric: &str, seed: u64, rows: usize) -> String {
                 ));
             }
         }
+        "jobs" => {
+            out.push_str(
+                "run_id,job_name,dataset,job_type,status,scheduled_at,started_at,ended_at\n",
+            );
+            for i in 0..rows {
+                let job = g.below(12);
+                let scheduled = g.time() - g.time() % 3_600;
+                let status = g.pick(&[
+                    "success",
+                    "success",
+                    "success",
+                    "failed",
+                    "running",
+                    "cancelled",
+                ]);
+                let kind = g.pick(&["transform", "refresh", "backfill", "purge"]);
+                let start = (status != "cancelled").then(|| scheduled + g.below(600) as i64);
+                let end = match status {
+                    "success" | "failed" => start.map(|s| s + g.after(3_600)),
+                    _ => None,
+                };
+                let o = |t: Option<i64>| t.map(ts).unwrap_or_default();
+                out.push_str(&format!(
+                    "j{i:05},job{job},ds{},{kind},{status},{},{},{}\n",
+                    job % 5,
+                    ts(scheduled),
+                    o(start),
+                    o(end)
+                ));
+            }
+        }
         _ => {
             out.push_str("change_id,impact,submitted_at,reviewed_at\n");
             for i in 0..rows {
@@ -458,12 +489,19 @@ fn duckdb_runs_the_same_definitions_to_the_same_figures() {
         "2026-11-26",
     ];
     std::fs::write(p.join("holidays.txt"), holidays.join("\n")).unwrap();
+    std::fs::write(
+        p.join("vouch.toml"),
+        "[jobs.cycles]\nds0 = \"12h\"\nds3 = \"2d\"\n",
+    )
+    .unwrap();
     for (seed, metric) in [
         (1, "incidents"),
         (2, "dsar"),
         (3, "changes"),
         (4, "incidents"),
         (5, "changes"),
+        (6, "jobs"),
+        (7, "jobs"),
     ] {
         let f = format!("{metric}-{seed}.csv");
         std::fs::write(p.join(&f), generated(metric, seed, 3_000)).unwrap();
@@ -477,6 +515,8 @@ fn duckdb_runs_the_same_definitions_to_the_same_figures() {
                 "month",
                 "--holidays",
                 "holidays.txt",
+                "--config",
+                "vouch.toml",
             ],
         );
         let want = oracle(
@@ -484,8 +524,137 @@ fn duckdb_runs_the_same_definitions_to_the_same_figures() {
             &serde_json::json!({
                 "metric": metric, "input": p.join(&f), "as_of": "2026-11-27 00:00:00",
                 "holidays": holidays, "by_month": true,
+                "cycles": {"ds0": 43_200.0, "ds3": 172_800.0},
             }),
         );
         same(&got, &want, metric);
     }
+}
+
+const JOB_RUNS: &str = "\
+run_id,job_name,dataset,job_type,status,scheduled_at,started_at,ended_at
+r01,load_orders,orders,transform,success,2026-03-01T00:00:00Z,2026-03-01T00:00:00Z,2026-03-01T01:00:00Z
+r02,load_orders,orders,transform,failed,2026-03-02T00:00:00Z,2026-03-02T00:00:00Z,2026-03-02T00:30:00Z
+r03,load_orders,orders,backfill,success,2026-03-02T06:00:00Z,2026-03-02T06:00:00Z,2026-03-02T07:00:00Z
+r04,load_orders,orders,transform,success,2026-03-03T00:00:00Z,2026-03-03T00:00:00Z,2026-03-03T01:00:00Z
+r05,load_orders,orders,transform,failed,2026-03-04T00:00:00Z,2026-03-04T00:00:00Z,2026-03-04T00:20:00Z
+r06,load_orders,orders,transform,success,2026-03-05T00:00:00Z,2026-03-05T00:00:00Z,2026-03-05T02:00:00Z
+r07,refresh_kpis,kpis,refresh,success,2026-03-08T00:00:00Z,2026-03-08T00:00:00Z,2026-03-08T12:00:00Z
+r08,refresh_kpis,kpis,refresh,running,2026-03-09T00:00:00Z,2026-03-09T00:00:00Z,
+r09,purge_users,users,purge,success,2026-03-09T00:00:00Z,2026-03-09T00:00:00Z,2026-03-09T01:00:00Z
+r10,export_x,lonely,transform,failed,2026-03-09T10:00:00Z,2026-03-09T10:00:00Z,2026-03-09T10:05:00Z
+r11,load_orders,orders,transform,cancelled,2026-03-06T00:00:00Z,,
+";
+
+/// Run history by hand (as of 2026-03-10): a failure recovered by a backfill run (6.5 h),
+/// one recovered by the next run (25 h 40 min), one never recovered; running and
+/// cancelled runs out of the failure rate; orders (a 24 h median gap) 4 cycles behind, kpis
+/// (24 h configured) exactly one cycle behind, so stale but no notification; a purge does
+/// not refresh; a dataset with one scheduled time and no configured cycle is named.
+#[test]
+fn job_runs_by_hand() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    std::fs::write(p.join("runs.csv"), JOB_RUNS).unwrap();
+    std::fs::write(p.join("vouch.toml"), "[jobs.cycles]\nkpis = \"24h\"\n").unwrap();
+    let args = [
+        "jobs",
+        "--input",
+        "runs.csv",
+        "--as-of",
+        "2026-03-10T00:00:00Z",
+        "--config",
+        "vouch.toml",
+    ];
+    let at = |extra: &[&str]| run(vouch().current_dir(p).arg("metrics").args(args).args(extra));
+    let r = at(&["--format", "json"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let j = r.json();
+    assert_eq!(
+        (j["runs"].clone(), j["failed"].clone()),
+        (serde_json::json!(11), serde_json::json!(3))
+    );
+    close(&j["failure_rate"], 3.0 / 9.0);
+    close(&j["recovery_mean_seconds"], 57_900.0);
+    close(&j["recovery_p50_seconds"], 57_900.0);
+    close(
+        &j["recovery_p90_seconds"],
+        23_400.0 + 0.9 * (92_400.0 - 23_400.0),
+    );
+    assert_eq!(j["unrecovered"], serde_json::json!(["r10"]));
+    let orders = &j["by_job"]["load_orders"];
+    assert_eq!(
+        (orders["runs"].clone(), orders["failed"].clone()),
+        (serde_json::json!(7), serde_json::json!(2))
+    );
+    close(&orders["failure_rate"], 2.0 / 6.0);
+    close(&j["by_job"]["refresh_kpis"]["failure_rate"], 0.0);
+    assert_eq!(
+        j["by_job"]["export_x"]["unrecovered"],
+        serde_json::json!(["r10"])
+    );
+    assert_eq!(
+        j["stale_datasets"],
+        serde_json::json!([
+            {"dataset": "kpis", "last_success": "2026-03-08T12:00:00Z",
+             "cycle_seconds": 86400.0, "missed_cycles": 1},
+            {"dataset": "orders", "last_success": "2026-03-05T02:00:00Z",
+             "cycle_seconds": 86400.0, "missed_cycles": 4},
+        ])
+    );
+    assert_eq!(j["notify_required"], serde_json::json!(["orders"]));
+    assert_eq!(j["cycle_unknown"], serde_json::json!(["lonely"]));
+    let r = at(&["--fail-on-breach"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stdout.contains("behind: orders missed 4 cycle(s)"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("BREACH: 1 failed run(s) not recovered"),
+        "{}",
+        r.stdout
+    );
+}
+
+/// An unknown status or job type, a finished run without its end, a bad cycle: exit 2,
+/// one line naming the file, column and row (or the setting).
+#[test]
+fn bad_job_runs_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    let header = "run_id,job_name,dataset,job_type,status,scheduled_at,started_at,ended_at\n";
+    for (rows, says) in [
+        (
+            "r1,j,d,transform,done,2026-03-01,2026-03-01,2026-03-01T01:00:00\n",
+            "column status, row 1: \"done\" is not one of success, failed, running, cancelled",
+        ),
+        (
+            "r1,j,d,transform,success,2026-03-01,2026-03-01,2026-03-01T01:00:00\nr2,j,d,vacuum,success,2026-03-01,2026-03-01,2026-03-01T01:00:00\n",
+            "column job_type, row 2: \"vacuum\" is not one of transform, refresh, purge, backfill",
+        ),
+        (
+            "r1,j,d,transform,failed,2026-03-01,2026-03-01,\n",
+            "column ended_at, row 1: is empty; a failed row needs it",
+        ),
+    ] {
+        std::fs::write(p.join("runs.csv"), format!("{header}{rows}")).unwrap();
+        let r = metrics(p, &["jobs", "--input", "runs.csv"]);
+        assert_eq!(r.code, 2, "{r:?}");
+        assert!(r.stderr.contains(says), "{says}: {}", r.stderr);
+        assert!(r.stderr.contains("runs.csv"), "{}", r.stderr);
+    }
+    std::fs::write(p.join("runs.csv"), JOB_RUNS).unwrap();
+    std::fs::write(p.join("vouch.toml"), "[jobs.cycles]\nkpis = \"daily\"\n").unwrap();
+    let r = metrics(
+        p,
+        &["jobs", "--input", "runs.csv", "--config", "vouch.toml"],
+    );
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(
+        r.stderr.contains("[jobs.cycles] kpis = \"daily\""),
+        "{}",
+        r.stderr
+    );
 }

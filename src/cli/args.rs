@@ -128,6 +128,7 @@ pub enum MetricArg {
     Incidents,
     Dsar,
     Changes,
+    Jobs,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -137,8 +138,8 @@ pub enum ByArg {
 
 #[derive(clap::Args)]
 pub struct MetricsArgs {
-    /// Which table and metrics: incidents (data_incident), dsar (dsar_request) or changes
-    /// (governance_change_log).
+    /// Which table and metrics: incidents (data_incident), dsar (dsar_request), changes
+    /// (governance_change_log) or jobs (analytics_job_run).
     #[arg(value_enum)]
     pub metric: MetricArg,
     /// The table, Parquet or CSV (by extension).
@@ -147,7 +148,8 @@ pub struct MetricsArgs {
     /// "Now" for open incidents and requests (RFC 3339 or YYYY-MM-DD, UTC; default: now).
     #[arg(long, value_name = "TIMESTAMP")]
     pub as_of: Option<String>,
-    /// vouch.toml, for the SLA targets in its [targets] section (default: 1.0 each).
+    /// vouch.toml, for the SLA targets in its [targets] section (default: 1.0 each) and the
+    /// datasets' refresh cycles in [jobs.cycles].
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Dates that are not business days (changes), YYYY-MM-DD one a line.

@@ -17,6 +17,9 @@ pub enum ConfigError {
     /// A secret file that cannot be used (the message names it, never quotes it).
     #[error("{0}")]
     Secret(crate::io::fsio::FileError),
+    /// A setting that does not read (the message names it).
+    #[error("{0}")]
+    Invalid(String),
 }
 
 /// The whole file.
@@ -37,6 +40,8 @@ pub struct Config {
     pub evidence: EvidenceConfig,
     #[serde(default)]
     pub retention: RetentionConfig,
+    #[serde(default)]
+    pub jobs: JobsConfig,
     /// Directory of the config file; relative paths are resolved against it.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -101,6 +106,46 @@ pub struct TableConfig {
     /// (`metadata/00003-....metadata.json`): what a catalog points at, read instead of the
     /// newest metadata file.
     pub metadata_location: Option<String>,
+}
+
+/// `vouch metrics jobs`: each dataset's refresh cycle (`orders = "24h"`: a number and `s`,
+/// `m`, `h` or `d`), where the median gap between its scheduled runs would not do.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobsConfig {
+    #[serde(default)]
+    pub cycles: std::collections::BTreeMap<String, String>,
+}
+
+impl JobsConfig {
+    /// The cycles in seconds, or the one that does not read.
+    pub fn cycle_seconds(&self) -> Result<std::collections::BTreeMap<String, f64>, ConfigError> {
+        self.cycles
+            .iter()
+            .map(|(k, v)| {
+                parse_cycle(v).map(|s| (k.clone(), s)).ok_or_else(|| {
+                    ConfigError::Invalid(format!(
+                        "[jobs.cycles] {k} = {v:?}: expected a number and s, m, h or d (\"24h\")"
+                    ))
+                })
+            })
+            .collect()
+    }
+}
+
+/// A cycle as `[jobs.cycles]` writes it: a number and a unit, `s`, `m`, `h` or `d`
+/// (`24h`, `7d`, `90m`), in seconds.
+pub fn parse_cycle(text: &str) -> Option<f64> {
+    let t = text.trim();
+    let unit = match t.chars().last()? {
+        's' => 1.0,
+        'm' => 60.0,
+        'h' => 3_600.0,
+        'd' => 86_400.0,
+        _ => return None,
+    };
+    let n: f64 = t[..t.len() - 1].trim().parse().ok()?;
+    (n.is_finite() && n > 0.0).then_some(n * unit)
 }
 
 /// Locations of the runbook's tables (Parquet or CSV).

@@ -18,10 +18,11 @@ pub struct Options {
 }
 
 pub fn run(opts: &Options, env: &Env<'_>) -> Result<Report, OpError> {
-    let targets = match &opts.config {
-        Some(p) => crate::domain::config::Config::load(p)?.targets,
+    let cfg = match &opts.config {
+        Some(p) => crate::domain::config::Config::load(p)?,
         None => Default::default(),
     };
+    let cycles = cfg.jobs.cycle_seconds()?;
     let holidays = match &opts.holidays {
         Some(p) => crate::domain::metrics::read_holidays(p)?,
         None => Vec::new(),
@@ -32,8 +33,9 @@ pub fn run(opts: &Options, env: &Env<'_>) -> Result<Report, OpError> {
         as_of: opts.as_of.unwrap_or(env.now).micros(),
         holidays: &holidays,
         by_month: opts.by_month,
-        targets,
+        targets: cfg.targets,
         s3: &env.s3,
+        cycles: &cycles,
     })?)
 }
 

@@ -880,6 +880,7 @@ fn metrics_check(req: &Request<'_>) -> Check {
             by_month: true,
             targets: cfg.targets,
             s3: &req.s3,
+            cycles: &Default::default(),
         });
         match r {
             Ok(r) => {

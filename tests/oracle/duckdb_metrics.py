@@ -1,6 +1,6 @@
 """Runs vouch's metric definitions (queries/*.sql) in DuckDB, as an independent engine.
-Argument: JSON {"metric": "incidents"|"dsar"|"changes", "input": CSV, "as_of": TIMESTAMP,
-"holidays": [YYYY-MM-DD, ...], "by_month": bool}. The CSV's times carry no zone (UTC).
+Argument: JSON {"metric": "incidents"|"dsar"|"changes"|"jobs", "input": CSV, "as_of":
+TIMESTAMP, "holidays": [YYYY-MM-DD, ...], "by_month": bool, "cycles": {dataset: seconds}}. The CSV's times carry no zone (UTC).
 Prints the figures in the shape of `vouch metrics --format json`: overall at the top level,
 by_severity / by_type / by_impact, by_month."""
 import datetime
@@ -20,9 +20,13 @@ table, by, facts_name, id_col, by_key, lists = {
              {"overdue": "overdue", "at_risk": "at_risk"}),
     "changes": ("governance_change_log", "impact", "change_facts", "change_id", "by_impact",
                 {"late": "late", "pending": "pending", "escalations": "escalate"}),
+    "jobs": ("analytics_job_run", "job", "job_facts", "run_id", "by_job",
+             {"unrecovered": "unrecovered"}),
 }[metric]
+# The column each grouping takes its value from (the grouping's name unless said here).
+by_column = {"job": "job_name"}.get(by, by)
 times = {"start_at", "acknowledged_at", "end_at", "postmortem_at", "received_at", "completed_at",
-         "submitted_at", "reviewed_at"}
+         "submitted_at", "reviewed_at", "scheduled_at", "started_at", "ended_at"}
 con = duckdb.connect()
 con.execute("SET TimeZone = 'UTC'")
 raw = con.sql(f"SELECT * FROM read_csv('{arg['input']}', all_varchar = true, header = true)")
@@ -36,6 +40,10 @@ for c in raw.columns:
         cols.append(f"NULLIF({c}, '') AS {c}")
 con.execute(f"CREATE TABLE {table} AS SELECT {', '.join(cols)} FROM raw")
 con.execute(f"CREATE TABLE params AS SELECT CAST('{arg['as_of']}' AS TIMESTAMP) AS as_of")
+if metric == "jobs":
+    con.execute("CREATE TABLE dataset_cycles (dataset VARCHAR, cycle_seconds DOUBLE)")
+    for k, v in arg.get("cycles", {}).items():
+        con.execute("INSERT INTO dataset_cycles VALUES (?, ?)", [k, v])
 if metric == "changes":
     # The business calendar, independently of vouch: every day from the first submission
     # until well after the last, numbered by business days so far.
@@ -62,7 +70,7 @@ def sql(name):
 
 con.execute(f"CREATE TABLE facts AS {sql(metric + '.sql')}")
 parts = ["SELECT *, 'all' AS grp_kind, 'all' AS grp FROM facts",
-         f"SELECT *, '{by}' AS grp_kind, CAST({by} AS VARCHAR) AS grp FROM facts"]
+         f"SELECT *, '{by}' AS grp_kind, CAST({by_column} AS VARCHAR) AS grp FROM facts"]
 if arg.get("by_month"):
     parts.append("SELECT *, 'month' AS grp_kind, month AS grp FROM facts")
 con.execute(f"CREATE TABLE {facts_name} AS " + " UNION ALL ".join(parts))
@@ -86,4 +94,17 @@ out = dict(groups.get(("all", "all"), {}))
 out[by_key] = {g: f for (k, g), f in groups.items() if k == by}
 if arg.get("by_month"):
     out["by_month"] = {g: f for (k, g), f in groups.items() if k == "month"}
+if metric == "jobs":
+    stale, notify, unknown = [], [], []
+    for dataset, last, cycle, missed in con.execute(
+            "SELECT dataset, strftime(last_success, '%Y-%m-%dT%H:%M:%SZ'), cycle_seconds, missed_cycles "
+            "FROM (" + sql("jobs_datasets.sql") + ")").fetchall():
+        if cycle is None or missed is None:
+            unknown.append(dataset)
+        elif missed >= 1:
+            stale.append({"dataset": dataset, "last_success": last, "cycle_seconds": float(cycle),
+                          "missed_cycles": missed})
+            if missed > 1:
+                notify.append(dataset)
+    out.update(stale_datasets=stale, notify_required=notify, cycle_unknown=unknown)
 print(json.dumps(out, default=float))

@@ -17,6 +17,8 @@ use crate::io::tables::{Table, TableError, parse_bool, read_table_at};
 pub enum Kind {
     /// Text (any Arrow type is taken as its text form).
     Text,
+    /// Text that is one of these values (case as written).
+    OneOf(&'static [&'static str]),
     /// A point in time, UTC: a Parquet timestamp or date, or ISO 8601 text.
     Time,
     Bool,
@@ -46,6 +48,8 @@ pub struct Spec {
     pub columns: &'static [Col],
     pub id: &'static str,
     pub ordered: &'static [(&'static str, &'static str)],
+    /// (column, values, column required on rows with one of those values).
+    pub needs: &'static [(&'static str, &'static [&'static str], &'static str)],
 }
 
 pub const INCIDENTS: Spec = Spec {
@@ -60,6 +64,7 @@ pub const INCIDENTS: Spec = Spec {
     ],
     id: "incident_id",
     ordered: &[("start_at", "acknowledged_at"), ("start_at", "end_at")],
+    needs: &[],
 };
 
 /// `subject_id` is not among the columns: the metrics never read it.
@@ -74,6 +79,7 @@ pub const DSAR: Spec = Spec {
     ],
     id: "request_id",
     ordered: &[("received_at", "completed_at")],
+    needs: &[],
 };
 
 pub const CHANGES: Spec = Spec {
@@ -86,6 +92,29 @@ pub const CHANGES: Spec = Spec {
     ],
     id: "change_id",
     ordered: &[("submitted_at", "reviewed_at")],
+    needs: &[],
+};
+
+/// The job types `analytics_job_run` may hold: every type but `purge` refreshes its
+/// dataset.
+pub const JOB_TYPES: &[&str] = &["transform", "refresh", "purge", "backfill"];
+pub const JOB_STATUSES: &[&str] = &["success", "failed", "running", "cancelled"];
+
+pub const JOBS: Spec = Spec {
+    table: "analytics_job_run",
+    columns: &[
+        col("run_id", Kind::Text, true),
+        col("job_name", Kind::Text, true),
+        col("dataset", Kind::Text, true),
+        col("job_type", Kind::OneOf(JOB_TYPES), true),
+        col("status", Kind::OneOf(JOB_STATUSES), true),
+        col("scheduled_at", Kind::Time, true),
+        col("started_at", Kind::Time, false),
+        col("ended_at", Kind::Time, false),
+    ],
+    id: "run_id",
+    ordered: &[("started_at", "ended_at")],
+    needs: &[("status", &["success", "failed"], "ended_at")],
 };
 
 /// A checked column.
@@ -114,7 +143,7 @@ pub fn load(
             });
         }
         let v = match c.kind {
-            Kind::Text => Values::Text(
+            Kind::Text | Kind::OneOf(_) => Values::Text(
                 table
                     .batches
                     .iter()
@@ -124,6 +153,18 @@ pub fn load(
             Kind::Time => Values::Time(time_column(path, &table, c.name)?),
             Kind::Bool => Values::Bool(bool_column(path, &table, c.name)?),
         };
+        if let (Kind::OneOf(allowed), Values::Text(x)) = (c.kind, &v)
+            && let Some((i, Some(value))) = cells(x)
+                .enumerate()
+                .find(|(_, v)| v.is_some_and(|v| !v.is_empty() && !allowed.contains(&v)))
+        {
+            return Err(bad(
+                path,
+                c.name,
+                i,
+                format!("{value:?} is not one of {}", allowed.join(", ")),
+            ));
+        }
         if c.required {
             let missing = match &v {
                 Values::Text(x) => cells(x).position(|v| v.is_none_or(str::is_empty)),
@@ -150,6 +191,22 @@ pub fn load(
                 .position(|(a, b)| matches!((a, b), (Some(a), Some(b)) if b < a))
         {
             return Err(bad(path, later, i, format!("is before {earlier}")));
+        }
+    }
+    for (column, values, needed) in spec.needs {
+        if let (Some(Values::Text(v)), Some(Values::Time(t))) = (find(column), find(needed))
+            && let Some((i, value)) = cells(v)
+                .zip(t)
+                .enumerate()
+                .find(|(_, (v, t))| v.is_some_and(|v| values.contains(&v)) && t.is_none())
+                .map(|(i, (v, _))| (i, v.unwrap_or_default()))
+        {
+            return Err(bad(
+                path,
+                needed,
+                i,
+                format!("is empty; a {value} row needs it"),
+            ));
         }
     }
     if let Some(Values::Text(ids)) = find(spec.id) {

@@ -41,6 +41,15 @@ pub const QUERIES: &[(&str, &str)] = &[
         "changes_summary.sql",
         include_str!("../../../queries/changes_summary.sql"),
     ),
+    ("jobs.sql", include_str!("../../../queries/jobs.sql")),
+    (
+        "jobs_summary.sql",
+        include_str!("../../../queries/jobs_summary.sql"),
+    ),
+    (
+        "jobs_datasets.sql",
+        include_str!("../../../queries/jobs_datasets.sql"),
+    ),
 ];
 
 fn query(file: &str) -> &'static str {
@@ -56,6 +65,7 @@ pub enum Metric {
     Incidents,
     Dsar,
     Changes,
+    Jobs,
 }
 
 impl Metric {
@@ -64,6 +74,7 @@ impl Metric {
             Metric::Incidents => "incidents",
             Metric::Dsar => "dsar",
             Metric::Changes => "changes",
+            Metric::Jobs => "jobs",
         }
     }
 }
@@ -89,6 +100,8 @@ pub struct Request<'a> {
     pub targets: Targets,
     /// For an `s3://` input.
     pub s3: &'a crate::io::s3::S3Options,
+    /// Jobs: each dataset's refresh cycle in seconds (`[jobs.cycles]`).
+    pub cycles: &'a BTreeMap<String, f64>,
 }
 
 /// What `vouch metrics` prints (`--format json`).
@@ -112,6 +125,7 @@ pub enum Figures {
     Incidents(Grouped<IncidentFigures>),
     Dsar(Grouped<DsarFigures>),
     Changes(Grouped<ChangeFigures>),
+    Jobs(JobsFigures),
 }
 
 /// Figures overall (flattened into the top level) and per group.
@@ -128,6 +142,9 @@ pub struct Grouped<F> {
     /// Changes by impact.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub by_impact: Option<BTreeMap<String, F>>,
+    /// Job runs by job name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub by_job: Option<BTreeMap<String, F>>,
     /// By month of the start, receipt or submission (`--by month`), `YYYY-MM`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub by_month: Option<BTreeMap<String, F>>,
@@ -178,12 +195,61 @@ pub struct ChangeFigures {
     pub escalations: Vec<String>,
 }
 
+/// Run history: figures overall and per job, and how late each dataset is.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct JobsFigures {
+    #[serde(flatten)]
+    pub runs: Grouped<JobFigures>,
+    /// Datasets at least one cycle behind at `as_of`.
+    pub stale_datasets: Vec<StaleDataset>,
+    /// Datasets more than one cycle behind: the runbook's stakeholder notification.
+    pub notify_required: Vec<String>,
+    /// Datasets whose cycle is not configured and cannot be told from their runs (one
+    /// scheduled time): how late they are is not known.
+    pub cycle_unknown: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct JobFigures {
+    pub runs: u64,
+    pub failed: u64,
+    pub failure_rate: Option<f64>,
+    pub recovery_mean_seconds: Option<f64>,
+    pub recovery_p50_seconds: Option<f64>,
+    pub recovery_p90_seconds: Option<f64>,
+    /// Failed runs no later successful run of the same job recovered.
+    pub unrecovered: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StaleDataset {
+    pub dataset: String,
+    /// RFC 3339; None when no refreshing run succeeded.
+    pub last_success: Option<String>,
+    pub cycle_seconds: f64,
+    pub missed_cycles: u64,
+}
+
+impl<F: Default> Default for Grouped<F> {
+    fn default() -> Self {
+        Grouped {
+            all: F::default(),
+            by_severity: None,
+            by_type: None,
+            by_impact: None,
+            by_job: None,
+            by_month: None,
+        }
+    }
+}
+
 /// Computes one metric.
 pub fn run(req: &Request<'_>) -> Result<Report, MetricsError> {
     let spec = match req.metric {
         Metric::Incidents => &input::INCIDENTS,
         Metric::Dsar => &input::DSAR,
         Metric::Changes => &input::CHANGES,
+        Metric::Jobs => &input::JOBS,
     };
     let table = input::load(req.input, req.s3, spec)?;
     let mut ctx = SQLContext::new();
@@ -196,6 +262,18 @@ pub fn run(req: &Request<'_>) -> Result<Report, MetricsError> {
     if req.metric == Metric::Changes {
         let calendar = business_calendar(&table, req.holidays)?;
         ctx.register("business_calendar", calendar.lazy());
+    }
+    if req.metric == Metric::Jobs {
+        let (names, seconds): (Vec<String>, Vec<f64>) =
+            req.cycles.iter().map(|(k, v)| (k.clone(), *v)).unzip();
+        ctx.register(
+            "dataset_cycles",
+            df_of(vec![
+                Series::new("dataset".into(), names),
+                Series::new("cycle_seconds".into(), seconds),
+            ])?
+            .lazy(),
+        );
     }
     ctx.register(spec.table, table.lazy());
     let t = req.targets;
@@ -254,6 +332,22 @@ pub fn run(req: &Request<'_>) -> Result<Report, MetricsError> {
                 Figures::Changes(g),
                 BTreeMap::from([("reviewed_within_2bd_rate", t.reviewed_within_2bd_rate)]),
             )
+        }
+        Metric::Jobs => {
+            let j = jobs(&mut ctx, req.by_month)?;
+            if !j.runs.all.unrecovered.is_empty() {
+                breaches.push(format!(
+                    "{} failed run(s) not recovered by a later successful run",
+                    j.runs.all.unrecovered.len()
+                ));
+            }
+            if !j.notify_required.is_empty() {
+                breaches.push(format!(
+                    "{} dataset(s) more than one cycle behind: notify stakeholders",
+                    j.notify_required.len()
+                ));
+            }
+            (Figures::Jobs(j), BTreeMap::new())
         }
     };
     Ok(Report {
@@ -445,7 +539,8 @@ fn split<F: Default + Clone>(mut figs: BTreeMap<Key, F>, kind: &str, by_month: b
         all,
         by_severity: (kind == "severity").then(|| by.clone()),
         by_type: (kind == "request_type").then(|| by.clone()),
-        by_impact: (kind == "impact").then_some(by),
+        by_impact: (kind == "impact").then(|| by.clone()),
+        by_job: (kind == "job").then_some(by),
         by_month: by_month.then_some(months),
     }
 }
@@ -584,6 +679,76 @@ fn changes(ctx: &mut SQLContext, by_month: bool) -> Result<Grouped<ChangeFigures
         figs.entry(k).or_default().escalations = ids;
     }
     Ok(split(figs, "impact", by_month))
+}
+
+fn jobs(ctx: &mut SQLContext, by_month: bool) -> Result<JobsFigures, MetricsError> {
+    let facts = execute(ctx, "jobs.sql")?;
+    let groups = groupings("job", "job_name", by_month);
+    let g = grouped(&facts, &groups)?;
+    ctx.register("job_facts", g);
+    let s = execute(ctx, "jobs_summary.sql")?;
+    let (runs, failed) = (counts(&s, "runs")?, counts(&s, "failed")?);
+    let f = |n: &str| floats(&s, n);
+    let (rate, mean, p50, p90) = (
+        f("failure_rate")?,
+        f("recovery_mean_seconds")?,
+        f("recovery_p50_seconds")?,
+        f("recovery_p90_seconds")?,
+    );
+    let mut figs = BTreeMap::new();
+    for (i, k) in keys(&s)?.into_iter().enumerate() {
+        figs.insert(
+            k,
+            JobFigures {
+                runs: runs[i],
+                failed: failed[i],
+                failure_rate: rate[i],
+                recovery_mean_seconds: mean[i],
+                recovery_p50_seconds: p50[i],
+                recovery_p90_seconds: p90[i],
+                ..JobFigures::default()
+            },
+        );
+    }
+    for (k, ids) in listed(&facts, &groups, col("unrecovered"), "run_id")? {
+        figs.entry(k).or_default().unrecovered = ids;
+    }
+    let d = execute(ctx, "jobs_datasets.sql")?;
+    let names = strings(&d, "dataset")?;
+    let cycles = floats(&d, "cycle_seconds")?;
+    let missed = d
+        .column("missed_cycles")
+        .and_then(|c| c.cast(&DataType::Int64))
+        .map_err(internal)?;
+    let missed: Vec<Option<i64>> = missed.i64().map_err(internal)?.iter().collect();
+    let last = d
+        .column("last_success")
+        .and_then(|c| c.cast(&DataType::Int64))
+        .map_err(internal)?;
+    let last: Vec<Option<i64>> = last.i64().map_err(internal)?.iter().collect();
+    let mut out = JobsFigures {
+        runs: split(figs, "job", by_month),
+        ..JobsFigures::default()
+    };
+    for i in 0..d.height() {
+        let name = names[i].clone().unwrap_or_default();
+        match (cycles[i], missed[i]) {
+            (Some(cycle), Some(m)) if m >= 1 => {
+                if m > 1 {
+                    out.notify_required.push(name.clone());
+                }
+                out.stale_datasets.push(StaleDataset {
+                    dataset: name,
+                    last_success: last[i].map(rfc3339_micros),
+                    cycle_seconds: cycle,
+                    missed_cycles: m as u64,
+                });
+            }
+            (Some(_), Some(_)) => {}
+            _ => out.cycle_unknown.push(name),
+        }
+    }
+    Ok(out)
 }
 
 /// One row per date from the first submission's day until three business days after the

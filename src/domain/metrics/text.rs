@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use super::{ChangeFigures, DsarFigures, Figures, Grouped, IncidentFigures, Report};
+use super::{ChangeFigures, DsarFigures, Figures, Grouped, IncidentFigures, JobsFigures, Report};
 
 /// Ids shown per list in text (JSON has them all).
 const SHOWN: usize = 20;
@@ -23,6 +23,7 @@ impl Report {
             Figures::Incidents(g) => incidents(&mut s, g),
             Figures::Dsar(g) => dsar(&mut s, g),
             Figures::Changes(g) => changes(&mut s, g),
+            Figures::Jobs(j) => jobs(&mut s, j),
         }
         if self.breaches.is_empty() {
             let _ = writeln!(s, "\nwithin targets");
@@ -47,6 +48,7 @@ fn rows<'a, F>(g: &'a Grouped<F>) -> Vec<(String, &'a F)> {
     add("severity", &g.by_severity);
     add("type", &g.by_type);
     add("impact", &g.by_impact);
+    add("job", &g.by_job);
     add("month", &g.by_month);
     out
 }
@@ -174,6 +176,46 @@ fn changes(s: &mut String, g: &Grouped<ChangeFigures>) {
     list(s, "late", &g.all.late);
     list(s, "pending", &g.all.pending);
     list(s, "escalate (regulatory impact)", &g.all.escalations);
+}
+
+fn jobs(s: &mut String, j: &JobsFigures) {
+    let _ = writeln!(
+        s,
+        "\n{:<32} {:>7} {:>7} {:>8} {:>10} {:>9} {:>9} {:>12}",
+        "GROUP", "RUNS", "FAILED", "FAIL %", "RECOVERY", "p50", "p90", "UNRECOVERED"
+    );
+    for (name, f) in rows(&j.runs) {
+        let _ = writeln!(
+            s,
+            "{:<32} {:>7} {:>7} {:>8} {:>10} {:>9} {:>9} {:>12}",
+            name,
+            f.runs,
+            f.failed,
+            rate(f.failure_rate),
+            duration(f.recovery_mean_seconds),
+            duration(f.recovery_p50_seconds),
+            duration(f.recovery_p90_seconds),
+            f.unrecovered.len(),
+        );
+    }
+    let _ = writeln!(s);
+    list(s, "unrecovered failed runs", &j.runs.all.unrecovered);
+    for d in &j.stale_datasets {
+        let _ = writeln!(
+            s,
+            "behind: {} missed {} cycle(s) of {} (last success {})",
+            d.dataset,
+            d.missed_cycles,
+            duration(Some(d.cycle_seconds)),
+            d.last_success.as_deref().unwrap_or("never")
+        );
+    }
+    list(
+        s,
+        "notify stakeholders (more than one cycle behind)",
+        &j.notify_required,
+    );
+    list(s, "cycle unknown (set [jobs.cycles])", &j.cycle_unknown);
 }
 
 #[cfg(test)]
