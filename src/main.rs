@@ -407,12 +407,14 @@ fn metrics(a: MetricsArgs) -> Result<u8, Fatal> {
             MetricArg::Dsar => Metric::Dsar,
             MetricArg::Changes => Metric::Changes,
             MetricArg::Jobs => Metric::Jobs,
+            MetricArg::Holds => Metric::Holds,
         },
         input: a.input.clone(),
         as_of: time("--as-of", a.as_of.as_deref())?,
         config: a.config.clone(),
         holidays: a.holidays.clone(),
         by_month: matches!(a.by, Some(ByArg::Month)),
+        job_runs: a.job_runs.clone(),
     };
     let report = ops::metrics::run(&opts, &env(None, &NO_PROGRESS))?;
     print(a.format, &report, || report.to_text())?;

@@ -658,3 +658,107 @@ fn bad_job_runs_are_named() {
         r.stderr
     );
 }
+
+const HOLD_POLICY: &str = "\
+dataset,retention_days,legal_hold_flag,hold_reason,hold_reviewer,hold_set_at
+orders,365,true,litigation 2026-014,counsel@example.com,2026-03-05T00:00:00Z
+users,30,true,,,
+kpis,90,false,,,
+events,30,true,regulator inquiry,dpo@example.com,2026-03-09T12:00:00Z
+";
+
+const HOLD_RUNS: &str = "\
+run_id,job_name,dataset,job_type,status,scheduled_at,started_at,ended_at
+p1,purge_orders,orders,purge,success,2026-03-04T23:00:00Z,2026-03-04T23:59:59Z,2026-03-05T00:10:00Z
+p2,purge_orders,orders,purge,success,2026-03-05T00:00:00Z,2026-03-05T00:00:00Z,2026-03-05T00:10:00Z
+p3,purge_users,users,purge,failed,2026-03-01T00:00:00Z,2026-03-01T00:00:00Z,2026-03-01T00:01:00Z
+p4,purge_kpis,kpis,purge,success,2026-03-06T00:00:00Z,2026-03-06T00:00:00Z,2026-03-06T00:01:00Z
+p5,purge_events,events,purge,cancelled,2026-03-09T13:00:00Z,,
+p6,purge_events,events,purge,success,2026-03-09T11:00:00Z,2026-03-09T11:59:59Z,2026-03-09T12:30:00Z
+t1,load_orders,orders,transform,success,2026-03-06T00:00:00Z,2026-03-06T00:00:00Z,2026-03-06T01:00:00Z
+";
+
+/// Legal holds by hand (runbook §3.5): a purge one second before the hold is kept, one at
+/// the very second it was set is not; a hold without hold_set_at holds every purge run; a
+/// hold without reason and reviewer is undocumented; a purge that never started and a
+/// transform are no purges; an unheld dataset may be purged. DuckDB runs the same
+/// queries/holds_purges.sql to the same runs.
+#[test]
+fn legal_holds_by_hand() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    std::fs::write(p.join("policy.csv"), HOLD_POLICY).unwrap();
+    std::fs::write(p.join("runs.csv"), HOLD_RUNS).unwrap();
+    let args = ["holds", "--input", "policy.csv", "--job-runs", "runs.csv"];
+    let j = json(p, &args);
+    assert_eq!(
+        j["held_datasets"],
+        serde_json::json!(["events", "orders", "users"])
+    );
+    assert_eq!(j["undocumented_holds"], serde_json::json!(["users"]));
+    assert_eq!(j["holds_without_set_at"], serde_json::json!(["users"]));
+    let purged: Vec<&str> = j["purges_under_hold"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["run_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(purged, ["p2", "p3"]);
+    assert_eq!(
+        j["purges_under_hold"][0]["hold_set_at"],
+        "2026-03-05T00:00:00Z"
+    );
+    assert_eq!(
+        j["purges_under_hold"][1]["hold_set_at"],
+        serde_json::Value::Null
+    );
+    let r = metrics(p, &[&args[..], &["--fail-on-breach"]].concat());
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stdout
+            .contains("purge under hold: run p2 of purge_orders on orders"),
+        "{}",
+        r.stdout
+    );
+    // The same definition in DuckDB.
+    let sql = std::fs::read_to_string(repo().join("queries/holds_purges.sql")).unwrap();
+    let load = |t: &str, f: &str| {
+        format!(
+            "CREATE TABLE {t} AS SELECT * FROM read_csv('{}', header = true, \
+             timestampformat = '%Y-%m-%dT%H:%M:%SZ')",
+            p.join(f).display()
+        )
+    };
+    let rows = oracle(
+        "duckdb_sql.py",
+        &serde_json::json!({"statements": [
+            load("data_retention_policy", "policy.csv"),
+            load("analytics_job_run", "runs.csv"),
+            format!("SELECT run_id FROM ({sql})"),
+        ]}),
+    );
+    assert_eq!(rows[2], serde_json::json!([["p2"], ["p3"]]));
+    // A policy table from before hold_set_at: every hold holds every purge run.
+    let old: String = HOLD_POLICY
+        .lines()
+        .map(|l| l.rsplit_once(',').unwrap().0.to_string() + "\n")
+        .collect();
+    std::fs::write(p.join("old.csv"), old).unwrap();
+    let j = json(
+        p,
+        &["holds", "--input", "old.csv", "--job-runs", "runs.csv"],
+    );
+    assert_eq!(
+        j["holds_without_set_at"],
+        serde_json::json!(["events", "orders", "users"])
+    );
+    assert_eq!(j["purges_under_hold"].as_array().unwrap().len(), 4, "{j}");
+    // Without the runs: a usage error.
+    let r = metrics(p, &["holds", "--input", "policy.csv"]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("holds needs --job-runs FILE"),
+        "{}",
+        r.stderr
+    );
+}

@@ -129,6 +129,7 @@ pub enum MetricArg {
     Dsar,
     Changes,
     Jobs,
+    Holds,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -139,7 +140,8 @@ pub enum ByArg {
 #[derive(clap::Args)]
 pub struct MetricsArgs {
     /// Which table and metrics: incidents (data_incident), dsar (dsar_request), changes
-    /// (governance_change_log) or jobs (analytics_job_run).
+    /// (governance_change_log), jobs (analytics_job_run) or holds (data_retention_policy,
+    /// with --job-runs).
     #[arg(value_enum)]
     pub metric: MetricArg,
     /// The table, Parquet or CSV (by extension).
@@ -152,6 +154,9 @@ pub struct MetricsArgs {
     /// datasets' refresh cycles in [jobs.cycles].
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Holds: the analytics_job_run table whose purge runs are checked against the holds.
+    #[arg(long, value_name = "FILE")]
+    pub job_runs: Option<PathBuf>,
     /// Dates that are not business days (changes), YYYY-MM-DD one a line.
     #[arg(long, value_name = "FILE")]
     pub holidays: Option<PathBuf>,

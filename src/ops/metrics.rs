@@ -15,6 +15,8 @@ pub struct Options {
     pub config: Option<PathBuf>,
     pub holidays: Option<PathBuf>,
     pub by_month: bool,
+    /// Holds: the analytics_job_run table.
+    pub job_runs: Option<PathBuf>,
 }
 
 pub fn run(opts: &Options, env: &Env<'_>) -> Result<Report, OpError> {
@@ -36,6 +38,7 @@ pub fn run(opts: &Options, env: &Env<'_>) -> Result<Report, OpError> {
         targets: cfg.targets,
         s3: &env.s3,
         cycles: &cycles,
+        job_runs: opts.job_runs.as_deref(),
     })?)
 }
 

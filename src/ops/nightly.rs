@@ -881,6 +881,7 @@ fn metrics_check(req: &Request<'_>) -> Check {
             targets: cfg.targets,
             s3: &req.s3,
             cycles: &Default::default(),
+            job_runs: None,
         });
         match r {
             Ok(r) => {

@@ -50,6 +50,8 @@ pub struct Spec {
     pub ordered: &'static [(&'static str, &'static str)],
     /// (column, values, column required on rows with one of those values).
     pub needs: &'static [(&'static str, &'static [&'static str], &'static str)],
+    /// Columns a table may lack (newer columns of the runbook's tables): read as empty.
+    pub optional_columns: &'static [&'static str],
 }
 
 pub const INCIDENTS: Spec = Spec {
@@ -65,6 +67,7 @@ pub const INCIDENTS: Spec = Spec {
     id: "incident_id",
     ordered: &[("start_at", "acknowledged_at"), ("start_at", "end_at")],
     needs: &[],
+    optional_columns: &[],
 };
 
 /// `subject_id` is not among the columns: the metrics never read it.
@@ -80,6 +83,7 @@ pub const DSAR: Spec = Spec {
     id: "request_id",
     ordered: &[("received_at", "completed_at")],
     needs: &[],
+    optional_columns: &[],
 };
 
 pub const CHANGES: Spec = Spec {
@@ -93,6 +97,7 @@ pub const CHANGES: Spec = Spec {
     id: "change_id",
     ordered: &[("submitted_at", "reviewed_at")],
     needs: &[],
+    optional_columns: &[],
 };
 
 /// The job types `analytics_job_run` may hold: every type but `purge` refreshes its
@@ -115,6 +120,24 @@ pub const JOBS: Spec = Spec {
     id: "run_id",
     ordered: &[("started_at", "ended_at")],
     needs: &[("status", &["success", "failed"], "ended_at")],
+    optional_columns: &[],
+};
+
+/// `data_retention_policy` as the legal-hold check reads it (`hold_set_at` is newer: a
+/// table without it has no hold times).
+pub const HOLDS: Spec = Spec {
+    table: "data_retention_policy",
+    columns: &[
+        col("dataset", Kind::Text, true),
+        col("legal_hold_flag", Kind::Bool, false),
+        col("hold_reason", Kind::Text, false),
+        col("hold_reviewer", Kind::Text, false),
+        col("hold_set_at", Kind::Time, false),
+    ],
+    id: "dataset",
+    ordered: &[],
+    needs: &[],
+    optional_columns: &["hold_set_at"],
 };
 
 /// A checked column.
@@ -137,6 +160,17 @@ pub fn load(
     let mut values = Vec::with_capacity(spec.columns.len());
     for c in spec.columns {
         if table.schema.field_with_name(c.name).is_err() {
+            if spec.optional_columns.contains(&c.name) {
+                let n = table.rows();
+                values.push(match c.kind {
+                    Kind::Text | Kind::OneOf(_) => {
+                        Values::Text(vec![StringArray::from(vec![None::<&str>; n])])
+                    }
+                    Kind::Time => Values::Time(vec![None; n]),
+                    Kind::Bool => Values::Bool(vec![None; n]),
+                });
+                continue;
+            }
             return Err(TableError::MissingColumn {
                 path: shown,
                 column: c.name.into(),

@@ -50,6 +50,11 @@ pub const QUERIES: &[(&str, &str)] = &[
         "jobs_datasets.sql",
         include_str!("../../../queries/jobs_datasets.sql"),
     ),
+    ("holds.sql", include_str!("../../../queries/holds.sql")),
+    (
+        "holds_purges.sql",
+        include_str!("../../../queries/holds_purges.sql"),
+    ),
 ];
 
 fn query(file: &str) -> &'static str {
@@ -66,6 +71,7 @@ pub enum Metric {
     Dsar,
     Changes,
     Jobs,
+    Holds,
 }
 
 impl Metric {
@@ -75,6 +81,7 @@ impl Metric {
             Metric::Dsar => "dsar",
             Metric::Changes => "changes",
             Metric::Jobs => "jobs",
+            Metric::Holds => "holds",
         }
     }
 }
@@ -102,6 +109,8 @@ pub struct Request<'a> {
     pub s3: &'a crate::io::s3::S3Options,
     /// Jobs: each dataset's refresh cycle in seconds (`[jobs.cycles]`).
     pub cycles: &'a BTreeMap<String, f64>,
+    /// Holds: the `analytics_job_run` table the purge runs are checked in.
+    pub job_runs: Option<&'a Path>,
 }
 
 /// What `vouch metrics` prints (`--format json`).
@@ -126,6 +135,7 @@ pub enum Figures {
     Dsar(Grouped<DsarFigures>),
     Changes(Grouped<ChangeFigures>),
     Jobs(JobsFigures),
+    Holds(HoldsFigures),
 }
 
 /// Figures overall (flattened into the top level) and per group.
@@ -195,6 +205,29 @@ pub struct ChangeFigures {
     pub escalations: Vec<String>,
 }
 
+/// Legal holds kept (runbook §3.5): documented, and no purge ran under them.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct HoldsFigures {
+    /// Datasets under legal hold.
+    pub held_datasets: Vec<String>,
+    /// Holds without a reason or a reviewer.
+    pub undocumented_holds: Vec<String>,
+    /// Holds without `hold_set_at`: every purge run of the dataset is held against them.
+    pub holds_without_set_at: Vec<String>,
+    /// Purge runs that ran on a held dataset since its hold was set.
+    pub purges_under_hold: Vec<PurgeUnderHold>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PurgeUnderHold {
+    pub run_id: String,
+    pub dataset: String,
+    pub job_name: String,
+    pub started_at: String,
+    /// None: the hold has no `hold_set_at`.
+    pub hold_set_at: Option<String>,
+}
+
 /// Run history: figures overall and per job, and how late each dataset is.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct JobsFigures {
@@ -250,9 +283,21 @@ pub fn run(req: &Request<'_>) -> Result<Report, MetricsError> {
         Metric::Dsar => &input::DSAR,
         Metric::Changes => &input::CHANGES,
         Metric::Jobs => &input::JOBS,
+        Metric::Holds => &input::HOLDS,
     };
     let table = input::load(req.input, req.s3, spec)?;
     let mut ctx = SQLContext::new();
+    if req.metric == Metric::Holds {
+        let runs = req.job_runs.ok_or_else(|| {
+            MetricsError::Usage(
+                "holds needs --job-runs FILE (the analytics_job_run table the purge runs are \
+                 in)"
+                .into(),
+            )
+        })?;
+        let runs = input::load(runs, req.s3, &input::JOBS)?;
+        ctx.register(input::JOBS.table, runs.lazy());
+    }
     let params = df_of(vec![
         Series::new("as_of".into(), [req.as_of])
             .cast(&DataType::Datetime(TimeUnit::Microseconds, None))
@@ -348,6 +393,22 @@ pub fn run(req: &Request<'_>) -> Result<Report, MetricsError> {
                 ));
             }
             (Figures::Jobs(j), BTreeMap::new())
+        }
+        Metric::Holds => {
+            let h = holds(&mut ctx)?;
+            if !h.undocumented_holds.is_empty() {
+                breaches.push(format!(
+                    "{} legal hold(s) without a reason or a reviewer",
+                    h.undocumented_holds.len()
+                ));
+            }
+            if !h.purges_under_hold.is_empty() {
+                breaches.push(format!(
+                    "{} purge run(s) on datasets under legal hold",
+                    h.purges_under_hold.len()
+                ));
+            }
+            (Figures::Holds(h), BTreeMap::new())
         }
     };
     Ok(Report {
@@ -679,6 +740,61 @@ fn changes(ctx: &mut SQLContext, by_month: bool) -> Result<Grouped<ChangeFigures
         figs.entry(k).or_default().escalations = ids;
     }
     Ok(split(figs, "impact", by_month))
+}
+
+fn holds(ctx: &mut SQLContext) -> Result<HoldsFigures, MetricsError> {
+    let h = execute(ctx, "holds.sql")?;
+    let names: Vec<String> = strings(&h, "dataset")?
+        .into_iter()
+        .map(Option::unwrap_or_default)
+        .collect();
+    let flag = |name: &str| -> Result<Vec<bool>, MetricsError> {
+        let c = h.column(name).map_err(internal)?;
+        let b = c.bool().map_err(internal)?;
+        Ok(b.iter().map(|v| v.unwrap_or(false)).collect())
+    };
+    let (undocumented, unknown) = (flag("undocumented")?, flag("since_unknown")?);
+    let pick = |f: &[bool]| -> Vec<String> {
+        names
+            .iter()
+            .zip(f)
+            .filter(|(_, b)| **b)
+            .map(|(n, _)| n.clone())
+            .collect()
+    };
+    let p = execute(ctx, "holds_purges.sql")?;
+    let times = |name: &str| -> Result<Vec<Option<String>>, MetricsError> {
+        let c = p
+            .column(name)
+            .and_then(|c| c.cast(&DataType::Int64))
+            .map_err(internal)?;
+        Ok(c.i64()
+            .map_err(internal)?
+            .iter()
+            .map(|t| t.map(rfc3339_micros))
+            .collect())
+    };
+    let (runs, datasets, jobs) = (
+        strings(&p, "run_id")?,
+        strings(&p, "dataset")?,
+        strings(&p, "job_name")?,
+    );
+    let (started, set_at) = (times("started_at")?, times("hold_set_at")?);
+    let purges = (0..p.height())
+        .map(|i| PurgeUnderHold {
+            run_id: runs[i].clone().unwrap_or_default(),
+            dataset: datasets[i].clone().unwrap_or_default(),
+            job_name: jobs[i].clone().unwrap_or_default(),
+            started_at: started[i].clone().unwrap_or_default(),
+            hold_set_at: set_at[i].clone(),
+        })
+        .collect();
+    Ok(HoldsFigures {
+        undocumented_holds: pick(&undocumented),
+        holds_without_set_at: pick(&unknown),
+        held_datasets: names,
+        purges_under_hold: purges,
+    })
 }
 
 fn jobs(ctx: &mut SQLContext, by_month: bool) -> Result<JobsFigures, MetricsError> {

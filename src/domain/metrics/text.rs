@@ -4,7 +4,10 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use super::{ChangeFigures, DsarFigures, Figures, Grouped, IncidentFigures, JobsFigures, Report};
+use super::{
+    ChangeFigures, DsarFigures, Figures, Grouped, HoldsFigures, IncidentFigures, JobsFigures,
+    Report,
+};
 
 /// Ids shown per list in text (JSON has them all).
 const SHOWN: usize = 20;
@@ -24,6 +27,7 @@ impl Report {
             Figures::Dsar(g) => dsar(&mut s, g),
             Figures::Changes(g) => changes(&mut s, g),
             Figures::Jobs(j) => jobs(&mut s, j),
+            Figures::Holds(h) => holds(&mut s, h),
         }
         if self.breaches.is_empty() {
             let _ = writeln!(s, "\nwithin targets");
@@ -216,6 +220,32 @@ fn jobs(s: &mut String, j: &JobsFigures) {
         &j.notify_required,
     );
     list(s, "cycle unknown (set [jobs.cycles])", &j.cycle_unknown);
+}
+
+fn holds(s: &mut String, h: &HoldsFigures) {
+    let _ = writeln!(s);
+    list(s, "datasets under legal hold", &h.held_datasets);
+    list(
+        s,
+        "undocumented holds (no reason or reviewer)",
+        &h.undocumented_holds,
+    );
+    list(
+        s,
+        "holds without hold_set_at (every purge run checked)",
+        &h.holds_without_set_at,
+    );
+    for p in &h.purges_under_hold {
+        let _ = writeln!(
+            s,
+            "purge under hold: run {} of {} on {} started {} (hold set {})",
+            p.run_id,
+            p.job_name,
+            p.dataset,
+            p.started_at,
+            p.hold_set_at.as_deref().unwrap_or("at an unknown time")
+        );
+    }
 }
 
 #[cfg(test)]
