@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Metrics benchmark: `vouch metrics incidents|dsar|changes|jobs` on generated tables of a
+"""Metrics benchmark: `vouch metrics incidents|dsar|changes|jobs|costs` on generated tables of a
 million rows each, against DuckDB running the same queries/ on the same CSV, in the same
 run; both timed as whole commands (start-up, reading the CSV, the SQL, the output).
 
@@ -49,6 +49,16 @@ def generate(metric, rows, path):
                 c = ts(r + rng.randrange(40 * 86400)) if rng.random() < 0.8 else ""
                 f.write(f"r{i:07d},s{i},{rng.choice(['access', 'delete'])},{ts(r)},"
                         f"{rng.choice(['true', 'false'])},{c},x\n")
+        elif metric == "costs":
+            f.write("anomaly_id,detected_at,service,resource,cost_usd,expected_usd,budget_used_pct,"
+                    "mitigated_at,mitigation,incident_id\n")
+            for i in range(rows):
+                d = base + rng.randrange(4 * 365 * 86400)
+                m = ts(d + rng.randrange(86400)) if rng.random() < 0.8 else ""
+                inc = rng.choice(["INC-1", "", "INC-2"])
+                f.write(f"a{i:07d},{ts(d)},{rng.choice(['athena', 's3', 'quicksight'])},r{i % 97},"
+                        f"{rng.randrange(100000) / 100},{rng.randrange(100000) / 100},"
+                        f"{rng.choice(['0.5', '0.8', '0.81', '0.95'])},{m},fix,{inc}\n")
         elif metric == "jobs":
             f.write("run_id,job_name,dataset,job_type,status,scheduled_at,started_at,ended_at\n")
             for i in range(rows):
@@ -84,7 +94,7 @@ def main():
     oracle = os.path.join(ROOT, "tests/oracle/duckdb_metrics.py")
     print(f"scale {args.scale}: {rows:,} rows per table, median of {runs} run(s)")
     print(f"  {'metric':<10} {'vouch s':>8} {'DuckDB s':>9} {'DuckDB/vouch':>13} {'vouch MB':>9}")
-    for metric in ["incidents", "dsar", "changes", "jobs"]:
+    for metric in ["incidents", "dsar", "changes", "jobs", "costs"]:
         path = os.path.join(data, f"{metric}.csv")
         if not os.path.exists(path):
             generate(metric, rows, path + ".tmp")

@@ -408,6 +408,7 @@ fn metrics(a: MetricsArgs) -> Result<u8, Fatal> {
             MetricArg::Changes => Metric::Changes,
             MetricArg::Jobs => Metric::Jobs,
             MetricArg::Holds => Metric::Holds,
+            MetricArg::Costs => Metric::Costs,
         },
         input: a.input.clone(),
         as_of: time("--as-of", a.as_of.as_deref())?,
@@ -415,6 +416,7 @@ fn metrics(a: MetricsArgs) -> Result<u8, Fatal> {
         holidays: a.holidays.clone(),
         by_month: matches!(a.by, Some(ByArg::Month)),
         job_runs: a.job_runs.clone(),
+        incidents: a.incidents.clone(),
     };
     let report = ops::metrics::run(&opts, &env(None, &NO_PROGRESS))?;
     print(a.format, &report, || report.to_text())?;

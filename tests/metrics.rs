@@ -402,6 +402,25 @@ fn generated(metric: &str, seed: u64, rows: usize) -> String {
                 ));
             }
         }
+        "costs" => {
+            out.push_str("anomaly_id,detected_at,service,resource,cost_usd,expected_usd,budget_used_pct,mitigated_at,mitigation,incident_id\n");
+            for i in 0..rows {
+                let detected = g.time();
+                let mitigated = (g.below(5) > 0).then(|| detected + g.after(6 * 3_600));
+                let service = g.pick(&["athena", "s3", "quicksight", ""]);
+                let cost = g.below(100_000) as f64 / 100.0;
+                let expected = g.below(100_000) as f64 / 100.0;
+                let pct = g.pick(&["0.8", "0.81", "0.5", "0.95", ""]);
+                let incident = g.pick(&["INC-1", "", "INC-2"]);
+                let o = |t: Option<i64>| t.map(ts).unwrap_or_default();
+                out.push_str(&format!(
+                    "a{i:05},{},{service},r{},{cost},{expected},{pct},{},fix,{incident}\n",
+                    ts(detected),
+                    i % 7,
+                    o(mitigated)
+                ));
+            }
+        }
         "jobs" => {
             out.push_str(
                 "run_id,job_name,dataset,job_type,status,scheduled_at,started_at,ended_at\n",
@@ -502,6 +521,7 @@ fn duckdb_runs_the_same_definitions_to_the_same_figures() {
         (5, "changes"),
         (6, "jobs"),
         (7, "jobs"),
+        (8, "costs"),
     ] {
         let f = format!("{metric}-{seed}.csv");
         std::fs::write(p.join(&f), generated(metric, seed, 3_000)).unwrap();
@@ -761,4 +781,79 @@ fn legal_holds_by_hand() {
         "{}",
         r.stderr
     );
+}
+
+const COST_ANOMALIES: &str = "\
+anomaly_id,detected_at,service,resource,cost_usd,expected_usd,budget_used_pct,mitigated_at,mitigation,incident_id
+a1,2026-02-01T00:00:00Z,athena,wg-primary,500,100,0.85,2026-02-01T02:00:00Z,scan limit,INC-1
+a2,2026-02-10T00:00:00Z,s3,bucket-x,50,80,0.80,2026-02-10T06:00:00Z,lifecycle rule,
+a3,2026-03-01T00:00:00Z,athena,wg-adhoc,300,200,0.5,2026-03-01T00:30:00Z,killed query,INC-9
+a4,2026-03-05T00:00:00Z,quicksight,spice,90,60,0.95,,,
+";
+
+/// Cost anomalies by hand (runbook §4): mitigation times (mean, p50, p90), excess cost
+/// (never negative), exactly 80% of the budget is not over it, an open anomaly is not
+/// unlogged, a mitigated one without an incident id is, and with --incidents one whose
+/// incident the log lacks is too; by service and by month (the FinOps review).
+#[test]
+fn cost_anomalies_by_hand() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    std::fs::write(p.join("costs.csv"), COST_ANOMALIES).unwrap();
+    std::fs::write(
+        p.join("incidents.csv"),
+        "incident_id,severity,start_at\nINC-1,sev2,2026-02-01T00:00:00Z\n",
+    )
+    .unwrap();
+    let j = json(p, &["costs", "--input", "costs.csv", "--by", "month"]);
+    assert_eq!(
+        (j["anomalies"].clone(), j["open"].clone()),
+        (serde_json::json!(4), serde_json::json!(1))
+    );
+    close(&j["mitigate_mean_seconds"], 10_200.0);
+    close(&j["mitigate_p50_seconds"], 7_200.0);
+    close(&j["mitigate_p90_seconds"], 18_720.0);
+    close(&j["excess_cost_usd"], 530.0);
+    assert_eq!(j["over_budget_80"], serde_json::json!(["a1", "a4"]));
+    assert_eq!(
+        j["unlogged"],
+        serde_json::json!(["a2"]),
+        "without --incidents: no id only"
+    );
+    close(&j["by_service"]["athena"]["mitigate_mean_seconds"], 4_500.0);
+    close(&j["by_service"]["athena"]["excess_cost_usd"], 500.0);
+    assert_eq!(j["by_month"]["2026-02"]["anomalies"], 2);
+    let j = json(
+        p,
+        &[
+            "costs",
+            "--input",
+            "costs.csv",
+            "--incidents",
+            "incidents.csv",
+        ],
+    );
+    assert_eq!(j["unlogged"], serde_json::json!(["a2", "a3"]));
+    for (row, says) in [
+        (
+            "b1,2026-02-01,athena,x,lots,1,0.1,,,\n",
+            "column cost_usd, row 1: \"lots\" is not a number",
+        ),
+        (
+            "b1,2026-02-01T10:00:00Z,athena,x,1,1,0.1,2026-02-01T09:00:00Z,,\n",
+            "column mitigated_at, row 1: is before detected_at",
+        ),
+    ] {
+        std::fs::write(
+            p.join("bad.csv"),
+            format!(
+                "{}{row}",
+                COST_ANOMALIES.lines().next().unwrap().to_string() + "\n"
+            ),
+        )
+        .unwrap();
+        let r = metrics(p, &["costs", "--input", "bad.csv"]);
+        assert_eq!(r.code, 2, "{r:?}");
+        assert!(r.stderr.contains(says), "{says}: {}", r.stderr);
+    }
 }

@@ -130,6 +130,7 @@ pub enum MetricArg {
     Changes,
     Jobs,
     Holds,
+    Costs,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -140,8 +141,8 @@ pub enum ByArg {
 #[derive(clap::Args)]
 pub struct MetricsArgs {
     /// Which table and metrics: incidents (data_incident), dsar (dsar_request), changes
-    /// (governance_change_log), jobs (analytics_job_run) or holds (data_retention_policy,
-    /// with --job-runs).
+    /// (governance_change_log), jobs (analytics_job_run), holds (data_retention_policy,
+    /// with --job-runs) or costs (cost_anomaly, with --incidents to check the incident log).
     #[arg(value_enum)]
     pub metric: MetricArg,
     /// The table, Parquet or CSV (by extension).
@@ -157,6 +158,9 @@ pub struct MetricsArgs {
     /// Holds: the analytics_job_run table whose purge runs are checked against the holds.
     #[arg(long, value_name = "FILE")]
     pub job_runs: Option<PathBuf>,
+    /// Costs: the data_incident table every mitigated anomaly's incident_id must be in.
+    #[arg(long, value_name = "FILE")]
+    pub incidents: Option<PathBuf>,
     /// Dates that are not business days (changes), YYYY-MM-DD one a line.
     #[arg(long, value_name = "FILE")]
     pub holidays: Option<PathBuf>,

@@ -17,6 +17,8 @@ pub struct Options {
     pub by_month: bool,
     /// Holds: the analytics_job_run table.
     pub job_runs: Option<PathBuf>,
+    /// Costs: the data_incident table.
+    pub incidents: Option<PathBuf>,
 }
 
 pub fn run(opts: &Options, env: &Env<'_>) -> Result<Report, OpError> {
@@ -39,6 +41,7 @@ pub fn run(opts: &Options, env: &Env<'_>) -> Result<Report, OpError> {
         s3: &env.s3,
         cycles: &cycles,
         job_runs: opts.job_runs.as_deref(),
+        incidents: opts.incidents.as_deref(),
     })?)
 }
 

@@ -882,6 +882,7 @@ fn metrics_check(req: &Request<'_>) -> Check {
             s3: &req.s3,
             cycles: &Default::default(),
             job_runs: None,
+            incidents: None,
         });
         match r {
             Ok(r) => {

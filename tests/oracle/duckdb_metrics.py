@@ -1,5 +1,5 @@
 """Runs vouch's metric definitions (queries/*.sql) in DuckDB, as an independent engine.
-Argument: JSON {"metric": "incidents"|"dsar"|"changes"|"jobs", "input": CSV, "as_of":
+Argument: JSON {"metric": "incidents"|"dsar"|"changes"|"jobs"|"costs", "input": CSV, "as_of":
 TIMESTAMP, "holidays": [YYYY-MM-DD, ...], "by_month": bool, "cycles": {dataset: seconds}}. The CSV's times carry no zone (UTC).
 Prints the figures in the shape of `vouch metrics --format json`: overall at the top level,
 by_severity / by_type / by_impact, by_month."""
@@ -22,10 +22,13 @@ table, by, facts_name, id_col, by_key, lists = {
                 {"late": "late", "pending": "pending", "escalations": "escalate"}),
     "jobs": ("analytics_job_run", "job", "job_facts", "run_id", "by_job",
              {"unrecovered": "unrecovered"}),
+    "costs": ("cost_anomaly", "service", "cost_facts", "anomaly_id", "by_service",
+              {"over_budget_80": "over_budget_80", "unlogged": "unlogged",
+               "open_anomalies": "open"}),
 }[metric]
 # The column each grouping takes its value from (the grouping's name unless said here).
 by_column = {"job": "job_name"}.get(by, by)
-times = {"start_at", "acknowledged_at", "end_at", "postmortem_at", "received_at", "completed_at",
+times = {"detected_at", "mitigated_at", "start_at", "acknowledged_at", "end_at", "postmortem_at", "received_at", "completed_at",
          "submitted_at", "reviewed_at", "scheduled_at", "started_at", "ended_at"}
 con = duckdb.connect()
 con.execute("SET TimeZone = 'UTC'")
@@ -34,12 +37,17 @@ cols = []
 for c in raw.columns:
     if c in times:
         cols.append(f"CAST(NULLIF({c}, '') AS TIMESTAMP) AS {c}")
+    elif c in ("cost_usd", "expected_usd", "budget_used_pct"):
+        cols.append(f"CAST(NULLIF({c}, '') AS DOUBLE) AS {c}")
     elif c == "extended":
         cols.append(f"CAST(NULLIF({c}, '') AS BOOLEAN) AS {c}")
     else:
         cols.append(f"NULLIF({c}, '') AS {c}")
 con.execute(f"CREATE TABLE {table} AS SELECT {', '.join(cols)} FROM raw")
-con.execute(f"CREATE TABLE params AS SELECT CAST('{arg['as_of']}' AS TIMESTAMP) AS as_of")
+con.execute(f"CREATE TABLE params AS SELECT CAST('{arg['as_of']}' AS TIMESTAMP) AS as_of, "
+            "FALSE AS incidents_checked")
+if metric == "costs":
+    con.execute("CREATE TABLE data_incident (incident_id VARCHAR)")
 if metric == "jobs":
     con.execute("CREATE TABLE dataset_cycles (dataset VARCHAR, cycle_seconds DOUBLE)")
     for k, v in arg.get("cycles", {}).items():

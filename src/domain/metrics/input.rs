@@ -19,6 +19,8 @@ pub enum Kind {
     Text,
     /// Text that is one of these values (case as written).
     OneOf(&'static [&'static str]),
+    /// A finite number (any numeric Arrow type, or decimal text).
+    Number,
     /// A point in time, UTC: a Parquet timestamp or date, or ISO 8601 text.
     Time,
     Bool,
@@ -123,6 +125,36 @@ pub const JOBS: Spec = Spec {
     optional_columns: &[],
 };
 
+/// `cost_anomaly` (the runbook's `cost_controls.anomalies`).
+pub const COSTS: Spec = Spec {
+    table: "cost_anomaly",
+    columns: &[
+        col("anomaly_id", Kind::Text, true),
+        col("detected_at", Kind::Time, true),
+        col("service", Kind::Text, false),
+        col("resource", Kind::Text, false),
+        col("cost_usd", Kind::Number, false),
+        col("expected_usd", Kind::Number, false),
+        col("budget_used_pct", Kind::Number, false),
+        col("mitigated_at", Kind::Time, false),
+        col("incident_id", Kind::Text, false),
+    ],
+    id: "anomaly_id",
+    ordered: &[("detected_at", "mitigated_at")],
+    needs: &[],
+    optional_columns: &[],
+};
+
+/// The incidents `cost_anomaly.incident_id` must be in (`--incidents`): only their ids.
+pub const INCIDENT_IDS: Spec = Spec {
+    table: "data_incident",
+    columns: &[col("incident_id", Kind::Text, true)],
+    id: "incident_id",
+    ordered: &[],
+    needs: &[],
+    optional_columns: &[],
+};
+
 /// `data_retention_policy` as the legal-hold check reads it (`hold_set_at` is newer: a
 /// table without it has no hold times).
 pub const HOLDS: Spec = Spec {
@@ -147,6 +179,7 @@ enum Values {
     /// Microseconds since the Unix epoch, UTC.
     Time(Vec<Option<i64>>),
     Bool(Vec<Option<bool>>),
+    Number(Vec<Option<f64>>),
 }
 
 /// Reads and checks the table at `path` as `spec` says, as a Polars frame.
@@ -168,6 +201,7 @@ pub fn load(
                     }
                     Kind::Time => Values::Time(vec![None; n]),
                     Kind::Bool => Values::Bool(vec![None; n]),
+                    Kind::Number => Values::Number(vec![None; n]),
                 });
                 continue;
             }
@@ -186,6 +220,7 @@ pub fn load(
             ),
             Kind::Time => Values::Time(time_column(path, &table, c.name)?),
             Kind::Bool => Values::Bool(bool_column(path, &table, c.name)?),
+            Kind::Number => Values::Number(number_column(path, &table, c.name)?),
         };
         if let (Kind::OneOf(allowed), Values::Text(x)) = (c.kind, &v)
             && let Some((i, Some(value))) = cells(x)
@@ -204,6 +239,7 @@ pub fn load(
                 Values::Text(x) => cells(x).position(|v| v.is_none_or(str::is_empty)),
                 Values::Time(x) => x.iter().position(Option::is_none),
                 Values::Bool(x) => x.iter().position(Option::is_none),
+                Values::Number(x) => x.iter().position(Option::is_none),
             };
             if let Some(i) = missing {
                 return Err(bad(path, c.name, i, "is empty; it is required".into()));
@@ -264,6 +300,7 @@ pub fn load(
         let s = match v {
             Values::Text(x) => Series::new(c.name.into(), cells(&x).collect::<Vec<_>>()),
             Values::Bool(x) => Series::new(c.name.into(), x),
+            Values::Number(x) => Series::new(c.name.into(), x),
             Values::Time(x) => Series::new(c.name.into(), x)
                 .cast(&PlType::Datetime(PlTimeUnit::Microseconds, None))
                 .map_err(|e| TableError::Unreadable {
@@ -353,6 +390,38 @@ fn bool_column(path: &Path, table: &Table, name: &str) -> Result<Vec<Option<bool
 
 /// Parses a text column onto `out`; empty cells are missing values, and a cell `parse`
 /// rejects is an error naming its row (`out`'s length so far).
+/// A number column: numeric Arrow types as they are, text parsed (finite only).
+fn number_column(path: &Path, table: &Table, name: &str) -> Result<Vec<Option<f64>>, TableError> {
+    let mut out = Vec::with_capacity(table.rows());
+    for b in &table.batches {
+        let col = column(path, b, name)?;
+        if col.data_type().is_numeric() {
+            let f = arrow::compute::cast(col, &DataType::Float64)
+                .map_err(|e| unreadable(path, name, e))?;
+            let a = f
+                .as_any()
+                .downcast_ref::<arrow::array::Float64Array>()
+                .ok_or_else(|| unreadable(path, name, "not a number"))?;
+            for v in a.iter() {
+                if v.is_some_and(|v| !v.is_finite()) {
+                    return Err(bad(path, name, out.len(), "is not a finite number".into()));
+                }
+                out.push(v);
+            }
+            continue;
+        }
+        parse_texts(
+            path,
+            col,
+            name,
+            &mut out,
+            |t| t.trim().parse::<f64>().ok().filter(|v| v.is_finite()),
+            "a number",
+        )?;
+    }
+    Ok(out)
+}
+
 fn parse_texts<T>(
     path: &Path,
     col: &arrow::array::ArrayRef,

@@ -51,6 +51,11 @@ pub const QUERIES: &[(&str, &str)] = &[
         include_str!("../../../queries/jobs_datasets.sql"),
     ),
     ("holds.sql", include_str!("../../../queries/holds.sql")),
+    ("costs.sql", include_str!("../../../queries/costs.sql")),
+    (
+        "costs_summary.sql",
+        include_str!("../../../queries/costs_summary.sql"),
+    ),
     (
         "holds_purges.sql",
         include_str!("../../../queries/holds_purges.sql"),
@@ -72,6 +77,7 @@ pub enum Metric {
     Changes,
     Jobs,
     Holds,
+    Costs,
 }
 
 impl Metric {
@@ -82,6 +88,7 @@ impl Metric {
             Metric::Changes => "changes",
             Metric::Jobs => "jobs",
             Metric::Holds => "holds",
+            Metric::Costs => "costs",
         }
     }
 }
@@ -111,6 +118,8 @@ pub struct Request<'a> {
     pub cycles: &'a BTreeMap<String, f64>,
     /// Holds: the `analytics_job_run` table the purge runs are checked in.
     pub job_runs: Option<&'a Path>,
+    /// Costs: the `data_incident` table a mitigation's incident must be in.
+    pub incidents: Option<&'a Path>,
 }
 
 /// What `vouch metrics` prints (`--format json`).
@@ -136,6 +145,7 @@ pub enum Figures {
     Changes(Grouped<ChangeFigures>),
     Jobs(JobsFigures),
     Holds(HoldsFigures),
+    Costs(Grouped<CostFigures>),
 }
 
 /// Figures overall (flattened into the top level) and per group.
@@ -155,6 +165,9 @@ pub struct Grouped<F> {
     /// Job runs by job name.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub by_job: Option<BTreeMap<String, F>>,
+    /// Cost anomalies by service.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub by_service: Option<BTreeMap<String, F>>,
     /// By month of the start, receipt or submission (`--by month`), `YYYY-MM`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub by_month: Option<BTreeMap<String, F>>,
@@ -203,6 +216,21 @@ pub struct ChangeFigures {
     pub late: Vec<String>,
     pub pending: Vec<String>,
     pub escalations: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CostFigures {
+    pub anomalies: u64,
+    pub open: u64,
+    pub mitigate_mean_seconds: Option<f64>,
+    pub mitigate_p50_seconds: Option<f64>,
+    pub mitigate_p90_seconds: Option<f64>,
+    pub excess_cost_usd: Option<f64>,
+    /// Anomalies with more than 80% of the budget used (the runbook's trigger).
+    pub over_budget_80: Vec<String>,
+    /// Mitigated anomalies the incident log does not record.
+    pub unlogged: Vec<String>,
+    pub open_anomalies: Vec<String>,
 }
 
 /// Legal holds kept (runbook §3.5): documented, and no purge ran under them.
@@ -271,6 +299,7 @@ impl<F: Default> Default for Grouped<F> {
             by_type: None,
             by_impact: None,
             by_job: None,
+            by_service: None,
             by_month: None,
         }
     }
@@ -284,6 +313,7 @@ pub fn run(req: &Request<'_>) -> Result<Report, MetricsError> {
         Metric::Changes => &input::CHANGES,
         Metric::Jobs => &input::JOBS,
         Metric::Holds => &input::HOLDS,
+        Metric::Costs => &input::COSTS,
     };
     let table = input::load(req.input, req.s3, spec)?;
     let mut ctx = SQLContext::new();
@@ -302,7 +332,18 @@ pub fn run(req: &Request<'_>) -> Result<Report, MetricsError> {
         Series::new("as_of".into(), [req.as_of])
             .cast(&DataType::Datetime(TimeUnit::Microseconds, None))
             .map_err(internal)?,
+        Series::new("incidents_checked".into(), [req.incidents.is_some()]),
     ])?;
+    if req.metric == Metric::Costs {
+        let incidents = match req.incidents {
+            Some(p) => input::load(p, req.s3, &input::INCIDENT_IDS)?,
+            None => df_of(vec![Series::new(
+                "incident_id".into(),
+                Vec::<Option<String>>::new(),
+            )])?,
+        };
+        ctx.register("data_incident", incidents.lazy());
+    }
     ctx.register("params", params.lazy());
     if req.metric == Metric::Changes {
         let calendar = business_calendar(&table, req.holidays)?;
@@ -409,6 +450,22 @@ pub fn run(req: &Request<'_>) -> Result<Report, MetricsError> {
                 ));
             }
             (Figures::Holds(h), BTreeMap::new())
+        }
+        Metric::Costs => {
+            let g = costs(&mut ctx, req.by_month)?;
+            if !g.all.unlogged.is_empty() {
+                breaches.push(format!(
+                    "{} mitigated cost anomal(ies) not in the incident log",
+                    g.all.unlogged.len()
+                ));
+            }
+            if !g.all.over_budget_80.is_empty() {
+                breaches.push(format!(
+                    "{} cost anomal(ies) past 80% of the budget",
+                    g.all.over_budget_80.len()
+                ));
+            }
+            (Figures::Costs(g), BTreeMap::new())
         }
     };
     Ok(Report {
@@ -601,7 +658,8 @@ fn split<F: Default + Clone>(mut figs: BTreeMap<Key, F>, kind: &str, by_month: b
         by_severity: (kind == "severity").then(|| by.clone()),
         by_type: (kind == "request_type").then(|| by.clone()),
         by_impact: (kind == "impact").then(|| by.clone()),
-        by_job: (kind == "job").then_some(by),
+        by_job: (kind == "job").then(|| by.clone()),
+        by_service: (kind == "service").then_some(by),
         by_month: by_month.then_some(months),
     }
 }
@@ -740,6 +798,47 @@ fn changes(ctx: &mut SQLContext, by_month: bool) -> Result<Grouped<ChangeFigures
         figs.entry(k).or_default().escalations = ids;
     }
     Ok(split(figs, "impact", by_month))
+}
+
+fn costs(ctx: &mut SQLContext, by_month: bool) -> Result<Grouped<CostFigures>, MetricsError> {
+    let facts = execute(ctx, "costs.sql")?;
+    let groups = groupings("service", "service", by_month);
+    let g = grouped(&facts, &groups)?;
+    ctx.register("cost_facts", g);
+    let s = execute(ctx, "costs_summary.sql")?;
+    let (n, open) = (counts(&s, "anomalies")?, counts(&s, "open")?);
+    let f = |n: &str| floats(&s, n);
+    let (mean, p50, p90, excess) = (
+        f("mitigate_mean_seconds")?,
+        f("mitigate_p50_seconds")?,
+        f("mitigate_p90_seconds")?,
+        f("excess_cost_usd")?,
+    );
+    let mut figs = BTreeMap::new();
+    for (i, k) in keys(&s)?.into_iter().enumerate() {
+        figs.insert(
+            k,
+            CostFigures {
+                anomalies: n[i],
+                open: open[i],
+                mitigate_mean_seconds: mean[i],
+                mitigate_p50_seconds: p50[i],
+                mitigate_p90_seconds: p90[i],
+                excess_cost_usd: excess[i],
+                ..CostFigures::default()
+            },
+        );
+    }
+    for (k, ids) in listed(&facts, &groups, col("over_budget_80"), "anomaly_id")? {
+        figs.entry(k).or_default().over_budget_80 = ids;
+    }
+    for (k, ids) in listed(&facts, &groups, col("unlogged"), "anomaly_id")? {
+        figs.entry(k).or_default().unlogged = ids;
+    }
+    for (k, ids) in listed(&facts, &groups, col("open"), "anomaly_id")? {
+        figs.entry(k).or_default().open_anomalies = ids;
+    }
+    Ok(split(figs, "service", by_month))
 }
 
 fn holds(ctx: &mut SQLContext) -> Result<HoldsFigures, MetricsError> {

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use super::{
-    ChangeFigures, DsarFigures, Figures, Grouped, HoldsFigures, IncidentFigures, JobsFigures,
-    Report,
+    ChangeFigures, CostFigures, DsarFigures, Figures, Grouped, HoldsFigures, IncidentFigures,
+    JobsFigures, Report,
 };
 
 /// Ids shown per list in text (JSON has them all).
@@ -28,6 +28,7 @@ impl Report {
             Figures::Changes(g) => changes(&mut s, g),
             Figures::Jobs(j) => jobs(&mut s, j),
             Figures::Holds(h) => holds(&mut s, h),
+            Figures::Costs(g) => costs(&mut s, g),
         }
         if self.breaches.is_empty() {
             let _ = writeln!(s, "\nwithin targets");
@@ -53,6 +54,7 @@ fn rows<'a, F>(g: &'a Grouped<F>) -> Vec<(String, &'a F)> {
     add("type", &g.by_type);
     add("impact", &g.by_impact);
     add("job", &g.by_job);
+    add("service", &g.by_service);
     add("month", &g.by_month);
     out
 }
@@ -220,6 +222,32 @@ fn jobs(s: &mut String, j: &JobsFigures) {
         &j.notify_required,
     );
     list(s, "cycle unknown (set [jobs.cycles])", &j.cycle_unknown);
+}
+
+fn costs(s: &mut String, g: &Grouped<CostFigures>) {
+    let _ = writeln!(
+        s,
+        "\n{:<24} {:>9} {:>6} {:>10} {:>9} {:>9} {:>12} {:>9}",
+        "GROUP", "ANOMALIES", "OPEN", "MITIGATE", "p50", "p90", "EXCESS USD", "OVER 80%"
+    );
+    for (name, f) in rows(g) {
+        let _ = writeln!(
+            s,
+            "{:<24} {:>9} {:>6} {:>10} {:>9} {:>9} {:>12} {:>9}",
+            name,
+            f.anomalies,
+            f.open,
+            duration(f.mitigate_mean_seconds),
+            duration(f.mitigate_p50_seconds),
+            duration(f.mitigate_p90_seconds),
+            f.excess_cost_usd.map_or("-".into(), |x| format!("{x:.2}")),
+            f.over_budget_80.len(),
+        );
+    }
+    let _ = writeln!(s);
+    list(s, "open", &g.all.open_anomalies);
+    list(s, "over 80% of budget", &g.all.over_budget_80);
+    list(s, "mitigated, not in the incident log", &g.all.unlogged);
 }
 
 fn holds(s: &mut String, h: &HoldsFigures) {
