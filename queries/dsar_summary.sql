@@ -1,6 +1,7 @@
 -- vouch metrics dsar: the figures per group over the rows of dsar.sql, which vouch
--- repeats once per grouping: grp_kind 'all' (grp 'all'), 'request_type' (grp: the type)
--- and, with --by month, 'month' (grp: YYYY-MM of received_at).
+-- repeats once per grouping: grp_kind 'all' (grp 'all'), 'request_type' (grp: the type),
+-- 'jurisdiction' (grp: the jurisdiction) and, with --by month, 'month' (grp: YYYY-MM of
+-- received_at).
 --   on_time_rate  completed on time / completed (NULL when none is completed)
 --   days_to_complete_p50 / _p90  over completed requests, linear interpolation
 SELECT

@@ -387,18 +387,21 @@ fn generated(metric: &str, seed: u64, rows: usize) -> String {
         }
         "dsar" => {
             out.push_str(
-                "request_id,subject_id,request_type,received_at,extended,completed_at,status\n",
+                "request_id,subject_id,request_type,received_at,extended,completed_at,status,jurisdiction,acknowledged_at\n",
             );
             for i in 0..rows {
                 let received = g.time();
                 let extended = g.pick(&["true", "false", ""]);
                 let done = (g.below(4) > 0).then(|| received + g.after(30 * 86_400));
+                let ack = (g.below(3) > 0).then(|| received + g.after(12 * 86_400));
                 let o = |t: Option<i64>| t.map(ts).unwrap_or_default();
                 let kind = g.pick(&["access", "delete"]);
+                let j = g.pick(&["", "gdpr", "ccpa", "CCPA", "lgpd"]);
                 out.push_str(&format!(
-                    "r{i:05},subject-{i},{kind},{},{extended},{},x\n",
+                    "r{i:05},subject-{i},{kind},{},{extended},{},x,{j},{}\n",
                     ts(received),
-                    o(done)
+                    o(done),
+                    o(ack)
                 ));
             }
         }
@@ -856,4 +859,105 @@ fn cost_anomalies_by_hand() {
         assert_eq!(r.code, 2, "{r:?}");
         assert!(r.stderr.contains(says), "{says}: {}", r.stderr);
     }
+}
+
+const JURISDICTION_REQUESTS: &str = "\
+request_id,subject_id,request_type,received_at,extended,completed_at,status,jurisdiction,acknowledged_at
+c1,s1,access,2026-01-02T10:00:00Z,false,2026-02-16T10:00:00Z,complete,ccpa,2026-01-19T10:00:00Z
+c2,s2,access,2026-01-02T10:00:00Z,false,2026-02-16T10:00:01Z,complete,CCPA,2026-01-19T10:00:01Z
+c3,s3,delete,2026-01-02T10:00:00Z,true,,open,ccpa,
+l1,s4,access,2026-02-01T00:00:00Z,false,,open,lgpd,
+g1,s5,access,2026-01-31T00:00:00Z,false,2026-02-28T00:00:00Z,complete,,
+";
+
+/// DSAR deadlines by jurisdiction, by hand (as of 2026-03-01): CCPA's 45 days to the second
+/// (day 45 on time, a second later not), 90 when extended; receipt within 10 business days
+/// across a holiday (Jan 12) to the second, or never confirmed once passed; LGPD's 15 days;
+/// an empty jurisdiction is GDPR (Jan 31 + 1 month is Feb 28) with no receipt rule. An
+/// unknown jurisdiction names its row until vouch.toml gives it a rule; a rule past 12
+/// months is refused.
+#[test]
+fn dsar_deadlines_follow_each_jurisdiction() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    std::fs::write(p.join("requests.csv"), JURISDICTION_REQUESTS).unwrap();
+    std::fs::write(p.join("holidays.txt"), "2026-01-12\n").unwrap();
+    let at = |file: &str, extra: &[&str]| {
+        run(vouch()
+            .current_dir(p)
+            .args([
+                "metrics",
+                "dsar",
+                "--input",
+                file,
+                "--as-of",
+                "2026-03-01T00:00:00Z",
+            ])
+            .args(["--holidays", "holidays.txt"])
+            .args(extra))
+    };
+    let r = at("requests.csv", &["--format", "json"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let j = r.json();
+    close(&j["on_time_rate"], 2.0 / 3.0);
+    assert_eq!(j["receipt_late"], serde_json::json!(["c2", "c3"]));
+    assert_eq!(j["overdue"], serde_json::json!(["l1"]));
+    assert_eq!(
+        j["at_risk"],
+        serde_json::json!([]),
+        "c3 is due 2026-04-02: {j}"
+    );
+    let by = &j["by_jurisdiction"];
+    close(&by["ccpa"]["on_time_rate"], 0.5);
+    assert_eq!(by["ccpa"]["requests"], 3);
+    close(&by["gdpr"]["on_time_rate"], 1.0);
+    assert_eq!(by["lgpd"]["overdue"], serde_json::json!(["l1"]));
+    let r = at("requests.csv", &["--fail-on-breach"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stdout
+            .contains("2 request(s) whose receipt was not confirmed in time"),
+        "{}",
+        r.stdout
+    );
+    // Without the holiday the receipt deadline is Jan 16: c1's confirmation is late too.
+    std::fs::write(p.join("holidays.txt"), "").unwrap();
+    let j = at("requests.csv", &["--format", "json"]).json();
+    assert_eq!(j["receipt_late"], serde_json::json!(["c1", "c2", "c3"]));
+    // A jurisdiction without a rule, then with one.
+    let more =
+        format!("{JURISDICTION_REQUESTS}p1,s6,access,2026-02-20T00:00:00Z,false,,open,pipeda,\n");
+    std::fs::write(p.join("more.csv"), more).unwrap();
+    let r = at("more.csv", &[]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(
+        r.stderr
+            .contains("more.csv: column jurisdiction, row 6: \"pipeda\" has no deadline rule"),
+        "{}",
+        r.stderr
+    );
+    std::fs::write(
+        p.join("vouch.toml"),
+        "[dsar.jurisdictions.pipeda]\ndays = 30\n",
+    )
+    .unwrap();
+    let r = at("more.csv", &["--config", "vouch.toml", "--format", "json"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(
+        r.json()["by_jurisdiction"]["pipeda"]["at_risk"],
+        serde_json::json!([])
+    );
+    std::fs::write(
+        p.join("vouch.toml"),
+        "[dsar.jurisdictions.gdpr]\nmonths = 11\nextension_months = 2\n",
+    )
+    .unwrap();
+    let r = at("requests.csv", &["--config", "vouch.toml"]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr
+            .contains("[dsar.jurisdictions.gdpr]: more than 12 months"),
+        "{}",
+        r.stderr
+    );
 }

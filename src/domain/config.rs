@@ -42,6 +42,8 @@ pub struct Config {
     pub retention: RetentionConfig,
     #[serde(default)]
     pub jobs: JobsConfig,
+    #[serde(default)]
+    pub dsar: DsarConfig,
     /// Directory of the config file; relative paths are resolved against it.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -130,6 +132,86 @@ impl JobsConfig {
                 })
             })
             .collect()
+    }
+}
+
+/// A jurisdiction's DSAR deadline: `months` and `days` after receipt (months first, the
+/// day clamped to the target month's last), the extension's on top when a request is
+/// extended, and the business days within which receipt must be confirmed (None: no such
+/// rule).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DsarRule {
+    pub months: i64,
+    pub days: i64,
+    pub extension_months: i64,
+    pub extension_days: i64,
+    pub receipt_business_days: Option<i64>,
+}
+
+/// The built-in rules: GDPR art. 12(3) (one month, two more when extended), CCPA (45 days,
+/// once 45 more: 90 at most; receipt confirmed within 10 business days), LGPD (15 days).
+pub fn builtin_dsar_rules() -> std::collections::BTreeMap<String, DsarRule> {
+    std::collections::BTreeMap::from([
+        (
+            "gdpr".to_string(),
+            DsarRule {
+                months: 1,
+                extension_months: 2,
+                ..DsarRule::default()
+            },
+        ),
+        (
+            "ccpa".to_string(),
+            DsarRule {
+                days: 45,
+                extension_days: 45,
+                receipt_business_days: Some(10),
+                ..DsarRule::default()
+            },
+        ),
+        (
+            "lgpd".to_string(),
+            DsarRule {
+                days: 15,
+                ..DsarRule::default()
+            },
+        ),
+    ])
+}
+
+/// `[dsar.jurisdictions.<name>]`: a rule replacing a built-in one or adding another.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DsarConfig {
+    #[serde(default)]
+    pub jurisdictions: std::collections::BTreeMap<String, DsarRule>,
+}
+
+impl DsarConfig {
+    /// The built-in rules with the configured ones over them, or the one that does not
+    /// read (negative, no deadline at all, or more than 12 months with the extension).
+    pub fn rules(&self) -> Result<std::collections::BTreeMap<String, DsarRule>, ConfigError> {
+        let mut rules = builtin_dsar_rules();
+        for (name, r) in &self.jurisdictions {
+            let bad =
+                |why: &str| ConfigError::Invalid(format!("[dsar.jurisdictions.{name}]: {why}"));
+            if [r.months, r.days, r.extension_months, r.extension_days]
+                .iter()
+                .any(|v| *v < 0)
+                || r.receipt_business_days.is_some_and(|d| d < 1)
+            {
+                return Err(bad("a negative or zero period"));
+            }
+            if r.months == 0 && r.days == 0 {
+                return Err(bad("no deadline (months and days are both 0)"));
+            }
+            if r.months + r.extension_months > 12 {
+                return Err(bad("more than 12 months with the extension"));
+            }
+            rules.insert(name.to_lowercase(), *r);
+        }
+        Ok(rules)
     }
 }
 

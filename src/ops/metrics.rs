@@ -27,6 +27,7 @@ pub fn run(opts: &Options, env: &Env<'_>) -> Result<Report, OpError> {
         None => Default::default(),
     };
     let cycles = cfg.jobs.cycle_seconds()?;
+    let dsar_rules = cfg.dsar.rules()?;
     let holidays = match &opts.holidays {
         Some(p) => crate::domain::metrics::read_holidays(p)?,
         None => Vec::new(),
@@ -42,6 +43,7 @@ pub fn run(opts: &Options, env: &Env<'_>) -> Result<Report, OpError> {
         cycles: &cycles,
         job_runs: opts.job_runs.as_deref(),
         incidents: opts.incidents.as_deref(),
+        dsar_rules: &dsar_rules,
     })?)
 }
 

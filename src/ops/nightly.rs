@@ -860,6 +860,10 @@ fn metrics_check(req: &Request<'_>) -> Check {
         },
         None => Vec::new(),
     };
+    let dsar_rules = match cfg.dsar.rules() {
+        Ok(r) => r,
+        Err(e) => return Check::new(NAME, Status::Error, e.to_string()),
+    };
     let mut details = serde_json::Map::new();
     let mut status = Status::Skipped;
     let mut parts = Vec::new();
@@ -883,6 +887,7 @@ fn metrics_check(req: &Request<'_>) -> Check {
             cycles: &Default::default(),
             job_runs: None,
             incidents: None,
+            dsar_rules: &dsar_rules,
         });
         match r {
             Ok(r) => {

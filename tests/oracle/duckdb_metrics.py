@@ -17,7 +17,7 @@ table, by, facts_name, id_col, by_key, lists = {
     "incidents": ("data_incident", "severity", "incident_facts", "incident_id", "by_severity",
                   {"unacknowledged": "tta_seconds IS NULL", "missing_postmortem": "postmortem = 'missing'"}),
     "dsar": ("dsar_request", "request_type", "dsar_facts", "request_id", "by_type",
-             {"overdue": "overdue", "at_risk": "at_risk"}),
+             {"overdue": "overdue", "at_risk": "at_risk", "receipt_late": "receipt_late"}),
     "changes": ("governance_change_log", "impact", "change_facts", "change_id", "by_impact",
                 {"late": "late", "pending": "pending", "escalations": "escalate"}),
     "jobs": ("analytics_job_run", "job", "job_facts", "run_id", "by_job",
@@ -43,6 +43,12 @@ for c in raw.columns:
         cols.append(f"CAST(NULLIF({c}, '') AS BOOLEAN) AS {c}")
     else:
         cols.append(f"NULLIF({c}, '') AS {c}")
+if metric == "dsar":
+    # Newer columns a table may lack.
+    if "jurisdiction" not in raw.columns:
+        cols.append("CAST(NULL AS VARCHAR) AS jurisdiction")
+    if "acknowledged_at" not in raw.columns:
+        cols.append("CAST(NULL AS TIMESTAMP) AS acknowledged_at")
 con.execute(f"CREATE TABLE {table} AS SELECT {', '.join(cols)} FROM raw")
 con.execute(f"CREATE TABLE params AS SELECT CAST('{arg['as_of']}' AS TIMESTAMP) AS as_of, "
             "FALSE AS incidents_checked")
@@ -52,11 +58,20 @@ if metric == "jobs":
     con.execute("CREATE TABLE dataset_cycles (dataset VARCHAR, cycle_seconds DOUBLE)")
     for k, v in arg.get("cycles", {}).items():
         con.execute("INSERT INTO dataset_cycles VALUES (?, ?)", [k, v])
-if metric == "changes":
+if metric == "dsar":
+    rules = arg.get("dsar_rules") or {
+        "gdpr": [1, 0, 2, 0, None], "ccpa": [0, 45, 0, 45, 10], "lgpd": [0, 15, 0, 0, None]}
+    con.execute("CREATE TABLE dsar_rules (jurisdiction VARCHAR, months BIGINT, days BIGINT, "
+                "extension_months BIGINT, extension_days BIGINT, receipt_business_days BIGINT)")
+    for k, v in rules.items():
+        con.execute("INSERT INTO dsar_rules VALUES (?, ?, ?, ?, ?, ?)", [k] + v)
+if metric in ("changes", "dsar"):
     # The business calendar, independently of vouch: every day from the first submission
-    # until well after the last, numbered by business days so far.
+    # (receipt) until well after the last, numbered by business days so far.
+    at, source = {"changes": ("submitted_at", "governance_change_log"),
+                  "dsar": ("received_at", "dsar_request")}[metric]
     first, last = con.execute(
-        "SELECT MIN(CAST(submitted_at AS DATE)), MAX(CAST(submitted_at AS DATE)) FROM governance_change_log").fetchone()
+        f"SELECT MIN(CAST({at} AS DATE)), MAX(CAST({at} AS DATE)) FROM {source}").fetchone()
     holidays = {datetime.date.fromisoformat(h) for h in arg.get("holidays", [])}
     rows, n = [], 0
     if first is not None:
@@ -79,6 +94,8 @@ def sql(name):
 con.execute(f"CREATE TABLE facts AS {sql(metric + '.sql')}")
 parts = ["SELECT *, 'all' AS grp_kind, 'all' AS grp FROM facts",
          f"SELECT *, '{by}' AS grp_kind, CAST({by_column} AS VARCHAR) AS grp FROM facts"]
+if metric == "dsar":
+    parts.append("SELECT *, 'jurisdiction' AS grp_kind, jurisdiction AS grp FROM facts")
 if arg.get("by_month"):
     parts.append("SELECT *, 'month' AS grp_kind, month AS grp FROM facts")
 con.execute(f"CREATE TABLE {facts_name} AS " + " UNION ALL ".join(parts))
@@ -89,7 +106,8 @@ for row in summary.fetchall():
     r = dict(zip(names, row))
     key = (r.pop("grp_kind"), r.pop("grp") if r["grp"] is not None else "(none)")
     r.pop("grp", None)
-    for k in ("overdue_count", "at_risk_count", "late_count", "pending_count", "escalation_count"):
+    for k in ("overdue_count", "at_risk_count", "late_count", "pending_count", "escalation_count",
+              "receipt_late_count"):
         r.pop(k, None)
     for name in lists:
         r[name] = []
@@ -102,6 +120,8 @@ out = dict(groups.get(("all", "all"), {}))
 out[by_key] = {g: f for (k, g), f in groups.items() if k == by}
 if arg.get("by_month"):
     out["by_month"] = {g: f for (k, g), f in groups.items() if k == "month"}
+if metric == "dsar":
+    out["by_jurisdiction"] = {g: f for (k, g), f in groups.items() if k == "jurisdiction"}
 if metric == "jobs":
     stale, notify, unknown = [], [], []
     for dataset, last, cycle, missed in con.execute(

@@ -81,11 +81,16 @@ pub const DSAR: Spec = Spec {
         col("received_at", Kind::Time, true),
         col("extended", Kind::Bool, false),
         col("completed_at", Kind::Time, false),
+        col("jurisdiction", Kind::Text, false),
+        col("acknowledged_at", Kind::Time, false),
     ],
     id: "request_id",
-    ordered: &[("received_at", "completed_at")],
+    ordered: &[
+        ("received_at", "completed_at"),
+        ("received_at", "acknowledged_at"),
+    ],
     needs: &[],
-    optional_columns: &[],
+    optional_columns: &["jurisdiction", "acknowledged_at"],
 };
 
 pub const CHANGES: Spec = Spec {

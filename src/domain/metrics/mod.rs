@@ -120,6 +120,8 @@ pub struct Request<'a> {
     pub job_runs: Option<&'a Path>,
     /// Costs: the `data_incident` table a mitigation's incident must be in.
     pub incidents: Option<&'a Path>,
+    /// DSAR: the deadline rule of each jurisdiction (built-in and configured).
+    pub dsar_rules: &'a BTreeMap<String, crate::domain::config::DsarRule>,
 }
 
 /// What `vouch metrics` prints (`--format json`).
@@ -168,6 +170,9 @@ pub struct Grouped<F> {
     /// Cost anomalies by service.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub by_service: Option<BTreeMap<String, F>>,
+    /// Requests by jurisdiction.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub by_jurisdiction: Option<BTreeMap<String, F>>,
     /// By month of the start, receipt or submission (`--by month`), `YYYY-MM`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub by_month: Option<BTreeMap<String, F>>,
@@ -197,6 +202,9 @@ pub struct DsarFigures {
     pub on_time_rate: Option<f64>,
     pub overdue: Vec<String>,
     pub at_risk: Vec<String>,
+    /// Requests whose receipt was confirmed after their jurisdiction's receipt deadline, or
+    /// not at all once it passed.
+    pub receipt_late: Vec<String>,
     pub days_to_complete_p50: Option<f64>,
     pub days_to_complete_p90: Option<f64>,
     /// Overall only: completed requests by days to complete, in 5-day bins from 0 (the
@@ -300,6 +308,7 @@ impl<F: Default> Default for Grouped<F> {
             by_impact: None,
             by_job: None,
             by_service: None,
+            by_jurisdiction: None,
             by_month: None,
         }
     }
@@ -346,8 +355,20 @@ pub fn run(req: &Request<'_>) -> Result<Report, MetricsError> {
     }
     ctx.register("params", params.lazy());
     if req.metric == Metric::Changes {
-        let calendar = business_calendar(&table, req.holidays)?;
+        let calendar = business_calendar(&table, "submitted_at", req.holidays, 3)?;
         ctx.register("business_calendar", calendar.lazy());
+    }
+    if req.metric == Metric::Dsar {
+        known_jurisdictions(req.input, &table, req.dsar_rules)?;
+        let most = req
+            .dsar_rules
+            .values()
+            .filter_map(|r| r.receipt_business_days)
+            .max()
+            .unwrap_or(0);
+        let calendar = business_calendar(&table, "received_at", req.holidays, most + 1)?;
+        ctx.register("business_calendar", calendar.lazy());
+        ctx.register("dsar_rules", rules_frame(req.dsar_rules)?.lazy());
     }
     if req.metric == Metric::Jobs {
         let (names, seconds): (Vec<String>, Vec<f64>) =
@@ -395,6 +416,12 @@ pub fn run(req: &Request<'_>) -> Result<Report, MetricsError> {
             check("on_time_rate", g.all.on_time_rate, t.on_time_rate);
             if !g.all.overdue.is_empty() {
                 breaches.push(format!("{} open request(s) overdue", g.all.overdue.len()));
+            }
+            if !g.all.receipt_late.is_empty() {
+                breaches.push(format!(
+                    "{} request(s) whose receipt was not confirmed in time",
+                    g.all.receipt_late.len()
+                ));
             }
             (
                 Figures::Dsar(g),
@@ -639,28 +666,26 @@ fn listed(
     Ok(out)
 }
 
-/// Splits figures by key into overall, by `kind`, and by month.
+/// Splits figures by key into overall, by `kind` (and by jurisdiction for requests), and
+/// by month.
 fn split<F: Default + Clone>(mut figs: BTreeMap<Key, F>, kind: &str, by_month: bool) -> Grouped<F> {
     let all = figs
         .remove(&("all".to_string(), "all".to_string()))
         .unwrap_or_default();
-    let mut by = BTreeMap::new();
-    let mut months = BTreeMap::new();
+    let mut kinds: BTreeMap<String, BTreeMap<String, F>> = BTreeMap::new();
     for ((k, g), f) in figs {
-        if k == kind {
-            by.insert(g, f);
-        } else if k == "month" {
-            months.insert(g, f);
-        }
+        kinds.entry(k).or_default().insert(g, f);
     }
+    let mut take = |k: &str, wanted: bool| wanted.then(|| kinds.remove(k).unwrap_or_default());
     Grouped {
         all,
-        by_severity: (kind == "severity").then(|| by.clone()),
-        by_type: (kind == "request_type").then(|| by.clone()),
-        by_impact: (kind == "impact").then(|| by.clone()),
-        by_job: (kind == "job").then(|| by.clone()),
-        by_service: (kind == "service").then_some(by),
-        by_month: by_month.then_some(months),
+        by_severity: take("severity", kind == "severity"),
+        by_type: take("request_type", kind == "request_type"),
+        by_impact: take("impact", kind == "impact"),
+        by_job: take("job", kind == "job"),
+        by_service: take("service", kind == "service"),
+        by_jurisdiction: take("jurisdiction", kind == "request_type"),
+        by_month: take("month", by_month),
     }
 }
 
@@ -721,7 +746,8 @@ fn incidents(
 
 fn dsar(ctx: &mut SQLContext, by_month: bool) -> Result<Grouped<DsarFigures>, MetricsError> {
     let facts = execute(ctx, "dsar.sql")?;
-    let groups = groupings("request_type", "request_type", by_month);
+    let mut groups = groupings("request_type", "request_type", by_month);
+    groups.insert(2, ("jurisdiction", "jurisdiction"));
     let g = grouped(&facts, &groups)?;
     ctx.register("dsar_facts", g);
     let s = execute(ctx, "dsar_summary.sql")?;
@@ -763,6 +789,9 @@ fn dsar(ctx: &mut SQLContext, by_month: bool) -> Result<Grouped<DsarFigures>, Me
     }
     for (k, ids) in listed(&facts, &groups, col("at_risk"), "request_id")? {
         figs.entry(k).or_default().at_risk = ids;
+    }
+    for (k, ids) in listed(&facts, &groups, col("receipt_late"), "request_id")? {
+        figs.entry(k).or_default().receipt_late = ids;
     }
     Ok(split(figs, "request_type", by_month))
 }
@@ -966,15 +995,66 @@ fn jobs(ctx: &mut SQLContext, by_month: bool) -> Result<JobsFigures, MetricsErro
     Ok(out)
 }
 
-/// One row per date from the first submission's day until three business days after the
+/// The jurisdictions' rules as the `dsar_rules` table.
+fn rules_frame(
+    rules: &BTreeMap<String, crate::domain::config::DsarRule>,
+) -> Result<DataFrame, MetricsError> {
+    let v = |f: fn(&crate::domain::config::DsarRule) -> i64| -> Vec<i64> {
+        rules.values().map(f).collect()
+    };
+    df_of(vec![
+        Series::new(
+            "jurisdiction".into(),
+            rules.keys().cloned().collect::<Vec<_>>(),
+        ),
+        Series::new("months".into(), v(|r| r.months)),
+        Series::new("days".into(), v(|r| r.days)),
+        Series::new("extension_months".into(), v(|r| r.extension_months)),
+        Series::new("extension_days".into(), v(|r| r.extension_days)),
+        Series::new(
+            "receipt_business_days".into(),
+            rules
+                .values()
+                .map(|r| r.receipt_business_days)
+                .collect::<Vec<_>>(),
+        ),
+    ])
+}
+
+/// Every request's jurisdiction has a rule (empty is GDPR's); else the row that lacks one.
+fn known_jurisdictions(
+    input: &Path,
+    requests: &DataFrame,
+    rules: &BTreeMap<String, crate::domain::config::DsarRule>,
+) -> Result<(), MetricsError> {
+    for (i, j) in strings(requests, "jurisdiction")?.into_iter().enumerate() {
+        let j = j.map(|j| j.trim().to_lowercase()).unwrap_or_default();
+        if !j.is_empty() && !rules.contains_key(&j) {
+            return Err(MetricsError::Table(TableError::BadValue {
+                path: input.display().to_string(),
+                column: "jurisdiction".into(),
+                row: i + 1,
+                message: format!(
+                    "{j:?} has no deadline rule (built in: gdpr, ccpa, lgpd; others in \
+                     [dsar.jurisdictions] of vouch.toml)"
+                ),
+            }));
+        }
+    }
+    Ok(())
+}
+
+/// One row per date from the first `column` day until `after` business days after the
 /// last one's: `day`, `is_business_day` (Monday–Friday, not a holiday) and
 /// `business_days` (business days up to and including `day`).
 fn business_calendar(
-    changes: &DataFrame,
+    table: &DataFrame,
+    column: &str,
     holidays: &[NaiveDate],
+    after_days: i64,
 ) -> Result<DataFrame, MetricsError> {
-    let submitted = changes
-        .column("submitted_at")
+    let submitted = table
+        .column(column)
         .and_then(|c| c.cast(&DataType::Int64))
         .map_err(internal)?;
     let submitted = submitted.i64().map_err(internal)?;
@@ -987,7 +1067,7 @@ fn business_calendar(
         let holidays: std::collections::HashSet<NaiveDate> = holidays.iter().copied().collect();
         let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
         let (mut day, mut n, mut after) = (first, 0i64, 0);
-        while after < 3 {
+        while after < after_days {
             let is_business = day.weekday().number_from_monday() <= 5 && !holidays.contains(&day);
             n += i64::from(is_business);
             if day > last && is_business {
