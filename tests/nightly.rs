@@ -114,6 +114,27 @@ fn the_demo_finds_what_was_planted_and_its_evidence_verifies() {
     assert_eq!(m["dsar"]["at_risk"], serde_json::json!(["A-2003"]));
     assert_eq!(m["changes"]["late"], serde_json::json!(["CHG-505"]));
     assert_eq!(m["changes"]["pending"], serde_json::json!(["CHG-506"]));
+    // The runbook's other promises, one violation each: a failed run nothing recovered,
+    // an anomaly past 80% whose mitigation is not in the incident log, a purge under a hold.
+    assert_eq!(m["jobs"]["unrecovered"], serde_json::json!(["J-006"]));
+    assert_eq!(
+        m["jobs"]["by_job"]["build_events"]["unrecovered"],
+        serde_json::json!([])
+    );
+    assert_eq!(m["costs"]["unlogged"], serde_json::json!(["CA-02"]));
+    assert_eq!(m["costs"]["over_budget_80"], serde_json::json!(["CA-02"]));
+    let holds = check(&report, "legal_holds");
+    assert_eq!(holds["status"], "violation");
+    assert_eq!(holds["details"]["purges_under_hold"][0]["run_id"], "J-007");
+    assert_eq!(
+        holds["details"]["undocumented_holds"],
+        serde_json::json!([])
+    );
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(
+        html.contains("J-007") && html.contains("CA-02"),
+        "the report shows them"
+    );
     assert_eq!(check(&report, "evidence_bundle")["status"], "ok");
     assert_eq!(check(&report, "evidence_bundle")["details"]["files"], 3);
     assert_eq!(check(&report, "retention_check")["status"], "skipped");
@@ -265,7 +286,7 @@ fn nightly_reruns_rewrite_the_same_bytes_and_log_one_line_per_check() {
     };
     let a = nightly("run", &[]);
     assert_eq!(a.code, 1, "the worst check is a violation: {a:?}");
-    assert_eq!(a.stderr.lines().count(), 6, "{a:?}");
+    assert_eq!(a.stderr.lines().count(), 7, "one line per check: {a:?}");
     assert!(
         a.stderr.lines().all(|l| l.starts_with("vouch nightly: ")),
         "{a:?}"

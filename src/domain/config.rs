@@ -239,6 +239,8 @@ pub struct SideTables {
     pub dsar_audit_log: Option<String>,
     pub data_incident: Option<String>,
     pub governance_change_log: Option<String>,
+    pub analytics_job_run: Option<String>,
+    pub cost_anomaly: Option<String>,
 }
 
 /// `vouch nightly`: the verification window, the signing key, where access bundles are.

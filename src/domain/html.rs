@@ -254,7 +254,7 @@ fn details(s: &mut String, check: &str, d: &Value) {
             list(s, "bundle not found", d.get("unreachable"));
         }
         "metrics" => {
-            for m in ["incidents", "dsar", "changes"] {
+            for m in ["incidents", "dsar", "changes", "jobs", "costs"] {
                 let Some(r) = d.get(m) else { continue };
                 let _ = writeln!(s, "<h3>{m}</h3>");
                 if let Some(e) = r.get("error").and_then(Value::as_str) {
@@ -266,6 +266,7 @@ fn details(s: &mut String, check: &str, d: &Value) {
                     "postmortem_within_48h_rate",
                     "on_time_rate",
                     "reviewed_within_2bd_rate",
+                    "failure_rate",
                 ]
                 .iter()
                 .filter_map(|k| {
@@ -284,10 +285,37 @@ fn details(s: &mut String, check: &str, d: &Value) {
                     "late",
                     "pending",
                     "escalations",
+                    "receipt_late",
+                    "unrecovered",
+                    "notify_required",
+                    "cycle_unknown",
+                    "over_budget_80",
+                    "unlogged",
                     "breaches",
                 ] {
                     list(s, &k.replace('_', " "), r.get(k));
                 }
+            }
+        }
+        "legal_holds" => {
+            for k in ["undocumented_holds", "holds_without_set_at"] {
+                list(s, &k.replace('_', " "), d.get(k));
+            }
+            if let Some(v) = d.get("purges_under_hold").and_then(Value::as_array) {
+                let items: Vec<Value> = v
+                    .iter()
+                    .map(|x| {
+                        let f = |k: &str| x.get(k).and_then(Value::as_str).unwrap_or("");
+                        Value::String(format!(
+                            "run {} ({}) on {} at {}",
+                            f("run_id"),
+                            f("job_name"),
+                            f("dataset"),
+                            f("started_at")
+                        ))
+                    })
+                    .collect();
+                list(s, "purges under hold", Some(&Value::Array(items)));
             }
         }
         "retention_check" => {

@@ -125,6 +125,7 @@ pub fn run(req: &Request<'_>) -> Result<NightlyReport, NightlyError> {
     emit(audit_log_check(req, &requests, &verified), &mut checks);
     emit(export_check(req, &requests), &mut checks);
     emit(metrics_check(req), &mut checks);
+    emit(legal_holds_check(req), &mut checks);
     emit(evidence_check(req, &key), &mut checks);
     emit(retention_check(req), &mut checks);
 
@@ -864,6 +865,15 @@ fn metrics_check(req: &Request<'_>) -> Check {
         Ok(r) => r,
         Err(e) => return Check::new(NAME, Status::Error, e.to_string()),
     };
+    let cycles = match cfg.jobs.cycle_seconds() {
+        Ok(c) => c,
+        Err(e) => return Check::new(NAME, Status::Error, e.to_string()),
+    };
+    let incidents = cfg
+        .tables
+        .data_incident
+        .as_ref()
+        .map(|t| PathBuf::from(cfg.resolve(t)));
     let mut details = serde_json::Map::new();
     let mut status = Status::Skipped;
     let mut parts = Vec::new();
@@ -871,6 +881,8 @@ fn metrics_check(req: &Request<'_>) -> Check {
         (Metric::Incidents, &cfg.tables.data_incident),
         (Metric::Dsar, &cfg.tables.dsar_request),
         (Metric::Changes, &cfg.tables.governance_change_log),
+        (Metric::Jobs, &cfg.tables.analytics_job_run),
+        (Metric::Costs, &cfg.tables.cost_anomaly),
     ] {
         let Some(t) = table else {
             continue;
@@ -884,9 +896,9 @@ fn metrics_check(req: &Request<'_>) -> Check {
             by_month: true,
             targets: cfg.targets,
             s3: &req.s3,
-            cycles: &Default::default(),
+            cycles: &cycles,
             job_runs: None,
-            incidents: None,
+            incidents: incidents.as_deref(),
             dsar_rules: &dsar_rules,
         });
         match r {
@@ -914,12 +926,59 @@ fn metrics_check(req: &Request<'_>) -> Check {
         return Check::new(
             NAME,
             Status::Skipped,
-            "no incident, DSAR or change table configured",
+            "no incident, DSAR, change, job-run or cost-anomaly table configured",
         );
     }
     let mut c = Check::new(NAME, status, parts.join("; "));
     c.details = serde_json::Value::Object(details);
     c
+}
+
+/// Legal holds kept (runbook §3.5): every held dataset's hold documented, and no purge run
+/// on it since the hold was set (`vouch metrics holds`).
+fn legal_holds_check(req: &Request<'_>) -> Check {
+    const NAME: &str = "legal_holds";
+    let cfg = req.cfg;
+    let (Some(policy), Some(runs)) = (
+        &cfg.tables.data_retention_policy,
+        &cfg.tables.analytics_job_run,
+    ) else {
+        return Check::new(
+            NAME,
+            Status::Skipped,
+            "needs [tables] data_retention_policy and analytics_job_run",
+        );
+    };
+    let (input, runs) = (
+        PathBuf::from(cfg.resolve(policy)),
+        PathBuf::from(cfg.resolve(runs)),
+    );
+    let r = crate::domain::metrics::run(&crate::domain::metrics::Request {
+        metric: crate::domain::metrics::Metric::Holds,
+        input: &input,
+        as_of: req.as_of * 1_000_000,
+        holidays: &[],
+        by_month: false,
+        targets: cfg.targets,
+        s3: &req.s3,
+        cycles: &Default::default(),
+        job_runs: Some(&runs),
+        incidents: None,
+        dsar_rules: &Default::default(),
+    });
+    match r {
+        Err(e) => Check::new(NAME, Status::Error, e.to_string()),
+        Ok(r) => {
+            let message = if r.breaches.is_empty() {
+                "every hold documented; no purge run under a hold".to_string()
+            } else {
+                r.breaches.join("; ")
+            };
+            let mut c = Check::new(NAME, Status::violation_if(!r.breaches.is_empty()), message);
+            c.details = serde_json::to_value(&r).unwrap_or_default();
+            c
+        }
+    }
 }
 
 fn evidence_check(req: &Request<'_>, key: &Result<SigningKey, NightlyError>) -> Check {

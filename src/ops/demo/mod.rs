@@ -69,6 +69,8 @@ pub fn write(dir: &Path) -> Result<Demo, String> {
         &tables.join("governance_change_log.csv"),
         GOVERNANCE_CHANGE_LOG,
     )?;
+    put(&tables.join("analytics_job_run.csv"), ANALYTICS_JOB_RUN)?;
+    put(&tables.join("cost_anomaly.csv"), COST_ANOMALY)?;
     put(
         &tables.join("holidays.txt"),
         "# Not business days for change reviews\n2026-11-26\n2026-12-25\n",
@@ -201,6 +203,11 @@ dsar_request = "tables/dsar_request.csv"
 dsar_audit_log = "tables/dsar_audit_log.csv"
 data_incident = "tables/data_incident.csv"
 governance_change_log = "tables/governance_change_log.csv"
+analytics_job_run = "tables/analytics_job_run.csv"
+cost_anomaly = "tables/cost_anomaly.csv"
+
+[jobs.cycles]                     # refresh cycles (else the median gap between runs)
+partner_feed = "24h"
 
 [privacy]
 # Subjects appear in reports and certificates only as HMAC-SHA256 keyed with this.
@@ -278,6 +285,28 @@ fn audit_log() -> String {
     s.push_str("A-2001,events,export,2026-11-20T10:00:00Z,31\n");
     s
 }
+
+/// Job runs: a failure a backfill recovers, one nothing recovered (export_partner_feed), and
+/// a purge of support_tickets after its legal hold was set (the legal_holds violation).
+const ANALYTICS_JOB_RUN: &str = "\
+run_id,job_name,dataset,job_type,status,scheduled_at,started_at,ended_at
+J-001,build_events,events,transform,success,2026-11-24T01:00:00Z,2026-11-24T01:00:05Z,2026-11-24T01:20:00Z
+J-002,build_events,events,transform,failed,2026-11-25T01:00:00Z,2026-11-25T01:00:04Z,2026-11-25T01:07:00Z
+J-003,build_events,events,backfill,success,2026-11-25T04:00:00Z,2026-11-25T04:00:02Z,2026-11-25T04:30:00Z
+J-004,build_events,events,transform,success,2026-11-26T01:00:00Z,2026-11-26T01:00:03Z,2026-11-26T01:19:00Z
+J-005,build_events,events,transform,success,2026-11-27T01:00:00Z,2026-11-27T01:00:02Z,2026-11-27T01:18:00Z
+J-006,export_partner_feed,partner_feed,transform,failed,2026-11-26T23:00:00Z,2026-11-26T23:00:01Z,2026-11-26T23:02:00Z
+J-007,purge_silver_private,support_tickets,purge,success,2026-11-26T02:00:00Z,2026-11-26T02:00:05Z,2026-11-26T02:05:00Z
+J-008,purge_silver_private,events,purge,success,2026-11-26T02:00:00Z,2026-11-26T02:05:10Z,2026-11-26T02:09:00Z
+";
+
+/// Cost anomalies: one mitigated and logged, one past 80% of its budget whose mitigation
+/// never reached the incident log.
+const COST_ANOMALY: &str = "\
+anomaly_id,detected_at,service,resource,cost_usd,expected_usd,budget_used_pct,mitigated_at,mitigation,incident_id
+CA-01,2026-11-09T10:00:00Z,athena,wg-analysts,1240.50,300,0.64,2026-11-09T11:40:00Z,scan limit on wg-analysts,INC-306
+CA-02,2026-11-20T14:00:00Z,s3,silver-private-logs,310,120,0.86,2026-11-21T09:00:00Z,lifecycle rule to Glacier,
+";
 
 const DATA_INCIDENT: &str = "\
 incident_id,severity,start_at,acknowledged_at,end_at,impact,rca,follow_up_actions,postmortem_at

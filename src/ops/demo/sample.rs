@@ -282,11 +282,11 @@ pub fn sample_lake(dir: &Path) -> io::Result<SampleLake> {
     std::fs::create_dir_all(dir.join("tables"))?;
     std::fs::write(
         dir.join("tables/data_retention_policy.csv"),
-        "dataset,retention_days,legal_hold_flag,hold_reason,hold_reviewer\n\
-         events,400,false,,\n\
-         profiles,3650,false,,\n\
-         payments,3650,false,,\n\
-         support_tickets,730,true,litigation 2026-044,Legal (A. Reviewer)\n",
+        "dataset,retention_days,legal_hold_flag,hold_reason,hold_reviewer,hold_set_at\n\
+         events,400,false,,,\n\
+         profiles,3650,false,,,\n\
+         payments,3650,false,,,\n\
+         support_tickets,730,true,litigation 2026-044,Legal (A. Reviewer),2026-10-01T00:00:00Z\n",
     )?;
     let mut ids = String::from("# Subjects whose delete requests completed; one ID a line.\n");
     for d in &deleted {
