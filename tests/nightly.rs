@@ -388,6 +388,22 @@ fn pixels(png: &Path, rgb: [u8; 3]) -> u64 {
         .unwrap()
 }
 
+/// Headless Chromium with nothing of its own reaching the network.
+fn chromium() -> Command {
+    let mut c = Command::new("chromium");
+    c.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+    ]);
+    c
+}
+
 #[test]
 fn chromium_renders_the_report_with_its_summary_in_view() {
     let t = tempfile::tempdir().unwrap();
@@ -395,19 +411,8 @@ fn chromium_renders_the_report_with_its_summary_in_view() {
     let html = t.path().join("demo/report/report.html");
     let shot = t.path().join("shot.png");
     let profile = t.path().join("profile");
-    let out = Command::new("chromium")
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--hide-scrollbars",
-            "--window-size=1200,800",
-        ])
+    let out = chromium()
+        .args(["--hide-scrollbars", "--window-size=1200,800"])
         .arg(format!("--user-data-dir={}", profile.display()))
         .arg(format!("--screenshot={}", shot.display()))
         .arg(format!("file://{}", html.display()))
@@ -428,6 +433,38 @@ fn chromium_renders_the_report_with_its_summary_in_view() {
         pixels(&shot, [0xdc, 0x26, 0x26]) > 500,
         "violation badges not visible"
     );
+    // Readable on a phone as on a desktop: at 420 and 1280 px the page is no wider than
+    // the window (a copy of the page says its scroll and client widths in its title).
+    let page = std::fs::read_to_string(&html).unwrap();
+    let probe = t.path().join("demo/report/probe.html");
+    std::fs::write(
+        &probe,
+        page.replace(
+            "</body>",
+            "<script>document.title = 'W' + document.documentElement.scrollWidth + ',' + \
+             document.documentElement.clientWidth;</script></body>",
+        ),
+    )
+    .unwrap();
+    for width in [420, 1280] {
+        let out = chromium()
+            .args(["--virtual-time-budget=2000", "--dump-dom"])
+            .arg(format!("--window-size={width},800"))
+            .arg(format!("--user-data-dir={}", profile.display()))
+            .arg(format!("file://{}", probe.display()))
+            .output()
+            .unwrap();
+        let dom = String::from_utf8_lossy(&out.stdout);
+        let at = dom.find("<title>W").expect("the probe ran") + 8;
+        let (scroll, client) = dom[at..dom[at..].find('<').unwrap() + at]
+            .split_once(',')
+            .unwrap();
+        let (scroll, client): (u32, u32) = (scroll.parse().unwrap(), client.parse().unwrap());
+        assert!(
+            scroll <= client,
+            "{width} px: the page scrolls sideways ({scroll} > {client})"
+        );
+    }
 }
 
 /// Certificates say when the verdict relied on Parquet statistics or bloom filters (no

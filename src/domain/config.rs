@@ -268,6 +268,10 @@ pub struct NightlyConfig {
     /// deletion vector masks, removed files, change data, log statistics) must be gone; a
     /// copy that misses it makes the deletion check a violation. None: no deadline.
     pub physical_erasure_days: Option<u32>,
+    /// Each night's report.json is kept here (`<as-of>.json`, written once, never
+    /// rewritten), and report.html draws trends over the last `trend_nights` of them.
+    pub history: Option<String>,
+    pub trend_nights: usize,
 }
 
 impl Default for NightlyConfig {
@@ -281,6 +285,8 @@ impl Default for NightlyConfig {
             index: None,
             strict: false,
             physical_erasure_days: None,
+            history: None,
+            trend_nights: 30,
         }
     }
 }

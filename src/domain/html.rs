@@ -49,10 +49,20 @@ h1{font-size:1.5rem;margin:0 0 .2rem}h2{font-size:1.15rem;margin:2rem 0 .6rem}
 table{border-collapse:collapse;width:100%}td,th{text-align:left;padding:.4rem .5rem;border-bottom:1px solid #e3e6ec;vertical-align:top}
 .badge{display:inline-block;min-width:5.5rem;text-align:center;border-radius:4px;padding:.1rem .4rem;font-size:.8rem;font-weight:700}
 .badge.ok{background:#16a34a;color:#fff}.badge.violation{background:#dc2626;color:#fff}.badge.error{background:#ea580c;color:#fff}.badge.skipped{background:#cbd5e1;color:#334155}
-.charts{display:flex;flex-wrap:wrap;gap:1rem}.chart{border:1px solid #e3e6ec;border-radius:6px;padding:.5rem}
+.charts{display:flex;flex-wrap:wrap;gap:1rem}.chart{border:1px solid #e3e6ec;border-radius:6px;padding:.5rem;max-width:100%;box-sizing:border-box}
+.chart svg{display:block;max-width:100%;height:auto}td,p,li{overflow-wrap:anywhere}
+@media (max-width:40rem){body{margin:1rem auto;padding:0 .5rem}td,th{word-break:break-all;padding:.3rem}}
 code{font-size:.85em}ul{margin:.2rem 0 .2rem 1.2rem;padding:0}";
 
-pub fn render(r: &NightlyReport) -> String {
+/// Earlier nights' reports for the trend charts, oldest first (tonight's included), and
+/// the history files that are not nightly reports.
+#[derive(Debug, Clone, Default)]
+pub struct History {
+    pub nights: Vec<Value>,
+    pub unreadable: Vec<String>,
+}
+
+pub fn render(r: &NightlyReport, history: &History) -> String {
     let mut s = String::new();
     let _ = write!(
         s,
@@ -163,6 +173,7 @@ pub fn render(r: &NightlyReport) -> String {
         s.push_str(&bar_chart("MTTR by month", &mttr, "minutes", None));
     }
     let _ = writeln!(s, "</div>");
+    trends(&mut s, history);
 
     for c in &r.checks {
         let _ = writeln!(
@@ -181,6 +192,177 @@ pub fn render(r: &NightlyReport) -> String {
          verifies with <code>vouch certificate verify</code> or <code>ssh-keygen -Y verify -n vouch-deletion</code>.</p>"
     );
     s.push_str("</body></html>\n");
+    s
+}
+
+/// Trend charts over the nights of the history: residual rows, SLA rates, open DSARs and
+/// failed job runs per night.
+fn trends(s: &mut String, h: &History) {
+    if h.nights.is_empty() && h.unreadable.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        s,
+        "<h2>Trends over the last {} night(s)</h2><div class=\"charts\">",
+        h.nights.len()
+    );
+    let labels: Vec<String> = h
+        .nights
+        .iter()
+        .map(|n| n["as_of"].as_str().unwrap_or("").chars().take(10).collect())
+        .collect();
+    let series = |path: &str, factor: f64| -> Vec<Option<f64>> {
+        h.nights
+            .iter()
+            .map(|n| {
+                n["checks"]
+                    .as_array()
+                    .and_then(|cs| {
+                        let (check, rest) = path.split_once('/')?;
+                        let c = cs.iter().find(|c| c["check"] == check)?;
+                        c["details"].pointer(&format!("/{rest}"))?.as_f64()
+                    })
+                    .map(|v| v * factor)
+            })
+            .collect()
+    };
+    s.push_str(&line_chart(
+        "Residual rows",
+        &labels,
+        &[(
+            "residual rows",
+            series("deletion_verification/residual_rows", 1.0),
+        )],
+        "rows",
+    ));
+    s.push_str(&line_chart(
+        "SLA rates",
+        &labels,
+        &[
+            (
+                "ack ≤ 5 min",
+                series("metrics/incidents/ack_within_5m_rate", 100.0),
+            ),
+            ("DSAR on time", series("metrics/dsar/on_time_rate", 100.0)),
+            (
+                "review ≤ 2 bd",
+                series("metrics/changes/reviewed_within_2bd_rate", 100.0),
+            ),
+        ],
+        "%",
+    ));
+    s.push_str(&line_chart(
+        "Open DSARs and failed job runs",
+        &labels,
+        &[
+            ("open DSARs", series("metrics/dsar/open", 1.0)),
+            ("failed job runs", series("metrics/jobs/failed", 1.0)),
+        ],
+        "count",
+    ));
+    let _ = writeln!(s, "</div>");
+    if !h.unreadable.is_empty() {
+        let _ = writeln!(
+            s,
+            "<p>history files that are not nightly reports (not drawn): {}</p>",
+            esc(&h.unreadable.join(", "))
+        );
+    }
+}
+
+/// A line chart as inline SVG that scales with its container: one polyline per series
+/// (a night without a value breaks the line), the nights on the horizontal axis.
+pub fn line_chart(
+    title: &str,
+    labels: &[String],
+    series: &[(&str, Vec<Option<f64>>)],
+    unit: &str,
+) -> String {
+    const COLORS: [&str; 4] = ["#3b82f6", "#dc2626", "#16a34a", "#9333ea"];
+    let (w, h, left, bottom, top) = (460.0, 260.0, 48.0, 56.0, 44.0);
+    let max = series
+        .iter()
+        .flat_map(|(_, v)| v.iter().flatten())
+        .fold(0.0f64, |a, b| a.max(*b));
+    let scale_max = if max > 0.0 { nice(max) } else { 1.0 };
+    let plot_w = w - left - 16.0;
+    let plot_h = h - bottom - top;
+    let n = labels.len().max(1);
+    let x_of = |i: usize| {
+        if n == 1 {
+            left + plot_w / 2.0
+        } else {
+            left + plot_w * i as f64 / (n - 1) as f64
+        }
+    };
+    let y_of = |v: f64| top + plot_h - plot_h * v / scale_max;
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        "<div class=\"chart\"><svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\" role=\"img\" aria-label=\"{}\"><text x=\"{left}\" y=\"16\" font-size=\"13\" font-weight=\"600\">{}</text>",
+        esc(title),
+        esc(title)
+    );
+    for i in 0..=4 {
+        let v = scale_max * f64::from(i) / 4.0;
+        let y = y_of(v);
+        let _ = write!(
+            s,
+            "<line x1=\"{left}\" x2=\"{:.1}\" y1=\"{y:.1}\" y2=\"{y:.1}\" stroke=\"#e3e6ec\"/><text x=\"{:.1}\" y=\"{:.1}\" font-size=\"10\" text-anchor=\"end\">{}</text>",
+            left + plot_w,
+            left - 4.0,
+            y + 3.0,
+            short_number(v)
+        );
+    }
+    for (k, (name, values)) in series.iter().enumerate() {
+        let color = COLORS[k % COLORS.len()];
+        let _ = write!(
+            s,
+            "<rect x=\"{:.1}\" y=\"24\" width=\"10\" height=\"10\" fill=\"{color}\"/><text x=\"{:.1}\" y=\"33\" font-size=\"10\">{}</text>",
+            left + 120.0 * k as f64,
+            left + 120.0 * k as f64 + 14.0,
+            esc(name)
+        );
+        let mut run: Vec<String> = Vec::new();
+        let flush = |run: &mut Vec<String>, s: &mut String| {
+            if run.len() > 1 {
+                let _ = write!(
+                    s,
+                    "<polyline fill=\"none\" stroke=\"{color}\" stroke-width=\"2\" points=\"{}\"/>",
+                    run.join(" ")
+                );
+            }
+            run.clear();
+        };
+        for (i, v) in values.iter().enumerate() {
+            match v {
+                Some(v) => {
+                    let (x, y) = (x_of(i), y_of(*v));
+                    run.push(format!("{x:.1},{y:.1}"));
+                    let _ = write!(
+                        s,
+                        "<circle cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"3\" fill=\"{color}\"><title>{} {}: {} {}</title></circle>",
+                        esc(labels.get(i).map_or("", String::as_str)),
+                        esc(name),
+                        short_number(*v),
+                        esc(unit)
+                    );
+                }
+                None => flush(&mut run, &mut s),
+            }
+        }
+        flush(&mut run, &mut s);
+    }
+    for (i, label) in labels.iter().enumerate() {
+        let (lx, ly) = (x_of(i), top + plot_h + 12.0);
+        let _ = write!(
+            s,
+            "<text x=\"{lx:.1}\" y=\"{ly:.1}\" font-size=\"10\" text-anchor=\"end\" transform=\"rotate(-40 {lx:.1} {ly:.1})\">{}</text>",
+            esc(label)
+        );
+    }
+    close_chart(&mut s, top + plot_h / 2.0, unit);
     s
 }
 
@@ -401,14 +583,17 @@ pub fn bar_chart(
             esc(label)
         );
     }
+    close_chart(&mut s, top + plot_h / 2.0, unit);
+    s
+}
+
+/// The unit along the vertical axis (centred at `y`), and the end of the chart.
+fn close_chart(s: &mut String, y: f64, unit: &str) {
     let _ = writeln!(
         s,
-        "<text x=\"6\" y=\"{:.1}\" font-size=\"10\" transform=\"rotate(-90 6 {:.1})\" text-anchor=\"middle\">{}</text></svg></div>",
-        top + plot_h / 2.0,
-        top + plot_h / 2.0,
+        "<text x=\"6\" y=\"{y:.1}\" font-size=\"10\" transform=\"rotate(-90 6 {y:.1})\" text-anchor=\"middle\">{}</text></svg></div>",
         esc(unit)
     );
-    s
 }
 
 /// The next "nice" axis maximum at or above `v` (1, 2 or 5 times a power of ten).

@@ -143,12 +143,60 @@ pub fn run(req: &Request<'_>) -> Result<NightlyReport, NightlyError> {
         .map_err(|e| NightlyError::refused(req.out.join("report.json").display(), e.to_string()))?;
     json.push(b'\n');
     crate::io::fsio::write_atomic(&req.out.join("report.json"), &json, true)?;
+    let history = match &cfg.nightly.history {
+        Some(dir) => keep_history(
+            Path::new(&cfg.resolve(dir)),
+            &report.as_of,
+            &json,
+            cfg.nightly.trend_nights,
+        )?,
+        None => crate::domain::html::History::default(),
+    };
     crate::io::fsio::write_atomic(
         &req.out.join("report.html"),
-        crate::domain::html::render(&report).as_bytes(),
+        crate::domain::html::render(&report, &history).as_bytes(),
         true,
     )?;
     Ok(report)
+}
+
+/// Keeps tonight's report in the history directory (`<as-of>.json`, written once: a night
+/// already there is never rewritten) and reads the last `nights` reports up to tonight, in
+/// time order. A file there that is not a nightly report is named, not drawn.
+fn keep_history(
+    dir: &Path,
+    as_of: &str,
+    json: &[u8],
+    nights: usize,
+) -> Result<crate::domain::html::History, NightlyError> {
+    crate::io::fsio::create_dir_all(dir)?;
+    let name = format!("{}.json", as_of.replace(':', "-"));
+    let path = dir.join(&name);
+    if crate::io::fsio::read(&path).is_err() {
+        crate::io::fsio::write_atomic(&path, json, false)?;
+    }
+    let mut names: Vec<String> = crate::io::fsio::names_in(dir)
+        .into_iter()
+        .filter(|n| n.ends_with(".json"))
+        .collect();
+    names.sort();
+    let mut out = crate::domain::html::History::default();
+    let mut reports = Vec::new();
+    for n in names {
+        let read = crate::io::fsio::read(&dir.join(&n))
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .filter(|v| v["kind"] == "vouch-nightly-report");
+        match read {
+            Some(v) if v["as_of"].as_str().is_some_and(|a| a <= as_of) => reports.push(v),
+            Some(_) => {}
+            None => out.unreadable.push(n),
+        }
+    }
+    reports.sort_by(|a, b| a["as_of"].as_str().cmp(&b["as_of"].as_str()));
+    let skip = reports.len().saturating_sub(nights.max(1));
+    out.nights = reports.into_iter().skip(skip).collect();
+    Ok(out)
 }
 
 fn signing_key(cfg: &Config) -> Result<SigningKey, NightlyError> {

@@ -47,7 +47,7 @@ pub fn write(dir: &Path) -> Result<Demo, String> {
             ));
         }
         for sub in [
-            "lake", "tables", "keys", "logs", "exports", "report", "index",
+            "lake", "tables", "keys", "logs", "exports", "report", "index", "history", "nights",
         ] {
             let p = dir.join(sub);
             if p.exists() {
@@ -220,6 +220,7 @@ signing_key = "keys/vouch-demo"   # OpenSSH Ed25519; signs certificates and evid
 exports = "exports"               # access bundles as <request_id>.age
 holidays = "tables/holidays.txt"
 index = "index"                   # subject index: kept up to date, used by deletion checks
+history = "history"               # each night's report.json, for the trend charts
 
 [targets]                         # SLA targets (rates in [0, 1])
 ack_within_5m_rate = 0.9
@@ -355,6 +356,22 @@ pub fn check(
     log: &dyn Fn(&crate::ops::nightly::Check),
 ) -> Result<Outcome, crate::ops::OpError> {
     let cfg = crate::domain::config::Config::load(&demo.config)?;
+    // The two nights before, as a scheduler would have run them (each its own --out), so
+    // that the report's trends have a history.
+    for days_before in [2, 1] {
+        let at = demo.as_of - days_before * 86_400;
+        let day = crate::domain::report::rfc3339(at);
+        crate::ops::nightly::run_checks(
+            &cfg,
+            &crate::ops::nightly::Options {
+                out: dir.join("nights").join(&day[..10]),
+                as_of: Some(crate::domain::time::Timestamp::from_secs(at)),
+                scan_report: None,
+            },
+            env,
+            &|_| {},
+        )?;
+    }
     let report = crate::ops::nightly::run_checks(
         &cfg,
         &crate::ops::nightly::Options {
