@@ -286,7 +286,7 @@ fn nightly_reruns_rewrite_the_same_bytes_and_log_one_line_per_check() {
     };
     let a = nightly("run", &[]);
     assert_eq!(a.code, 1, "the worst check is a violation: {a:?}");
-    assert_eq!(a.stderr.lines().count(), 7, "one line per check: {a:?}");
+    assert_eq!(a.stderr.lines().count(), 8, "one line per check: {a:?}");
     assert!(
         a.stderr.lines().all(|l| l.starts_with("vouch nightly: ")),
         "{a:?}"
@@ -545,4 +545,95 @@ fn certificates_say_what_unauthenticated_metadata_the_verdict_relied_on() {
     );
     assert_eq!(check("strict")["details"]["strict"], true);
     assert!(check("strict")["details"]["relied_on_metadata"].is_null());
+}
+
+/// Schema changes go through change control (runbook §1): after the demo's three nights a
+/// new table `contacts` (with an `email` column) appears; the next night names the table
+/// and both columns as unreviewed changes; a reviewed low-impact change naming the dataset
+/// covers the table but not the personal-looking `email`; a high-impact one covers all.
+#[test]
+fn schema_changes_need_a_reviewed_change() {
+    let t = tempfile::tempdir().unwrap();
+    assert_eq!(demo(t.path()).code, 0);
+    let d = t.path().join("demo");
+    let contacts = d.join("lake/contacts");
+    std::fs::create_dir_all(&contacts).unwrap();
+    let py = format!(
+        "import pyarrow as pa, pyarrow.parquet as pq; \
+         pq.write_table(pa.table({{'user_id': ['u-77'], 'email': ['x@example.com']}}), '{}')",
+        contacts.join("part-0.parquet").display()
+    );
+    assert!(
+        Command::new(python())
+            .args(["-c", &py])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let log = d.join("tables/governance_change_log.csv");
+    let base: String = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .enumerate()
+        .map(|(i, l)| format!("{l},{}\n", if i == 0 { "datasets" } else { "" }))
+        .collect();
+    let night = |out: &str, change: Option<&str>| -> serde_json::Value {
+        let mut text = base.clone();
+        if let Some(impact) = change {
+            text.push_str(&format!(
+                "CHG-600,data-eng,{impact},verified,2026-11-27T20:00:00Z,2026-11-27T22:00:00Z,,\"contacts, other\"\n"
+            ));
+        }
+        std::fs::write(&log, text).unwrap();
+        let r = run(vouch().current_dir(&d).args([
+            "nightly",
+            "--config",
+            "vouch.toml",
+            "--out",
+            out,
+            "--as-of",
+            "2026-11-28T06:00:00Z",
+        ]));
+        assert!(r.code <= 1, "{r:?}");
+        let report: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(d.join(out).join("report.json")).unwrap())
+                .unwrap();
+        check(&report, "schema_changes").clone()
+    };
+    let named = |c: &serde_json::Value| -> Vec<(String, String)> {
+        c["details"]["violations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| {
+                (
+                    v["change"].as_str().unwrap().to_string(),
+                    v["column"].as_str().unwrap_or("-").to_string(),
+                )
+            })
+            .collect()
+    };
+    let c = night("n1", None);
+    assert_eq!(c["status"], "violation", "{c}");
+    assert_eq!(c["details"]["since"], "2026-11-27T06:00:00Z");
+    assert_eq!(
+        named(&c),
+        [
+            ("table_added".to_string(), "-".to_string()),
+            ("column_added".to_string(), "email".to_string()),
+            ("column_added".to_string(), "user_id".to_string()),
+        ]
+    );
+    let c = night("n2", Some("low"));
+    assert_eq!(
+        named(&c),
+        [("column_added".to_string(), "email".to_string())],
+        "personal data needs high or regulatory: {c}"
+    );
+    let c = night("n3", Some("high"));
+    assert_eq!(
+        (c["status"].clone(), named(&c).len()),
+        (serde_json::json!("ok"), 0),
+        "{c}"
+    );
 }

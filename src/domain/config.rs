@@ -272,6 +272,9 @@ pub struct NightlyConfig {
     /// rewritten), and report.html draws trends over the last `trend_nights` of them.
     pub history: Option<String>,
     pub trend_nights: usize,
+    /// Words that make a new column name look like personal data (`email`, `phone`, ...):
+    /// such a column needs a `high` or `regulatory` change.
+    pub pii_patterns: Vec<String>,
 }
 
 impl Default for NightlyConfig {
@@ -287,6 +290,11 @@ impl Default for NightlyConfig {
             physical_erasure_days: None,
             history: None,
             trend_nights: 30,
+            pii_patterns: [
+                "email", "phone", "ssn", "address", "ip", "birth", "name", "passport", "iban",
+            ]
+            .map(String::from)
+            .to_vec(),
         }
     }
 }

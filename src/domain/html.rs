@@ -479,6 +479,27 @@ fn details(s: &mut String, check: &str, d: &Value) {
                 }
             }
         }
+        "schema_changes" => {
+            if let Some(v) = d.get("violations").and_then(Value::as_array) {
+                let items: Vec<Value> = v
+                    .iter()
+                    .map(|x| {
+                        let f = |k: &str| x.get(k).and_then(Value::as_str).unwrap_or("");
+                        Value::String(format!(
+                            "{} {}{}: {}",
+                            f("change").replace('_', " "),
+                            f("table"),
+                            x.get("column")
+                                .and_then(Value::as_str)
+                                .map(|c| format!(".{c}"))
+                                .unwrap_or_default(),
+                            f("reason")
+                        ))
+                    })
+                    .collect();
+                list(s, "unreviewed schema changes", Some(&Value::Array(items)));
+            }
+        }
         "legal_holds" => {
             for k in ["undocumented_holds", "holds_without_set_at"] {
                 list(s, &k.replace('_', " "), d.get(k));

@@ -23,6 +23,7 @@ pub mod plan;
 pub mod report;
 pub mod retention;
 pub mod scan;
+pub mod schema_changes;
 pub mod shard;
 pub mod subjects;
 pub mod time;

@@ -210,6 +210,10 @@ pub struct TableReport {
     /// (the paths in this report are below these).
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub locations: std::collections::BTreeMap<String, String>,
+    /// The top-level columns of the files read and their types (`a | b` when files
+    /// differ): what the nightly schema-change check compares night to night.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub columns: std::collections::BTreeMap<String, String>,
 }
 
 pub use crate::domain::copies::{Layer, PhysicalCopy, PhysicalVerdict};

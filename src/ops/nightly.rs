@@ -126,6 +126,11 @@ pub fn run(req: &Request<'_>) -> Result<NightlyReport, NightlyError> {
     emit(export_check(req, &requests), &mut checks);
     emit(metrics_check(req), &mut checks);
     emit(legal_holds_check(req), &mut checks);
+    let tonight = checks
+        .iter()
+        .find(|c| c.check == DELETION)
+        .map(|c| c.details["schemas"].clone());
+    emit(schema_check(req, tonight), &mut checks);
     emit(evidence_check(req, &key), &mut checks);
     emit(retention_check(req), &mut checks);
 
@@ -550,7 +555,18 @@ fn verify_deletions(
         .iter()
         .map(|t| (t.table.as_str(), t.residual_rows))
         .collect();
+    // Each table's columns as its files say (compared night to night); not when the scan
+    // could not read everything (a missing file is no vanished column).
+    let schemas: Option<BTreeMap<&str, &BTreeMap<String, String>>> =
+        (report.verdict != crate::domain::report::Verdict::Incomplete).then(|| {
+            report
+                .tables
+                .iter()
+                .map(|t| (t.table.as_str(), &t.columns))
+                .collect()
+        });
     c.details = json!({
+        "schemas": schemas,
         "window": window_json,
         "lake": report.lake,
         "subjects": report.subjects,
@@ -980,6 +996,114 @@ fn metrics_check(req: &Request<'_>) -> Check {
     let mut c = Check::new(NAME, status, parts.join("; "));
     c.details = serde_json::Value::Object(details);
     c
+}
+
+/// Schema changes went through change control (runbook §1): every table or column that
+/// appeared, vanished or changed type since the previous night in the history is covered by
+/// a reviewed `governance_change_log` row naming the dataset, submitted before tonight; a
+/// new column named like personal data needs a `high` or `regulatory` change.
+fn schema_check(req: &Request<'_>, tonight: Option<serde_json::Value>) -> Check {
+    const NAME: &str = "schema_changes";
+    let cfg = req.cfg;
+    let Some(history) = &cfg.nightly.history else {
+        return Check::new(
+            NAME,
+            Status::Skipped,
+            "needs [nightly] history (the previous night's schemas)",
+        );
+    };
+    let Some(tonight) = tonight.filter(|t| t.is_object()) else {
+        return Check::new(
+            NAME,
+            Status::Skipped,
+            "no complete scan tonight, so no schemas to compare",
+        );
+    };
+    let as_of = crate::domain::report::rfc3339(req.as_of);
+    let dir = Path::new(&cfg.resolve(history)).to_path_buf();
+    let previous = crate::io::fsio::names_in(&dir)
+        .into_iter()
+        .filter(|n| n.ends_with(".json"))
+        .filter_map(|n| {
+            let v: serde_json::Value =
+                serde_json::from_slice(&crate::io::fsio::read(&dir.join(&n)).ok()?).ok()?;
+            let at = v["as_of"].as_str()?.to_string();
+            let schemas = v["checks"]
+                .as_array()?
+                .iter()
+                .find(|c| c["check"] == DELETION)?["details"]["schemas"]
+                .clone();
+            (at < as_of && schemas.is_object()).then_some((at, schemas))
+        })
+        .max_by(|a, b| a.0.cmp(&b.0));
+    let Some((before, previous)) = previous else {
+        return Check::new(
+            NAME,
+            Status::Skipped,
+            "no earlier night with schemas in the history: nothing to compare yet",
+        );
+    };
+    let parse = |v: &serde_json::Value| -> crate::domain::schema_changes::Schemas {
+        serde_json::from_value(v.clone()).unwrap_or_default()
+    };
+    let changes = crate::domain::schema_changes::diff(&parse(&previous), &parse(&tonight));
+    let log = match &cfg.tables.governance_change_log {
+        None => Vec::new(),
+        Some(t) => match governance_rows(&cfg.resolve(t), &req.s3) {
+            Ok(rows) => rows,
+            Err(e) => return Check::new(NAME, Status::Error, e),
+        },
+    };
+    let violations = crate::domain::schema_changes::unreviewed(
+        &changes,
+        &log,
+        req.as_of * 1_000_000,
+        &cfg.nightly.pii_patterns,
+    );
+    let status = Status::violation_if(!violations.is_empty());
+    let summary = format!(
+        "{} change(s) since {before}, {} not covered by a reviewed change",
+        changes.len(),
+        violations.len()
+    );
+    let mut c = Check::new(NAME, status, summary);
+    c.details = json!({"since": before, "changes": changes, "violations": violations});
+    c
+}
+
+/// The change log's rows as the schema check reads them.
+fn governance_rows(
+    location: &str,
+    s3: &S3Options,
+) -> Result<Vec<crate::domain::schema_changes::ChangeRow>, String> {
+    let t = read_table_at(location, s3).map_err(|e| e.to_string())?;
+    let path = Path::new(location);
+    let text = |name: &str| -> Result<Vec<Option<String>>, String> {
+        if t.schema.field_with_name(name).is_err() {
+            return Ok(vec![None; t.rows()]);
+        }
+        crate::io::tables::string_column(path, &t, name).map_err(|e| e.to_string())
+    };
+    let time = |name: &str| -> Result<Vec<Option<i64>>, String> {
+        crate::domain::metrics::input::time_column(path, &t, name).map_err(|e| e.to_string())
+    };
+    let (ids, impacts, datasets) = (text("change_id")?, text("impact")?, text("datasets")?);
+    let (submitted, reviewed) = (time("submitted_at")?, time("reviewed_at")?);
+    Ok((0..t.rows())
+        .map(|i| crate::domain::schema_changes::ChangeRow {
+            change_id: ids[i].clone().unwrap_or_default(),
+            impact: impacts[i].clone().unwrap_or_default(),
+            submitted_at: submitted[i],
+            reviewed_at: reviewed[i],
+            datasets: datasets[i]
+                .as_deref()
+                .unwrap_or("")
+                .split(',')
+                .map(|d| d.trim().to_lowercase())
+                .filter(|d| !d.is_empty())
+                .collect(),
+        })
+        .collect())
 }
 
 /// Legal holds kept (runbook §3.5): every held dataset's hold documented, and no purge run

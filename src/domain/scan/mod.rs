@@ -148,6 +148,8 @@ struct FileOutcome {
     masked_per_subject: BTreeMap<u32, u64>,
     /// Subjects whose ID is a min or max statistic (files the table masks rows of).
     stat_subjects: BTreeMap<u32, u64>,
+    /// The file's top-level columns and their types, as its footer says.
+    columns: Vec<(String, String)>,
 }
 
 /// What one file held: the unit a partial report carries and a report is assembled from.
@@ -180,6 +182,9 @@ pub struct FileResult {
     /// an identifier column equal to the subject's ID), sorted by label.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub stats_subjects: Vec<(String, u64)>,
+    /// The file's top-level columns (name, type), as its footer says.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub columns: Vec<(String, String)>,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -384,6 +389,7 @@ pub fn scan_listed(
                     masked_rows: o.masked_rows,
                     masked_subjects: labelled(o.masked_per_subject),
                     stats_subjects: labelled(o.stat_subjects),
+                    columns: o.columns,
                 }
             }));
         }
@@ -641,6 +647,7 @@ fn assemble_table(
     let mut partition_columns = BTreeSet::new();
     let mut partitions = BTreeSet::new();
     let places = facts.as_ref().map(|f| f.places_of()).unwrap_or_default();
+    let mut columns: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for (f, r) in lt.files.iter().zip(results) {
         let file = shown(&f.path);
         let mut object = crate::domain::report::ObjectRecord {
@@ -658,6 +665,12 @@ fn assemble_table(
             }),
             Ok(o) => {
                 object.footer_sha256 = Some(o.footer_sha256.clone());
+                for (name, kind) in &o.columns {
+                    columns
+                        .entry(name.clone())
+                        .or_default()
+                        .insert(kind.clone());
+                }
                 partition_columns.extend(o.partition_columns.iter().cloned());
                 tr.files += 1;
                 tr.rows_scanned += o.rows;
@@ -712,6 +725,11 @@ fn assemble_table(
         }
     }
     tr.partitions_with_residuals = partitions.into_iter().collect();
+    // Types that differ between files are all named.
+    tr.columns = columns
+        .into_iter()
+        .map(|(name, kinds)| (name, kinds.into_iter().collect::<Vec<_>>().join(" | ")))
+        .collect();
     tr.partition_id_columns = partition_columns.into_iter().collect();
     tr.errors = out.errors.len() as u64;
     out
@@ -1374,6 +1392,7 @@ fn scan_file(
     };
     let (meta, footer_sha256) = read_footer(&reader, &req.options.limits)?;
     let schema = meta.file_metadata().schema_descr();
+    let columns = top_level_columns(schema);
     let mut cols = Vec::new();
     // A table that names its columns by field id (Iceberg) finds them by id in files that
     // carry ids, whatever the column was called when the file was written.
@@ -1417,6 +1436,7 @@ fn scan_file(
                 ..RowGroupStats::default()
             },
             footer_sha256,
+            columns,
             ..FileOutcome::default()
         });
     }
@@ -1493,6 +1513,7 @@ fn scan_file(
         .collect();
     let mut out = FileOutcome {
         rows: declared as u64,
+        columns,
         footer_sha256,
         indexed: ruled_out.is_some(),
         partition_columns,
@@ -1974,6 +1995,26 @@ fn with_buffer<T>(
         }
         Err(_) => f(&mut Vec::new()),
     })
+}
+
+/// A file's top-level columns and their types as the `parquet` crate prints a schema
+/// (`OPTIONAL BYTE_ARRAY user_id (STRING)`, nested fields on one line), in schema order.
+fn top_level_columns(schema: &parquet::schema::types::SchemaDescriptor) -> Vec<(String, String)> {
+    schema
+        .root_schema()
+        .get_fields()
+        .iter()
+        .map(|f| {
+            let mut text = Vec::new();
+            parquet::schema::printer::print_schema(&mut text, f);
+            let text = String::from_utf8_lossy(&text)
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ");
+            let text = text.trim_end_matches(';').to_string();
+            (f.get_basic_info().name().to_string(), text)
+        })
+        .collect()
 }
 
 /// The subjects whose ID is the chunk's min or max statistic (once for each).
