@@ -158,7 +158,11 @@ fn the_demo_finds_what_was_planted_and_its_evidence_verifies() {
         assert_eq!(c["verdict"], q["verdict"]);
         assert_eq!(c["index"], index_fingerprint.as_str());
         assert_eq!(c["subject"], q["subject"]);
-        assert_eq!(c["files"].as_array().unwrap().len(), 7);
+        assert_eq!(
+            c["files"].as_array().unwrap().len(),
+            8,
+            "support_tickets grew a file before tonight"
+        );
         assert!(c["files"][0]["footer_sha256"].as_str().unwrap().len() == 64);
     }
     let cert = certs.join("D-1002.json");
@@ -547,29 +551,16 @@ fn certificates_say_what_unauthenticated_metadata_the_verdict_relied_on() {
     assert!(check("strict")["details"]["relied_on_metadata"].is_null());
 }
 
-/// Schema changes go through change control (runbook §1): after the demo's three nights a
-/// new table `contacts` (with an `email` column) appears; the next night names the table
-/// and both columns as unreviewed changes; a reviewed low-impact change naming the dataset
-/// covers the table but not the personal-looking `email`; a high-impact one covers all.
+/// Schema changes go through change control (runbook §1): before its last night the demo
+/// adds a file to `support_tickets` with a new `contact_email` column, which that night
+/// names as unreviewed; rerun with a reviewed low-impact change naming the dataset, the
+/// column still needs a high or regulatory one (it looks like personal data); with a
+/// high-impact change, nothing is left.
 #[test]
 fn schema_changes_need_a_reviewed_change() {
     let t = tempfile::tempdir().unwrap();
     assert_eq!(demo(t.path()).code, 0);
     let d = t.path().join("demo");
-    let contacts = d.join("lake/contacts");
-    std::fs::create_dir_all(&contacts).unwrap();
-    let py = format!(
-        "import pyarrow as pa, pyarrow.parquet as pq; \
-         pq.write_table(pa.table({{'user_id': ['u-77'], 'email': ['x@example.com']}}), '{}')",
-        contacts.join("part-0.parquet").display()
-    );
-    assert!(
-        Command::new(python())
-            .args(["-c", &py])
-            .status()
-            .unwrap()
-            .success()
-    );
     let log = d.join("tables/governance_change_log.csv");
     let base: String = std::fs::read_to_string(&log)
         .unwrap()
@@ -581,7 +572,7 @@ fn schema_changes_need_a_reviewed_change() {
         let mut text = base.clone();
         if let Some(impact) = change {
             text.push_str(&format!(
-                "CHG-600,data-eng,{impact},verified,2026-11-27T20:00:00Z,2026-11-27T22:00:00Z,,\"contacts, other\"\n"
+                "CHG-600,data-eng,{impact},verified,2026-11-26T20:00:00Z,2026-11-26T22:00:00Z,,\"support_tickets, other\"\n"
             ));
         }
         std::fs::write(&log, text).unwrap();
@@ -592,7 +583,7 @@ fn schema_changes_need_a_reviewed_change() {
             "--out",
             out,
             "--as-of",
-            "2026-11-28T06:00:00Z",
+            "2026-11-27T06:00:00Z",
         ]));
         assert!(r.code <= 1, "{r:?}");
         let report: serde_json::Value =
@@ -600,7 +591,7 @@ fn schema_changes_need_a_reviewed_change() {
                 .unwrap();
         check(&report, "schema_changes").clone()
     };
-    let named = |c: &serde_json::Value| -> Vec<(String, String)> {
+    let named = |c: &serde_json::Value| -> Vec<(String, String, String)> {
         c["details"]["violations"]
             .as_array()
             .unwrap()
@@ -609,27 +600,24 @@ fn schema_changes_need_a_reviewed_change() {
                 (
                     v["change"].as_str().unwrap().to_string(),
                     v["column"].as_str().unwrap_or("-").to_string(),
+                    v["reason"].as_str().unwrap().to_string(),
                 )
             })
             .collect()
     };
     let c = night("n1", None);
     assert_eq!(c["status"], "violation", "{c}");
-    assert_eq!(c["details"]["since"], "2026-11-27T06:00:00Z");
+    assert_eq!(c["details"]["since"], "2026-11-26T06:00:00Z");
+    let v = named(&c);
+    assert_eq!(v.len(), 1, "{c}");
     assert_eq!(
-        named(&c),
-        [
-            ("table_added".to_string(), "-".to_string()),
-            ("column_added".to_string(), "email".to_string()),
-            ("column_added".to_string(), "user_id".to_string()),
-        ]
+        (v[0].0.as_str(), v[0].1.as_str()),
+        ("column_added", "contact_email")
     );
-    let c = night("n2", Some("low"));
-    assert_eq!(
-        named(&c),
-        [("column_added".to_string(), "email".to_string())],
-        "personal data needs high or regulatory: {c}"
-    );
+    assert!(v[0].2.starts_with("no reviewed change"), "{c}");
+    let v = named(&night("n2", Some("low")));
+    assert_eq!(v.len(), 1);
+    assert!(v[0].2.contains("personal data"), "{v:?}");
     let c = night("n3", Some("high"));
     assert_eq!(
         (c["status"].clone(), named(&c).len()),

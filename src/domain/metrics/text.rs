@@ -55,6 +55,7 @@ fn rows<'a, F>(g: &'a Grouped<F>) -> Vec<(String, &'a F)> {
     add("impact", &g.by_impact);
     add("job", &g.by_job);
     add("service", &g.by_service);
+    add("jurisdiction", &g.by_jurisdiction);
     add("month", &g.by_month);
     out
 }
@@ -158,6 +159,7 @@ fn dsar(s: &mut String, g: &Grouped<DsarFigures>) {
     let _ = writeln!(s);
     list(s, "overdue", &g.all.overdue);
     list(s, "at risk (due within 5 days)", &g.all.at_risk);
+    list(s, "receipt not confirmed in time", &g.all.receipt_late);
 }
 
 fn changes(s: &mut String, g: &Grouped<ChangeFigures>) {

@@ -107,6 +107,37 @@ pub fn props() -> parquet::file::properties::WriterPropertiesBuilder {
     WriterProperties::builder().set_created_by("vouch fixtures".into())
 }
 
+/// A file a team adds to `support_tickets` after the demo's first two nights, with a new
+/// column named like personal data and no change filed for it: the last night's schema
+/// check names it. Its people have no delete request. Written once.
+pub fn contact_email_column(dir: &Path) -> io::Result<()> {
+    let p = dir.join("lake/support_tickets/part-1.parquet");
+    if p.exists() {
+        return Ok(());
+    }
+    let b = batch(vec![
+        (
+            Field::new("user_id", DataType::Utf8, false),
+            Arc::new(StringArray::from(vec!["1500", "1501"])) as ArrayRef,
+        ),
+        (
+            Field::new("subject", DataType::Utf8, false),
+            Arc::new(StringArray::from(vec!["refund"; 2])),
+        ),
+        (
+            Field::new("contact_email", DataType::Utf8, true),
+            Arc::new(StringArray::from(vec![Some("a@example.com"), None])),
+        ),
+    ]);
+    write_parquet(
+        &p,
+        &[b],
+        props()
+            .set_writer_version(WriterVersion::PARQUET_2_0)
+            .build(),
+    )
+}
+
 /// What the committed sample lake holds (see `fixtures/README.md`).
 pub struct SampleLake {
     pub root: PathBuf,
