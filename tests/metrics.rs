@@ -960,4 +960,20 @@ fn dsar_deadlines_follow_each_jurisdiction() {
         "{}",
         r.stderr
     );
+    // `extended` says whether the one extension was taken: a second is not expressible,
+    // and a count in its place is refused naming the row.
+    std::fs::remove_file(p.join("vouch.toml")).unwrap();
+    let twice = JURISDICTION_REQUESTS.replace(
+        "c3,s3,delete,2026-01-02T10:00:00Z,true,",
+        "c3,s3,delete,2026-01-02T10:00:00Z,2,",
+    );
+    std::fs::write(p.join("twice.csv"), twice).unwrap();
+    let r = at("twice.csv", &[]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(
+        r.stderr
+            .contains("twice.csv: column extended, row 3: \"2\" is not a boolean"),
+        "{}",
+        r.stderr
+    );
 }
