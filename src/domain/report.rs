@@ -336,12 +336,25 @@ impl ScanReport {
         let formats = self.tables.iter().any(|t| t.format.is_some());
         match self.physical_verdict {
             Some(PhysicalVerdict::Pending) if !outside.is_empty() => {
-                let rows: u64 = outside.iter().map(|c| c.rows).sum();
+                // Copies of rows, and copies of IDs as values (statistics, bounds, deletes).
+                let values = |c: &&&PhysicalCopy| {
+                    matches!(
+                        c.kind.as_str(),
+                        "log_stats" | "footer_stats" | "manifest_bounds" | "equality_delete"
+                    )
+                };
+                let rows: u64 = outside.iter().filter(|c| !values(c)).map(|c| c.rows).sum();
+                let ids: u64 = outside.iter().filter(values).map(|c| c.rows).sum();
                 let files: std::collections::BTreeSet<&str> =
                     outside.iter().map(|c| c.file.as_str()).collect();
+                let in_metadata = if ids > 0 {
+                    format!(" and {} ID value(s) in statistics or delete files", thousands(ids))
+                } else {
+                    String::new()
+                };
                 let _ = writeln!(
                     s,
-                    "PHYSICAL: PENDING: {} row(s) no reader of the table sees remain in storage in {} file(s)",
+                    "PHYSICAL: PENDING: {} row(s) no reader of the table sees{in_metadata} remain in storage in {} file(s)",
                     thousands(rows),
                     files.len()
                 );
