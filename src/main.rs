@@ -354,6 +354,7 @@ fn evidence_build(a: EvidenceBuildArgs) -> Result<u8, Fatal> {
             target: target.clone(),
             skip_if_same: false,
         }),
+        allow_empty: a.allow_empty,
     };
     let key = ops::evidence::signing_key(&a.signing_key, a.signing_key_passphrase_file.as_deref())?;
     let built = ops::evidence::build(&opts, &key, &env(a.endpoint_url.as_deref(), &NO_PROGRESS))?;

@@ -246,6 +246,10 @@ pub struct EvidenceBuildArgs {
     /// Source-Organization in bag-info.txt.
     #[arg(long, value_name = "NAME")]
     pub organization: Option<String>,
+    /// Bag even when no file is in the sources and window (by default that is exit 2: a
+    /// wrong path or window must not pass as evidence).
+    #[arg(long)]
+    pub allow_empty: bool,
     /// Upload to s3://bucket/prefix under S3 Object Lock (mode, Retain-Until, legal hold)
     /// with a SHA-256 checksum, then read the lock and checksum back.
     #[arg(long, value_name = "S3_URI")]

@@ -311,6 +311,8 @@ pub struct EvidenceConfig {
     /// `compliance` or `governance`.
     pub retention_mode: String,
     pub legal_hold: bool,
+    /// A day with no file in the sources is bagged (empty) instead of failing the check.
+    pub allow_empty: bool,
 }
 
 impl Default for EvidenceConfig {
@@ -321,6 +323,7 @@ impl Default for EvidenceConfig {
             retention_years: 7,
             retention_mode: "compliance".into(),
             legal_hold: false,
+            allow_empty: false,
         }
     }
 }

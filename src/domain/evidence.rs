@@ -81,6 +81,9 @@ pub struct BuildRequest<'a> {
     pub retention_mode: RetentionMode,
     pub legal_hold: bool,
     pub organization: Option<String>,
+    /// Bag an empty payload instead of refusing it (a wrong path or window must not pass
+    /// as evidence).
+    pub allow_empty: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -221,6 +224,22 @@ pub fn build(req: &BuildRequest<'_>) -> Result<BuildSummary, EvidenceError> {
         }
     }
     payload.sort_by(|a, b| a.name.cmp(&b.name));
+    if payload.is_empty() && !req.allow_empty {
+        let places: Vec<&str> = req.sources.iter().map(|s| s.location.as_str()).collect();
+        let window = match (req.from, req.to) {
+            (None, None) => String::new(),
+            (f, t) => format!(
+                " modified in [{}, {})",
+                f.map(crate::io::encode::rfc3339).unwrap_or_else(|| "…".into()),
+                t.map(crate::io::encode::rfc3339).unwrap_or_else(|| "…".into())
+            ),
+        };
+        return Err(EvidenceError::Usage(format!(
+            "{}: no file{window} to bag: a wrong path or window must not pass as evidence \
+             (--allow-empty bags an empty payload)",
+            places.join(", ")
+        )));
+    }
     let total: u64 = payload.iter().map(|p| p.object.size).sum();
     let until = retain_until(req.bagging_date, req.retention_years);
     let mut info = String::new();

@@ -35,6 +35,8 @@ pub struct BuildOptions {
     pub legal_hold: bool,
     pub organization: Option<String>,
     pub upload: Option<Upload>,
+    /// Bag an empty payload instead of refusing it.
+    pub allow_empty: bool,
 }
 
 /// What happened to the bundle in S3.
@@ -102,6 +104,7 @@ pub fn build(
         retention_mode: opts.retention_mode,
         legal_hold: opts.legal_hold,
         organization: opts.organization.clone(),
+        allow_empty: opts.allow_empty,
     })?;
     let mut uploaded = Uploaded::NotAsked;
     if let Some((store, u)) = upload {

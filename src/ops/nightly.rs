@@ -1194,6 +1194,7 @@ fn evidence_check(req: &Request<'_>, key: &Result<SigningKey, NightlyError>) -> 
                 target: target.clone(),
                 skip_if_same: true,
             }),
+            allow_empty: e.allow_empty,
         },
         key,
         &env,
