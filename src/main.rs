@@ -199,7 +199,16 @@ fn scan(a: ScanArgs, quiet: bool) -> Result<u8, Fatal> {
         include_versions: a.include_versions,
         out: a.out.clone(),
         overwrite: overwrite(a.force),
+        show_ids: a.show_ids,
     };
+    if a.show_ids && !matches!(a.format, Format::Text) {
+        return Err(OpError::Failed(
+            "--show-ids is for the text report on a terminal: JSON keeps subjects as keyed \
+             hashes"
+                .into(),
+        )
+        .into());
+    }
     let started = Instant::now();
     let shown = progress(quiet);
     let env = Env {
@@ -214,10 +223,18 @@ fn scan(a: ScanArgs, quiet: bool) -> Result<u8, Fatal> {
             report,
             location,
             warnings,
+            typed_ids,
         } => {
             errors(warnings);
             errors(&ops::error_lines(location, &report.errors));
-            print(a.format, report, || report.to_text())?;
+            print(a.format, report, || {
+                // The officer's view: each keyed hash with the ID typed for it.
+                let mut text = report.to_text();
+                for (label, id) in typed_ids {
+                    text = text.replace(label.as_str(), &format!("{label} (ID {id})"));
+                }
+                text
+            })?;
             if !quiet {
                 eprintln!("vouch: scanned in {:.2} s", started.elapsed().as_secs_f64());
             }

@@ -347,3 +347,55 @@ fn json_on_stdout_is_the_out_file() {
         .unwrap()
     );
 }
+
+/// The officer's view (issue 20): with a subject key, `--show-ids` puts each typed ID beside
+/// its keyed hash in the text report on stdout, and nowhere else: not in `--out`, not on
+/// stderr; with `--format json` it is refused.
+#[test]
+fn show_ids_names_typed_ids_on_the_terminal_only() {
+    let dir = fixture_copy();
+    let key = "officer-test-subject-key-0123456789";
+    let scan = |extra: &[&str]| {
+        run(vouch()
+            .current_dir(dir.path())
+            .env("VOUCH_SUBJECT_KEY", key)
+            .args([
+                "scan",
+                "--config",
+                "vouch.toml",
+                "--ids",
+                "deleted_ids.txt",
+                "-q",
+            ])
+            .args(extra))
+    };
+    let r = scan(&["--show-ids", "--out", "r.json"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    let residual: Vec<&str> = r
+        .stdout
+        .lines()
+        .filter(|l| l.contains("hmac-sha256:"))
+        .collect();
+    assert!(!residual.is_empty(), "{r:?}");
+    assert!(
+        residual.iter().all(|l| l.contains(" (ID 50")),
+        "every keyed hash is shown with its ID: {residual:?}"
+    );
+    let kept = std::fs::read_to_string(dir.path().join("r.json")).unwrap();
+    assert!(
+        !kept.contains("(ID") && !kept.contains("\"5007\""),
+        "{kept}"
+    );
+    assert!(!r.stderr.contains("50"), "{}", r.stderr);
+    let plain = scan(&[]);
+    assert!(
+        !plain.stdout.contains("(ID"),
+        "without the flag, hashes only"
+    );
+    let json = scan(&["--show-ids", "--format", "json"]);
+    assert_eq!(json.code, 2);
+    assert!(
+        json.stderr.contains("--show-ids is for the text report"),
+        "{json:?}"
+    );
+}

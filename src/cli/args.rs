@@ -434,6 +434,10 @@ pub struct ScanArgs {
     /// Also scan noncurrent object versions (S3 versioned buckets).
     #[arg(long)]
     pub include_versions: bool,
+    /// With a subject key: print each typed ID beside its keyed hash in the text report on
+    /// stdout (never in --out, JSON or logs), so an officer sees whose rows remain.
+    #[arg(long)]
+    pub show_ids: bool,
 }
 
 #[derive(Subcommand)]

@@ -230,8 +230,10 @@ pub fn build(req: &BuildRequest<'_>) -> Result<BuildSummary, EvidenceError> {
             (None, None) => String::new(),
             (f, t) => format!(
                 " modified in [{}, {})",
-                f.map(crate::io::encode::rfc3339).unwrap_or_else(|| "…".into()),
-                t.map(crate::io::encode::rfc3339).unwrap_or_else(|| "…".into())
+                f.map(crate::io::encode::rfc3339)
+                    .unwrap_or_else(|| "…".into()),
+                t.map(crate::io::encode::rfc3339)
+                    .unwrap_or_else(|| "…".into())
             ),
         };
         return Err(EvidenceError::Usage(format!(

@@ -348,7 +348,10 @@ impl ScanReport {
                 let files: std::collections::BTreeSet<&str> =
                     outside.iter().map(|c| c.file.as_str()).collect();
                 let in_metadata = if ids > 0 {
-                    format!(" and {} ID value(s) in statistics or delete files", thousands(ids))
+                    format!(
+                        " and {} ID value(s) in statistics or delete files",
+                        thousands(ids)
+                    )
                 } else {
                     String::new()
                 };

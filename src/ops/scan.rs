@@ -78,6 +78,8 @@ pub struct Options {
     /// Also write the JSON (report or part) here, atomically.
     pub out: Option<PathBuf>,
     pub overwrite: Overwrite,
+    /// Say, for the terminal's text only, which typed ID each keyed hash is.
+    pub show_ids: bool,
 }
 
 /// What a scan found.
@@ -87,6 +89,9 @@ pub enum Outcome {
         location: String,
         /// Said before the report (an index that could not be used).
         warnings: Vec<String>,
+        /// With `show_ids` and a subject key: (keyed hash, the ID as typed), for the
+        /// terminal's text only — never written to `--out`, JSON or logs.
+        typed_ids: Vec<(String, String)>,
     },
     /// A part: not a verdict; the merge decides.
     Part {
@@ -304,10 +309,19 @@ pub fn run(opts: &Options, env: &Env<'_>) -> Result<Outcome, OpError> {
         let json = serde_json::to_vec_pretty(&report).map_err(|e| e.to_string())?;
         write_out(out, &json, opts.overwrite)?;
     }
+    let typed_ids = if opts.show_ids && req.labeler.is_keyed() {
+        subjects
+            .iter()
+            .map(|id| (req.labeler.label(id), id.clone()))
+            .collect()
+    } else {
+        Vec::new()
+    };
     Ok(Outcome::Report {
         report,
         location,
         warnings,
+        typed_ids,
     })
 }
 
