@@ -113,6 +113,17 @@ pub fn run(req: &Request<'_>) -> Result<NightlyReport, NightlyError> {
         let location = cfg.resolve(t);
         requests_of(&location, &read_table_at(&location, &req.s3)?)
     });
+    // The nights before tonight, read once: the schema check compares with the latest, the
+    // report draws trends over them.
+    let history_dir = cfg
+        .nightly
+        .history
+        .as_ref()
+        .map(|d| PathBuf::from(cfg.resolve(d)));
+    let mut history = match &history_dir {
+        Some(dir) => earlier_nights(dir, &as_of, cfg.nightly.trend_nights)?,
+        None => crate::domain::html::History::default(),
+    };
     let mut checks = Vec::new();
     let emit = |c: Check, checks: &mut Vec<Check>| {
         (req.log)(&c);
@@ -130,7 +141,10 @@ pub fn run(req: &Request<'_>) -> Result<NightlyReport, NightlyError> {
         .iter()
         .find(|c| c.check == DELETION)
         .map(|c| c.details["schemas"].clone());
-    emit(schema_check(req, tonight), &mut checks);
+    emit(
+        schema_check(req, tonight, history_dir.as_ref().map(|_| &history)),
+        &mut checks,
+    );
     emit(evidence_check(req, &key), &mut checks);
     emit(retention_check(req), &mut checks);
 
@@ -148,15 +162,21 @@ pub fn run(req: &Request<'_>) -> Result<NightlyReport, NightlyError> {
         .map_err(|e| NightlyError::refused(req.out.join("report.json").display(), e.to_string()))?;
     json.push(b'\n');
     crate::io::fsio::write_atomic(&req.out.join("report.json"), &json, true)?;
-    let history = match &cfg.nightly.history {
-        Some(dir) => keep_history(
-            Path::new(&cfg.resolve(dir)),
-            &report.as_of,
-            &json,
-            cfg.nightly.trend_nights,
-        )?,
-        None => crate::domain::html::History::default(),
-    };
+    if let Some(dir) = &history_dir {
+        // Written once: a night already kept is never rewritten.
+        let path = dir.join(night_file(&report.as_of));
+        if crate::io::fsio::read(&path).is_err() {
+            crate::io::fsio::write_atomic(&path, &json, false)?;
+        }
+        history
+            .nights
+            .push(serde_json::to_value(&report).unwrap_or_default());
+        let keep = history
+            .nights
+            .len()
+            .saturating_sub(cfg.nightly.trend_nights.max(1));
+        history.nights.drain(..keep);
+    }
     crate::io::fsio::write_atomic(
         &req.out.join("report.html"),
         crate::domain::html::render(&report, &history).as_bytes(),
@@ -165,42 +185,54 @@ pub fn run(req: &Request<'_>) -> Result<NightlyReport, NightlyError> {
     Ok(report)
 }
 
-/// Keeps tonight's report in the history directory (`<as-of>.json`, written once: a night
-/// already there is never rewritten) and reads the last `nights` reports up to tonight, in
-/// time order. A file there that is not a nightly report is named, not drawn.
-fn keep_history(
+/// A night's file in the history: `<as-of>.json` with `:` as `-`, so that names sort in
+/// time order.
+fn night_file(as_of: &str) -> String {
+    format!("{}.json", as_of.replace(':', "-"))
+}
+
+/// The nights the history holds before `as_of`: the last `nights - 1` of them (one at
+/// least, for the schema check), oldest first; only those files are read. A file there
+/// that is not named or shaped like a nightly report is named, not drawn.
+fn earlier_nights(
     dir: &Path,
     as_of: &str,
-    json: &[u8],
     nights: usize,
 ) -> Result<crate::domain::html::History, NightlyError> {
     crate::io::fsio::create_dir_all(dir)?;
-    let name = format!("{}.json", as_of.replace(':', "-"));
-    let path = dir.join(&name);
-    if crate::io::fsio::read(&path).is_err() {
-        crate::io::fsio::write_atomic(&path, json, false)?;
-    }
-    let mut names: Vec<String> = crate::io::fsio::names_in(dir)
-        .into_iter()
-        .filter(|n| n.ends_with(".json"))
-        .collect();
-    names.sort();
+    let tonight = night_file(as_of);
+    let shaped = |n: &str| {
+        n.strip_suffix(".json").is_some_and(|stem| {
+            stem.len() == night_file("2026-01-01T00:00:00Z").len() - 5
+                && stem.ends_with('Z')
+                && stem
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || b"-TZ".contains(&b))
+        })
+    };
     let mut out = crate::domain::html::History::default();
-    let mut reports = Vec::new();
-    for n in names {
+    let mut names: Vec<String> = Vec::new();
+    for n in crate::io::fsio::names_in(dir) {
+        if shaped(&n) {
+            names.push(n);
+        } else {
+            out.unreadable.push(n);
+        }
+    }
+    names.retain(|n| *n < tonight);
+    names.sort();
+    let skip = names.len().saturating_sub(nights.saturating_sub(1).max(1));
+    for n in names.into_iter().skip(skip) {
         let read = crate::io::fsio::read(&dir.join(&n))
             .ok()
             .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
             .filter(|v| v["kind"] == "vouch-nightly-report");
         match read {
-            Some(v) if v["as_of"].as_str().is_some_and(|a| a <= as_of) => reports.push(v),
-            Some(_) => {}
+            Some(v) => out.nights.push(v),
             None => out.unreadable.push(n),
         }
     }
-    reports.sort_by(|a, b| a["as_of"].as_str().cmp(&b["as_of"].as_str()));
-    let skip = reports.len().saturating_sub(nights.max(1));
-    out.nights = reports.into_iter().skip(skip).collect();
+    out.unreadable.sort();
     Ok(out)
 }
 
@@ -1002,10 +1034,14 @@ fn metrics_check(req: &Request<'_>) -> Check {
 /// appeared, vanished or changed type since the previous night in the history is covered by
 /// a reviewed `governance_change_log` row naming the dataset, submitted before tonight; a
 /// new column named like personal data needs a `high` or `regulatory` change.
-fn schema_check(req: &Request<'_>, tonight: Option<serde_json::Value>) -> Check {
+fn schema_check(
+    req: &Request<'_>,
+    tonight: Option<serde_json::Value>,
+    history: Option<&crate::domain::html::History>,
+) -> Check {
     const NAME: &str = "schema_changes";
     let cfg = req.cfg;
-    let Some(history) = &cfg.nightly.history else {
+    let Some(history) = history else {
         return Check::new(
             NAME,
             Status::Skipped,
@@ -1019,23 +1055,17 @@ fn schema_check(req: &Request<'_>, tonight: Option<serde_json::Value>) -> Check 
             "no complete scan tonight, so no schemas to compare",
         );
     };
-    let as_of = crate::domain::report::rfc3339(req.as_of);
-    let dir = Path::new(&cfg.resolve(history)).to_path_buf();
-    let previous = crate::io::fsio::names_in(&dir)
-        .into_iter()
-        .filter(|n| n.ends_with(".json"))
-        .filter_map(|n| {
-            let v: serde_json::Value =
-                serde_json::from_slice(&crate::io::fsio::read(&dir.join(&n)).ok()?).ok()?;
-            let at = v["as_of"].as_str()?.to_string();
-            let schemas = v["checks"]
-                .as_array()?
-                .iter()
-                .find(|c| c["check"] == DELETION)?["details"]["schemas"]
-                .clone();
-            (at < as_of && schemas.is_object()).then_some((at, schemas))
-        })
-        .max_by(|a, b| a.0.cmp(&b.0));
+    // The latest earlier night (of those the history keeps for trends) with schemas.
+    let previous = history.nights.iter().rev().find_map(|v| {
+        let schemas = v["checks"]
+            .as_array()?
+            .iter()
+            .find(|c| c["check"] == DELETION)?["details"]["schemas"]
+            .clone();
+        schemas
+            .is_object()
+            .then(|| (v["as_of"].as_str().unwrap_or("").to_string(), schemas))
+    });
     let Some((before, previous)) = previous else {
         return Check::new(
             NAME,
