@@ -22,6 +22,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import scan_bench  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCALES = {"smoke": (200_000, 64 << 20, 1), "small": (4_000_000, 256 << 20, 3), "default": (41_500_000, 1 << 30, 5)}
 
@@ -52,10 +55,9 @@ def main():
     args = ap.parse_args()
     rows, payload_size, runs = SCALES[args.scale]
     vouch = os.path.join(args.bin, "vouch")
-    fixtures = os.path.join(args.bin, "vouch-fixtures")
     data = os.path.join(args.dir, f"scan-{args.scale}")
     if not os.path.exists(os.path.join(data, "ids.txt")):
-        subprocess.run([fixtures, "bench", data, str(rows)], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run([scan_bench.fixtures_tool(args.bin), "bench", data, str(rows)], check=True, stdout=subprocess.DEVNULL)
     work = tempfile.mkdtemp(prefix="vouch-export-bench-")
     try:
         key = os.path.join(work, "key.txt")

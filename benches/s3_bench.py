@@ -20,6 +20,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import scan_bench  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCALES = {"smoke": (200_000, 1), "small": (4_000_000, 3), "default": (41_500_000, 3)}
 
@@ -34,7 +37,7 @@ def main():
     vouch = os.path.join(args.bin, "vouch")
     data = os.path.join(args.dir, f"scan-{args.scale}")
     if not os.path.exists(os.path.join(data, "ids.txt")):
-        subprocess.run([os.path.join(args.bin, "vouch-fixtures"), "bench", data, str(rows)], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run([scan_bench.fixtures_tool(args.bin), "bench", data, str(rows)], check=True, stdout=subprocess.DEVNULL)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]

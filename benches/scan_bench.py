@@ -82,9 +82,18 @@ def ensure_lake(vouch, root, scale):
     if not os.path.exists(os.path.join(data, "ids.txt")):
         rows = SCALES[scale][0]
         print(f"generating the {scale} lake ({rows:,} rows) in {data} ...", file=sys.stderr)
-        fixtures = os.path.join(os.path.dirname(vouch), "vouch-fixtures")
-        subprocess.run([fixtures, "bench", data, str(rows)], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run([fixtures_tool(os.path.dirname(vouch)), "bench", data, str(rows)],
+                       check=True, stdout=subprocess.DEVNULL)
     return data
+
+
+def fixtures_tool(bin_dir):
+    """`vouch-fixtures` in `bin_dir`, or exit naming the build that makes it (it is a
+    developer tool behind the `dev-tools` feature, so `cargo install` leaves it out)."""
+    path = os.path.join(bin_dir, "vouch-fixtures")
+    if not os.path.exists(path):
+        sys.exit(f"{path}: missing; build it with `cargo build --release --features dev-tools`")
+    return path
 
 
 def run_child(cmd, **popen):

@@ -41,7 +41,7 @@ if [ ! -d "$corpus/parquet-testing" ]; then
 fi
 
 echo "== cargo test" >&2
-cargo test --all-targets
+cargo test --all-targets --features dev-tools
 
 # The smoke benchmarks check that every engine agrees; they use the test build (its
 # dependencies are optimised) rather than spend CI minutes on a release build. Speed

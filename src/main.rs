@@ -8,11 +8,14 @@ mod cli;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::OnceLock;
 use std::time::Instant;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
+use tracing::{debug, info, warn};
 
 use cli::args::*;
+use cli::log::Verbosity;
 use cli::output::{errors, print, print_unless_written};
 use cli::progress::TermProgress;
 use vouch::domain::config::Config;
@@ -49,13 +52,31 @@ fn main() -> ExitCode {
     std::panic::set_hook(Box::new(|_| {}));
     let cli = match Cli::try_parse() {
         Ok(c) => c,
+        Err(e) if e.use_stderr() => {
+            cli::log::usage_error(json_logs_asked(), &e.render().to_string());
+            return ExitCode::from(2);
+        }
         Err(e) => {
+            // --help, --version: stdout, exit 0 (a closed stdout is not an error).
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+            return ExitCode::from(0);
         }
     };
-    match std::panic::catch_unwind(|| run(cli)) {
-        Ok(Ok(code)) => ExitCode::from(code),
+    let verbosity = Verbosity::of(cli.quiet, cli.verbose);
+    if let Err(e) = cli::log::init(cli.log_format, verbosity, command_name(&cli.cmd)) {
+        cli::log::fatal(&e);
+        cli::log::finish(2);
+        return ExitCode::from(2);
+    }
+    let _ = GLOBALS.set(Globals {
+        profile: cli.profile.clone(),
+        region: cli.region.clone(),
+        progress: !cli.quiet
+            && matches!(cli.log_format, LogFormat::Text)
+            && std::io::stderr().is_terminal(),
+    });
+    let code = match std::panic::catch_unwind(|| run(cli)) {
+        Ok(Ok(code)) => code,
         Ok(Err(fatal)) => {
             match fatal {
                 Fatal::Op(e) => {
@@ -65,23 +86,77 @@ fn main() -> ExitCode {
                     {
                         errors(lines);
                     }
-                    eprintln!("vouch: error: {e}");
+                    cli::log::fatal(&e.to_string());
                 }
-                Fatal::Stdout(e) => eprintln!("vouch: error: {e}"),
+                Fatal::Stdout(e) => cli::log::fatal(&e.to_string()),
             }
-            ExitCode::from(2)
+            2
         }
         Err(_) => {
-            eprintln!(
-                "vouch: internal error (a bug in vouch; please report it): the command stopped"
+            cli::log::fatal(
+                "internal error (a bug in vouch; please report it): the command stopped",
             );
-            ExitCode::from(2)
+            2
         }
+    };
+    cli::log::finish(code);
+    ExitCode::from(code)
+}
+
+/// Whether the arguments ask for JSON logs (read before parsing, for a usage error).
+fn json_logs_asked() -> bool {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter().any(|a| a == "--log-format=json")
+        || args
+            .windows(2)
+            .any(|w| w[0] == "--log-format" && w[1] == "json")
+}
+
+/// The command's name in JSON log lines.
+fn command_name(cmd: &Cmd) -> &'static str {
+    match cmd {
+        Cmd::Scan(ScanArgs {
+            step: Some(ScanStep::Plan(_)),
+            ..
+        }) => "scan plan",
+        Cmd::Scan(ScanArgs {
+            step: Some(ScanStep::Merge(_)),
+            ..
+        }) => "scan merge",
+        Cmd::Scan(_) => "scan",
+        Cmd::Export(_) => "export",
+        Cmd::Evidence(EvidenceCmd::Build(_)) => "evidence build",
+        Cmd::Evidence(EvidenceCmd::Verify(_)) => "evidence verify",
+        Cmd::Keygen(_) => "keygen",
+        Cmd::Retention(RetentionCmd::Check(_)) => "retention check",
+        Cmd::Metrics(_) => "metrics",
+        Cmd::Nightly(_) => "nightly",
+        Cmd::Certificate(CertificateCmd::Verify(_)) => "certificate verify",
+        Cmd::Demo(_) => "demo",
+        Cmd::Index(IndexCmd::Build(_)) => "index build",
+        Cmd::Completions(_) => "completions",
+        Cmd::Man(_) => "man",
     }
 }
 
+/// The global flags the commands share.
+struct Globals {
+    profile: Option<String>,
+    region: Option<String>,
+    progress: bool,
+}
+
+static GLOBALS: OnceLock<Globals> = OnceLock::new();
+
+fn globals() -> &'static Globals {
+    GLOBALS.get_or_init(|| Globals {
+        profile: None,
+        region: None,
+        progress: false,
+    })
+}
+
 fn run(cli: Cli) -> Result<u8, Fatal> {
-    let quiet = cli.quiet;
     match cli.cmd {
         Cmd::Scan(ScanArgs {
             step: Some(ScanStep::Plan(a)),
@@ -91,8 +166,8 @@ fn run(cli: Cli) -> Result<u8, Fatal> {
             step: Some(ScanStep::Merge(a)),
             ..
         }) => scan_merge(a),
-        Cmd::Scan(a) => scan(a, quiet),
-        Cmd::Export(a) => export(a, quiet),
+        Cmd::Scan(a) => scan(a),
+        Cmd::Export(a) => export(a),
         Cmd::Evidence(EvidenceCmd::Build(a)) => evidence_build(a),
         Cmd::Evidence(EvidenceCmd::Verify(a)) => evidence_verify(a),
         Cmd::Keygen(a) => keygen(a),
@@ -102,6 +177,8 @@ fn run(cli: Cli) -> Result<u8, Fatal> {
         Cmd::Certificate(CertificateCmd::Verify(a)) => certificate_verify(a),
         Cmd::Demo(a) => demo(a),
         Cmd::Index(IndexCmd::Build(a)) => index_build(a),
+        Cmd::Completions(a) => completions(a),
+        Cmd::Man(a) => man(a),
     }
 }
 
@@ -114,6 +191,8 @@ fn env<'a>(endpoint_url: Option<&str>, progress: &'a dyn vouch::domain::scan::Pr
         s3: vouch::io::s3::S3Options {
             endpoint_url: endpoint_url.map(str::to_string),
             path_style: None,
+            profile: globals().profile.clone(),
+            region: globals().region.clone(),
         },
         subject_key: std::env::var("VOUCH_SUBJECT_KEY").ok(),
         threads: None,
@@ -122,10 +201,43 @@ fn env<'a>(endpoint_url: Option<&str>, progress: &'a dyn vouch::domain::scan::Pr
     }
 }
 
+/// The config file: `--config`, else `VOUCH_CONFIG`, else `./vouch.toml` when it exists.
+/// A file found without `--config` is named on stderr (info), so no run is configured
+/// by surprise.
+fn config_path(flag: Option<&PathBuf>) -> Option<PathBuf> {
+    if let Some(p) = flag {
+        return Some(p.clone());
+    }
+    if let Ok(p) = std::env::var("VOUCH_CONFIG")
+        && !p.is_empty()
+    {
+        info!(
+            event = "config",
+            path = p.as_str(),
+            "config {p} (from VOUCH_CONFIG)"
+        );
+        return Some(PathBuf::from(p));
+    }
+    let here = PathBuf::from("vouch.toml");
+    if here.is_file() {
+        info!(
+            event = "config",
+            path = "vouch.toml",
+            "config ./vouch.toml (found in the working directory)"
+        );
+        return Some(here);
+    }
+    debug!(
+        event = "config",
+        "no config: no --config, VOUCH_CONFIG or ./vouch.toml"
+    );
+    None
+}
+
 fn location(a: &LocationArgs) -> LakeLocation {
     LakeLocation {
         lake: a.lake.clone(),
-        config: a.config.clone(),
+        config: config_path(a.config.as_ref()),
         catalog: a.catalog.clone(),
         database: a.database.clone(),
     }
@@ -151,28 +263,23 @@ fn time(flag: &str, value: Option<&str>) -> Result<Option<Timestamp>, Fatal> {
     Ok(value.map(|s| Timestamp::parse_flag(flag, s)).transpose()?)
 }
 
-fn progress(quiet: bool) -> TermProgress {
-    TermProgress::new(!quiet && std::io::stderr().is_terminal())
+fn progress(what: &'static str) -> TermProgress {
+    TermProgress::new(globals().progress, what)
 }
 
-fn nightly_log(format: LogFormat) -> impl Fn(&ops::nightly::Check) {
-    move |c: &ops::nightly::Check| match format {
-        LogFormat::Text => eprintln!(
-            "vouch nightly: {}: {}: {}",
-            c.check,
-            c.status.as_str(),
-            c.summary
-        ),
-        LogFormat::Json => eprintln!(
-            "{}",
-            serde_json::json!({"check": c.check, "status": c.status, "summary": c.summary})
-        ),
+/// One line per nightly check as it finishes.
+fn nightly_log(c: &ops::nightly::Check) {
+    let (check, status) = (c.check, c.status.as_str());
+    let line = format!("check {check}: {status}: {}", c.summary);
+    match c.status {
+        ops::nightly::Status::Error => warn!(event = "check", check, status, "{line}"),
+        _ => info!(event = "check", check, status, "{line}"),
     }
 }
 
 // ---- one function per command: options, run, print, exit code ----------------------
 
-fn scan(a: ScanArgs, quiet: bool) -> Result<u8, Fatal> {
+fn scan(a: ScanArgs) -> Result<u8, Fatal> {
     let part_of = match &a.files_from {
         Some(f) => Some(ops::scan::PartOf {
             files_from: f.clone(),
@@ -210,7 +317,7 @@ fn scan(a: ScanArgs, quiet: bool) -> Result<u8, Fatal> {
         .into());
     }
     let started = Instant::now();
-    let shown = progress(quiet);
+    let shown = progress("scanning");
     let env = Env {
         threads: a.threads.map(usize::from),
         ..env(a.lake.location.endpoint_url.as_deref(), &shown)
@@ -235,9 +342,8 @@ fn scan(a: ScanArgs, quiet: bool) -> Result<u8, Fatal> {
                 }
                 text
             })?;
-            if !quiet {
-                eprintln!("vouch: scanned in {:.2} s", started.elapsed().as_secs_f64());
-            }
+            let secs = started.elapsed().as_secs_f64();
+            info!(event = "scanned", seconds = secs, "scanned in {secs:.2} s");
         }
         ops::scan::Outcome::Part {
             part,
@@ -248,14 +354,19 @@ fn scan(a: ScanArgs, quiet: bool) -> Result<u8, Fatal> {
             errors(warnings);
             for f in &part.files {
                 if let Some(e) = &f.error {
-                    eprintln!("vouch: {}: {e}", ops::join_path(location, &f.record.file));
+                    warn!(
+                        event = "file_error",
+                        "{}: {e}",
+                        ops::join_path(location, &f.record.file)
+                    );
                 }
             }
             print_unless_written(a.out.as_deref(), json)?;
-            if !quiet {
+            {
                 let (rows, errs) = part.summary();
-                eprintln!(
-                    "vouch: part{} of plan {}: {} file(s), {} matching row(s), {} error(s) in \
+                info!(
+                    event = "part",
+                    "part{} of plan {}: {} file(s), {} matching row(s), {} error(s) in \
                      {:.2} s (not a verdict: merge every part with `vouch scan merge`)",
                     part.shard
                         .as_ref()
@@ -286,7 +397,7 @@ fn scan_plan(a: PlanArgs) -> Result<u8, Fatal> {
     )?;
     print_unless_written(a.out.as_deref(), &p.jsonl)?;
     errors(&p.problems);
-    eprintln!("vouch: {}", p.summary());
+    info!(event = "planned", "{}", p.summary());
     Ok(p.exit_code())
 }
 
@@ -294,7 +405,7 @@ fn scan_merge(a: MergeArgs) -> Result<u8, Fatal> {
     let opts = ops::scan::MergeOptions {
         parts: a.parts.clone(),
         plan: a.plan.clone(),
-        config: a.config.clone(),
+        config: config_path(a.config.as_ref()),
         out: a.out.clone(),
         overwrite: overwrite(a.force),
     };
@@ -303,11 +414,12 @@ fn scan_merge(a: MergeArgs) -> Result<u8, Fatal> {
         ops::scan::MergeOutcome::Refused(problems) => {
             const SHOWN: usize = 20;
             for p in problems.iter().take(SHOWN) {
-                eprintln!("vouch: merge refused: {p}");
+                warn!(event = "merge_refused", "merge refused: {p}");
             }
             if problems.len() > SHOWN {
-                eprintln!(
-                    "vouch: merge refused: … and {} more",
+                warn!(
+                    event = "merge_refused",
+                    "merge refused: … and {} more",
                     problems.len() - SHOWN
                 );
             }
@@ -320,7 +432,7 @@ fn scan_merge(a: MergeArgs) -> Result<u8, Fatal> {
     Ok(outcome.exit_code())
 }
 
-fn export(a: ExportArgs, quiet: bool) -> Result<u8, Fatal> {
+fn export(a: ExportArgs) -> Result<u8, Fatal> {
     use vouch::domain::export::DataFormat;
     let opts = ops::export::Options {
         lake: location(&a.lake.location),
@@ -343,7 +455,7 @@ fn export(a: ExportArgs, quiet: bool) -> Result<u8, Fatal> {
         as_of: time("--as-of", a.as_of.as_deref())?,
         include_versions: a.include_versions,
     };
-    let shown = progress(quiet);
+    let shown = progress("exporting");
     let summary = ops::export::run(&opts, &env(a.lake.location.endpoint_url.as_deref(), &shown));
     shown.finish();
     let summary = summary?;
@@ -374,7 +486,10 @@ fn evidence_build(a: EvidenceBuildArgs) -> Result<u8, Fatal> {
         allow_empty: a.allow_empty,
     };
     let key = ops::evidence::signing_key(&a.signing_key, a.signing_key_passphrase_file.as_deref())?;
-    let built = ops::evidence::build(&opts, &key, &env(a.endpoint_url.as_deref(), &NO_PROGRESS))?;
+    let shown = progress("bagging");
+    let built = ops::evidence::build(&opts, &key, &env(a.endpoint_url.as_deref(), &shown));
+    shown.finish();
+    let built = built?;
     print(a.format, &built.summary, || built.to_text())?;
     Ok(0)
 }
@@ -430,7 +545,7 @@ fn metrics(a: MetricsArgs) -> Result<u8, Fatal> {
         },
         input: a.input.clone(),
         as_of: time("--as-of", a.as_of.as_deref())?,
-        config: a.config.clone(),
+        config: config_path(a.config.as_ref()),
         holidays: a.holidays.clone(),
         by_month: matches!(a.by, Some(ByArg::Month)),
         job_runs: a.job_runs.clone(),
@@ -442,13 +557,22 @@ fn metrics(a: MetricsArgs) -> Result<u8, Fatal> {
 }
 
 fn nightly(a: NightlyArgs) -> Result<u8, Fatal> {
-    let cfg = Config::load(&a.config).map_err(OpError::from)?;
+    let Some(config) = config_path(a.config.as_ref()) else {
+        return Err(Fatal::from(
+            "no config: give --config FILE, set VOUCH_CONFIG, or run where ./vouch.toml is"
+                .to_string(),
+        ));
+    };
+    let cfg = Config::load(&config).map_err(OpError::from)?;
     let as_of = time("--as-of", a.as_of.as_deref())?;
-    let env = env(a.endpoint_url.as_deref(), &NO_PROGRESS);
+    let shown = progress("nightly");
+    let env = env(a.endpoint_url.as_deref(), &shown);
     if let Some(file) = &a.write_subjects {
         let n = ops::nightly::write_subjects(&cfg, as_of, file, &env)?;
-        eprintln!(
-            "vouch nightly: {n} subject(s) of delete requests completed in the window written to {}",
+        info!(
+            event = "subjects_written",
+            subjects = n as u64,
+            "{n} subject(s) of delete requests completed in the window written to {}",
             file.display()
         );
         return Ok(0);
@@ -458,7 +582,9 @@ fn nightly(a: NightlyArgs) -> Result<u8, Fatal> {
         as_of,
         scan_report: a.scan_report.clone(),
     };
-    let report = ops::nightly::run_checks(&cfg, &opts, &env, &nightly_log(a.log_format))?;
+    let report = ops::nightly::run_checks(&cfg, &opts, &env, &nightly_log);
+    shown.finish();
+    let report = report?;
     Ok(report.exit_code)
 }
 
@@ -473,31 +599,104 @@ fn certificate_verify(a: CertificateVerifyArgs) -> Result<u8, Fatal> {
 
 fn demo(a: DemoArgs) -> Result<u8, Fatal> {
     let demo = ops::demo::write(&a.dir)?;
-    eprintln!(
-        "vouch demo: sample lake, runbook tables and a throwaway signing key in {}",
+    info!(
+        event = "demo_written",
+        "demo: sample lake, runbook tables and a throwaway signing key in {}",
         a.dir.display()
     );
-    let outcome = ops::demo::check(
-        demo,
-        &a.dir,
-        &env(None, &NO_PROGRESS),
-        &nightly_log(LogFormat::Text),
-    )?;
+    let outcome = ops::demo::check(demo, &a.dir, &env(None, &NO_PROGRESS), &nightly_log)?;
     print(Format::Text, &(), || outcome.to_text())?;
     Ok(outcome.exit_code())
 }
 
 fn index_build(a: IndexBuildArgs) -> Result<u8, Fatal> {
+    let shown = progress("indexing");
     let outcome = ops::index::run(
         &ops::index::Options {
             lake: location(&a.location),
             index: a.index.clone(),
         },
-        &env(a.location.endpoint_url.as_deref(), &NO_PROGRESS),
-    )?;
+        &env(a.location.endpoint_url.as_deref(), &shown),
+    );
+    shown.finish();
+    let outcome = outcome?;
     errors(&outcome.error_lines());
     print(a.format, &outcome.summary, || outcome.to_text())?;
     Ok(outcome.exit_code())
 }
 
+fn completions(a: CompletionsArgs) -> Result<u8, Fatal> {
+    let mut out = Vec::new();
+    clap_complete::generate(a.shell, &mut Cli::command(), "vouch", &mut out);
+    print_unless_written(None, &out)?;
+    Ok(0)
+}
+
+/// `vouch man`: vouch.1 on stdout, or vouch.1 and vouch-COMMAND.1 (every command and
+/// subcommand) written atomically into --out.
+fn man(a: ManArgs) -> Result<u8, Fatal> {
+    // After build(), a subcommand's display name is its page's name (vouch-scan-plan).
+    fn pages(cmd: &clap::Command, out: &mut Vec<(String, Vec<u8>)>) -> std::io::Result<()> {
+        let name = cmd.get_display_name().unwrap_or(cmd.get_name()).to_string();
+        let mut page = Vec::new();
+        clap_mangen::Man::new(cmd.clone()).render(&mut page)?;
+        out.push((format!("{name}.1"), page));
+        for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+            pages(sub, out)?;
+        }
+        Ok(())
+    }
+    let mut cmd = Cli::command();
+    cmd.build();
+    let mut all = Vec::new();
+    pages(&cmd, &mut all)?;
+    match &a.out {
+        None => print_unless_written(None, &all[0].1)?,
+        Some(dir) => {
+            for (name, page) in &all {
+                vouch::io::fsio::write_atomic(&dir.join(name), page, true)
+                    .map_err(|e| Fatal::from(format!("{}: {e}", dir.join(name).display())))?;
+            }
+            info!(
+                event = "man_written",
+                pages = all.len() as u64,
+                "{} man page(s) in {}",
+                all.len(),
+                dir.display()
+            );
+        }
+    }
+    Ok(0)
+}
+
 static NO_PROGRESS: vouch::domain::scan::NoProgress = vouch::domain::scan::NoProgress;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every command and option says what it is for (clap's own checks run too).
+    #[test]
+    fn every_command_and_option_is_described() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            if cmd.get_about().is_none() && path != "vouch" {
+                missing.push(format!("{path} (command)"));
+            }
+            for a in cmd.get_arguments() {
+                let id = a.get_id().as_str();
+                if id != "help" && id != "version" && a.get_help().is_none() {
+                    missing.push(format!("{path} {id}"));
+                }
+            }
+            for s in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+                walk(s, &format!("{path} {}", s.get_name()), missing);
+            }
+        }
+        let mut cmd = Cli::command();
+        cmd.build();
+        cmd.clone().debug_assert();
+        let mut missing = Vec::new();
+        walk(&cmd, "vouch", &mut missing);
+        assert!(missing.is_empty(), "no help text: {missing:?}");
+    }
+}

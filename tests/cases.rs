@@ -15,7 +15,8 @@
 //! `file NAME:` and the lines after it (to a blank line) write NAME in the case's directory
 //! (and the directories it names) before the next step. `then file NAME:` after a step is
 //! what NAME must hold once the step has run (matched like output); `then no file NAME`
-//! says the step left no NAME behind. `env` lines apply to the steps after them. `? N` is the exit code (required). A
+//! says the step left no NAME behind. `env` lines apply to the steps after them, and so
+//! does `cd DIR` (the working directory, below the case's directory; `cd .` goes back). `? N` is the exit code (required). A
 //! `stdout:` or `stderr:` block is the whole output, line for line, up to the next blank
 //! line or header; an absent block is not checked, an empty one means no output. In an expected line `[..]` matches any run of
 //! characters (timings, hashes), `[DIR]` is the case's directory; a last line `...` lets
@@ -31,6 +32,8 @@ struct Step {
     /// Written before the step runs: (name, contents).
     files: Vec<(String, String)>,
     env: Vec<(String, String)>,
+    /// The working directory, relative to the case's directory (`cd DIR`; `cd .` back).
+    cwd: String,
     args: Vec<String>,
     code: Option<i32>,
     stdout: Option<Vec<String>>,
@@ -78,6 +81,7 @@ enum Block {
 fn parse(text: &str, file: &str) -> Vec<Step> {
     let mut steps: Vec<Step> = Vec::new();
     let mut env: Vec<(String, String)> = Vec::new();
+    let mut cwd = String::new();
     let mut files: Vec<(String, String)> = Vec::new();
     let mut block: Option<(Block, Vec<String>)> = None;
     let close = |steps: &mut Vec<Step>,
@@ -119,6 +123,7 @@ fn parse(text: &str, file: &str) -> Vec<Step> {
                 line: n,
                 files: std::mem::take(&mut files),
                 env: env.clone(),
+                cwd: cwd.clone(),
                 args: args[1..].to_vec(),
                 ..Default::default()
             });
@@ -160,6 +165,12 @@ fn parse(text: &str, file: &str) -> Vec<Step> {
                 .unwrap_or_else(|| panic!("{file}:{n}: env K=V"));
             env.retain(|(name, _)| name != k);
             env.push((k.to_string(), v.to_string()));
+        } else if let Some(dir) = line.strip_prefix("cd ") {
+            cwd = if dir == "." {
+                String::new()
+            } else {
+                dir.to_string()
+            };
         } else if !(line.is_empty() || line.starts_with('#')) {
             panic!("{file}:{n}: not a case line: {line:?}");
         }
@@ -254,7 +265,9 @@ fn cli_cases() {
                 std::fs::write(at, text).unwrap();
             }
             let mut c = vouch();
-            c.current_dir(fx.path())
+            let cwd = fx.path().join(&s.cwd);
+            std::fs::create_dir_all(&cwd).unwrap();
+            c.current_dir(&cwd)
                 .env_remove("VOUCH_SUBJECT_KEY")
                 .args(&s.args);
             for (k, v) in &s.env {

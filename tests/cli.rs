@@ -399,3 +399,115 @@ fn show_ids_names_typed_ids_on_the_terminal_only() {
         "{json:?}"
     );
 }
+
+/// `vouch COMMAND --help` of every command, pinned in tests/snapshots/help/ (rewrite them
+/// with VOUCH_BLESS=1 after a deliberate change, and read the diff).
+#[test]
+fn help_of_every_command_is_pinned() {
+    let commands: &[&[&str]] = &[
+        &[],
+        &["scan"],
+        &["scan", "plan"],
+        &["scan", "merge"],
+        &["export"],
+        &["evidence", "build"],
+        &["evidence", "verify"],
+        &["keygen"],
+        &["retention", "check"],
+        &["metrics"],
+        &["nightly"],
+        &["certificate", "verify"],
+        &["demo"],
+        &["index", "build"],
+        &["completions"],
+        &["man"],
+    ];
+    let dir = repo().join("tests/snapshots/help");
+    let bless = std::env::var("VOUCH_BLESS").is_ok_and(|v| v == "1");
+    let mut differ = Vec::new();
+    for words in commands {
+        let name = if words.is_empty() {
+            "vouch".to_string()
+        } else {
+            format!("vouch-{}", words.join("-"))
+        };
+        let r = run(vouch().env("COLUMNS", "100").args(*words).arg("--help"));
+        assert_eq!(r.code, 0, "{name}: {r:?}");
+        assert_eq!(r.stderr, "", "{name}");
+        assert!(
+            r.stdout.contains("Examples:") || words == &["completions"] || words.is_empty(),
+            "{name}: no examples in the long help"
+        );
+        let file = dir.join(format!("{name}.txt"));
+        if bless {
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(&file, &r.stdout).unwrap();
+        } else if std::fs::read_to_string(&file).ok().as_deref() != Some(r.stdout.as_str()) {
+            differ.push(name);
+        }
+    }
+    assert!(
+        differ.is_empty(),
+        "--help differs from tests/snapshots/help/ for {differ:?} (VOUCH_BLESS=1 rewrites)"
+    );
+    // Short help (-h) names every option too, and a typo gets a suggestion.
+    let r = run(vouch().args(["scan", "--lakes", "x"]));
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr
+            .contains("tip: a similar argument exists: '--lake'"),
+        "{}",
+        r.stderr
+    );
+    let r = run(vouch().args(["evidnce"]));
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("similar subcommand exists: 'evidence'"),
+        "{}",
+        r.stderr
+    );
+}
+
+/// Completions for each shell and man pages come from the same definitions.
+#[test]
+fn completions_and_man_pages() {
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let r = run(vouch().args(["completions", shell]));
+        assert_eq!(r.code, 0, "{shell}: {r:?}");
+        assert!(r.stdout.contains("retention"), "{shell}: no subcommands");
+    }
+    let bash = run(vouch().args(["completions", "bash"]));
+    let check = std::process::Command::new("bash")
+        .arg("-n")
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin.take().unwrap().write_all(bash.stdout.as_bytes())?;
+            c.wait()
+        })
+        .unwrap();
+    assert!(check.success(), "bash -n rejects the completion script");
+    let dir = tempfile::tempdir().unwrap();
+    let r = run(vouch().args(["man", "--out"]).arg(dir.path()));
+    assert_eq!(r.code, 0, "{r:?}");
+    for page in [
+        "vouch.1",
+        "vouch-scan.1",
+        "vouch-scan-merge.1",
+        "vouch-evidence-verify.1",
+    ] {
+        let text = std::fs::read_to_string(dir.path().join(page)).unwrap();
+        assert!(text.starts_with(".ie") && text.contains(".TH"), "{page}");
+    }
+    let scan = std::fs::read_to_string(dir.path().join("vouch-scan.1")).unwrap();
+    assert!(
+        scan.contains("\\-\\-show\\-ids") || scan.contains("show\\-ids"),
+        "{scan}"
+    );
+    let stdout = run(vouch().arg("man"));
+    assert_eq!(
+        stdout.stdout,
+        std::fs::read_to_string(dir.path().join("vouch.1")).unwrap()
+    );
+}

@@ -61,7 +61,15 @@ fn build(
     let tables = vouch::domain::lake::discover_tables(&store, &cfg.lake)
         .unwrap()
         .tables;
-    vouch::ops::index::build(&store, &tables, key, dir, &ScanOptions::default()).unwrap()
+    vouch::ops::index::build(
+        &store,
+        &tables,
+        key,
+        dir,
+        &ScanOptions::default(),
+        &vouch::domain::scan::NoProgress,
+    )
+    .unwrap()
 }
 
 /// Random subsets of the lake's IDs, with IDs that occur nowhere mixed in.

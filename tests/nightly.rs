@@ -292,7 +292,7 @@ fn nightly_reruns_rewrite_the_same_bytes_and_log_one_line_per_check() {
     assert_eq!(a.code, 1, "the worst check is a violation: {a:?}");
     assert_eq!(a.stderr.lines().count(), 8, "one line per check: {a:?}");
     assert!(
-        a.stderr.lines().all(|l| l.starts_with("vouch nightly: ")),
+        a.stderr.lines().all(|l| l.starts_with("vouch: check ")),
         "{a:?}"
     );
     let snapshot = |dir: &Path| -> Vec<(PathBuf, Vec<u8>)> {
@@ -318,10 +318,24 @@ fn nightly_reruns_rewrite_the_same_bytes_and_log_one_line_per_check() {
         first,
         "a rerun rewrites the same bytes"
     );
-    for line in b.stderr.lines() {
-        let j: serde_json::Value = serde_json::from_str(line).unwrap();
-        assert!(j["check"].is_string() && j["status"].is_string(), "{line}");
+    // JSON logs: one object a line, a line per check, then the exit line.
+    let lines: Vec<serde_json::Value> = b
+        .stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let (last, checks) = lines.split_last().unwrap();
+    assert!(checks.len() >= 8, "{}", b.stderr);
+    for j in checks {
+        assert_eq!(j["event"], "check", "{j}");
+        assert_eq!(j["command"], "nightly", "{j}");
+        assert!(j["check"].is_string() && j["status"].is_string(), "{j}");
+        assert!(j["timestamp"].as_str().unwrap().ends_with('Z'), "{j}");
+        assert!(j["level"] == "info" || j["level"] == "warn", "{j}");
+        assert!(j["duration_ms"].is_u64(), "{j}");
     }
+    assert_eq!(last["event"], "exit", "{last}");
+    assert_eq!(last["exit_code"], 1, "{last}");
     // The same run elsewhere gives the same report (nothing depends on the directory).
     assert_eq!(nightly("run2", &[]).code, 1);
     assert_eq!(

@@ -1662,3 +1662,83 @@ fn glue_tables_vouch_cannot_read_are_errors_naming_them() {
     ]));
     assert_eq!(both.code, 2, "{both:?}");
 }
+
+/// Missing credentials and profiles are one line saying what was tried and what to set;
+/// `--profile` takes that profile's keys (not the environment's), `--region` is taken.
+#[test]
+fn credential_errors_say_what_was_tried_and_profiles_are_honoured() {
+    let moto = Moto::start();
+    moto.setup(
+        "analytics",
+        serde_json::json!({"upload": [[repo().join("fixtures/lake"), "silver_private"]]}),
+    );
+    let fixtures = repo().join("fixtures");
+    let home = tempfile::tempdir().unwrap();
+    // No keys anywhere: not in the environment, no profile files, no instance role.
+    let bare = || {
+        let mut c = moto.vouch();
+        c.current_dir(&fixtures)
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .env("HOME", home.path())
+            .env_remove("AWS_CONFIG_FILE")
+            .env_remove("AWS_SHARED_CREDENTIALS_FILE")
+            .env_remove("AWS_WEB_IDENTITY_TOKEN_FILE")
+            .env_remove("AWS_CONTAINER_CREDENTIALS_FULL_URI")
+            .env_remove("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")
+            .args(s3_scan());
+        c
+    };
+    let r = run(&mut bare());
+    assert_eq!(r.code, 2, "{r:?}");
+    assert_eq!(r.stdout, "");
+    let lines: Vec<&str> = r.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "one line: {r:?}");
+    assert!(
+        lines[0].starts_with(
+            "vouch: error: s3://analytics/silver_private: no AWS credentials found (tried: \
+             AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, the default profile in ~/.aws/config"
+        ) && lines[0]
+            .contains("set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or name a profile"),
+        "{r:?}"
+    );
+    assert!(!r.stderr.contains("Error {"), "no Debug dump: {r:?}");
+    // A profile that is not defined, named by flag or by AWS_PROFILE.
+    let r = run(bare().args(["--profile", "audit"]));
+    assert_eq!(r.code, 2, "{r:?}");
+    assert_eq!(
+        r.stderr,
+        "vouch: error: s3://analytics/silver_private: the AWS profile `audit` (from --profile) \
+         is not defined in ~/.aws/config or ~/.aws/credentials: add it (`aws configure \
+         --profile audit`) or name another with --profile or AWS_PROFILE\n"
+    );
+    let r = run(bare().env("AWS_PROFILE", "audit"));
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(r.stderr.contains("`audit` (from AWS_PROFILE)"), "{r:?}");
+    // Defined in a credentials file: the scan runs on its keys alone.
+    let creds = home.path().join("credentials");
+    std::fs::write(
+        &creds,
+        "[audit]\naws_access_key_id = test\naws_secret_access_key = test\n",
+    )
+    .unwrap();
+    let r = run(bare().env("AWS_SHARED_CREDENTIALS_FILE", &creds).args([
+        "--profile",
+        "audit",
+        "--region",
+        "eu-west-1",
+    ]));
+    assert_eq!(r.code, 1, "the fixture's residual rows: {r:?}");
+    assert_eq!(r.json()["lake"], "s3://analytics/silver_private");
+    // --profile means the profile's keys even when the environment has others.
+    let r = run(bare()
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_SHARED_CREDENTIALS_FILE", home.path().join("none"))
+        .args(["--profile", "audit"]));
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(
+        r.stderr.contains("is not defined in ~/.aws/config or"),
+        "{r:?}"
+    );
+}

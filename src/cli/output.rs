@@ -40,9 +40,10 @@ fn quiet_on_closed_stdout(written: std::io::Result<()>) -> std::io::Result<()> {
     }
 }
 
-/// Lines on stderr, each `vouch: LINE`.
+/// The problems of an outcome (files not read, inputs refused), each a warning event:
+/// `vouch: LINE` in text logs, a `problem` line in JSON logs; shown even with `-q`.
 pub fn errors(lines: &[String]) {
     for l in lines {
-        eprintln!("vouch: {l}");
+        tracing::warn!(event = "problem", "{l}");
     }
 }

@@ -84,6 +84,8 @@ pub struct BuildRequest<'a> {
     /// Bag an empty payload instead of refusing it (a wrong path or window must not pass
     /// as evidence).
     pub allow_empty: bool,
+    /// Told of each payload file as it is bagged.
+    pub progress: &'a dyn crate::domain::progress::Progress,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -360,7 +362,13 @@ fn write_bag(
     put(&mut zip, "bagit.txt", bagit.as_bytes())?;
     let mut manifest = String::new();
     let mut buf = vec![0u8; 1 << 20];
+    req.progress.stage("bagging");
+    req.progress.start(
+        payload.len() as u64,
+        payload.iter().map(|p| p.object.size).sum(),
+    );
     for p in payload {
+        req.progress.file_done(p.object.size);
         let src = &req.sources[p.source];
         let shown_src = format!("{}/{}", src.location.trim_end_matches('/'), p.object.path);
         let reader = src

@@ -20,6 +20,7 @@ pub mod lake;
 pub mod metrics;
 pub mod nightly_report;
 pub mod plan;
+pub mod progress;
 pub mod report;
 pub mod retention;
 pub mod scan;

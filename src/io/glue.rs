@@ -130,9 +130,9 @@ fn partition_of(p: &aws_sdk_glue::types::Partition) -> CatalogPartition {
 
 impl GlueCatalog {
     /// Connects (nothing is requested yet).
-    pub fn connect() -> Result<GlueCatalog, StoreError> {
-        let (rt, shared) = crate::io::s3::aws_config_chain()
-            .map_err(|e| StoreError::new("glue", format!("cannot start the Glue client: {e}")))?;
+    pub fn connect(opts: &crate::io::s3::S3Options) -> Result<GlueCatalog, StoreError> {
+        let (rt, shared) =
+            crate::io::s3::aws_config_chain(opts).map_err(|e| StoreError::new("glue", e))?;
         Ok(GlueCatalog {
             client: Client::new(&shared),
             rt,

@@ -38,6 +38,10 @@ pub fn parse_uri(uri: &str) -> Option<(String, String)> {
 pub struct S3Options {
     /// An S3-compatible endpoint (overrides `AWS_ENDPOINT_URL`).
     pub endpoint_url: Option<String>,
+    /// The named profile (`--profile`; overrides `AWS_PROFILE` and the environment's keys).
+    pub profile: Option<String>,
+    /// The region (`--region`; overrides `AWS_REGION` and the profile's).
+    pub region: Option<String>,
     /// Address buckets as `endpoint/bucket` (default: on when an endpoint is configured).
     pub path_style: Option<bool>,
 }
@@ -90,32 +94,153 @@ pub(crate) fn aws_error<
     }
 }
 
-/// The standard AWS configuration chain (environment, profiles, SSO, instance roles;
-/// `us-east-1` when it names no region) with vouch's retries (6 attempts) and timeouts
-/// (10 s to connect, 60 s to read), and the small runtime the blocking calls run on:
-/// every AWS client vouch makes starts here.
-pub(crate) fn aws_config_chain() -> Result<(tokio::runtime::Runtime, aws_config::SdkConfig), String>
-{
+/// The standard AWS configuration chain (environment, profiles, SSO, web identity,
+/// container and instance roles; `us-east-1` when it names no region) with vouch's
+/// retries (6 attempts) and timeouts, `--profile` and `--region` applied. `--profile`
+/// means that profile's credentials, as in the AWS CLI (the environment's keys do not
+/// override it).
+pub(crate) fn aws_config_chain(
+    opts: &S3Options,
+) -> Result<(tokio::runtime::Runtime, aws_config::SdkConfig), String> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
-    let region = aws_config::meta::region::RegionProviderChain::default_provider()
-        .or_else(aws_config::Region::new("us-east-1"));
-    let shared = rt.block_on(
-        aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(region)
-            .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(6))
-            .timeout_config(
-                aws_config::timeout::TimeoutConfig::builder()
-                    .connect_timeout(Duration::from_secs(10))
-                    .read_timeout(Duration::from_secs(60))
-                    .build(),
-            )
-            .load(),
-    );
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(6))
+        .timeout_config(
+            aws_config::timeout::TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(10))
+                .read_timeout(Duration::from_secs(60))
+                .build(),
+        );
+    if let Some(p) = &opts.profile {
+        loader = loader.profile_name(p).credentials_provider(
+            aws_config::profile::ProfileFileCredentialsProvider::builder()
+                .profile_name(p)
+                .build(),
+        );
+    }
+    loader = match &opts.region {
+        Some(r) => loader.region(aws_config::Region::new(r.clone())),
+        None => {
+            let mut chain = aws_config::meta::region::RegionProviderChain::first_try(
+                aws_config::environment::EnvironmentVariableRegionProvider::new(),
+            );
+            chain = match &opts.profile {
+                Some(p) => chain.or_else(
+                    aws_config::profile::ProfileFileRegionProvider::builder()
+                        .profile_name(p)
+                        .build(),
+                ),
+                None => {
+                    chain.or_else(aws_config::meta::region::RegionProviderChain::default_provider())
+                }
+            };
+            loader.region(chain.or_else(aws_config::Region::new("us-east-1")))
+        }
+    };
+    let shared = rt.block_on(loader.load());
+    check_credentials(&rt, &shared, opts)?;
     Ok((rt, shared))
+}
+
+/// Resolves the credentials once before the first request, so a missing profile or
+/// credential is one line saying what was tried and what to set (as the AWS CLI says
+/// it), not a request error per object.
+fn check_credentials(
+    rt: &tokio::runtime::Runtime,
+    shared: &aws_config::SdkConfig,
+    opts: &S3Options,
+) -> Result<(), String> {
+    use aws_sdk_s3::config::ProvideCredentials;
+    let (named, from) = match (&opts.profile, std::env::var("AWS_PROFILE")) {
+        (Some(p), _) => (Some(p.clone()), "--profile"),
+        (None, Ok(p)) if !p.is_empty() => (Some(p), "AWS_PROFILE"),
+        _ => (None, ""),
+    };
+    if let Some(p) = &named
+        && !profile_defined(p)
+    {
+        return Err(format!(
+            "the AWS profile `{p}` (from {from}) is not defined in {} or {}: add it \
+             (`aws configure --profile {p}`) or name another with --profile or AWS_PROFILE",
+            profile_file("AWS_CONFIG_FILE", "config"),
+            profile_file("AWS_SHARED_CREDENTIALS_FILE", "credentials"),
+        ));
+    }
+    let Some(provider) = shared.credentials_provider() else {
+        return Err("no AWS credentials provider is configured".into());
+    };
+    match rt.block_on(provider.provide_credentials()) {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            let why = DisplayErrorContext(&e).to_string();
+            let why: String = why.lines().next().unwrap_or("").chars().take(300).collect();
+            Err(match named {
+                Some(p) => format!(
+                    "no AWS credentials from profile `{p}` (from {from}): {why}; set its \
+                     aws_access_key_id and aws_secret_access_key, role_arn or sso_session"
+                ),
+                None => format!(
+                    "no AWS credentials found (tried: AWS_ACCESS_KEY_ID and \
+                     AWS_SECRET_ACCESS_KEY, the default profile in {} and {}, web identity \
+                     (AWS_WEB_IDENTITY_TOKEN_FILE), the container and instance roles); set \
+                     AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or name a profile with \
+                     --profile or AWS_PROFILE",
+                    profile_file("AWS_CONFIG_FILE", "config"),
+                    profile_file("AWS_SHARED_CREDENTIALS_FILE", "credentials"),
+                ),
+            })
+        }
+    }
+}
+
+/// Where the SDK reads a profile file: the variable's path, else `~/.aws/NAME`.
+fn profile_file(var: &str, name: &str) -> String {
+    match std::env::var(var) {
+        Ok(p) if !p.is_empty() => p,
+        _ => format!("~/.aws/{name}"),
+    }
+}
+
+/// Whether a profile has a section in either profile file: `[profile NAME]` (or
+/// `[NAME]`) in the config file, `[NAME]` in the credentials file.
+fn profile_defined(name: &str) -> bool {
+    let home = std::env::var("HOME").unwrap_or_default();
+    let path = |var: &str, file: &str| -> std::path::PathBuf {
+        match std::env::var(var) {
+            Ok(p) if !p.is_empty() => p.strip_prefix("~/").map_or_else(
+                || std::path::PathBuf::from(&p),
+                |rest| std::path::Path::new(&home).join(rest),
+            ),
+            _ => std::path::Path::new(&home).join(".aws").join(file),
+        }
+    };
+    let sections = |file: std::path::PathBuf| -> Vec<String> {
+        std::fs::read_to_string(file)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| {
+                let l = l.trim();
+                let inner = l.strip_prefix('[')?.strip_suffix(']')?.trim();
+                Some(
+                    inner
+                        .strip_prefix("profile")
+                        .map_or(inner, str::trim)
+                        .to_string(),
+                )
+            })
+            .collect()
+    };
+    sections(path("AWS_CONFIG_FILE", "config"))
+        .iter()
+        .chain(&sections(path(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "credentials",
+        )))
+        .any(|s| s == name)
 }
 
 impl S3Store {
@@ -123,8 +248,7 @@ impl S3Store {
     pub fn connect(uri: &str, opts: &S3Options) -> Result<S3Store, StoreError> {
         let (bucket, prefix) = parse_uri(uri)
             .ok_or_else(|| StoreError::new(uri, "not an s3://bucket/prefix location"))?;
-        let (rt, shared) = aws_config_chain()
-            .map_err(|e| StoreError::new(uri, format!("cannot start the S3 client: {e}")))?;
+        let (rt, shared) = aws_config_chain(opts).map_err(|e| StoreError::new(uri, e))?;
         let mut b = aws_sdk_s3::config::Builder::from(&shared);
         let endpoint = opts
             .endpoint_url

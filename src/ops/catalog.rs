@@ -12,7 +12,7 @@ use crate::ops::OpError;
 
 /// Reads the database's tables from the catalog and mounts them.
 pub fn open(database: &str, lake: &mut LakeConfig, s3: &S3Options) -> Result<MountStore, OpError> {
-    let listed = crate::io::glue::GlueCatalog::connect()?.tables(database)?;
+    let listed = crate::io::glue::GlueCatalog::connect(s3)?.tables(database)?;
     let resolved = crate::domain::catalog::resolve(&listed);
     mount(database, &resolved, lake, &|uri| S3Store::connect(uri, s3))
 }

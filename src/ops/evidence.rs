@@ -105,6 +105,7 @@ pub fn build(
         legal_hold: opts.legal_hold,
         organization: opts.organization.clone(),
         allow_empty: opts.allow_empty,
+        progress: env.progress,
     })?;
     let mut uploaded = Uploaded::NotAsked;
     if let Some((store, u)) = upload {

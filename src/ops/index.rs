@@ -15,11 +15,12 @@ pub fn build(
     key: &IndexKey,
     dir: &Path,
     opts: &ScanOptions,
+    progress: &dyn crate::domain::scan::Progress,
 ) -> Result<BuildSummary, crate::domain::index::IndexError> {
     let index_file = |f: &crate::io::store::ObjectMeta, columns: &[String]| {
         crate::domain::scan::index_file(store, f, columns, key, opts)
     };
-    crate::domain::index::build(store, tables, key, dir, &index_file)
+    crate::domain::index::build(store, tables, key, dir, &index_file, progress)
 }
 
 /// What `vouch index build` is asked to do.
@@ -80,6 +81,7 @@ pub fn run(opts: &Options, env: &Env<'_>) -> Result<Outcome, OpError> {
         &key,
         &opts.index,
         &ScanOptions::for_lake(&cfg.lake),
+        env.progress,
     )?;
     summary
         .errors

@@ -95,6 +95,8 @@ pub struct Request<'a> {
     pub subject_key: crate::io::secret::SecretBytes,
     /// Called as each check finishes (the log line).
     pub log: &'a dyn Fn(&Check),
+    /// The progress display of the scan and the index update.
+    pub progress: &'a dyn crate::domain::scan::Progress,
     /// A scan report made elsewhere (a merge of a sharded scan) to use instead of
     /// scanning: it must be of the window's subjects, this lake and these legal holds.
     pub scan_report: Option<&'a Path>,
@@ -678,8 +680,15 @@ fn scan_now(
         let dir = PathBuf::from(cfg.resolve(d));
         let key = crate::domain::index::IndexKey::new(&req.subject_key);
         let store = opened.store.as_ref();
-        let built = crate::ops::index::build(store, &opened.lake.tables, &key, &dir, &options)
-            .and_then(|_| crate::domain::index::LakeIndex::load(&dir, &key));
+        let built = crate::ops::index::build(
+            store,
+            &opened.lake.tables,
+            &key,
+            &dir,
+            &options,
+            req.progress,
+        )
+        .and_then(|_| crate::domain::index::LakeIndex::load(&dir, &key));
         built.map_err(|e| index_error = json!(e.to_string())).ok()
     });
     let mut scan_req = crate::ops::scan::request(
@@ -696,7 +705,7 @@ fn scan_now(
     );
     scan_req.prior_errors.extend(prior_errors);
     let report = crate::ops::in_pool(None, opened.store.as_ref(), || {
-        crate::domain::scan::scan(&scan_req, &crate::domain::scan::NoProgress)
+        crate::domain::scan::scan(&scan_req, req.progress)
     })?;
     Ok((report, index_error))
 }
@@ -1328,6 +1337,7 @@ pub fn run_checks(
         s3: env.s3.clone(),
         subject_key,
         log,
+        progress: env.progress,
         scan_report: opts.scan_report.as_deref(),
     })?)
 }

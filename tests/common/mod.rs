@@ -6,7 +6,18 @@ use std::process::{Command, Output};
 
 pub fn vouch() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_vouch"));
-    c.env_remove("VOUCH_SUBJECT_KEY");
+    // The developer's own settings never reach a test (config discovery, log filters,
+    // the terminal width clap wraps help to).
+    for var in [
+        "VOUCH_SUBJECT_KEY",
+        "VOUCH_CONFIG",
+        "VOUCH_LOG",
+        "RUST_LOG",
+        "AWS_PROFILE",
+        "COLUMNS",
+    ] {
+        c.env_remove(var);
+    }
     c
 }
 

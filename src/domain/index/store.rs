@@ -174,6 +174,7 @@ pub fn build<E: std::fmt::Display + Send>(
     key: &IndexKey,
     dir: &Path,
     index_file: &IndexFile<'_, E>,
+    progress: &dyn crate::domain::progress::Progress,
 ) -> Result<BuildSummary, IndexError> {
     let files_dir = dir.join("files");
     crate::io::fsio::create_dir_all(&files_dir)?;
@@ -196,8 +197,20 @@ pub fn build<E: std::fmt::Display + Send>(
     let mut replaced = 0u64;
     // New values, merged into the set once at the end (one sort, not one per file).
     let mut new_hashes: Vec<u64> = Vec::new();
-    for t in tables {
-        let listing = list_table(store, t, false);
+    let listed: Vec<_> = tables
+        .iter()
+        .map(|t| (t, list_table(store, t, false)))
+        .collect();
+    progress.stage("indexing");
+    progress.start(
+        listed.iter().map(|(_, l)| l.files.len() as u64).sum(),
+        listed
+            .iter()
+            .flat_map(|(_, l)| &l.files)
+            .map(|f| f.size)
+            .sum(),
+    );
+    for (t, listing) in listed {
         for e in listing.errors {
             summary.errors.push(crate::domain::report::ScanErrorEntry {
                 file: e.path,
@@ -217,10 +230,12 @@ pub fn build<E: std::fmt::Display + Send>(
                         && o.entry(l).and_then(|e| e.sealed.read_all()).is_ok();
                     usable.then(|| l.clone())
                 });
-                match reuse {
+                let r = match reuse {
                     Some(l) => (f, Ok(l)),
                     None => (f, Err(index_file(f, &t.id_columns))),
-                }
+                };
+                progress.file_done(f.size);
+                r
             })
             .collect();
         for (f, r) in results {

@@ -118,14 +118,7 @@ pub struct FileMatches {
     pub row_groups: Vec<(usize, Vec<u32>)>,
 }
 
-/// Called as files finish, for a progress display.
-pub trait Progress: Sync {
-    fn start(&self, _files: u64, _bytes: u64) {}
-    fn file_done(&self, _bytes: u64) {}
-}
-
-pub struct NoProgress;
-impl Progress for NoProgress {}
+pub use crate::domain::progress::{NoProgress, Progress};
 
 /// What one file holds.
 #[derive(Debug, Default, Clone)]
@@ -285,6 +278,7 @@ pub fn scan_listed(
 ) -> Scanned {
     let total_files: u64 = listed.iter().map(|l| l.files.len() as u64).sum();
     let total_bytes: u64 = listed.iter().flat_map(|l| &l.files).map(|f| f.size).sum();
+    progress.stage("scanning");
     progress.start(total_files, total_bytes);
     let probes = ProbeCache::new(req.subjects);
     let counters = ReadCounters::default();
