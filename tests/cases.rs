@@ -21,6 +21,9 @@
 //! line or header; an absent block is not checked, an empty one means no output. In an expected line `[..]` matches any run of
 //! characters (timings, hashes), `[DIR]` is the case's directory; a last line `...` lets
 //! more lines follow. Words of the command split on spaces; `'quoted words'` keep theirs.
+//! A command ending `< NAME` reads the file NAME on stdin; one ending `| closed` has its
+//! stdout a pipe closed before it writes (as `| head` leaves it; its stdout block, if any,
+//! must be empty).
 
 use std::path::Path;
 
@@ -35,6 +38,10 @@ struct Step {
     /// The working directory, relative to the case's directory (`cd DIR`; `cd .` back).
     cwd: String,
     args: Vec<String>,
+    /// `< NAME`: the file read on stdin, relative to the working directory.
+    stdin: Option<String>,
+    /// `| closed`: stdout is a pipe whose reader has gone.
+    closed_stdout: bool,
     code: Option<i32>,
     stdout: Option<Vec<String>>,
     stderr: Option<Vec<String>>,
@@ -113,7 +120,19 @@ fn parse(text: &str, file: &str) -> Vec<Step> {
         let n = i + 1;
         if let Some(rest) = line.strip_prefix("$ ") {
             close(&mut steps, &mut files, &mut block);
-            let args = words(rest);
+            let mut args = words(rest);
+            let closed_stdout = args.ends_with(&["|".to_string(), "closed".to_string()]);
+            if closed_stdout {
+                args.truncate(args.len() - 2);
+            }
+            let stdin = match args.len().checked_sub(2).map(|k| args[k] == "<") {
+                Some(true) => {
+                    let name = args.pop();
+                    args.pop();
+                    name
+                }
+                _ => None,
+            };
             assert_eq!(
                 args.first().map(String::as_str),
                 Some("vouch"),
@@ -125,6 +144,8 @@ fn parse(text: &str, file: &str) -> Vec<Step> {
                 env: env.clone(),
                 cwd: cwd.clone(),
                 args: args[1..].to_vec(),
+                stdin,
+                closed_stdout,
                 ..Default::default()
             });
         } else if line == "stdout:" || line == "stderr:" {
@@ -273,7 +294,13 @@ fn cli_cases() {
             for (k, v) in &s.env {
                 c.env(k, v);
             }
-            let r = run(&mut c);
+            let r = if s.closed_stdout {
+                run_closed_stdout(&mut c, s.stdin.as_ref().map(|n| cwd.join(n)).as_deref())
+            } else if let Some(name) = &s.stdin {
+                run_with_stdin(&mut c, &std::fs::read(cwd.join(name)).unwrap())
+            } else {
+                run(&mut c)
+            };
             let mut why = Vec::new();
             if Some(r.code) != s.code {
                 why.push(format!(
@@ -316,6 +343,36 @@ fn cli_cases() {
         }
     }
     assert!(failed.is_empty(), "{}", failed.join("\n"));
+}
+
+/// Runs `c` with its stdout a pipe closed at once (nobody will read what it writes), and
+/// the file `stdin` (if any) on its stdin.
+fn run_closed_stdout(c: &mut std::process::Command, stdin: Option<&Path>) -> Run {
+    use std::io::Read;
+    use std::process::Stdio;
+    match stdin {
+        Some(p) => c.stdin(std::fs::File::open(p).unwrap()),
+        None => c.stdin(Stdio::null()),
+    };
+    let mut child = c
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run vouch");
+    drop(child.stdout.take());
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    let status = child.wait().unwrap();
+    Run {
+        code: status.code().unwrap_or(-1),
+        stdout: String::new(),
+        stderr,
+    }
 }
 
 /// The harness itself: a mismatch is found, a match is not.

@@ -318,7 +318,8 @@ pub struct MetricsArgs {
     /// Costs: the data_incident table every mitigated anomaly's incident_id must be in.
     #[arg(long, value_name = "FILE")]
     pub incidents: Option<PathBuf>,
-    /// Dates that are not business days (changes), YYYY-MM-DD one a line.
+    /// Dates that are not business days (changes), YYYY-MM-DD one a line (`-` reads
+    /// stdin).
     #[arg(long, value_name = "FILE")]
     pub holidays: Option<PathBuf>,
     /// Also give every figure by month.
@@ -498,7 +499,7 @@ pub struct ExportArgs {
     /// An age recipient (`age1…`) or SSH public key (`ssh-ed25519 …`, `ssh-rsa …`); repeatable.
     #[arg(long, value_name = "RECIPIENT")]
     pub recipient: Vec<String>,
-    /// A file of recipients, one a line, as the `age` CLI reads it.
+    /// A file of recipients, one a line, as the `age` CLI reads it (`-` reads stdin).
     #[arg(long, value_name = "FILE")]
     pub recipients_file: Option<PathBuf>,
     /// Encrypt with the passphrase on the first line of FILE (scrypt) instead.

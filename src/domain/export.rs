@@ -103,7 +103,7 @@ pub fn parse_recipient(s: &str) -> Result<Box<dyn age::Recipient + Send>, String
 pub fn read_recipients_file(
     path: &Path,
 ) -> Result<Vec<Box<dyn age::Recipient + Send>>, ExportError> {
-    let text = crate::io::fsio::read_to_string(path)
+    let text = crate::io::fsio::read_to_string_or_stdin(path)
         .map_err(|e| file_err(path, crate::io::store::io_message(&e)))?;
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {

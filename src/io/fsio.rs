@@ -187,14 +187,27 @@ pub fn read(path: &Path) -> std::io::Result<Vec<u8>> {
     std::fs::read(path)
 }
 
-/// A whole file's bytes, or standard input's for `-`.
+/// A whole file's bytes, or standard input's for `-`. Standard input is read once: a
+/// second option naming `-` in the same command is an error, not an empty file.
 pub fn read_or_stdin(path: &Path) -> std::io::Result<Vec<u8>> {
+    static STDIN_READ: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
     if path == Path::new("-") {
+        if STDIN_READ.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            return Err(std::io::Error::other(
+                "standard input was read already (only one option may be `-`)",
+            ));
+        }
         let mut b = Vec::new();
         std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut b).map(|_| b)
     } else {
         std::fs::read(path)
     }
+}
+
+/// A whole file as UTF-8 text, or standard input for `-` (as [`read_or_stdin`]).
+pub fn read_to_string_or_stdin(path: &Path) -> std::io::Result<String> {
+    String::from_utf8(read_or_stdin(path)?)
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8 text"))
 }
 
 /// A whole file as UTF-8 text.

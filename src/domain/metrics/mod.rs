@@ -1094,7 +1094,7 @@ fn business_calendar(
 /// Reads `--holidays`: ISO dates, one a line; blank lines and `#` comments ignored.
 pub fn read_holidays(path: &Path) -> Result<Vec<NaiveDate>, MetricsError> {
     let shown = path.display();
-    let text = crate::io::fsio::read_to_string(path).map_err(|e| {
+    let text = crate::io::fsio::read_to_string_or_stdin(path).map_err(|e| {
         MetricsError::Usage(format!("{shown}: {}", crate::io::store::io_message(&e)))
     })?;
     let mut out = Vec::new();
