@@ -681,7 +681,8 @@ fn nightly_fails_on_a_physical_copy_that_misses_the_erasure_deadline() {
     assert_eq!(cert["physical_verdict"], "overdue");
     assert_eq!(cert["physical_copies"][0]["kind"], "removed_file");
     assert_eq!(cert["physical_copies"][0]["overdue"], true);
-    // The certificate still verifies, and says what it found.
+    // The signature holds, and the certificate reads as what it is: no reader sees the
+    // rows, yet the deletion is not confirmed while a copy is past its deadline (exit 1).
     let v = run(vouch().current_dir(&d).args([
         "certificate",
         "verify",
@@ -689,7 +690,13 @@ fn nightly_fails_on_a_physical_copy_that_misses_the_erasure_deadline() {
         "--public-key",
         "keys/vouch-demo.pub",
     ]));
-    assert_eq!(v.code, 0, "{v:?}");
+    assert_eq!(v.code, 1, "{v:?}");
+    assert!(
+        v.stdout.starts_with("DELETION NOT CONFIRMED: ")
+            && v.stdout
+                .contains("storage kept a copy past its erasure deadline"),
+        "{v:?}"
+    );
     assert!(
         v.stdout
             .contains("physically overdue: 1 cop(ies) in storage, deadline 2026-11-25T10:00:00Z"),

@@ -87,6 +87,13 @@ fn incident_slas_by_hand() {
     assert_eq!(m["2026-02"]["count"], 1);
     assert_eq!(m["2026-11"]["count"], 1);
     assert_eq!(j["breaches"].as_array().unwrap().len(), 2, "{j}");
+    // Breaches are structured: the figure, its value and the target it missed.
+    let b = &j["breaches"][0];
+    assert_eq!(b["metric"], "ack_within_5m_rate", "{b}");
+    assert_eq!(b["comparison"], "at_least");
+    assert_eq!(b["target"], 1.0);
+    close(&b["value"], j["ack_within_5m_rate"].as_f64().unwrap());
+    assert!(b["message"].as_str().unwrap().contains("below its target"));
 
     // --fail-on-breach: the rates are under the default targets (1.0) ...
     let r = metrics(

@@ -171,8 +171,40 @@ fn the_demo_finds_what_was_planted_and_its_evidence_verifies() {
         .arg(&cert)
         .arg("--public-key")
         .arg(keys.join("vouch-demo.pub")));
-    assert_eq!(ok.code, 0, "{ok:?}");
-    assert!(ok.stdout.starts_with("VERIFIED: request D-1002"), "{ok:?}");
+    // D-1002's rows remain: its certificate is genuine, and reads as a failed deletion
+    // (exit 1), never as VERIFIED.
+    assert_eq!(ok.code, 1, "{ok:?}");
+    assert!(
+        ok.stdout
+            .starts_with("DELETION NOT CONFIRMED: request D-1002")
+            && ok.stdout.contains("records a residual scan")
+            && !ok.stdout.contains("VERIFIED:"),
+        "{ok:?}"
+    );
+    let j = run(vouch()
+        .args(["certificate", "verify", "--format", "json"])
+        .arg(&cert)
+        .arg("--public-key")
+        .arg(keys.join("vouch-demo.pub")));
+    let j: serde_json::Value = serde_json::from_str(&j.stdout).unwrap();
+    assert_eq!(j["verdict"], "deletion_not_confirmed", "{j}");
+    assert_eq!(j["signature_valid"], true);
+    assert_eq!(j["deletion_verdict"], "residual");
+    // A clean request's certificate verifies: exit 0.
+    for q in reqs.iter().filter(|q| q["verdict"] == "clean") {
+        let r = run(vouch()
+            .args(["certificate", "verify"])
+            .arg(out.join(q["certificate"].as_str().unwrap()))
+            .arg("--public-key")
+            .arg(keys.join("vouch-demo.pub")));
+        assert_eq!(r.code, 0, "{r:?}");
+        assert!(r.stdout.starts_with("VERIFIED: request "), "{r:?}");
+        assert!(r.stdout.contains(": deletion clean as of "), "{r:?}");
+    }
+    assert!(
+        reqs.iter().any(|q| q["verdict"] == "clean"),
+        "the demo has a clean request: {reqs:?}"
+    );
     let forged = t.path().join("forged.json");
     let text = std::fs::read_to_string(&cert)
         .unwrap()

@@ -359,7 +359,7 @@ fn evidence_is_uploaded_under_object_lock_and_read_back() {
         s["upload"]["uri"],
         "s3://compliance-artifacts/data-quality/ev.zip"
     );
-    assert_eq!(s["upload"]["retention_mode"], "COMPLIANCE");
+    assert_eq!(s["upload"]["retention_mode"], "compliance");
     assert_eq!(s["upload"]["retain_until"], "2031-02-28T00:00:00Z");
     let got = oracle(
         "s3_head.py",
@@ -1046,7 +1046,7 @@ fn nightly_runs_on_a_lake_tables_and_evidence_in_s3() {
     let ev = check("evidence_bundle");
     assert_eq!(ev["status"], "ok", "{ev}");
     assert_eq!(ev["details"]["files"], 3);
-    assert_eq!(ev["details"]["upload"]["retention_mode"], "COMPLIANCE");
+    assert_eq!(ev["details"]["upload"]["retention_mode"], "compliance");
     let ret = check("retention_check");
     assert_eq!(ret["status"], "ok", "{ret}");
     assert_eq!(ret["details"]["versions_checked"], 1);

@@ -242,14 +242,17 @@ pub struct NightlyArgs {
 
 #[derive(Subcommand)]
 pub enum CertificateCmd {
-    /// Check a certificate's SSH signature (CERT.sig beside it): exit 0 verified, 1
-    /// tampered or another key, 2 unreadable.
+    /// Check a deletion certificate's SSH signature (CERT.sig beside it) and what it
+    /// certifies: exit 0 verified and clean, 1 not verified (changed, another key) or a
+    /// deletion not confirmed (residual or incomplete), 2 unreadable.
     #[command(after_long_help = "Examples:\n  \
         vouch certificate verify reports/certificates/D-1001.json --public-key evidence.pub\n  \
-        ssh-keygen -Y verify -f allowed_signers -I vouch -n vouch-certificate \\\n      \
-        -s D-1001.json.sig < D-1001.json    # the same check without vouch\n\n\
-        A verified signature proves who wrote the certificate, not that the deletion \
-        succeeded: the certificate's verdict says that.")]
+        ssh-keygen -Y verify -f allowed_signers -I vouch -n vouch-deletion \\\n      \
+        -s D-1001.json.sig < D-1001.json    # the signature check without vouch\n\n\
+        Verdicts: VERIFIED (exit 0): the signature holds and the certificate says the \
+        deletion is clean; DELETION NOT CONFIRMED (exit 1): the signature holds, and what \
+        it certifies is rows that remain or a lake not read completely; NOT VERIFIED (exit \
+        1): the signature does not hold for this key, or the file is no certificate.")]
     Verify(CertificateVerifyArgs),
 }
 

@@ -51,6 +51,15 @@ pub enum RetentionMode {
 }
 
 impl RetentionMode {
+    /// As vouch's JSON and text write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RetentionMode::Compliance => "compliance",
+            RetentionMode::Governance => "governance",
+        }
+    }
+
+    /// As S3 and bag-info.txt write it.
     fn label(self) -> &'static str {
         match self {
             RetentionMode::Compliance => "COMPLIANCE",
@@ -90,6 +99,7 @@ pub struct BuildRequest<'a> {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct BuildSummary {
+    pub schema_version: u32,
     pub out: String,
     pub bag: String,
     pub files: u64,
@@ -288,6 +298,7 @@ pub fn build(req: &BuildRequest<'_>) -> Result<BuildSummary, EvidenceError> {
     tmp.commit(out)
         .map_err(|e| file_err(out.display(), crate::io::store::io_message(&e)))?;
     Ok(BuildSummary {
+        schema_version: 1,
         out: out.display().to_string(),
         bag,
         files: payload.len() as u64,
@@ -426,12 +437,13 @@ fn write_bag(
     Ok((hex(&sha.finalize()), bytes))
 }
 
-/// The outcome of `vouch evidence verify`.
+/// The outcome of `vouch evidence verify`: `verified`, or `not_verified` (a file, a
+/// manifest or the signature does not check out, or the signer is not the one given).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 pub enum VerifyVerdict {
     Verified,
-    Tampered,
+    NotVerified,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -442,8 +454,10 @@ pub struct VerifyReport {
     pub files: u64,
     pub payload_bytes: u64,
     pub retain_until: Option<String>,
+    /// `compliance` or `governance`, as bag-info.txt records it (lowercased).
     pub retention_mode: Option<String>,
-    pub legal_hold: Option<String>,
+    /// bag-info.txt's Legal-Hold (absent when the tag is missing or not true/false).
+    pub legal_hold: Option<bool>,
     pub signer: Option<String>,
     /// Each failed check, naming the file.
     pub problems: Vec<String>,
@@ -451,10 +465,10 @@ pub struct VerifyReport {
 
 impl VerifyReport {
     /// Nothing verified yet: what a check fills in.
-    fn tampered() -> VerifyReport {
+    fn not_verified() -> VerifyReport {
         VerifyReport {
             schema_version: 1,
-            verdict: VerifyVerdict::Tampered,
+            verdict: VerifyVerdict::NotVerified,
             bag: None,
             files: 0,
             payload_bytes: 0,
@@ -490,7 +504,7 @@ pub fn verify(path: &Path, keys: &[VerifyingKey]) -> Result<VerifyReport, Eviden
             zip.len()
         ));
     }
-    let mut report = VerifyReport::tampered();
+    let mut report = VerifyReport::not_verified();
     let (entries, top) = list_entries(&mut zip, &shown, &mut problems)?;
     if top.len() != 1 {
         problems.push(format!(
@@ -533,7 +547,7 @@ pub fn verify(path: &Path, keys: &[VerifyingKey]) -> Result<VerifyReport, Eviden
     report.verdict = if problems.is_empty() {
         VerifyVerdict::Verified
     } else {
-        VerifyVerdict::Tampered
+        VerifyVerdict::NotVerified
     };
     report.problems = problems;
     Ok(report)
@@ -688,8 +702,8 @@ fn check_tags(
                 match k.trim() {
                     "Payload-Oxum" => oxum = Some(v),
                     "Retain-Until" => report.retain_until = Some(v),
-                    "Retention-Mode" => report.retention_mode = Some(v),
-                    "Legal-Hold" => report.legal_hold = Some(v),
+                    "Retention-Mode" => report.retention_mode = Some(v.to_lowercase()),
+                    "Legal-Hold" => report.legal_hold = v.parse().ok(),
                     _ => {}
                 }
             }
@@ -1160,7 +1174,7 @@ mod tests {
             TAG_MANIFEST,
             format!("{}  bagit.txt\n", "0".repeat(64)).into_bytes(),
         );
-        let mut report = VerifyReport::tampered();
+        let mut report = VerifyReport::not_verified();
         let mut problems = Vec::new();
         let oxum = check_tags(&tag, &[], &entries, "bag/", &mut report, &mut problems);
         assert_eq!(oxum.as_deref(), Some("3.1"));

@@ -376,8 +376,10 @@ fn details(s: &mut String, check: &str, d: &Value) {
             .iter()
             .take(50)
             .map(|i| {
+                // A breach is an object whose `message` is its words.
                 esc(i
                     .as_str()
+                    .or_else(|| i.get("message").and_then(Value::as_str))
                     .map_or_else(|| i.to_string(), str::to_string)
                     .as_str())
             })

@@ -640,6 +640,7 @@ pub struct UploadReceipt {
     pub uri: String,
     pub version_id: Option<String>,
     pub etag: Option<String>,
+    /// `compliance` or `governance`.
     pub retention_mode: String,
     pub retain_until: String,
     pub legal_hold: bool,
@@ -780,7 +781,8 @@ impl S3Store {
             uri,
             version_id: read.version_id,
             etag: read.etag,
-            retention_mode: asked.mode.as_str().to_string(),
+            // Lowercase, as every other JSON field of vouch's (S3 says COMPLIANCE).
+            retention_mode: asked.mode.as_str().to_lowercase(),
             retain_until: crate::io::encode::rfc3339(lock.retain_until),
             legal_hold: read.legal_hold,
             checksum_sha256: read.checksum.unwrap_or_default(),

@@ -147,9 +147,9 @@ impl BuildOutcome {
             writeln!(out, "sha256 {}", s.sha256)?;
             writeln!(
                 out,
-                "retain until {} ({:?}){}",
+                "retain until {} ({}){}",
                 s.retain_until,
-                s.retention_mode,
+                s.retention_mode.as_str(),
                 if s.legal_hold { ", legal hold" } else { "" }
             )?;
             if let Some(u) = &s.upload {
@@ -204,9 +204,9 @@ pub fn verify_text(bundle: &Path, r: &VerifyReport) -> String {
                 r.signer.as_deref().unwrap_or("?"),
                 r.retain_until.as_deref().unwrap_or("?")
             )?,
-            VerifyVerdict::Tampered => writeln!(
+            VerifyVerdict::NotVerified => writeln!(
                 out,
-                "TAMPERED: {}: {} problem(s)",
+                "NOT VERIFIED: {}: {} problem(s)",
                 bundle.display(),
                 r.problems.len()
             )?,

@@ -1183,7 +1183,11 @@ fn legal_holds_check(req: &Request<'_>) -> Check {
             let message = if r.breaches.is_empty() {
                 "every hold documented; no purge run under a hold".to_string()
             } else {
-                r.breaches.join("; ")
+                r.breaches
+                    .iter()
+                    .map(|b| b.message.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; ")
             };
             let mut c = Check::new(NAME, Status::violation_if(!r.breaches.is_empty()), message);
             c.details = serde_json::to_value(&r).unwrap_or_default();

@@ -63,6 +63,8 @@ struct Listed {
 /// What `vouch index build` did.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct BuildSummary {
+    /// 1 (0 only before the build fills it in).
+    pub schema_version: u32,
     pub files: u64,
     /// Files (re)indexed: new, changed, or with an unusable entry.
     pub indexed: u64,
@@ -183,7 +185,10 @@ pub fn build<E: std::fmt::Display + Send>(
     let old = LakeIndex::load(dir, key)
         .ok()
         .and_then(|o| o.set_values().ok().map(|set| (o, set)));
-    let mut summary = BuildSummary::default();
+    let mut summary = BuildSummary {
+        schema_version: 1,
+        ..BuildSummary::default()
+    };
     let mut manifest = Manifest {
         version: 2,
         files: BTreeMap::new(),

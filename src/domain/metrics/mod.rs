@@ -136,7 +136,44 @@ pub struct Report {
     /// The targets the rates were held against (`[targets]` in vouch.toml).
     pub targets: BTreeMap<&'static str, f64>,
     /// Rates under their target, and overdue or late items: `--fail-on-breach` exits 1.
-    pub breaches: Vec<String>,
+    pub breaches: Vec<Breach>,
+}
+
+/// One figure past its target: a rate below its minimum, or a count of items (overdue,
+/// late, unrecovered …) above zero.
+#[derive(Debug, Clone, Serialize)]
+pub struct Breach {
+    /// The figure's name in the report (`ack_within_5m_rate`, `overdue`, …).
+    pub metric: &'static str,
+    pub value: f64,
+    pub target: f64,
+    /// `at_least` (a rate and its minimum) or `at_most` (a count and its maximum).
+    pub comparison: &'static str,
+    /// The breach in words, as the text report shows it.
+    pub message: String,
+}
+
+impl Breach {
+    fn rate(metric: &'static str, value: f64, target: f64) -> Breach {
+        Breach {
+            metric,
+            value,
+            target,
+            comparison: "at_least",
+            message: format!("{metric} {value:.4} is below its target {target}"),
+        }
+    }
+
+    /// `count` items of `metric` where none may be; `what` reads after the count.
+    fn count(metric: &'static str, count: usize, what: &str) -> Breach {
+        Breach {
+            metric,
+            value: count as f64,
+            target: 0.0,
+            comparison: "at_most",
+            message: format!("{count} {what}"),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -385,9 +422,9 @@ pub fn run(req: &Request<'_>) -> Result<Report, MetricsError> {
     ctx.register(spec.table, table.lazy());
     let t = req.targets;
     let mut breaches = Vec::new();
-    let mut check = |name: &str, rate: Option<f64>, target: f64| {
+    let mut check = |name: &'static str, rate: Option<f64>, target: f64| {
         if let Some(r) = rate.filter(|r| *r < target) {
-            breaches.push(format!("{name} {r:.4} is below its target {target}"));
+            breaches.push(Breach::rate(name, r, target));
         }
     };
     let (figures, targets) = match req.metric {
@@ -415,12 +452,17 @@ pub fn run(req: &Request<'_>) -> Result<Report, MetricsError> {
             let g = dsar(&mut ctx, req.by_month)?;
             check("on_time_rate", g.all.on_time_rate, t.on_time_rate);
             if !g.all.overdue.is_empty() {
-                breaches.push(format!("{} open request(s) overdue", g.all.overdue.len()));
+                breaches.push(Breach::count(
+                    "overdue",
+                    g.all.overdue.len(),
+                    "open request(s) overdue",
+                ));
             }
             if !g.all.receipt_late.is_empty() {
-                breaches.push(format!(
-                    "{} request(s) whose receipt was not confirmed in time",
-                    g.all.receipt_late.len()
+                breaches.push(Breach::count(
+                    "receipt_late",
+                    g.all.receipt_late.len(),
+                    "request(s) whose receipt was not confirmed in time",
                 ));
             }
             (
@@ -436,9 +478,10 @@ pub fn run(req: &Request<'_>) -> Result<Report, MetricsError> {
                 t.reviewed_within_2bd_rate,
             );
             if !g.all.late.is_empty() {
-                breaches.push(format!(
-                    "{} change(s) not reviewed within 2 business days",
-                    g.all.late.len()
+                breaches.push(Breach::count(
+                    "late",
+                    g.all.late.len(),
+                    "change(s) not reviewed within 2 business days",
                 ));
             }
             (
@@ -449,15 +492,17 @@ pub fn run(req: &Request<'_>) -> Result<Report, MetricsError> {
         Metric::Jobs => {
             let j = jobs(&mut ctx, req.by_month)?;
             if !j.runs.all.unrecovered.is_empty() {
-                breaches.push(format!(
-                    "{} failed run(s) not recovered by a later successful run",
-                    j.runs.all.unrecovered.len()
+                breaches.push(Breach::count(
+                    "unrecovered",
+                    j.runs.all.unrecovered.len(),
+                    "failed run(s) not recovered by a later successful run",
                 ));
             }
             if !j.notify_required.is_empty() {
-                breaches.push(format!(
-                    "{} dataset(s) more than one cycle behind: notify stakeholders",
-                    j.notify_required.len()
+                breaches.push(Breach::count(
+                    "notify_required",
+                    j.notify_required.len(),
+                    "dataset(s) more than one cycle behind: notify stakeholders",
                 ));
             }
             (Figures::Jobs(j), BTreeMap::new())
@@ -465,15 +510,17 @@ pub fn run(req: &Request<'_>) -> Result<Report, MetricsError> {
         Metric::Holds => {
             let h = holds(&mut ctx)?;
             if !h.undocumented_holds.is_empty() {
-                breaches.push(format!(
-                    "{} legal hold(s) without a reason or a reviewer",
-                    h.undocumented_holds.len()
+                breaches.push(Breach::count(
+                    "undocumented_holds",
+                    h.undocumented_holds.len(),
+                    "legal hold(s) without a reason or a reviewer",
                 ));
             }
             if !h.purges_under_hold.is_empty() {
-                breaches.push(format!(
-                    "{} purge run(s) on datasets under legal hold",
-                    h.purges_under_hold.len()
+                breaches.push(Breach::count(
+                    "purges_under_hold",
+                    h.purges_under_hold.len(),
+                    "purge run(s) on datasets under legal hold",
                 ));
             }
             (Figures::Holds(h), BTreeMap::new())
@@ -481,15 +528,17 @@ pub fn run(req: &Request<'_>) -> Result<Report, MetricsError> {
         Metric::Costs => {
             let g = costs(&mut ctx, req.by_month)?;
             if !g.all.unlogged.is_empty() {
-                breaches.push(format!(
-                    "{} mitigated cost anomal(ies) not in the incident log",
-                    g.all.unlogged.len()
+                breaches.push(Breach::count(
+                    "unlogged",
+                    g.all.unlogged.len(),
+                    "mitigated cost anomal(ies) not in the incident log",
                 ));
             }
             if !g.all.over_budget_80.is_empty() {
-                breaches.push(format!(
-                    "{} cost anomal(ies) past 80% of the budget",
-                    g.all.over_budget_80.len()
+                breaches.push(Breach::count(
+                    "over_budget_80",
+                    g.all.over_budget_80.len(),
+                    "cost anomal(ies) past 80% of the budget",
                 ));
             }
             (Figures::Costs(g), BTreeMap::new())

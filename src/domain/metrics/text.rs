@@ -36,7 +36,7 @@ impl Report {
             let _ = writeln!(s);
         }
         for b in &self.breaches {
-            let _ = writeln!(s, "BREACH: {b}");
+            let _ = writeln!(s, "BREACH: {}", b.message);
         }
         s
     }
