@@ -382,7 +382,7 @@ fn bad_input_exits_2_and_leaves_nothing_behind() {
         ),
         (
             vec!["--passphrase-file", "loose-pass"],
-            "vouch: error: loose-pass: secret file is readable by group or others (chmod 600 it)\n",
+            "vouch: error: loose-pass: secret file is readable by others (chmod 600 it, or 440 for a group of this process's)\n",
         ),
         (
             vec!["--recipient", &recipient, "--out", "nowhere/b.age"],

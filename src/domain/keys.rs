@@ -292,7 +292,7 @@ mod tests {
         std::fs::set_permissions(&prefix, std::fs::Permissions::from_mode(0o644)).unwrap();
         let e = SigningKey::load(&prefix, None).unwrap_err().to_string();
         assert!(
-            e.ends_with("secret file is readable by group or others (chmod 600 it)"),
+            e.ends_with("secret file is readable by others (chmod 600 it, or 440 for a group of this process's)"),
             "{e}"
         );
     }

@@ -1,8 +1,10 @@
-//! Secrets read from files: refused when group or others may read them, and held in
-//! memory that is zeroed when dropped.
+//! Secrets read from files: refused when others may read them, or a group that is not
+//! the process's own (a Kubernetes Secret mounted with `defaultMode: 0440` and the pod's
+//! `fsGroup` is read; the default 0644 is not), and held in memory that is zeroed when
+//! dropped.
 
 use std::io::Read;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 
 use crate::io::fsio::FileError;
@@ -42,10 +44,8 @@ pub fn read_file(path: &Path) -> Result<SecretBytes, FileError> {
     let meta = f
         .metadata()
         .map_err(|e| at(crate::io::store::io_message(&e)))?;
-    if meta.permissions().mode() & 0o077 != 0 {
-        return Err(at(
-            "secret file is readable by group or others (chmod 600 it)".into(),
-        ));
+    if let Some(why) = loose(meta.permissions().mode(), meta.gid(), &own_groups()) {
+        return Err(at(why.into()));
     }
     if meta.len() > MAX_SECRET_FILE {
         return Err(at(format!(
@@ -58,6 +58,43 @@ pub fn read_file(path: &Path) -> Result<SecretBytes, FileError> {
     f.read_to_end(&mut buf)
         .map_err(|e| at(crate::io::store::io_message(&e)))?;
     Ok(SecretBytes(buf))
+}
+
+/// Why a secret file with `mode`, owned by group `gid`, is too open for a process in
+/// `groups`, if it is: others may not read or write it; its group may only read it, and
+/// only when that group is one of the process's own.
+fn loose(mode: u32, gid: u32, groups: &[u32]) -> Option<&'static str> {
+    if mode & 0o007 != 0 {
+        Some(
+            "secret file is readable by others (chmod 600 it, or 440 for a group of this process's)",
+        )
+    } else if mode & 0o030 != 0 {
+        Some("secret file is writable by its group (chmod 600 or 440 it)")
+    } else if mode & 0o040 != 0 && !groups.contains(&gid) {
+        Some(
+            "secret file is readable by a group this process is not in (chmod 600 it, or give it one of this process's groups)",
+        )
+    } else {
+        None
+    }
+}
+
+/// The process's effective group and its supplementary groups.
+fn own_groups() -> Vec<u32> {
+    // SAFETY: getegid cannot fail; getgroups is given a buffer of the size it reported
+    // and returns how many entries it filled (or -1, leaving none).
+    unsafe {
+        let mut groups = vec![libc::getegid()];
+        let n = libc::getgroups(0, std::ptr::null_mut());
+        if n > 0 {
+            let mut buf = vec![0 as libc::gid_t; n as usize];
+            let got = libc::getgroups(n, buf.as_mut_ptr());
+            if got > 0 {
+                groups.extend(buf.iter().take(got as usize).copied());
+            }
+        }
+        groups
+    }
 }
 
 /// The first line of a secret file, without its line ending; an empty one is an error.
@@ -78,14 +115,41 @@ pub fn read_first_line(path: &Path, what: &str) -> Result<SecretBytes, FileError
 mod tests {
     use super::*;
 
+    /// Kubernetes mounts a Secret 0644 by default (refused), 0440 root:fsGroup with
+    /// `defaultMode: 0440` and `fsGroup` (read: the group is the pod process's own).
+    #[test]
+    fn a_group_may_read_only_when_it_is_the_processs_own() {
+        let mine = [1000, 2000];
+        assert_eq!(loose(0o600, 5, &mine), None);
+        assert_eq!(loose(0o400, 5, &mine), None);
+        assert_eq!(loose(0o440, 2000, &mine), None);
+        assert_eq!(loose(0o640, 1000, &mine), None);
+        assert!(loose(0o440, 3000, &mine).unwrap().contains("not in"));
+        assert!(loose(0o644, 2000, &mine).unwrap().contains("by others"));
+        assert!(loose(0o604, 2000, &mine).unwrap().contains("by others"));
+        assert!(
+            loose(0o660, 2000, &mine)
+                .unwrap()
+                .contains("writable by its group")
+        );
+        assert!(loose(0o620, 2000, &mine).unwrap().contains("writable"));
+        // The real file: its group is this process's (the creator's), so 0640 reads.
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join("k");
+        std::fs::write(&p, "s3cr3t\n").unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o440)).unwrap();
+        assert_eq!(&*read_first_line(&p, "key").unwrap(), b"s3cr3t");
+        assert!(own_groups().contains(&std::fs::metadata(&p).unwrap().gid()));
+    }
+
     #[test]
     fn loose_files_are_refused_and_lines_are_cut() {
         let t = tempfile::tempdir().unwrap();
         let p = t.path().join("s");
         std::fs::write(&p, "hunter2-secret\r\nsecond\n").unwrap();
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o640)).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
         let e = read_file(&p).unwrap_err().to_string();
-        assert!(e.contains("readable by group or others") && !e.contains("hunter2"));
+        assert!(e.contains("readable by others") && !e.contains("hunter2"));
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
         assert_eq!(&*read_first_line(&p, "key").unwrap(), b"hunter2-secret");
         std::fs::write(&p, "\nx").unwrap();
