@@ -23,4 +23,5 @@ mod nightly;
 mod oracle;
 mod pii;
 mod s3;
+mod scheduling;
 mod shard;
