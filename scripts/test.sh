@@ -2,7 +2,7 @@
 # Runs every vouch test on a fresh machine: installs what the tests need when it is
 # missing (Debian age, unzip, zip, ssh-keygen for interop, chromium for the report page; PyPI duckdb + pyarrow for the
 # independent oracle, polars for the benchmark's peers, bagit for the BagIt validator,
-# moto[server] for the S3-compatible test server the S3 tests start on 127.0.0.1, pyspark
+# jsonschema to validate outputs against docs/schemas, moto[server] for the S3-compatible test server the S3 tests start on 127.0.0.1, pyspark
 # for the Spark driver in local mode, pyyaml to read the Kubernetes manifests), then the Rust test suite, then
 # the benchmarks at smoke scale (they fail if the engines disagree). No test is skipped.
 set -euo pipefail
@@ -25,10 +25,10 @@ fi
 
 PYTHON=${VOUCH_PYTHON:-python3}
 export VOUCH_PYTHON=$PYTHON
-if ! "$PYTHON" -c 'import duckdb, pyarrow, polars, bagit, boto3, flask_cors, pyspark, yaml, deltalake, pyiceberg' 2>/dev/null \
+if ! "$PYTHON" -c 'import duckdb, pyarrow, polars, bagit, boto3, flask_cors, pyspark, yaml, deltalake, pyiceberg, jsonschema' 2>/dev/null \
     || ! command -v bagit.py >/dev/null || ! command -v moto_server >/dev/null; then
-    echo "test.sh: installing duckdb, pyarrow, polars, bagit, moto[server], pyspark, pyyaml, deltalake, pyiceberg from PyPI" >&2
-    "$PYTHON" -m pip install --quiet --disable-pip-version-check duckdb pyarrow polars bagit \
+    echo "test.sh: installing duckdb, pyarrow, polars, bagit, jsonschema, moto[server], pyspark, pyyaml, deltalake, pyiceberg from PyPI" >&2
+    "$PYTHON" -m pip install --quiet --disable-pip-version-check duckdb pyarrow polars bagit jsonschema \
         'moto[server]' pyspark pyyaml deltalake 'pyiceberg[sql-sqlite,pyarrow]'
 fi
 

@@ -24,4 +24,5 @@ mod oracle;
 mod pii;
 mod s3;
 mod scheduling;
+mod schemas;
 mod shard;

@@ -1030,7 +1030,14 @@ fn local_entries(
         let data_end = offset.saturating_add(30 + n + x).saturating_add(*csize);
         let (lcrc, lc, lu, mut next) = if flags & 0x8 != 0 {
             // A data descriptor after the data: optional signature, CRC, sizes (4 or 8
-            // bytes each: 8 when the entry needs ZIP64).
+            // bytes each: 8 when the entry needs ZIP64). The local header's own CRC and
+            // sizes are then zero (APPNOTE 4.4.4); readers ignore them, so a changed byte
+            // there would pass unseen.
+            if (le32(&h, 14), le32(&h, 18), le32(&h, 22)) != (0, 0, 0) {
+                problems.push(format!(
+                    "{shown}: its local header carries a CRC or sizes though a data descriptor follows"
+                ));
+            }
             let wide = *csize >= 0xFFFF_FFFF || *usize_ >= 0xFFFF_FFFF;
             let d = read(data_end, 24.min((len - data_end.min(len)) as usize))?;
             let s = if d.len() >= 4 && d[..4] == *b"PK\x07\x08" {
