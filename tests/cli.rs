@@ -400,7 +400,7 @@ fn show_ids_names_typed_ids_on_the_terminal_only() {
     );
 }
 
-/// `vouch COMMAND --help` of every command, pinned in tests/snapshots/help/ (rewrite them
+/// `vouch COMMAND --help` of every command, pinned in docs/help/ (rewrite them
 /// with VOUCH_BLESS=1 after a deliberate change, and read the diff).
 #[test]
 fn help_of_every_command_is_pinned() {
@@ -422,7 +422,7 @@ fn help_of_every_command_is_pinned() {
         &["completions"],
         &["man"],
     ];
-    let dir = repo().join("tests/snapshots/help");
+    let dir = repo().join("docs/help");
     let bless = std::env::var("VOUCH_BLESS").is_ok_and(|v| v == "1");
     let mut differ = Vec::new();
     for words in commands {
@@ -448,7 +448,7 @@ fn help_of_every_command_is_pinned() {
     }
     assert!(
         differ.is_empty(),
-        "--help differs from tests/snapshots/help/ for {differ:?} (VOUCH_BLESS=1 rewrites)"
+        "--help differs from docs/help/ for {differ:?} (VOUCH_BLESS=1 rewrites)"
     );
     // Short help (-h) names every option too, and a typo gets a suggestion.
     let r = run(vouch().args(["scan", "--lakes", "x"]));

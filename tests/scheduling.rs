@@ -334,3 +334,38 @@ fn the_dockerfile_matches_the_package() {
         }
     }
 }
+
+/// The README's five-minute tour runs as written (its commands, in a fresh directory,
+/// with vouch and the Debian age on the PATH): no step fails to run (exit 2), and the
+/// last, a certificate's verification, passes.
+#[test]
+fn the_readme_tour_runs_as_written() {
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let tour = readme
+        .split("## A five-minute tour")
+        .nth(1)
+        .and_then(|s| s.split("```sh\n").nth(1))
+        .and_then(|s| s.split("```").next())
+        .expect("the README has a tour");
+    let mut script = String::from(
+        "set -u\nrun() { \"$@\"; rc=$?; [ $rc -le 1 ] || { echo \"tour: exit $rc: $*\" >&2; exit 9; }; }\n",
+    );
+    for line in tour.lines() {
+        // Each vouch step through `run`: exit 0 or 1 (a finding) goes on, 2 stops the tour.
+        let t = line.trim_start();
+        if t.starts_with("vouch ") && !t.ends_with('\\') && !line.contains("&&") {
+            script.push_str(&format!("run {line}\n"));
+        } else {
+            script.push_str(line);
+            script.push('\n');
+        }
+    }
+    let t = tempfile::tempdir().unwrap();
+    let r = sh(&script, t.path(), &[]);
+    assert_eq!(r.code, 0, "{script}\n{r:?}");
+    assert!(r.stdout.contains("VERIFIED: request D-1000"), "{r:?}");
+    assert!(r.stdout.contains("RESIDUAL: "), "{r:?}");
+    assert!(r.stdout.contains("(ID 5002)"), "--show-ids: {r:?}");
+    assert!(t.path().join("tour/a-1.zip").exists());
+    assert!(t.path().join("tour/night/report.html").exists());
+}

@@ -1,7 +1,7 @@
 //! Lake layout: which tables a location holds, which files belong to each, and the Hive
 //! partitions of each file.
 //!
-//! Conventions (SPEC.md), which are what the engines do: each immediate child directory
+//! Conventions (docs/scan.md), which are what the engines do: each immediate child directory
 //! of the location is a table (`_backup` too; `.` names are not); every file below it at
 //! any depth is one of its data files, whatever its name (Athena and Trino write files
 //! without an extension, Hive `000000_0`), except names the engines skip ([`is_hidden`]:

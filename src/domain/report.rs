@@ -1,4 +1,4 @@
-//! The scan report: the JSON document of SPEC.md (`schema_version` 1) and its text form.
+//! The scan report: its JSON document (`schema_version` 1, docs/schemas/scan-report.schema.json) and its text form.
 //!
 //! These types are the contract with scripts; fields are only ever added. Subjects appear
 //! as the label chosen by [`crate::domain::subjects::SubjectLabeler`], never otherwise. The report
