@@ -55,9 +55,10 @@ def main():
     args = ap.parse_args()
     rows, payload_size, runs = SCALES[args.scale]
     vouch = os.path.join(args.bin, "vouch")
+    fixtures = scan_bench.fixtures_tool(args.bin)
     data = os.path.join(args.dir, f"scan-{args.scale}")
     if not os.path.exists(os.path.join(data, "ids.txt")):
-        subprocess.run([scan_bench.fixtures_tool(args.bin), "bench", data, str(rows)], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run([fixtures, "bench", data, str(rows)], check=True, stdout=subprocess.DEVNULL)
     work = tempfile.mkdtemp(prefix="vouch-export-bench-")
     try:
         key = os.path.join(work, "key.txt")

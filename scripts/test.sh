@@ -45,7 +45,7 @@ cargo test --all-targets --features dev-tools
 
 # The smoke benchmarks check that every engine agrees; they use the test build (its
 # dependencies are optimised) rather than spend CI minutes on a release build. Speed
-# figures come from release builds: see the README.
+# figures come from release builds: see docs/benchmarks.md.
 echo "== benchmark smoke test (all engines must agree)" >&2
 bench_dir=$(mktemp -d)
 trap 'rm -rf "$bench_dir"' EXIT
