@@ -3,7 +3,7 @@
 # the minimum supported version, then only the binary on a slim Debian runtime with CA
 # certificates (S3, Glue), running as an unprivileged user.
 
-FROM rust:1.88-slim-bookworm AS build
+FROM rust:1.95-slim-bookworm AS build
 WORKDIR /src
 COPY . .
 # --locked: the dependency versions of Cargo.lock, as `cargo install --locked` takes.

@@ -369,3 +369,55 @@ fn the_readme_tour_runs_as_written() {
     assert!(t.path().join("tour/a-1.zip").exists());
     assert!(t.path().join("tour/night/report.html").exists());
 }
+
+/// The MSRV Cargo.toml declares (and the README and the Dockerfile's builder state) is
+/// no older than any locked dependency's own `rust-version`: `cargo install --locked`
+/// on the declared toolchain builds. (1.88 was declared while polars' sysinfo needed
+/// 1.95.)
+#[test]
+fn the_declared_msrv_covers_the_locked_dependencies() {
+    let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["metadata", "--format-version", "1", "--locked", "--offline"])
+        .current_dir(repo())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let m: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let version = |s: &str| -> Vec<u64> { s.split('.').map(|x| x.parse().unwrap()).collect() };
+    let in_build: std::collections::BTreeSet<&str> = m["resolve"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["id"].as_str().unwrap())
+        .collect();
+    let mut ours = None;
+    let mut needed = (vec![0], String::new());
+    for p in m["packages"].as_array().unwrap() {
+        let Some(rv) = p["rust_version"].as_str() else {
+            continue;
+        };
+        if p["name"] == "vouch" {
+            ours = Some(rv.to_string());
+        } else if in_build.contains(p["id"].as_str().unwrap()) && version(rv) > needed.0 {
+            needed = (
+                version(rv),
+                format!("{} {} needs {rv}", p["name"], p["version"]),
+            );
+        }
+    }
+    let ours = ours.expect("Cargo.toml declares rust-version");
+    assert!(
+        version(&ours) >= needed.0,
+        "rust-version {ours}, but {}",
+        needed.1
+    );
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    assert!(
+        readme.contains(&format!("Rust {ours} or newer")),
+        "the README states the MSRV"
+    );
+}
