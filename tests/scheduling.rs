@@ -421,3 +421,49 @@ fn the_declared_msrv_covers_the_locked_dependencies() {
         "the README states the MSRV"
     );
 }
+
+/// `cargo install --locked --path .` installs `vouch` alone: every other binary target
+/// needs a feature the install does not turn on.
+#[test]
+fn cargo_install_installs_one_binary() {
+    let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+        ])
+        .current_dir(repo())
+        .output()
+        .unwrap();
+    let m: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let bins: Vec<(String, bool)> = m["packages"][0]["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["kind"].as_array().unwrap().iter().any(|k| k == "bin"))
+        .map(|t| {
+            (
+                t["name"].as_str().unwrap().to_string(),
+                t["required-features"]
+                    .as_array()
+                    .is_some_and(|f| !f.is_empty()),
+            )
+        })
+        .collect();
+    let installed: Vec<&str> = bins
+        .iter()
+        .filter(|(_, gated)| !gated)
+        .map(|(n, _)| n.as_str())
+        .collect();
+    assert_eq!(installed, ["vouch"], "{bins:?}");
+    let default = m["packages"][0]["features"]["default"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        default.iter().all(|f| f != "dev-tools"),
+        "dev-tools is not a default feature"
+    );
+}
