@@ -229,8 +229,9 @@ struct FilterRef {
     len: u32,
 }
 
-/// xorf's key mixing (`murmur3::mix64(key + seed)`), to probe a fuse filter in place.
-fn mix64(mut k: u64) -> u64 {
+/// xorf's key mixing (`murmur3::mix64(key + seed)`), to probe a fuse filter in place; also
+/// the finaliser of the scan's probe keys.
+pub fn mix64(mut k: u64) -> u64 {
     k ^= k >> 33;
     k = k.wrapping_mul(0xff51_afd7_ed55_8ccd);
     k ^= k >> 33;

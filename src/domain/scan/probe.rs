@@ -78,17 +78,100 @@ fn int_word(v: i64) -> u64 {
     (v as u64 ^ 0x5bd1_e995).wrapping_mul(K)
 }
 
+/// A key's hash, finished with murmur3's mixer so that every bit of it reaches the bits
+/// a hash table indexes by.
+#[inline]
+fn key_hash(v: &[u8]) -> u64 {
+    let mut h = KeyHasher(v.len() as u64);
+    h.write(v);
+    crate::domain::index::mix64(h.finish())
+}
+
+/// Byte-string keys held once: sorted (unsigned lexicographic, the statistics' order) end
+/// to end in one buffer, found through a table of their hashes. A million 32-character
+/// IDs take about 60 MB here, where a map of boxed keys plus a sorted copy took 150.
+#[derive(Debug, Clone, Default)]
+struct ByteKeys {
+    data: Vec<u8>,
+    /// Where each key ends in `data`: key `i` is `data[ends[i - 1]..ends[i]]`.
+    ends: Vec<usize>,
+    /// The subject of each key.
+    subjects: Vec<u32>,
+    /// A key's hash to its position. Of two keys with one hash, the second is in `more`.
+    index: FastMap<u64, u32>,
+    more: FastMap<Box<[u8]>, u32>,
+}
+
+impl ByteKeys {
+    /// From (key, subject) pairs; of keys given twice, the first subject's is kept.
+    fn new(mut pairs: Vec<(Vec<u8>, u32)>) -> ByteKeys {
+        // Stable: the first of two equal keys stays first, as the map kept it.
+        pairs.sort_by(|a, b| a.0.cmp(&b.0));
+        pairs.dedup_by(|later, first| later.0 == first.0);
+        let mut k = ByteKeys {
+            data: Vec::with_capacity(pairs.iter().map(|p| p.0.len()).sum()),
+            ends: Vec::with_capacity(pairs.len()),
+            subjects: Vec::with_capacity(pairs.len()),
+            index: FastMap::default(),
+            more: FastMap::default(),
+        };
+        k.index.reserve(pairs.len());
+        for (i, (key, subject)) in pairs.into_iter().enumerate() {
+            k.data.extend_from_slice(&key);
+            k.ends.push(k.data.len());
+            k.subjects.push(subject);
+            let pos = i as u32;
+            match k.index.entry(key_hash(&key)) {
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    e.insert(pos);
+                }
+                std::collections::hash_map::Entry::Occupied(_) => {
+                    k.more.insert(key.into_boxed_slice(), pos);
+                }
+            }
+        }
+        k
+    }
+
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    #[inline]
+    fn key(&self, i: usize) -> &[u8] {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.data[start..self.ends[i]]
+    }
+
+    /// The subject of the key equal to `v`.
+    #[inline]
+    fn get(&self, v: &[u8]) -> Option<u32> {
+        if let Some(&pos) = self.index.get(&key_hash(v))
+            && self.key(pos as usize) == v
+        {
+            return Some(self.subjects[pos as usize]);
+        }
+        if self.more.is_empty() {
+            return None;
+        }
+        self.more.get(v).map(|&pos| self.subjects[pos as usize])
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &[u8]> {
+        (0..self.len()).map(|i| self.key(i))
+    }
+}
+
 /// The subject IDs of one identifier column, ready to probe.
 #[derive(Debug, Clone)]
 pub struct Probe {
     kind: IdKind,
     prefilter: Vec<u64>,
-    bytes: FastMap<Box<[u8]>, u32>,
+    /// Keys in the column's statistics order, for lookups and min/max pruning.
+    bytes: ByteKeys,
     ints: FastMap<i64, u32>,
     min_len: usize,
     max_len: usize,
-    /// Keys sorted in the column's statistics order, for min/max pruning.
-    sorted_bytes: Vec<Box<[u8]>>,
     sorted_ints: Vec<i64>,
     /// xxHash64 of each key's physical bytes, as Parquet bloom filters hash them.
     bloom: Vec<u64>,
@@ -104,28 +187,28 @@ impl Probe {
         let mut p = Probe {
             kind,
             prefilter: vec![0; PREFILTER_BITS / 64],
-            bytes: FastMap::default(),
+            bytes: ByteKeys::default(),
             ints: FastMap::default(),
             min_len: usize::MAX,
             max_len: 0,
-            sorted_bytes: vec![],
             sorted_ints: vec![],
             bloom: vec![],
             index_present: std::sync::OnceLock::new(),
         };
+        let mut byte_keys: Vec<(Vec<u8>, u32)> = Vec::new();
         for (i, id) in ids.iter().enumerate() {
             let subject = i as u32;
             match kind {
-                IdKind::Bytes => p.add_bytes(id.as_bytes(), subject),
+                IdKind::Bytes => byte_keys.push((id.as_bytes().to_vec(), subject)),
                 IdKind::Fixed { len, uuid } => {
                     if len == 16
                         && let Some(u) = parse_uuid(id)
                     {
-                        p.add_bytes(&u, subject);
+                        byte_keys.push((u.to_vec(), subject));
                         continue;
                     }
                     if !uuid && id.len() == len {
-                        p.add_bytes(id.as_bytes(), subject);
+                        byte_keys.push((id.as_bytes().to_vec(), subject));
                     }
                 }
                 IdKind::Int32 { signed } | IdKind::Int64 { signed } => {
@@ -151,9 +234,13 @@ impl Probe {
                 }
             }
         }
+        for (key, _) in &byte_keys {
+            p.add_prefilter(prefix_word(key));
+            p.min_len = p.min_len.min(key.len());
+            p.max_len = p.max_len.max(key.len());
+        }
+        p.bytes = ByteKeys::new(byte_keys);
         // Keys are distinct: an unstable sort gives the same order, faster.
-        p.sorted_bytes = p.bytes.keys().cloned().collect();
-        p.sorted_bytes.sort_unstable();
         p.sorted_ints = p.ints.keys().copied().collect();
         match kind {
             IdKind::Int32 { signed: false } | IdKind::Int64 { signed: false } => {
@@ -162,11 +249,9 @@ impl Probe {
             _ => p.sorted_ints.sort_unstable(),
         }
         p.bloom = match kind {
-            IdKind::Bytes | IdKind::Fixed { .. } => p
-                .sorted_bytes
-                .iter()
-                .map(|k| super::bloom::hash(k))
-                .collect(),
+            IdKind::Bytes | IdKind::Fixed { .. } => {
+                p.bytes.iter().map(super::bloom::hash).collect()
+            }
             IdKind::Int32 { .. } => (p.sorted_ints.iter())
                 .map(|&k| super::bloom::hash(&(k as i32).to_le_bytes()))
                 .collect(),
@@ -177,23 +262,16 @@ impl Probe {
         p
     }
 
-    fn add_bytes(&mut self, key: &[u8], subject: u32) {
-        if self.bytes.contains_key(key) {
-            return;
-        }
-        let bit = (prefix_word(key) >> 48) as usize;
+    fn add_prefilter(&mut self, word: u64) {
+        let bit = (word >> 48) as usize;
         self.prefilter[bit / 64] |= 1 << (bit % 64);
-        self.min_len = self.min_len.min(key.len());
-        self.max_len = self.max_len.max(key.len());
-        self.bytes.insert(key.into(), subject);
     }
 
     fn add_int(&mut self, key: i64, subject: u32) {
         if self.ints.contains_key(&key) {
             return;
         }
-        let bit = (int_word(key) >> 48) as usize;
-        self.prefilter[bit / 64] |= 1 << (bit % 64);
+        self.add_prefilter(int_word(key));
         self.ints.insert(key, subject);
     }
 
@@ -208,7 +286,7 @@ impl Probe {
     fn index_hashes(&self, key: &crate::domain::index::IndexKey) -> Vec<u64> {
         match self.kind {
             IdKind::Bytes | IdKind::Fixed { .. } => {
-                self.sorted_bytes.iter().map(|k| key.bytes(k)).collect()
+                self.bytes.iter().map(|k| key.bytes(k)).collect()
             }
             IdKind::Int32 { .. } | IdKind::Int64 { .. } => {
                 self.sorted_ints.iter().map(|&k| key.int(k)).collect()
@@ -222,7 +300,7 @@ impl Probe {
 
     /// True when no subject ID can occur in this column at all.
     pub fn is_empty(&self) -> bool {
-        self.bytes.is_empty() && self.ints.is_empty()
+        self.bytes.len() == 0 && self.ints.is_empty()
     }
 
     /// The subject whose ID equals this BYTE_ARRAY / FIXED_LEN_BYTE_ARRAY value.
@@ -235,7 +313,7 @@ impl Probe {
         if self.prefilter[bit / 64] & (1 << (bit % 64)) == 0 {
             return None;
         }
-        self.bytes.get(v).copied()
+        self.bytes.get(v)
     }
 
     /// The subject whose ID equals this INT32 physical value.
@@ -265,8 +343,17 @@ impl Probe {
 
     /// Could any ID lie within the byte-string range [min, max] (unsigned lexicographic)?
     pub fn bytes_in_range(&self, min: &[u8], max: &[u8]) -> bool {
-        let i = self.sorted_bytes.partition_point(|k| &**k < min);
-        self.sorted_bytes.get(i).is_some_and(|k| &**k <= max)
+        // The first key at or above `min`, by binary search over positions.
+        let (mut lo, mut hi) = (0, self.bytes.len());
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if self.bytes.key(mid) < min {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        lo < self.bytes.len() && self.bytes.key(lo) <= max
     }
 
     /// Could any ID lie within the integer range [min, max] of physical statistics values?
@@ -398,5 +485,66 @@ mod tests {
         let p = Probe::new(IdKind::Int64 { signed: true }, &ids(&["-5", "10"]));
         assert!(p.ints_in_range(-5, -5));
         assert!(!p.ints_in_range(-4, 9));
+    }
+
+    #[test]
+    fn byte_keys_answer_as_a_map_and_a_sorted_list_do() {
+        // Seeded keys of 0 to 6 bytes over a small alphabet: many duplicates, many
+        // prefixes of one another, the empty key.
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut pairs = Vec::new();
+        let mut want: std::collections::HashMap<Vec<u8>, u32> = Default::default();
+        for subject in 0..3000u32 {
+            let len = (next() % 7) as usize;
+            let key: Vec<u8> = (0..len).map(|_| b"ab\xff"[(next() % 3) as usize]).collect();
+            want.entry(key.clone()).or_insert(subject);
+            pairs.push((key, subject));
+        }
+        let k = ByteKeys::new(pairs);
+        assert_eq!(k.len(), want.len());
+        for (key, subject) in &want {
+            assert_eq!(k.get(key), Some(*subject), "{key:?}");
+        }
+        assert_eq!(k.get(b"abc"), None);
+        let sorted: Vec<&[u8]> = k.iter().collect();
+        assert!(sorted.windows(2).all(|w| w[0] < w[1]), "sorted, distinct");
+        // Range questions against a scan of every key.
+        for _ in 0..2000 {
+            let a: Vec<u8> = (0..(next() % 5)).map(|_| b"ab\xff"[(next() % 3) as usize]).collect();
+            let b: Vec<u8> = (0..(next() % 5)).map(|_| b"ab\xff"[(next() % 3) as usize]).collect();
+            let (min, max) = if a <= b { (a, b) } else { (b, a) };
+            let p = Probe {
+                bytes: k.clone(),
+                ..Probe::new(IdKind::Bytes, &[])
+            };
+            let naive = sorted.iter().any(|s| *s >= &min[..] && *s <= &max[..]);
+            assert_eq!(p.bytes_in_range(&min, &max), naive, "{min:?}..={max:?}");
+        }
+    }
+
+    #[test]
+    fn keys_sharing_a_hash_are_found_and_a_hash_alone_matches_nothing() {
+        let mut k = ByteKeys::new(vec![
+            (b"a".to_vec(), 0),
+            (b"b".to_vec(), 1),
+            (b"c".to_vec(), 2),
+        ]);
+        // "b" as the second key of a hash: kept in `more`.
+        let pos = k.index.remove(&key_hash(b"b")).unwrap();
+        k.more.insert(b"b".to_vec().into_boxed_slice(), pos);
+        assert_eq!(
+            (k.get(b"a"), k.get(b"b"), k.get(b"c")),
+            (Some(0), Some(1), Some(2))
+        );
+        // A value whose hash leads to a key with other bytes is no match.
+        k.index.insert(key_hash(b"zz"), 0);
+        assert_eq!(k.get(b"zz"), None);
+        assert_eq!(k.get(b"d"), None);
     }
 }
