@@ -2,14 +2,18 @@
 """Load: a lake of many small files and a long ID list (issue 9, item 7).
 
   python3 benches/load_bench.py                  # 100,000 files, 1,000,000 IDs
+  python3 benches/load_bench.py --scale large    # 1,000,000 files, 1,000,000 IDs
   python3 benches/load_bench.py --scale smoke    # CI: 5,000 files, 50,000 IDs
 
 Ten small source files (50 rows each, written by pyarrow) are copied into a Hive-
 partitioned table, 1,000 files a partition; one source holds 3 rows of listed subjects, so
 the residual rows are known exactly. vouch scans it with the file-descriptor limit at 256
 and reports wall time and peak RSS (wait4), then again with 1,000 IDs (what the file count
-alone costs). Exit 1 when the counts are wrong or the scan fails.
+alone costs), and once more with `--custody FILE` (the per-file records in a JSON Lines
+file instead of the report: what the report alone costs in memory). Exit 1 when the
+counts are wrong, the custody file does not match its digest, or a scan fails.
 """
+import hashlib
 import json
 import os
 import random
@@ -22,7 +26,7 @@ import pyarrow.parquet as pq
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import scan_bench  # noqa: E402
 
-SCALES = {"default": (100_000, 1_000_000), "smoke": (5_000, 50_000)}
+SCALES = {"default": (100_000, 1_000_000), "large": (1_000_000, 1_000_000), "smoke": (5_000, 50_000)}
 FD_LIMIT = 256
 
 
@@ -58,9 +62,9 @@ def limit():
     resource.setrlimit(resource.RLIMIT_NOFILE, (FD_LIMIT, FD_LIMIT))
 
 
-def scan(vouch, data, ids):
+def scan(vouch, data, ids, extra=()):
     out, err, code, wall, rss = scan_bench.run_child(
-        [vouch, "scan", "--lake", "lake", "--ids", ids, "--format", "json", "-q"],
+        [vouch, "scan", "--lake", "lake", "--ids", ids, "--format", "json", "-q", *extra],
         cwd=data, preexec_fn=limit)
     if code not in (0, 1):
         sys.exit(f"vouch scan failed ({code}): {err.decode()[-2000:]}")
@@ -83,10 +87,23 @@ def main():
     wall_1k, rss_1k, rep_1k = scan(args.vouch, data, "ids-1k.txt")
     if rep_1k["files_scanned"] != files or rep_1k["errors"]:
         sys.exit("FAILED: the 1,000-ID scan")
+    custody = os.path.join(data, "custody.jsonl")
+    wall_c, rss_c, rep_c = scan(args.vouch, data, "ids.txt", ("--custody", custody, "--force"))
+    with open(custody, "rb") as f:
+        digest, lines = hashlib.sha256(), 0
+        for line in f:
+            digest.update(line)
+            lines += 1
+    if (rep_c["residual_rows"], rep_c["objects"], rep_c["custody"]["records"], lines,
+            rep_c["custody"]["sha256"]) != (want["residual_rows"], [], files, files,
+                                            digest.hexdigest()):
+        sys.exit("FAILED: the scan with --custody (counts, or the file against its digest)")
     print(f"scale {args.scale}: {files:,} files of 50 rows, file descriptors limited to {FD_LIMIT}")
     print(f"  {ids:>9,} IDs  {wall:7.2f} s  peak RSS {rss:7.1f} MB  "
           f"{rep['residual_rows']:,} residual rows (as planted), 0 errors")
     print(f"  {1000:>9,} IDs  {wall_1k:7.2f} s  peak RSS {rss_1k:7.1f} MB")
+    print(f"  {ids:>9,} IDs  {wall_c:7.2f} s  peak RSS {rss_c:7.1f} MB  with --custody "
+          f"({lines:,} lines, {os.path.getsize(custody) / 1e6:.1f} MB, digest checked)")
 
 
 if __name__ == "__main__":

@@ -307,6 +307,7 @@ fn scan(a: ScanArgs) -> Result<u8, Fatal> {
         out: a.out.clone(),
         overwrite: overwrite(a.force),
         show_ids: a.show_ids,
+        custody: a.custody.clone(),
     };
     if a.show_ids && !matches!(a.format, Format::Text) {
         return Err(OpError::Failed(
@@ -408,6 +409,7 @@ fn scan_merge(a: MergeArgs) -> Result<u8, Fatal> {
         config: config_path(a.config.as_ref()),
         out: a.out.clone(),
         overwrite: overwrite(a.force),
+        custody: a.custody.clone(),
     };
     let outcome = ops::scan::merge(&opts, &env(None, &NO_PROGRESS))?;
     match &outcome {
@@ -592,6 +594,7 @@ fn certificate_verify(a: CertificateVerifyArgs) -> Result<u8, Fatal> {
     let outcome = ops::certificate::run(&ops::certificate::Options {
         cert: a.cert.clone(),
         public_key: a.public_key.clone(),
+        custody: a.custody.clone(),
     })?;
     print(a.format, &outcome.to_json(), || outcome.to_text())?;
     Ok(outcome.exit_code())

@@ -158,12 +158,23 @@ fn the_demo_finds_what_was_planted_and_its_evidence_verifies() {
         assert_eq!(c["verdict"], q["verdict"]);
         assert_eq!(c["index"], index_fingerprint.as_str());
         assert_eq!(c["subject"], q["subject"]);
+        // The objects checked are the lines of the custody file beside the certificates,
+        // which the certificate names by SHA-256 and line count.
+        assert_eq!(c["files"].as_array().unwrap().len(), 0, "{c}");
+        assert_eq!(c["custody"]["file"], "custody.jsonl");
         assert_eq!(
-            c["files"].as_array().unwrap().len(),
-            8,
+            c["custody"]["records"], 8,
             "support_tickets grew a file before tonight"
         );
-        assert!(c["files"][0]["footer_sha256"].as_str().unwrap().len() == 64);
+        let custody = std::fs::read(certs.join("custody.jsonl")).unwrap();
+        assert_eq!(c["custody"]["sha256"], sha256_hex(&custody));
+        let lines: Vec<serde_json::Value> = custody
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(|l| serde_json::from_slice(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 8);
+        assert!(lines.iter().all(|l| l["footer_sha256"].as_str().unwrap().len() == 64));
     }
     let cert = certs.join("D-1002.json");
     let ok = run(vouch()

@@ -1055,7 +1055,10 @@ fn nightly_runs_on_a_lake_tables_and_evidence_in_s3() {
         &std::fs::read(d.join("s3-report/certificates/D-1002.json")).unwrap(),
     )
     .unwrap();
-    assert!(cert["files"][0]["etag"].is_string(), "{cert}");
+    let custody = std::fs::read_to_string(d.join("s3-report/certificates/custody.jsonl")).unwrap();
+    assert_eq!(cert["custody"]["sha256"], sha256_hex(custody.as_bytes()), "{cert}");
+    let first: serde_json::Value = serde_json::from_str(custody.lines().next().unwrap()).unwrap();
+    assert!(first["etag"].is_string(), "{first}");
     assert_eq!(cert["verdict"], "residual");
     // A rerun does not upload the same bundle again.
     let r = nightly("s3-report");

@@ -64,6 +64,17 @@ fn every_json_output_validates_against_its_schema() {
         &[&scan[..], &j, &["--log-format", "json"]].concat(),
         Some(&p("scan.json")),
     ));
+    // The same scan with its chain of custody in a file of its own.
+    at(
+        &d,
+        &[
+            &scan[..],
+            &j,
+            &["--custody", p("custody.jsonl").to_str().unwrap()],
+        ]
+        .concat(),
+        Some(&p("scan-custody.json")),
+    );
     // A scan that cannot read a file: the incomplete report's errors have their shape.
     let broken = o.join("broken");
     std::fs::create_dir_all(broken.join("t")).unwrap();
@@ -239,6 +250,9 @@ fn every_json_output_validates_against_its_schema() {
         ("scan-report", p("scan.json"), false),
         ("scan-report", p("incomplete.json"), false),
         ("scan-report", p("merged.json"), false),
+        ("scan-report", p("scan-custody.json"), false),
+        ("custody-record", p("custody.jsonl"), true),
+        ("custody-record", p("night/certificates/custody.jsonl"), true),
         ("scan-plan-line", p("plan.jsonl"), true),
         ("scan-part", p("part.json"), false),
         ("index-build", p("index.json"), false),
@@ -385,7 +399,22 @@ fn every_json_output_validates_against_its_schema() {
                 v["problems"] = serde_json::json!(["x"])
             }),
         ),
+        (
+            "scan-report",
+            edit("scan-custody.json", "x7.json", &|v| {
+                v["custody"]["sha256"] = "not a hash".into()
+            }),
+        ),
     ];
+    // A custody line that was read (footer hash) and failed (error) at once is refused.
+    let line = std::fs::read_to_string(p("custody.jsonl")).unwrap();
+    let mut first: serde_json::Value =
+        serde_json::from_str(line.lines().next().unwrap()).unwrap();
+    assert!(first["footer_sha256"].is_string(), "{first}");
+    first["error"] = "unreadable".into();
+    std::fs::write(p("x8.jsonl"), format!("{first}\n")).unwrap();
+    let (errors, _) = validate(&[("custody-record", p("x8.jsonl"), true)]);
+    assert!(!errors.is_empty(), "custody-record accepted a read file with an error");
     for (schema, file) in bad {
         let (errors, _) = validate(&[(schema, file.clone(), false)]);
         assert!(!errors.is_empty(), "{schema} accepted {}", file.display());

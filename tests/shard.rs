@@ -157,6 +157,130 @@ fn shards_merge_into_the_single_scan_report_byte_for_byte() {
     }
 }
 
+/// With `--custody`, a single scan and plan + shards + merge write the same custody file
+/// and the same report; the report names the file by SHA-256 and line count and leaves
+/// `objects` empty; the lines are the objects of the report made without `--custody`, with
+/// what was decided of each, an unreadable file's error included.
+#[test]
+fn custody_files_of_a_single_scan_and_a_merge_are_the_same_bytes() {
+    let fx = fixture_copy();
+    let d = fx.path();
+    // An unreadable file: its line carries the error.
+    std::fs::write(d.join("lake/events/broken.parquet"), b"PAR1 not parquet").unwrap();
+    let json = |extra: &[&str]| {
+        let (code, out, err) = go(v(d)
+            .arg("scan")
+            .args(FIXTURE)
+            .args(["--format", "json", "-q"])
+            .args(extra));
+        assert_eq!(code, 2, "{err}");
+        out
+    };
+    let plain: serde_json::Value = serde_json::from_str(&json(&[])).unwrap();
+    std::fs::create_dir_all(d.join("s")).unwrap();
+    std::fs::create_dir_all(d.join("m")).unwrap();
+    let single = json(&["--custody", "s/custody.jsonl"]);
+    // Plan, three parts, merge with its own custody file.
+    let (code, _, err) = go(v(d)
+        .args(["scan", "plan", "--out", "plan.jsonl"])
+        .args(lake_args(&FIXTURE)));
+    assert_eq!(code, 0, "{err}");
+    let mut parts = Vec::new();
+    for i in 0..3 {
+        let name = format!("part-{i}.json");
+        let (code, _) = part(&mut v(d), &FIXTURE, "plan.jsonl", &format!("{i}/3"), &d.join(&name));
+        assert!(code <= 2);
+        parts.push(name);
+    }
+    let (code, merged, err) = go(v(d)
+        .args(["scan", "merge", "--plan", "plan.jsonl", "--format", "json", "-q"])
+        .args(["--custody", "m/custody.jsonl"])
+        .args(&parts));
+    assert_eq!(code, 2, "{err}");
+    assert_same(&single, &merged, "with --custody");
+    let s_bytes = std::fs::read(d.join("s/custody.jsonl")).unwrap();
+    assert_eq!(
+        s_bytes,
+        std::fs::read(d.join("m/custody.jsonl")).unwrap(),
+        "the same custody file from one scan and from a merge"
+    );
+    let r: serde_json::Value = serde_json::from_str(&single).unwrap();
+    assert_eq!(r["objects"], serde_json::json!([]));
+    assert_eq!(r["custody"]["file"], "custody.jsonl");
+    assert_eq!(r["custody"]["sha256"], sha256_hex(&s_bytes));
+    let lines: Vec<serde_json::Value> = std::str::from_utf8(&s_bytes)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(r["custody"]["records"], lines.len() as u64);
+    // The lines are the objects a report without --custody holds, in its order.
+    let objects = plain["objects"].as_array().unwrap();
+    assert_eq!(objects.len(), lines.len());
+    for (o, l) in objects.iter().zip(&lines) {
+        for k in ["file", "size", "etag", "version_id", "footer_sha256"] {
+            let set = |v: &serde_json::Value| v.get(k).filter(|x| !x.is_null()).cloned();
+            assert_eq!(set(o), set(l), "{k}: {o} vs {l}");
+        }
+    }
+    let broken: Vec<&serde_json::Value> = lines
+        .iter()
+        .filter(|l| l["file"].as_str().unwrap().ends_with("broken.parquet"))
+        .collect();
+    assert_eq!(broken.len(), 1);
+    assert!(broken[0]["error"].is_string() && broken[0]["rows"].is_null(), "{}", broken[0]);
+    let read: u64 = lines.iter().filter(|l| l["error"].is_null()).count() as u64;
+    assert_eq!(read, r["files_scanned"].as_u64().unwrap());
+    let rows: u64 = lines.iter().filter_map(|l| l["rows"].as_u64()).sum();
+    assert_eq!(rows, r["rows_scanned"].as_u64().unwrap());
+    // Beside custody and objects, the report is the one made without --custody.
+    let bare = |mut v: serde_json::Value| {
+        for k in ["objects", "custody", "authentication"] {
+            v.as_object_mut().unwrap().remove(k);
+        }
+        v
+    };
+    assert_eq!(bare(r.clone()), bare(plain));
+    // The text report names it.
+    let (_, text, _) = go(v(d)
+        .arg("scan")
+        .args(FIXTURE)
+        .args(["--custody", "t.jsonl", "-q"]));
+    assert!(
+        text.contains(&format!("custody t.jsonl: {} object(s), SHA-256 ", lines.len())),
+        "{text}"
+    );
+    // An existing custody file is kept unless --force; --out and --custody differ; a part
+    // carries its files to the merge.
+    let (code, _, err) = go(v(d)
+        .arg("scan")
+        .args(FIXTURE)
+        .args(["--custody", "s/custody.jsonl"]));
+    assert_eq!(code, 2);
+    assert!(err.contains("s/custody.jsonl") && err.contains("--force"), "{err}");
+    assert_eq!(std::fs::read(d.join("s/custody.jsonl")).unwrap(), s_bytes);
+    let (code, _, err) = go(v(d)
+        .arg("scan")
+        .args(FIXTURE)
+        .args(["--custody", "s/custody.jsonl", "--force", "-q"]));
+    assert_eq!(code, 2, "{err}");
+    assert_eq!(std::fs::read(d.join("s/custody.jsonl")).unwrap(), s_bytes, "a rerun writes the same bytes");
+    let (code, _, err) = go(v(d)
+        .arg("scan")
+        .args(FIXTURE)
+        .args(["--custody", "x.json", "--out", "./x.json"]));
+    assert_eq!(code, 2);
+    assert!(err.contains("the same file"), "{err}");
+    assert!(!d.join("x.json").exists());
+    let (code, _, err) = go(v(d)
+        .arg("scan")
+        .args(FIXTURE)
+        .args(["--files-from", "plan.jsonl", "--custody", "y.jsonl"]));
+    assert_eq!(code, 2);
+    assert!(err.contains("--custody") && err.contains("--files-from"), "{err}");
+    assert!(!d.join("y.jsonl").exists());
+}
+
 #[test]
 fn any_split_of_the_plan_through_stdin_merges_the_same() {
     let fx = fixture_copy();
@@ -687,6 +811,8 @@ fn nightly_takes_a_merged_report_and_certifies_the_same() {
             assert!(code <= 1, "{err}");
             parts.push(part_name);
         }
+        // The report and its custody file side by side, as nightly expects them.
+        std::fs::create_dir_all(d.join(name)).unwrap();
         let (code, _, err) = go(vouch()
             .current_dir(d)
             .args([
@@ -697,14 +823,16 @@ fn nightly_takes_a_merged_report_and_certifies_the_same() {
                 "--plan",
                 "plan.jsonl",
                 "--out",
-                &format!("{name}.json"),
+                &format!("{name}/report.json"),
+                "--custody",
+                &format!("{name}/custody.jsonl"),
                 "--force",
             ])
             .args(&parts));
         assert!(code <= 1, "{err}");
     };
     merged("ids.txt", "merged");
-    let (code_b, _, err) = nightly("b", &["--scan-report", "merged.json"]);
+    let (code_b, _, err) = nightly("b", &["--scan-report", "merged/report.json"]);
     assert_eq!(code_b, code_a, "{err}");
     let report = |out: &str| -> serde_json::Value {
         serde_json::from_slice(&std::fs::read(d.join(out).join("report.json")).unwrap()).unwrap()
@@ -732,14 +860,86 @@ fn nightly_takes_a_merged_report_and_certifies_the_same() {
     };
     let (ca, cb) = (certs("a"), certs("b"));
     assert!(!ca.is_empty());
-    assert_eq!(ca, cb);
+    assert_eq!(ca, cb, "the same certificates and the same custody file");
+    assert!(ca.iter().any(|(n, _)| n == "custody.jsonl"));
+
+    // The custody file beside the certificates backs them; edited, cut or gone, it does
+    // not, and `certificate verify` says so.
+    let cert = d.join("b/certificates/D-1001.json");
+    let pubkey = demo.config.parent().unwrap().join("keys/vouch-demo.pub");
+    let verify = |extra: &[&str]| {
+        go(vouch()
+            .args(["certificate", "verify"])
+            .arg(&cert)
+            .arg("--public-key")
+            .arg(&pubkey)
+            .args(extra))
+    };
+    let (code, out, err) = verify(&[]);
+    assert!(code <= 1 && !out.starts_with("NOT VERIFIED"), "{out}{err}");
+    let custody = d.join("b/certificates/custody.jsonl");
+    let original = std::fs::read(&custody).unwrap();
+    let mut edited = original.clone();
+    let at = edited.windows(7).position(|w| w == b"\"size\":").unwrap() + 7;
+    edited[at] = if edited[at] == b'9' { b'8' } else { b'9' };
+    for (what, bytes) in [
+        ("edited", edited),
+        ("cut", original[..original.len() / 2].to_vec()),
+        ("a line dropped", {
+            let first = original.iter().position(|b| *b == b'\n').unwrap() + 1;
+            original[first..].to_vec()
+        }),
+    ] {
+        std::fs::write(&custody, &bytes).unwrap();
+        let (code, out, err) = verify(&[]);
+        assert_eq!(code, 1, "{what}: {out}{err}");
+        assert!(
+            out.starts_with("NOT VERIFIED") && out.contains("custody"),
+            "{what}: {out}"
+        );
+    }
+    std::fs::remove_file(&custody).unwrap();
+    let (code, _, err) = verify(&[]);
+    assert_eq!(code, 2, "a custody file that is not there decides nothing: {err}");
+    assert!(err.contains("custody.jsonl") && err.contains("--custody"), "{err}");
+    // Kept elsewhere, it is named with --custody.
+    std::fs::write(d.join("kept-custody.jsonl"), &original).unwrap();
+    let kept = d.join("kept-custody.jsonl").display().to_string();
+    let (code, out, err) = verify(&["--custody", &kept]);
+    assert!(code <= 1 && !out.starts_with("NOT VERIFIED"), "{out}{err}");
+
+    // A merged report whose custody file was edited or is missing is refused by nightly:
+    // no certificate.
+    let merged_custody = d.join("merged/custody.jsonl");
+    let good = std::fs::read(&merged_custody).unwrap();
+    std::fs::write(&merged_custody, &good[..good.len() - 10]).unwrap();
+    let (code, _, err) = nightly("e", &["--scan-report", "merged/report.json"]);
+    assert_eq!(code, 2, "{err}");
+    let e = report("e");
+    assert_eq!(e["checks"][0]["status"], "error");
+    assert!(
+        e["checks"][0]["summary"]
+            .as_str()
+            .unwrap()
+            .contains("custody"),
+        "{}",
+        e["checks"][0]
+    );
+    assert!(
+        !std::fs::read_dir(d.join("e/certificates"))
+            .unwrap()
+            .flatten()
+            .any(|f| f.path().extension().is_some_and(|x| x == "json")),
+        "no certificate from a report whose custody file was cut"
+    );
+    std::fs::write(&merged_custody, &good).unwrap();
 
     // A report of another subject list is an error of the check, not a verdict.
     let mut other = std::fs::read_to_string(d.join("ids.txt")).unwrap();
     other.push_str("someone-else\n");
     std::fs::write(d.join("other.txt"), other).unwrap();
     merged("other.txt", "other");
-    let (code, _, err) = nightly("c", &["--scan-report", "other.json"]);
+    let (code, _, err) = nightly("c", &["--scan-report", "other/report.json"]);
     assert_eq!(code, 2, "{err}");
     let c = report("c");
     assert_eq!(c["checks"][0]["status"], "error");
@@ -761,7 +961,7 @@ fn nightly_takes_a_merged_report_and_certifies_the_same() {
 
     // An edited merged report (residuals removed, verdict clean) is refused: no certificate.
     let mut forged: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(d.join("merged.json")).unwrap()).unwrap();
+        serde_json::from_slice(&std::fs::read(d.join("merged/report.json")).unwrap()).unwrap();
     assert_eq!(forged["verdict"], "residual");
     assert!(
         forged["authentication"]
@@ -776,8 +976,8 @@ fn nightly_takes_a_merged_report_and_certifies_the_same() {
         t["residual_rows"] = 0.into();
         t["partitions_with_residuals"] = serde_json::json!([]);
     }
-    std::fs::write(d.join("forged.json"), forged.to_string()).unwrap();
-    let (code, _, err) = nightly("f", &["--scan-report", "forged.json"]);
+    std::fs::write(d.join("merged/forged.json"), forged.to_string()).unwrap();
+    let (code, _, err) = nightly("f", &["--scan-report", "merged/forged.json"]);
     assert_eq!(code, 2, "{err}");
     let f = report("f");
     assert_eq!(f["checks"][0]["status"], "error");
@@ -812,7 +1012,7 @@ fn nightly_takes_a_merged_report_and_certifies_the_same() {
         .unwrap()
         .path();
     std::fs::copy(&some_file, events.join("late-arrival.parquet")).unwrap();
-    let (code, _, err) = nightly("g", &["--scan-report", "merged.json"]);
+    let (code, _, err) = nightly("g", &["--scan-report", "merged/report.json"]);
     assert_eq!(code, 2, "{err}");
     let g = report("g");
     assert_eq!(g["checks"][0]["status"], "error", "{}", g["checks"][0]);

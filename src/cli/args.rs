@@ -252,7 +252,9 @@ pub enum CertificateCmd {
         Verdicts: VERIFIED (exit 0): the signature holds and the certificate says the \
         deletion is clean; DELETION NOT CONFIRMED (exit 1): the signature holds, and what \
         it certifies is rows that remain or a lake not read completely; NOT VERIFIED (exit \
-        1): the signature does not hold for this key, or the file is no certificate.")]
+        1): the signature does not hold for this key, the file is no certificate, or \
+        the custody file it names (beside it, or --custody FILE) was edited or cut; a \
+        custody file that cannot be found or read is exit 2.")]
     Verify(CertificateVerifyArgs),
 }
 
@@ -263,6 +265,10 @@ pub struct CertificateVerifyArgs {
     /// The signer's public key (KEY.pub) or an allowed_signers file.
     #[arg(long, value_name = "KEY")]
     pub public_key: PathBuf,
+    /// The custody file the certificate names, when it is not beside the certificate
+    /// (its SHA-256 and line count are checked: an edited or cut file is NOT VERIFIED).
+    #[arg(long, value_name = "FILE")]
+    pub custody: Option<PathBuf>,
     /// The outcome on stdout: text, or JSON.
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
@@ -588,6 +594,7 @@ pub struct LakeArgs {
 
 #[derive(clap::Args)]
 #[command(args_conflicts_with_subcommands = true)]
+#[command(group(clap::ArgGroup::new("outputs").args(["out", "custody"]).multiple(true)))]
 pub struct ScanArgs {
     #[command(subcommand)]
     pub step: Option<ScanStep>,
@@ -614,8 +621,13 @@ pub struct ScanArgs {
     /// Also write the JSON (report, or part with --files-from) to FILE, atomically.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
-    /// Replace --out FILE if it exists.
-    #[arg(long, requires = "out")]
+    /// Write the chain of custody to FILE (JSON Lines: one line per object listed, with
+    /// size, ETag, version, footer SHA-256, rows and what was decided), atomically, in
+    /// place of the report's `objects`; the report records its SHA-256 and line count.
+    #[arg(long, value_name = "FILE", conflicts_with = "files_from")]
+    pub custody: Option<PathBuf>,
+    /// Replace --out FILE (and --custody FILE) if it exists.
+    #[arg(long, requires = "outputs")]
     pub force: bool,
     /// Worker threads, 1 to 1024 (default: one per core; 16 for S3, whose reads wait on
     /// the network).
@@ -672,6 +684,7 @@ pub struct PlanArgs {
 }
 
 #[derive(clap::Args)]
+#[command(group(clap::ArgGroup::new("outputs").args(["out", "custody"]).multiple(true)))]
 pub struct MergeArgs {
     /// Partial reports (`vouch scan --files-from ... --out PART`).
     #[arg(required = true, value_name = "PART")]
@@ -685,8 +698,12 @@ pub struct MergeArgs {
     /// Also write the JSON report to FILE (atomically).
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
-    /// Replace --out FILE if it exists.
-    #[arg(long, requires = "out")]
+    /// Write the chain of custody to FILE (JSON Lines, as `vouch scan --custody`: the
+    /// same bytes a single scan writes), atomically, in place of the report's `objects`.
+    #[arg(long, value_name = "FILE")]
+    pub custody: Option<PathBuf>,
+    /// Replace --out FILE (and --custody FILE) if it exists.
+    #[arg(long, requires = "outputs")]
     pub force: bool,
     /// vouch.toml holding the subject key that authenticates the parts (or set
     /// VOUCH_SUBJECT_KEY; default: VOUCH_CONFIG, else ./vouch.toml when it exists).

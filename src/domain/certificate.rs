@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::domain::custody::{CustodyDigest, CustodyProblem};
 use crate::domain::keys::{DELETION_NAMESPACE, SigningKey, VerifyingKey};
 use crate::domain::report::{ObjectRecord, Residual, ScanReport, Verdict};
 
@@ -33,8 +34,13 @@ pub struct Certificate {
     pub held_rows: u64,
     pub tables: Vec<CertifiedTable>,
     pub residuals: Vec<CertifiedResidual>,
-    /// Every object checked: path, size, ETag / version id (S3), footer SHA-256.
+    /// Every object checked: path, size, ETag / version id (S3), footer SHA-256. Empty
+    /// when the scan wrote a custody file (`custody`): the objects are its lines.
     pub files: Vec<ObjectRecord>,
+    /// The scan's custody file (one line per object checked): its name, SHA-256 and line
+    /// count. `vouch certificate verify` looks for it beside the certificate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custody: Option<CustodyDigest>,
     /// Files that could not be read (any makes the verdict `incomplete`).
     pub errors: u64,
     /// The subject index the scan relied on (SHA-256 of its `lake.vix`), if any.
@@ -197,6 +203,7 @@ pub fn for_subject(
             })
             .collect(),
         files: report.objects.clone(),
+        custody: report.custody.clone(),
         errors: report.errors.len() as u64,
         index: report.index.as_ref().map(|i| i.fingerprint.clone()),
         relied_on_metadata: MetadataReliance::of(report),
@@ -269,14 +276,23 @@ pub fn sig_path(cert: &Path) -> PathBuf {
 
 #[derive(Debug)]
 pub enum VerifyOutcome {
-    /// The signature holds for this key; the certificate is parsed.
+    /// The signature holds for this key; the certificate is parsed (and its custody file,
+    /// when it names one, is the file it names).
     Verified(Box<Certificate>),
+    /// The signature holds, but the custody file the certificate names was edited, cut or
+    /// replaced: what differs.
+    CustodyMismatch(Box<Certificate>, String),
     /// Tampered, signed by another key, or not a certificate: what failed.
     Invalid(String),
 }
 
-/// Checks `CERT` against its `CERT.sig` and a public key. An unreadable file is an error.
-pub fn verify(cert: &Path, key: &VerifyingKey) -> Result<VerifyOutcome, String> {
+/// Checks `CERT` against its `CERT.sig` and a public key, then the custody file it names
+/// (`custody`, else the file of that name beside `CERT`). An unreadable file is an error.
+pub fn verify(
+    cert: &Path,
+    key: &VerifyingKey,
+    custody: Option<&Path>,
+) -> Result<VerifyOutcome, String> {
     let read = |p: &Path| {
         crate::io::fsio::read(p)
             .map_err(|e| format!("{}: {}", p.display(), crate::io::store::io_message(&e)))
@@ -289,17 +305,47 @@ pub fn verify(cert: &Path, key: &VerifyingKey) -> Result<VerifyOutcome, String> 
             cert.display()
         )));
     }
-    match serde_json::from_slice::<Certificate>(&json) {
-        Ok(c) if c.kind == KIND => Ok(VerifyOutcome::Verified(Box::new(c))),
-        Ok(c) => Ok(VerifyOutcome::Invalid(format!(
-            "{}: signed, but of kind {:?}, not a deletion certificate",
-            cert.display(),
-            c.kind
-        ))),
-        Err(e) => Ok(VerifyOutcome::Invalid(format!(
-            "{}: signed, but not a deletion certificate: {e}",
-            cert.display()
-        ))),
+    let c = match serde_json::from_slice::<Certificate>(&json) {
+        Ok(c) if c.kind == KIND => c,
+        Ok(c) => {
+            return Ok(VerifyOutcome::Invalid(format!(
+                "{}: signed, but of kind {:?}, not a deletion certificate",
+                cert.display(),
+                c.kind
+            )));
+        }
+        Err(e) => {
+            return Ok(VerifyOutcome::Invalid(format!(
+                "{}: signed, but not a deletion certificate: {e}",
+                cert.display()
+            )));
+        }
+    };
+    let Some(digest) = &c.custody else {
+        return Ok(VerifyOutcome::Verified(Box::new(c)));
+    };
+    let path = match custody {
+        Some(p) => p.to_path_buf(),
+        None => match crate::domain::custody::plain_name(digest) {
+            Some(name) => cert.parent().unwrap_or(Path::new(".")).join(name),
+            None => {
+                return Ok(VerifyOutcome::CustodyMismatch(
+                    Box::new(c.clone()),
+                    format!(
+                        "{}: names the custody file {:?}, which is no plain file name",
+                        cert.display(),
+                        digest.file
+                    ),
+                ));
+            }
+        },
+    };
+    match crate::domain::custody::check_file(&path, digest, &mut |_, _| Ok(())) {
+        Ok(()) => Ok(VerifyOutcome::Verified(Box::new(c))),
+        Err(CustodyProblem::Mismatch(why)) => Ok(VerifyOutcome::CustodyMismatch(Box::new(c), why)),
+        Err(CustodyProblem::Unreadable(why)) => Err(format!(
+            "{why}; give its place with --custody FILE"
+        )),
     }
 }
 

@@ -232,7 +232,7 @@ pub fn export(
         return Err(file_err(&sums, "already exists (use --force to overwrite)"));
     }
     req.scan.collect_rows = true;
-    let (report, located) = scan_locating(&req.scan, progress);
+    let (report, located) = scan_locating(&req.scan, progress, None);
     if report.verdict == Verdict::Incomplete {
         return Err(ExportError::Incomplete {
             errors: crate::domain::report::error_lines(&report.lake, &report.errors),

@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod certificate;
 pub mod config;
 pub mod copies;
+pub mod custody;
 pub mod delta;
 pub mod evidence;
 pub mod export;

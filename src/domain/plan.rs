@@ -14,11 +14,20 @@ use crate::domain::lake::{Table, TableFiles};
 use crate::domain::report::ScanErrorEntry;
 use crate::io::store::{ObjectMeta, StoreError};
 
+/// The `schema_version` of plans and parts written before it was recorded.
+pub fn schema_version_1() -> u32 {
+    1
+}
+
 /// The first line of a plan.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlanHeader {
     /// Always 1 for this layout.
     pub vouch_plan: u32,
+    /// Always 1: the version every vouch JSON output carries (`vouch_plan` stays the
+    /// marker of a plan's first line).
+    #[serde(default = "crate::domain::plan::schema_version_1")]
+    pub schema_version: u32,
     /// SHA-256 of the tables and files below (see [`fingerprint`]).
     pub fingerprint: String,
     pub lake: String,
@@ -225,6 +234,7 @@ impl Plan {
         Plan {
             header: PlanHeader {
                 vouch_plan: 1,
+                schema_version: 1,
                 fingerprint: fp,
                 lake: lake.to_string(),
                 files: files.len() as u64,

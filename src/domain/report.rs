@@ -67,8 +67,13 @@ pub struct ScanReport {
     /// Everything that could not be read or checked; non-empty means `incomplete`.
     pub errors: Vec<ScanErrorEntry>,
     /// Chain of custody: every object the scan read, as listed (S3 reads are conditional
-    /// on the ETag, so these are exactly the bytes checked).
+    /// on the ETag, so these are exactly the bytes checked). Empty when the scan wrote a
+    /// custody file (`custody`): the objects are its lines.
     pub objects: Vec<ObjectRecord>,
+    /// The custody file (`--custody`): one JSON line per object with what was decided
+    /// about it; its SHA-256 and line count, so a cut or edited file is detected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custody: Option<CustodyDigest>,
     /// The subject index the scan used (`--index`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub index: Option<IndexUse>,
@@ -111,6 +116,18 @@ impl ScanReport {
         let bytes = serde_json::to_vec(&bare).unwrap_or_default();
         labeler.verify("scan report", &bytes, tag.as_deref())
     }
+}
+
+/// What a report or certificate says of its custody file (`domain::custody`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustodyDigest {
+    /// The file's name as written (its last path segment): readers look for it beside
+    /// the report or certificate that names it.
+    pub file: String,
+    /// SHA-256 of the file's bytes (hex).
+    pub sha256: String,
+    /// Lines (objects) in the file.
+    pub records: u64,
 }
 
 /// How a scan used the subject index.
@@ -381,6 +398,15 @@ impl ScanReport {
             thousands(self.row_groups.skipped_by_dictionary),
             thousands(self.row_groups.decoded),
         );
+        if let Some(c) = &self.custody {
+            let _ = writeln!(
+                s,
+                "custody {}: {} object(s), SHA-256 {}",
+                c.file,
+                thousands(c.records),
+                &c.sha256[..c.sha256.len().min(12)]
+            );
+        }
         if let Some(ix) = &self.index {
             let _ = writeln!(
                 s,

@@ -15,6 +15,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::{Deserialize, Serialize};
 
+use crate::domain::custody::CustodyWriter;
 use crate::domain::lake::{Table, TableFiles};
 pub use crate::domain::plan::{
     FileList, FileRecord, Plan, PlanFile, PlanHeader, PlanTable, fingerprint, parse_file_list,
@@ -29,6 +30,9 @@ use crate::domain::scan::{Assembly, FileResult, Progress, ScanRequest};
 pub struct PartialReport {
     /// Always 1 for this layout.
     pub vouch_partial: u32,
+    /// Always 1: the version every vouch JSON output carries.
+    #[serde(default = "crate::domain::plan::schema_version_1")]
+    pub schema_version: u32,
     /// Not a verdict: a part says nothing about the files it did not cover.
     pub note: String,
     /// The plan's fingerprint.
@@ -267,6 +271,7 @@ pub fn scan_part(
     }));
     let mut part = PartialReport {
         vouch_partial: 1,
+        schema_version: 1,
         note: "a part of a sharded scan, not a verdict: merge every part with `vouch scan merge`"
             .into(),
         plan: plan.unwrap_or_default().to_string(),
@@ -299,10 +304,14 @@ pub fn scan_part(
 /// plan gives. Refuses, with one line per problem, when a file of the plan is missing or
 /// covered twice, a part covers a file the plan does not list, or the parts disagree on
 /// the plan, lake, subjects, legal holds, options or index.
+///
+/// With `custody`, the objects go there line by line (as a single scan writes them) and
+/// the caller records its digest in the report and seals it again.
 pub fn merge(
     plan: &Plan,
     parts: &[(String, PartialReport)],
     labeler: &crate::domain::subjects::SubjectLabeler,
+    custody: Option<&mut CustodyWriter<'_>>,
 ) -> Result<ScanReport, Vec<String>> {
     if parts.is_empty() {
         return Err(vec!["no partial reports given".into()]);
@@ -320,7 +329,7 @@ pub fn merge(
     if !problems.is_empty() {
         return Err(problems);
     }
-    let mut report = assemble_merged(plan, parts, &covered, facts, labeler);
+    let mut report = assemble_merged(plan, parts, &covered, facts, labeler, custody);
     report.seal(labeler);
     Ok(report)
 }
@@ -525,6 +534,7 @@ fn assemble_merged(
     covered: &Coverage<'_>,
     facts: Vec<Option<TableFacts>>,
     labeler: &crate::domain::subjects::SubjectLabeler,
+    custody: Option<&mut CustodyWriter<'_>>,
 ) -> ScanReport {
     let first = &parts[0].1;
     // Per table, per file of the plan: the covering part's result.
@@ -554,7 +564,8 @@ fn assemble_merged(
         }
     }
     let holds: BTreeSet<String> = first.legal_holds.iter().cloned().collect();
-    crate::domain::scan::assemble(Assembly {
+    crate::domain::scan::assemble(
+        Assembly {
         lake: plan.header.lake.clone(),
         subjects: first.subjects,
         subjects_fingerprint: first.subjects_fingerprint.clone(),
@@ -567,7 +578,9 @@ fn assemble_merged(
         bytes_read: parts.iter().map(|(_, p)| p.bytes_read).sum(),
         read_requests: parts.iter().map(|(_, p)| p.read_requests).sum(),
         index: first.index.clone(),
-    })
+        },
+        custody,
+    )
 }
 
 #[cfg(test)]
@@ -735,6 +748,7 @@ mod tests {
         };
         let part = |record: FileRecord| PartialReport {
             vouch_partial: 1,
+        schema_version: 1,
             note: String::new(),
             plan: plan.header.fingerprint.clone(),
             lake: "/lake".into(),
@@ -757,11 +771,11 @@ mod tests {
             authentication: None,
         };
         let same = plan.files[0].record.clone();
-        let merged = merge(&plan, &[("p".into(), sealed(part(same.clone())))], &labeler).unwrap();
+        let merged = merge(&plan, &[("p".into(), sealed(part(same.clone())))], &labeler, None).unwrap();
         assert!(merged.check_seal(&labeler).is_ok());
         let mut touched = same.clone();
         touched.modified = Some(1);
-        let e = merge(&plan, &[("p".into(), sealed(part(touched)))], &labeler).unwrap_err();
+        let e = merge(&plan, &[("p".into(), sealed(part(touched)))], &labeler, None).unwrap_err();
         assert!(e[0].contains("differs from the plan"), "{e:?}");
         // An edited part, a part without a tag and one under another key are refused.
         let mut edited = sealed(part(same.clone()));
@@ -774,7 +788,7 @@ mod tests {
             ("untagged", part(same.clone()), &labeler),
             ("other key", sealed(part(same.clone())), &other),
         ] {
-            let e = merge(&plan, &[("p".into(), p)], l).unwrap_err();
+            let e = merge(&plan, &[("p".into(), p)], l, None).unwrap_err();
             assert!(e[0].contains("authentication"), "{what}: {e:?}");
         }
         // An edited merged report no longer checks.

@@ -279,6 +279,96 @@ impl Drop for TempFile {
     }
 }
 
+/// A file written as it is made and renamed into place when whole ([`StreamedFile::finish`]):
+/// the streamed counterpart of [`write_atomic`] for outputs too large to hold (a custody
+/// file of millions of lines). A device or FIFO is written into directly; anything else
+/// that is not a regular file is refused, and so is an existing file without `overwrite`.
+pub struct StreamedFile {
+    shown: String,
+    out: std::io::BufWriter<File>,
+    /// The temp file and the final path; none when writing into a stream.
+    place: Option<(TempFile, PathBuf)>,
+}
+
+impl StreamedFile {
+    pub fn create(path: &Path, overwrite: bool) -> Result<StreamedFile, FileError> {
+        let shown = path.display().to_string();
+        let io = |e: std::io::Error| FileError::io(&shown, &e);
+        let (file, place) = match target(path)? {
+            Target::Stream(p) => {
+                let f = std::fs::OpenOptions::new().write(true).open(&p).map_err(io)?;
+                (f, None)
+            }
+            Target::File(p) => {
+                if !overwrite && p.exists() {
+                    return Err(FileError::new(
+                        shown,
+                        "already exists (use --force to overwrite)",
+                    ));
+                }
+                let (tmp, f) = TempFile::create(&p, false).map_err(io)?;
+                (f, Some((tmp, p)))
+            }
+        };
+        Ok(StreamedFile {
+            shown,
+            out: std::io::BufWriter::with_capacity(1 << 16, file),
+            place,
+        })
+    }
+
+    /// Flushes, fsyncs and renames the file into place.
+    pub fn finish(self) -> Result<(), FileError> {
+        let shown = self.shown;
+        let io = |e: std::io::Error| FileError::io(&shown, &e);
+        let file = self.out.into_inner().map_err(|e| io(e.into_error()))?;
+        if let Some((tmp, path)) = self.place {
+            file.sync_all().map_err(io)?;
+            drop(file);
+            tmp.commit(&path).map_err(io)?;
+        }
+        Ok(())
+    }
+
+    /// The path as given, for errors.
+    pub fn shown(&self) -> &str {
+        &self.shown
+    }
+}
+
+impl Write for StreamedFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.out.write(buf)
+    }
+    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.out.write_all(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
+}
+
+/// Whether `path` is a regular file (through links).
+pub fn is_file(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| m.is_file())
+}
+
+/// Whether two paths name the same file, as far as can be told before either exists
+/// (links and `..` resolved through the parent directory).
+pub fn same_place(a: &Path, b: &Path) -> bool {
+    let resolve = |p: &Path| -> Option<PathBuf> {
+        if let Ok(c) = std::fs::canonicalize(p) {
+            return Some(c);
+        }
+        let parent = match p.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        Some(std::fs::canonicalize(parent).ok()?.join(p.file_name()?))
+    };
+    a == b || matches!((resolve(a), resolve(b)), (Some(x), Some(y)) if x == y)
+}
+
 /// Creates a directory and its parents.
 pub fn create_dir_all(dir: &Path) -> Result<(), FileError> {
     std::fs::create_dir_all(dir).map_err(|e| FileError::io(&dir.display().to_string(), &e))

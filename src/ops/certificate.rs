@@ -9,6 +9,8 @@ use crate::ops::OpError;
 pub struct Options {
     pub cert: PathBuf,
     pub public_key: PathBuf,
+    /// The custody file the certificate names (default: beside the certificate).
+    pub custody: Option<PathBuf>,
 }
 
 pub struct Outcome {
@@ -18,7 +20,7 @@ pub struct Outcome {
 
 pub fn run(opts: &Options) -> Result<Outcome, OpError> {
     let key = VerifyingKey::from_public_key_file(&opts.public_key)?;
-    let outcome = crate::domain::certificate::verify(&opts.cert, &key)?;
+    let outcome = crate::domain::certificate::verify(&opts.cert, &key, opts.custody.as_deref())?;
     Ok(Outcome {
         outcome,
         key_fingerprint: key.fingerprint(),
@@ -35,21 +37,27 @@ impl Outcome {
         match &self.outcome {
             VerifyOutcome::Verified(c) if confirmed(c) => "verified",
             VerifyOutcome::Verified(_) => "deletion_not_confirmed",
-            VerifyOutcome::Invalid(_) => "not_verified",
+            VerifyOutcome::CustodyMismatch(..) | VerifyOutcome::Invalid(_) => "not_verified",
         }
     }
 
     pub fn to_json(&self) -> serde_json::Value {
         match &self.outcome {
-            VerifyOutcome::Verified(c) => serde_json::json!({
-                "schema_version": 1,
-                "verdict": self.verdict(),
-                "signature_valid": true,
-                "deletion_verdict": c.verdict,
-                "certificate": c,
-                "key": self.key_fingerprint,
-                "problems": [],
-            }),
+            VerifyOutcome::Verified(c) | VerifyOutcome::CustodyMismatch(c, _) => {
+                let problems: Vec<&String> = match &self.outcome {
+                    VerifyOutcome::CustodyMismatch(_, why) => vec![why],
+                    _ => vec![],
+                };
+                serde_json::json!({
+                    "schema_version": 1,
+                    "verdict": self.verdict(),
+                    "signature_valid": true,
+                    "deletion_verdict": c.verdict,
+                    "certificate": c,
+                    "key": self.key_fingerprint,
+                    "problems": problems,
+                })
+            }
             VerifyOutcome::Invalid(why) => serde_json::json!({
                 "schema_version": 1,
                 "verdict": self.verdict(),
@@ -95,6 +103,11 @@ impl Outcome {
                     )
                 }
             }
+            VerifyOutcome::CustodyMismatch(c, why) => format!(
+                "NOT VERIFIED: request {} ({}): the signature holds, but the custody file it \
+                 names does not: {why}\n",
+                c.request_id, c.subject
+            ),
             VerifyOutcome::Invalid(why) => format!("NOT VERIFIED: {why}\n"),
         }
     }

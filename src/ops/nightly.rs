@@ -362,7 +362,9 @@ pub fn due_subjects(cfg: &Config, as_of: i64, s3: &S3Options) -> Result<Vec<Stri
 
 /// A report made elsewhere (`--scan-report`), refused unless it is the scan nightly would
 /// have run: of these subjects, this lake and these holds, and (under `[nightly] strict`)
-/// relying on no metadata. Files added or changed since its plan make it incomplete.
+/// relying on no metadata, with the custody file it names beside it unchanged (copied
+/// beside the certificates, which name it too). Files added or changed since its plan
+/// make it incomplete.
 fn supplied_report(
     req: &Request<'_>,
     path: &Path,
@@ -370,6 +372,7 @@ fn supplied_report(
     subjects: &[String],
     location: &str,
     holds: &BTreeSet<String>,
+    certs: &Path,
 ) -> Result<ScanReport, NightlyError> {
     let shown = path.display();
     let refused = |problem: String| NightlyError::refused(&shown, problem);
@@ -416,9 +419,13 @@ fn supplied_report(
             m.row_groups_ruled_out_by_statistics, m.row_groups_ruled_out_by_bloom_filters
         )));
     }
+    let objects = match &report.custody {
+        Some(digest) => custody_objects(path, digest, certs)?,
+        None => report.objects.clone(),
+    };
     // The report speaks for the lake it planned; what was added or changed since is not
     // verified.
-    let extra = unverified_now(&report, cfg, &req.s3, labeler)?;
+    let extra = unverified_now(&report, &objects, cfg, &req.s3, labeler)?;
     if !extra.is_empty() {
         report.errors.extend(extra);
         report.verdict = crate::domain::report::Verdict::Incomplete;
@@ -430,6 +437,7 @@ fn supplied_report(
 /// its plan), as errors; none when the lake lists exactly as the report's plan did.
 fn unverified_now(
     report: &ScanReport,
+    objects: &[crate::domain::report::ObjectRecord],
     cfg: &Config,
     s3: &S3Options,
     labeler: &SubjectLabeler,
@@ -438,15 +446,14 @@ fn unverified_now(
     let mut lake_cfg = cfg.lake.clone();
     let store = crate::ops::open_at(&report.lake, &mut lake_cfg, s3)?;
     let lake = crate::domain::lake::discover_tables(store.as_ref(), &lake_cfg)?;
-    let versions = report.objects.iter().any(|o| o.version_id.is_some());
+    let versions = objects.iter().any(|o| o.version_id.is_some());
     let listed = crate::domain::lake::list_tables(store.as_ref(), &lake.tables, versions);
     let same_listing = report.plan_fingerprint.as_deref()
         == Some(crate::domain::plan::fingerprint(&listed).as_str());
     let checked: std::collections::HashMap<
         (&str, Option<&str>),
         &crate::domain::report::ObjectRecord,
-    > = report
-        .objects
+    > = objects
         .iter()
         .map(|o| ((o.file.as_str(), o.version_id.as_deref()), o))
         .collect();
@@ -485,6 +492,37 @@ fn unverified_now(
         });
     }
     Ok(out)
+}
+
+/// The objects of a supplied report's custody file (beside the report), checked against
+/// its digest while copied into `certs` under the same name, where the certificates that
+/// name it are verified.
+fn custody_objects(
+    report: &Path,
+    digest: &crate::domain::custody::CustodyDigest,
+    certs: &Path,
+) -> Result<Vec<crate::domain::report::ObjectRecord>, NightlyError> {
+    use std::io::Write;
+    let shown = report.display();
+    let refused = |problem: String| NightlyError::refused(&shown, problem);
+    let name = crate::domain::custody::plain_name(digest).ok_or_else(|| {
+        refused(format!(
+            "names the custody file {:?}, which is no plain file name",
+            digest.file
+        ))
+    })?;
+    let from = report.parent().unwrap_or(Path::new(".")).join(name);
+    let to = certs.join(name);
+    let mut copy = crate::io::fsio::StreamedFile::create(&to, true)?;
+    let mut objects = Vec::new();
+    crate::domain::custody::check_file(&from, digest, &mut |line, record| {
+        objects.push(record.object);
+        copy.write_all(line)
+            .map_err(|e| format!("{}: {}", to.display(), crate::io::store::io_message(&e)))
+    })
+    .map_err(|e| refused(format!("refused: {e}")))?;
+    copy.finish()?;
+    Ok(objects)
 }
 
 /// A request verified by the deletion check: its id and which tables the lake has.
@@ -558,10 +596,11 @@ fn verify_deletions(
             if let Some(e) = prior_errors.first() {
                 return Err(NightlyError::refused(&e.file, e.error.clone()));
             }
-            let report = supplied_report(req, path, labeler, &subjects, &location, &holds)?;
+            let report =
+                supplied_report(req, path, labeler, &subjects, &location, &holds, certs)?;
             (report, serde_json::Value::Null)
         }
-        None => scan_now(req, &location, &subjects, holds, prior_errors, labeler)?,
+        None => scan_now(req, &location, &subjects, holds, prior_errors, labeler, certs)?,
     };
     let certified = certify(req, &due, &report, labeler, key, certs, as_of)?;
     let Certified {
@@ -616,6 +655,11 @@ fn verify_deletions(
         "requests": per_request,
         "errors": report.errors,
         "index": report.index,
+        "custody": report.custody.as_ref().map(|c| json!({
+            "file": format!("certificates/{}", c.file),
+            "sha256": c.sha256,
+            "records": c.records,
+        })),
         "index_error": index_error,
         "strict": cfg.nightly.strict,
         "relied_on_metadata": crate::domain::certificate::MetadataReliance::of(&report),
@@ -654,6 +698,7 @@ fn scan_now(
     holds: BTreeSet<String>,
     prior_errors: Vec<crate::domain::report::ScanErrorEntry>,
     labeler: &SubjectLabeler,
+    certs: &Path,
 ) -> Result<(ScanReport, serde_json::Value), NightlyError> {
     let cfg = req.cfg;
     let env = crate::ops::Env {
@@ -704,11 +749,23 @@ fn scan_now(
         false,
     );
     scan_req.prior_errors.extend(prior_errors);
+    // The chain of custody goes beside the certificates that name it, line by line.
+    let mut custody = crate::ops::scan::Custody::create(
+        &certs.join(CUSTODY_FILE),
+        crate::ops::Overwrite::Replace,
+    )?;
     let report = crate::ops::in_pool(None, opened.store.as_ref(), || {
-        crate::domain::scan::scan(&scan_req, req.progress)
-    })?;
+        custody.write(labeler, |w| {
+            Some(crate::domain::scan::scan_locating(&scan_req, req.progress, Some(w)).0)
+        })
+    })??;
+    custody.finish()?;
+    let report = report.ok_or_else(|| NightlyError::refused(CUSTODY_FILE, "no report made"))?;
     Ok((report, index_error))
 }
+
+/// The custody file of nightly's own scan, in `certificates/`.
+pub const CUSTODY_FILE: &str = "custody.jsonl";
 
 /// What the certificates of the window's requests say.
 struct Certified {

@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use crate::domain::config::Config;
+use crate::domain::custody::CustodyWriter;
 use crate::domain::index::{IndexKey, LakeIndex};
 use crate::domain::report::ScanReport;
 use crate::domain::scan::{ScanOptions, ScanRequest};
@@ -80,6 +81,9 @@ pub struct Options {
     pub overwrite: Overwrite,
     /// Say, for the terminal's text only, which typed ID each keyed hash is.
     pub show_ids: bool,
+    /// Write the chain of custody here (JSON Lines, one object a line) instead of into
+    /// the report's `objects`; the report records its SHA-256.
+    pub custody: Option<PathBuf>,
 }
 
 /// What a scan found.
@@ -194,6 +198,80 @@ fn write_out(out: &Path, bytes: &[u8], overwrite: Overwrite) -> Result<(), OpErr
     )?)
 }
 
+/// The custody file of a scan, merge or nightly, open (as a temp file) while the report
+/// is made.
+pub(crate) struct Custody {
+    file: crate::io::fsio::StreamedFile,
+    name: String,
+}
+
+impl Custody {
+    /// Opens `path` unless it is none; refuses the report's own `--out`.
+    pub(crate) fn open(
+        path: Option<&Path>,
+        out: Option<&Path>,
+        overwrite: Overwrite,
+    ) -> Result<Option<Custody>, OpError> {
+        let Some(path) = path else {
+            return Ok(None);
+        };
+        if let Some(out) = out {
+            if crate::io::fsio::same_place(out, path) {
+                return Err(OpError::Failed(format!(
+                    "{}: --custody and --out name the same file",
+                    path.display()
+                )));
+            }
+            // Refused before anything is written: a custody file is never left beside a
+            // report that could not be written.
+            if !overwrite.allowed() && crate::io::fsio::is_file(out) {
+                return Err(crate::io::fsio::FileError::new(
+                    out.display().to_string(),
+                    "already exists (use --force to overwrite)",
+                )
+                .into());
+            }
+        }
+        Custody::create(path, overwrite).map(Some)
+    }
+
+    /// Opens the custody file at `path`.
+    pub(crate) fn create(path: &Path, overwrite: Overwrite) -> Result<Custody, OpError> {
+        Ok(Custody {
+            file: crate::io::fsio::StreamedFile::create(path, overwrite.allowed())?,
+            name: crate::domain::custody::name_of(path),
+        })
+    }
+
+    /// Runs `make` with a writer into the file, then records the file's digest in the
+    /// report and seals it again.
+    pub(crate) fn write(
+        &mut self,
+        labeler: &SubjectLabeler,
+        make: impl FnOnce(&mut CustodyWriter<'_>) -> Option<ScanReport>,
+    ) -> Result<Option<ScanReport>, OpError> {
+        let mut writer = CustodyWriter::new(&mut self.file);
+        let Some(mut report) = make(&mut writer) else {
+            return Ok(None);
+        };
+        let digest = writer.finish(&self.name).map_err(|e| {
+            OpError::Failed(format!(
+                "{}: {}",
+                self.file.shown(),
+                crate::io::store::io_message(&e)
+            ))
+        })?;
+        report.custody = Some(digest);
+        report.seal(labeler);
+        Ok(Some(report))
+    }
+
+    /// Renames the file into place: after the report is made, before it is written.
+    pub(crate) fn finish(self) -> Result<(), OpError> {
+        Ok(self.file.finish()?)
+    }
+}
+
 pub fn run(opts: &Options, env: &Env<'_>) -> Result<Outcome, OpError> {
     let subjects = opts.subjects.read()?;
     let (cfg, location, store) = crate::ops::open_store(&opts.lake, env)?;
@@ -221,6 +299,13 @@ pub fn run(opts: &Options, env: &Env<'_>) -> Result<Outcome, OpError> {
             if opts.include_versions {
                 return Err(OpError::Failed(
                     "--include-versions is for `vouch scan plan`: the plan lists the versions"
+                        .into(),
+                ));
+            }
+            if opts.custody.is_some() {
+                return Err(OpError::Failed(
+                    "--custody is for a whole scan or `vouch scan merge`: a part carries its \
+                     files to the merge"
                         .into(),
                 ));
             }
@@ -302,9 +387,17 @@ pub fn run(opts: &Options, env: &Env<'_>) -> Result<Outcome, OpError> {
             json,
         });
     }
-    let report = crate::ops::in_pool(env.threads, store, || {
-        crate::domain::scan::scan(&req, env.progress)
-    })?;
+    let mut custody = Custody::open(opts.custody.as_deref(), opts.out.as_deref(), opts.overwrite)?;
+    let report = crate::ops::in_pool(env.threads, store, || match custody.as_mut() {
+        None => Ok(Some(crate::domain::scan::scan(&req, env.progress))),
+        Some(c) => c.write(&req.labeler, |w| {
+            Some(crate::domain::scan::scan_locating(&req, env.progress, Some(w)).0)
+        }),
+    })??
+    .ok_or_else(|| OpError::Failed("the scan made no report".into()))?;
+    if let Some(c) = custody {
+        c.finish()?;
+    }
     if let Some(out) = &opts.out {
         let json = serde_json::to_vec_pretty(&report).map_err(|e| e.to_string())?;
         write_out(out, &json, opts.overwrite)?;
@@ -402,6 +495,8 @@ pub struct MergeOptions {
     pub config: Option<PathBuf>,
     pub out: Option<PathBuf>,
     pub overwrite: Overwrite,
+    /// As [`Options::custody`].
+    pub custody: Option<PathBuf>,
 }
 
 /// The merged report, or why the parts do not make one.
@@ -446,8 +541,26 @@ pub fn merge(opts: &MergeOptions, env: &Env<'_>) -> Result<MergeOutcome, OpError
         "it checks each part's authentication with the key the parts were made with",
     )?;
     let labeler = SubjectLabeler::keyed(&key)?;
-    match crate::domain::shard::merge(&plan, &parts, &labeler) {
+    let mut custody = Custody::open(opts.custody.as_deref(), opts.out.as_deref(), opts.overwrite)?;
+    let mut refused = Vec::new();
+    let merged = match custody.as_mut() {
+        None => crate::domain::shard::merge(&plan, &parts, &labeler, None).map(Some),
+        Some(c) => Ok(c.write(&labeler, |w| {
+            crate::domain::shard::merge(&plan, &parts, &labeler, Some(w))
+                .map_err(|p| refused = p)
+                .ok()
+        })?),
+    };
+    let merged = match merged {
+        Ok(Some(report)) => Ok(report),
+        Ok(None) => Err(refused),
+        Err(p) => Err(p),
+    };
+    match merged {
         Ok(report) => {
+            if let Some(c) = custody {
+                c.finish()?;
+            }
             if let Some(out) = &opts.out {
                 let json = serde_json::to_vec_pretty(&report).map_err(|e| e.to_string())?;
                 write_out(out, &json, opts.overwrite)?;

@@ -346,3 +346,12 @@ pub fn copy_kinds(report: &serde_json::Value) -> std::collections::BTreeSet<Stri
         .map(|c| c["kind"].as_str().unwrap_or_default().to_string())
         .collect()
 }
+
+/// SHA-256 of `bytes`, lowercase hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}

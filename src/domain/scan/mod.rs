@@ -33,6 +33,7 @@ use parquet::file::statistics::Statistics;
 use parquet::schema::types::ColumnDescPtr;
 use rayon::prelude::*;
 
+use crate::domain::custody::{CustodyRecord, CustodyWriter};
 use crate::domain::lake::{Table, TableFiles, list_tables, partition_of, partition_values};
 use crate::domain::report::{
     Layer, PhysicalCopy, PhysicalVerdict, Residual, RowGroupStats, ScanErrorEntry, ScanReport,
@@ -215,35 +216,59 @@ pub struct Scanned {
 
 /// Runs the scan and builds the report.
 pub fn scan(req: &ScanRequest<'_>, progress: &dyn Progress) -> ScanReport {
-    scan_locating(req, progress).0
+    scan_locating(req, progress, None).0
 }
 
-/// Runs the scan; with `req.collect_rows` also says where every matching row is.
+/// Runs the scan; with `req.collect_rows` also says where every matching row is. With
+/// `custody`, the objects go there line by line instead of into the report; the caller
+/// finishes the writer, sets `report.custody` and seals the report again.
+///
+/// Tables are scanned and assembled one at a time: a table's per-file results are
+/// dropped once its share of the report is made.
 pub fn scan_locating(
     req: &ScanRequest<'_>,
     progress: &dyn Progress,
+    custody: Option<&mut CustodyWriter<'_>>,
 ) -> (ScanReport, Vec<FileMatches>) {
     let listed = list(req);
-    let scanned = scan_listed(req, &listed, progress);
-    let located = scanned.located;
-    let facts = facts_of(&listed, &scanned.results, scanned.logs, &req.lake);
-    let report = assemble(Assembly {
+    start_progress(&listed, progress);
+    let probes = ProbeCache::new(req.subjects);
+    let counters = ReadCounters::default();
+    let mut located = Vec::new();
+    let mut asm = Assembler::new(&req.labeler, &req.holds, req.prior_errors.clone(), custody);
+    for lt in &listed {
+        if lt.view.is_none() {
+            // A plain table's results stream into the report a chunk at a time.
+            let results =
+                streamed_results(req, lt, &probes, &counters, progress, &mut located);
+            asm.table(lt, results, None);
+            continue;
+        }
+        let (results, log) = scan_table(req, lt, &probes, &counters, progress, &mut located);
+        let facts = lt
+            .view
+            .as_deref()
+            .map(|v| facts::TableFacts::of(lt, v, &results, log, &req.lake));
+        asm.table(lt, text_results(results), facts);
+    }
+    let mut report = asm.finish(Head {
         lake: req.lake.clone(),
         subjects: req.subjects.len(),
         subjects_fingerprint: req.labeler.list_fingerprint(req.subjects),
-        labeler: &req.labeler,
-        holds: &req.holds,
-        prior_errors: req.prior_errors.clone(),
         listed: &listed,
-        results: texts(scanned.results),
-        facts,
-        bytes_read: scanned.bytes_read,
-        read_requests: scanned.read_requests,
+        bytes_read: counters.bytes.load(Ordering::Relaxed),
+        read_requests: counters.requests.load(Ordering::Relaxed),
         index: req.index.map(|ix| ix.fingerprint.clone()),
     });
-    let mut report = report;
     report.seal(&req.labeler);
     (report, located)
+}
+
+fn start_progress(listed: &[TableFiles], progress: &dyn Progress) {
+    let total_files: u64 = listed.iter().map(|l| l.files.len() as u64).sum();
+    let total_bytes: u64 = listed.iter().flat_map(|l| &l.files).map(|f| f.size).sum();
+    progress.stage("scanning");
+    progress.start(total_files, total_bytes);
 }
 
 /// Per table of `listed`: its format's facts for its files (none for a plain table).
@@ -276,18 +301,79 @@ pub fn scan_listed(
     listed: &[TableFiles],
     progress: &dyn Progress,
 ) -> Scanned {
-    let total_files: u64 = listed.iter().map(|l| l.files.len() as u64).sum();
-    let total_bytes: u64 = listed.iter().flat_map(|l| &l.files).map(|f| f.size).sum();
-    progress.stage("scanning");
-    progress.start(total_files, total_bytes);
+    start_progress(listed, progress);
     let probes = ProbeCache::new(req.subjects);
     let counters = ReadCounters::default();
     let mut located = Vec::new();
     let mut results = Vec::with_capacity(listed.len());
     let mut logs = Vec::with_capacity(listed.len());
     for lt in listed {
-        // A table's identifier columns as its files name them (column mapping).
-        let scan_table = match &lt.view {
+        let (r, log) = scan_table(req, lt, &probes, &counters, progress, &mut located);
+        results.push(r);
+        logs.push(log);
+    }
+    Scanned {
+        results,
+        logs,
+        located,
+        bytes_read: counters.bytes.load(Ordering::Relaxed),
+        read_requests: counters.requests.load(Ordering::Relaxed),
+    }
+}
+
+/// One table's files, in listing order, and what its log's statistics hold.
+fn scan_table(
+    req: &ScanRequest<'_>,
+    lt: &TableFiles,
+    probes: &ProbeCache<'_>,
+    counters: &ReadCounters,
+    progress: &dyn Progress,
+    located: &mut Vec<FileMatches>,
+) -> (Vec<Result<FileResult, FileProblem>>, LogFindings) {
+    let setup = TableScan::of(lt);
+    let results = setup.scan(req, lt, &lt.files, probes, counters, progress, located);
+    let log = match &lt.view {
+        Some(_) => log_findings(req, lt, &setup.table.id_columns, probes),
+        None => LogFindings::default(),
+    };
+    (results, log)
+}
+
+/// Files of a plain Parquet table scanned at a time when its results stream into the
+/// report: enough to keep every worker busy, few enough that their results (a file's
+/// columns and types among them) stay small whatever the table's size.
+const STREAM_CHUNK: usize = 4096;
+
+/// A plain table's results in listing order, scanned [`STREAM_CHUNK`] files at a time as
+/// the report asks for them: no more than one chunk's results are held at once.
+fn streamed_results<'s>(
+    req: &'s ScanRequest<'_>,
+    lt: &'s TableFiles,
+    probes: &'s ProbeCache<'_>,
+    counters: &'s ReadCounters,
+    progress: &'s dyn Progress,
+    located: &'s mut Vec<FileMatches>,
+) -> impl Iterator<Item = Result<FileResult, String>> + 's {
+    let setup = TableScan::of(lt);
+    lt.files.chunks(STREAM_CHUNK).flat_map(move |chunk| {
+        setup
+            .scan(req, lt, chunk, probes, counters, progress, located)
+            .into_iter()
+            .map(|r| r.map_err(|e| e.to_string()))
+    })
+}
+
+/// How a table's files are read: its identifier columns as its files name them (column
+/// mapping), their field ids, and whether a file without them holds nulls there.
+struct TableScan {
+    table: Table,
+    absent_means_null: bool,
+    field_ids: Vec<i32>,
+}
+
+impl TableScan {
+    fn of(lt: &TableFiles) -> TableScan {
+        let table = match &lt.view {
             Some(v) => Table {
                 id_columns: lt
                     .table
@@ -308,8 +394,26 @@ pub fn scan_listed(
             .as_ref()
             .map(|v| v.field_ids(&lt.table.id_columns))
             .unwrap_or_default();
-        let outcomes: Vec<Result<FileOutcome, FileProblem>> = lt
-            .files
+        TableScan {
+            table,
+            absent_means_null,
+            field_ids,
+        }
+    }
+
+    /// `files` (of `lt`, in listing order) scanned in parallel: one result each, in order.
+    #[allow(clippy::too_many_arguments)]
+    fn scan(
+        &self,
+        req: &ScanRequest<'_>,
+        lt: &TableFiles,
+        files: &[ObjectMeta],
+        probes: &ProbeCache<'_>,
+        counters: &ReadCounters,
+        progress: &dyn Progress,
+        located: &mut Vec<FileMatches>,
+    ) -> Vec<Result<FileResult, FileProblem>> {
+        let outcomes: Vec<Result<FileOutcome, FileProblem>> = files
             .par_iter()
             .map(|f| {
                 let r = contain(|| {
@@ -334,28 +438,28 @@ pub fn scan_listed(
                     let partition_ids = lt
                         .view
                         .as_ref()
-                        .map(|v| v.partition_ids(&f.path, &scan_table.id_columns))
+                        .map(|v| v.partition_ids(&f.path, &self.table.id_columns))
                         .unwrap_or_default();
                     scan_file(
                         req,
                         f,
-                        &scan_table,
-                        &probes,
-                        &counters,
+                        &self.table,
+                        probes,
+                        counters,
                         mask.as_ref(),
                         live,
                         &partition_ids,
-                        &field_ids,
-                        absent_means_null,
+                        &self.field_ids,
+                        self.absent_means_null,
                     )
                 });
                 progress.file_done(f.size);
                 r
             })
             .collect();
-        let mut table_results = Vec::with_capacity(outcomes.len());
-        for (f, r) in lt.files.iter().zip(outcomes) {
-            table_results.push(r.map(|mut o| {
+        let mut results = Vec::with_capacity(outcomes.len());
+        for (f, r) in files.iter().zip(outcomes) {
+            results.push(r.map(|mut o| {
                 if !o.matched_rows.is_empty() {
                     located.push(FileMatches {
                         table: lt.table.name.clone(),
@@ -387,18 +491,7 @@ pub fn scan_listed(
                 }
             }));
         }
-        results.push(table_results);
-        logs.push(match &lt.view {
-            Some(_) => log_findings(req, lt, &scan_table.id_columns, &probes),
-            None => LogFindings::default(),
-        });
-    }
-    Scanned {
-        results,
-        logs,
-        located,
-        bytes_read: counters.bytes.load(Ordering::Relaxed),
-        read_requests: counters.requests.load(Ordering::Relaxed),
+        results
     }
 }
 
@@ -488,70 +581,151 @@ pub struct Assembly<'a> {
 }
 
 /// Builds the report. A single scan and a merge of partial reports both come here, so
-/// that the same results always give the same report.
-pub fn assemble(a: Assembly<'_>) -> ScanReport {
-    let mut errors: Vec<ScanErrorEntry> = a.prior_errors;
-    let (mut tables, mut residuals, mut objects) = (Vec::new(), Vec::new(), Vec::new());
-    let mut copies: Vec<PhysicalCopy> = Vec::new();
-    let mut totals = RowGroupStats::default();
-    let mut files_without_index = 0u64;
+/// that the same results always give the same report. With `custody`, the objects are
+/// written there instead of into `objects` (see [`scan_locating`]).
+pub fn assemble(a: Assembly<'_>, custody: Option<&mut CustodyWriter<'_>>) -> ScanReport {
+    let mut asm = Assembler::new(a.labeler, a.holds, a.prior_errors, custody);
     let mut facts = a.facts.into_iter();
     for (lt, results) in a.listed.iter().zip(a.results) {
+        asm.table(lt, results, facts.next().flatten());
+    }
+    asm.finish(Head {
+        lake: a.lake,
+        subjects: a.subjects,
+        subjects_fingerprint: a.subjects_fingerprint,
+        listed: a.listed,
+        bytes_read: a.bytes_read,
+        read_requests: a.read_requests,
+        index: a.index,
+    })
+}
+
+/// What a report says beside its tables.
+pub struct Head<'a> {
+    pub lake: String,
+    pub subjects: usize,
+    pub subjects_fingerprint: Option<String>,
+    pub listed: &'a [TableFiles],
+    pub bytes_read: u64,
+    pub read_requests: u64,
+    pub index: Option<String>,
+}
+
+/// A report made table by table ([`Assembler::table`] in listing order), so that no
+/// more than one table's per-file results need be held at once.
+pub struct Assembler<'a, 'w> {
+    labeler: &'a SubjectLabeler,
+    holds: &'a BTreeSet<String>,
+    custody: Option<&'a mut CustodyWriter<'w>>,
+    errors: Vec<ScanErrorEntry>,
+    tables: Vec<TableReport>,
+    residuals: Vec<Residual>,
+    copies: Vec<PhysicalCopy>,
+    objects: Vec<crate::domain::report::ObjectRecord>,
+    totals: RowGroupStats,
+    files_without_index: u64,
+}
+
+impl<'a, 'w> Assembler<'a, 'w> {
+    pub fn new(
+        labeler: &'a SubjectLabeler,
+        holds: &'a BTreeSet<String>,
+        prior_errors: Vec<ScanErrorEntry>,
+        custody: Option<&'a mut CustodyWriter<'w>>,
+    ) -> Self {
+        Assembler {
+            labeler,
+            holds,
+            custody,
+            errors: prior_errors,
+            tables: Vec::new(),
+            residuals: Vec::new(),
+            copies: Vec::new(),
+            objects: Vec::new(),
+            totals: RowGroupStats::default(),
+            files_without_index: 0,
+        }
+    }
+
+    /// The next table of the listing, with one result per listed file.
+    pub fn table(
+        &mut self,
+        lt: &TableFiles,
+        results: impl IntoIterator<Item = Result<FileResult, String>>,
+        facts: Option<facts::TableFacts>,
+    ) {
+        let held = self.holds.contains(&lt.table.name);
         let t = assemble_table(
             lt,
             results,
-            facts.next().flatten(),
-            a.labeler,
-            a.holds.contains(&lt.table.name),
+            facts,
+            self.labeler,
+            held,
+            self.custody.as_deref_mut(),
         );
-        errors.extend(t.errors);
-        residuals.extend(t.residuals);
-        copies.extend(t.copies);
-        objects.extend(t.objects);
-        add_stats(&mut totals, &t.row_groups);
-        files_without_index += t.files_without_index;
-        tables.push(t.report);
+        self.errors.extend(t.errors);
+        self.residuals.extend(t.residuals);
+        self.copies.extend(t.copies);
+        self.objects.extend(t.objects);
+        add_stats(&mut self.totals, &t.row_groups);
+        self.files_without_index += t.files_without_index;
+        self.tables.push(t.report);
     }
-    if a.listed.is_empty() {
-        errors.push(ScanErrorEntry {
-            file: a.lake.clone(),
-            error: "no tables found in the lake".into(),
-        });
-    }
-    let sum = |f: fn(&TableReport) -> u64| tables.iter().map(f).sum::<u64>();
-    let residual_rows = sum(|t| t.residual_rows);
-    let verdict = verdict(&errors, residual_rows);
-    let physical_verdict = Some(physical_verdict(verdict, &copies));
-    ScanReport {
-        schema_version: 1,
-        verdict,
-        physical_verdict,
-        physical_copies: copies,
-        lake: a.lake,
-        subjects: a.subjects,
-        subject_labels: if a.labeler.is_keyed() {
-            "keyed-hash".into()
-        } else {
-            "as-given".into()
-        },
-        subjects_fingerprint: a.subjects_fingerprint,
-        plan_fingerprint: Some(crate::domain::plan::fingerprint(a.listed)),
-        files_scanned: sum(|t| t.files),
-        rows_scanned: sum(|t| t.rows_scanned),
-        bytes_read: a.bytes_read,
-        read_requests: a.read_requests,
-        residual_rows,
-        held_rows: sum(|t| t.held_rows),
-        row_groups: totals,
-        tables,
-        residuals,
-        errors,
-        objects,
-        index: a.index.map(|fingerprint| crate::domain::report::IndexUse {
-            fingerprint,
+
+    pub fn finish(self, head: Head<'_>) -> ScanReport {
+        let Assembler {
+            labeler,
+            mut errors,
+            tables,
+            residuals,
+            copies,
+            objects,
+            totals,
             files_without_index,
-        }),
-        authentication: None,
+            ..
+        } = self;
+        if head.listed.is_empty() {
+            errors.push(ScanErrorEntry {
+                file: head.lake.clone(),
+                error: "no tables found in the lake".into(),
+            });
+        }
+        let sum = |f: fn(&TableReport) -> u64| tables.iter().map(f).sum::<u64>();
+        let residual_rows = sum(|t| t.residual_rows);
+        let verdict = verdict(&errors, residual_rows);
+        let physical_verdict = Some(physical_verdict(verdict, &copies));
+        ScanReport {
+            schema_version: 1,
+            verdict,
+            physical_verdict,
+            physical_copies: copies,
+            lake: head.lake,
+            subjects: head.subjects,
+            subject_labels: if labeler.is_keyed() {
+                "keyed-hash".into()
+            } else {
+                "as-given".into()
+            },
+            subjects_fingerprint: head.subjects_fingerprint,
+            plan_fingerprint: Some(crate::domain::plan::fingerprint(head.listed)),
+            files_scanned: sum(|t| t.files),
+            rows_scanned: sum(|t| t.rows_scanned),
+            bytes_read: head.bytes_read,
+            read_requests: head.read_requests,
+            residual_rows,
+            held_rows: sum(|t| t.held_rows),
+            row_groups: totals,
+            tables,
+            residuals,
+            errors,
+            objects,
+            custody: None,
+            index: head.index.map(|fingerprint| crate::domain::report::IndexUse {
+                fingerprint,
+                files_without_index,
+            }),
+            authentication: None,
+        }
     }
 }
 
@@ -592,10 +766,11 @@ struct AssembledTable {
 /// kept evidence shows them: no raw identifier in a partition name.
 fn assemble_table(
     lt: &TableFiles,
-    results: Vec<Result<FileResult, String>>,
+    results: impl IntoIterator<Item = Result<FileResult, String>>,
     facts: Option<facts::TableFacts>,
     labeler: &SubjectLabeler,
     held: bool,
+    mut custody: Option<&mut CustodyWriter<'_>>,
 ) -> AssembledTable {
     let t = &lt.table;
     let shown = |p: &str| crate::domain::lake::label_path(p, &t.id_columns, labeler);
@@ -644,21 +819,34 @@ fn assemble_table(
     let mut columns: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for (f, r) in lt.files.iter().zip(results) {
         let file = shown(&f.path);
-        let mut object = crate::domain::report::ObjectRecord {
-            file: file.clone(),
-            size: f.size,
-            etag: f.etag.clone(),
-            version_id: f.version_id.clone(),
-            noncurrent: f.noncurrent,
-            footer_sha256: None,
+        let mut record = CustodyRecord {
+            table: t.name.clone(),
+            object: crate::domain::report::ObjectRecord {
+                file: file.clone(),
+                size: f.size,
+                etag: f.etag.clone(),
+                version_id: f.version_id.clone(),
+                noncurrent: f.noncurrent,
+                footer_sha256: None,
+            },
+            rows: None,
+            row_groups: None,
+            matching_rows: None,
+            error: None,
         };
         match r {
-            Err(error) => out.errors.push(ScanErrorEntry {
-                file: file.clone(),
-                error,
-            }),
+            Err(error) => {
+                record.error = Some(error.clone());
+                out.errors.push(ScanErrorEntry {
+                    file: file.clone(),
+                    error,
+                })
+            }
             Ok(o) => {
-                object.footer_sha256 = Some(o.footer_sha256.clone());
+                record.object.footer_sha256 = Some(o.footer_sha256.clone());
+                record.rows = Some(o.rows);
+                record.row_groups = Some(o.row_groups.clone());
+                record.matching_rows = Some(o.matching_rows);
                 for (name, kind) in &o.columns {
                     columns
                         .entry(name.clone())
@@ -704,7 +892,10 @@ fn assemble_table(
                 }
             }
         }
-        out.objects.push(object);
+        match &mut custody {
+            Some(w) => w.record(&record),
+            None => out.objects.push(record.object),
+        }
     }
     if let Some(facts) = facts {
         out.errors
@@ -875,16 +1066,10 @@ fn add_stats(into: &mut RowGroupStats, s: &RowGroupStats) {
 }
 
 /// The results of a scan as a report shows them: each problem as its text.
-fn texts(
-    results: Vec<Vec<Result<FileResult, FileProblem>>>,
-) -> Vec<Vec<Result<FileResult, String>>> {
+fn text_results(results: Vec<Result<FileResult, FileProblem>>) -> Vec<Result<FileResult, String>> {
     results
         .into_iter()
-        .map(|t| {
-            t.into_iter()
-                .map(|r| r.map_err(|e| e.to_string()))
-                .collect()
-        })
+        .map(|r| r.map_err(|e| e.to_string()))
         .collect()
 }
 
@@ -2284,7 +2469,7 @@ mod tests {
             ("t/user_id=42".into(), "s3://b/other/user_id=42".into()),
         ];
         let key = SubjectLabeler::keyed(b"0123456789abcdef").unwrap();
-        let t = assemble_table(&lt, Vec::new(), None, &key, false);
+        let t = assemble_table(&lt, Vec::new(), None, &key, false, None);
         let text = format!("{:?}", t.report.locations);
         assert!(!text.contains("=42"), "{text}");
         assert_eq!(t.report.locations["t"], "s3://b/t");
@@ -2337,7 +2522,7 @@ mod tests {
                 Ok(found(4, 0, "")),
             ]
         };
-        let t = assemble_table(&lt, results(), None, &SubjectLabeler::plain(), false);
+        let t = assemble_table(&lt, results(), None, &SubjectLabeler::plain(), false, None);
         assert_eq!((t.report.files, t.report.rows_scanned), (2, 9));
         assert_eq!((t.report.residual_rows, t.report.held_rows), (2, 0));
         assert_eq!(t.report.errors, 1);
@@ -2350,7 +2535,7 @@ mod tests {
         );
         assert_eq!(t.residuals.len(), 1);
         assert!(!t.residuals[0].held);
-        let held = assemble_table(&lt, results(), None, &SubjectLabeler::plain(), true);
+        let held = assemble_table(&lt, results(), None, &SubjectLabeler::plain(), true, None);
         assert_eq!((held.report.residual_rows, held.report.held_rows), (0, 2));
         assert!(held.report.partitions_with_residuals.is_empty());
         assert!(held.residuals[0].held);
