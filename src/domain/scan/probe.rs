@@ -88,18 +88,17 @@ fn key_hash(v: &[u8]) -> u64 {
 }
 
 /// Byte-string keys held once: sorted (unsigned lexicographic, the statistics' order) end
-/// to end in one buffer, found through a table of their hashes. A million 32-character
-/// IDs take about 60 MB here, where a map of boxed keys plus a sorted copy took 150.
+/// to end in one buffer, found through a table of their positions (hashed by their bytes,
+/// compared with the bytes). A million 32-character IDs take about 60 MB here, where a map
+/// of boxed keys plus a sorted copy took 150.
 #[derive(Debug, Clone, Default)]
 struct ByteKeys {
     data: Vec<u8>,
     /// Where each key ends in `data`: key `i` is `data[ends[i - 1]..ends[i]]`.
-    ends: Vec<usize>,
+    ends: Vec<u32>,
     /// The subject of each key.
     subjects: Vec<u32>,
-    /// A key's hash to its position. Of two keys with one hash, the second is in `more`.
-    index: FastMap<u64, u32>,
-    more: FastMap<Box<[u8]>, u32>,
+    index: hashbrown::HashTable<u32>,
 }
 
 impl ByteKeys {
@@ -107,28 +106,62 @@ impl ByteKeys {
     fn new(mut pairs: Vec<(Vec<u8>, u32)>) -> ByteKeys {
         // Stable: the first of two equal keys stays first, as the map kept it.
         pairs.sort_by(|a, b| a.0.cmp(&b.0));
-        pairs.dedup_by(|later, first| later.0 == first.0);
-        let mut k = ByteKeys {
-            data: Vec::with_capacity(pairs.iter().map(|p| p.0.len()).sum()),
-            ends: Vec::with_capacity(pairs.len()),
-            subjects: Vec::with_capacity(pairs.len()),
-            index: FastMap::default(),
-            more: FastMap::default(),
-        };
-        k.index.reserve(pairs.len());
-        for (i, (key, subject)) in pairs.into_iter().enumerate() {
-            k.data.extend_from_slice(&key);
-            k.ends.push(k.data.len());
-            k.subjects.push(subject);
-            let pos = i as u32;
-            match k.index.entry(key_hash(&key)) {
-                std::collections::hash_map::Entry::Vacant(e) => {
-                    e.insert(pos);
-                }
-                std::collections::hash_map::Entry::Occupied(_) => {
-                    k.more.insert(key.into_boxed_slice(), pos);
-                }
+        let bytes = pairs.iter().map(|p| p.0.len()).sum();
+        ByteKeys::of_sorted(pairs.iter().map(|(k, s)| (&k[..], *s)), pairs.len(), bytes)
+    }
+
+    /// From the subject IDs themselves as keys, sorted through an array of subject numbers:
+    /// no key is copied but into the buffer (a million IDs would otherwise cost a million
+    /// allocations more while the probe is built).
+    fn of_ids(ids: &[String]) -> ByteKeys {
+        let mut order: Vec<u32> = (0..ids.len() as u32).collect();
+        // Equal keys in subject order: the first subject's is kept.
+        order.sort_unstable_by(|&a, &b| {
+            ids[a as usize]
+                .as_bytes()
+                .cmp(ids[b as usize].as_bytes())
+                .then(a.cmp(&b))
+        });
+        let bytes = ids.iter().map(String::len).sum();
+        ByteKeys::of_sorted(
+            order.iter().map(|&s| (ids[s as usize].as_bytes(), s)),
+            ids.len(),
+            bytes,
+        )
+    }
+
+    /// From (key, subject) pairs sorted by key, equal keys adjacent (the first is kept);
+    /// `count` and `bytes` size the buffers. Keys past 4 GiB in all are left out: no
+    /// subject list comes near (a billion IDs of four bytes).
+    fn of_sorted<'k>(
+        sorted: impl Iterator<Item = (&'k [u8], u32)>,
+        count: usize,
+        bytes: usize,
+    ) -> ByteKeys {
+        let mut data: Vec<u8> = Vec::with_capacity(bytes.min(u32::MAX as usize));
+        let mut ends: Vec<u32> = Vec::with_capacity(count);
+        let mut subjects = Vec::with_capacity(count);
+        let mut last: Option<&[u8]> = None;
+        for (key, subject) in sorted {
+            if last == Some(key) || data.len() + key.len() > u32::MAX as usize {
+                continue;
             }
+            last = Some(key);
+            data.extend_from_slice(key);
+            ends.push(data.len() as u32);
+            subjects.push(subject);
+        }
+        let mut k = ByteKeys {
+            data,
+            ends,
+            subjects,
+            index: hashbrown::HashTable::with_capacity(count),
+        };
+        for i in 0..k.len() {
+            let h = key_hash(k.key(i));
+            let (data, ends) = (&k.data, &k.ends);
+            k.index
+                .insert_unique(h, i as u32, |&p| key_hash(key_at(data, ends, p as usize)));
         }
         k
     }
@@ -139,27 +172,26 @@ impl ByteKeys {
 
     #[inline]
     fn key(&self, i: usize) -> &[u8] {
-        let start = if i == 0 { 0 } else { self.ends[i - 1] };
-        &self.data[start..self.ends[i]]
+        key_at(&self.data, &self.ends, i)
     }
 
     /// The subject of the key equal to `v`.
     #[inline]
     fn get(&self, v: &[u8]) -> Option<u32> {
-        if let Some(&pos) = self.index.get(&key_hash(v))
-            && self.key(pos as usize) == v
-        {
-            return Some(self.subjects[pos as usize]);
-        }
-        if self.more.is_empty() {
-            return None;
-        }
-        self.more.get(v).map(|&pos| self.subjects[pos as usize])
+        self.index
+            .find(key_hash(v), |&p| self.key(p as usize) == v)
+            .map(|&p| self.subjects[p as usize])
     }
 
     fn iter(&self) -> impl Iterator<Item = &[u8]> {
         (0..self.len()).map(|i| self.key(i))
     }
+}
+
+#[inline]
+fn key_at<'d>(data: &'d [u8], ends: &[u32], i: usize) -> &'d [u8] {
+    let start = if i == 0 { 0 } else { ends[i - 1] as usize };
+    &data[start..ends[i] as usize]
 }
 
 /// The subject IDs of one identifier column, ready to probe.
@@ -199,7 +231,8 @@ impl Probe {
         for (i, id) in ids.iter().enumerate() {
             let subject = i as u32;
             match kind {
-                IdKind::Bytes => byte_keys.push((id.as_bytes().to_vec(), subject)),
+                // The IDs are the keys: sorted in place below.
+                IdKind::Bytes => {}
                 IdKind::Fixed { len, uuid } => {
                     if len == 16
                         && let Some(u) = parse_uuid(id)
@@ -234,12 +267,17 @@ impl Probe {
                 }
             }
         }
-        for (key, _) in &byte_keys {
-            p.add_prefilter(prefix_word(key));
-            p.min_len = p.min_len.min(key.len());
-            p.max_len = p.max_len.max(key.len());
+        p.bytes = match kind {
+            IdKind::Bytes => ByteKeys::of_ids(ids),
+            _ => ByteKeys::new(byte_keys),
+        };
+        for i in 0..p.bytes.len() {
+            let key = p.bytes.key(i);
+            let (word, len) = (prefix_word(key), key.len());
+            p.add_prefilter(word);
+            p.min_len = p.min_len.min(len);
+            p.max_len = p.max_len.max(len);
         }
-        p.bytes = ByteKeys::new(byte_keys);
         // Keys are distinct: an unstable sort gives the same order, faster.
         p.sorted_ints = p.ints.keys().copied().collect();
         match kind {
@@ -526,25 +564,5 @@ mod tests {
             let naive = sorted.iter().any(|s| *s >= &min[..] && *s <= &max[..]);
             assert_eq!(p.bytes_in_range(&min, &max), naive, "{min:?}..={max:?}");
         }
-    }
-
-    #[test]
-    fn keys_sharing_a_hash_are_found_and_a_hash_alone_matches_nothing() {
-        let mut k = ByteKeys::new(vec![
-            (b"a".to_vec(), 0),
-            (b"b".to_vec(), 1),
-            (b"c".to_vec(), 2),
-        ]);
-        // "b" as the second key of a hash: kept in `more`.
-        let pos = k.index.remove(&key_hash(b"b")).unwrap();
-        k.more.insert(b"b".to_vec().into_boxed_slice(), pos);
-        assert_eq!(
-            (k.get(b"a"), k.get(b"b"), k.get(b"c")),
-            (Some(0), Some(1), Some(2))
-        );
-        // A value whose hash leads to a key with other bytes is no match.
-        k.index.insert(key_hash(b"zz"), 0);
-        assert_eq!(k.get(b"zz"), None);
-        assert_eq!(k.get(b"d"), None);
     }
 }
