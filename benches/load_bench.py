@@ -17,7 +17,6 @@ import hashlib
 import json
 import os
 import random
-import resource
 import sys
 
 import pyarrow as pa
@@ -58,14 +57,18 @@ def make(data, files, ids):
         json.dump({"files": files, "ids": ids, "residual_rows": expected}, f)
 
 
-def limit():
-    resource.setrlimit(resource.RLIMIT_NOFILE, (FD_LIMIT, FD_LIMIT))
+def limited(cmd):
+    """`cmd` under the file-descriptor limit, set by a shell that then execs it. (Not
+    preexec_fn: that makes Python fork() itself, and the child's peak RSS would then count
+    this interpreter's pages, pyarrow and the last report parsed among them, as the
+    figures before December 2026 did.)"""
+    return ["sh", "-c", f'ulimit -n {FD_LIMIT} && exec "$@"', "sh", *cmd]
 
 
 def scan(vouch, data, ids, extra=()):
     out, err, code, wall, rss = scan_bench.run_child(
-        [vouch, "scan", "--lake", "lake", "--ids", ids, "--format", "json", "-q", *extra],
-        cwd=data, preexec_fn=limit)
+        limited([vouch, "scan", "--lake", "lake", "--ids", ids, "--format", "json", "-q", *extra]),
+        cwd=data)
     if code not in (0, 1):
         sys.exit(f"vouch scan failed ({code}): {err.decode()[-2000:]}")
     return wall, rss, json.loads(out)
