@@ -1314,6 +1314,84 @@ fn messy_layouts_in_s3_scan_like_the_local_copy() {
     );
 }
 
+/// A table of many partitions is listed a directory at a time, sixteen at once: the same
+/// files as the local copy, whatever lies at the table's top, two levels down, behind a
+/// directory marker or in a hidden directory, and a partition of more than one listing
+/// page is listed whole.
+#[test]
+fn partitioned_tables_are_listed_by_directory_and_nothing_is_missed() {
+    let fx = fixture_copy();
+    let lake = fx.path().join("lake");
+    let src = lake.join("events/dt=2026-01-01/part-0.parquet");
+    let cp = |to: &str| {
+        let to = lake.join(to);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(&src, to).unwrap();
+    };
+    // Past a listing page of keys (side files count): listed in ranges of directories.
+    for d in 0..40 {
+        cp(&format!("events/dt=2026-02-{d:02}/part-0.parquet"));
+        cp(&format!("events/dt=2026-02-{d:02}/part-1.parquet"));
+        for i in 0..26 {
+            let side = lake.join(format!("events/dt=2026-02-{d:02}/part-{i}.crc"));
+            std::fs::write(side, b"side file").unwrap();
+        }
+    }
+    cp("events/part-at-the-top.parquet");
+    cp("events/dt=2026-03-01/hour=01/part-0.parquet");
+    cp("events/_temporary/0/part-0.parquet");
+    // One partition past a listing page: nothing to split by.
+    let big = lake.join("profiles/region=eu");
+    std::fs::create_dir_all(&big).unwrap();
+    for i in 0..1005 {
+        std::fs::write(big.join(format!("x-{i:04}.crc")), b"side file").unwrap();
+    }
+    cp("profiles/region=eu/part-late.parquet");
+    let moto = Moto::start();
+    moto.setup(
+        "analytics",
+        serde_json::json!({
+            "upload": [[lake, "silver_private"]],
+            "objects": [{"key": "silver_private/events/dt=2026-02-05/", "text": ""}],
+        }),
+    );
+    let local = run(vouch().current_dir(fx.path()).args(FIXTURE_SCAN));
+    let remote = run(moto.vouch().current_dir(fx.path()).args(s3_scan()));
+    assert_eq!(local.code, 1, "{local:?}");
+    assert_eq!(remote.code, 1, "{remote:?}");
+    assert_eq!(comparable(remote.json()), comparable(local.json()));
+    let files: Vec<String> = remote.json()["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["file"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(files.len(), 7 + 80 + 2 + 1, "{files:?}");
+    for f in [
+        "events/part-at-the-top.parquet",
+        "events/dt=2026-03-01/hour=01/part-0.parquet",
+        "events/dt=2026-02-39/part-1.parquet",
+        "profiles/region=eu/part-late.parquet",
+    ] {
+        assert!(files.iter().any(|x| x == f), "{f}: {files:?}");
+    }
+    assert!(!files.iter().any(|f| f.contains("_temporary") || f.ends_with('/')));
+    // A range of directories whose listing is refused is an error naming where it
+    // starts, and the scan is incomplete, never clean.
+    let proxy = Proxy::start(&moto, &["0", "1", "0", "start-after"]);
+    let denied = run(moto
+        .vouch()
+        .current_dir(fx.path())
+        .env("AWS_ENDPOINT_URL", &proxy.url)
+        .args(s3_scan()));
+    assert_eq!(denied.code, 2, "{denied:?}");
+    assert!(
+        denied.stderr.contains("s3://analytics/silver_private/events/dt=")
+            && denied.stderr.contains("AccessDenied"),
+        "{denied:?}"
+    );
+}
+
 /// Delta tables in S3 read as the local copy does: the log listed and replayed through
 /// the same seam, deletion vectors fetched by ranged reads, removed files and stray copies
 /// in their layers.

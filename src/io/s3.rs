@@ -355,6 +355,184 @@ impl S3Store {
     }
 }
 
+/// Directories of a table listed at once (ListObjectsV2 requests in flight).
+const LIST_CONCURRENCY: usize = 16;
+
+/// What a listing keeps of an object.
+struct ListedKey {
+    key: String,
+    size: u64,
+    modified: Option<i64>,
+    etag: Option<String>,
+}
+
+/// One ListObjectsV2 request: up to a page of objects under `prefix` (after `start_after`
+/// or from `token`), with `delimiter` the directories one level below instead of what they
+/// hold. Returns the page's objects, directories and continuation token.
+async fn list_page(
+    client: &Client,
+    bucket: &str,
+    prefix: &str,
+    delimiter: bool,
+    start_after: Option<String>,
+    token: Option<String>,
+) -> Result<(Vec<ListedKey>, Vec<String>, Option<String>), String> {
+    let page = client
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(prefix)
+        .set_delimiter(delimiter.then(|| "/".to_string()))
+        .set_start_after(start_after)
+        .set_continuation_token(token)
+        .send()
+        .await
+        .map_err(|e| s3_error("ListObjectsV2", e))?;
+    // Only what a listing keeps of each object, page by page.
+    let objects = page
+        .contents()
+        .iter()
+        .filter_map(|o| {
+            Some(ListedKey {
+                key: o.key()?.to_string(),
+                size: o.size().unwrap_or(0).max(0) as u64,
+                modified: o.last_modified().map(|t| t.secs()),
+                etag: o.e_tag().map(str::to_string),
+            })
+        })
+        .collect();
+    let dirs = page
+        .common_prefixes()
+        .iter()
+        .filter_map(|p| p.prefix().map(str::to_string))
+        .collect();
+    // A truncated page without a token ends the listing rather than repeating it.
+    let next = match page.is_truncated() {
+        Some(true) => page.next_continuation_token().map(str::to_string),
+        _ => None,
+    };
+    Ok((objects, dirs, next))
+}
+
+/// Every object under `prefix`. A listing of one page is one request. A longer one is
+/// split by the table's directories (its partitions): their names (by delimiter, with the
+/// objects at the top), then `concurrency` ranges of directories listed side by side,
+/// each from its first directory (StartAfter) to the next range's, in full pages. The
+/// same keys as one listing of the prefix: a key at the top comes from the delimiter
+/// listing, a key under a directory from the one range that holds that directory (a key
+/// is kept by a range only when it lies under one of the range's directories). A table
+/// of a million objects is listed in about a sixteenth of the round trips, with about as
+/// many requests. A failure names the prefix whose listing failed.
+async fn list_split(
+    client: Client,
+    bucket: String,
+    prefix: String,
+    concurrency: usize,
+) -> Result<Vec<ListedKey>, (String, String)> {
+    let fail = |e: String| (prefix.clone(), e);
+    let (first, _, token) = list_page(&client, &bucket, &prefix, false, None, None)
+        .await
+        .map_err(fail)?;
+    let Some(token) = token else {
+        return Ok(first);
+    };
+    // More than a page: the directories one level below, and the objects at the top.
+    let (mut top, mut dirs, mut next) = (Vec::new(), Vec::new(), None);
+    loop {
+        let (objects, more_dirs, token) =
+            list_page(&client, &bucket, &prefix, true, None, next.take())
+                .await
+                .map_err(fail)?;
+        top.extend(objects);
+        dirs.extend(more_dirs);
+        match token {
+            Some(t) => next = Some(t),
+            None => break,
+        }
+    }
+    dirs.sort();
+    dirs.dedup();
+    if dirs.len() < 2 {
+        // Nothing to split by: the rest of the one listing, page by page.
+        let mut out = first;
+        let mut next = Some(token);
+        while let Some(t) = next.take() {
+            let (objects, _, token) = list_page(&client, &bucket, &prefix, false, None, Some(t))
+                .await
+                .map_err(fail)?;
+            out.extend(objects);
+            next = token;
+        }
+        return Ok(out);
+    }
+    let ranges = concurrency.clamp(1, dirs.len());
+    let starts: Vec<usize> = (0..ranges).map(|r| r * dirs.len() / ranges).collect();
+    let mut running = tokio::task::JoinSet::new();
+    for (r, &from) in starts.iter().enumerate() {
+        // The first range starts at the table's first key: a directory made since the
+        // delimiter listing sorts in some range, never before the first.
+        let first_dir = (r > 0).then(|| dirs[from].clone());
+        let until = starts.get(r + 1).map(|&i| dirs[i].clone());
+        let (client, bucket, prefix) = (client.clone(), bucket.clone(), prefix.clone());
+        running.spawn(async move {
+            let listed = list_range(
+                &client,
+                &bucket,
+                &prefix,
+                first_dir.as_deref(),
+                until.as_deref(),
+            )
+            .await;
+            (first_dir.unwrap_or(prefix), listed)
+        });
+    }
+    let mut out = top;
+    while let Some(done) = running.join_next().await {
+        match done {
+            Ok((_, Ok(found))) => out.extend(found),
+            Ok((dir, Err(e))) => return Err((dir, e)),
+            Err(e) => return Err(fail(format!("S3 ListObjectsV2 failed: {e}"))),
+        }
+    }
+    Ok(out)
+}
+
+/// The objects under the directories from `first_dir` (a directory key ending in `/`;
+/// none: from the first) up to, not including, `until` (the next range's first directory;
+/// none: to the end of `prefix`).
+async fn list_range(
+    client: &Client,
+    bucket: &str,
+    prefix: &str,
+    first_dir: Option<&str>,
+    until: Option<&str>,
+) -> Result<Vec<ListedKey>, String> {
+    // Every key under `first_dir` sorts after its name without the slash.
+    let mut start_after = first_dir.map(|d| d.trim_end_matches('/').to_string());
+    let mut token = None;
+    let mut out = Vec::new();
+    loop {
+        let (objects, _, next) =
+            list_page(client, bucket, prefix, false, start_after.take(), token.take()).await?;
+        let mut past = false;
+        for o in objects {
+            if until.is_some_and(|u| o.key.as_str() >= u) {
+                past = true;
+                break;
+            }
+            // Under a directory of this range (not a key at the top, which sorts among
+            // the directories: `dt=1.parquet` before `dt=1/`).
+            let below = o.key.get(prefix.len()..).is_some_and(|r| r.contains('/'));
+            if first_dir.is_none_or(|d| o.key.as_str() >= d) && below {
+                out.push(o);
+            }
+        }
+        match next {
+            Some(t) if !past => token = Some(t),
+            _ => return Ok(out),
+        }
+    }
+}
+
 impl Store for S3Store {
     fn root(&self) -> String {
         self.uri.clone()
@@ -412,38 +590,40 @@ impl Store for S3Store {
         let mut out = Listing::default();
         let rel = prefix.trim_matches('/');
         let full = self.dir_prefix(rel);
-        let mut pages = self
-            .client
-            .list_objects_v2()
-            .bucket(&self.bucket)
-            .prefix(&full)
-            .into_paginator()
-            .send();
-        while let Some(page) = self.rt.block_on(pages.next()) {
-            let page = match page {
-                Ok(p) => p,
-                Err(e) => {
-                    out.errors
-                        .push(StoreError::new(rel, s3_error("ListObjectsV2", e)));
-                    return out;
-                }
-            };
-            for o in page.contents() {
-                let Some(path) = self.listed_path(o.key(), rel) else {
-                    continue;
-                };
-                out.objects.push(ObjectMeta {
-                    path: path.to_string(),
-                    size: o.size().unwrap_or(0).max(0) as u64,
-                    modified: o.last_modified().map(|t| t.secs()),
-                    etag: o.e_tag().map(str::to_string),
-                    version_id: None,
-                    noncurrent: false,
-                    stat: None,
-                    device: None,
-                    via_link: false,
-                });
+        let listed = self.rt.block_on(list_split(
+            self.client.clone(),
+            self.bucket.clone(),
+            full,
+            LIST_CONCURRENCY,
+        ));
+        let objects = match listed {
+            Ok(o) => o,
+            Err((at, e)) => {
+                // Named by the directory whose listing failed, below the store's prefix.
+                let place = at
+                    .strip_prefix(&self.prefix)
+                    .unwrap_or(&at)
+                    .trim_end_matches('/');
+                let place = if place.is_empty() { rel } else { place };
+                out.errors.push(StoreError::new(place, e));
+                return out;
             }
+        };
+        for o in objects {
+            let Some(path) = self.listed_path(Some(&o.key), rel) else {
+                continue;
+            };
+            out.objects.push(ObjectMeta {
+                path: path.to_string(),
+                size: o.size,
+                modified: o.modified,
+                etag: o.etag,
+                version_id: None,
+                noncurrent: false,
+                stat: None,
+                device: None,
+                via_link: false,
+            });
         }
         out.objects.sort_by(|a, b| a.path.cmp(&b.path));
         out

@@ -1,10 +1,12 @@
 """A fault-injecting HTTP proxy in front of the test S3 server, on 127.0.0.1.
-Arguments: LISTEN_PORT UPSTREAM_URL FAULT_RATE SEED [STALL_SECONDS [DENY [STALL_MATCH]]].
+Arguments: LISTEN_PORT UPSTREAM_URL FAULT_RATE SEED [STALL_SECONDS [DENY [STALL_MATCH [DELAY]]]].
 Every request is forwarded, except that a seeded FAULT_RATE share is answered 503
 SlowDown, a few connections are reset without an answer, (with STALL_SECONDS) the first
 ranged GET — or the first request whose path contains STALL_MATCH — stalls that long
 before it is answered, and every request whose path contains DENY (when not empty) is
-answered 403 AccessDenied. Stops by itself after 10 minutes."""
+answered 403 AccessDenied, and (with DELAY, seconds) every request waits that long first:
+a network's round trip in front of a server on loopback. Stops by itself after 10
+minutes."""
 import http.client
 import http.server
 import random
@@ -17,7 +19,8 @@ import urllib.parse
 port, upstream, rate, seed = int(sys.argv[1]), urllib.parse.urlparse(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
 stall = [float(sys.argv[5])] if len(sys.argv) > 5 else []
 deny = sys.argv[6] if len(sys.argv) > 6 else None
-stall_match = sys.argv[7] if len(sys.argv) > 7 else None
+stall_match = (sys.argv[7] or None) if len(sys.argv) > 7 else None
+delay = float(sys.argv[8]) if len(sys.argv) > 8 else 0.0
 rng = random.Random(seed)
 lock = threading.Lock()
 SLOWDOWN = (b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code>'
@@ -33,6 +36,8 @@ class Proxy(http.server.BaseHTTPRequestHandler):
         pass
 
     def handle_any(self):
+        if delay:
+            time.sleep(delay)
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else None
         with lock:
