@@ -27,7 +27,7 @@ fn scan(
         store: &store,
         lake: lake.display().to_string(),
         tables,
-        subjects: ids,
+        subjects: &vouch::domain::subjects::SubjectList::of(ids.iter().map(String::as_str)),
         holds: Default::default(),
         labeler: vouch::domain::subjects::SubjectLabeler::plain(),
         options: ScanOptions::default(),

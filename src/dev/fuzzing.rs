@@ -51,10 +51,12 @@ pub fn scan_file(data: &[u8]) {
     let Ok(store) = crate::io::local::LocalStore::open(&scratch().join("lake")) else {
         return;
     };
-    let subjects: Vec<String> = ["1", "42", "hostile-subject-0001", "user-00001"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    let subjects = crate::domain::subjects::SubjectList::of([
+        "1",
+        "42",
+        "hostile-subject-0001",
+        "user-00001",
+    ]);
     let req = crate::domain::scan::ScanRequest {
         store: &store,
         lake: "lake".into(),
@@ -95,7 +97,9 @@ pub fn evidence_verify(data: &[u8]) {
 
 /// An ID list (`--ids FILE`).
 pub fn id_list(data: &[u8]) {
-    let ids = crate::domain::subjects::parse_id_lines(&String::from_utf8_lossy(data));
+    let Ok(ids) = crate::domain::subjects::parse_id_list(&String::from_utf8_lossy(data)) else {
+        return;
+    };
     for kind in [
         crate::domain::scan::probe::IdKind::Bytes,
         crate::domain::scan::probe::IdKind::Int64 { signed: true },

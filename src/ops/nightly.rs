@@ -383,7 +383,7 @@ fn supplied_report(
     report
         .check_seal(labeler)
         .map_err(|e| refused(format!("refused: {e}")))?;
-    if report.subjects_fingerprint != labeler.list_fingerprint(subjects) {
+    if report.subjects_fingerprint != labeler.list_fingerprint(subjects.iter().map(String::as_str)) {
         return Err(refused(format!(
             "made for another list of subjects than the {} of the delete requests \
              completed in the window (`vouch nightly --write-subjects FILE` writes that list)",
@@ -736,9 +736,10 @@ fn scan_now(
         .and_then(|_| crate::domain::index::LakeIndex::load(&dir, &key));
         built.map_err(|e| index_error = json!(e.to_string())).ok()
     });
+    let subjects = crate::domain::subjects::SubjectList::of(subjects.iter().map(String::as_str));
     let mut scan_req = crate::ops::scan::request(
         &opened,
-        subjects,
+        &subjects,
         crate::ops::scan::RequestParts {
             holds,
             labeler: labeler.clone(),

@@ -10,7 +10,7 @@ use crate::domain::index::{IndexKey, LakeIndex};
 use crate::domain::report::ScanReport;
 use crate::domain::scan::{ScanOptions, ScanRequest};
 use crate::domain::shard::{FileList, PartialReport, Plan};
-use crate::domain::subjects::{SubjectError, SubjectLabeler};
+use crate::domain::subjects::{SubjectError, SubjectLabeler, SubjectList};
 use crate::io::store::Store;
 use crate::ops::{Env, LakeLocation, OpError, OpenedLake, Overwrite};
 
@@ -23,15 +23,15 @@ pub struct Subjects {
 
 impl Subjects {
     /// The IDs, each once, in the order given; none at all is an error.
-    pub fn read(&self) -> Result<Vec<String>, OpError> {
+    pub fn read(&self) -> Result<SubjectList, OpError> {
         let mut subjects = match &self.ids_file {
             Some(p) => crate::domain::subjects::read_id_file(p)?,
-            None => Vec::new(),
+            None => SubjectList::default(),
         };
         for id in &self.ids {
             let id = id.trim();
-            if !id.is_empty() && !subjects.iter().any(|s| s == id) {
-                subjects.push(id.to_string());
+            if !id.is_empty() && !subjects.contains(id) {
+                subjects.push(id)?;
             }
         }
         if subjects.is_empty() {
@@ -127,7 +127,7 @@ pub struct RequestParts<'a> {
 /// The one way a scan request is made from an opened lake (scan, export and nightly).
 pub fn request<'a>(
     lake: &'a OpenedLake,
-    subjects: &'a [String],
+    subjects: &'a SubjectList,
     parts: RequestParts<'a>,
     collect_rows: bool,
     include_versions: bool,
@@ -405,7 +405,7 @@ pub fn run(opts: &Options, env: &Env<'_>) -> Result<Outcome, OpError> {
     let typed_ids = if opts.show_ids && req.labeler.is_keyed() {
         subjects
             .iter()
-            .map(|id| (req.labeler.label(id), id.clone()))
+            .map(|id| (req.labeler.label(id), id.to_string()))
             .collect()
     } else {
         Vec::new()

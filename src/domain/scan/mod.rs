@@ -39,7 +39,7 @@ use crate::domain::report::{
     Layer, PhysicalCopy, PhysicalVerdict, Residual, RowGroupStats, ScanErrorEntry, ScanReport,
     TableReport, Verdict,
 };
-use crate::domain::subjects::SubjectLabeler;
+use crate::domain::subjects::{SubjectLabeler, SubjectList};
 use crate::io::store::{ObjectMeta, RangeRead, Store};
 pub use error::FileProblem;
 pub use pages::Limits;
@@ -90,7 +90,7 @@ pub struct ScanRequest<'a> {
     pub lake: String,
     pub tables: Vec<Table>,
     /// Raw subject IDs; they never leave this process except through `labeler`.
-    pub subjects: &'a [String],
+    pub subjects: &'a SubjectList,
     /// Table names under legal hold.
     pub holds: BTreeSet<String>,
     pub labeler: SubjectLabeler,
@@ -254,7 +254,7 @@ pub fn scan_locating(
     let mut report = asm.finish(Head {
         lake: req.lake.clone(),
         subjects: req.subjects.len(),
-        subjects_fingerprint: req.labeler.list_fingerprint(req.subjects),
+        subjects_fingerprint: req.labeler.list_fingerprint(req.subjects.iter()),
         listed: &listed,
         bytes_read: counters.bytes.load(Ordering::Relaxed),
         read_requests: counters.requests.load(Ordering::Relaxed),
@@ -1102,7 +1102,7 @@ fn contain<T>(f: impl FnOnce() -> Result<T, FileProblem>) -> Result<T, FileProbl
 
 /// One probe per identifier kind, built on first use and shared by all files.
 struct ProbeCache<'a> {
-    subjects: &'a [String],
+    subjects: &'a SubjectList,
     probes: Mutex<HashMap<IdKind, Arc<Probe>>>,
     path_ids: std::sync::OnceLock<PathIds>,
 }
@@ -1117,11 +1117,11 @@ struct PathIds {
 }
 
 impl PathIds {
-    fn new(subjects: &[String]) -> PathIds {
+    fn new(subjects: &SubjectList) -> PathIds {
         let mut p = PathIds::default();
         for (i, id) in subjects.iter().enumerate() {
             let i = i as u32;
-            p.text.entry(id.clone()).or_default().push(i);
+            p.text.entry(id.to_string()).or_default().push(i);
             if let Ok(v) = id.trim().parse::<i128>() {
                 p.int.entry(v).or_default().push(i);
             }
@@ -1148,7 +1148,7 @@ impl PathIds {
 }
 
 impl<'a> ProbeCache<'a> {
-    fn new(subjects: &'a [String]) -> Self {
+    fn new(subjects: &'a SubjectList) -> Self {
         ProbeCache {
             subjects,
             probes: Mutex::new(HashMap::new()),
@@ -2584,8 +2584,8 @@ mod tests {
             .unwrap()
     }
 
-    fn ids(v: &[&str]) -> Vec<String> {
-        v.iter().map(|s| s.to_string()).collect()
+    fn ids(v: &[&str]) -> SubjectList {
+        SubjectList::of(v.iter().copied())
     }
 
     /// check(column, ids, expected "ruled out by statistics")

@@ -6,6 +6,8 @@
 //! without building strings or Arrow arrays. Pure: no IO, no allocation per probed value.
 
 use std::collections::HashMap;
+
+use crate::domain::subjects::SubjectList;
 use std::hash::{BuildHasherDefault, Hasher};
 
 /// The physical shape of an identifier column, as far as matching is concerned.
@@ -113,7 +115,7 @@ impl ByteKeys {
     /// From the subject IDs themselves as keys, sorted through an array of subject numbers:
     /// no key is copied but into the buffer (a million IDs would otherwise cost a million
     /// allocations more while the probe is built).
-    fn of_ids(ids: &[String]) -> ByteKeys {
+    fn of_ids(ids: &SubjectList) -> ByteKeys {
         let mut order: Vec<u32> = (0..ids.len() as u32).collect();
         // Equal keys in subject order: the first subject's is kept.
         order.sort_unstable_by(|&a, &b| {
@@ -122,7 +124,7 @@ impl ByteKeys {
                 .cmp(ids[b as usize].as_bytes())
                 .then(a.cmp(&b))
         });
-        let bytes = ids.iter().map(String::len).sum();
+        let bytes = ids.iter().map(str::len).sum();
         ByteKeys::of_sorted(
             order.iter().map(|&s| (ids[s as usize].as_bytes(), s)),
             ids.len(),
@@ -215,7 +217,7 @@ pub struct Probe {
 impl Probe {
     /// Builds the probe for a column of `kind` from the subject IDs (index = subject number).
     /// IDs that cannot exist in such a column (text in an integer column) are left out.
-    pub fn new(kind: IdKind, ids: &[String]) -> Probe {
+    pub fn new(kind: IdKind, ids: &SubjectList) -> Probe {
         let mut p = Probe {
             kind,
             prefilter: vec![0; PREFILTER_BITS / 64],
@@ -448,8 +450,8 @@ pub fn parse_uuid(s: &str) -> Option<[u8; 16]> {
 mod tests {
     use super::*;
 
-    fn ids(v: &[&str]) -> Vec<String> {
-        v.iter().map(|s| s.to_string()).collect()
+    fn ids(v: &[&str]) -> SubjectList {
+        SubjectList::of(v.iter().copied())
     }
 
     #[test]
@@ -559,7 +561,7 @@ mod tests {
             let (min, max) = if a <= b { (a, b) } else { (b, a) };
             let p = Probe {
                 bytes: k.clone(),
-                ..Probe::new(IdKind::Bytes, &[])
+                ..Probe::new(IdKind::Bytes, &SubjectList::default())
             };
             let naive = sorted.iter().any(|s| *s >= &min[..] && *s <= &max[..]);
             assert_eq!(p.bytes_in_range(&min, &max), naive, "{min:?}..={max:?}");
