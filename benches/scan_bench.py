@@ -40,6 +40,8 @@ t0 = time.perf_counter()
 if engine.startswith("duckdb"):
     import duckdb
     con = duckdb.connect()
+    # No progress bar: past two seconds DuckDB may draw one on stdout, which is the answer.
+    con.execute("SET enable_progress_bar = false")
     t0 = time.perf_counter()
     src = f"read_parquet('{glob}', filename = true, hive_partitioning = false)"
     if engine == "duckdb-subquery":

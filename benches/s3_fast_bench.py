@@ -1,0 +1,162 @@
+#!/usr/bin/env python3
+"""S3 against a fast server: the benchmark lake served by `s3s-fs` (a native Rust
+S3-compatible server from crates.io, serving a directory) on 127.0.0.1; vouch's S3 scan
+against its local scan of the same files and against Polars `scan_parquet` on the same
+`s3://` URLs (object_store), same run.
+
+  python3 benches/s3_fast_bench.py --scale small     # 4M rows
+  python3 benches/s3_fast_bench.py                   # default: 41.5M rows, about 2 GB
+
+moto (benches/s3_bench.py) answers a few hundred requests a second in Python, so what it
+measures is moto. s3s-fs answers from the file system as fast as the machine lets it:
+what is left is vouch's own S3 path (requests, waits, copies). The script installs
+s3s-fs with `cargo install` when it is not on the PATH or in --s3s (several minutes of
+building: not part of CI's smoke run). Prints, per lake variant: time (median), requests
+and bytes fetched for vouch's local and S3 scans and for Polars, and the ratios. Exit 1
+when the engines disagree or a scan fails.
+
+Targets (issue 21): the S3 scan within 1.5x of the local one, at least 1.5x faster than
+Polars on the same URLs; with bloom filters, within 2x of local.
+"""
+import argparse
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import scan_bench  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SCALES = {"smoke": (200_000, 1), "small": (4_000_000, 3), "default": (41_500_000, 3)}
+S3S_VERSION = "0.14.1"  # the newest that builds with Rust 1.95
+KEY, SECRET = "vouchbench", "vouchbench-secret"
+
+POLARS = r"""
+import json, sys, time
+lake, ids_file, endpoint = sys.argv[1], sys.argv[2], sys.argv[3]
+ids = [l.strip() for l in open(ids_file) if l.strip()]
+import polars as pl
+opts = {"aws_endpoint_url": endpoint, "aws_access_key_id": "%s", "aws_secret_access_key": "%s",
+        "aws_region": "us-east-1", "aws_allow_http": "true", "aws_virtual_hosted_style_request": "false"}
+t0 = time.perf_counter()
+df = (pl.scan_parquet(lake + "/*/*/*.parquet", include_file_paths="filename", hive_partitioning=False,
+                      storage_options=opts)
+      .filter(pl.col("user_id").is_in(ids)).group_by("filename").len().collect())
+elapsed = time.perf_counter() - t0
+counts = {}
+for f, n in df.rows():
+    table = f[len(lake):].strip("/").split("/")[0]
+    counts[table] = counts.get(table, 0) + n
+print(json.dumps({"seconds": elapsed, "counts": counts}))
+""" % (KEY, SECRET)
+
+
+def s3s_binary(given):
+    """The s3s-fs binary: --s3s, the PATH, ~/.cargo/bin, else `cargo install` it."""
+    for c in [given, shutil.which("s3s-fs"), os.path.expanduser("~/.cargo/bin/s3s-fs")]:
+        if c and os.path.exists(c):
+            return c
+    print(f"installing s3s-fs {S3S_VERSION} from crates.io (cargo install; minutes) ...", file=sys.stderr)
+    subprocess.run(["cargo", "install", "s3s-fs", "--version", S3S_VERSION, "--features", "binary"], check=True)
+    return os.path.expanduser("~/.cargo/bin/s3s-fs")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(binary, root):
+    port = free_port()
+    proc = subprocess.Popen([binary, "--host", "127.0.0.1", "--port", str(port), "--access-key", KEY,
+                             "--secret-key", SECRET, root], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(200):
+        try:
+            socket.create_connection(("127.0.0.1", port)).close()
+            return proc, f"http://127.0.0.1:{port}"
+        except OSError:
+            if proc.poll() is not None:
+                sys.exit(f"s3s-fs exited ({proc.returncode})")
+            time.sleep(0.05)
+    proc.kill()
+    sys.exit("s3s-fs did not start")
+
+
+def vouch(binary, lake, ids, env=None):
+    out, err, code, wall, rss = scan_bench.run_child(
+        [binary, "scan", "--lake", lake, "--ids", ids, "--format", "json", "-q"], env=env)
+    if code not in (0, 1):
+        sys.exit(f"vouch scan of {lake} failed ({code}): {err.decode()[-2000:]}")
+    rep = json.loads(out)
+    counts = {t["table"]: t["residual_rows"] for t in rep["tables"] if t["residual_rows"]}
+    return wall, counts, rep["read_requests"], rep["bytes_read"], rep["files_scanned"]
+
+
+def polars(lake, ids, endpoint):
+    out, err, code, wall, rss = scan_bench.run_child([sys.executable, "-c", POLARS, lake, ids, endpoint])
+    if code != 0:
+        sys.exit(f"polars failed ({code}): {err.decode()[-2000:]}")
+    r = json.loads(out)
+    return r["seconds"], {k: v for k, v in r["counts"].items() if v}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--scale", choices=SCALES, default="default")
+    ap.add_argument("--dir", default=os.path.join(ROOT, "bench-data"))
+    ap.add_argument("--bin", default=os.path.join(ROOT, "target/release"))
+    ap.add_argument("--s3s", help="the s3s-fs binary (default: PATH, ~/.cargo/bin, else installed)")
+    ap.add_argument("--runs", type=int)
+    args = ap.parse_args()
+    rows, runs = SCALES[args.scale]
+    runs = args.runs or runs
+    binary = os.path.abspath(os.path.join(args.bin, "vouch"))
+    data = scan_bench.ensure_lake(binary, os.path.abspath(args.dir), args.scale)
+    ids = os.path.join(data, "ids.txt")
+    bucket = os.path.basename(data)  # s3s-fs serves each directory of its root as a bucket
+    server, endpoint = start_server(s3s_binary(args.s3s), os.path.dirname(data))
+    env = dict(os.environ, AWS_ENDPOINT_URL=endpoint, AWS_ACCESS_KEY_ID=KEY, AWS_SECRET_ACCESS_KEY=SECRET,
+               AWS_REGION="us-east-1", AWS_EC2_METADATA_DISABLED="true")
+    env.pop("AWS_PROFILE", None)
+    failed = False
+    try:
+        print(f"scale {args.scale}: {rows:,} rows, s3s-fs {S3S_VERSION} on 127.0.0.1, median of {runs}")
+        for variant in ["plain", "bloom"]:
+            local_lake = os.path.join(data, f"lake-{variant}")
+            s3_lake = f"s3://{bucket}/lake-{variant}"
+            engines = {
+                "vouch local": lambda: vouch(binary, local_lake, ids),
+                "vouch S3": lambda: vouch(binary, s3_lake, ids, env),
+                "polars S3": lambda: polars(s3_lake, ids, endpoint),
+            }
+            results = {}
+            for name, fn in engines.items():
+                fn()  # warm
+                got = [fn() for _ in range(runs)]
+                results[name] = (statistics.median(g[0] for g in got), got[-1])
+            want = results["vouch local"][1][1]
+            print(f"\nlake-{variant}: residual rows {sum(want.values())}")
+            for name, (t, last) in results.items():
+                agrees = last[1] == want
+                failed |= not agrees
+                extra = f"{last[2]:>6} requests {last[3] / 1e6:8.1f} MB" if len(last) > 2 else f"{'':>6}          {'':>8}   "
+                print(f"  {name:<12} {t:8.3f} s  {extra}  {t / results['vouch local'][0]:5.2f}x local  "
+                      f"{'agrees' if agrees else 'DISAGREES: ' + json.dumps(last[1])}")
+            s3 = results["vouch S3"][0]
+            print(f"  vouch S3 / vouch local {s3 / results['vouch local'][0]:.2f}x; "
+                  f"polars S3 / vouch S3 {results['polars S3'][0] / s3:.2f}x")
+    finally:
+        server.kill()
+        server.wait()
+    if failed:
+        sys.exit("FAILED: the engines disagree")
+
+
+if __name__ == "__main__":
+    main()
