@@ -389,20 +389,33 @@ pub fn list_tables(store: &dyn Store, tables: &[Table], versions: bool) -> Vec<T
 /// link (the file's own place), else the first.
 fn read_each_file_once(listed: &mut [TableFiles]) {
     let identity = |o: &ObjectMeta| Some((o.device?, o.stat?.inode));
+    // The identities more than one path leads to, found by sorting them all (16 bytes a
+    // file, where a map of every file took about 80): usually none (or no identity: S3).
+    let shared: std::collections::HashSet<(u64, u64)> = {
+        let mut ids: Vec<(u64, u64)> = listed
+            .iter()
+            .flat_map(|l| l.files.iter().filter_map(identity))
+            .collect();
+        ids.sort_unstable();
+        ids.windows(2)
+            .filter(|w| w[0] == w[1])
+            .map(|w| w[0])
+            .collect()
+    };
+    if shared.is_empty() {
+        return; // every file has one path
+    }
     // (device, inode) -> the (table, file) read, and whether its path passes a link.
     let mut owner: HashMap<(u64, u64), (usize, usize, bool)> = HashMap::new();
     for (ti, lt) in listed.iter().enumerate() {
         for (fi, o) in lt.files.iter().enumerate() {
-            if let Some(id) = identity(o) {
+            if let Some(id) = identity(o).filter(|id| shared.contains(id)) {
                 let e = owner.entry(id).or_insert((ti, fi, o.via_link));
                 if e.2 && !o.via_link {
                     *e = (ti, fi, false);
                 }
             }
         }
-    }
-    if owner.len() == listed.iter().map(|l| l.files.len()).sum::<usize>() {
-        return; // every file has one path (or no identity: S3)
     }
     // Which files are another's path: (table, file) -> the path and table read instead.
     let mut aliased: HashMap<(usize, usize), Alias> = HashMap::new();
