@@ -208,21 +208,28 @@ fn list_paths(store: &dyn Store, table: &Table, versions: bool) -> TableFiles {
         p.strip_prefix(table).unwrap_or(p).trim_start_matches('/')
     }
     let mut errors = listing.errors;
-    let mut files = Vec::with_capacity(listing.objects.len());
+    // The listing's own list becomes the table's files, side files taken out in place:
+    // a second list of a million files would double what the listing holds.
+    let mut files = listing.objects;
     let mut side = Vec::new();
-    for o in listing.objects {
+    files.retain(|o| {
         if !is_side_file(below(&table.path, &o.path), &table.side_files) {
-            files.push(o);
-            continue;
+            return true;
         }
         // A name is not proof: a Parquet file named like a side file is read by the
         // engines as data, so it is data here too.
-        match parquet_by_tail(store, &o) {
-            Ok(true) => files.push(o),
-            Ok(false) => side.push(o),
-            Err(e) => errors.push(e),
+        match parquet_by_tail(store, o) {
+            Ok(true) => true,
+            Ok(false) => {
+                side.push(o.clone());
+                false
+            }
+            Err(e) => {
+                errors.push(e);
+                false
+            }
         }
-    }
+    });
     use crate::domain::format::TableView;
     let want = table.format.as_deref();
     let delta = match want {
