@@ -482,7 +482,8 @@ fn a_full_disk_is_an_error_not_a_short_bundle() {
         include_versions: false,
         index: None,
     };
-    let (_, located) = vouch::domain::scan::scan_locating(&scan, &vouch::domain::scan::NoProgress, None);
+    let (_, located) =
+        vouch::domain::scan::scan_locating(&scan, &vouch::domain::scan::NoProgress, None);
     let identity = age::x25519::Identity::generate();
     let req = vouch::domain::export::ExportRequest {
         scan,

@@ -174,7 +174,11 @@ fn the_demo_finds_what_was_planted_and_its_evidence_verifies() {
             .map(|l| serde_json::from_slice(l).unwrap())
             .collect();
         assert_eq!(lines.len(), 8);
-        assert!(lines.iter().all(|l| l["footer_sha256"].as_str().unwrap().len() == 64));
+        assert!(
+            lines
+                .iter()
+                .all(|l| l["footer_sha256"].as_str().unwrap().len() == 64)
+        );
     }
     let cert = certs.join("D-1002.json");
     let ok = run(vouch()

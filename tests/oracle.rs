@@ -154,10 +154,7 @@ fn the_portable_sql_agrees_with_vouch_on_the_fixture_lake() {
     };
     let ids =
         vouch::domain::subjects::read_id_file(&repo().join("fixtures/deleted_ids.txt")).unwrap();
-    let numeric: Vec<&str> = ids
-        .iter()
-        .filter(|i| i.parse::<i64>().is_ok())
-        .collect();
+    let numeric: Vec<&str> = ids.iter().filter(|i| i.parse::<i64>().is_ok()).collect();
     let text = ids
         .iter()
         .map(|i| format!("'{i}'"))

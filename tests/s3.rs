@@ -1056,7 +1056,11 @@ fn nightly_runs_on_a_lake_tables_and_evidence_in_s3() {
     )
     .unwrap();
     let custody = std::fs::read_to_string(d.join("s3-report/certificates/custody.jsonl")).unwrap();
-    assert_eq!(cert["custody"]["sha256"], sha256_hex(custody.as_bytes()), "{cert}");
+    assert_eq!(
+        cert["custody"]["sha256"],
+        sha256_hex(custody.as_bytes()),
+        "{cert}"
+    );
     let first: serde_json::Value = serde_json::from_str(custody.lines().next().unwrap()).unwrap();
     assert!(first["etag"].is_string(), "{first}");
     assert_eq!(cert["verdict"], "residual");
@@ -1375,7 +1379,11 @@ fn partitioned_tables_are_listed_by_directory_and_nothing_is_missed() {
     ] {
         assert!(files.iter().any(|x| x == f), "{f}: {files:?}");
     }
-    assert!(!files.iter().any(|f| f.contains("_temporary") || f.ends_with('/')));
+    assert!(
+        !files
+            .iter()
+            .any(|f| f.contains("_temporary") || f.ends_with('/'))
+    );
     // A range of directories whose listing is refused is an error naming where it
     // starts, and the scan is incomplete, never clean.
     let proxy = Proxy::start(&moto, &["0", "1", "0", "start-after"]);
@@ -1386,7 +1394,9 @@ fn partitioned_tables_are_listed_by_directory_and_nothing_is_missed() {
         .args(s3_scan()));
     assert_eq!(denied.code, 2, "{denied:?}");
     assert!(
-        denied.stderr.contains("s3://analytics/silver_private/events/dt=")
+        denied
+            .stderr
+            .contains("s3://analytics/silver_private/events/dt=")
             && denied.stderr.contains("AccessDenied"),
         "{denied:?}"
     );

@@ -252,7 +252,11 @@ fn every_json_output_validates_against_its_schema() {
         ("scan-report", p("merged.json"), false),
         ("scan-report", p("scan-custody.json"), false),
         ("custody-record", p("custody.jsonl"), true),
-        ("custody-record", p("night/certificates/custody.jsonl"), true),
+        (
+            "custody-record",
+            p("night/certificates/custody.jsonl"),
+            true,
+        ),
         ("scan-plan-line", p("plan.jsonl"), true),
         ("scan-part", p("part.json"), false),
         ("index-build", p("index.json"), false),
@@ -408,13 +412,15 @@ fn every_json_output_validates_against_its_schema() {
     ];
     // A custody line that was read (footer hash) and failed (error) at once is refused.
     let line = std::fs::read_to_string(p("custody.jsonl")).unwrap();
-    let mut first: serde_json::Value =
-        serde_json::from_str(line.lines().next().unwrap()).unwrap();
+    let mut first: serde_json::Value = serde_json::from_str(line.lines().next().unwrap()).unwrap();
     assert!(first["footer_sha256"].is_string(), "{first}");
     first["error"] = "unreadable".into();
     std::fs::write(p("x8.jsonl"), format!("{first}\n")).unwrap();
     let (errors, _) = validate(&[("custody-record", p("x8.jsonl"), true)]);
-    assert!(!errors.is_empty(), "custody-record accepted a read file with an error");
+    assert!(
+        !errors.is_empty(),
+        "custody-record accepted a read file with an error"
+    );
     for (schema, file) in bad {
         let (errors, _) = validate(&[(schema, file.clone(), false)]);
         assert!(!errors.is_empty(), "{schema} accepted {}", file.display());

@@ -188,12 +188,26 @@ fn custody_files_of_a_single_scan_and_a_merge_are_the_same_bytes() {
     let mut parts = Vec::new();
     for i in 0..3 {
         let name = format!("part-{i}.json");
-        let (code, _) = part(&mut v(d), &FIXTURE, "plan.jsonl", &format!("{i}/3"), &d.join(&name));
+        let (code, _) = part(
+            &mut v(d),
+            &FIXTURE,
+            "plan.jsonl",
+            &format!("{i}/3"),
+            &d.join(&name),
+        );
         assert!(code <= 2);
         parts.push(name);
     }
     let (code, merged, err) = go(v(d)
-        .args(["scan", "merge", "--plan", "plan.jsonl", "--format", "json", "-q"])
+        .args([
+            "scan",
+            "merge",
+            "--plan",
+            "plan.jsonl",
+            "--format",
+            "json",
+            "-q",
+        ])
         .args(["--custody", "m/custody.jsonl"])
         .args(&parts));
     assert_eq!(code, 2, "{err}");
@@ -228,7 +242,11 @@ fn custody_files_of_a_single_scan_and_a_merge_are_the_same_bytes() {
         .filter(|l| l["file"].as_str().unwrap().ends_with("broken.parquet"))
         .collect();
     assert_eq!(broken.len(), 1);
-    assert!(broken[0]["error"].is_string() && broken[0]["rows"].is_null(), "{}", broken[0]);
+    assert!(
+        broken[0]["error"].is_string() && broken[0]["rows"].is_null(),
+        "{}",
+        broken[0]
+    );
     let read: u64 = lines.iter().filter(|l| l["error"].is_null()).count() as u64;
     assert_eq!(read, r["files_scanned"].as_u64().unwrap());
     let rows: u64 = lines.iter().filter_map(|l| l["rows"].as_u64()).sum();
@@ -247,7 +265,10 @@ fn custody_files_of_a_single_scan_and_a_merge_are_the_same_bytes() {
         .args(FIXTURE)
         .args(["--custody", "t.jsonl", "-q"]));
     assert!(
-        text.contains(&format!("custody t.jsonl: {} object(s), SHA-256 ", lines.len())),
+        text.contains(&format!(
+            "custody t.jsonl: {} object(s), SHA-256 ",
+            lines.len()
+        )),
         "{text}"
     );
     // An existing custody file is kept unless --force; --out and --custody differ; a part
@@ -257,27 +278,41 @@ fn custody_files_of_a_single_scan_and_a_merge_are_the_same_bytes() {
         .args(FIXTURE)
         .args(["--custody", "s/custody.jsonl"]));
     assert_eq!(code, 2);
-    assert!(err.contains("s/custody.jsonl") && err.contains("--force"), "{err}");
+    assert!(
+        err.contains("s/custody.jsonl") && err.contains("--force"),
+        "{err}"
+    );
     assert_eq!(std::fs::read(d.join("s/custody.jsonl")).unwrap(), s_bytes);
-    let (code, _, err) = go(v(d)
-        .arg("scan")
-        .args(FIXTURE)
-        .args(["--custody", "s/custody.jsonl", "--force", "-q"]));
+    let (code, _, err) =
+        go(v(d)
+            .arg("scan")
+            .args(FIXTURE)
+            .args(["--custody", "s/custody.jsonl", "--force", "-q"]));
     assert_eq!(code, 2, "{err}");
-    assert_eq!(std::fs::read(d.join("s/custody.jsonl")).unwrap(), s_bytes, "a rerun writes the same bytes");
-    let (code, _, err) = go(v(d)
-        .arg("scan")
-        .args(FIXTURE)
-        .args(["--custody", "x.json", "--out", "./x.json"]));
+    assert_eq!(
+        std::fs::read(d.join("s/custody.jsonl")).unwrap(),
+        s_bytes,
+        "a rerun writes the same bytes"
+    );
+    let (code, _, err) =
+        go(v(d)
+            .arg("scan")
+            .args(FIXTURE)
+            .args(["--custody", "x.json", "--out", "./x.json"]));
     assert_eq!(code, 2);
     assert!(err.contains("the same file"), "{err}");
     assert!(!d.join("x.json").exists());
-    let (code, _, err) = go(v(d)
-        .arg("scan")
-        .args(FIXTURE)
-        .args(["--files-from", "plan.jsonl", "--custody", "y.jsonl"]));
+    let (code, _, err) = go(v(d).arg("scan").args(FIXTURE).args([
+        "--files-from",
+        "plan.jsonl",
+        "--custody",
+        "y.jsonl",
+    ]));
     assert_eq!(code, 2);
-    assert!(err.contains("--custody") && err.contains("--files-from"), "{err}");
+    assert!(
+        err.contains("--custody") && err.contains("--files-from"),
+        "{err}"
+    );
     assert!(!d.join("y.jsonl").exists());
 }
 
@@ -900,8 +935,14 @@ fn nightly_takes_a_merged_report_and_certifies_the_same() {
     }
     std::fs::remove_file(&custody).unwrap();
     let (code, _, err) = verify(&[]);
-    assert_eq!(code, 2, "a custody file that is not there decides nothing: {err}");
-    assert!(err.contains("custody.jsonl") && err.contains("--custody"), "{err}");
+    assert_eq!(
+        code, 2,
+        "a custody file that is not there decides nothing: {err}"
+    );
+    assert!(
+        err.contains("custody.jsonl") && err.contains("--custody"),
+        "{err}"
+    );
     // Kept elsewhere, it is named with --custody.
     std::fs::write(d.join("kept-custody.jsonl"), &original).unwrap();
     let kept = d.join("kept-custody.jsonl").display().to_string();

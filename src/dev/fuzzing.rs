@@ -51,12 +51,8 @@ pub fn scan_file(data: &[u8]) {
     let Ok(store) = crate::io::local::LocalStore::open(&scratch().join("lake")) else {
         return;
     };
-    let subjects = crate::domain::subjects::SubjectList::of([
-        "1",
-        "42",
-        "hostile-subject-0001",
-        "user-00001",
-    ]);
+    let subjects =
+        crate::domain::subjects::SubjectList::of(["1", "42", "hostile-subject-0001", "user-00001"]);
     let req = crate::domain::scan::ScanRequest {
         store: &store,
         lake: "lake".into(),

@@ -343,9 +343,9 @@ pub fn verify(
     match crate::domain::custody::check_file(&path, digest, &mut |_, _| Ok(())) {
         Ok(()) => Ok(VerifyOutcome::Verified(Box::new(c))),
         Err(CustodyProblem::Mismatch(why)) => Ok(VerifyOutcome::CustodyMismatch(Box::new(c), why)),
-        Err(CustodyProblem::Unreadable(why)) => Err(format!(
-            "{why}; give its place with --custody FILE"
-        )),
+        Err(CustodyProblem::Unreadable(why)) => {
+            Err(format!("{why}; give its place with --custody FILE"))
+        }
     }
 }
 

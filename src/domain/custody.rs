@@ -233,10 +233,14 @@ mod tests {
         check(&mut &buf[..], &d, "c", &mut |_, _| Ok(())).unwrap();
         // Cut after the first line: the count and the hash disagree.
         let first = buf.iter().position(|b| *b == b'\n').unwrap() + 1;
-        let e = check(&mut &buf[..first], &d, "c", &mut |_, _| Ok(())).unwrap_err().to_string();
+        let e = check(&mut &buf[..first], &d, "c", &mut |_, _| Ok(()))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("edited, cut or replaced"), "{e}");
         // Cut mid-line: named as cut.
-        let e = check(&mut &buf[..first + 5], &d, "c", &mut |_, _| Ok(())).unwrap_err().to_string();
+        let e = check(&mut &buf[..first + 5], &d, "c", &mut |_, _| Ok(()))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("line 2 is not a custody record"), "{e}");
         // One digit edited.
         let mut edited = buf.clone();

@@ -566,18 +566,18 @@ fn assemble_merged(
     let holds: BTreeSet<String> = first.legal_holds.iter().cloned().collect();
     crate::domain::scan::assemble(
         Assembly {
-        lake: plan.header.lake.clone(),
-        subjects: first.subjects,
-        subjects_fingerprint: first.subjects_fingerprint.clone(),
-        labeler,
-        holds: &holds,
-        prior_errors,
-        listed: &listed,
-        results,
-        facts,
-        bytes_read: parts.iter().map(|(_, p)| p.bytes_read).sum(),
-        read_requests: parts.iter().map(|(_, p)| p.read_requests).sum(),
-        index: first.index.clone(),
+            lake: plan.header.lake.clone(),
+            subjects: first.subjects,
+            subjects_fingerprint: first.subjects_fingerprint.clone(),
+            labeler,
+            holds: &holds,
+            prior_errors,
+            listed: &listed,
+            results,
+            facts,
+            bytes_read: parts.iter().map(|(_, p)| p.bytes_read).sum(),
+            read_requests: parts.iter().map(|(_, p)| p.read_requests).sum(),
+            index: first.index.clone(),
         },
         custody,
     )
@@ -748,7 +748,7 @@ mod tests {
         };
         let part = |record: FileRecord| PartialReport {
             vouch_partial: 1,
-        schema_version: 1,
+            schema_version: 1,
             note: String::new(),
             plan: plan.header.fingerprint.clone(),
             lake: "/lake".into(),
@@ -771,11 +771,23 @@ mod tests {
             authentication: None,
         };
         let same = plan.files[0].record.clone();
-        let merged = merge(&plan, &[("p".into(), sealed(part(same.clone())))], &labeler, None).unwrap();
+        let merged = merge(
+            &plan,
+            &[("p".into(), sealed(part(same.clone())))],
+            &labeler,
+            None,
+        )
+        .unwrap();
         assert!(merged.check_seal(&labeler).is_ok());
         let mut touched = same.clone();
         touched.modified = Some(1);
-        let e = merge(&plan, &[("p".into(), sealed(part(touched)))], &labeler, None).unwrap_err();
+        let e = merge(
+            &plan,
+            &[("p".into(), sealed(part(touched)))],
+            &labeler,
+            None,
+        )
+        .unwrap_err();
         assert!(e[0].contains("differs from the plan"), "{e:?}");
         // An edited part, a part without a tag and one under another key are refused.
         let mut edited = sealed(part(same.clone()));

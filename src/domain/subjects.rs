@@ -290,7 +290,10 @@ mod tests {
         assert_eq!(l.iter().collect::<Vec<_>>(), ["b", "a", "\u{e9}t\u{e9}"]);
         assert!(l.contains("a") && !l.contains("c"));
         assert_eq!(format!("{l:?}"), "SubjectList(3 IDs)");
-        assert_eq!(SubjectList::of(["x", "y", "x"]).iter().collect::<Vec<_>>(), ["x", "y"]);
+        assert_eq!(
+            SubjectList::of(["x", "y", "x"]).iter().collect::<Vec<_>>(),
+            ["x", "y"]
+        );
         let mut m = SubjectList::default();
         assert!(m.is_empty());
         m.push("").unwrap();

@@ -296,7 +296,10 @@ impl StreamedFile {
         let io = |e: std::io::Error| FileError::io(&shown, &e);
         let (file, place) = match target(path)? {
             Target::Stream(p) => {
-                let f = std::fs::OpenOptions::new().write(true).open(&p).map_err(io)?;
+                let f = std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(&p)
+                    .map_err(io)?;
                 (f, None)
             }
             Target::File(p) => {

@@ -511,8 +511,15 @@ async fn list_range(
     let mut token = None;
     let mut out = Vec::new();
     loop {
-        let (objects, _, next) =
-            list_page(client, bucket, prefix, false, start_after.take(), token.take()).await?;
+        let (objects, _, next) = list_page(
+            client,
+            bucket,
+            prefix,
+            false,
+            start_after.take(),
+            token.take(),
+        )
+        .await?;
         let mut past = false;
         for o in objects {
             if until.is_some_and(|u| o.key.as_str() >= u) {

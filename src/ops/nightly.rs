@@ -383,7 +383,8 @@ fn supplied_report(
     report
         .check_seal(labeler)
         .map_err(|e| refused(format!("refused: {e}")))?;
-    if report.subjects_fingerprint != labeler.list_fingerprint(subjects.iter().map(String::as_str)) {
+    if report.subjects_fingerprint != labeler.list_fingerprint(subjects.iter().map(String::as_str))
+    {
         return Err(refused(format!(
             "made for another list of subjects than the {} of the delete requests \
              completed in the window (`vouch nightly --write-subjects FILE` writes that list)",
@@ -596,11 +597,18 @@ fn verify_deletions(
             if let Some(e) = prior_errors.first() {
                 return Err(NightlyError::refused(&e.file, e.error.clone()));
             }
-            let report =
-                supplied_report(req, path, labeler, &subjects, &location, &holds, certs)?;
+            let report = supplied_report(req, path, labeler, &subjects, &location, &holds, certs)?;
             (report, serde_json::Value::Null)
         }
-        None => scan_now(req, &location, &subjects, holds, prior_errors, labeler, certs)?,
+        None => scan_now(
+            req,
+            &location,
+            &subjects,
+            holds,
+            prior_errors,
+            labeler,
+            certs,
+        )?,
     };
     let certified = certify(req, &due, &report, labeler, key, certs, as_of)?;
     let Certified {

@@ -239,8 +239,7 @@ pub fn scan_locating(
     for lt in &listed {
         if lt.view.is_none() {
             // A plain table's results stream into the report a chunk at a time.
-            let results =
-                streamed_results(req, lt, &probes, &counters, progress, &mut located);
+            let results = streamed_results(req, lt, &probes, &counters, progress, &mut located);
             asm.table(lt, results, None);
             continue;
         }
@@ -720,10 +719,12 @@ impl<'a, 'w> Assembler<'a, 'w> {
             errors,
             objects,
             custody: None,
-            index: head.index.map(|fingerprint| crate::domain::report::IndexUse {
-                fingerprint,
-                files_without_index,
-            }),
+            index: head
+                .index
+                .map(|fingerprint| crate::domain::report::IndexUse {
+                    fingerprint,
+                    files_without_index,
+                }),
             authentication: None,
         }
     }

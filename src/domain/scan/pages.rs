@@ -1042,7 +1042,10 @@ mod tests {
 
     #[test]
     fn plain_values_probe_and_bounds_check() {
-        let probe = Probe::new(IdKind::Bytes, &crate::domain::subjects::SubjectList::of(["bb"]));
+        let probe = Probe::new(
+            IdKind::Bytes,
+            &crate::domain::subjects::SubjectList::of(["bb"]),
+        );
         let mut page = vec![];
         for v in ["a", "bb", "ccc", "bb"] {
             page.extend((v.len() as u32).to_le_bytes());

@@ -556,8 +556,12 @@ mod tests {
         assert!(sorted.windows(2).all(|w| w[0] < w[1]), "sorted, distinct");
         // Range questions against a scan of every key.
         for _ in 0..2000 {
-            let a: Vec<u8> = (0..(next() % 5)).map(|_| b"ab\xff"[(next() % 3) as usize]).collect();
-            let b: Vec<u8> = (0..(next() % 5)).map(|_| b"ab\xff"[(next() % 3) as usize]).collect();
+            let a: Vec<u8> = (0..(next() % 5))
+                .map(|_| b"ab\xff"[(next() % 3) as usize])
+                .collect();
+            let b: Vec<u8> = (0..(next() % 5))
+                .map(|_| b"ab\xff"[(next() % 3) as usize])
+                .collect();
             let (min, max) = if a <= b { (a, b) } else { (b, a) };
             let p = Probe {
                 bytes: k.clone(),
