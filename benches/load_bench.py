@@ -11,12 +11,15 @@ the residual rows are known exactly. vouch scans it with the file-descriptor lim
 and reports wall time and peak RSS (wait4), then again with 1,000 IDs (what the file count
 alone costs), and once more with `--custody FILE` (the per-file records in a JSON Lines
 file instead of the report: what the report alone costs in memory). Exit 1 when the
-counts are wrong, the custody file does not match its digest, or a scan fails.
+counts are wrong, the custody file does not match its digest, or a scan fails. Last, the
+1,000-ID scan with --custody, and the long ID list against one file of the lake (what the
+ID list alone costs).
 """
 import hashlib
 import json
 import os
 import random
+import shutil
 import sys
 
 import pyarrow as pa
@@ -65,9 +68,9 @@ def limited(cmd):
     return ["sh", "-c", f'ulimit -n {FD_LIMIT} && exec "$@"', "sh", *cmd]
 
 
-def scan(vouch, data, ids, extra=()):
+def scan(vouch, data, ids, extra=(), lake="lake"):
     out, err, code, wall, rss = scan_bench.run_child(
-        limited([vouch, "scan", "--lake", "lake", "--ids", ids, "--format", "json", "-q", *extra]),
+        limited([vouch, "scan", "--lake", lake, "--ids", ids, "--format", "json", "-q", *extra]),
         cwd=data)
     if code not in (0, 1):
         sys.exit(f"vouch scan failed ({code}): {err.decode()[-2000:]}")
@@ -91,6 +94,18 @@ def main():
     if rep_1k["files_scanned"] != files or rep_1k["errors"]:
         sys.exit("FAILED: the 1,000-ID scan")
     custody = os.path.join(data, "custody.jsonl")
+    wall_c1k, rss_c1k, rep_c1k = scan(args.vouch, data, "ids-1k.txt", ("--custody", custody, "--force"))
+    if rep_c1k["residual_rows"] != rep_1k["residual_rows"] or rep_c1k["custody"]["records"] != files:
+        sys.exit("FAILED: the 1,000-ID scan with --custody")
+    # What the ID list alone costs: the same IDs against one file of the lake (the source
+    # holding the planted rows).
+    one = os.path.join(data, "lake-one", "events")
+    if not os.path.exists(os.path.join(one, "part-0003.parquet")):
+        os.makedirs(one, exist_ok=True)
+        shutil.copy(os.path.join(data, "lake", "events", "dt=0000", "part-0003.parquet"), one)
+    wall_one, rss_one, rep_one = scan(args.vouch, data, "ids.txt", lake="lake-one")
+    if (rep_one["files_scanned"], rep_one["residual_rows"]) != (1, 3):
+        sys.exit("FAILED: the one-file scan")
     wall_c, rss_c, rep_c = scan(args.vouch, data, "ids.txt", ("--custody", custody, "--force"))
     with open(custody, "rb") as f:
         digest, lines = hashlib.sha256(), 0
@@ -107,6 +122,8 @@ def main():
     print(f"  {1000:>9,} IDs  {wall_1k:7.2f} s  peak RSS {rss_1k:7.1f} MB")
     print(f"  {ids:>9,} IDs  {wall_c:7.2f} s  peak RSS {rss_c:7.1f} MB  with --custody "
           f"({lines:,} lines, {os.path.getsize(custody) / 1e6:.1f} MB, digest checked)")
+    print(f"  {1000:>9,} IDs  {wall_c1k:7.2f} s  peak RSS {rss_c1k:7.1f} MB  with --custody")
+    print(f"  {ids:>9,} IDs  {wall_one:7.2f} s  peak RSS {rss_one:7.1f} MB  against one file of the lake")
 
 
 if __name__ == "__main__":

@@ -106,6 +106,39 @@ def polars(lake, ids, endpoint):
     return r["seconds"], {k: v for k, v in r["counts"].items() if v}
 
 
+def server_figures(binary, data, bucket, endpoint, env, runs):
+    """What bounds the figures above: the server's time for one small ranged GET (boto3,
+    one at a time), and `vouch scan plan` of a table of 20,000 empty objects in 100
+    partitions (listed in ranges of partitions past one page)."""
+    import boto3
+    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                      aws_access_key_id=KEY, aws_secret_access_key=SECRET)
+    objs = s3.list_objects_v2(Bucket=bucket, Prefix="lake-plain/")["Contents"][:20]
+    took = []
+    for o in objs:
+        t0 = time.perf_counter()
+        s3.get_object(Bucket=bucket, Key=o["Key"], Range="bytes=0-1023")["Body"].read()
+        took.append((time.perf_counter() - t0) * 1000)
+    size = statistics.median(o["Size"] for o in objs)
+    print(f"\nthe server: a 1 KB ranged GET of a {size / 1e6:.1f} MB object takes "
+          f"{min(took):.1f} to {max(took):.1f} ms (median {statistics.median(took):.1f}), one at a time")
+    root = os.path.join(os.path.dirname(data), "listing-bench", "lake", "events")
+    if not os.path.exists(os.path.join(root, "dt=0099", "part-0199.parquet")):
+        for p in range(100):
+            os.makedirs(os.path.join(root, f"dt={p:04d}"), exist_ok=True)
+            for f in range(200):
+                open(os.path.join(root, f"dt={p:04d}", f"part-{f:04d}.parquet"), "wb").close()
+    times = []
+    for _ in range(runs):
+        out, err, code, wall, rss = scan_bench.run_child(
+            [binary, "scan", "plan", "--lake", "s3://listing-bench/lake"], env=env)
+        lines = out.count(b"\n") - 1
+        if code != 0 or lines != 20_000:
+            sys.exit(f"FAILED: scan plan listed {lines} files (exit {code}): {err.decode()[-500:]}")
+        times.append(wall)
+    print(f"listing: `vouch scan plan` of 20,000 objects in 100 partitions: {statistics.median(times):.2f} s")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--scale", choices=SCALES, default="default")
@@ -151,6 +184,7 @@ def main():
             s3 = results["vouch S3"][0]
             print(f"  vouch S3 / vouch local {s3 / results['vouch local'][0]:.2f}x; "
                   f"polars S3 / vouch S3 {results['polars S3'][0] / s3:.2f}x")
+        server_figures(binary, data, bucket, endpoint, env, runs)
     finally:
         server.kill()
         server.wait()

@@ -465,7 +465,7 @@ impl Write for FullDisk {
 fn a_full_disk_is_an_error_not_a_short_bundle() {
     let store = vouch::io::local::LocalStore::open(&repo().join("fixtures/lake")).unwrap();
     let cfg = vouch::domain::config::Config::load(&repo().join("fixtures/vouch.toml")).unwrap();
-    let subjects = vouch::domain::subjects::SubjectList::of(["1042"]);
+    let subjects = vouch::domain::subjects::SubjectList::of(["1042"]).unwrap();
     let tables = vouch::domain::lake::discover_tables(&store, &cfg.lake)
         .unwrap()
         .tables;

@@ -27,7 +27,8 @@ fn scan(
         store: &store,
         lake: lake.display().to_string(),
         tables,
-        subjects: &vouch::domain::subjects::SubjectList::of(ids.iter().map(String::as_str)),
+        subjects: &vouch::domain::subjects::SubjectList::of(ids.iter().map(String::as_str))
+            .unwrap(),
         holds: Default::default(),
         labeler: vouch::domain::subjects::SubjectLabeler::plain(),
         options: ScanOptions::default(),

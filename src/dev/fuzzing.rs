@@ -52,7 +52,8 @@ pub fn scan_file(data: &[u8]) {
         return;
     };
     let subjects =
-        crate::domain::subjects::SubjectList::of(["1", "42", "hostile-subject-0001", "user-00001"]);
+        crate::domain::subjects::SubjectList::of(["1", "42", "hostile-subject-0001", "user-00001"])
+            .unwrap_or_default();
     let req = crate::domain::scan::ScanRequest {
         store: &store,
         lake: "lake".into(),

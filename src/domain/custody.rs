@@ -9,7 +9,7 @@
 //! merge of its shards. Paths are shown as the report shows them (no raw identifier in a
 //! partition name).
 
-use std::io::{BufRead, Write};
+use std::io::{BufRead, Read, Write};
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -123,6 +123,10 @@ pub fn plain_name(digest: &CustodyDigest) -> Option<&str> {
     plain.then_some(n)
 }
 
+/// The longest line a custody record can take: a path, an ETag, a version id, a footer
+/// hash, counts, and an error message are all far shorter.
+pub const MAX_LINE: u64 = 1 << 20;
+
 /// Whether `input` is the custody file `digest` names: the same SHA-256, and as many
 /// lines, each a custody record, each handed to `each` (its bytes and the record) as it
 /// is read. Bounded memory; `shown` names the file in the problem.
@@ -137,14 +141,25 @@ pub fn check(
     let mut records = 0u64;
     loop {
         line.clear();
-        let n = input.read_until(b'\n', &mut line).map_err(|e| {
-            CustodyProblem::Unreadable(format!("{shown}: {}", crate::io::store::io_message(&e)))
-        })?;
+        // A line is read up to the longest a record may be: a file of one endless line
+        // is a mismatch, not all of memory.
+        let n = (&mut *input)
+            .take(MAX_LINE + 1)
+            .read_until(b'\n', &mut line)
+            .map_err(|e| {
+                CustodyProblem::Unreadable(format!("{shown}: {}", crate::io::store::io_message(&e)))
+            })?;
         if n == 0 {
             break;
         }
         hash.update(&line);
         records += 1;
+        if line.len() as u64 > MAX_LINE {
+            return Err(CustodyProblem::Mismatch(format!(
+                "{shown}: line {records} is longer than a custody record can be: the custody \
+                 file was edited or replaced"
+            )));
+        }
         let record = match serde_json::from_slice::<CustodyRecord>(&line) {
             Ok(r) if line.last() == Some(&b'\n') => r,
             _ => {
@@ -261,6 +276,18 @@ mod tests {
         })
         .unwrap();
         assert_eq!(seen, ["a.parquet", "b.parquet"]);
+    }
+
+    #[test]
+    fn an_endless_line_is_a_mismatch_read_in_bounded_memory() {
+        let (_, d) = written(&["a.parquet"]);
+        // Far more than a line may hold, and no line end: read up to the cap, refused.
+        let mut endless = std::io::BufReader::new(std::io::repeat(b'x').take(64 << 20));
+        let e = check(&mut endless, &d, "c", &mut |_, _| Ok(())).unwrap_err();
+        assert!(
+            matches!(&e, CustodyProblem::Mismatch(m) if m.contains("longer than")),
+            "{e}"
+        );
     }
 
     #[test]

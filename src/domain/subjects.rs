@@ -68,17 +68,17 @@ impl SubjectList {
         Ok(())
     }
 
-    /// The IDs given, each once (the first kept), in their order.
-    pub fn of<'s>(ids: impl IntoIterator<Item = &'s str>) -> SubjectList {
+    /// The IDs given, each once (the first kept), in their order; more than 4 GiB of
+    /// them is an error, never a list cut short.
+    pub fn of<'s>(ids: impl IntoIterator<Item = &'s str>) -> Result<SubjectList, SubjectError> {
         let mut out = SubjectList::default();
         let mut seen = std::collections::HashSet::new();
         for id in ids {
             if seen.insert(id) {
-                // A list past 4 GiB is refused where lists are read (parse_id_list).
-                let _ = out.push(id);
+                out.push(id)?;
             }
         }
-        out
+        Ok(out)
     }
 }
 
@@ -90,7 +90,9 @@ impl std::ops::Index<usize> for SubjectList {
     }
 }
 
-/// Parses an ID list as [`parse_id_lines`] does, into a [`SubjectList`].
+/// Parses an ID list into a [`SubjectList`]: one ID a line (lines end with `\n`, `\r\n` or `\r`; a leading
+/// UTF-8 byte order mark is not part of the first ID), whitespace trimmed, blank lines
+/// and lines starting with `#` ignored. Duplicates are dropped (first kept).
 pub fn parse_id_list(text: &str) -> Result<SubjectList, SubjectError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let lines = || {
@@ -110,16 +112,7 @@ pub fn parse_id_list(text: &str) -> Result<SubjectList, SubjectError> {
     Ok(out)
 }
 
-/// Parses an ID list: one ID a line (lines end with `\n`, `\r\n` or `\r`; a leading
-/// UTF-8 byte order mark is not part of the first ID), whitespace trimmed, blank lines
-/// and lines starting with `#` ignored. Duplicates are dropped (first kept).
-pub fn parse_id_lines(text: &str) -> Vec<String> {
-    parse_id_list(text)
-        .map(|l| l.iter().map(str::to_string).collect())
-        .unwrap_or_default()
-}
-
-/// Reads an ID file (see [`parse_id_lines`]), or standard input for `-`; an empty list
+/// Reads an ID file (see [`parse_id_list`]), or standard input for `-`; an empty list
 /// is an error.
 pub fn read_id_file(path: &std::path::Path) -> Result<SubjectList, SubjectError> {
     let stdin = path == std::path::Path::new("-");
@@ -265,21 +258,29 @@ pub use crate::io::encode::hex;
 mod tests {
     use super::*;
 
+    fn lines(text: &str) -> Vec<String> {
+        parse_id_list(text)
+            .unwrap()
+            .iter()
+            .map(str::to_string)
+            .collect()
+    }
+
     #[test]
     fn id_lines_trim_skip_comments_and_dedupe() {
-        let ids = parse_id_lines("  a \n\n# comment\nb\r\na\n   # indented comment\n c#d \n");
+        let ids = lines("  a \n\n# comment\nb\r\na\n   # indented comment\n c#d \n");
         assert_eq!(ids, vec!["a", "b", "c#d"]);
     }
 
     #[test]
     fn id_lines_drop_a_byte_order_mark_and_split_every_line_end() {
-        assert_eq!(parse_id_lines("\u{feff}u1\nu2\n"), vec!["u1", "u2"]);
-        assert!(parse_id_lines("\u{feff}").is_empty());
-        assert!(parse_id_lines("\u{feff}\r\n").is_empty());
-        assert_eq!(parse_id_lines("u1\ru2\ru3"), vec!["u1", "u2", "u3"]);
-        assert_eq!(parse_id_lines("u1\r\nu2\ru3\n"), vec!["u1", "u2", "u3"]);
+        assert_eq!(lines("\u{feff}u1\nu2\n"), vec!["u1", "u2"]);
+        assert!(lines("\u{feff}").is_empty());
+        assert!(lines("\u{feff}\r\n").is_empty());
+        assert_eq!(lines("u1\ru2\ru3"), vec!["u1", "u2", "u3"]);
+        assert_eq!(lines("u1\r\nu2\ru3\n"), vec!["u1", "u2", "u3"]);
         // Only a leading mark is dropped: one inside a line is part of that ID.
-        assert_eq!(parse_id_lines("a\n\u{feff}b"), vec!["a", "\u{feff}b"]);
+        assert_eq!(lines("a\n\u{feff}b"), vec!["a", "\u{feff}b"]);
     }
 
     #[test]
@@ -291,7 +292,10 @@ mod tests {
         assert!(l.contains("a") && !l.contains("c"));
         assert_eq!(format!("{l:?}"), "SubjectList(3 IDs)");
         assert_eq!(
-            SubjectList::of(["x", "y", "x"]).iter().collect::<Vec<_>>(),
+            SubjectList::of(["x", "y", "x"])
+                .unwrap()
+                .iter()
+                .collect::<Vec<_>>(),
             ["x", "y"]
         );
         let mut m = SubjectList::default();

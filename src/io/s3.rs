@@ -377,6 +377,7 @@ async fn list_page(
     start_after: Option<String>,
     token: Option<String>,
 ) -> Result<(Vec<ListedKey>, Vec<String>, Option<String>), String> {
+    let sent = token.clone();
     let page = client
         .list_objects_v2()
         .bucket(bucket)
@@ -405,12 +406,31 @@ async fn list_page(
         .iter()
         .filter_map(|p| p.prefix().map(str::to_string))
         .collect();
-    // A truncated page without a token ends the listing rather than repeating it.
-    let next = match page.is_truncated() {
-        Some(true) => page.next_continuation_token().map(str::to_string),
-        _ => None,
-    };
+    let next = next_token(
+        sent.as_deref(),
+        page.is_truncated(),
+        page.next_continuation_token(),
+    )?;
     Ok((objects, dirs, next))
+}
+
+/// The token of the next page: none when the page is the last (or is truncated without
+/// a token, which ends the listing rather than repeating it); the token just sent again
+/// is an error, not a loop.
+fn next_token(
+    sent: Option<&str>,
+    truncated: Option<bool>,
+    next: Option<&str>,
+) -> Result<Option<String>, String> {
+    match (truncated, next) {
+        (Some(true), Some(t)) if Some(t) == sent => Err(
+            "S3 ListObjectsV2 answered with the continuation token it was given: the listing \
+             would not end"
+                .to_string(),
+        ),
+        (Some(true), Some(t)) => Ok(Some(t.to_string())),
+        _ => Ok(None),
+    }
 }
 
 /// Every object under `prefix`. A listing of one page is one request. A longer one is
@@ -792,6 +812,23 @@ impl RangeRead for S3Object {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_listing_ends_on_its_last_page_and_a_repeated_token_is_an_error() {
+        assert_eq!(
+            next_token(None, Some(true), Some("a")),
+            Ok(Some("a".into()))
+        );
+        assert_eq!(
+            next_token(Some("a"), Some(true), Some("b")),
+            Ok(Some("b".into()))
+        );
+        assert_eq!(next_token(Some("a"), Some(false), Some("b")), Ok(None));
+        assert_eq!(next_token(Some("a"), Some(true), None), Ok(None));
+        assert_eq!(next_token(None, None, Some("a")), Ok(None));
+        let e = next_token(Some("a"), Some(true), Some("a")).unwrap_err();
+        assert!(e.contains("would not end"), "{e}");
+    }
 
     #[test]
     fn uris_split_into_bucket_and_prefix() {

@@ -744,7 +744,8 @@ fn scan_now(
         .and_then(|_| crate::domain::index::LakeIndex::load(&dir, &key));
         built.map_err(|e| index_error = json!(e.to_string())).ok()
     });
-    let subjects = crate::domain::subjects::SubjectList::of(subjects.iter().map(String::as_str));
+    let subjects = crate::domain::subjects::SubjectList::of(subjects.iter().map(String::as_str))
+        .map_err(crate::ops::OpError::from)?;
     let mut scan_req = crate::ops::scan::request(
         &opened,
         &subjects,
@@ -764,12 +765,11 @@ fn scan_now(
         crate::ops::Overwrite::Replace,
     )?;
     let report = crate::ops::in_pool(None, opened.store.as_ref(), || {
-        custody.write(labeler, |w| {
-            Some(crate::domain::scan::scan_locating(&scan_req, req.progress, Some(w)).0)
+        custody.write_scan(labeler, |w| {
+            crate::domain::scan::scan_locating(&scan_req, req.progress, Some(w)).0
         })
     })??;
     custody.finish()?;
-    let report = report.ok_or_else(|| NightlyError::refused(CUSTODY_FILE, "no report made"))?;
     Ok((report, index_error))
 }
 

@@ -244,15 +244,17 @@ impl Custody {
     }
 
     /// Runs `make` with a writer into the file, then records the file's digest in the
-    /// report and seals it again.
-    pub(crate) fn write(
+    /// report and seals it again; what `make` refuses (a merge's problems) comes back as
+    /// it is.
+    pub(crate) fn write<E>(
         &mut self,
         labeler: &SubjectLabeler,
-        make: impl FnOnce(&mut CustodyWriter<'_>) -> Option<ScanReport>,
-    ) -> Result<Option<ScanReport>, OpError> {
+        make: impl FnOnce(&mut CustodyWriter<'_>) -> Result<ScanReport, E>,
+    ) -> Result<Result<ScanReport, E>, OpError> {
         let mut writer = CustodyWriter::new(&mut self.file);
-        let Some(mut report) = make(&mut writer) else {
-            return Ok(None);
+        let mut report = match make(&mut writer) {
+            Ok(r) => r,
+            Err(refused) => return Ok(Err(refused)),
         };
         let digest = writer.finish(&self.name).map_err(|e| {
             OpError::Failed(format!(
@@ -263,7 +265,17 @@ impl Custody {
         })?;
         report.custody = Some(digest);
         report.seal(labeler);
-        Ok(Some(report))
+        Ok(Ok(report))
+    }
+
+    /// [`Custody::write`] for a report that is always made (a scan).
+    pub(crate) fn write_scan(
+        &mut self,
+        labeler: &SubjectLabeler,
+        scan: impl FnOnce(&mut CustodyWriter<'_>) -> ScanReport,
+    ) -> Result<ScanReport, OpError> {
+        self.write(labeler, |w| Ok::<_, std::convert::Infallible>(scan(w)))
+            .map(|made| made.unwrap_or_else(|never| match never {}))
     }
 
     /// Renames the file into place: after the report is made, before it is written.
@@ -389,12 +401,11 @@ pub fn run(opts: &Options, env: &Env<'_>) -> Result<Outcome, OpError> {
     }
     let mut custody = Custody::open(opts.custody.as_deref(), opts.out.as_deref(), opts.overwrite)?;
     let report = crate::ops::in_pool(env.threads, store, || match custody.as_mut() {
-        None => Ok(Some(crate::domain::scan::scan(&req, env.progress))),
-        Some(c) => c.write(&req.labeler, |w| {
-            Some(crate::domain::scan::scan_locating(&req, env.progress, Some(w)).0)
+        None => Ok(crate::domain::scan::scan(&req, env.progress)),
+        Some(c) => c.write_scan(&req.labeler, |w| {
+            crate::domain::scan::scan_locating(&req, env.progress, Some(w)).0
         }),
-    })??
-    .ok_or_else(|| OpError::Failed("the scan made no report".into()))?;
+    })??;
     if let Some(c) = custody {
         c.finish()?;
     }
@@ -542,19 +553,11 @@ pub fn merge(opts: &MergeOptions, env: &Env<'_>) -> Result<MergeOutcome, OpError
     )?;
     let labeler = SubjectLabeler::keyed(&key)?;
     let mut custody = Custody::open(opts.custody.as_deref(), opts.out.as_deref(), opts.overwrite)?;
-    let mut refused = Vec::new();
     let merged = match custody.as_mut() {
-        None => crate::domain::shard::merge(&plan, &parts, &labeler, None).map(Some),
-        Some(c) => Ok(c.write(&labeler, |w| {
+        None => crate::domain::shard::merge(&plan, &parts, &labeler, None),
+        Some(c) => c.write(&labeler, |w| {
             crate::domain::shard::merge(&plan, &parts, &labeler, Some(w))
-                .map_err(|p| refused = p)
-                .ok()
-        })?),
-    };
-    let merged = match merged {
-        Ok(Some(report)) => Ok(report),
-        Ok(None) => Err(refused),
-        Err(p) => Err(p),
+        })?,
     };
     match merged {
         Ok(report) => {

@@ -2586,7 +2586,7 @@ mod tests {
     }
 
     fn ids(v: &[&str]) -> SubjectList {
-        SubjectList::of(v.iter().copied())
+        SubjectList::of(v.iter().copied()).unwrap()
     }
 
     /// check(column, ids, expected "ruled out by statistics")

@@ -1044,7 +1044,7 @@ mod tests {
     fn plain_values_probe_and_bounds_check() {
         let probe = Probe::new(
             IdKind::Bytes,
-            &crate::domain::subjects::SubjectList::of(["bb"]),
+            &crate::domain::subjects::SubjectList::of(["bb"]).unwrap(),
         );
         let mut page = vec![];
         for v in ["a", "bb", "ccc", "bb"] {

@@ -97,7 +97,7 @@ fn key_hash(v: &[u8]) -> u64 {
 struct ByteKeys {
     data: Vec<u8>,
     /// Where each key ends in `data`: key `i` is `data[ends[i - 1]..ends[i]]`.
-    ends: Vec<u32>,
+    ends: Vec<usize>,
     /// The subject of each key.
     subjects: Vec<u32>,
     index: hashbrown::HashTable<u32>,
@@ -133,24 +133,23 @@ impl ByteKeys {
     }
 
     /// From (key, subject) pairs sorted by key, equal keys adjacent (the first is kept);
-    /// `count` and `bytes` size the buffers. Keys past 4 GiB in all are left out: no
-    /// subject list comes near (a billion IDs of four bytes).
+    /// `count` and `bytes` size the buffers.
     fn of_sorted<'k>(
         sorted: impl Iterator<Item = (&'k [u8], u32)>,
         count: usize,
         bytes: usize,
     ) -> ByteKeys {
-        let mut data: Vec<u8> = Vec::with_capacity(bytes.min(u32::MAX as usize));
-        let mut ends: Vec<u32> = Vec::with_capacity(count);
+        let mut data: Vec<u8> = Vec::with_capacity(bytes);
+        let mut ends: Vec<usize> = Vec::with_capacity(count);
         let mut subjects = Vec::with_capacity(count);
         let mut last: Option<&[u8]> = None;
         for (key, subject) in sorted {
-            if last == Some(key) || data.len() + key.len() > u32::MAX as usize {
+            if last == Some(key) {
                 continue;
             }
             last = Some(key);
             data.extend_from_slice(key);
-            ends.push(data.len() as u32);
+            ends.push(data.len());
             subjects.push(subject);
         }
         let mut k = ByteKeys {
@@ -191,9 +190,9 @@ impl ByteKeys {
 }
 
 #[inline]
-fn key_at<'d>(data: &'d [u8], ends: &[u32], i: usize) -> &'d [u8] {
-    let start = if i == 0 { 0 } else { ends[i - 1] as usize };
-    &data[start..ends[i] as usize]
+fn key_at<'d>(data: &'d [u8], ends: &[usize], i: usize) -> &'d [u8] {
+    let start = if i == 0 { 0 } else { ends[i - 1] };
+    &data[start..ends[i]]
 }
 
 /// The subject IDs of one identifier column, ready to probe.
@@ -451,7 +450,7 @@ mod tests {
     use super::*;
 
     fn ids(v: &[&str]) -> SubjectList {
-        SubjectList::of(v.iter().copied())
+        SubjectList::of(v.iter().copied()).unwrap()
     }
 
     #[test]

@@ -155,7 +155,7 @@ fn export_bundle(
     let tables = crate::domain::lake::discover_tables(&store, &cfg.lake)
         .map_err(|e| e.to_string())?
         .tables;
-    let subjects = crate::domain::subjects::SubjectList::of(["1042"]);
+    let subjects = crate::domain::subjects::SubjectList::of(["1042"]).map_err(|e| e.to_string())?;
     let req = crate::domain::export::ExportRequest {
         scan: crate::domain::scan::ScanRequest {
             store: &store,
