@@ -57,4 +57,5 @@ trap 'rm -rf "$bench_dir"' EXIT
 "$PYTHON" benches/index_bench.py --scale smoke --dir "$bench_dir" --vouch target/debug/vouch
 "$PYTHON" benches/load_bench.py --scale smoke --dir "$bench_dir" --vouch target/debug/vouch
 "$PYTHON" benches/shard_bench.py --scale smoke --dir "$bench_dir" --vouch target/debug/vouch
+"$PYTHON" benches/merge_bench.py --scale smoke --dir "$bench_dir" --vouch target/debug/vouch
 "$PYTHON" benches/table_format_bench.py --scale smoke --dir "$bench_dir" --vouch target/debug/vouch

@@ -423,6 +423,130 @@ fn merge(d: &Path, parts: &[PathBuf]) -> (i32, String, String) {
         .args(parts))
 }
 
+/// The merge streams the plan and the parts: each thing it takes on trust until their end
+/// (order, completeness, the parts' own bytes) is tried here with a part that lies.
+#[test]
+fn a_streamed_merge_is_not_fooled_by_order_cuts_padding_or_reformatting() {
+    let fx = fixture_copy();
+    let d = fx.path();
+    let parts = three_parts(d);
+    let (code, single, err) = merge(d, &parts);
+    assert_eq!(code, 1, "{err}");
+    let refused = |parts: &[PathBuf], want: &str| {
+        let (code, out, err) = merge(d, parts);
+        assert_eq!(code, 2, "{want}: {err}");
+        assert!(out.is_empty(), "{want}: no report");
+        assert!(err.contains(want), "{want}: {err}");
+    };
+    let plan = std::fs::read_to_string(d.join("plan.jsonl")).unwrap();
+    let lines: Vec<&str> = plan.lines().skip(1).collect();
+    assert!(lines.len() >= 4, "the fixtures have files enough");
+    let stdin_part = |subset: &[&str], name: &str| {
+        let text: String = subset.iter().map(|l| format!("{l}\n")).collect();
+        let r = run_with_stdin(
+            v(d).arg("scan").args(FIXTURE).args([
+                "--files-from",
+                "-",
+                "--out",
+                name,
+                "--force",
+                "-q",
+            ]),
+            text.as_bytes(),
+        );
+        assert!(r.code <= 1, "{r:?}");
+        d.join(name)
+    };
+
+    // Every file, in the plan's order reversed: the part is authentic, but cannot be
+    // streamed; refused, naming the part and the rule, not merged wrongly.
+    let reversed: Vec<&str> = lines.iter().rev().copied().collect();
+    let rev = stdin_part(&reversed, "reversed.json");
+    refused(&[rev], "reversed.json: covers");
+    refused(
+        &[stdin_part(&reversed, "reversed.json")],
+        "a part lists its files in the plan's order",
+    );
+
+    // The same part, in the plan's order, merges to the single report.
+    let whole = stdin_part(&lines, "whole.json");
+    let (code, merged, err) = merge(d, std::slice::from_ref(&whole));
+    assert_eq!(code, 1, "{err}");
+    assert_same(&single, &merged, "one part of every line");
+
+    // Reformatted by another tool (keys sorted, indented): still authentic, merged the
+    // same (read whole, as it is not in vouch's order).
+    let v0: serde_json::Value = serde_json::from_slice(&std::fs::read(&parts[0]).unwrap()).unwrap();
+    let pretty = d.join("pretty.json");
+    std::fs::write(&pretty, serde_json::to_string_pretty(&v0).unwrap()).unwrap();
+    let (code, merged, err) = merge(d, &[pretty, parts[1].clone(), parts[2].clone()]);
+    assert_eq!(code, 1, "{err}");
+    assert_same(&single, &merged, "a part reformatted");
+
+    // Cut anywhere (a copy that stopped): refused naming it, at any length.
+    let bytes = std::fs::read(&whole).unwrap();
+    let cut = d.join("cut.json");
+    for at in [1, bytes.len() / 3, bytes.len() / 2, bytes.len() - 3] {
+        std::fs::write(&cut, &bytes[..at]).unwrap();
+        refused(std::slice::from_ref(&cut), "cut.json: ");
+    }
+    // Something after it, or a file's entry repeated inside it.
+    let padded = d.join("padded.json");
+    let mut more = bytes.clone();
+    more.extend_from_slice(b"{}\n");
+    std::fs::write(&padded, &more).unwrap();
+    refused(
+        std::slice::from_ref(&padded),
+        "padded.json: not a vouch partial report",
+    );
+    let text = String::from_utf8(bytes.clone()).unwrap();
+    let start = text.find("\"files\":[").unwrap() + "\"files\":[".len();
+    let first_entry_end = {
+        let mut depth = 0;
+        let mut end = start;
+        for (i, c) in text[start..].char_indices() {
+            match c {
+                '{' => depth += 1,
+                '}' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        end = start + i + 1;
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        end
+    };
+    let entry = &text[start..first_entry_end];
+    let doubled = format!("{}{entry},{}", &text[..start], &text[start..]);
+    let twice = d.join("twice.json");
+    std::fs::write(&twice, doubled).unwrap();
+    refused(
+        std::slice::from_ref(&twice),
+        "twice.json: its authentication does not match",
+    );
+
+    // A plan whose lines were moved between tables no longer streams: refused.
+    let mut header_and_lines: Vec<&str> = plan.lines().collect();
+    let last = header_and_lines.pop().unwrap();
+    header_and_lines.insert(1, last);
+    let moved = header_and_lines.join("\n") + "\n";
+    let tables: std::collections::BTreeSet<String> = lines
+        .iter()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["table"].to_string())
+        .collect();
+    if tables.len() > 1 {
+        std::fs::write(d.join("plan.jsonl"), moved).unwrap();
+        refused(&parts, "plan.jsonl: ");
+        std::fs::write(d.join("plan.jsonl"), &plan).unwrap();
+    }
+    // Nothing was left behind by the refusals but what the test wrote.
+    let (code, _, _) = merge(d, &parts);
+    assert_eq!(code, 1);
+}
+
 #[test]
 fn a_dropped_duplicated_or_foreign_part_is_refused() {
     let fx = fixture_copy();

@@ -35,14 +35,18 @@ import time
 
 
 def balanced(lines, n):
-    """Spreads plan file lines over n partitions by bytes (largest first to the lightest)."""
-    sized = sorted(((json.loads(line)["size"], line) for line in lines), key=lambda s: (-s[0], s[1]))
+    """Spreads plan file lines over n partitions by bytes (largest first to the lightest).
+
+    Each line goes with its place in the plan: a task gives vouch its lines in the plan's
+    order, so that the merge can stream the parts."""
+    sized = sorted(((json.loads(line)["size"], i, line) for i, line in enumerate(lines)),
+                   key=lambda s: (-s[0], s[1]))
     loads = [(0, k) for k in range(n)]  # a heap of (bytes, partition)
     out = []
-    for size, line in sized:
+    for size, i, line in sized:
         load, k = heapq.heappop(loads)
         heapq.heappush(loads, (load + max(size, 1), k))
-        out.append((k, line))
+        out.append((k, (i, line)))
     return out
 
 
@@ -52,7 +56,7 @@ def scan_partition(vouch, args, ids_name, ship_name):
     def run(index, rows):
         from pyspark import SparkFiles
 
-        lines = [line for _, line in rows]
+        lines = [line for _, (_, line) in sorted(rows, key=lambda r: r[1][0])]
         binary = vouch
         if ship_name:
             binary = SparkFiles.get(ship_name)

@@ -2,7 +2,9 @@
 //!
 //! `vouch-fixtures sample DIR` writes the committed fixture set (fixtures/ in the repo);
 //! `vouch-fixtures random DIR SEED` writes a random lake and prints its tables and IDs as JSON;
-//! `vouch-fixtures bench DIR ROWS` writes the benchmark lakes and `DIR/ids.txt`.
+//! `vouch-fixtures bench DIR ROWS` writes the benchmark lakes and `DIR/ids.txt`;
+//! `vouch-fixtures parts DIR FILES PARTS` writes a synthetic plan and its parts (merge
+//! benchmark), authenticated under `VOUCH_SUBJECT_KEY`.
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -32,8 +34,17 @@ fn main() {
             Err(_) => Err(std::io::Error::other("ROWS must be a number")),
         },
         ["seal", recipient, input, output] => seal(recipient, input, output),
+        ["parts", dir, files, parts] => match (files.parse::<u64>(), parts.parse::<usize>()) {
+            (Ok(files), Ok(parts)) if parts > 0 => {
+                let key = std::env::var("VOUCH_SUBJECT_KEY").unwrap_or_default();
+                vouch::dev::parts::synthetic_parts(std::path::Path::new(dir), files, parts, key.as_bytes())
+                    .map(|s| println!("{}", serde_json::to_string(&s).unwrap_or_default()))
+            }
+            _ => Err(std::io::Error::other("FILES and PARTS must be numbers, PARTS > 0")),
+        },
         _ => Err(std::io::Error::other(
-            "usage: vouch-fixtures sample DIR | random DIR SEED | bench DIR ROWS | seal RECIPIENT IN OUT",
+            "usage: vouch-fixtures sample DIR | random DIR SEED | bench DIR ROWS | seal RECIPIENT IN OUT \
+             | parts DIR FILES PARTS (key in VOUCH_SUBJECT_KEY)",
         )),
     };
     if let Err(e) = result {

@@ -4,3 +4,4 @@
 pub mod fixtures;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod parts;

@@ -127,6 +127,9 @@ pub fn plain_name(digest: &CustodyDigest) -> Option<&str> {
 /// hash, counts, and an error message are all far shorter.
 pub const MAX_LINE: u64 = 1 << 20;
 
+/// What a check hands each record to: its line's bytes and the record; an error stops it.
+pub type EachRecord<'a> = dyn FnMut(&[u8], CustodyRecord) -> Result<(), String> + 'a;
+
 /// Whether `input` is the custody file `digest` names: the same SHA-256, and as many
 /// lines, each a custody record, each handed to `each` (its bytes and the record) as it
 /// is read. Bounded memory; `shown` names the file in the problem.
@@ -134,7 +137,7 @@ pub fn check(
     input: &mut dyn BufRead,
     digest: &CustodyDigest,
     shown: &str,
-    each: &mut dyn FnMut(&[u8], CustodyRecord) -> Result<(), String>,
+    each: &mut EachRecord<'_>,
 ) -> Result<(), CustodyProblem> {
     let mut hash = Sha256::new();
     let mut line = Vec::new();
@@ -188,7 +191,7 @@ pub fn check(
 pub fn check_file(
     path: &Path,
     digest: &CustodyDigest,
-    each: &mut dyn FnMut(&[u8], CustodyRecord) -> Result<(), String>,
+    each: &mut EachRecord<'_>,
 ) -> Result<(), CustodyProblem> {
     let shown = path.display().to_string();
     let file = crate::io::fsio::open(path).map_err(|e| {

@@ -18,6 +18,7 @@ pub mod iceberg;
 pub mod index;
 pub mod keys;
 pub mod lake;
+pub mod merge;
 pub mod metrics;
 pub mod nightly_report;
 pub mod plan;

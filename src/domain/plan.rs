@@ -63,6 +63,32 @@ pub struct PlanTable {
     pub locations: Vec<(String, String)>,
 }
 
+impl PlanTable {
+    /// The table as the plan lists it, with `files`.
+    pub fn listed(&self, files: Vec<ObjectMeta>) -> TableFiles {
+        TableFiles {
+            table: Table {
+                name: self.table.clone(),
+                path: self.path.clone(),
+                id_columns: self.id_columns.clone(),
+                side_files: Vec::new(),
+                format: None,
+                metadata_location: None,
+            },
+            files,
+            errors: self
+                .errors
+                .iter()
+                .map(|e| StoreError::new(&e.file, &e.error))
+                .collect(),
+            aliases: self.aliases.clone(),
+            view: None,
+            planned_format: self.format.clone().zip(self.table_version),
+            locations: self.locations.clone(),
+        }
+    }
+}
+
 /// A file as listed: what names it within a plan and pins its bytes. Plan lines, partial
 /// reports and the plan's fingerprint all carry exactly this.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -113,6 +139,26 @@ impl FileRecord {
         }
     }
 
+    /// The file as an object of the store, taking its strings.
+    pub(crate) fn into_object(self) -> ObjectMeta {
+        ObjectMeta {
+            path: self.file,
+            size: self.size,
+            modified: self.modified,
+            etag: self.etag,
+            version_id: self.version_id,
+            noncurrent: self.noncurrent,
+            stat: self.stat,
+            device: None,
+            via_link: false,
+        }
+    }
+
+    /// The same file of a plan as `other` (table, path, version id).
+    pub(crate) fn key_eq(&self, other: &FileRecord) -> bool {
+        self.table == other.table && self.file == other.file && self.version_id == other.version_id
+    }
+
     /// What identifies the file within a plan.
     pub(crate) fn key(&self) -> (String, String, Option<String>) {
         (
@@ -131,8 +177,57 @@ impl FileRecord {
     }
 }
 
+/// A plan line or a part's file entry as read: [`FileRecord`]'s fields beside the others,
+/// named one by one. (Reading through `#[serde(flatten)]` buffers every field of every
+/// line first: a merge of ten million files spent a third of its time there.)
+#[derive(Deserialize)]
+pub(crate) struct FileLine {
+    plan: Option<String>,
+    id_columns: Option<Vec<String>>,
+    table: String,
+    file: String,
+    size: u64,
+    modified: Option<i64>,
+    etag: Option<String>,
+    version_id: Option<String>,
+    #[serde(default)]
+    noncurrent: bool,
+    stat: Option<crate::io::store::LocalStat>,
+    format_table: Option<FormatTable>,
+    pub(crate) result: Option<crate::domain::scan::FileResult>,
+    pub(crate) error: Option<String>,
+}
+
+impl FileLine {
+    pub(crate) fn take_record(&mut self) -> FileRecord {
+        FileRecord {
+            table: std::mem::take(&mut self.table),
+            file: std::mem::take(&mut self.file),
+            size: self.size,
+            modified: self.modified,
+            etag: self.etag.take(),
+            version_id: self.version_id.take(),
+            noncurrent: self.noncurrent,
+            stat: self.stat,
+        }
+    }
+}
+
+impl TryFrom<FileLine> for PlanFile {
+    type Error = String;
+    fn try_from(mut l: FileLine) -> Result<PlanFile, String> {
+        Ok(PlanFile {
+            plan: l.plan.take().ok_or("missing field `plan`")?,
+            id_columns: l.id_columns.take().ok_or("missing field `id_columns`")?,
+            format_table: l.format_table.take(),
+            record: l.take_record(),
+        })
+    }
+}
+
 /// One file of the plan: a line that is enough to scan the file on any machine.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "FileLine")]
 pub struct PlanFile {
     /// The plan's fingerprint.
     pub plan: String,
@@ -167,21 +262,30 @@ pub struct Plan {
 /// file's [`FileRecord`], in order. The lake's location is not part of it: the same files
 /// give the same fingerprint wherever the lake is mounted.
 pub fn fingerprint(listed: &[TableFiles]) -> String {
-    let mut h = Sha256::new();
-    h.update(b"vouch plan v1\n");
-    for lt in listed {
-        let t = plan_table(lt);
-        h.update(serde_json::to_vec(&t).unwrap_or_default());
-        h.update(b"\n");
-    }
+    let tables: Vec<PlanTable> = listed.iter().map(plan_table).collect();
+    let mut h = fingerprint_start(&tables);
     for lt in listed {
         for f in &lt.files {
-            let rec = FileRecord::of(&lt.table.name, f);
-            h.update(serde_json::to_vec(&rec).unwrap_or_default());
-            h.update(b"\n");
+            fingerprint_file(&mut h, &FileRecord::of(&lt.table.name, f));
         }
     }
     crate::domain::subjects::hex(&h.finalize())
+}
+
+/// The fingerprint's hash after the tables, before the first file.
+fn fingerprint_start(tables: &[PlanTable]) -> Sha256 {
+    let mut h = Sha256::new();
+    h.update(b"vouch plan v1\n");
+    for t in tables {
+        h.update(serde_json::to_vec(t).unwrap_or_default());
+        h.update(b"\n");
+    }
+    h
+}
+
+fn fingerprint_file(h: &mut Sha256, rec: &FileRecord) {
+    h.update(serde_json::to_vec(rec).unwrap_or_default());
+    h.update(b"\n");
 }
 
 fn plan_table(lt: &TableFiles) -> PlanTable {
@@ -275,84 +379,181 @@ impl Plan {
         self.header
             .tables
             .iter()
-            .map(|t| TableFiles {
-                table: Table {
-                    name: t.table.clone(),
-                    path: t.path.clone(),
-                    id_columns: t.id_columns.clone(),
-                    side_files: Vec::new(),
-                    format: None,
-                    metadata_location: None,
-                },
-                files: by_table.remove(t.table.as_str()).unwrap_or_default(),
-                errors: t
-                    .errors
-                    .iter()
-                    .map(|e| StoreError::new(&e.file, &e.error))
-                    .collect(),
-                aliases: t.aliases.clone(),
-                view: None,
-                planned_format: t.format.clone().zip(t.table_version),
-                locations: t.locations.clone(),
-            })
+            .map(|t| t.listed(by_table.remove(t.table.as_str()).unwrap_or_default()))
             .collect()
     }
 
     /// Reads a whole plan (`vouch scan plan` output), checking it is the plan it says.
     pub fn parse(text: &str, shown: &str) -> Result<Plan, PlanError> {
-        let refused = |problem: String| PlanError::refused(shown, problem);
-        let mut lines = text
-            .lines()
-            .enumerate()
-            .filter(|(_, l)| !l.trim().is_empty());
-        let header: PlanHeader = match lines.next() {
-            Some((_, l)) => serde_json::from_str(l).map_err(|e| {
-                refused(format!(
-                    "line 1 is not a vouch plan header ({e}): make plans with `vouch scan plan`"
-                ))
-            })?,
-            None => return Err(refused("empty plan".into())),
-        };
-        if header.vouch_plan != 1 {
-            return Err(refused(format!(
-                "plan layout {} is not supported (this vouch reads 1)",
-                header.vouch_plan
-            )));
-        }
+        let mut reader = PlanReader::open(text.as_bytes(), shown)?;
         let mut files = Vec::new();
-        for (i, l) in lines {
-            files.push(parse_file_line(l, shown, i + 1)?);
+        while let Some(f) = reader.next_file()? {
+            files.push(f);
         }
-        let plan = Plan { header, files };
-        let known: BTreeSet<&str> = plan
-            .header
-            .tables
-            .iter()
-            .map(|t| t.table.as_str())
-            .collect();
-        if let Some(f) = plan
-            .files
-            .iter()
-            .map(|f| &f.record)
-            .find(|f| !known.contains(f.table.as_str()))
-        {
-            return Err(refused(format!(
-                "{} belongs to table {}, which the plan's header does not list",
-                f.file, f.table
+        let header = reader.header.clone();
+        reader.finish()?;
+        Ok(Plan { header, files })
+    }
+}
+
+/// The longest plan line read (a file line is a few hundred bytes).
+const MAX_PLAN_LINE: u64 = 16 << 20;
+
+/// A plan read line by line, so that no more than one file's line is held: the header
+/// first ([`PlanReader::open`]), then each file ([`PlanReader::next_file`]), then
+/// [`PlanReader::finish`], which says whether the plan is the plan it says (its
+/// fingerprint and count). Until then nothing read may be trusted. A file line must be
+/// well formed, of a table the header lists, in the header's order of tables, and carry
+/// the plan's fingerprint.
+pub struct PlanReader<R> {
+    input: R,
+    shown: String,
+    pub header: PlanHeader,
+    hash: Sha256,
+    line: Vec<u8>,
+    number: usize,
+    /// Index in `header.tables` of the table of the last file read.
+    table: usize,
+    files: u64,
+    peeked: Option<PlanFile>,
+}
+
+impl<R: std::io::BufRead> PlanReader<R> {
+    /// Reads the header line.
+    pub fn open(input: R, shown: &str) -> Result<PlanReader<R>, PlanError> {
+        let mut r = PlanReader {
+            input,
+            shown: shown.to_string(),
+            header: PlanHeader {
+                vouch_plan: 0,
+                schema_version: 1,
+                fingerprint: String::new(),
+                lake: String::new(),
+                files: 0,
+                bytes: 0,
+                tables: Vec::new(),
+                errors: Vec::new(),
+            },
+            hash: Sha256::new(),
+            line: Vec::with_capacity(1024),
+            number: 0,
+            table: 0,
+            files: 0,
+            peeked: None,
+        };
+        if !r.read_line()? {
+            return Err(r.refused("empty plan".into()));
+        }
+        r.header = serde_json::from_slice(&r.line).map_err(|e| {
+            r.refused(format!(
+                "line {} is not a vouch plan header ({e}): make plans with `vouch scan plan`",
+                r.number
+            ))
+        })?;
+        if r.header.vouch_plan != 1 {
+            return Err(r.refused(format!(
+                "plan layout {} is not supported (this vouch reads 1)",
+                r.header.vouch_plan
             )));
         }
-        let recomputed = fingerprint(&plan.listed());
-        if recomputed != plan.header.fingerprint
-            || plan.files.iter().any(|f| f.plan != recomputed)
-            || plan.files.len() as u64 != plan.header.files
-        {
-            return Err(refused(
-                "the plan was changed after it was made (its fingerprint does not match \
-                 its tables and files): make a new one with `vouch scan plan`"
-                    .into(),
-            ));
+        r.hash = fingerprint_start(&r.header.tables);
+        Ok(r)
+    }
+
+    fn refused(&self, problem: String) -> PlanError {
+        PlanError::refused(&self.shown, problem)
+    }
+
+    /// The next line that is not blank into `self.line`; false at the end.
+    fn read_line(&mut self) -> Result<bool, PlanError> {
+        use std::io::{BufRead, Read};
+        loop {
+            self.line.clear();
+            let n = (&mut self.input)
+                .take(MAX_PLAN_LINE)
+                .read_until(b'\n', &mut self.line)
+                .map_err(|e| self.refused(crate::io::store::io_message(&e)))?;
+            if n == 0 {
+                return Ok(false);
+            }
+            self.number += 1;
+            if self.line.last() != Some(&b'\n') && n as u64 == MAX_PLAN_LINE {
+                return Err(self.refused(format!(
+                    "line {} is longer than {} MiB: not a plan line",
+                    self.number,
+                    MAX_PLAN_LINE >> 20
+                )));
+            }
+            if !self.line.trim_ascii().is_empty() {
+                return Ok(true);
+            }
         }
-        Ok(plan)
+    }
+
+    /// The next file, or None at the end of the plan.
+    pub fn next_file(&mut self) -> Result<Option<PlanFile>, PlanError> {
+        if let Some(f) = self.peeked.take() {
+            return Ok(Some(f));
+        }
+        if !self.read_line()? {
+            return Ok(None);
+        }
+        let text = std::str::from_utf8(&self.line)
+            .map_err(|_| self.refused(format!("line {} is not UTF-8", self.number)))?;
+        let f = parse_file_line(text, &self.shown, self.number)?;
+        let tables = &self.header.tables;
+        match tables[self.table.min(tables.len())..]
+            .iter()
+            .position(|t| t.table == f.record.table)
+        {
+            Some(i) => self.table += i,
+            None if tables.iter().any(|t| t.table == f.record.table) => {
+                return Err(self.refused(format!(
+                    "line {}: {} is not with the other files of table {} (a plan lists                      the files of its tables in the header's order of tables)",
+                    self.number, f.record.file, f.record.table
+                )));
+            }
+            None => {
+                return Err(self.refused(format!(
+                    "{} belongs to table {}, which the plan's header does not list",
+                    f.record.file, f.record.table
+                )));
+            }
+        }
+        if f.plan != self.header.fingerprint {
+            return Err(self.changed());
+        }
+        fingerprint_file(&mut self.hash, &f.record);
+        self.files += 1;
+        Ok(Some(f))
+    }
+
+    /// The next file without taking it.
+    pub fn peek_file(&mut self) -> Result<Option<&PlanFile>, PlanError> {
+        if self.peeked.is_none() {
+            self.peeked = self.next_file()?;
+        }
+        Ok(self.peeked.as_ref())
+    }
+
+    fn changed(&self) -> PlanError {
+        self.refused(
+            "the plan was changed after it was made (its fingerprint does not match its \
+             tables and files): make a new one with `vouch scan plan`"
+                .into(),
+        )
+    }
+
+    /// After the last file: whether the plan is the plan it says.
+    pub fn finish(mut self) -> Result<(), PlanError> {
+        if self.peeked.is_some() || self.next_file()?.is_some() {
+            return Err(self.refused("read before its end".into()));
+        }
+        let got = crate::domain::subjects::hex(&self.hash.finalize_reset());
+        if got != self.header.fingerprint || self.files != self.header.files {
+            return Err(self.changed());
+        }
+        Ok(())
     }
 }
 

@@ -6,8 +6,9 @@
 //! - [`Plan`] (in `domain::plan`): what was listed, and which shard each file is in.
 //! - [`PartialReport`]: one result per covered file, plus what must agree across parts
 //!   (plan, subjects, legal holds, options, index).
-//! - [`merge`]: checks the parts cover the plan exactly once and agree, then builds the
-//!   report through [`crate::domain::scan::assemble`], the same code a single scan uses.
+//! - [`crate::domain::merge`]: checks the parts cover the plan exactly once and agree,
+//!   streaming plan and parts, and builds the report through the same
+//!   [`crate::domain::scan::Assembler`] a single scan uses.
 //!
 //! Partial reports name subjects only by keyed hash: they travel between machines.
 
@@ -15,15 +16,14 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::custody::CustodyWriter;
 use crate::domain::lake::{Table, TableFiles};
 pub use crate::domain::plan::{
     FileList, FileRecord, Plan, PlanFile, PlanHeader, PlanTable, fingerprint, parse_file_list,
     parse_shard, shard_of, short,
 };
-use crate::domain::report::{ScanErrorEntry, ScanReport};
+use crate::domain::report::ScanErrorEntry;
 use crate::domain::scan::facts::TableFacts;
-use crate::domain::scan::{Assembly, FileResult, Progress, ScanRequest};
+use crate::domain::scan::{FileResult, Progress, ScanRequest};
 
 /// A part of a sharded scan: what it covered and found, and what must agree across parts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,11 +54,13 @@ pub struct PartialReport {
     pub prior_errors: Vec<ScanErrorEntry>,
     pub bytes_read: u64,
     pub read_requests: u64,
-    pub files: Vec<PartialFile>,
     /// What the format of each Delta or Iceberg table says of the files covered (every
     /// part that reads a table's files read its metadata again, at the planned version).
+    /// Before `files`, so that a merge reading the part as a stream has them first.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub table_facts: BTreeMap<String, TableFacts>,
+    /// Last of the part's fields but its authentication: the merge streams them.
+    pub files: Vec<PartialFile>,
     /// `hmac-sha256:<hex>` over the rest of the part, under a key derived from the subject
     /// key every shard holds: a part edited on its way to the merge is refused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -67,6 +69,7 @@ pub struct PartialReport {
 
 /// One covered file and what it held, or why it could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "crate::domain::plan::FileLine")]
 pub struct PartialFile {
     #[serde(flatten)]
     pub record: FileRecord,
@@ -76,8 +79,18 @@ pub struct PartialFile {
     pub error: Option<String>,
 }
 
+impl From<crate::domain::plan::FileLine> for PartialFile {
+    fn from(mut l: crate::domain::plan::FileLine) -> PartialFile {
+        PartialFile {
+            record: l.take_record(),
+            result: l.result.take(),
+            error: l.error.take(),
+        }
+    }
+}
+
 impl PartialReport {
-    fn authenticated_bytes(&self) -> Vec<u8> {
+    pub(crate) fn authenticated_bytes(&self) -> Vec<u8> {
         let mut bare = self.clone();
         bare.authentication = None;
         serde_json::to_vec(&bare).unwrap_or_default()
@@ -191,6 +204,9 @@ pub fn scan_part(
     let mut listed: Vec<TableFiles> = Vec::new();
     let mut refused: Vec<(FileRecord, String)> = Vec::new();
     let mut slot: HashMap<(&str, &[String]), usize> = HashMap::new();
+    // Per input file, its table's slot in `listed` (None: refused), so that the part
+    // lists its files in the input's order (the plan's): the merge streams them.
+    let mut order: Vec<Option<usize>> = Vec::with_capacity(files.len());
     for f in files {
         let reopen = f
             .format_table
@@ -201,6 +217,7 @@ pub fn scan_part(
             Some(Some(Ok(lt))) => Some(lt),
             Some(Some(Err(why))) => {
                 refused.push((f.record.clone(), why.clone()));
+                order.push(None);
                 continue;
             }
             Some(None) => {
@@ -208,6 +225,7 @@ pub fn scan_part(
                     f.record.clone(),
                     "its table's metadata was not read again".into(),
                 ));
+                order.push(None);
                 continue;
             }
         };
@@ -241,6 +259,7 @@ pub fn scan_part(
                 listed.len() - 1
             });
         listed[i].files.push(f.record.object());
+        order.push(Some(i));
     }
     let scanned = crate::domain::scan::scan_listed(req, &listed, progress);
     let facts = crate::domain::scan::facts_of(&listed, &scanned.results, scanned.logs, &req.lake);
@@ -250,25 +269,39 @@ pub fn scan_part(
             table_facts.insert(lt.table.name.clone(), f);
         }
     }
+    let mut scanned_files: Vec<_> = listed
+        .iter()
+        .zip(scanned.results)
+        .map(|(lt, results)| {
+            lt.files
+                .iter()
+                .zip(results)
+                .map(|(o, r)| (&lt.table.name, o, r))
+        })
+        .collect();
+    let mut refused = refused.into_iter();
     let mut out_files = Vec::with_capacity(files.len());
-    for (lt, results) in listed.iter().zip(scanned.results) {
-        for (o, r) in lt.files.iter().zip(results) {
-            let (result, error) = match r {
-                Ok(r) => (Some(r), None),
-                Err(e) => (None, Some(e.to_string())),
-            };
-            out_files.push(PartialFile {
-                record: FileRecord::of(&lt.table.name, o),
-                result,
-                error,
-            });
-        }
+    for slot in order {
+        let file = match slot {
+            Some(i) => scanned_files[i].next().map(|(table, o, r)| {
+                let (result, error) = match r {
+                    Ok(r) => (Some(r), None),
+                    Err(e) => (None, Some(e.to_string())),
+                };
+                PartialFile {
+                    record: FileRecord::of(table, o),
+                    result,
+                    error,
+                }
+            }),
+            None => refused.next().map(|(record, why)| PartialFile {
+                record,
+                result: None,
+                error: Some(why),
+            }),
+        };
+        out_files.extend(file);
     }
-    out_files.extend(refused.into_iter().map(|(record, why)| PartialFile {
-        record,
-        result: None,
-        error: Some(why),
-    }));
     let mut part = PartialReport {
         vouch_partial: 1,
         schema_version: 1,
@@ -300,287 +333,33 @@ pub fn scan_part(
     part
 }
 
-/// Merges parts (name shown in messages, part) of `plan` into the report one scan of the
-/// plan gives. Refuses, with one line per problem, when a file of the plan is missing or
-/// covered twice, a part covers a file the plan does not list, or the parts disagree on
-/// the plan, lake, subjects, legal holds, options or index.
-///
-/// With `custody`, the objects go there line by line (as a single scan writes them) and
-/// the caller records its digest in the report and seals it again.
-pub fn merge(
-    plan: &Plan,
-    parts: &[(String, PartialReport)],
-    labeler: &crate::domain::subjects::SubjectLabeler,
-    custody: Option<&mut CustodyWriter<'_>>,
-) -> Result<ScanReport, Vec<String>> {
-    if parts.is_empty() {
-        return Err(vec!["no partial reports given".into()]);
+/// A part of one subject of the lake `/lake`, not sealed: for tests.
+#[cfg(test)]
+pub(crate) fn test_part(
+    plan: &str,
+    subjects_fingerprint: Option<String>,
+    files: Vec<PartialFile>,
+) -> PartialReport {
+    PartialReport {
+        vouch_partial: 1,
+        schema_version: 1,
+        note: String::new(),
+        plan: plan.to_string(),
+        lake: "/lake".into(),
+        shard: None,
+        subjects: 1,
+        subject_labels: "keyed-hash".into(),
+        subjects_fingerprint,
+        legal_holds: vec![],
+        options: String::new(),
+        index: None,
+        prior_errors: vec![],
+        bytes_read: 0,
+        read_requests: 0,
+        table_facts: BTreeMap::new(),
+        files,
+        authentication: None,
     }
-    let unsealed: Vec<String> = parts
-        .iter()
-        .filter_map(|(name, p)| p.check_seal(labeler).err().map(|e| format!("{name}: {e}")))
-        .collect();
-    if !unsealed.is_empty() {
-        return Err(unsealed);
-    }
-    let mut problems = agreement_problems(plan, parts);
-    let covered = coverage(plan, parts, &mut problems);
-    let facts = merged_facts(plan, parts, &covered, &mut problems);
-    if !problems.is_empty() {
-        return Err(problems);
-    }
-    let mut report = assemble_merged(plan, parts, &covered, facts, labeler, custody);
-    report.seal(labeler);
-    Ok(report)
-}
-
-/// A file of a plan or part: (table, path, version id).
-type FileKey = (String, String, Option<String>);
-
-/// Which part (its name) covers each file of the plan, and with what.
-type Coverage<'p> = HashMap<FileKey, (&'p str, &'p PartialFile)>;
-
-/// What the parts disagree on among themselves or with the plan (layout, plan, lake,
-/// subjects, labels, holds, options, index), one line each.
-fn agreement_problems(plan: &Plan, parts: &[(String, PartialReport)]) -> Vec<String> {
-    let mut problems = Vec::new();
-    let fp = &plan.header.fingerprint;
-    let first = &parts[0].1;
-    for (name, p) in parts {
-        if p.vouch_partial != 1 {
-            problems.push(format!(
-                "{name}: partial report layout {} is not supported",
-                p.vouch_partial
-            ));
-            continue;
-        }
-        // An empty part carries no plan of its own files; it still names the lake.
-        if &p.plan != fp && !(p.files.is_empty() && p.plan.is_empty()) {
-            problems.push(format!(
-                "{name}: made from another plan ({}…, the plan given is {}…)",
-                short(&p.plan),
-                short(fp)
-            ));
-        }
-        if p.lake != plan.header.lake {
-            problems.push(format!(
-                "{name}: scanned the lake {}, the plan is of {}",
-                p.lake, plan.header.lake
-            ));
-        }
-        let agree = [
-            (
-                "subject list",
-                p.subjects_fingerprint == first.subjects_fingerprint
-                    && p.subjects == first.subjects,
-            ),
-            ("subject labels", p.subject_labels == first.subject_labels),
-            ("legal holds", p.legal_holds == first.legal_holds),
-            ("scan options", p.options == first.options),
-            ("subject index", p.index == first.index),
-        ];
-        for (what, same) in agree {
-            if !same {
-                problems.push(format!(
-                    "{name}: another {what} than {} (parts of one scan must agree)",
-                    parts[0].0
-                ));
-            }
-        }
-    }
-    if first.subjects_fingerprint.is_none() {
-        problems.push(
-            "the parts carry no subject-list fingerprint (scanned without a subject key): \
-             merge cannot tell they checked the same subjects"
-                .into(),
-        );
-    }
-    problems
-}
-
-/// Each file of the plan covered exactly once, by a record equal to the plan's, with a
-/// result or an error; what is not is a problem.
-fn coverage<'p>(
-    plan: &Plan,
-    parts: &'p [(String, PartialReport)],
-    problems: &mut Vec<String>,
-) -> Coverage<'p> {
-    // Which part covers each file of the plan, by the file's key.
-    let planned: HashMap<FileKey, &FileRecord> = plan
-        .files
-        .iter()
-        .map(|f| (f.record.key(), &f.record))
-        .collect();
-    let mut covered = Coverage::new();
-    for (name, p) in parts {
-        for f in &p.files {
-            let key = f.record.key();
-            let Some(planned) = planned.get(&key) else {
-                problems.push(format!(
-                    "{name}: covers {}, which the plan does not list",
-                    f.record.shown()
-                ));
-                continue;
-            };
-            if **planned != f.record {
-                problems.push(format!(
-                    "{name}: {} differs from the plan (size, modification time, ETag or version)",
-                    planned.shown()
-                ));
-            }
-            if f.result.is_some() == f.error.is_some() {
-                problems.push(format!(
-                    "{name}: {} has {} a result and an error",
-                    planned.shown(),
-                    if f.error.is_some() { "both" } else { "neither" }
-                ));
-            }
-            match covered.get(&key) {
-                Some((other, _)) => problems.push(format!(
-                    "{} is covered twice: by {other} and by {name}",
-                    planned.shown()
-                )),
-                None => {
-                    covered.insert(key, (name.as_str(), f));
-                }
-            }
-        }
-    }
-    let missing: Vec<String> = plan
-        .files
-        .iter()
-        .filter(|f| !covered.contains_key(&f.record.key()))
-        .map(|f| f.record.shown())
-        .collect();
-    if !missing.is_empty() {
-        problems.push(format!(
-            "{} file(s) of the plan are in no part (a shard missing?): {}{}",
-            missing.len(),
-            missing[..missing.len().min(5)].join(", "),
-            if missing.len() > 5 { ", …" } else { "" }
-        ));
-    }
-    covered
-}
-
-/// Per table of the plan: its format's facts, from the parts that read its files. Parts
-/// must agree on everything but the places of their own files, and read the version the
-/// plan lists; a part that read a file of the table without its facts is a problem.
-fn merged_facts(
-    plan: &Plan,
-    parts: &[(String, PartialReport)],
-    covered: &Coverage<'_>,
-    problems: &mut Vec<String>,
-) -> Vec<Option<TableFacts>> {
-    let mut out = Vec::with_capacity(plan.header.tables.len());
-    for t in &plan.header.tables {
-        let mut merged: Option<(&str, TableFacts)> = None;
-        for (name, p) in parts {
-            let Some(f) = p.table_facts.get(&t.table) else {
-                continue;
-            };
-            if t.format.as_deref() != Some(f.format.as_str()) || t.table_version != Some(f.version)
-            {
-                problems.push(format!(
-                    "{name}: read table {} as {} version {}, the plan has {}",
-                    t.table,
-                    f.format,
-                    f.version,
-                    match (&t.format, t.table_version) {
-                        (Some(pf), Some(pv)) => format!("{pf} version {pv}"),
-                        _ => "no table format".into(),
-                    }
-                ));
-                continue;
-            }
-            match &mut merged {
-                None => merged = Some((name, f.clone())),
-                Some((first, m)) => {
-                    if !m.same_table(f) {
-                        problems.push(format!(
-                            "{name}: another reading of table {}'s metadata than {first} \
-                             (parts of one scan must agree)",
-                            t.table
-                        ));
-                    }
-                    m.places.extend(f.places.iter().cloned());
-                }
-            }
-        }
-        let read_without = covered.values().any(|(name, f)| {
-            f.record.table == t.table
-                && f.result.is_some()
-                && t.format.is_some()
-                && !parts
-                    .iter()
-                    .any(|(n, p)| n == name && p.table_facts.contains_key(&t.table))
-        });
-        if read_without {
-            problems.push(format!(
-                "a part read files of table {} without its {} metadata",
-                t.table,
-                t.format.as_deref().unwrap_or_default()
-            ));
-        }
-        out.push(merged.map(|(_, f)| f));
-    }
-    out
-}
-
-/// The report one scan of the plan gives, from the covering parts' results.
-fn assemble_merged(
-    plan: &Plan,
-    parts: &[(String, PartialReport)],
-    covered: &Coverage<'_>,
-    facts: Vec<Option<TableFacts>>,
-    labeler: &crate::domain::subjects::SubjectLabeler,
-    custody: Option<&mut CustodyWriter<'_>>,
-) -> ScanReport {
-    let first = &parts[0].1;
-    // Per table, per file of the plan: the covering part's result.
-    let listed = plan.listed();
-    let results = listed
-        .iter()
-        .map(|lt| {
-            lt.files
-                .iter()
-                .map(|o| {
-                    let key = (lt.table.name.clone(), o.path.clone(), o.version_id.clone());
-                    match covered.get(&key).map(|(_, f)| (&f.result, &f.error)) {
-                        Some((Some(r), _)) => Ok(r.clone()),
-                        Some((None, Some(e))) => Err(e.clone()),
-                        _ => Err("no result".into()),
-                    }
-                })
-                .collect()
-        })
-        .collect();
-    let mut prior_errors: Vec<ScanErrorEntry> = plan.header.errors.clone();
-    for (_, p) in parts {
-        for e in &p.prior_errors {
-            if !prior_errors.contains(e) {
-                prior_errors.push(e.clone());
-            }
-        }
-    }
-    let holds: BTreeSet<String> = first.legal_holds.iter().cloned().collect();
-    crate::domain::scan::assemble(
-        Assembly {
-            lake: plan.header.lake.clone(),
-            subjects: first.subjects,
-            subjects_fingerprint: first.subjects_fingerprint.clone(),
-            labeler,
-            holds: &holds,
-            prior_errors,
-            listed: &listed,
-            results,
-            facts,
-            bytes_read: parts.iter().map(|(_, p)| p.bytes_read).sum(),
-            read_requests: parts.iter().map(|(_, p)| p.read_requests).sum(),
-            index: first.index.clone(),
-        },
-        custody,
-    )
 }
 
 #[cfg(test)]
@@ -746,48 +525,36 @@ mod tests {
             p.authentication = labeler.authenticate("partial report", &p.authenticated_bytes());
             p
         };
-        let part = |record: FileRecord| PartialReport {
-            vouch_partial: 1,
-            schema_version: 1,
-            note: String::new(),
-            plan: plan.header.fingerprint.clone(),
-            lake: "/lake".into(),
-            shard: None,
-            subjects: 1,
-            subject_labels: "keyed-hash".into(),
-            subjects_fingerprint: Some("hmac-sha256:x".into()),
-            legal_holds: vec![],
-            options: String::new(),
-            index: None,
-            prior_errors: vec![],
-            bytes_read: 0,
-            read_requests: 0,
-            table_facts: BTreeMap::new(),
-            files: vec![PartialFile {
+        let part = |record: FileRecord| {
+            let files = vec![PartialFile {
                 record,
                 result: Some(FileResult::default()),
                 error: None,
-            }],
-            authentication: None,
+            }];
+            test_part(
+                &plan.header.fingerprint,
+                Some("hmac-sha256:x".into()),
+                files,
+            )
         };
         let same = plan.files[0].record.clone();
-        let merged = merge(
-            &plan,
-            &[("p".into(), sealed(part(same.clone())))],
-            &labeler,
-            None,
-        )
-        .unwrap();
+        let plan_bytes = plan.to_jsonl();
+        let merge = |p: PartialReport, l: &crate::domain::subjects::SubjectLabeler| {
+            let bytes = serde_json::to_vec(&p).unwrap();
+            let open = move || -> std::io::Result<Box<dyn std::io::BufRead + Send>> {
+                Ok(Box::new(std::io::Cursor::new(bytes.clone())))
+            };
+            let parts = vec![crate::domain::merge::PartInput {
+                name: "p".into(),
+                open: Box::new(open),
+            }];
+            crate::domain::merge::merge(&plan_bytes[..], "plan", parts, l, None)
+        };
+        let merged = merge(sealed(part(same.clone())), &labeler).unwrap();
         assert!(merged.check_seal(&labeler).is_ok());
         let mut touched = same.clone();
         touched.modified = Some(1);
-        let e = merge(
-            &plan,
-            &[("p".into(), sealed(part(touched)))],
-            &labeler,
-            None,
-        )
-        .unwrap_err();
+        let e = merge(sealed(part(touched)), &labeler).unwrap_err();
         assert!(e[0].contains("differs from the plan"), "{e:?}");
         // An edited part, a part without a tag and one under another key are refused.
         let mut edited = sealed(part(same.clone()));
@@ -800,7 +567,7 @@ mod tests {
             ("untagged", part(same.clone()), &labeler),
             ("other key", sealed(part(same.clone())), &other),
         ] {
-            let e = merge(&plan, &[("p".into(), p)], l, None).unwrap_err();
+            let e = merge(p, l).unwrap_err();
             assert!(e[0].contains("authentication"), "{what}: {e:?}");
         }
         // An edited merged report no longer checks.

@@ -204,6 +204,14 @@ impl SubjectLabeler {
     /// from the subject key for this use alone; None without a key. Whoever holds the
     /// subject key can make one; whoever does not cannot edit a document and keep it.
     pub fn authenticate(&self, kind: &str, doc: &[u8]) -> Option<String> {
+        let mut mac = self.document_mac(kind)?;
+        mac.update(doc);
+        Some(mac.tag())
+    }
+
+    /// [`SubjectLabeler::authenticate`] of a document given piece by piece (a part
+    /// streamed through a merge); None without a key.
+    pub fn document_mac(&self, kind: &str) -> Option<DocumentMac> {
         let key = self.key.as_ref()?;
         let derived =
             zeroize::Zeroizing::new(keyed_hash_hex(key, b"vouch document authentication v1"));
@@ -211,29 +219,12 @@ impl SubjectLabeler {
             .unwrap_or_else(|_| unreachable!());
         mac.update(&(kind.len() as u64).to_le_bytes());
         mac.update(kind.as_bytes());
-        mac.update(doc);
-        Some(format!("hmac-sha256:{}", hex(&mac.finalize().into_bytes())))
+        Some(DocumentMac(mac))
     }
 
     /// Checks a tag made by [`SubjectLabeler::authenticate`], in constant time.
     pub fn verify(&self, kind: &str, doc: &[u8], tag: Option<&str>) -> Result<(), String> {
-        let Some(want) = self.authenticate(kind, doc) else {
-            return Err("the subject key is needed to check its authentication".into());
-        };
-        let Some(tag) = tag else {
-            return Err("it carries no authentication (made without the subject key?)".into());
-        };
-        let same = tag.len() == want.len()
-            && tag
-                .bytes()
-                .zip(want.bytes())
-                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                == 0;
-        if same {
-            Ok(())
-        } else {
-            Err("its authentication does not match: it was edited, or made with another subject key".into())
-        }
+        check_tag(self.authenticate(kind, doc), tag)
     }
 
     pub fn label(&self, id: &str) -> String {
@@ -241,6 +232,45 @@ impl SubjectLabeler {
             None => id.to_string(),
             Some(k) => format!("hmac-sha256:{}", keyed_hash_hex(k, id.as_bytes())),
         }
+    }
+}
+
+/// The authentication of a document being read: [`DocumentMac::update`] with its bytes
+/// in order, then [`check_tag`] of [`DocumentMac::tag`].
+pub struct DocumentMac(Hmac<Sha256>);
+
+impl DocumentMac {
+    pub fn update(&mut self, bytes: &[u8]) {
+        self.0.update(bytes);
+    }
+
+    pub fn tag(self) -> String {
+        format!("hmac-sha256:{}", hex(&self.0.finalize().into_bytes()))
+    }
+}
+
+/// Compares the tag a document should carry (`want`; None without the subject key) with
+/// the one it carries, in constant time.
+pub fn check_tag(want: Option<String>, tag: Option<&str>) -> Result<(), String> {
+    let Some(want) = want else {
+        return Err("the subject key is needed to check its authentication".into());
+    };
+    let Some(tag) = tag else {
+        return Err("it carries no authentication (made without the subject key?)".into());
+    };
+    let same = tag.len() == want.len()
+        && tag
+            .bytes()
+            .zip(want.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0;
+    if same {
+        Ok(())
+    } else {
+        Err(
+            "its authentication does not match: it was edited, or made with another subject key"
+                .into(),
+        )
     }
 }
 

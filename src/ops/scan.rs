@@ -387,7 +387,8 @@ pub fn run(opts: &Options, env: &Env<'_>) -> Result<Outcome, OpError> {
                 &reopened,
             )
         })?;
-        let mut json = serde_json::to_vec_pretty(&part).map_err(|e| e.to_string())?;
+        // Compact, on one line: parts travel to the merge, which reads them as a stream.
+        let mut json = serde_json::to_vec(&part).map_err(|e| e.to_string())?;
         json.push(b'\n');
         if let Some(out) = &opts.out {
             write_out(out, &json, opts.overwrite)?;
@@ -526,23 +527,32 @@ impl MergeOutcome {
 }
 
 pub fn merge(opts: &MergeOptions, env: &Env<'_>) -> Result<MergeOutcome, OpError> {
-    let read = |p: &Path| {
-        crate::io::fsio::read_to_string(p).map_err(|e| {
-            OpError::Failed(format!(
-                "{}: {}",
-                p.display(),
-                crate::io::store::io_message(&e)
-            ))
-        })
+    let open = |p: &Path| {
+        crate::io::fsio::open(p)
+            .map(|f| std::io::BufReader::with_capacity(1 << 16, f))
+            .map_err(|e| {
+                OpError::Failed(format!(
+                    "{}: {}",
+                    p.display(),
+                    crate::io::store::io_message(&e)
+                ))
+            })
     };
     let plan_shown = opts.plan.display().to_string();
-    let plan = Plan::parse(&read(&opts.plan)?, &plan_shown)?;
+    let plan = open(&opts.plan)?;
+    // Every part is opened here, so that one that cannot be is said before anything else.
     let mut parts = Vec::with_capacity(opts.parts.len());
     for p in &opts.parts {
-        let shown = p.display().to_string();
-        let part: PartialReport = serde_json::from_str(&read(p)?)
-            .map_err(|e| OpError::Failed(format!("{shown}: not a vouch partial report: {e}")))?;
-        parts.push((shown, part));
+        open(p)?;
+        let path = p.clone();
+        let reopen = move || -> std::io::Result<Box<dyn std::io::BufRead + Send>> {
+            let f = crate::io::fsio::open(&path)?;
+            Ok(Box::new(std::io::BufReader::with_capacity(1 << 16, f)))
+        };
+        parts.push(crate::domain::merge::PartInput {
+            name: p.display().to_string(),
+            open: Box::new(reopen),
+        });
     }
     let cfg = crate::ops::load_config(opts.config.as_deref())?;
     let key = crate::ops::require_subject_key(
@@ -554,9 +564,9 @@ pub fn merge(opts: &MergeOptions, env: &Env<'_>) -> Result<MergeOutcome, OpError
     let labeler = SubjectLabeler::keyed(&key)?;
     let mut custody = Custody::open(opts.custody.as_deref(), opts.out.as_deref(), opts.overwrite)?;
     let merged = match custody.as_mut() {
-        None => crate::domain::shard::merge(&plan, &parts, &labeler, None),
+        None => crate::domain::merge::merge(plan, &plan_shown, parts, &labeler, None),
         Some(c) => c.write(&labeler, |w| {
-            crate::domain::shard::merge(&plan, &parts, &labeler, Some(w))
+            crate::domain::merge::merge(plan, &plan_shown, parts, &labeler, Some(w))
         })?,
     };
     match merged {

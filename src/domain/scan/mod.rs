@@ -254,7 +254,8 @@ pub fn scan_locating(
         lake: req.lake.clone(),
         subjects: req.subjects.len(),
         subjects_fingerprint: req.labeler.list_fingerprint(req.subjects.iter()),
-        listed: &listed,
+        plan_fingerprint: crate::domain::plan::fingerprint(&listed),
+        tables: listed.len(),
         bytes_read: counters.bytes.load(Ordering::Relaxed),
         read_requests: counters.requests.load(Ordering::Relaxed),
         index: req.index.map(|ix| ix.fingerprint.clone()),
@@ -558,53 +559,15 @@ fn log_findings(
     out
 }
 
-/// Everything a report is made of: a listing and one result per listed file.
-pub struct Assembly<'a> {
-    pub lake: String,
-    /// Distinct subject IDs checked.
-    pub subjects: usize,
-    pub subjects_fingerprint: Option<String>,
-    /// Names subjects, and the identifier values in partition paths (`lake::label_path`).
-    pub labeler: &'a SubjectLabeler,
-    pub holds: &'a BTreeSet<String>,
-    pub prior_errors: Vec<ScanErrorEntry>,
-    pub listed: &'a [TableFiles],
-    /// Per table of `listed`, per file: the same shape.
-    pub results: Vec<Vec<Result<FileResult, String>>>,
-    /// Per table of `listed` (or none): what its table format says of its files.
-    pub facts: Vec<Option<facts::TableFacts>>,
-    pub bytes_read: u64,
-    pub read_requests: u64,
-    /// The subject index's fingerprint, when one was used.
-    pub index: Option<String>,
-}
-
-/// Builds the report. A single scan and a merge of partial reports both come here, so
-/// that the same results always give the same report. With `custody`, the objects are
-/// written there instead of into `objects` (see [`scan_locating`]).
-pub fn assemble(a: Assembly<'_>, custody: Option<&mut CustodyWriter<'_>>) -> ScanReport {
-    let mut asm = Assembler::new(a.labeler, a.holds, a.prior_errors, custody);
-    let mut facts = a.facts.into_iter();
-    for (lt, results) in a.listed.iter().zip(a.results) {
-        asm.table(lt, results, facts.next().flatten());
-    }
-    asm.finish(Head {
-        lake: a.lake,
-        subjects: a.subjects,
-        subjects_fingerprint: a.subjects_fingerprint,
-        listed: a.listed,
-        bytes_read: a.bytes_read,
-        read_requests: a.read_requests,
-        index: a.index,
-    })
-}
-
 /// What a report says beside its tables.
-pub struct Head<'a> {
+pub struct Head {
     pub lake: String,
     pub subjects: usize,
     pub subjects_fingerprint: Option<String>,
-    pub listed: &'a [TableFiles],
+    /// The listing's fingerprint ([`crate::domain::plan::fingerprint`]).
+    pub plan_fingerprint: String,
+    /// Tables listed (none is an error of the report).
+    pub tables: usize,
     pub bytes_read: u64,
     pub read_requests: u64,
     pub index: Option<String>,
@@ -653,10 +616,23 @@ impl<'a, 'w> Assembler<'a, 'w> {
         results: impl IntoIterator<Item = Result<FileResult, String>>,
         facts: Option<facts::TableFacts>,
     ) {
+        let files = lt.files.iter().map(std::borrow::Cow::Borrowed).zip(results);
+        self.table_files(lt, files, facts);
+    }
+
+    /// The next table, its files given beside their results rather than in `lt.files`
+    /// (a merge streams them from the plan): `lt` gives the table, its listing errors,
+    /// aliases and locations.
+    pub fn table_files<'f>(
+        &mut self,
+        lt: &TableFiles,
+        files: impl IntoIterator<Item = (std::borrow::Cow<'f, ObjectMeta>, Result<FileResult, String>)>,
+        facts: Option<facts::TableFacts>,
+    ) {
         let held = self.holds.contains(&lt.table.name);
         let t = assemble_table(
             lt,
-            results,
+            files,
             facts,
             self.labeler,
             held,
@@ -671,7 +647,7 @@ impl<'a, 'w> Assembler<'a, 'w> {
         self.tables.push(t.report);
     }
 
-    pub fn finish(self, head: Head<'_>) -> ScanReport {
+    pub fn finish(self, head: Head) -> ScanReport {
         let Assembler {
             labeler,
             mut errors,
@@ -683,7 +659,7 @@ impl<'a, 'w> Assembler<'a, 'w> {
             files_without_index,
             ..
         } = self;
-        if head.listed.is_empty() {
+        if head.tables == 0 {
             errors.push(ScanErrorEntry {
                 file: head.lake.clone(),
                 error: "no tables found in the lake".into(),
@@ -706,7 +682,7 @@ impl<'a, 'w> Assembler<'a, 'w> {
                 "as-given".into()
             },
             subjects_fingerprint: head.subjects_fingerprint,
-            plan_fingerprint: Some(crate::domain::plan::fingerprint(head.listed)),
+            plan_fingerprint: Some(head.plan_fingerprint),
             files_scanned: sum(|t| t.files),
             rows_scanned: sum(|t| t.rows_scanned),
             bytes_read: head.bytes_read,
@@ -765,9 +741,9 @@ struct AssembledTable {
 
 /// A table's report from its listing and one result per listed file. Paths are shown as
 /// kept evidence shows them: no raw identifier in a partition name.
-fn assemble_table(
+fn assemble_table<'f>(
     lt: &TableFiles,
-    results: impl IntoIterator<Item = Result<FileResult, String>>,
+    files: impl IntoIterator<Item = (std::borrow::Cow<'f, ObjectMeta>, Result<FileResult, String>)>,
     facts: Option<facts::TableFacts>,
     labeler: &SubjectLabeler,
     held: bool,
@@ -818,7 +794,12 @@ fn assemble_table(
     let mut partitions = BTreeSet::new();
     let places = facts.as_ref().map(|f| f.places_of()).unwrap_or_default();
     let mut columns: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for (f, r) in lt.files.iter().zip(results) {
+    // A table none of whose files is given has nothing checked: said where the listing's
+    // own errors end, before its files' errors.
+    let listing_errors = out.errors.len();
+    let mut seen = 0u64;
+    for (f, r) in files {
+        seen += 1;
         let file = shown(&f.path);
         let mut record = CustodyRecord {
             table: t.name.clone(),
@@ -843,18 +824,16 @@ fn assemble_table(
                     error,
                 })
             }
-            Ok(o) => {
-                record.object.footer_sha256 = Some(o.footer_sha256.clone());
+            Ok(mut o) => {
+                record.object.footer_sha256 = Some(std::mem::take(&mut o.footer_sha256));
                 record.rows = Some(o.rows);
                 record.row_groups = Some(o.row_groups.clone());
                 record.matching_rows = Some(o.matching_rows);
-                for (name, kind) in &o.columns {
-                    columns
-                        .entry(name.clone())
-                        .or_default()
-                        .insert(kind.clone());
+                // Moved, not copied: every file names its columns again.
+                for (name, kind) in std::mem::take(&mut o.columns) {
+                    columns.entry(name).or_default().insert(kind);
                 }
-                partition_columns.extend(o.partition_columns.iter().cloned());
+                partition_columns.extend(std::mem::take(&mut o.partition_columns));
                 tr.files += 1;
                 tr.rows_scanned += o.rows;
                 add_stats(&mut out.row_groups, &o.row_groups);
@@ -897,6 +876,15 @@ fn assemble_table(
             Some(w) => w.record(&record),
             None => out.objects.push(record.object),
         }
+    }
+    if seen == 0 && lt.errors.is_empty() && lt.aliases.is_empty() {
+        out.errors.insert(
+            listing_errors,
+            ScanErrorEntry {
+                file: t.path.clone(),
+                error: "table has no data files: nothing was checked".into(),
+            },
+        );
     }
     if let Some(facts) = facts {
         out.errors
@@ -1026,7 +1014,7 @@ fn split_layers(places: Option<&&facts::FilePlaces>, o: &FileResult) -> (LiveRow
 }
 
 /// What is wrong with a table before any of its files is read: its listing's errors, a
-/// partition directory taken for a table, a table with nothing to check.
+/// partition directory taken for a table.
 fn table_errors(lt: &TableFiles, shown: &dyn Fn(&str) -> String) -> Vec<ScanErrorEntry> {
     let t = &lt.table;
     let mut errors: Vec<ScanErrorEntry> = lt
@@ -1043,12 +1031,6 @@ fn table_errors(lt: &TableFiles, shown: &dyn Fn(&str) -> String) -> Vec<ScanErro
             error: "a partition directory where a table was expected: the lake location should be \
                     the directory that holds the tables"
                 .into(),
-        });
-    }
-    if lt.files.is_empty() && lt.errors.is_empty() && lt.aliases.is_empty() {
-        errors.push(ScanErrorEntry {
-            file: t.path.clone(),
-            error: "table has no data files: nothing was checked".into(),
         });
     }
     errors
@@ -2517,11 +2499,12 @@ mod tests {
             ],
         );
         let results = || {
-            vec![
+            let r = vec![
                 Ok(found(5, 2, "u1")),
                 Err("corrupt footer".to_string()),
                 Ok(found(4, 0, "")),
-            ]
+            ];
+            lt.files.iter().map(std::borrow::Cow::Borrowed).zip(r)
         };
         let t = assemble_table(&lt, results(), None, &SubjectLabeler::plain(), false, None);
         assert_eq!((t.report.files, t.report.rows_scanned), (2, 9));
@@ -2545,10 +2528,16 @@ mod tests {
     #[test]
     fn an_empty_table_or_a_partition_taken_for_a_table_is_an_error() {
         let shown = |p: &str| p.to_string();
-        let empty = table_errors(&listed("orders", &[]), &shown);
-        assert_eq!(empty.len(), 1);
+        let lt = listed("orders", &[]);
+        let files = lt
+            .files
+            .iter()
+            .map(std::borrow::Cow::Borrowed)
+            .zip(Vec::new());
+        let empty = assemble_table(&lt, files, None, &SubjectLabeler::plain(), false, None);
+        assert_eq!(empty.errors.len(), 1);
         assert_eq!(
-            empty[0].error,
+            empty.errors[0].error,
             "table has no data files: nothing was checked"
         );
         let partition = table_errors(&listed("orders/dt=1", &["orders/dt=1/a.parquet"]), &shown);
