@@ -180,8 +180,9 @@ impl FileRecord {
 /// A plan line or a part's file entry as read: [`FileRecord`]'s fields beside the others,
 /// named one by one. (Reading through `#[serde(flatten)]` buffers every field of every
 /// line first: a merge of ten million files spent a third of its time there.)
+/// `R` is what a part's entry says of the file (`scan::FileResult`); a plan line has none.
 #[derive(Deserialize)]
-pub(crate) struct FileLine {
+pub(crate) struct FileLine<R = serde::de::IgnoredAny> {
     plan: Option<String>,
     id_columns: Option<Vec<String>>,
     table: String,
@@ -194,11 +195,11 @@ pub(crate) struct FileLine {
     noncurrent: bool,
     stat: Option<crate::io::store::LocalStat>,
     format_table: Option<FormatTable>,
-    pub(crate) result: Option<crate::domain::scan::FileResult>,
+    pub(crate) result: Option<R>,
     pub(crate) error: Option<String>,
 }
 
-impl FileLine {
+impl<R> FileLine<R> {
     pub(crate) fn take_record(&mut self) -> FileRecord {
         FileRecord {
             table: std::mem::take(&mut self.table),

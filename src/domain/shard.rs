@@ -69,7 +69,7 @@ pub struct PartialReport {
 
 /// One covered file and what it held, or why it could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(from = "crate::domain::plan::FileLine")]
+#[serde(from = "crate::domain::plan::FileLine<FileResult>")]
 pub struct PartialFile {
     #[serde(flatten)]
     pub record: FileRecord,
@@ -79,8 +79,8 @@ pub struct PartialFile {
     pub error: Option<String>,
 }
 
-impl From<crate::domain::plan::FileLine> for PartialFile {
-    fn from(mut l: crate::domain::plan::FileLine) -> PartialFile {
+impl From<crate::domain::plan::FileLine<FileResult>> for PartialFile {
+    fn from(mut l: crate::domain::plan::FileLine<FileResult>) -> PartialFile {
         PartialFile {
             record: l.take_record(),
             result: l.result.take(),
