@@ -4,6 +4,7 @@
   python3 benches/load_bench.py                  # 100,000 files, 1,000,000 IDs
   python3 benches/load_bench.py --scale large    # 1,000,000 files, 1,000,000 IDs
   python3 benches/load_bench.py --scale smoke    # CI: 5,000 files, 50,000 IDs
+  python3 benches/load_bench.py --ids 10000000   # 10M IDs against the scan benchmark's lake
 
 Ten small source files (50 rows each, written by pyarrow) are copied into a Hive-
 partitioned table, 1,000 files a partition; one source holds 3 rows of listed subjects, so
@@ -126,5 +127,40 @@ def main():
     print(f"  {ids:>9,} IDs  {wall_one:7.2f} s  peak RSS {rss_one:7.1f} MB  against one file of the lake")
 
 
+def many_ids(args):
+    """`--ids 10000000`: ten million UUID IDs (the scan benchmark's 1,000 among them)
+    against the scan benchmark's lake without bloom filters (issue 21: target 512 MB).
+    The residual rows must equal those of the 1,000 IDs alone."""
+    lake_dir = scan_bench.ensure_lake(args.vouch, args.dir, "default")
+    ids = os.path.join(args.dir, "ids-10m.txt")
+    if not os.path.exists(ids):
+        rng = random.Random(7)
+        with open(ids + ".tmp", "w") as f:
+            for _ in range(args.ids - 1000):
+                h = f"{rng.getrandbits(128):032x}"
+                f.write(f"{h[:8]}-{h[8:12]}-4{h[13:16]}-a{h[17:20]}-{h[20:]}\n")
+            with open(os.path.join(lake_dir, "ids.txt")) as known:
+                f.write(known.read())
+        os.replace(ids + ".tmp", ids)
+    lake = os.path.join(lake_dir, "lake-plain")
+    wall_1k, rss_1k, rep_1k = scan(args.vouch, lake_dir, os.path.join(lake_dir, "ids.txt"), lake=lake)
+    wall, rss, rep = scan(args.vouch, lake_dir, ids, lake=lake)
+    if rep["residual_rows"] != rep_1k["residual_rows"] or rep["errors"]:
+        sys.exit(f"FAILED: {rep['residual_rows']} residual rows with {args.ids:,} IDs, "
+                 f"{rep_1k['residual_rows']} with the 1,000 among them")
+    print(f"the scan benchmark's lake ({rep['files_scanned']} files, {rep['rows_scanned']:,} rows):")
+    print(f"  {args.ids:>10,} IDs  {wall:7.2f} s  peak RSS {rss:7.1f} MB  "
+          f"{rep['residual_rows']} residual rows, as with the 1,000 alone")
+    print(f"  {1000:>10,} IDs  {wall_1k:7.2f} s  peak RSS {rss_1k:7.1f} MB")
+
+
 if __name__ == "__main__":
-    main()
+    if "--ids" in sys.argv:
+        at = sys.argv.index("--ids")
+        n = int(sys.argv[at + 1])
+        del sys.argv[at:at + 2]
+        a = scan_bench.bench_args(__doc__, SCALES)
+        a.ids = n
+        many_ids(a)
+    else:
+        main()

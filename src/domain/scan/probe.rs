@@ -206,8 +206,9 @@ pub struct Probe {
     min_len: usize,
     max_len: usize,
     sorted_ints: Vec<i64>,
-    /// xxHash64 of each key's physical bytes, as Parquet bloom filters hash them.
-    bloom: Vec<u64>,
+    /// xxHash64 of each key's physical bytes, as Parquet bloom filters hash them: made
+    /// when a file with bloom filters first asks (8 bytes an ID, 80 MB for ten million).
+    bloom: std::sync::OnceLock<Vec<u64>>,
     /// The keyed hashes the subject index's lake set may hold (a probe lives for one
     /// scan, which uses one index): computed once, not once per file.
     index_present: std::sync::OnceLock<Vec<u64>>,
@@ -225,7 +226,7 @@ impl Probe {
             min_len: usize::MAX,
             max_len: 0,
             sorted_ints: vec![],
-            bloom: vec![],
+            bloom: std::sync::OnceLock::new(),
             index_present: std::sync::OnceLock::new(),
         };
         let mut byte_keys: Vec<(Vec<u8>, u32)> = Vec::new();
@@ -287,17 +288,6 @@ impl Probe {
             }
             _ => p.sorted_ints.sort_unstable(),
         }
-        p.bloom = match kind {
-            IdKind::Bytes | IdKind::Fixed { .. } => {
-                p.bytes.iter().map(super::bloom::hash).collect()
-            }
-            IdKind::Int32 { .. } => (p.sorted_ints.iter())
-                .map(|&k| super::bloom::hash(&(k as i32).to_le_bytes()))
-                .collect(),
-            IdKind::Int64 { .. } => (p.sorted_ints.iter())
-                .map(|&k| super::bloom::hash(&k.to_le_bytes()))
-                .collect(),
-        };
         p
     }
 
@@ -416,7 +406,17 @@ impl Probe {
 
     /// The bloom filter hash of every key (see [`super::bloom`]).
     pub fn bloom_hashes(&self) -> &[u64] {
-        &self.bloom
+        self.bloom.get_or_init(|| match self.kind {
+            IdKind::Bytes | IdKind::Fixed { .. } => {
+                self.bytes.iter().map(super::bloom::hash).collect()
+            }
+            IdKind::Int32 { .. } => (self.sorted_ints.iter())
+                .map(|&k| super::bloom::hash(&(k as i32).to_le_bytes()))
+                .collect(),
+            IdKind::Int64 { .. } => (self.sorted_ints.iter())
+                .map(|&k| super::bloom::hash(&k.to_le_bytes()))
+                .collect(),
+        })
     }
 }
 
