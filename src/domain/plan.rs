@@ -634,15 +634,7 @@ pub fn parse_file_list(text: &str, shown: &str) -> Result<FileList, PlanError> {
     if let Some(fp) = &plan
         && let Some(f) = files.iter().find(|f| &f.plan != fp)
     {
-        return Err(PlanError::refused(
-            shown,
-            format!(
-                "{} comes from another plan ({}…, not {}…): a part must come from one plan",
-                f.record.file,
-                short(&f.plan),
-                short(fp)
-            ),
-        ));
+        return Err(another_plan(shown, f, fp));
     }
     let mut seen = BTreeSet::new();
     for f in &files {
@@ -654,6 +646,19 @@ pub fn parse_file_list(text: &str, shown: &str) -> Result<FileList, PlanError> {
         }
     }
     Ok(FileList { plan, files })
+}
+
+/// A line of a file list from another plan than `fp`, the list's.
+fn another_plan(shown: &str, f: &PlanFile, fp: &str) -> PlanError {
+    PlanError::refused(
+        shown,
+        format!(
+            "{} comes from another plan ({}…, not {}…): a part must come from one plan",
+            f.record.file,
+            short(&f.plan),
+            short(fp)
+        ),
+    )
 }
 
 pub fn short(fp: &str) -> &str {
@@ -678,37 +683,182 @@ pub fn parse_shard(s: &str) -> Result<(usize, usize), PlanError> {
 /// goes where its middle byte falls). Deterministic; a file added to the list shifts the
 /// cuts by at most its own size, so only files that close to a cut change shard.
 pub fn shard_of(files: &[PlanFile], n: usize) -> Vec<usize> {
-    let mut order: Vec<(u64, usize)> = files
+    let mut order: Vec<ShardKey> = files
         .iter()
         .enumerate()
-        .map(|(i, f)| {
-            let f = &f.record;
-            let mut h = Sha256::new();
-            h.update(f.table.as_bytes());
-            h.update([0]);
-            h.update(f.file.as_bytes());
-            h.update([0]);
-            h.update(f.version_id.as_deref().unwrap_or("").as_bytes());
-            let d = h.finalize();
-            let mut k = [0u8; 8];
-            k.copy_from_slice(&d[..8]);
-            (u64::from_be_bytes(k), i)
-        })
+        .map(|(i, f)| ShardKey::of(&f.record, i))
         .collect();
-    order.sort_by(|a, b| {
-        a.0.cmp(&b.0)
-            .then_with(|| files[a.1].record.key().cmp(&files[b.1].record.key()))
-    });
-    // Every file weighs at least one byte, so that empty files are spread too.
-    let weight = |f: &PlanFile| u128::from(f.record.size.max(1));
-    let total: u128 = files.iter().map(weight).sum();
-    let mut out = vec![0; files.len()];
+    shard_cut(&mut order, n)
+        .into_iter()
+        .map(|k| k as usize)
+        .collect()
+}
+
+/// What cutting shards needs of a file: the first 128 bits of a SHA-256 of its key (the
+/// order), its weight in bytes (at least one, so that empty files are spread too) and its
+/// place in the list (the order of two keys with the same hash, which are the same key).
+#[derive(Clone, Copy)]
+struct ShardKey {
+    hash: u128,
+    weight: u64,
+    at: u32,
+}
+
+impl ShardKey {
+    fn of(f: &FileRecord, at: usize) -> ShardKey {
+        let mut h = Sha256::new();
+        h.update(f.table.as_bytes());
+        h.update([0]);
+        h.update(f.file.as_bytes());
+        h.update([0]);
+        h.update(f.version_id.as_deref().unwrap_or("").as_bytes());
+        let d = h.finalize();
+        let mut k = [0u8; 16];
+        k.copy_from_slice(&d[..16]);
+        ShardKey {
+            hash: u128::from_be_bytes(k),
+            weight: f.size.max(1),
+            at: at as u32,
+        }
+    }
+}
+
+/// The shard of each key, by its place in the list ([`shard_of`]).
+fn shard_cut(order: &mut [ShardKey], n: usize) -> Vec<u32> {
+    order.sort_unstable_by_key(|k| (k.hash, k.at));
+    let total: u128 = order.iter().map(|k| u128::from(k.weight)).sum();
+    let mut out = vec![0u32; order.len()];
     let mut at: u128 = 0;
-    for (_, i) in order {
-        let w = weight(&files[i]);
+    for k in order.iter() {
+        let w = u128::from(k.weight);
         let middle = 2 * at + w; // twice the middle byte, to stay in integers
-        out[i] = ((middle * n as u128) / (2 * total)).min(n as u128 - 1) as usize;
+        out[k.at as usize] = ((middle * n as u128) / (2 * total)).min(n as u128 - 1) as u32;
         at += w;
     }
     out
+}
+
+/// The longest line of a file list read as a stream.
+const MAX_LIST_LINE: u64 = 16 << 20;
+
+/// The lines of a file list (`--files-from`), each with its number, read from `input`:
+/// blank lines skipped. The SHA-256 of every byte read goes into `hash`.
+fn each_line(
+    input: &mut dyn std::io::BufRead,
+    shown: &str,
+    hash: &mut Sha256,
+    mut each: impl FnMut(&str, usize) -> Result<(), PlanError>,
+) -> Result<(), PlanError> {
+    use std::io::{BufRead, Read};
+    let mut line = Vec::with_capacity(1024);
+    let mut number = 0;
+    loop {
+        line.clear();
+        let n = (&mut *input)
+            .take(MAX_LIST_LINE)
+            .read_until(b'\n', &mut line)
+            .map_err(|e| PlanError::refused(shown, crate::io::store::io_message(&e)))?;
+        if n == 0 {
+            return Ok(());
+        }
+        number += 1;
+        hash.update(&line);
+        if line.last() != Some(&b'\n') && n as u64 == MAX_LIST_LINE {
+            return Err(PlanError::refused(
+                shown,
+                format!("line {number} is longer than 16 MiB: not a plan line"),
+            ));
+        }
+        let text = std::str::from_utf8(&line)
+            .map_err(|_| PlanError::refused(shown, format!("line {number} is not UTF-8")))?;
+        if !text.trim().is_empty() {
+            each(text.trim_end_matches(['\n', '\r']), number)?;
+        }
+    }
+}
+
+/// Shard `i` of `n` of a file list read twice from `open` (a file, never held whole:
+/// a plan of ten million files is gigabytes of lines). The first reading checks every
+/// line as [`parse_file_list`] does and keeps what cutting shards needs of each (28 bytes
+/// a file); the second parses the shard's own lines. The same shards as [`shard_of`] of
+/// the whole list; a file that changed between the readings is refused.
+pub fn shard_of_file_list(
+    open: &dyn Fn() -> std::io::Result<Box<dyn std::io::BufRead>>,
+    shown: &str,
+    i: usize,
+    n: usize,
+) -> Result<FileList, PlanError> {
+    let opened = || open().map_err(|e| PlanError::refused(shown, crate::io::store::io_message(&e)));
+    let mut keys: Vec<ShardKey> = Vec::new();
+    let mut header: Option<String> = None;
+    let mut plan: Option<String> = None;
+    let mut first_hash = Sha256::new();
+    each_line(&mut *opened()?, shown, &mut first_hash, |l, number| {
+        if keys.is_empty() && header.is_none() && l.contains("\"vouch_plan\"") {
+            let h: PlanHeader = serde_json::from_str(l).map_err(|e| {
+                PlanError::refused(
+                    shown,
+                    format!("line {number}: not a vouch plan header: {e}"),
+                )
+            })?;
+            header = Some(h.fingerprint);
+            return Ok(());
+        }
+        let f = parse_file_line(l, shown, number)?;
+        let want = header.as_ref().or(plan.as_ref()).unwrap_or(&f.plan);
+        if &f.plan != want {
+            return Err(another_plan(shown, &f, want));
+        }
+        if plan.is_none() {
+            plan = Some(f.plan.clone());
+        }
+        keys.push(ShardKey::of(&f.record, keys.len()));
+        Ok(())
+    })?;
+    let shards = shard_cut(&mut keys, n);
+    // Two lines of the same key sort next to each other: said when the second reading
+    // reaches the first of them.
+    let mut twice = vec![false; shards.len()];
+    for w in keys.windows(2) {
+        if w[0].hash == w[1].hash {
+            twice[w[0].at.min(w[1].at) as usize] = true;
+        }
+    }
+    drop(keys);
+    let mut files = Vec::new();
+    let mut second_hash = Sha256::new();
+    let mut at = 0usize;
+    let mut in_header = header.is_some();
+    each_line(&mut *opened()?, shown, &mut second_hash, |l, number| {
+        if in_header {
+            in_header = false;
+            return Ok(());
+        }
+        let (mine, dup) = (
+            shards.get(at).is_some_and(|&k| k as usize == i),
+            twice.get(at).copied().unwrap_or(false),
+        );
+        at += 1;
+        if mine || dup {
+            let f = parse_file_line(l, shown, number)?;
+            if dup {
+                return Err(PlanError::refused(
+                    shown,
+                    format!("{} is listed twice", f.record.shown()),
+                ));
+            }
+            files.push(f);
+        }
+        Ok(())
+    })?;
+    if at != shards.len() || first_hash.finalize() != second_hash.finalize() {
+        return Err(PlanError::refused(
+            shown,
+            "changed while it was read: give a plan that stays as it is".into(),
+        ));
+    }
+    Ok(FileList {
+        plan: header.or(plan),
+        files,
+    })
 }

@@ -431,6 +431,61 @@ mod tests {
     }
 
     #[test]
+    fn a_shard_of_a_file_list_read_twice_is_the_shard_of_the_list_read_whole() {
+        let files: Vec<(String, u64)> = (0..300)
+            .map(|i| (format!("f{i}"), (i * 7919 % 5_000) as u64))
+            .collect();
+        let named: Vec<(&str, u64)> = files.iter().map(|(n, s)| (n.as_str(), *s)).collect();
+        let plan = Plan::of("/lake", &table_of(&named), &[]);
+        let text = String::from_utf8(plan.to_jsonl()).unwrap();
+        let only_files: String = text.lines().skip(1).map(|l| format!("{l}\n")).collect();
+        let streamed = |text: &str, i, n| {
+            let bytes = text.as_bytes().to_vec();
+            let open = move || -> std::io::Result<Box<dyn std::io::BufRead>> {
+                Ok(Box::new(std::io::Cursor::new(bytes.clone())))
+            };
+            crate::domain::plan::shard_of_file_list(&open, "plan.jsonl", i, n)
+        };
+        for text in [&text, &only_files] {
+            let whole = parse_file_list(text, "plan.jsonl").unwrap();
+            for n in [1, 3, 7] {
+                let of = shard_of(&whole.files, n);
+                for i in 0..n {
+                    let want: Vec<PlanFile> = (whole.files.iter().zip(&of))
+                        .filter(|(_, k)| **k == i)
+                        .map(|(f, _)| f.clone())
+                        .collect();
+                    let got = streamed(text, i, n).unwrap();
+                    assert_eq!(got.files, want, "shard {i}/{n}");
+                    assert_eq!(got.plan, whole.plan);
+                }
+            }
+        }
+        // A line twice, a line of another plan, a file that changes between the readings.
+        let second = text.lines().nth(2).unwrap();
+        let twice = format!("{text}{second}\n");
+        let e = streamed(&twice, 0, 2).unwrap_err().to_string();
+        assert!(e.contains("listed twice"), "{e}");
+        let other = format!(
+            "{text}{}\n",
+            second.replace(&plan.header.fingerprint, "beef")
+        );
+        let e = streamed(&other, 0, 2).unwrap_err().to_string();
+        assert!(e.contains("another plan"), "{e}");
+        let calls = std::cell::Cell::new(0);
+        let (a, b) = (text.clone(), text.replace("\"size\":", "\"size\":1"));
+        let changing = move || -> std::io::Result<Box<dyn std::io::BufRead>> {
+            calls.set(calls.get() + 1);
+            let t = if calls.get() == 1 { &a } else { &b };
+            Ok(Box::new(std::io::Cursor::new(t.clone().into_bytes())))
+        };
+        let e = crate::domain::plan::shard_of_file_list(&changing, "plan.jsonl", 0, 2)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("changed while it was read"), "{e}");
+    }
+
+    #[test]
     fn adding_files_moves_few_files_between_shards() {
         let files: Vec<PlanFile> = (0..2000)
             .map(|i| file(&format!("f{i}"), 10_000 + (i * 31 % 5_000)))

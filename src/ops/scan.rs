@@ -175,8 +175,24 @@ fn read_text(from: &str) -> Result<(String, String), OpError> {
     Ok((text, shown.to_string()))
 }
 
-/// The plan lines of one part, cut to its shard.
+/// The plan lines of one part, cut to its shard. A shard of a file is cut reading the file
+/// twice as a stream (never the whole plan in memory); standard input is read whole.
 fn file_list(p: &PartOf) -> Result<FileList, OpError> {
+    if let Some((i, n)) = p.shard
+        && p.files_from != "-"
+    {
+        let path = PathBuf::from(&p.files_from);
+        let open = || -> std::io::Result<Box<dyn std::io::BufRead>> {
+            let f = crate::io::fsio::open(&path)?;
+            Ok(Box::new(std::io::BufReader::with_capacity(1 << 16, f)))
+        };
+        return Ok(crate::domain::plan::shard_of_file_list(
+            &open,
+            &p.files_from,
+            i,
+            n,
+        )?);
+    }
     let (text, shown) = read_text(&p.files_from)?;
     let mut list = crate::domain::shard::parse_file_list(&text, &shown)?;
     if let Some((i, n)) = p.shard {
