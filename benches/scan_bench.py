@@ -26,6 +26,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -118,8 +119,14 @@ def run_child(cmd, **popen):
         os.close(fd)
         cmd = [GNU_TIME, "-f", "%M", "-o", rss_file, *cmd]
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **popen)
+    # stderr is read beside stdout: a child that fills the stderr pipe (one line per file
+    # that could not be read) while this reads stdout would otherwise wait forever.
+    errs = []
+    reader = threading.Thread(target=lambda: errs.append(p.stderr.read()))
+    reader.start()
     out = p.stdout.read()
-    err = p.stderr.read()
+    reader.join()
+    err = errs[0]
     _, status, ru = os.wait4(p.pid, 0)
     wall = time.perf_counter() - t0
     code = os.waitstatus_to_exitcode(status)

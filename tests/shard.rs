@@ -542,6 +542,32 @@ fn a_streamed_merge_is_not_fooled_by_order_cuts_padding_or_reformatting() {
         refused(&parts, "plan.jsonl: ");
         std::fs::write(d.join("plan.jsonl"), &plan).unwrap();
     }
+    // A shard of a plan given through a pipe (a path that cannot be read twice) is the
+    // shard of the plan file.
+    let r = run_with_stdin(
+        v(d).arg("scan").args(FIXTURE).args([
+            "--files-from",
+            "/dev/stdin",
+            "--shard",
+            "1/3",
+            "--out",
+            "piped.json",
+            "--force",
+            "-q",
+        ]),
+        plan.as_bytes(),
+    );
+    assert!(r.code <= 1, "{r:?}");
+    let names = |p: &Path| -> Vec<String> {
+        let j: serde_json::Value = serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap();
+        j["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["file"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(names(&d.join("piped.json")), names(&parts[1]));
     // Nothing was left behind by the refusals but what the test wrote.
     let (code, _, _) = merge(d, &parts);
     assert_eq!(code, 1);

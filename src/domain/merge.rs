@@ -32,7 +32,8 @@ pub struct PartInput<'a> {
 /// Problems kept to be shown; past it they are counted.
 const MAX_PROBLEMS: usize = 1000;
 
-/// The longest value of a part read (one file's entry, or one field of its head).
+/// The longest value of a part read (one file's entry), and the most of its head or of what
+/// follows its files.
 const MAX_VALUE: usize = 256 << 20;
 
 #[derive(Default)]
@@ -169,8 +170,9 @@ struct Part<'a> {
     /// Everything but the files.
     head: PartialReport,
     files: Files<'a>,
-    /// The part's next file, not yet merged.
+    /// The part's next file, not yet merged, and the hash of its key ([`key_hash`]).
     next: Option<PartialFile>,
+    next_key: u64,
     /// Why the part's authentication does not hold, or why it could not be read to its
     /// end (known at its end, or at once for a part read whole).
     unsealed: Option<String>,
@@ -336,6 +338,7 @@ impl<'a> Part<'a> {
             head,
             files,
             next: None,
+            next_key: 0,
             unsealed: None,
             stuck: None,
             planless_files: false,
@@ -499,13 +502,8 @@ fn key_hash(table: &str, file: &str, version: Option<&str>) -> u64 {
 impl Merging<'_, '_> {
     /// Reads part `i`'s next file and files it under its key.
     fn advance(&mut self, i: usize) {
-        if let Some(f) = &self.parts[i].next {
-            let k = key_hash(
-                &f.record.table,
-                &f.record.file,
-                f.record.version_id.as_deref(),
-            );
-            self.unfile(k, i);
+        if self.parts[i].next.is_some() {
+            self.unfile(self.parts[i].next_key, i);
         }
         self.parts[i].read_next(self.scope);
         if let Some(f) = &self.parts[i].next {
@@ -514,6 +512,7 @@ impl Merging<'_, '_> {
                 &f.record.file,
                 f.record.version_id.as_deref(),
             );
+            self.parts[i].next_key = k;
             if let Some(&other) = self.heads.get(&k) {
                 debug_assert_ne!(other, i);
                 self.shared.push((k, i));
@@ -974,6 +973,12 @@ impl<R: BufRead> PartJson<R> {
                 return Ok(serde_json::from_slice(&self.head).ok());
             }
             self.read_value()?;
+            if self.head.len() + self.value.len() > MAX_VALUE {
+                return Err(format!(
+                    "not a vouch partial report: more than {} MiB before its files",
+                    MAX_VALUE >> 20
+                ));
+            }
             if self.head.len() > 1 {
                 self.head.push(b',');
             }
@@ -1036,6 +1041,12 @@ impl<R: BufRead> PartJson<R> {
                     self.tail.extend_from_slice(&self.value);
                     self.expect(b':')?;
                     self.read_value()?;
+                    if self.tail.len() + self.value.len() > MAX_VALUE {
+                        return Err(format!(
+                            "not a vouch partial report: more than {} MiB after its files",
+                            MAX_VALUE >> 20
+                        ));
+                    }
                     self.tail.push(b':');
                     self.tail.extend_from_slice(&self.value);
                 }

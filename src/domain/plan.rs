@@ -400,6 +400,62 @@ impl Plan {
 /// The longest plan line read (a file line is a few hundred bytes).
 const MAX_PLAN_LINE: u64 = 16 << 20;
 
+/// The lines of a plan or file list read one at a time: each that is not blank, as text
+/// without its line end, with its number. With `hash`, the SHA-256 of every byte read.
+struct Lines<R> {
+    input: R,
+    line: Vec<u8>,
+    number: usize,
+    hash: Option<Sha256>,
+}
+
+impl<R: std::io::BufRead> Lines<R> {
+    fn new(input: R, hash: bool) -> Lines<R> {
+        Lines {
+            input,
+            line: Vec::with_capacity(1024),
+            number: 0,
+            hash: hash.then(Sha256::new),
+        }
+    }
+
+    /// The next line that is not blank and its number; None at the end.
+    fn next(&mut self, shown: &str) -> Result<Option<(&str, usize)>, PlanError> {
+        use std::io::{BufRead, Read};
+        loop {
+            self.line.clear();
+            let n = (&mut self.input)
+                .take(MAX_PLAN_LINE)
+                .read_until(b'\n', &mut self.line)
+                .map_err(|e| PlanError::refused(shown, crate::io::store::io_message(&e)))?;
+            if n == 0 {
+                return Ok(None);
+            }
+            self.number += 1;
+            if let Some(h) = &mut self.hash {
+                h.update(&self.line);
+            }
+            if self.line.last() != Some(&b'\n') && n as u64 == MAX_PLAN_LINE {
+                return Err(PlanError::refused(
+                    shown,
+                    format!(
+                        "line {} is longer than {} MiB: not a plan line",
+                        self.number,
+                        MAX_PLAN_LINE >> 20
+                    ),
+                ));
+            }
+            if !self.line.trim_ascii().is_empty() {
+                break;
+            }
+        }
+        let number = self.number;
+        let text = std::str::from_utf8(&self.line)
+            .map_err(|_| PlanError::refused(shown, format!("line {number} is not UTF-8")))?;
+        Ok(Some((text.trim_end_matches(['\n', '\r']), number)))
+    }
+}
+
 /// A plan read line by line, so that no more than one file's line is held: the header
 /// first ([`PlanReader::open`]), then each file ([`PlanReader::next_file`]), then
 /// [`PlanReader::finish`], which says whether the plan is the plan it says (its
@@ -407,12 +463,10 @@ const MAX_PLAN_LINE: u64 = 16 << 20;
 /// well formed, of a table the header lists, in the header's order of tables, and carry
 /// the plan's fingerprint.
 pub struct PlanReader<R> {
-    input: R,
+    lines: Lines<R>,
     shown: String,
     pub header: PlanHeader,
     hash: Sha256,
-    line: Vec<u8>,
-    number: usize,
     /// Index in `header.tables` of the table of the last file read.
     table: usize,
     files: u64,
@@ -423,7 +477,7 @@ impl<R: std::io::BufRead> PlanReader<R> {
     /// Reads the header line.
     pub fn open(input: R, shown: &str) -> Result<PlanReader<R>, PlanError> {
         let mut r = PlanReader {
-            input,
+            lines: Lines::new(input, false),
             shown: shown.to_string(),
             header: PlanHeader {
                 vouch_plan: 0,
@@ -436,20 +490,21 @@ impl<R: std::io::BufRead> PlanReader<R> {
                 errors: Vec::new(),
             },
             hash: Sha256::new(),
-            line: Vec::with_capacity(1024),
-            number: 0,
             table: 0,
             files: 0,
             peeked: None,
         };
-        if !r.read_line()? {
+        let Some((text, number)) = r.lines.next(&r.shown)? else {
             return Err(r.refused("empty plan".into()));
-        }
-        r.header = serde_json::from_slice(&r.line).map_err(|e| {
-            r.refused(format!(
-                "line {} is not a vouch plan header ({e}): make plans with `vouch scan plan`",
-                r.number
-            ))
+        };
+        r.header = serde_json::from_str(text).map_err(|e| {
+            PlanError::refused(
+                shown,
+                format!(
+                    "line {number} is not a vouch plan header ({e}): make plans with `vouch \
+                     scan plan`"
+                ),
+            )
         })?;
         if r.header.vouch_plan != 1 {
             return Err(r.refused(format!(
@@ -465,43 +520,15 @@ impl<R: std::io::BufRead> PlanReader<R> {
         PlanError::refused(&self.shown, problem)
     }
 
-    /// The next line that is not blank into `self.line`; false at the end.
-    fn read_line(&mut self) -> Result<bool, PlanError> {
-        use std::io::{BufRead, Read};
-        loop {
-            self.line.clear();
-            let n = (&mut self.input)
-                .take(MAX_PLAN_LINE)
-                .read_until(b'\n', &mut self.line)
-                .map_err(|e| self.refused(crate::io::store::io_message(&e)))?;
-            if n == 0 {
-                return Ok(false);
-            }
-            self.number += 1;
-            if self.line.last() != Some(&b'\n') && n as u64 == MAX_PLAN_LINE {
-                return Err(self.refused(format!(
-                    "line {} is longer than {} MiB: not a plan line",
-                    self.number,
-                    MAX_PLAN_LINE >> 20
-                )));
-            }
-            if !self.line.trim_ascii().is_empty() {
-                return Ok(true);
-            }
-        }
-    }
-
     /// The next file, or None at the end of the plan.
     pub fn next_file(&mut self) -> Result<Option<PlanFile>, PlanError> {
         if let Some(f) = self.peeked.take() {
             return Ok(Some(f));
         }
-        if !self.read_line()? {
+        let Some((text, number)) = self.lines.next(&self.shown)? else {
             return Ok(None);
-        }
-        let text = std::str::from_utf8(&self.line)
-            .map_err(|_| self.refused(format!("line {} is not UTF-8", self.number)))?;
-        let f = parse_file_line(text, &self.shown, self.number)?;
+        };
+        let f = parse_file_line(text, &self.shown, number)?;
         let tables = &self.header.tables;
         match tables[self.table.min(tables.len())..]
             .iter()
@@ -511,7 +538,7 @@ impl<R: std::io::BufRead> PlanReader<R> {
             None if tables.iter().any(|t| t.table == f.record.table) => {
                 return Err(self.refused(format!(
                     "line {}: {} is not with the other files of table {} (a plan lists                      the files of its tables in the header's order of tables)",
-                    self.number, f.record.file, f.record.table
+                    number, f.record.file, f.record.table
                 )));
             }
             None => {
@@ -738,48 +765,9 @@ fn shard_cut(order: &mut [ShardKey], n: usize) -> Vec<u32> {
     out
 }
 
-/// The longest line of a file list read as a stream.
-const MAX_LIST_LINE: u64 = 16 << 20;
-
-/// The lines of a file list (`--files-from`), each with its number, read from `input`:
-/// blank lines skipped. The SHA-256 of every byte read goes into `hash`.
-fn each_line(
-    input: &mut dyn std::io::BufRead,
-    shown: &str,
-    hash: &mut Sha256,
-    mut each: impl FnMut(&str, usize) -> Result<(), PlanError>,
-) -> Result<(), PlanError> {
-    use std::io::{BufRead, Read};
-    let mut line = Vec::with_capacity(1024);
-    let mut number = 0;
-    loop {
-        line.clear();
-        let n = (&mut *input)
-            .take(MAX_LIST_LINE)
-            .read_until(b'\n', &mut line)
-            .map_err(|e| PlanError::refused(shown, crate::io::store::io_message(&e)))?;
-        if n == 0 {
-            return Ok(());
-        }
-        number += 1;
-        hash.update(&line);
-        if line.last() != Some(&b'\n') && n as u64 == MAX_LIST_LINE {
-            return Err(PlanError::refused(
-                shown,
-                format!("line {number} is longer than 16 MiB: not a plan line"),
-            ));
-        }
-        let text = std::str::from_utf8(&line)
-            .map_err(|_| PlanError::refused(shown, format!("line {number} is not UTF-8")))?;
-        if !text.trim().is_empty() {
-            each(text.trim_end_matches(['\n', '\r']), number)?;
-        }
-    }
-}
-
 /// Shard `i` of `n` of a file list read twice from `open` (a file, never held whole:
 /// a plan of ten million files is gigabytes of lines). The first reading checks every
-/// line as [`parse_file_list`] does and keeps what cutting shards needs of each (28 bytes
+/// line as [`parse_file_list`] does and keeps what cutting shards needs of each (32 bytes
 /// a file); the second parses the shard's own lines. The same shards as [`shard_of`] of
 /// the whole list; a file that changed between the readings is refused.
 pub fn shard_of_file_list(
@@ -792,8 +780,8 @@ pub fn shard_of_file_list(
     let mut keys: Vec<ShardKey> = Vec::new();
     let mut header: Option<String> = None;
     let mut plan: Option<String> = None;
-    let mut first_hash = Sha256::new();
-    each_line(&mut *opened()?, shown, &mut first_hash, |l, number| {
+    let mut first = Lines::new(opened()?, true);
+    while let Some((l, number)) = first.next(shown)? {
         if keys.is_empty() && header.is_none() && l.contains("\"vouch_plan\"") {
             let h: PlanHeader = serde_json::from_str(l).map_err(|e| {
                 PlanError::refused(
@@ -802,7 +790,7 @@ pub fn shard_of_file_list(
                 )
             })?;
             header = Some(h.fingerprint);
-            return Ok(());
+            continue;
         }
         let f = parse_file_line(l, shown, number)?;
         let want = header.as_ref().or(plan.as_ref()).unwrap_or(&f.plan);
@@ -813,8 +801,7 @@ pub fn shard_of_file_list(
             plan = Some(f.plan.clone());
         }
         keys.push(ShardKey::of(&f.record, keys.len()));
-        Ok(())
-    })?;
+    }
     let shards = shard_cut(&mut keys, n);
     // Two lines of the same key sort next to each other: said when the second reading
     // reaches the first of them.
@@ -826,13 +813,13 @@ pub fn shard_of_file_list(
     }
     drop(keys);
     let mut files = Vec::new();
-    let mut second_hash = Sha256::new();
+    let mut second = Lines::new(opened()?, true);
     let mut at = 0usize;
     let mut in_header = header.is_some();
-    each_line(&mut *opened()?, shown, &mut second_hash, |l, number| {
+    while let Some((l, number)) = second.next(shown)? {
         if in_header {
             in_header = false;
-            return Ok(());
+            continue;
         }
         let (mine, dup) = (
             shards.get(at).is_some_and(|&k| k as usize == i),
@@ -849,9 +836,8 @@ pub fn shard_of_file_list(
             }
             files.push(f);
         }
-        Ok(())
-    })?;
-    if at != shards.len() || first_hash.finalize() != second_hash.finalize() {
+    }
+    if at != shards.len() || first.hash.map(|h| h.finalize()) != second.hash.map(|h| h.finalize()) {
         return Err(PlanError::refused(
             shown,
             "changed while it was read: give a plan that stays as it is".into(),

@@ -175,11 +175,13 @@ fn read_text(from: &str) -> Result<(String, String), OpError> {
     Ok((text, shown.to_string()))
 }
 
-/// The plan lines of one part, cut to its shard. A shard of a file is cut reading the file
-/// twice as a stream (never the whole plan in memory); standard input is read whole.
+/// The plan lines of one part, cut to its shard. A shard of a regular file is cut reading
+/// the file twice as a stream (never the whole plan in memory); standard input, a pipe or
+/// another file that cannot be read twice is read whole.
 fn file_list(p: &PartOf) -> Result<FileList, OpError> {
     if let Some((i, n)) = p.shard
         && p.files_from != "-"
+        && crate::io::fsio::is_file(Path::new(&p.files_from))
     {
         let path = PathBuf::from(&p.files_from);
         let open = || -> std::io::Result<Box<dyn std::io::BufRead>> {
