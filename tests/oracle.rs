@@ -154,7 +154,10 @@ fn the_portable_sql_agrees_with_vouch_on_the_fixture_lake() {
     };
     let ids =
         vouch::domain::subjects::read_id_file(&repo().join("fixtures/deleted_ids.txt")).unwrap();
-    let numeric: Vec<&str> = ids.iter().filter(|i| i.parse::<i64>().is_ok()).collect();
+    let ids: Vec<String> = ids.iter().map(|i| i.to_string()).collect();
+    let numeric: Vec<&str> = (ids.iter().map(String::as_str))
+        .filter(|i| i.parse::<i64>().is_ok())
+        .collect();
     let text = ids
         .iter()
         .map(|i| format!("'{i}'"))

@@ -12,7 +12,7 @@ use crate::domain::plan::{FileRecord, PlanFile, PlanHeader, PlanTable};
 use crate::domain::report::RowGroupStats;
 use crate::domain::scan::FileResult;
 use crate::domain::shard::{PartialFile, PartialReport};
-use crate::domain::subjects::SubjectLabeler;
+use crate::domain::subjects::{SubjectLabeler, SubjectList};
 
 /// What the merge of the parts must report.
 #[derive(Debug, serde::Serialize)]
@@ -117,7 +117,8 @@ pub fn synthetic_parts(
         tables: vec![table],
         errors: Vec::new(),
     };
-    let subjects: Vec<String> = (0..1000).map(|k| format!("subject-{k}")).collect();
+    let names: Vec<String> = (0..1000).map(|k| format!("subject-{k}")).collect();
+    let subjects = SubjectList::of(names.iter().map(String::as_str)).map_err(io::Error::other)?;
     let mut plan =
         BufWriter::with_capacity(1 << 20, std::fs::File::create(dir.join("plan.jsonl"))?);
     serde_json::to_writer(&mut plan, &header)?;
@@ -136,7 +137,7 @@ pub fn synthetic_parts(
             shard: Some(format!("{k}/{parts}")),
             subjects: subjects.len(),
             subject_labels: "keyed-hash".into(),
-            subjects_fingerprint: labeler.list_fingerprint(subjects.iter().map(String::as_str)),
+            subjects_fingerprint: labeler.list_fingerprint(&subjects),
             legal_holds: Vec::new(),
             options: "statistics=true bloom_filters=true dictionaries=true crc=false".into(),
             index: None,

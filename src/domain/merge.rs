@@ -1195,7 +1195,8 @@ mod tests {
                     error: None,
                 })
                 .collect();
-            let fingerprint = labeler.list_fingerprint(["u\"1"]);
+            let fingerprint = labeler
+                .list_fingerprint(&crate::domain::subjects::SubjectList::of(["u\"1"]).unwrap());
             let mut p =
                 crate::domain::shard::test_part(&plan.header.fingerprint, fingerprint, files);
             p.authentication = labeler.authenticate("partial report", &p.authenticated_bytes());

@@ -16,6 +16,7 @@ pub mod hashpipe;
 pub mod html;
 pub mod iceberg;
 pub mod index;
+pub mod keyhash;
 pub mod keys;
 pub mod lake;
 pub mod merge;

@@ -316,7 +316,7 @@ pub fn scan_part(
         } else {
             "as-given".into()
         },
-        subjects_fingerprint: req.labeler.list_fingerprint(req.subjects.iter()),
+        subjects_fingerprint: req.labeler.list_fingerprint(req.subjects),
         legal_holds: req.holds.iter().cloned().collect(),
         options: options_text(&req.options),
         index: req.index.map(|ix| ix.fingerprint.clone()),

@@ -23,14 +23,28 @@ pub enum SubjectError {
     TooMany,
 }
 
-/// Subject IDs, each once, in the order given, held end to end in one buffer: a million
-/// 32-character IDs take 36 MB here, 72 as a `Vec<String>` (a heap allocation and a
-/// 24-byte header each). Index it for an ID's text: `list[i]`.
-#[derive(Clone, Default, PartialEq, Eq)]
-pub struct SubjectList {
-    data: String,
-    /// Where each ID ends in `data`.
+/// Subject IDs, each once, in the order given (subject `i` is the `i`-th ID first given).
+///
+/// Held end to end in one buffer, each ID in its stored form: an ID written as a UUID in
+/// canonical lowercase text (`8-4-4-4-12` lowercase hex digits) is stored as its 16 bytes,
+/// any other ID as its UTF-8 text. Ten million UUID IDs take about 200 MB here (16 bytes,
+/// a 4-byte end and a table slot each), where their text alone is 360 MB. The stored form
+/// is never seen outside: [`SubjectList::get`] gives the ID's text back exactly, and two
+/// IDs are the same only when their texts are. Cloning shares the buffer.
+#[derive(Clone, Default)]
+pub struct SubjectList(std::sync::Arc<Ids>);
+
+#[derive(Clone, Default)]
+struct Ids {
+    data: Vec<u8>,
+    /// Where each ID ends in `data`: ID `i` is `data[ends[i - 1]..ends[i]]`.
     ends: Vec<u32>,
+    /// Bit `i` set: ID `i` is stored as a UUID's 16 bytes.
+    uuid: Vec<u64>,
+    /// Every ID's number, found by the hash of its stored form ([`stored_hash`]).
+    index: hashbrown::HashTable<u32>,
+    /// The ID numbers in the order of their texts' bytes: made on first use.
+    sorted: std::sync::OnceLock<Vec<u32>>,
 }
 
 /// Never the IDs themselves.
@@ -40,106 +54,459 @@ impl std::fmt::Debug for SubjectList {
     }
 }
 
+impl PartialEq for SubjectList {
+    fn eq(&self, other: &Self) -> bool {
+        (self.0.data == other.0.data && self.0.ends == other.0.ends) && self.0.uuid == other.0.uuid
+    }
+}
+
+impl Eq for SubjectList {}
+
+/// One ID's text, as [`SubjectList::get`] gives it: borrowed from the list, or made again
+/// from a UUID's 16 bytes. Derefs to `str`; deliberately not `Debug`.
+pub struct Id<'a>(IdText<'a>);
+
+enum IdText<'a> {
+    Text(&'a str),
+    Uuid([u8; 36]),
+}
+
+impl std::ops::Deref for Id<'_> {
+    type Target = str;
+    fn deref(&self) -> &str {
+        match &self.0 {
+            IdText::Text(s) => s,
+            // Made from hex digits and hyphens only: always UTF-8.
+            IdText::Uuid(b) => std::str::from_utf8(b).unwrap_or_default(),
+        }
+    }
+}
+
+/// The 16 bytes of `text` when it is a UUID in canonical lowercase text, the only text
+/// [`uuid_text`] gives back.
+pub fn canonical_uuid(text: &[u8]) -> Option<[u8; 16]> {
+    /// Each lowercase hex digit's value; 0xff for any other byte.
+    const NIBBLE: [u8; 256] = {
+        let mut t = [0xff; 256];
+        let mut c = 0;
+        while c < 16 {
+            t[b"0123456789abcdef"[c] as usize] = c as u8;
+            c += 1;
+        }
+        t
+    };
+    /// Where each of the 16 bytes' high digit is in the text.
+    const AT: [usize; 16] = [0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34];
+    let text: &[u8; 36] = text.try_into().ok()?;
+    if text[8] != b'-' || text[13] != b'-' || text[18] != b'-' || text[23] != b'-' {
+        return None;
+    }
+    let mut out = [0u8; 16];
+    let mut bad = 0;
+    for (o, &at) in out.iter_mut().zip(&AT) {
+        let (hi, lo) = (NIBBLE[text[at] as usize], NIBBLE[text[at + 1] as usize]);
+        bad |= hi | lo;
+        *o = hi << 4 | (lo & 15);
+    }
+    (bad & 0xf0 == 0).then_some(out)
+}
+
+/// The canonical lowercase text of a UUID's 16 bytes. Its bytes sort as the 16 bytes do
+/// (hyphens at fixed places, digits below letters), which [`SubjectList::sorted`] uses.
+pub fn uuid_text(u: &[u8; 16]) -> [u8; 36] {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = [b'-'; 36];
+    let mut at = 0;
+    for (i, b) in u.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            at += 1;
+        }
+        out[at] = HEX[usize::from(b >> 4)];
+        out[at + 1] = HEX[usize::from(b & 15)];
+        at += 2;
+    }
+    out
+}
+
+/// The hash an ID is found by: of its stored form (a UUID's 16 bytes, other IDs' text).
+#[inline]
+fn stored_hash(stored: &[u8]) -> u64 {
+    crate::domain::keyhash::key_hash(stored)
+}
+
+/// The buffers of [`Ids`] without its table, to read while the table is changed.
+#[derive(Clone, Copy)]
+struct Stored<'a> {
+    data: &'a [u8],
+    ends: &'a [u32],
+    bits: &'a [u64],
+}
+
+impl<'a> Stored<'a> {
+    /// ID `i`'s stored form, and whether it is a UUID's 16 bytes.
+    #[inline]
+    fn at(self, i: usize) -> (&'a [u8], bool) {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        let uuid = self
+            .bits
+            .get(i / 64)
+            .is_some_and(|w| w & (1 << (i % 64)) != 0);
+        (&self.data[start..self.ends[i] as usize], uuid)
+    }
+
+    /// Whether ID `i` has this stored form; UUIDs compared as one number, not through
+    /// `memcmp`.
+    #[inline]
+    fn is(self, i: usize, stored: &[u8], uuid: bool) -> bool {
+        match (self.at(i), <&[u8; 16]>::try_from(stored)) {
+            ((b, true), Ok(&u)) if uuid => {
+                b.try_into().ok().map(u128::from_ne_bytes) == Some(u128::from_ne_bytes(u))
+            }
+            ((b, u), _) => u == uuid && b == stored,
+        }
+    }
+}
+
+impl Ids {
+    #[inline]
+    fn view(&self) -> Stored<'_> {
+        Stored {
+            data: &self.data,
+            ends: &self.ends,
+            bits: &self.uuid,
+        }
+    }
+
+    #[inline]
+    fn stored(&self, i: usize) -> (&[u8], bool) {
+        self.view().at(i)
+    }
+
+    /// The number of the ID with this stored form.
+    #[inline]
+    fn find_stored(&self, stored: &[u8], uuid: bool) -> Option<u32> {
+        let view = self.view();
+        (self.index)
+            .find(stored_hash(stored), |&i| view.is(i as usize, stored, uuid))
+            .copied()
+    }
+}
+
 impl SubjectList {
     pub fn len(&self) -> usize {
-        self.ends.len()
+        self.0.ends.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.ends.is_empty()
+        self.0.ends.is_empty()
     }
 
-    pub fn iter(&self) -> impl ExactSizeIterator<Item = &str> + Clone {
-        (0..self.len()).map(|i| &self[i])
+    /// The text of ID `i`.
+    #[inline]
+    pub fn get(&self, i: usize) -> Id<'_> {
+        match self.0.stored(i) {
+            (b, true) => Id(IdText::Uuid(uuid_text(b.try_into().unwrap_or(&[0; 16])))),
+            // Stored from a `&str`.
+            (b, false) => Id(IdText::Text(std::str::from_utf8(b).unwrap_or_default())),
+        }
+    }
+
+    /// Calls `f` with ID `i`'s text as bytes (made on the stack for a UUID).
+    #[inline]
+    pub fn with_bytes<R>(&self, i: usize, f: impl FnOnce(&[u8]) -> R) -> R {
+        match self.0.stored(i) {
+            (b, true) => f(&uuid_text(b.try_into().unwrap_or(&[0; 16]))),
+            (b, false) => f(b),
+        }
+    }
+
+    /// ID `i`'s 16 bytes when it is stored as a UUID (its text is canonical lowercase).
+    #[inline]
+    pub fn stored_uuid(&self, i: usize) -> Option<[u8; 16]> {
+        match self.0.stored(i) {
+            (b, true) => b.try_into().ok(),
+            _ => None,
+        }
+    }
+
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = Id<'_>> + Clone {
+        (0..self.len()).map(|i| self.get(i))
+    }
+
+    /// The number of the ID whose text is exactly `v` (any bytes: a value read from a file).
+    #[inline]
+    pub fn find(&self, v: &[u8]) -> Option<u32> {
+        match canonical_uuid(v) {
+            Some(u) => self.0.find_stored(&u, true),
+            None => self.0.find_stored(v, false),
+        }
+    }
+
+    /// The number of the ID stored as this UUID (given in canonical lowercase text).
+    #[inline]
+    pub fn find_uuid(&self, u: &[u8; 16]) -> Option<u32> {
+        self.0.find_stored(u, true)
     }
 
     pub fn contains(&self, id: &str) -> bool {
-        self.iter().any(|s| s == id)
+        self.find(id.as_bytes()).is_some()
     }
 
-    /// Adds `id` at the end (the caller keeps the list free of duplicates). An ID past
+    /// Adds `id` at the end unless the list holds it already (then false). An ID past
     /// 4 GiB of IDs in all is refused.
-    pub fn push(&mut self, id: &str) -> Result<(), SubjectError> {
-        if self.data.len() + id.len() > u32::MAX as usize {
+    pub fn insert(&mut self, id: &str) -> Result<bool, SubjectError> {
+        let compact = canonical_uuid(id.as_bytes());
+        let (stored, uuid) = match &compact {
+            Some(u) => (&u[..], true),
+            None => (id.as_bytes(), false),
+        };
+        let h = stored_hash(stored);
+        let Ids {
+            data,
+            ends,
+            uuid: bits,
+            index,
+            sorted,
+        } = std::sync::Arc::make_mut(&mut self.0);
+        let view = Stored { data, ends, bits };
+        // One search of the table: found, or the place to add it.
+        let hashbrown::hash_table::Entry::Vacant(place) = index.entry(
+            h,
+            |&j| view.is(j as usize, stored, uuid),
+            |&j| stored_hash(view.at(j as usize).0),
+        ) else {
+            return Ok(false);
+        };
+        if data.len() + stored.len() > u32::MAX as usize || ends.len() >= u32::MAX as usize {
             return Err(SubjectError::TooMany);
         }
-        self.data.push_str(id);
-        self.ends.push(self.data.len() as u32);
-        Ok(())
+        let i = ends.len();
+        data.extend_from_slice(stored);
+        ends.push(data.len() as u32);
+        if i % 64 == 0 {
+            bits.push(0);
+        }
+        if uuid {
+            bits[i / 64] |= 1 << (i % 64);
+        }
+        *sorted = std::sync::OnceLock::new();
+        place.insert(i as u32);
+        Ok(true)
+    }
+
+    /// Room for `n` IDs more without growing the table.
+    pub fn reserve(&mut self, n: usize) {
+        let ids = std::sync::Arc::make_mut(&mut self.0);
+        let view = Stored {
+            data: &ids.data,
+            ends: &ids.ends,
+            bits: &ids.uuid,
+        };
+        ids.index
+            .reserve(n, |&j| stored_hash(view.at(j as usize).0));
+        ids.ends.reserve(n);
     }
 
     /// The IDs given, each once (the first kept), in their order; more than 4 GiB of
     /// them is an error, never a list cut short.
     pub fn of<'s>(ids: impl IntoIterator<Item = &'s str>) -> Result<SubjectList, SubjectError> {
         let mut out = SubjectList::default();
-        let mut seen = std::collections::HashSet::new();
         for id in ids {
-            if seen.insert(id) {
-                out.push(id)?;
-            }
+            out.insert(id)?;
         }
         Ok(out)
     }
+
+    /// The ID numbers in the order of their texts' bytes (unsigned lexicographic, the
+    /// order of Parquet statistics): made on first use, 4 bytes an ID.
+    pub fn sorted(&self) -> &[u32] {
+        self.0.sorted.get_or_init(|| self.sort())
+    }
+
+    /// UUIDs and texts are sorted apart, each by a number made of its first bytes and
+    /// its ID number (sorted without reaching into the buffer), IDs whose first bytes
+    /// tie then by all their bytes; the two orders are merged by text. A sort that
+    /// compared the IDs in the buffer took 7 s for ten million (a cache miss a step).
+    fn sort(&self) -> Vec<u32> {
+        let ids = &*self.0;
+        let be = |b: &[u8]| b.try_into().map(u128::from_be_bytes).unwrap_or(0);
+        let mut uuid_keys: Vec<u64> = Vec::new();
+        let mut text_keys: Vec<u128> = Vec::new();
+        for i in 0..self.len() {
+            match ids.stored(i) {
+                // The first 32 bits of the 16 bytes, then the number.
+                (b, true) => uuid_keys.push(((be(b) >> 96) as u64) << 32 | i as u64),
+                // The first 8 bytes of the text, zeros after a shorter one, then the number.
+                (b, false) => {
+                    let mut first = [0u8; 8];
+                    let n = b.len().min(8);
+                    first[..n].copy_from_slice(&b[..n]);
+                    text_keys.push(u128::from(u64::from_be_bytes(first)) << 64 | i as u128);
+                }
+            }
+        }
+        let uuids = by_all_bytes(
+            uuid_keys,
+            |k| k >> 32,
+            |k| k as u32,
+            |&i| be(ids.stored(i as usize).0),
+        );
+        let texts = by_all_bytes(
+            text_keys,
+            |k| k >> 64,
+            |k| k as u32,
+            |&i| ids.stored(i as usize).0,
+        );
+        if texts.is_empty() {
+            return uuids;
+        }
+        let mut order = Vec::with_capacity(self.len());
+        let (mut u, mut t) = (uuids.iter().peekable(), texts.iter().peekable());
+        while let (Some(&&a), Some(&&b)) = (u.peek(), t.peek()) {
+            let uuid_first = self.with_bytes(a as usize, |x| x < ids.stored(b as usize).0);
+            order.push(if uuid_first { u.next() } else { t.next() }.map_or(0, |&i| i));
+        }
+        order.extend(u.chain(t));
+        order
+    }
 }
 
-impl std::ops::Index<usize> for SubjectList {
-    type Output = str;
-    fn index(&self, i: usize) -> &str {
-        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
-        &self.data[start..self.ends[i] as usize]
+/// The ID numbers of `keys` sorted by prefix, then number, with each run of equal
+/// prefixes sorted again by `full` (the ID's whole stored form). The keys are given
+/// back to the allocator as the numbers are taken, so both are never held whole.
+fn by_all_bytes<K: Copy + Ord, F: Ord>(
+    mut keys: Vec<K>,
+    prefix: impl Fn(K) -> K,
+    number: impl Fn(K) -> u32,
+    full: impl Fn(&u32) -> F,
+) -> Vec<u32> {
+    keys.sort_unstable_by(|a, b| b.cmp(a));
+    let mut out: Vec<u32> = Vec::with_capacity(keys.len());
+    let mut runs = Vec::new();
+    let mut last: Option<K> = None;
+    let mut start = 0;
+    while let Some(k) = keys.pop() {
+        if last.is_some_and(|l| prefix(l) != prefix(k)) {
+            if out.len() - start > 1 {
+                runs.push(start..out.len());
+            }
+            start = out.len();
+        }
+        last = Some(k);
+        out.push(number(k));
+        if keys.len().is_multiple_of(1 << 20) {
+            keys.shrink_to_fit();
+        }
     }
+    if out.len() - start > 1 {
+        runs.push(start..out.len());
+    }
+    for r in runs {
+        out[r].sort_by_key(&full);
+    }
+    out
+}
+
+/// Adds the IDs of `text` (whole lines, a leading byte order mark taken off already) to
+/// `out`: lines end with `\n`, `\r\n` or `\r`; whitespace is trimmed; blank lines and
+/// lines starting with `#` are ignored; an ID given again is dropped (the first kept).
+fn add_lines(out: &mut SubjectList, text: &str) -> Result<(), SubjectError> {
+    for l in text.split(['\n', '\r']).map(str::trim) {
+        if !l.is_empty() && !l.starts_with('#') {
+            out.insert(l)?;
+        }
+    }
+    Ok(())
 }
 
 /// Parses an ID list into a [`SubjectList`]: one ID a line (lines end with `\n`, `\r\n` or `\r`; a leading
 /// UTF-8 byte order mark is not part of the first ID), whitespace trimmed, blank lines
 /// and lines starting with `#` ignored. Duplicates are dropped (first kept).
 pub fn parse_id_list(text: &str) -> Result<SubjectList, SubjectError> {
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let lines = || {
-        text.split(['\n', '\r'])
-            .map(str::trim)
-            .filter(|l| !l.is_empty() && !l.starts_with('#'))
-    };
     let mut out = SubjectList::default();
-    out.data.reserve(lines().map(str::len).sum());
-    // Borrowed lines: the text itself is the set's storage.
-    let mut seen = std::collections::HashSet::new();
-    for l in lines() {
-        if seen.insert(l) {
-            out.push(l)?;
-        }
-    }
+    add_lines(&mut out, text.strip_prefix('\u{feff}').unwrap_or(text))?;
     Ok(out)
 }
 
-/// Reads an ID file (see [`parse_id_list`]), or standard input for `-`; an empty list
-/// is an error.
+/// Reads an ID file (see [`parse_id_list`]), or standard input for `-`, a line at a time
+/// (the file's text is never held whole); an empty list is an error.
 pub fn read_id_file(path: &std::path::Path) -> Result<SubjectList, SubjectError> {
+    use std::io::BufRead;
     let stdin = path == std::path::Path::new("-");
     let shown = if stdin {
         "stdin".to_string()
     } else {
         path.display().to_string()
     };
-    let bytes = crate::io::fsio::read_or_stdin(path).map_err(|e| SubjectError::Unreadable {
+    let unreadable = |e: &std::io::Error| SubjectError::Unreadable {
         path: shown.clone(),
-        message: crate::io::store::io_message(&e),
-    })?;
-    let text = String::from_utf8(bytes).map_err(|e| {
-        let before = &e.as_bytes()[..e.utf8_error().valid_up_to()];
-        let line_ends = before
-            .iter()
-            .enumerate()
-            .filter(|&(i, &b)| b == b'\n' || (b == b'\r' && before.get(i + 1) != Some(&b'\n')))
-            .count();
-        let line = line_ends + 1;
-        SubjectError::NotUtf8 {
-            path: shown.clone(),
-            line,
+        message: crate::io::store::io_message(e),
+    };
+    let (reader, file_len) = crate::io::fsio::open_or_stdin(path).map_err(|e| unreadable(&e))?;
+    let mut reader = std::io::BufReader::with_capacity(1 << 20, reader);
+    let mut ids = SubjectList::default();
+    // Room for the IDs the file's length suggests, at the first megabyte's bytes a line:
+    // a table grown by doubling hashes every ID again at each step (half the time of
+    // reading ten million).
+    let first = reader.fill_buf().map_err(|e| unreadable(&e))?;
+    let lines = memchr::memchr_iter(b'\n', first).count();
+    if let Some(len) = file_len
+        && lines > 0
+    {
+        let guess = len / (first.len() / lines).max(1) as u64;
+        ids.reserve(guess.min(u64::from(u32::MAX)) as usize);
+    }
+    // Whole lines are taken from each buffer read; a line cut by the buffer's end waits
+    // in `carry` for the rest of it.
+    let mut carry: Vec<u8> = Vec::new();
+    // Line ends before the block being read (`\n`, `\r\n` or a lone `\r`), for the line
+    // an error names.
+    let mut line_ends = 0;
+    let mut first = true;
+    let mut block = |bytes: &[u8], ids: &mut SubjectList| -> Result<(), SubjectError> {
+        let mut bytes = bytes;
+        if first {
+            bytes = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(bytes);
+            first = false;
         }
-    })?;
-    let ids = parse_id_list(&text)?;
-    drop(text);
+        let lone_crs = |b: &[u8]| {
+            (memchr::memchr_iter(b'\r', b))
+                .filter(|&i| b.get(i + 1) != Some(&b'\n'))
+                .count()
+        };
+        // Whole lines are cut at character boundaries: each block is checked on its own.
+        let text = std::str::from_utf8(bytes).map_err(|e| {
+            let before = &bytes[..e.valid_up_to()];
+            SubjectError::NotUtf8 {
+                path: shown.clone(),
+                line: line_ends + memchr::memchr_iter(b'\n', before).count() + lone_crs(before) + 1,
+            }
+        })?;
+        line_ends += memchr::memchr_iter(b'\n', bytes).count() + lone_crs(bytes);
+        add_lines(ids, text)
+    };
+    loop {
+        let buf = reader.fill_buf().map_err(|e| unreadable(&e))?;
+        if buf.is_empty() {
+            block(&carry, &mut ids)?;
+            break;
+        }
+        let n = buf.len();
+        match memchr::memrchr(b'\n', buf) {
+            Some(k) if carry.is_empty() => {
+                block(&buf[..=k], &mut ids)?;
+                carry.extend_from_slice(&buf[k + 1..]);
+            }
+            Some(k) => {
+                carry.extend_from_slice(&buf[..=k]);
+                block(&carry, &mut ids)?;
+                carry.clear();
+                carry.extend_from_slice(&buf[k + 1..]);
+            }
+            None => carry.extend_from_slice(buf),
+        }
+        reader.consume(n);
+    }
     if ids.is_empty() {
         return Err(SubjectError::Empty { path: shown });
     }
@@ -184,18 +551,17 @@ impl SubjectLabeler {
     /// A keyed hash of the sorted distinct IDs (None without a key: a plain hash of a
     /// short list would name its IDs to anyone who guesses them). Under a key derived
     /// for this use, so that it is never equal to a label.
-    pub fn list_fingerprint<'s>(&self, ids: impl IntoIterator<Item = &'s str>) -> Option<String> {
+    pub fn list_fingerprint(&self, ids: &SubjectList) -> Option<String> {
         let key = self.key.as_ref()?;
         let derived =
             zeroize::Zeroizing::new(keyed_hash_hex(key, b"vouch subject list fingerprint v1"));
-        let mut sorted: Vec<&str> = ids.into_iter().collect();
-        sorted.sort_unstable();
-        sorted.dedup();
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(derived.as_bytes())
             .unwrap_or_else(|_| unreachable!());
-        for id in sorted {
-            mac.update(&(id.len() as u64).to_le_bytes());
-            mac.update(id.as_bytes());
+        for &i in ids.sorted() {
+            ids.with_bytes(i as usize, |id| {
+                mac.update(&(id.len() as u64).to_le_bytes());
+                mac.update(id);
+            });
         }
         Some(format!("hmac-sha256:{}", hex(&mac.finalize().into_bytes())))
     }
@@ -292,8 +658,12 @@ mod tests {
         parse_id_list(text)
             .unwrap()
             .iter()
-            .map(str::to_string)
+            .map(|id| id.to_string())
             .collect()
+    }
+
+    fn texts(l: &SubjectList) -> Vec<String> {
+        l.iter().map(|id| id.to_string()).collect()
     }
 
     #[test]
@@ -317,22 +687,158 @@ mod tests {
     fn a_subject_list_holds_each_id_once_in_order_and_never_shows_them() {
         let l = parse_id_list("b\n\na\nb\n\u{e9}t\u{e9}\n\n").unwrap();
         assert_eq!(l.len(), 3);
-        assert_eq!((&l[0], &l[1], &l[2]), ("b", "a", "\u{e9}t\u{e9}"));
-        assert_eq!(l.iter().collect::<Vec<_>>(), ["b", "a", "\u{e9}t\u{e9}"]);
+        assert_eq!(texts(&l), ["b", "a", "\u{e9}t\u{e9}"]);
+        assert_eq!(&*l.get(2), "\u{e9}t\u{e9}");
         assert!(l.contains("a") && !l.contains("c"));
         assert_eq!(format!("{l:?}"), "SubjectList(3 IDs)");
         assert_eq!(
-            SubjectList::of(["x", "y", "x"])
-                .unwrap()
-                .iter()
-                .collect::<Vec<_>>(),
+            texts(&SubjectList::of(["x", "y", "x"]).unwrap()),
             ["x", "y"]
         );
         let mut m = SubjectList::default();
         assert!(m.is_empty());
-        m.push("").unwrap();
-        m.push("z").unwrap();
-        assert_eq!((&m[0], &m[1]), ("", "z"));
+        assert!(m.insert("").unwrap());
+        assert!(m.insert("z").unwrap());
+        assert!(!m.insert("").unwrap());
+        assert_eq!(texts(&m), ["", "z"]);
+        // A clone shares the buffer; adding to it leaves the original as it was.
+        let mut c = m.clone();
+        c.insert("w").unwrap();
+        assert_eq!((m.len(), c.len()), (2, 3));
+    }
+
+    /// IDs that try to pass for one another: a UUID in canonical lowercase (stored as
+    /// 16 bytes) beside the same UUID uppercase, bare, braced, with a space, cut short,
+    /// and a 16-byte text equal to its stored bytes.
+    #[test]
+    fn uuid_ids_are_stored_as_16_bytes_and_given_back_exactly() {
+        let lower = "0f8fad5b-d9cb-469f-a165-70867728950e";
+        let raw = canonical_uuid(lower.as_bytes()).unwrap();
+        let raw_text = String::from_utf8(raw.to_vec()).ok();
+        let mut given = vec![
+            lower.to_string(),
+            lower.to_uppercase(),
+            lower.replace('-', ""),
+            format!("{{{lower}}}"),
+            format!(" {lower}"),
+            lower[..35].to_string(),
+            "0f8fad5b-d9cb-469f-a165-70867728950g".into(),
+            "0f8fad5bd-9cb-469f-a165-70867728950e".into(),
+            "00000000-0000-0000-0000-000000000000".into(),
+            "ffffffff-ffff-ffff-ffff-ffffffffffff".into(),
+            "é0000000-0000-0000-0000-00000000000".into(),
+        ];
+        given.extend(raw_text);
+        let l = SubjectList::of(given.iter().map(String::as_str)).unwrap();
+        assert_eq!(texts(&l), given, "each kept, each given back as given");
+        for (i, g) in given.iter().enumerate() {
+            assert_eq!(l.find(g.as_bytes()), Some(i as u32), "{g}");
+            assert!(l.contains(g));
+        }
+        let stored: Vec<bool> = (0..l.len()).map(|i| l.stored_uuid(i).is_some()).collect();
+        assert_eq!(stored.iter().filter(|&&b| b).count(), 3, "{stored:?}");
+        assert_eq!(l.stored_uuid(0), Some(raw));
+        assert_eq!(l.find_uuid(&raw), Some(0));
+        assert_eq!(uuid_text(&raw), lower.as_bytes());
+        // Sorted as the texts' bytes sort, UUIDs and text together.
+        let mut want: Vec<&str> = given.iter().map(String::as_str).collect();
+        want.sort_unstable();
+        let got: Vec<String> = l
+            .sorted()
+            .iter()
+            .map(|&i| l.get(i as usize).to_string())
+            .collect();
+        assert_eq!(got, want);
+        assert_eq!(l.find(b"\xff\xfe"), None);
+        // Only lowercase hex and hyphens in place make the 16-byte form.
+        for bad in [
+            "0F8FAD5B-D9CB-469F-A165-70867728950E",
+            "0f8fad5b-d9cb-469f-a165_70867728950e",
+        ] {
+            assert_eq!(canonical_uuid(bad.as_bytes()), None, "{bad}");
+        }
+    }
+
+    /// Random lists of UUIDs (lowercase and not), hex-like text and short text: the
+    /// list's order of texts and its fingerprint agree with sorting the texts themselves.
+    #[test]
+    fn sorted_order_and_fingerprint_agree_with_the_texts() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let labeler = SubjectLabeler::keyed(b"0123456789abcdef").unwrap();
+        for round in 0..20 {
+            let mut given = Vec::new();
+            for _ in 0..(50 + round * 10) {
+                let u = (u128::from(next()) << 64) | u128::from(next());
+                let text = String::from_utf8(uuid_text(&u.to_be_bytes()).to_vec()).unwrap();
+                given.push(match next() % 5 {
+                    0 => text.to_uppercase(),
+                    1 => text[..(next() % 37) as usize].to_string(),
+                    2 => text.replace('-', ""),
+                    _ => text,
+                });
+            }
+            let l = SubjectList::of(given.iter().map(String::as_str)).unwrap();
+            let mut want: Vec<&str> = given.iter().map(String::as_str).collect();
+            want.sort_unstable();
+            want.dedup();
+            let got: Vec<String> = l
+                .sorted()
+                .iter()
+                .map(|&i| l.get(i as usize).to_string())
+                .collect();
+            assert_eq!(got, want);
+            // The fingerprint as it was computed before the list held UUIDs compactly.
+            let derived = keyed_hash_hex(b"0123456789abcdef", b"vouch subject list fingerprint v1");
+            let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(derived.as_bytes()).unwrap();
+            for id in &want {
+                mac.update(&(id.len() as u64).to_le_bytes());
+                mac.update(id.as_bytes());
+            }
+            let fp = format!("hmac-sha256:{}", hex(&mac.finalize().into_bytes()));
+            assert_eq!(labeler.list_fingerprint(&l), Some(fp));
+        }
+    }
+
+    /// The file read a line at a time gives what the text parsed whole gives, and a
+    /// line that is not UTF-8 is named by the same count of line ends.
+    #[test]
+    fn an_id_file_is_read_as_its_text_is_parsed() {
+        let dir = std::env::temp_dir().join(format!("vouch-ids-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("ids.txt");
+        let long = "x".repeat(3 << 20);
+        for text in [
+            "\u{feff}a\r\nb\rc\n\n# no\n  0F8FAD5B-D9CB-469F-A165-70867728950E \r\n",
+            "0f8fad5b-d9cb-469f-a165-70867728950e\n0f8fad5b-d9cb-469f-a165-70867728950e",
+            &format!("a\n{long}\nb\r{long}"),
+        ] {
+            std::fs::write(&path, text).unwrap();
+            assert_eq!(read_id_file(&path).unwrap(), parse_id_list(text).unwrap());
+        }
+        for (bytes, line) in [
+            (&b"a\r\nb\rc\r\xff\n"[..], 4),
+            (b"a\n\n\xff", 3),
+            (b"\xef\xbb\xbfa\rb\n\r\n\r\xc3", 5),
+        ] {
+            std::fs::write(&path, bytes).unwrap();
+            let e = read_id_file(&path).unwrap_err().to_string();
+            assert!(
+                e.ends_with(&format!("line {line} is not valid UTF-8")),
+                "{e}"
+            );
+        }
+        std::fs::write(&path, "# only a comment\r\n\r\n").unwrap();
+        assert!(matches!(
+            read_id_file(&path),
+            Err(SubjectError::Empty { .. })
+        ));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

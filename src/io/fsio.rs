@@ -187,9 +187,10 @@ pub fn read(path: &Path) -> std::io::Result<Vec<u8>> {
     std::fs::read(path)
 }
 
-/// A whole file's bytes, or standard input's for `-`. Standard input is read once: a
-/// second option naming `-` in the same command is an error, not an empty file.
-pub fn read_or_stdin(path: &Path) -> std::io::Result<Vec<u8>> {
+/// A file to read as a stream, or standard input for `-`, with the file's length when it
+/// is a regular file. Standard input is read once: a second option naming `-` in the
+/// same command is an error, not an empty file.
+pub fn open_or_stdin(path: &Path) -> std::io::Result<(Box<dyn std::io::Read + Send>, Option<u64>)> {
     static STDIN_READ: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
     if path == Path::new("-") {
         if STDIN_READ.swap(true, std::sync::atomic::Ordering::SeqCst) {
@@ -197,11 +198,18 @@ pub fn read_or_stdin(path: &Path) -> std::io::Result<Vec<u8>> {
                 "standard input was read already (only one option may be `-`)",
             ));
         }
-        let mut b = Vec::new();
-        std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut b).map(|_| b)
+        Ok((Box::new(std::io::stdin()), None))
     } else {
-        std::fs::read(path)
+        let f = File::open(path)?;
+        let len = f.metadata().ok().filter(|m| m.is_file()).map(|m| m.len());
+        Ok((Box::new(f), len))
     }
+}
+
+/// A whole file's bytes, or standard input's for `-` (as [`open_or_stdin`]).
+pub fn read_or_stdin(path: &Path) -> std::io::Result<Vec<u8>> {
+    let mut b = Vec::new();
+    std::io::Read::read_to_end(&mut open_or_stdin(path)?.0, &mut b).map(|_| b)
 }
 
 /// A whole file as UTF-8 text, or standard input for `-` (as [`read_or_stdin`]).

@@ -383,8 +383,9 @@ fn supplied_report(
     report
         .check_seal(labeler)
         .map_err(|e| refused(format!("refused: {e}")))?;
-    if report.subjects_fingerprint != labeler.list_fingerprint(subjects.iter().map(String::as_str))
-    {
+    let list = crate::domain::subjects::SubjectList::of(subjects.iter().map(String::as_str))
+        .map_err(|e| refused(e.to_string()))?;
+    if report.subjects_fingerprint != labeler.list_fingerprint(&list) {
         return Err(refused(format!(
             "made for another list of subjects than the {} of the delete requests \
              completed in the window (`vouch nightly --write-subjects FILE` writes that list)",

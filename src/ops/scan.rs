@@ -30,8 +30,8 @@ impl Subjects {
         };
         for id in &self.ids {
             let id = id.trim();
-            if !id.is_empty() && !subjects.contains(id) {
-                subjects.push(id)?;
+            if !id.is_empty() {
+                subjects.insert(id)?;
             }
         }
         if subjects.is_empty() {
@@ -435,7 +435,7 @@ pub fn run(opts: &Options, env: &Env<'_>) -> Result<Outcome, OpError> {
     let typed_ids = if opts.show_ids && req.labeler.is_keyed() {
         subjects
             .iter()
-            .map(|id| (req.labeler.label(id), id.to_string()))
+            .map(|id| (req.labeler.label(&id), id.to_string()))
             .collect()
     } else {
         Vec::new()

@@ -229,15 +229,8 @@ struct FilterRef {
     len: u32,
 }
 
-/// xorf's key mixing (`murmur3::mix64(key + seed)`), to probe a fuse filter in place; also
-/// the finaliser of the scan's probe keys.
-pub fn mix64(mut k: u64) -> u64 {
-    k ^= k >> 33;
-    k = k.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    k ^= k >> 33;
-    k = k.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-    k ^ (k >> 33)
-}
+/// xorf's key mixing is `murmur3::mix64(key + seed)`: used to probe a fuse filter in place.
+use crate::domain::keyhash::mix64;
 
 /// Where xorf's `BinaryFuse8::contains` looks for `key`, and the fingerprint the three
 /// bytes there must XOR to (a unit test pins this to xorf's own answer).

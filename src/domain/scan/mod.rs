@@ -253,7 +253,7 @@ pub fn scan_locating(
     let mut report = asm.finish(Head {
         lake: req.lake.clone(),
         subjects: req.subjects.len(),
-        subjects_fingerprint: req.labeler.list_fingerprint(req.subjects.iter()),
+        subjects_fingerprint: req.labeler.list_fingerprint(req.subjects),
         plan_fingerprint: crate::domain::plan::fingerprint(&listed),
         tables: listed.len(),
         bytes_read: counters.bytes.load(Ordering::Relaxed),
@@ -471,7 +471,7 @@ impl TableScan {
                 let labelled = |m: BTreeMap<u32, u64>| {
                     let mut v: Vec<(String, u64)> = m
                         .into_iter()
-                        .map(|(s, n)| (req.labeler.label(&req.subjects[s as usize]), n))
+                        .map(|(s, n)| (req.labeler.label(&req.subjects.get(s as usize)), n))
                         .collect();
                     v.sort();
                     v
@@ -546,7 +546,7 @@ fn log_findings(
         .map(|(path, (modified, subjects))| {
             let mut labelled: Vec<(String, u64)> = subjects
                 .into_iter()
-                .map(|(s, n)| (req.labeler.label(&req.subjects[s as usize]), n))
+                .map(|(s, n)| (req.labeler.label(&req.subjects.get(s as usize)), n))
                 .collect();
             labelled.sort();
             LogCopy {
@@ -1092,24 +1092,31 @@ struct ProbeCache<'a> {
 
 /// The subjects a Hive partition value names, the way an engine that infers the
 /// partition's type compares it: as text, as an integer ("007" is 7) or as a UUID.
-#[derive(Default)]
 struct PathIds {
-    text: HashMap<String, Vec<u32>>,
+    /// Text (and canonical lowercase UUIDs) found in the list itself.
+    subjects: SubjectList,
     int: HashMap<i128, Vec<u32>>,
+    /// IDs written as UUIDs another way (uppercase, bare hex digits).
     uuid: HashMap<[u8; 16], Vec<u32>>,
 }
 
 impl PathIds {
     fn new(subjects: &SubjectList) -> PathIds {
-        let mut p = PathIds::default();
-        for (i, id) in subjects.iter().enumerate() {
-            let i = i as u32;
-            p.text.entry(id.to_string()).or_default().push(i);
-            if let Ok(v) = id.trim().parse::<i128>() {
-                p.int.entry(v).or_default().push(i);
+        let mut p = PathIds {
+            subjects: subjects.clone(),
+            int: HashMap::new(),
+            uuid: HashMap::new(),
+        };
+        for i in 0..subjects.len() {
+            if subjects.stored_uuid(i).is_some() {
+                continue; // found by `find_uuid`, never an integer
             }
-            if let Some(u) = probe::parse_uuid(id) {
-                p.uuid.entry(u).or_default().push(i);
+            let id = subjects.get(i);
+            if let Ok(v) = id.trim().parse::<i128>() {
+                p.int.entry(v).or_default().push(i as u32);
+            }
+            if let Some(u) = probe::parse_uuid(&id) {
+                p.uuid.entry(u).or_default().push(i as u32);
             }
         }
         p
@@ -1120,13 +1127,14 @@ impl PathIds {
             return; // null
         }
         let mut add = |v: Option<&Vec<u32>>| out.extend(v.into_iter().flatten().copied());
-        add(self.text.get(value));
         if let Ok(v) = value.trim().parse::<i128>() {
             add(self.int.get(&v));
         }
         if let Some(u) = probe::parse_uuid(value) {
             add(self.uuid.get(&u));
+            out.extend(self.subjects.find_uuid(&u));
         }
+        out.extend(self.subjects.find(value.as_bytes()));
     }
 }
 

@@ -7,8 +7,9 @@
 
 use std::collections::HashMap;
 
+use crate::domain::keyhash::{K, KeyHasher, key_hash};
 use crate::domain::subjects::SubjectList;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::BuildHasherDefault;
 
 /// The physical shape of an identifier column, as far as matching is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -21,44 +22,6 @@ pub enum IdKind {
     Int64 { signed: bool },
     /// FIXED_LEN_BYTE_ARRAY of `len` bytes; `uuid` when annotated as a UUID.
     Fixed { len: usize, uuid: bool },
-}
-
-/// A fast non-cryptographic hasher for probe keys (the keys come from the operator, and
-/// the table holds at most the subject list, so flooding is not a concern).
-#[derive(Default, Clone, Copy)]
-pub struct KeyHasher(u64);
-
-const K: u64 = 0x9E37_79B9_7F4A_7C15;
-
-impl Hasher for KeyHasher {
-    #[inline]
-    fn write(&mut self, bytes: &[u8]) {
-        let mut h = self.0;
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            let w = u64::from_le_bytes(c.try_into().unwrap_or([0; 8]));
-            h = (h.rotate_left(5) ^ w).wrapping_mul(K);
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut w = [0u8; 8];
-            w[..rest.len()].copy_from_slice(rest);
-            h = (h.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
-        }
-        self.0 = h;
-    }
-    #[inline]
-    fn write_u64(&mut self, i: u64) {
-        self.0 = (self.0.rotate_left(5) ^ i).wrapping_mul(K);
-    }
-    #[inline]
-    fn write_usize(&mut self, i: usize) {
-        self.write_u64(i as u64);
-    }
-    #[inline]
-    fn finish(&self) -> u64 {
-        self.0
-    }
 }
 
 type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<KeyHasher>>;
@@ -80,84 +43,52 @@ fn int_word(v: i64) -> u64 {
     (v as u64 ^ 0x5bd1_e995).wrapping_mul(K)
 }
 
-/// A key's hash, finished with murmur3's mixer so that every bit of it reaches the bits
-/// a hash table indexes by.
-#[inline]
-fn key_hash(v: &[u8]) -> u64 {
-    let mut h = KeyHasher(v.len() as u64);
-    h.write(v);
-    crate::domain::index::mix64(h.finish())
-}
-
-/// Byte-string keys held once: sorted (unsigned lexicographic, the statistics' order) end
-/// to end in one buffer, found through a table of their positions (hashed by their bytes,
-/// compared with the bytes). A million 32-character IDs take about 60 MB here, where a map
-/// of boxed keys plus a sorted copy took 150.
+/// Byte-string keys converted from the IDs (a UUID column's 16 bytes, fixed-length
+/// text): sorted (unsigned lexicographic, the statistics' order) end to end in one
+/// buffer, found through a table of their positions (hashed by their bytes, compared with
+/// the bytes).
 #[derive(Debug, Clone, Default)]
 struct ByteKeys {
     data: Vec<u8>,
     /// Where each key ends in `data`: key `i` is `data[ends[i - 1]..ends[i]]`.
-    ends: Vec<usize>,
+    ends: Vec<u32>,
     /// The subject of each key.
     subjects: Vec<u32>,
     index: hashbrown::HashTable<u32>,
 }
 
 impl ByteKeys {
-    /// From (key, subject) pairs; of keys given twice, the first subject's is kept.
-    fn new(mut pairs: Vec<(Vec<u8>, u32)>) -> ByteKeys {
-        // Stable: the first of two equal keys stays first, as the map kept it.
-        pairs.sort_by(|a, b| a.0.cmp(&b.0));
-        let bytes = pairs.iter().map(|p| p.0.len()).sum();
-        ByteKeys::of_sorted(pairs.iter().map(|(k, s)| (&k[..], *s)), pairs.len(), bytes)
-    }
-
-    /// From the subject IDs themselves as keys, sorted through an array of subject numbers:
-    /// no key is copied but into the buffer (a million IDs would otherwise cost a million
-    /// allocations more while the probe is built).
-    fn of_ids(ids: &SubjectList) -> ByteKeys {
-        let mut order: Vec<u32> = (0..ids.len() as u32).collect();
-        // Equal keys in subject order: the first subject's is kept.
+    /// From keys end to end in `data` (key `i` ends at `ends[i]`, its subject is
+    /// `subjects[i]`, subjects rising); of keys given twice, the first subject's is kept.
+    fn new(data: Vec<u8>, ends: Vec<u32>, subjects: Vec<u32>) -> ByteKeys {
+        let unsorted = ByteKeys {
+            data,
+            ends,
+            subjects,
+            index: hashbrown::HashTable::new(),
+        };
+        let mut order: Vec<u32> = (0..unsorted.len() as u32).collect();
+        // Equal keys in subject order: the first subject's is kept below.
         order.sort_unstable_by(|&a, &b| {
-            ids[a as usize]
-                .as_bytes()
-                .cmp(ids[b as usize].as_bytes())
-                .then(a.cmp(&b))
+            (unsorted.key(a as usize).cmp(unsorted.key(b as usize))).then(a.cmp(&b))
         });
-        let bytes = ids.iter().map(str::len).sum();
-        ByteKeys::of_sorted(
-            order.iter().map(|&s| (ids[s as usize].as_bytes(), s)),
-            ids.len(),
-            bytes,
-        )
-    }
-
-    /// From (key, subject) pairs sorted by key, equal keys adjacent (the first is kept);
-    /// `count` and `bytes` size the buffers.
-    fn of_sorted<'k>(
-        sorted: impl Iterator<Item = (&'k [u8], u32)>,
-        count: usize,
-        bytes: usize,
-    ) -> ByteKeys {
-        let mut data: Vec<u8> = Vec::with_capacity(bytes);
-        let mut ends: Vec<usize> = Vec::with_capacity(count);
-        let mut subjects = Vec::with_capacity(count);
+        let mut k = ByteKeys {
+            data: Vec::with_capacity(unsorted.data.len()),
+            ends: Vec::with_capacity(order.len()),
+            subjects: Vec::with_capacity(order.len()),
+            index: hashbrown::HashTable::with_capacity(order.len()),
+        };
         let mut last: Option<&[u8]> = None;
-        for (key, subject) in sorted {
+        for &o in &order {
+            let key = unsorted.key(o as usize);
             if last == Some(key) {
                 continue;
             }
             last = Some(key);
-            data.extend_from_slice(key);
-            ends.push(data.len());
-            subjects.push(subject);
+            k.data.extend_from_slice(key);
+            k.ends.push(k.data.len() as u32);
+            k.subjects.push(unsorted.subjects[o as usize]);
         }
-        let mut k = ByteKeys {
-            data,
-            ends,
-            subjects,
-            index: hashbrown::HashTable::with_capacity(count),
-        };
         for i in 0..k.len() {
             let h = key_hash(k.key(i));
             let (data, ends) = (&k.data, &k.ends);
@@ -183,16 +114,62 @@ impl ByteKeys {
             .find(key_hash(v), |&p| self.key(p as usize) == v)
             .map(|&p| self.subjects[p as usize])
     }
-
-    fn iter(&self) -> impl Iterator<Item = &[u8]> {
-        (0..self.len()).map(|i| self.key(i))
-    }
 }
 
 #[inline]
-fn key_at<'d>(data: &'d [u8], ends: &[usize], i: usize) -> &'d [u8] {
-    let start = if i == 0 { 0 } else { ends[i - 1] };
-    &data[start..ends[i]]
+fn key_at<'d>(data: &'d [u8], ends: &[u32], i: usize) -> &'d [u8] {
+    let start = if i == 0 { 0 } else { ends[i - 1] as usize };
+    &data[start..ends[i] as usize]
+}
+
+/// The byte-string keys of a probe.
+#[derive(Debug, Clone)]
+enum Keys {
+    /// A text column's: the subject list itself (shared, never copied), in its order
+    /// of texts ([`SubjectList::sorted`]).
+    List(SubjectList),
+    /// Converted from the IDs.
+    Owned(ByteKeys),
+}
+
+impl Keys {
+    fn len(&self) -> usize {
+        match self {
+            Keys::List(l) => l.len(),
+            Keys::Owned(k) => k.len(),
+        }
+    }
+
+    /// Calls `f` with the `i`-th key in sorted order.
+    #[inline]
+    fn with_key<R>(&self, i: usize, f: impl FnOnce(&[u8]) -> R) -> R {
+        match self {
+            Keys::List(l) => l.with_bytes(l.sorted()[i] as usize, f),
+            Keys::Owned(k) => f(k.key(i)),
+        }
+    }
+
+    /// Calls `f` with the `i`-th key in any fixed order.
+    #[inline]
+    fn with_unsorted_key<R>(&self, i: usize, f: impl FnOnce(&[u8]) -> R) -> R {
+        match self {
+            Keys::List(l) => l.with_bytes(i, f),
+            Keys::Owned(k) => f(k.key(i)),
+        }
+    }
+
+    #[inline]
+    fn get(&self, v: &[u8]) -> Option<u32> {
+        match self {
+            Keys::List(l) => l.find(v),
+            Keys::Owned(k) => k.get(v),
+        }
+    }
+
+    /// `f` of every key, in sorted order.
+    fn map<T>(&self, mut f: impl FnMut(&[u8]) -> T) -> Vec<T> {
+        (0..self.len()).map(|i| self.with_key(i, &mut f)).collect()
+    }
 }
 
 /// The subject IDs of one identifier column, ready to probe.
@@ -201,7 +178,7 @@ pub struct Probe {
     kind: IdKind,
     prefilter: Vec<u64>,
     /// Keys in the column's statistics order, for lookups and min/max pruning.
-    bytes: ByteKeys,
+    bytes: Keys,
     ints: FastMap<i64, u32>,
     min_len: usize,
     max_len: usize,
@@ -217,11 +194,12 @@ pub struct Probe {
 impl Probe {
     /// Builds the probe for a column of `kind` from the subject IDs (index = subject number).
     /// IDs that cannot exist in such a column (text in an integer column) are left out.
+    /// A text column's probe shares the list; others hold the IDs converted.
     pub fn new(kind: IdKind, ids: &SubjectList) -> Probe {
         let mut p = Probe {
             kind,
             prefilter: vec![0; PREFILTER_BITS / 64],
-            bytes: ByteKeys::default(),
+            bytes: Keys::Owned(ByteKeys::default()),
             ints: FastMap::default(),
             min_len: usize::MAX,
             max_len: 0,
@@ -229,24 +207,29 @@ impl Probe {
             bloom: std::sync::OnceLock::new(),
             index_present: std::sync::OnceLock::new(),
         };
-        let mut byte_keys: Vec<(Vec<u8>, u32)> = Vec::new();
-        for (i, id) in ids.iter().enumerate() {
-            let subject = i as u32;
-            match kind {
-                // The IDs are the keys: sorted in place below.
-                IdKind::Bytes => {}
-                IdKind::Fixed { len, uuid } => {
+        let (mut data, mut ends, mut subjects) = (Vec::new(), Vec::new(), Vec::new());
+        match kind {
+            // The IDs are the keys.
+            IdKind::Bytes => p.bytes = Keys::List(ids.clone()),
+            IdKind::Fixed { len, uuid } => {
+                for i in 0..ids.len() {
+                    let id = ids.get(i);
                     if len == 16
-                        && let Some(u) = parse_uuid(id)
+                        && let Some(u) = ids.stored_uuid(i).or_else(|| parse_uuid(&id))
                     {
-                        byte_keys.push((u.to_vec(), subject));
+                        data.extend_from_slice(&u);
+                    } else if !uuid && id.len() == len {
+                        data.extend_from_slice(id.as_bytes());
+                    } else {
                         continue;
                     }
-                    if !uuid && id.len() == len {
-                        byte_keys.push((id.as_bytes().to_vec(), subject));
-                    }
+                    ends.push(data.len() as u32);
+                    subjects.push(i as u32);
                 }
-                IdKind::Int32 { signed } | IdKind::Int64 { signed } => {
+                p.bytes = Keys::Owned(ByteKeys::new(data, ends, subjects));
+            }
+            IdKind::Int32 { signed } | IdKind::Int64 { signed } => {
+                for (i, id) in ids.iter().enumerate() {
                     // Numeric match: "007", "+7" and "7" are the same ID; "-0" is 0.
                     let Ok(v) = id.parse::<i128>() else { continue };
                     let range = match (kind, signed) {
@@ -263,19 +246,17 @@ impl Probe {
                             } else {
                                 v as i64
                             },
-                            subject,
+                            i as u32,
                         );
                     }
                 }
             }
         }
-        p.bytes = match kind {
-            IdKind::Bytes => ByteKeys::of_ids(ids),
-            _ => ByteKeys::new(byte_keys),
-        };
+        // In the list's order (any order would do): the list is read front to back.
         for i in 0..p.bytes.len() {
-            let key = p.bytes.key(i);
-            let (word, len) = (prefix_word(key), key.len());
+            let (word, len) = p
+                .bytes
+                .with_unsorted_key(i, |key| (prefix_word(key), key.len()));
             p.add_prefilter(word);
             p.min_len = p.min_len.min(len);
             p.max_len = p.max_len.max(len);
@@ -314,9 +295,7 @@ impl Probe {
     /// The subject index's keyed hashes of the IDs, in this column's form.
     fn index_hashes(&self, key: &crate::domain::index::IndexKey) -> Vec<u64> {
         match self.kind {
-            IdKind::Bytes | IdKind::Fixed { .. } => {
-                self.bytes.iter().map(|k| key.bytes(k)).collect()
-            }
+            IdKind::Bytes | IdKind::Fixed { .. } => self.bytes.map(|k| key.bytes(k)),
             IdKind::Int32 { .. } | IdKind::Int64 { .. } => {
                 self.sorted_ints.iter().map(|&k| key.int(k)).collect()
             }
@@ -376,13 +355,13 @@ impl Probe {
         let (mut lo, mut hi) = (0, self.bytes.len());
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
-            if self.bytes.key(mid) < min {
+            if self.bytes.with_key(mid, |k| k < min) {
                 lo = mid + 1;
             } else {
                 hi = mid;
             }
         }
-        lo < self.bytes.len() && self.bytes.key(lo) <= max
+        lo < self.bytes.len() && self.bytes.with_key(lo, |k| k <= max)
     }
 
     /// Could any ID lie within the integer range [min, max] of physical statistics values?
@@ -407,9 +386,7 @@ impl Probe {
     /// The bloom filter hash of every key (see [`super::bloom`]).
     pub fn bloom_hashes(&self) -> &[u64] {
         self.bloom.get_or_init(|| match self.kind {
-            IdKind::Bytes | IdKind::Fixed { .. } => {
-                self.bytes.iter().map(super::bloom::hash).collect()
-            }
+            IdKind::Bytes | IdKind::Fixed { .. } => self.bytes.map(super::bloom::hash),
             IdKind::Int32 { .. } => (self.sorted_ints.iter())
                 .map(|&k| super::bloom::hash(&(k as i32).to_le_bytes()))
                 .collect(),
@@ -423,24 +400,23 @@ impl Probe {
 /// Parses canonical UUID text (`8-4-4-4-12` hex digits, either case) or 32 bare hex digits.
 pub fn parse_uuid(s: &str) -> Option<[u8; 16]> {
     let b = s.as_bytes();
-    let hex: Vec<u8> = match b.len() {
-        36 => {
-            if b[8] != b'-' || b[13] != b'-' || b[18] != b'-' || b[23] != b'-' {
-                return None;
-            }
-            b.iter().copied().filter(|&c| c != b'-').collect()
-        }
-        32 => b.to_vec(),
+    let hyphens = match b.len() {
+        36 => true,
+        32 => false,
         _ => return None,
     };
-    if hex.len() != 32 {
-        return None;
-    }
     let mut out = [0u8; 16];
-    for i in 0..16 {
-        let hi = (hex[2 * i] as char).to_digit(16)?;
-        let lo = (hex[2 * i + 1] as char).to_digit(16)?;
-        out[i] = (hi * 16 + lo) as u8;
+    let mut n = 0;
+    for (i, &c) in b.iter().enumerate() {
+        if hyphens && matches!(i, 8 | 13 | 18 | 23) {
+            if c != b'-' {
+                return None;
+            }
+            continue;
+        }
+        let nibble = (c as char).to_digit(16)? as u8;
+        out[n / 2] |= nibble << if n % 2 == 0 { 4 } else { 0 };
+        n += 1;
     }
     Some(out)
 }
@@ -514,6 +490,65 @@ mod tests {
         assert_eq!(parse_uuid("123e4567-e89b-12d3-a456-42661417400g"), None);
     }
 
+    /// A list of UUIDs held as 16 bytes beside the same UUIDs written otherwise: a text
+    /// column matches each exactly as written, a UUID column matches each by value (the
+    /// first subject of equal values), a 36-byte fixed column matches the text; ranges
+    /// agree with a scan of every text.
+    #[test]
+    fn uuid_ids_held_compactly_match_as_their_text_and_their_value() {
+        let a = "0f8fad5b-d9cb-469f-a165-70867728950e";
+        let b = "7c9e6679-7425-40de-944b-e07fc1f90ae7";
+        let list = ids(&[a, &a.to_uppercase(), b, "plain", &b.replace('-', "")]);
+        let text = Probe::new(IdKind::Bytes, &list);
+        assert_eq!(text.bytes(a.as_bytes()), Some(0));
+        assert_eq!(text.bytes(a.to_uppercase().as_bytes()), Some(1));
+        assert_eq!(text.bytes(b.as_bytes()), Some(2));
+        assert_eq!(text.bytes(b"plain"), Some(3));
+        assert_eq!(text.bytes(b.replace('-', "").as_bytes()), Some(4));
+        assert_eq!(text.bytes(b.to_uppercase().as_bytes()), None);
+        assert_eq!(
+            text.bytes(&parse_uuid(a).unwrap()),
+            None,
+            "16 bytes are not the text"
+        );
+        let mut texts = vec![a.to_string(), a.to_uppercase(), b.into(), "plain".into()];
+        texts.push(b.replace('-', ""));
+        for (min, max) in [
+            ("0", "0f8fad5b-d9cb-469f-a165-70867728950e"),
+            ("0f8g", "7"),
+            ("7c", "7d"),
+            ("q", "z"),
+        ] {
+            let naive = texts.iter().any(|t| t.as_str() >= min && t.as_str() <= max);
+            assert_eq!(
+                text.bytes_in_range(min.as_bytes(), max.as_bytes()),
+                naive,
+                "{min}..{max}"
+            );
+        }
+        let uuid = Probe::new(
+            IdKind::Fixed {
+                len: 16,
+                uuid: true,
+            },
+            &list,
+        );
+        assert_eq!(uuid.bytes(&parse_uuid(a).unwrap()), Some(0));
+        assert_eq!(uuid.bytes(&parse_uuid(b).unwrap()), Some(2));
+        assert_eq!(uuid.bloom_hashes().len(), 2);
+        let fixed36 = Probe::new(
+            IdKind::Fixed {
+                len: 36,
+                uuid: false,
+            },
+            &list,
+        );
+        assert_eq!(fixed36.bytes(a.as_bytes()), Some(0));
+        assert_eq!(fixed36.bytes(a.to_uppercase().as_bytes()), Some(1));
+        assert_eq!(fixed36.bytes(b.as_bytes()), Some(2));
+        assert_eq!(text.bloom_hashes().len(), 5);
+    }
+
     #[test]
     fn ranges_prune_on_sorted_keys() {
         let p = Probe::new(IdKind::Bytes, &ids(&["b", "d"]));
@@ -537,21 +572,23 @@ mod tests {
             x ^= x << 17;
             x
         };
-        let mut pairs = Vec::new();
+        let (mut data, mut ends, mut subjects) = (Vec::new(), Vec::new(), Vec::new());
         let mut want: std::collections::HashMap<Vec<u8>, u32> = Default::default();
         for subject in 0..3000u32 {
             let len = (next() % 7) as usize;
             let key: Vec<u8> = (0..len).map(|_| b"ab\xff"[(next() % 3) as usize]).collect();
             want.entry(key.clone()).or_insert(subject);
-            pairs.push((key, subject));
+            data.extend_from_slice(&key);
+            ends.push(data.len() as u32);
+            subjects.push(subject);
         }
-        let k = ByteKeys::new(pairs);
+        let k = ByteKeys::new(data, ends, subjects);
         assert_eq!(k.len(), want.len());
         for (key, subject) in &want {
             assert_eq!(k.get(key), Some(*subject), "{key:?}");
         }
         assert_eq!(k.get(b"abc"), None);
-        let sorted: Vec<&[u8]> = k.iter().collect();
+        let sorted: Vec<&[u8]> = (0..k.len()).map(|i| k.key(i)).collect();
         assert!(sorted.windows(2).all(|w| w[0] < w[1]), "sorted, distinct");
         // Range questions against a scan of every key.
         for _ in 0..2000 {
@@ -563,7 +600,7 @@ mod tests {
                 .collect();
             let (min, max) = if a <= b { (a, b) } else { (b, a) };
             let p = Probe {
-                bytes: k.clone(),
+                bytes: Keys::Owned(k.clone()),
                 ..Probe::new(IdKind::Bytes, &SubjectList::default())
             };
             let naive = sorted.iter().any(|s| *s >= &min[..] && *s <= &max[..]);
