@@ -2677,4 +2677,30 @@ mod tests {
             .is_err()
         );
     }
+
+    /// A partition value names a subject as an engine inferring its type would compare
+    /// it: as text, as an integer, as a UUID in any case or without hyphens; whether the
+    /// ID is held as 16 bytes or as text.
+    #[test]
+    fn partition_values_name_subjects_as_text_integers_and_uuids() {
+        let a = "0f8fad5b-d9cb-469f-a165-70867728950e";
+        let b = "7C9E6679-7425-40DE-944B-E07FC1F90AE7";
+        let list = SubjectList::of([a, b, "007", "abc"]).unwrap();
+        let p = PathIds::new(&list);
+        let found = |v: &str| {
+            let mut out = BTreeSet::new();
+            p.matching(v, &mut out);
+            out.into_iter().collect::<Vec<_>>()
+        };
+        assert_eq!(found(a), [0]);
+        assert_eq!(found(&a.to_uppercase()), [0]);
+        assert_eq!(found(&a.replace('-', "")), [0]);
+        assert_eq!(found(b), [1]);
+        assert_eq!(found(&b.to_lowercase()), [1]);
+        assert_eq!(found("7"), [2]);
+        assert_eq!(found("abc"), [3]);
+        assert!(found("ABC").is_empty());
+        assert!(found("__HIVE_DEFAULT_PARTITION__").is_empty());
+        assert!(found("0f8fad5b-d9cb-469f-a165-70867728950f").is_empty());
+    }
 }
