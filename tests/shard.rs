@@ -1212,6 +1212,21 @@ fn nightly_takes_a_merged_report_and_certifies_the_same() {
         text.contains("late-arrival.parquet") && text.contains("added after"),
         "{text}"
     );
+    // A file the report checked, grown since: changed, not verified; the others stay
+    // checked (only the changed file is named).
+    std::fs::remove_file(events.join("late-arrival.parquet")).unwrap();
+    let mut bytes = std::fs::read(&some_file).unwrap();
+    bytes.extend_from_slice(b"appended");
+    std::fs::write(&some_file, &bytes).unwrap();
+    let (code, _, err) = nightly("h", &["--scan-report", "merged/report.json"]);
+    assert_eq!(code, 2, "{err}");
+    let h = report("h");
+    let text = h["checks"][0].to_string();
+    let name = some_file.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(
+        text.contains(&name) && text.contains("changed after") && !text.contains("added after"),
+        "{text}"
+    );
 }
 
 /// A lake as other writers and links leave it (a file in the lake root, an extensionless

@@ -423,7 +423,11 @@ fn supplied_report(
     }
     let objects = match &report.custody {
         Some(digest) => custody_objects(path, digest, certs)?,
-        None => report.objects.clone(),
+        None => {
+            let mut c = Checked::default();
+            report.objects.iter().for_each(|o| c.add(o));
+            c
+        }
     };
     // The report speaks for the lake it planned; what was added or changed since is not
     // verified.
@@ -435,11 +439,65 @@ fn supplied_report(
     Ok(report)
 }
 
+/// What a scan report says it checked: per file (and version), its size and ETag. Held as
+/// SHA-256 digests cut to 16 bytes, about 50 bytes a file, where the records themselves
+/// (path, ETag, version, footer digest) took about 250: a custody file of a million lines
+/// is not held whole. A file added since can pass for a checked one only by a collision of
+/// SHA-256's first 128 bits.
+#[derive(Default)]
+struct Checked {
+    files: std::collections::HashMap<[u8; 16], ([u8; 16], u64)>,
+    versions: bool,
+}
+
+impl Checked {
+    fn digest(parts: [Option<&str>; 2]) -> [u8; 16] {
+        use sha2::Digest;
+        let mut h = sha2::Sha256::new();
+        for p in parts {
+            match p {
+                None => h.update([0]),
+                Some(p) => {
+                    h.update([1]);
+                    h.update((p.len() as u64).to_le_bytes());
+                    h.update(p);
+                }
+            }
+        }
+        let mut out = [0; 16];
+        out.copy_from_slice(&h.finalize()[..16]);
+        out
+    }
+
+    fn key(file: &str, version: Option<&str>) -> [u8; 16] {
+        Checked::digest([Some(file), version])
+    }
+
+    fn add(&mut self, o: &crate::domain::report::ObjectRecord) {
+        self.versions |= o.version_id.is_some();
+        let key = Checked::key(&o.file, o.version_id.as_deref());
+        let etag = Checked::digest([o.etag.as_deref(), None]);
+        self.files.insert(key, (etag, o.size));
+    }
+
+    /// None: not checked; Some(false): checked with another size or ETag.
+    fn same(
+        &self,
+        file: &str,
+        version: Option<&str>,
+        size: u64,
+        etag: Option<&str>,
+    ) -> Option<bool> {
+        let (e, s) = self.files.get(&Checked::key(file, version))?;
+        Some(*s == size && *e == Checked::digest([etag, None]))
+    }
+}
+
 /// The files of the lake as it is now that `report` did not check (added or changed after
 /// its plan), as errors; none when the lake lists exactly as the report's plan did.
 fn unverified_now(
     report: &ScanReport,
-    objects: &[crate::domain::report::ObjectRecord],
+    objects: &Checked,
     cfg: &Config,
     s3: &S3Options,
     labeler: &SubjectLabeler,
@@ -448,17 +506,9 @@ fn unverified_now(
     let mut lake_cfg = cfg.lake.clone();
     let store = crate::ops::open_at(&report.lake, &mut lake_cfg, s3)?;
     let lake = crate::domain::lake::discover_tables(store.as_ref(), &lake_cfg)?;
-    let versions = objects.iter().any(|o| o.version_id.is_some());
-    let listed = crate::domain::lake::list_tables(store.as_ref(), &lake.tables, versions);
+    let listed = crate::domain::lake::list_tables(store.as_ref(), &lake.tables, objects.versions);
     let same_listing = report.plan_fingerprint.as_deref()
         == Some(crate::domain::plan::fingerprint(&listed).as_str());
-    let checked: std::collections::HashMap<
-        (&str, Option<&str>),
-        &crate::domain::report::ObjectRecord,
-    > = objects
-        .iter()
-        .map(|o| ((o.file.as_str(), o.version_id.as_deref()), o))
-        .collect();
     let mut out: Vec<ScanErrorEntry> = lake.errors.iter().map(Into::into).collect();
     for lt in &listed {
         // The report names files as kept evidence does (identifier partitions labelled).
@@ -469,12 +519,11 @@ fn unverified_now(
         }));
         for f in &lt.files {
             let file = shown(&f.path);
-            let why = match checked.get(&(file.as_str(), f.version_id.as_deref())) {
+            let same = objects.same(&file, f.version_id.as_deref(), f.size, f.etag.as_deref());
+            let why = match same {
                 None => "added after the scan report's plan: not verified",
-                Some(o) if o.size != f.size || o.etag != f.etag => {
-                    "changed after the scan report's plan: not verified"
-                }
-                Some(_) => continue,
+                Some(false) => "changed after the scan report's plan: not verified",
+                Some(true) => continue,
             };
             out.push(ScanErrorEntry {
                 file,
@@ -503,7 +552,7 @@ fn custody_objects(
     report: &Path,
     digest: &crate::domain::custody::CustodyDigest,
     certs: &Path,
-) -> Result<Vec<crate::domain::report::ObjectRecord>, NightlyError> {
+) -> Result<Checked, NightlyError> {
     use std::io::Write;
     let shown = report.display();
     let refused = |problem: String| NightlyError::refused(&shown, problem);
@@ -516,9 +565,9 @@ fn custody_objects(
     let from = report.parent().unwrap_or(Path::new(".")).join(name);
     let to = certs.join(name);
     let mut copy = crate::io::fsio::StreamedFile::create(&to, true)?;
-    let mut objects = Vec::new();
+    let mut objects = Checked::default();
     crate::domain::custody::check_file(&from, digest, &mut |line, record| {
-        objects.push(record.object);
+        objects.add(&record.object);
         copy.write_all(line)
             .map_err(|e| format!("{}: {}", to.display(), crate::io::store::io_message(&e)))
     })
