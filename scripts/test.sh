@@ -55,6 +55,7 @@ trap 'rm -rf "$bench_dir"' EXIT
 "$PYTHON" benches/s3_bench.py --scale smoke --dir "$bench_dir" --bin target/debug
 "$PYTHON" benches/metrics_bench.py --scale smoke --dir "$bench_dir" --vouch target/debug/vouch
 "$PYTHON" benches/index_bench.py --scale smoke --dir "$bench_dir" --vouch target/debug/vouch
+"$PYTHON" benches/nightly_bench.py --scale smoke --dir "$bench_dir" --vouch target/debug/vouch
 "$PYTHON" benches/load_bench.py --scale smoke --dir "$bench_dir" --vouch target/debug/vouch
 "$PYTHON" benches/shard_bench.py --scale smoke --dir "$bench_dir" --vouch target/debug/vouch
 "$PYTHON" benches/merge_bench.py --scale smoke --dir "$bench_dir" --vouch target/debug/vouch

@@ -1222,7 +1222,11 @@ fn nightly_takes_a_merged_report_and_certifies_the_same() {
     assert_eq!(code, 2, "{err}");
     let h = report("h");
     let text = h["checks"][0].to_string();
-    let name = some_file.file_name().unwrap().to_string_lossy().into_owned();
+    let name = some_file
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
     assert!(
         text.contains(&name) && text.contains("changed after") && !text.contains("added after"),
         "{text}"

@@ -332,12 +332,30 @@ impl LakeSet {
         LakeSet(hashes)
     }
 
-    /// Adds a file's hashes.
+    /// Adds new files' hashes: they are sorted, then merged into the set in one pass (a
+    /// night's few new files cost their own sort, not one of the whole lake's set).
     pub fn extend(&mut self, hashes: &[u64]) {
         use rayon::slice::ParallelSliceMut;
-        self.0.extend_from_slice(hashes);
-        self.0.par_sort_unstable();
-        self.0.dedup();
+        if hashes.is_empty() {
+            return;
+        }
+        let mut new = hashes.to_vec();
+        new.par_sort_unstable();
+        new.dedup();
+        let old = std::mem::take(&mut self.0);
+        let mut out = Vec::with_capacity(old.len() + new.len());
+        let (mut a, mut b) = (old.iter().peekable(), new.iter().peekable());
+        while let (Some(&&x), Some(&&y)) = (a.peek(), b.peek()) {
+            out.push(x.min(y));
+            if x <= y {
+                a.next();
+            }
+            if y <= x {
+                b.next();
+            }
+        }
+        out.extend(a.chain(b));
+        self.0 = out;
     }
 
     pub fn contains(&self, hash: u64) -> bool {
@@ -620,6 +638,31 @@ mod tests {
         assert!(set.contains(2) && !set.contains(4));
         assert!(LakeSet::from_bytes(&[0; 7]).is_err());
         assert!(LakeSet::from_bytes(&[1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0]).is_err());
+    }
+
+    /// Merging new hashes (unsorted, repeated, overlapping the set, at either end) gives
+    /// the set made of all of them at once.
+    #[test]
+    fn a_lake_set_extended_is_the_set_of_everything() {
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % 500
+        };
+        for round in 0..50 {
+            let old: Vec<u64> = (0..round * 3).map(|_| next()).collect();
+            let new: Vec<u64> = (0..(round % 7) * 20).map(|_| next()).collect();
+            let mut set = LakeSet::from_hashes(old.clone());
+            set.extend(&new);
+            let mut all = old;
+            all.extend(&new);
+            assert_eq!(set, LakeSet::from_hashes(all));
+        }
+        let mut set = LakeSet::from_hashes(vec![5, 10]);
+        set.extend(&[u64::MAX, 0, 10, 7, 7]);
+        assert_eq!(set.0, [0, 5, 7, 10, u64::MAX]);
     }
 
     #[test]
