@@ -763,13 +763,7 @@ mod tests {
     /// list's order of texts and its fingerprint agree with sorting the texts themselves.
     #[test]
     fn sorted_order_and_fingerprint_agree_with_the_texts() {
-        let mut x = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = crate::domain::keyhash::test_rng(0x9e37_79b9_7f4a_7c15u64);
         let labeler = SubjectLabeler::keyed(b"0123456789abcdef").unwrap();
         for round in 0..20 {
             let mut given = Vec::new();

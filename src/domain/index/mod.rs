@@ -644,13 +644,8 @@ mod tests {
     /// the set made of all of them at once.
     #[test]
     fn a_lake_set_extended_is_the_set_of_everything() {
-        let mut x = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x % 500
-        };
+        let mut rng = crate::domain::keyhash::test_rng(0x2545_f491_4f6c_dd1du64);
+        let mut next = move || rng() % 500;
         for round in 0..50 {
             let old: Vec<u64> = (0..round * 3).map(|_| next()).collect();
             let new: Vec<u64> = (0..(round % 7) * 20).map(|_| next()).collect();

@@ -565,13 +565,7 @@ mod tests {
     fn byte_keys_answer_as_a_map_and_a_sorted_list_do() {
         // Seeded keys of 0 to 6 bytes over a small alphabet: many duplicates, many
         // prefixes of one another, the empty key.
-        let mut x = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = crate::domain::keyhash::test_rng(0x2545_f491_4f6c_dd1du64);
         let (mut data, mut ends, mut subjects) = (Vec::new(), Vec::new(), Vec::new());
         let mut want: std::collections::HashMap<Vec<u8>, u32> = Default::default();
         for subject in 0..3000u32 {
