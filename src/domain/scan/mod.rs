@@ -573,6 +573,15 @@ pub struct Head {
     pub index: Option<String>,
 }
 
+/// `more` added at the end of `all`: moved whole when `all` is empty.
+fn append<T>(all: &mut Vec<T>, mut more: Vec<T>) {
+    if all.is_empty() {
+        *all = more;
+    } else {
+        all.append(&mut more);
+    }
+}
+
 /// A report made table by table ([`Assembler::table`] in listing order), so that no
 /// more than one table's per-file results need be held at once.
 pub struct Assembler<'a, 'w> {
@@ -638,10 +647,12 @@ impl<'a, 'w> Assembler<'a, 'w> {
             held,
             self.custody.as_deref_mut(),
         );
-        self.errors.extend(t.errors);
-        self.residuals.extend(t.residuals);
-        self.copies.extend(t.copies);
-        self.objects.extend(t.objects);
+        // Moved when they are the first (a lake of one large table): a copy would hold
+        // its residual list twice at the peak.
+        append(&mut self.errors, t.errors);
+        append(&mut self.residuals, t.residuals);
+        append(&mut self.copies, t.copies);
+        append(&mut self.objects, t.objects);
         add_stats(&mut self.totals, &t.row_groups);
         self.files_without_index += t.files_without_index;
         self.tables.push(t.report);
