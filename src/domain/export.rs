@@ -393,7 +393,7 @@ pub fn write_bundle_to<W: Write + Send + 'static>(
             .cloned()
             .unwrap_or_default()
             .into_iter()
-            .partition(|f| f.file.noncurrent);
+            .partition(|f| f.file.noncurrent());
         let member = format!("tables/{table}.{}", req.format.extension());
         let (rows, written) = write_table(&mut zip, req, &member, &files, tmp)?;
         members.extend(written);
@@ -412,7 +412,7 @@ pub fn write_bundle_to<W: Write + Send + 'static>(
                     .iter()
                     .map(|f| SourceVersion {
                         file: f.file.path.clone(),
-                        version_id: f.file.version_id.clone(),
+                        version_id: f.file.version_id().map(str::to_string),
                     })
                     .collect(),
             })

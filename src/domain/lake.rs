@@ -395,7 +395,7 @@ pub fn list_tables(store: &dyn Store, tables: &[Table], versions: bool) -> Vec<T
 /// path kept is the first, in table and path order, that passes through no symbolic
 /// link (the file's own place), else the first.
 fn read_each_file_once(listed: &mut [TableFiles]) {
-    let identity = |o: &ObjectMeta| Some((o.device?, o.stat?.inode));
+    let identity = |o: &ObjectMeta| Some((o.device()?, o.stat()?.inode));
     // The identities more than one path leads to, found by sorting them all (16 bytes a
     // file, where a map of every file took about 80): usually none (or no identity: S3).
     let shared: std::collections::HashSet<(u64, u64)> = {
@@ -417,8 +417,8 @@ fn read_each_file_once(listed: &mut [TableFiles]) {
     for (ti, lt) in listed.iter().enumerate() {
         for (fi, o) in lt.files.iter().enumerate() {
             if let Some(id) = identity(o).filter(|id| shared.contains(id)) {
-                let e = owner.entry(id).or_insert((ti, fi, o.via_link));
-                if e.2 && !o.via_link {
+                let e = owner.entry(id).or_insert((ti, fi, o.via_link()));
+                if e.2 && !o.via_link() {
                     *e = (ti, fi, false);
                 }
             }

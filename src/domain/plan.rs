@@ -118,10 +118,10 @@ impl FileRecord {
             file: o.path.clone(),
             size: o.size,
             modified: o.modified,
-            etag: o.etag.clone(),
-            version_id: o.version_id.clone(),
-            noncurrent: o.noncurrent,
-            stat: o.stat,
+            etag: o.etag().map(str::to_string),
+            version_id: o.version_id().map(str::to_string),
+            noncurrent: o.noncurrent(),
+            stat: o.stat(),
         }
     }
 
@@ -130,28 +130,27 @@ impl FileRecord {
             path: self.file.clone(),
             size: self.size,
             modified: self.modified,
-            etag: self.etag.clone(),
-            version_id: self.version_id.clone(),
-            noncurrent: self.noncurrent,
-            stat: self.stat,
-            device: None,
-            via_link: false,
+            origin: self.origin(),
         }
     }
 
     /// The file as an object of the store, taking its strings.
     pub(crate) fn into_object(self) -> ObjectMeta {
         ObjectMeta {
+            origin: self.origin(),
             path: self.file,
             size: self.size,
             modified: self.modified,
-            etag: self.etag,
-            version_id: self.version_id,
-            noncurrent: self.noncurrent,
-            stat: self.stat,
-            device: None,
-            via_link: false,
         }
+    }
+
+    fn origin(&self) -> crate::io::store::Origin {
+        crate::io::store::Origin::recorded(
+            self.stat,
+            self.etag.as_deref(),
+            self.version_id.as_deref(),
+            self.noncurrent,
+        )
     }
 
     /// The same file of a plan as `other` (table, path, version id).
@@ -326,7 +325,7 @@ impl Plan {
                 let format_table = lt.view.as_ref().map(|_| FormatTable {
                     path: lt.table.path.clone(),
                     fingerprint: fingerprint(std::slice::from_ref(lt)),
-                    versions: lt.files.iter().any(|f| f.version_id.is_some()),
+                    versions: lt.files.iter().any(|f| f.version_id().is_some()),
                 });
                 lt.files.iter().map(move |f| PlanFile {
                     plan: fp.clone(),

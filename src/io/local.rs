@@ -5,7 +5,7 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use crate::io::store::{
-    Listing, LocalStat, ObjectMeta, RangeRead, RootListing, Store, StoreError, io_message,
+    Listing, LocalStat, ObjectMeta, Origin, RangeRead, RootListing, Store, StoreError, io_message,
     is_hidden,
 };
 
@@ -149,12 +149,11 @@ impl LocalStore {
                         path: child,
                         size: m.len(),
                         modified: mtime(&m),
-                        etag: None,
-                        noncurrent: false,
-                        version_id: None,
-                        stat: Some(LocalStat::of(&m)),
-                        device: Some(m.dev()),
-                        via_link: linked,
+                        origin: Origin::Local {
+                            stat: LocalStat::of(&m),
+                            device: Some(m.dev()),
+                            via_link: linked,
+                        },
                     })
                 }
                 Ok(_) => out.errors.push(StoreError::new(
@@ -271,7 +270,7 @@ impl Store for LocalStore {
             .modified
             .is_some_and(|listed| mtime(&meta) != Some(listed))
             || object
-                .stat
+                .stat()
                 .is_some_and(|listed| LocalStat::of(&meta) != listed);
         if changed {
             return Err(StoreError::new(

@@ -179,8 +179,9 @@ impl MountStore {
                 }));
             }
         }
-        out.objects
-            .sort_by(|a, b| (a.path.as_str(), a.noncurrent).cmp(&(b.path.as_str(), b.noncurrent)));
+        out.objects.sort_by(|a, b| {
+            (a.path.as_str(), a.noncurrent()).cmp(&(b.path.as_str(), b.noncurrent()))
+        });
         out
     }
 }

@@ -12,7 +12,9 @@ use std::time::Duration;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata};
 
-use crate::io::store::{Listing, ObjectMeta, RangeRead, RootListing, Store, StoreError, is_hidden};
+use crate::io::store::{
+    Listing, ObjectMeta, Origin, RangeRead, RootListing, Store, StoreError, is_hidden,
+};
 
 /// `s3://bucket/prefix` split into its parts; the prefix has no leading `/` and ends in
 /// `/` unless empty.
@@ -644,12 +646,11 @@ impl Store for S3Store {
                 path: path.to_string(),
                 size: o.size,
                 modified: o.modified,
-                etag: o.etag,
-                version_id: None,
-                noncurrent: false,
-                stat: None,
-                device: None,
-                via_link: false,
+                origin: Origin::Object {
+                    etag: o.etag.map(String::into_boxed_str),
+                    version_id: None,
+                    noncurrent: false,
+                },
             });
         }
         out.objects.sort_by(|a, b| a.path.cmp(&b.path));
@@ -670,12 +671,11 @@ impl Store for S3Store {
                     path: path.to_string(),
                     size: v.size().unwrap_or(0).max(0) as u64,
                     modified: v.last_modified().map(|t| t.secs()),
-                    etag: v.e_tag().map(str::to_string),
-                    version_id: v.version_id().filter(|v| *v != "null").map(str::to_string),
-                    noncurrent: v.is_latest() == Some(false),
-                    stat: None,
-                    device: None,
-                    via_link: false,
+                    origin: Origin::object(
+                        v.e_tag(),
+                        v.version_id().filter(|v| *v != "null"),
+                        v.is_latest() == Some(false),
+                    ),
                 });
             }
         });
@@ -685,7 +685,7 @@ impl Store for S3Store {
         }
         out.objects = objects;
         out.objects
-            .sort_by(|a, b| (&a.path, &a.version_id).cmp(&(&b.path, &b.version_id)));
+            .sort_by(|a, b| (&a.path, &a.version_id()).cmp(&(&b.path, &b.version_id())));
         out
     }
 
@@ -696,8 +696,8 @@ impl Store for S3Store {
             bucket: self.bucket.clone(),
             key: self.key(&object.path),
             path: object.path.clone(),
-            etag: object.etag.clone(),
-            version_id: object.version_id.clone(),
+            etag: object.etag().map(str::to_string),
+            version_id: object.version_id().map(str::to_string),
         }))
     }
 }

@@ -5,7 +5,9 @@
 //! out are relative to the store's root and always use `/`. A store never interprets
 //! file contents.
 
-/// One object (file) in a store.
+/// One object (file) in a store. 96 bytes and its path (152 before `Origin`): a listing of a million files is
+/// held whole while it is scanned, so what only a local file or only an S3 object has is
+/// in [`Origin`], one or the other.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectMeta {
     /// Relative path from the store root, `/`-separated.
@@ -13,24 +15,119 @@ pub struct ObjectMeta {
     pub size: u64,
     /// Last modification, seconds since the Unix epoch (when the store knows it).
     pub modified: Option<i64>,
-    /// The S3 ETag as listed; reads are made conditional on it, so the bytes checked are
-    /// the bytes listed.
-    pub etag: Option<String>,
-    /// The S3 version id, for versioned buckets.
-    pub version_id: Option<String>,
-    /// An older version of the object, listed only when versions are asked for.
-    pub noncurrent: bool,
-    /// What a local file system says of the file beyond its size: nanosecond times and
-    /// the inode. Together they change on every write (ctime cannot be set from user
-    /// space), so the subject index and a plan can tell a rewritten file.
-    pub stat: Option<LocalStat>,
-    /// The local file's device, with `stat.inode` the identity of the file itself: a file
-    /// reached by two paths (symbolic or hard links) is read once. Never serialized: it
-    /// differs between machines that mount the same files.
-    pub device: Option<u64>,
-    /// The path passes through a symbolic link (a file reached through a link is read
-    /// under its own path when both are listed). Never serialized.
-    pub via_link: bool,
+    pub origin: Origin,
+}
+
+/// What a store knows of an object beyond its path, size and time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// A local file.
+    Local {
+        /// What the file system says of the file beyond its size: nanosecond times and
+        /// the inode. Together they change on every write (ctime cannot be set from user
+        /// space), so the subject index and a plan can tell a rewritten file.
+        stat: LocalStat,
+        /// The file's device, with `stat.inode` the identity of the file itself: a file
+        /// reached by two paths (symbolic or hard links) is read once. Never serialized:
+        /// it differs between machines that mount the same files (a planned file has none).
+        device: Option<u64>,
+        /// The path passes through a symbolic link (a file reached through a link is read
+        /// under its own path when both are listed). Never serialized.
+        via_link: bool,
+    },
+    /// An S3 object, or an object of a store that says no more.
+    Object {
+        /// The S3 ETag as listed; reads are made conditional on it, so the bytes checked
+        /// are the bytes listed.
+        etag: Option<Box<str>>,
+        /// The S3 version id, for versioned buckets.
+        version_id: Option<Box<str>>,
+        /// An older version of the object, listed only when versions are asked for.
+        noncurrent: bool,
+    },
+}
+
+impl Default for Origin {
+    fn default() -> Self {
+        Origin::Object {
+            etag: None,
+            version_id: None,
+            noncurrent: false,
+        }
+    }
+}
+
+impl Origin {
+    /// What a plan or report records of a file: a local file's stat, or an object's ETag
+    /// and version (a record with both is taken as the local file it says it is).
+    pub fn recorded(
+        stat: Option<LocalStat>,
+        etag: Option<&str>,
+        version_id: Option<&str>,
+        noncurrent: bool,
+    ) -> Origin {
+        match stat {
+            Some(stat) => Origin::Local {
+                stat,
+                device: None,
+                via_link: false,
+            },
+            None => Origin::object(etag, version_id, noncurrent),
+        }
+    }
+
+    /// An object known by its ETag and version (either may be missing).
+    pub fn object(etag: Option<&str>, version_id: Option<&str>, noncurrent: bool) -> Origin {
+        Origin::Object {
+            etag: etag.map(Into::into),
+            version_id: version_id.map(Into::into),
+            noncurrent,
+        }
+    }
+}
+
+impl ObjectMeta {
+    pub fn etag(&self) -> Option<&str> {
+        match &self.origin {
+            Origin::Object { etag, .. } => etag.as_deref(),
+            Origin::Local { .. } => None,
+        }
+    }
+
+    pub fn version_id(&self) -> Option<&str> {
+        match &self.origin {
+            Origin::Object { version_id, .. } => version_id.as_deref(),
+            Origin::Local { .. } => None,
+        }
+    }
+
+    pub fn noncurrent(&self) -> bool {
+        matches!(
+            self.origin,
+            Origin::Object {
+                noncurrent: true,
+                ..
+            }
+        )
+    }
+
+    pub fn stat(&self) -> Option<LocalStat> {
+        match self.origin {
+            Origin::Local { stat, .. } => Some(stat),
+            Origin::Object { .. } => None,
+        }
+    }
+
+    pub fn device(&self) -> Option<u64> {
+        match self.origin {
+            Origin::Local { device, .. } => device,
+            Origin::Object { .. } => None,
+        }
+    }
+
+    pub fn via_link(&self) -> bool {
+        matches!(self.origin, Origin::Local { via_link: true, .. })
+    }
 }
 
 /// The part of a local file's `stat` that changes whenever its contents can have changed.
@@ -231,5 +328,63 @@ impl parquet::file::reader::ChunkReader for StoreChunkReader {
             .read_into(start, length as u64, &mut buf)
             .map_err(|e| parquet::errors::ParquetError::General(e.to_string()))?;
         Ok(bytes::Bytes::from(buf))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A listing of a million files holds a million of these: 96 bytes, not 152.
+    #[test]
+    fn an_object_is_small_and_says_only_what_its_store_knows() {
+        assert!(std::mem::size_of::<ObjectMeta>() <= 96);
+        let stat = LocalStat {
+            modified_ns: 1,
+            changed_ns: 2,
+            inode: 3,
+        };
+        let local = ObjectMeta {
+            path: "t/a.parquet".into(),
+            size: 1,
+            modified: Some(1),
+            origin: Origin::Local {
+                stat,
+                device: Some(7),
+                via_link: true,
+            },
+        };
+        assert_eq!(
+            (local.stat(), local.device(), local.via_link()),
+            (Some(stat), Some(7), true)
+        );
+        assert_eq!(
+            (local.etag(), local.version_id(), local.noncurrent()),
+            (None, None, false)
+        );
+        let s3 = ObjectMeta {
+            origin: Origin::object(Some("\"e\""), Some("v1"), true),
+            ..local.clone()
+        };
+        assert_eq!(
+            (s3.etag(), s3.version_id(), s3.noncurrent()),
+            (Some("\"e\""), Some("v1"), true)
+        );
+        assert_eq!((s3.stat(), s3.device(), s3.via_link()), (None, None, false));
+        // What a plan records: a local file's stat (no device: it is this machine's), or
+        // an object's ETag and version.
+        let planned = Origin::recorded(Some(stat), None, None, false);
+        assert_eq!(
+            planned,
+            Origin::Local {
+                stat,
+                device: None,
+                via_link: false
+            }
+        );
+        assert_eq!(
+            Origin::recorded(None, Some("e"), None, false),
+            Origin::object(Some("e"), None, false)
+        );
     }
 }

@@ -519,7 +519,7 @@ fn unverified_now(
         }));
         for f in &lt.files {
             let file = shown(&f.path);
-            let same = objects.same(&file, f.version_id.as_deref(), f.size, f.etag.as_deref());
+            let same = objects.same(&file, f.version_id(), f.size, f.etag());
             let why = match same {
                 None => "added after the scan report's plan: not verified",
                 Some(false) => "changed after the scan report's plan: not verified",

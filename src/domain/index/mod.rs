@@ -405,10 +405,10 @@ impl Fingerprint {
             path: f.path.clone(),
             size: f.size,
             modified: f.modified,
-            etag: f.etag.clone(),
-            version_id: f.version_id.clone(),
+            etag: f.etag().map(str::to_string),
+            version_id: f.version_id().map(str::to_string),
             footer_sha256,
-            stat: f.stat,
+            stat: f.stat(),
         }
     }
 
@@ -417,9 +417,9 @@ impl Fingerprint {
         self.path == f.path
             && self.size == f.size
             && self.modified == f.modified
-            && self.etag == f.etag
-            && self.version_id == f.version_id
-            && self.stat == f.stat
+            && self.etag.as_deref() == f.etag()
+            && self.version_id.as_deref() == f.version_id()
+            && self.stat == f.stat()
     }
 }
 

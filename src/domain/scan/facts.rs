@@ -85,7 +85,7 @@ impl TableFacts {
                 };
                 places.push(FilePlaces {
                     file: f.path.clone(),
-                    version_id: f.version_id.clone(),
+                    version_id: f.version_id().map(str::to_string),
                     whole,
                     masked,
                 });

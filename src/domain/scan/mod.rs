@@ -817,9 +817,9 @@ fn assemble_table<'f>(
             object: crate::domain::report::ObjectRecord {
                 file: file.clone(),
                 size: f.size,
-                etag: f.etag.clone(),
-                version_id: f.version_id.clone(),
-                noncurrent: f.noncurrent,
+                etag: f.etag().map(str::to_string),
+                version_id: f.version_id().map(str::to_string),
+                noncurrent: f.noncurrent(),
                 footer_sha256: None,
             },
             rows: None,
@@ -850,7 +850,7 @@ fn assemble_table<'f>(
                 add_stats(&mut out.row_groups, &o.row_groups);
                 out.files_without_index += u64::from(!o.indexed);
                 let (live, copies) =
-                    split_layers(places.get(&(f.path.as_str(), f.version_id.as_deref())), &o);
+                    split_layers(places.get(&(f.path.as_str(), f.version_id())), &o);
                 if held {
                     tr.held_rows += live.rows;
                 } else {
@@ -871,7 +871,7 @@ fn assemble_table<'f>(
                         subject,
                         rows,
                         held,
-                        version_id: f.version_id.clone(),
+                        version_id: f.version_id().map(str::to_string),
                     }));
                 for (place, rows, subjects) in copies {
                     match place.layer {
@@ -2451,12 +2451,7 @@ mod tests {
             path: path.into(),
             size: 10,
             modified: None,
-            etag: None,
-            version_id: None,
-            noncurrent: false,
-            stat: None,
-            device: None,
-            via_link: false,
+            origin: Default::default(),
         }
     }
 
