@@ -230,19 +230,25 @@ pub fn scan_locating(
     progress: &dyn Progress,
     custody: Option<&mut CustodyWriter<'_>>,
 ) -> (ScanReport, Vec<FileMatches>) {
-    let listed = list(req);
+    let mut listed = list(req);
     start_progress(&listed, progress);
+    let plan_fingerprint = crate::domain::plan::fingerprint(&listed);
     let probes = ProbeCache::new(req.subjects);
     let counters = ReadCounters::default();
     let mut located = Vec::new();
     let mut asm = Assembler::new(&req.labeler, &req.holds, req.prior_errors.clone(), custody);
-    for lt in &listed {
+    for lt in &mut listed {
         if lt.view.is_none() {
-            // A plain table's results stream into the report a chunk at a time.
-            let results = streamed_results(req, lt, &probes, &counters, progress, &mut located);
-            asm.table(lt, results, None);
+            // A plain table's files are taken out of the listing and its results stream
+            // into the report a chunk at a time, each chunk's files let go once reported.
+            let files = std::mem::take(&mut lt.files);
+            let lt: &TableFiles = lt;
+            let results =
+                streamed_results(req, lt, files, &probes, &counters, progress, &mut located);
+            asm.table_files(lt, results, None);
             continue;
         }
+        let lt: &TableFiles = lt;
         let (results, log) = scan_table(req, lt, &probes, &counters, progress, &mut located);
         let facts = lt
             .view
@@ -254,7 +260,7 @@ pub fn scan_locating(
         lake: req.lake.clone(),
         subjects: req.subjects.len(),
         subjects_fingerprint: req.labeler.list_fingerprint(req.subjects),
-        plan_fingerprint: crate::domain::plan::fingerprint(&listed),
+        plan_fingerprint,
         tables: listed.len(),
         bytes_read: counters.bytes.load(Ordering::Relaxed),
         read_requests: counters.requests.load(Ordering::Relaxed),
@@ -344,23 +350,60 @@ fn scan_table(
 /// columns and types among them) stay small whatever the table's size.
 const STREAM_CHUNK: usize = 4096;
 
-/// A plain table's results in listing order, scanned [`STREAM_CHUNK`] files at a time as
-/// the report asks for them: no more than one chunk's results are held at once.
+/// A plain table's `files` (taken out of `lt`) with their results, in listing order,
+/// scanned [`STREAM_CHUNK`] files at a time as the report asks for them: no more than one
+/// chunk's results are held at once, and the listing gives back its memory as it goes.
+#[allow(clippy::too_many_arguments)]
 fn streamed_results<'s>(
     req: &'s ScanRequest<'_>,
     lt: &'s TableFiles,
+    files: Vec<ObjectMeta>,
     probes: &'s ProbeCache<'_>,
     counters: &'s ReadCounters,
     progress: &'s dyn Progress,
     located: &'s mut Vec<FileMatches>,
-) -> impl Iterator<Item = Result<FileResult, String>> + 's {
+) -> impl Iterator<Item = (std::borrow::Cow<'s, ObjectMeta>, Result<FileResult, String>)> + 's {
     let setup = TableScan::of(lt);
-    lt.files.chunks(STREAM_CHUNK).flat_map(move |chunk| {
-        setup
-            .scan(req, lt, chunk, probes, counters, progress, located)
-            .into_iter()
-            .map(|r| r.map_err(|e| e.to_string()))
+    OwnedChunks::new(files, STREAM_CHUNK).flat_map(move |chunk| {
+        let results = setup.scan(req, lt, &chunk, probes, counters, progress, located);
+        (chunk.into_iter().map(std::borrow::Cow::Owned))
+            .zip(results.into_iter().map(|r| r.map_err(|e| e.to_string())))
     })
+}
+
+/// A list taken `size` items at a time from its front, in order, each chunk owned; the
+/// list shrinks as it goes (it is kept reversed and cut from its end), so a listing of a
+/// million files is not held whole until the last chunk is reported.
+struct OwnedChunks<T> {
+    reversed: Vec<T>,
+    size: usize,
+}
+
+impl<T> OwnedChunks<T> {
+    fn new(mut items: Vec<T>, size: usize) -> Self {
+        items.reverse();
+        OwnedChunks {
+            reversed: items,
+            size: size.max(1),
+        }
+    }
+}
+
+impl<T> Iterator for OwnedChunks<T> {
+    type Item = Vec<T>;
+    fn next(&mut self) -> Option<Vec<T>> {
+        if self.reversed.is_empty() {
+            return None;
+        }
+        let at = self.reversed.len().saturating_sub(self.size);
+        let chunk: Vec<T> = self.reversed.drain(at..).rev().collect();
+        // Given back an eighth at a time (a large list is its own mapping: a smaller
+        // allocation is the same pages, fewer).
+        if self.reversed.capacity() - self.reversed.len() > self.reversed.capacity() / 8 {
+            self.reversed.shrink_to_fit();
+        }
+        Some(chunk)
+    }
 }
 
 /// How a table's files are read: its identifier columns as its files name them (column
@@ -2724,5 +2767,30 @@ mod tests {
         assert!(found("ABC").is_empty());
         assert!(found("__HIVE_DEFAULT_PARTITION__").is_empty());
         assert!(found("0f8fad5b-d9cb-469f-a165-70867728950f").is_empty());
+    }
+
+    /// Chunks come in the list's order, every item once, whatever the list's length
+    /// against the chunk's size, and the list gives back memory as it goes.
+    #[test]
+    fn owned_chunks_keep_order_and_let_go() {
+        for (n, size) in [(0, 3), (1, 3), (3, 3), (10, 3), (10, 1), (7, 100)] {
+            let items: Vec<u32> = (0..n).collect();
+            let chunks: Vec<Vec<u32>> = OwnedChunks::new(items.clone(), size).collect();
+            assert!(
+                chunks.iter().all(|c| !c.is_empty() && c.len() <= size),
+                "{n} {size}"
+            );
+            assert_eq!(chunks.concat(), items, "{n} {size}");
+        }
+        let mut c = OwnedChunks::new((0..100_000u64).collect(), 4096);
+        let first = c.reversed.capacity();
+        for _ in 0..20 {
+            c.next();
+        }
+        assert!(
+            c.reversed.capacity() < first / 2,
+            "{} of {first}",
+            c.reversed.capacity()
+        );
     }
 }
