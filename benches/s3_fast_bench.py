@@ -9,7 +9,11 @@ against its local scan of the same files and against Polars `scan_parquet` on th
 
 moto (benches/s3_bench.py) answers a few hundred requests a second in Python, so what it
 measures is moto. s3s-fs answers from the file system as fast as the machine lets it:
-what is left is vouch's own S3 path (requests, waits, copies). The script installs
+what is left is vouch's own S3 path (requests, waits, copies). The lakes are uploaded to
+it once (PutObject, multipart past 8 MB, with boto3) into `DIR/s3s-root-SCALE`: s3s-fs
+keeps the ETag of what it was sent, lists it, and answers a ranged GET from it. Served as
+files put in its directory by hand (`--serve-files`, how this bench first ran), s3s-fs
+hashes the whole object on every GET and lists no ETag. The script installs
 s3s-fs with `cargo install` when it is not on the PATH or in --s3s (several minutes of
 building: not part of CI's smoke run). Prints, per lake variant: time (median), requests
 and bytes fetched for vouch's local and S3 scans and for Polars, and the ratios. Exit 1
@@ -26,6 +30,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -72,10 +77,23 @@ def free_port():
         return s.getsockname()[1]
 
 
-def start_server(binary, root):
+def nodelay_shim(work):
+    """benches/nodelay.c built as a shared library (cc), or None without a C compiler."""
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if not cc:
+        return None
+    out = os.path.join(work, "nodelay.so")
+    subprocess.run([cc, "-shared", "-fPIC", "-O2", "-o", out, os.path.join(ROOT, "benches", "nodelay.c"), "-ldl"],
+                   check=True)
+    return out
+
+
+def start_server(binary, root, shim=None):
     port = free_port()
+    env = dict(os.environ, LD_PRELOAD=shim) if shim else None
     proc = subprocess.Popen([binary, "--host", "127.0.0.1", "--port", str(port), "--access-key", KEY,
-                             "--secret-key", SECRET, root], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             "--secret-key", SECRET, root], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env=env)
     for _ in range(200):
         try:
             socket.create_connection(("127.0.0.1", port)).close()
@@ -86,6 +104,34 @@ def start_server(binary, root):
             time.sleep(0.05)
     proc.kill()
     sys.exit("s3s-fs did not start")
+
+
+def upload(endpoint, data, root, bucket):
+    """The lakes of `data` put into a bucket of a fresh s3s-fs root, once (a marker file
+    says the upload finished)."""
+    done = os.path.join(root, ".uploaded")
+    if os.path.exists(done):
+        return
+    import boto3
+    from boto3.s3.transfer import TransferConfig
+    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                      aws_access_key_id=KEY, aws_secret_access_key=SECRET)
+    try:
+        s3.create_bucket(Bucket=bucket)
+    except s3.exceptions.BucketAlreadyOwnedByYou:
+        pass
+    config = TransferConfig(max_concurrency=4)
+    n = 0
+    for variant in ["lake-plain", "lake-bloom"]:
+        base = os.path.join(data, variant)
+        for d, _, files in os.walk(base):
+            for f in sorted(files):
+                path = os.path.join(d, f)
+                key = f"{variant}/{os.path.relpath(path, base)}"
+                s3.upload_file(path, bucket, key, Config=config)
+                n += 1
+    print(f"uploaded {n} objects to s3s-fs", file=sys.stderr)
+    open(done, "w").close()
 
 
 def vouch(binary, lake, ids, env=None):
@@ -106,7 +152,7 @@ def polars(lake, ids, endpoint):
     return r["seconds"], {k: v for k, v in r["counts"].items() if v}
 
 
-def server_figures(binary, data, bucket, endpoint, env, runs):
+def server_figures(binary, root, bucket, endpoint, env, runs):
     """What bounds the figures above: the server's time for one small ranged GET (boto3,
     one at a time), and `vouch scan plan` of a table of 20,000 empty objects in 100
     partitions (listed in ranges of partitions past one page)."""
@@ -122,7 +168,7 @@ def server_figures(binary, data, bucket, endpoint, env, runs):
     size = statistics.median(o["Size"] for o in objs)
     print(f"\nthe server: a 1 KB ranged GET of a {size / 1e6:.1f} MB object takes "
           f"{min(took):.1f} to {max(took):.1f} ms (median {statistics.median(took):.1f}), one at a time")
-    root = os.path.join(os.path.dirname(data), "listing-bench", "lake", "events")
+    root = os.path.join(root, "listing-bench", "lake", "events")
     if not os.path.exists(os.path.join(root, "dt=0099", "part-0199.parquet")):
         for p in range(100):
             os.makedirs(os.path.join(root, f"dt={p:04d}"), exist_ok=True)
@@ -146,6 +192,10 @@ def main():
     ap.add_argument("--bin", default=os.path.join(ROOT, "target/release"))
     ap.add_argument("--s3s", help="the s3s-fs binary (default: PATH, ~/.cargo/bin, else installed)")
     ap.add_argument("--runs", type=int)
+    ap.add_argument("--nagle", action="store_true",
+                    help="leave s3s-fs's sockets as it makes them (Nagle's algorithm on: up to 40 ms a GET)")
+    ap.add_argument("--serve-files", action="store_true",
+                    help="serve the lake's files as they are (s3s-fs then hashes each object on every GET)")
     args = ap.parse_args()
     rows, runs = SCALES[args.scale]
     runs = args.runs or runs
@@ -153,13 +203,24 @@ def main():
     data = scan_bench.ensure_lake(binary, os.path.abspath(args.dir), args.scale)
     ids = os.path.join(data, "ids.txt")
     bucket = os.path.basename(data)  # s3s-fs serves each directory of its root as a bucket
-    server, endpoint = start_server(s3s_binary(args.s3s), os.path.dirname(data))
+    if args.serve_files:
+        root = os.path.dirname(data)
+    else:
+        root = os.path.join(os.path.abspath(args.dir), f"s3s-root-{args.scale}")
+        os.makedirs(root, exist_ok=True)
+    work = tempfile.mkdtemp(prefix="vouch-s3-fast-")
+    shim = None if args.nagle else nodelay_shim(work)
+    server, endpoint = start_server(s3s_binary(args.s3s), root, shim)
+    if not args.serve_files:
+        upload(endpoint, data, root, bucket)
     env = dict(os.environ, AWS_ENDPOINT_URL=endpoint, AWS_ACCESS_KEY_ID=KEY, AWS_SECRET_ACCESS_KEY=SECRET,
                AWS_REGION="us-east-1", AWS_EC2_METADATA_DISABLED="true")
     env.pop("AWS_PROFILE", None)
     failed = False
     try:
-        print(f"scale {args.scale}: {rows:,} rows, s3s-fs {S3S_VERSION} on 127.0.0.1, median of {runs}")
+        how = "files served as they are" if args.serve_files else "objects uploaded with their ETags"
+        how += ", TCP_NODELAY" if shim else ", Nagle's algorithm on"
+        print(f"scale {args.scale}: {rows:,} rows, s3s-fs {S3S_VERSION} on 127.0.0.1 ({how}), median of {runs}")
         for variant in ["plain", "bloom"]:
             local_lake = os.path.join(data, f"lake-{variant}")
             s3_lake = f"s3://{bucket}/lake-{variant}"
@@ -184,10 +245,11 @@ def main():
             s3 = results["vouch S3"][0]
             print(f"  vouch S3 / vouch local {s3 / results['vouch local'][0]:.2f}x; "
                   f"polars S3 / vouch S3 {results['polars S3'][0] / s3:.2f}x")
-        server_figures(binary, data, bucket, endpoint, env, runs)
+        server_figures(binary, root, bucket, endpoint, env, runs)
     finally:
         server.kill()
         server.wait()
+        shutil.rmtree(work, ignore_errors=True)
     if failed:
         sys.exit("FAILED: the engines disagree")
 
