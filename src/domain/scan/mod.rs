@@ -1149,17 +1149,31 @@ struct ProbeCache<'a> {
 struct PathIds {
     /// Text (and canonical lowercase UUIDs) found in the list itself.
     subjects: SubjectList,
-    int: HashMap<i128, Vec<u32>>,
-    /// IDs written as UUIDs another way (uppercase, bare hex digits).
-    uuid: HashMap<[u8; 16], Vec<u32>>,
+    /// (value, subject) of the IDs that read as integers, sorted: 16 bytes an ID within
+    /// 64 bits, 32 past them (a map of lists took about 80).
+    int: Vec<(i64, u32)>,
+    wide: Vec<(i128, u32)>,
+    /// (value, subject) of the IDs written as UUIDs another way (uppercase, bare hex
+    /// digits), sorted.
+    uuid: Vec<([u8; 16], u32)>,
+}
+
+/// The subjects of `pairs` (sorted by value) whose value is `v`.
+fn equal_to<T: Ord + Copy>(pairs: &[(T, u32)], v: T) -> impl Iterator<Item = u32> + '_ {
+    let from = pairs.partition_point(|p| p.0 < v);
+    pairs[from..]
+        .iter()
+        .take_while(move |p| p.0 == v)
+        .map(|p| p.1)
 }
 
 impl PathIds {
     fn new(subjects: &SubjectList) -> PathIds {
         let mut p = PathIds {
             subjects: subjects.clone(),
-            int: HashMap::new(),
-            uuid: HashMap::new(),
+            int: Vec::new(),
+            wide: Vec::new(),
+            uuid: Vec::new(),
         };
         for i in 0..subjects.len() {
             if subjects.stored_uuid(i).is_some() {
@@ -1167,12 +1181,18 @@ impl PathIds {
             }
             let id = subjects.get(i);
             if let Ok(v) = id.trim().parse::<i128>() {
-                p.int.entry(v).or_default().push(i as u32);
+                match i64::try_from(v) {
+                    Ok(v) => p.int.push((v, i as u32)),
+                    Err(_) => p.wide.push((v, i as u32)),
+                }
             }
             if let Some(u) = probe::parse_uuid(&id) {
-                p.uuid.entry(u).or_default().push(i as u32);
+                p.uuid.push((u, i as u32));
             }
         }
+        p.int.sort_unstable();
+        p.wide.sort_unstable();
+        p.uuid.sort_unstable();
         p
     }
 
@@ -1180,12 +1200,14 @@ impl PathIds {
         if value == "__HIVE_DEFAULT_PARTITION__" {
             return; // null
         }
-        let mut add = |v: Option<&Vec<u32>>| out.extend(v.into_iter().flatten().copied());
         if let Ok(v) = value.trim().parse::<i128>() {
-            add(self.int.get(&v));
+            match i64::try_from(v) {
+                Ok(v) => out.extend(equal_to(&self.int, v)),
+                Err(_) => out.extend(equal_to(&self.wide, v)),
+            }
         }
         if let Some(u) = probe::parse_uuid(value) {
-            add(self.uuid.get(&u));
+            out.extend(equal_to(&self.uuid, u));
             out.extend(self.subjects.find_uuid(&u));
         }
         out.extend(self.subjects.find(value.as_bytes()));
@@ -2767,6 +2789,19 @@ mod tests {
         assert!(found("ABC").is_empty());
         assert!(found("__HIVE_DEFAULT_PARTITION__").is_empty());
         assert!(found("0f8fad5b-d9cb-469f-a165-70867728950f").is_empty());
+        // Integers as an engine compares them: "007", "+7" and "7" are one value; past
+        // 64 bits too; several IDs of one value all named.
+        let list = SubjectList::of(["7", "+7", "-3", "18446744073709551616", "x"]).unwrap();
+        let p = PathIds::new(&list);
+        let found = |v: &str| {
+            let mut out = BTreeSet::new();
+            p.matching(v, &mut out);
+            out.into_iter().collect::<Vec<_>>()
+        };
+        assert_eq!(found("007"), [0, 1]);
+        assert_eq!(found("-3"), [2]);
+        assert_eq!(found("18446744073709551616"), [3]);
+        assert!(found("8").is_empty() && found("18446744073709551615").is_empty());
     }
 
     /// Chunks come in the list's order, every item once, whatever the list's length
