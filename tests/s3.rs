@@ -1384,6 +1384,24 @@ fn partitioned_tables_are_listed_by_directory_and_nothing_is_missed() {
             .iter()
             .any(|f| f.contains("_temporary") || f.ends_with('/'))
     );
+    // A server that ignores ranges and sends whole objects: each read stops at the range
+    // it asked for and the file is an error, never clean.
+    let whole = Proxy::start(&moto, &["0", "1", "0", "", "", "0", "1"]);
+    let ignored = run(moto
+        .vouch()
+        .current_dir(fx.path())
+        .env("AWS_ENDPOINT_URL", &whole.url)
+        .args(s3_scan()));
+    assert_eq!(ignored.code, 2, "{ignored:?}");
+    let errors = ignored.json()["errors"].as_array().unwrap().clone();
+    assert!(
+        errors.iter().any(|e| e["error"]
+            .as_str()
+            .unwrap()
+            .contains("S3 returned more than")),
+        "{errors:?}"
+    );
+    assert_eq!(ignored.json()["verdict"], "incomplete");
     // A range of directories whose listing is refused is an error naming where it
     // starts, and the scan is incomplete, never clean.
     let proxy = Proxy::start(&moto, &["0", "1", "0", "start-after"]);

@@ -776,6 +776,13 @@ impl RangeRead for S3Object {
             return Ok(());
         }
         let range = format!("bytes={}-{}", offset, offset + len - 1);
+        let wrong = |n: String| {
+            format!(
+                "S3 returned {n} bytes for a {len} byte range at {offset} (did the object change?)"
+            )
+        };
+        // The body goes into `buf` as it arrives (one copy, not two), and no more than the
+        // range asked for is taken from a server that sends more.
         let fetched = self.rt.block_on(async {
             let resp = self
                 .client
@@ -788,23 +795,22 @@ impl RangeRead for S3Object {
                 .send()
                 .await
                 .map_err(|e| s3_error("GetObject", e))?;
-            resp.body
-                .collect()
-                .await
-                .map(|b| b.into_bytes())
-                .map_err(|e| format!("S3 GetObject body: {e}"))
+            let mut body = resp.body;
+            buf.reserve(len as usize);
+            while let Some(chunk) =
+                (body.try_next().await).map_err(|e| format!("S3 GetObject body: {e}"))?
+            {
+                if (buf.len() + chunk.len()) as u64 > len {
+                    return Err(wrong(format!("more than {len}")));
+                }
+                buf.extend_from_slice(&chunk);
+            }
+            Ok(())
         });
-        let bytes = fetched.map_err(|m| StoreError::new(&self.path, m))?;
-        if bytes.len() as u64 != len {
-            return Err(StoreError::new(
-                &self.path,
-                format!(
-                    "S3 returned {} bytes for a {len} byte range at {offset} (did the object change?)",
-                    bytes.len()
-                ),
-            ));
+        fetched.map_err(|m| StoreError::new(&self.path, m))?;
+        if buf.len() as u64 != len {
+            return Err(StoreError::new(&self.path, wrong(buf.len().to_string())));
         }
-        buf.extend_from_slice(&bytes);
         Ok(())
     }
 }

@@ -1,12 +1,13 @@
 """A fault-injecting HTTP proxy in front of the test S3 server, on 127.0.0.1.
-Arguments: LISTEN_PORT UPSTREAM_URL FAULT_RATE SEED [STALL_SECONDS [DENY [STALL_MATCH [DELAY]]]].
+Arguments: LISTEN_PORT UPSTREAM_URL FAULT_RATE SEED [STALL_SECONDS [DENY [STALL_MATCH [DELAY [IGNORE_RANGE]]]]].
 Every request is forwarded, except that a seeded FAULT_RATE share is answered 503
 SlowDown, a few connections are reset without an answer, (with STALL_SECONDS) the first
 ranged GET — or the first request whose path contains STALL_MATCH — stalls that long
 before it is answered, and every request whose path contains DENY (when not empty) is
 answered 403 AccessDenied, and (with DELAY, seconds) every request waits that long first:
-a network's round trip in front of a server on loopback. Stops by itself after 10
-minutes."""
+a network's round trip in front of a server on loopback, and (with IGNORE_RANGE "1")
+every GET is forwarded without its Range, as a server that ignores ranges answers: the
+whole object. Stops by itself after 10 minutes."""
 import http.client
 import http.server
 import random
@@ -21,6 +22,7 @@ stall = [float(sys.argv[5])] if len(sys.argv) > 5 else []
 deny = sys.argv[6] if len(sys.argv) > 6 else None
 stall_match = (sys.argv[7] or None) if len(sys.argv) > 7 else None
 delay = float(sys.argv[8]) if len(sys.argv) > 8 else 0.0
+ignore_range = len(sys.argv) > 9 and sys.argv[9] == "1"
 rng = random.Random(seed)
 lock = threading.Lock()
 SLOWDOWN = (b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code>'
@@ -63,7 +65,8 @@ class Proxy(http.server.BaseHTTPRequestHandler):
             self.answer(503, SLOWDOWN)
             return
         conn = http.client.HTTPConnection(upstream.hostname, upstream.port, timeout=60)
-        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("connection",)}
+        dropped = ("connection", "range") if ignore_range else ("connection",)
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in dropped}
         conn.request(self.command, self.path, body=body, headers=headers)
         resp = conn.getresponse()
         data = resp.read()
