@@ -26,16 +26,31 @@ pub enum IdKind {
 
 type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<KeyHasher>>;
 
-/// Bits in the prefilter: 64 Ki bits (8 KiB) stay in L1 cache, and with a thousand
-/// subjects let through about 1.5% of non-matching values.
+/// Bits in the prefilter at least: 64 Ki bits (8 KiB) stay in L1 cache, and with a
+/// thousand subjects let through about 1.5% of non-matching values.
 const PREFILTER_BITS: usize = 1 << 16;
 
+/// Bits in the prefilter for `ids` IDs: at least 8 an ID, so that a long list does not
+/// fill it (ten million IDs filled the 64 Ki bits, and every value went on to the table:
+/// two or three cache misses where one bit is one), a power of two.
+fn prefilter_bits(ids: usize) -> usize {
+    ids.saturating_mul(8)
+        .next_power_of_two()
+        .clamp(PREFILTER_BITS, 1 << 34)
+}
+
+/// The prefilter's word of a value: its first and last 8 bytes and its length, mixed. Both
+/// ends, so that IDs sharing a long prefix (`user-00001234`) or a long suffix still differ.
 #[inline]
 fn prefix_word(v: &[u8]) -> u64 {
-    let mut w = [0u8; 8];
+    let word = |b: &[u8]| {
+        let mut w = [0u8; 8];
+        w[..b.len()].copy_from_slice(b);
+        u64::from_le_bytes(w)
+    };
     let n = v.len().min(8);
-    w[..n].copy_from_slice(&v[..n]);
-    (u64::from_le_bytes(w) ^ (v.len() as u64).rotate_left(56)).wrapping_mul(K)
+    let (first, last) = (word(&v[..n]), word(&v[v.len() - n..]));
+    (first ^ last.rotate_left(29) ^ (v.len() as u64).rotate_left(56)).wrapping_mul(K)
 }
 
 #[inline]
@@ -177,6 +192,8 @@ impl Keys {
 pub struct Probe {
     kind: IdKind,
     prefilter: Vec<u64>,
+    /// The prefilter is indexed by a word's top bits: 64 less the log2 of its bits.
+    prefilter_shift: u32,
     /// Keys in the column's statistics order, for lookups and min/max pruning.
     bytes: Keys,
     ints: FastMap<i64, u32>,
@@ -198,7 +215,8 @@ impl Probe {
     pub fn new(kind: IdKind, ids: &SubjectList) -> Probe {
         let mut p = Probe {
             kind,
-            prefilter: vec![0; PREFILTER_BITS / 64],
+            prefilter: vec![0; prefilter_bits(ids.len()) / 64],
+            prefilter_shift: 64 - prefilter_bits(ids.len()).trailing_zeros(),
             bytes: Keys::Owned(ByteKeys::default()),
             ints: FastMap::default(),
             min_len: usize::MAX,
@@ -273,8 +291,15 @@ impl Probe {
     }
 
     fn add_prefilter(&mut self, word: u64) {
-        let bit = (word >> 48) as usize;
+        let bit = (word >> self.prefilter_shift) as usize;
         self.prefilter[bit / 64] |= 1 << (bit % 64);
+    }
+
+    /// Whether the prefilter lets `word` through.
+    #[inline]
+    fn passes(&self, word: u64) -> bool {
+        let bit = (word >> self.prefilter_shift) as usize;
+        self.prefilter[bit / 64] & (1 << (bit % 64)) != 0
     }
 
     fn add_int(&mut self, key: i64, subject: u32) {
@@ -317,8 +342,7 @@ impl Probe {
         if v.len() < self.min_len || v.len() > self.max_len {
             return None;
         }
-        let bit = (prefix_word(v) >> 48) as usize;
-        if self.prefilter[bit / 64] & (1 << (bit % 64)) == 0 {
+        if !self.passes(prefix_word(v)) {
             return None;
         }
         self.bytes.get(v)
@@ -342,8 +366,7 @@ impl Probe {
 
     #[inline]
     fn int(&self, key: i64) -> Option<u32> {
-        let bit = (int_word(key) >> 48) as usize;
-        if self.prefilter[bit / 64] & (1 << (bit % 64)) == 0 {
+        if !self.passes(int_word(key)) {
             return None;
         }
         self.ints.get(&key).copied()
@@ -547,6 +570,35 @@ mod tests {
         assert_eq!(fixed36.bytes(a.to_uppercase().as_bytes()), Some(1));
         assert_eq!(fixed36.bytes(b.as_bytes()), Some(2));
         assert_eq!(text.bloom_hashes().len(), 5);
+    }
+
+    /// A long list gets a prefilter of at least 8 bits an ID: every ID still matches, and
+    /// values that are no ID mostly stop at the prefilter.
+    #[test]
+    fn a_long_list_does_not_fill_the_prefilter() {
+        let mut next = crate::domain::keyhash::test_rng(0x5eed);
+        // IDs that share their first 8 bytes, as numbered IDs do.
+        let texts: Vec<String> = (0..200_000)
+            .map(|_| format!("user-000{:016x}", next()))
+            .collect();
+        let list = SubjectList::of(texts.iter().map(String::as_str)).unwrap();
+        let p = Probe::new(IdKind::Bytes, &list);
+        assert!(p.prefilter.len() * 64 >= 200_000 * 8);
+        for (i, t) in texts.iter().enumerate().step_by(997) {
+            assert_eq!(p.bytes(t.as_bytes()), Some(i as u32));
+        }
+        let others: Vec<String> = (0..10_000)
+            .map(|_| format!("user-000{:016x}", next()))
+            .collect();
+        let through = others
+            .iter()
+            .filter(|o| p.passes(prefix_word(o.as_bytes())))
+            .count();
+        assert!(through < 2_000, "{through} of 10,000 passed");
+        assert!(others.iter().all(|o| p.bytes(o.as_bytes()).is_none()));
+        // A short list keeps the small one, which stays in L1 cache.
+        let small = Probe::new(IdKind::Bytes, &ids(&["a", "b"]));
+        assert_eq!(small.prefilter.len() * 64, PREFILTER_BITS);
     }
 
     #[test]
