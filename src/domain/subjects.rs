@@ -430,6 +430,28 @@ pub fn parse_id_list(text: &str) -> Result<SubjectList, SubjectError> {
     Ok(out)
 }
 
+/// How many IDs a file of `len` bytes may hold, at the bytes an ID line takes in its
+/// first block (blank and comment lines are not counted, so a header of them does not
+/// make the guess huge); never more than 16 Mi: a table reserved for a wrong guess costs
+/// a byte a slot, and a longer list grows as it is read.
+fn id_count_guess(len: u64, first: &[u8]) -> usize {
+    let (mut lines, mut bytes) = (0u64, 0u64);
+    for l in first
+        .split_inclusive(|&b| b == b'\n')
+        .filter(|l| l.ends_with(b"\n"))
+    {
+        let t = l.trim_ascii();
+        if !t.is_empty() && !t.starts_with(b"#") {
+            lines += 1;
+            bytes += l.len() as u64;
+        }
+    }
+    match bytes.checked_div(lines) {
+        Some(per_line) => (len / per_line.max(1)).min(1 << 24) as usize,
+        None => 0,
+    }
+}
+
 /// Reads an ID file (see [`parse_id_list`]), or standard input for `-`, a line at a time
 /// (the file's text is never held whole); an empty list is an error.
 pub fn read_id_file(path: &std::path::Path) -> Result<SubjectList, SubjectError> {
@@ -447,16 +469,11 @@ pub fn read_id_file(path: &std::path::Path) -> Result<SubjectList, SubjectError>
     let (reader, file_len) = crate::io::fsio::open_or_stdin(path).map_err(|e| unreadable(&e))?;
     let mut reader = std::io::BufReader::with_capacity(1 << 20, reader);
     let mut ids = SubjectList::default();
-    // Room for the IDs the file's length suggests, at the first megabyte's bytes a line:
-    // a table grown by doubling hashes every ID again at each step (half the time of
-    // reading ten million).
+    // Room for the IDs the file's length suggests: a table grown by doubling hashes
+    // every ID again at each step (half the time of reading ten million).
     let first = reader.fill_buf().map_err(|e| unreadable(&e))?;
-    let lines = memchr::memchr_iter(b'\n', first).count();
-    if let Some(len) = file_len
-        && lines > 0
-    {
-        let guess = len / (first.len() / lines).max(1) as u64;
-        ids.reserve(guess.min(u64::from(u32::MAX)) as usize);
+    if let Some(len) = file_len {
+        ids.reserve(id_count_guess(len, first));
     }
     // Whole lines are taken from each buffer read; a line cut by the buffer's end waits
     // in `carry` for the rest of it.
@@ -668,6 +685,13 @@ mod tests {
         l.iter().map(|id| id.to_string()).collect()
     }
 
+    /// The list's texts in its sorted order.
+    fn sorted_texts(l: &SubjectList) -> Vec<String> {
+        (l.sorted().iter())
+            .map(|&i| l.get(i as usize).to_string())
+            .collect()
+    }
+
     #[test]
     fn id_lines_trim_skip_comments_and_dedupe() {
         let ids = lines("  a \n\n# comment\nb\r\na\n   # indented comment\n c#d \n");
@@ -745,12 +769,7 @@ mod tests {
         // Sorted as the texts' bytes sort, UUIDs and text together.
         let mut want: Vec<&str> = given.iter().map(String::as_str).collect();
         want.sort_unstable();
-        let got: Vec<String> = l
-            .sorted()
-            .iter()
-            .map(|&i| l.get(i as usize).to_string())
-            .collect();
-        assert_eq!(got, want);
+        assert_eq!(sorted_texts(&l), want);
         assert_eq!(l.find(b"\xff\xfe"), None);
         // Only lowercase hex and hyphens in place make the 16-byte form.
         for bad in [
@@ -783,12 +802,7 @@ mod tests {
             let mut want: Vec<&str> = given.iter().map(String::as_str).collect();
             want.sort_unstable();
             want.dedup();
-            let got: Vec<String> = l
-                .sorted()
-                .iter()
-                .map(|&i| l.get(i as usize).to_string())
-                .collect();
-            assert_eq!(got, want);
+            assert_eq!(sorted_texts(&l), want);
             // The fingerprint as it was computed before the list held UUIDs compactly.
             let derived = keyed_hash_hex(b"0123456789abcdef", b"vouch subject list fingerprint v1");
             let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(derived.as_bytes()).unwrap();
@@ -799,6 +813,22 @@ mod tests {
             let fp = format!("hmac-sha256:{}", hex(&mac.finalize().into_bytes()));
             assert_eq!(labeler.list_fingerprint(&l), Some(fp));
         }
+    }
+
+    /// The guess of a file's IDs counts ID lines only, and is bounded.
+    #[test]
+    fn the_id_count_guess_is_not_fooled_by_blank_or_comment_lines() {
+        assert_eq!(
+            id_count_guess(37_000, "x".repeat(36).as_bytes()),
+            0,
+            "no whole line"
+        );
+        let uuids = "0f8fad5b-d9cb-469f-a165-70867728950e\n".repeat(10);
+        assert_eq!(id_count_guess(370_000_000, uuids.as_bytes()), 10_000_000);
+        let blanks = format!("{}# ids\n{uuids}", "\n".repeat(100_000));
+        assert_eq!(id_count_guess(370_000_000, blanks.as_bytes()), 10_000_000);
+        assert_eq!(id_count_guess(u64::MAX, b"1\n2\n"), 1 << 24);
+        assert_eq!(id_count_guess(1 << 20, b"\n\n# only comments\n"), 0);
     }
 
     /// The file read a line at a time gives what the text parsed whole gives, and a
