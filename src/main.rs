@@ -19,6 +19,7 @@ use cli::log::Verbosity;
 use cli::output::{errors, print, print_unless_written};
 use cli::progress::TermProgress;
 use vouch::domain::config::Config;
+use vouch::domain::index::KeptCheck;
 use vouch::domain::time::Timestamp;
 use vouch::ops::{self, Env, LakeLocation, OpError, Overwrite};
 
@@ -618,6 +619,11 @@ fn index_build(a: IndexBuildArgs) -> Result<u8, Fatal> {
         &ops::index::Options {
             lake: location(&a.location),
             index: a.index.clone(),
+            check: if a.verify {
+                KeptCheck::Whole
+            } else {
+                KeptCheck::Head
+            },
         },
         &env(a.location.endpoint_url.as_deref(), &shown),
     );

@@ -200,6 +200,11 @@ pub struct IndexBuildArgs {
     /// The index directory (created if missing).
     #[arg(long, value_name = "DIR")]
     pub index: PathBuf,
+    /// Check every byte of every entry kept (by default only their sealed heads: a
+    /// damaged body is found when a scan reads it, and that file is then read in full),
+    /// and redo those that fail.
+    #[arg(long)]
+    pub verify: bool,
     /// The summary on stdout: text, or JSON.
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,

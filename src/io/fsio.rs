@@ -385,6 +385,20 @@ pub fn create_dir_all(dir: &Path) -> Result<(), FileError> {
     std::fs::create_dir_all(dir).map_err(|e| FileError::io(&dir.display().to_string(), &e))
 }
 
+/// Holds an exclusive advisory lock on `path` (created when missing) until the returned
+/// handle is dropped: writers of one directory take turns.
+pub fn lock_exclusive(path: &Path) -> Result<File, FileError> {
+    let shown = path.display().to_string();
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(|e| FileError::io(&shown, &e))?;
+    f.lock().map_err(|e| FileError::io(&shown, &e))?;
+    Ok(f)
+}
+
 /// The names in a directory (none when it cannot be read): for pruning files this
 /// program wrote there.
 pub fn names_in(dir: &Path) -> Vec<String> {

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::domain::index::{BuildSummary, IndexKey};
+use crate::domain::index::{BuildSummary, IndexKey, KeptCheck};
 use crate::domain::lake::Table;
 use crate::domain::scan::ScanOptions;
 use crate::io::store::Store;
@@ -15,18 +15,21 @@ pub fn build(
     key: &IndexKey,
     dir: &Path,
     opts: &ScanOptions,
+    check: KeptCheck,
     progress: &dyn crate::domain::scan::Progress,
 ) -> Result<BuildSummary, crate::domain::index::IndexError> {
     let index_file = |f: &crate::io::store::ObjectMeta, columns: &[String]| {
         crate::domain::scan::index_file(store, f, columns, key, opts)
     };
-    crate::domain::index::build(store, tables, key, dir, &index_file, progress)
+    crate::domain::index::build(store, tables, key, dir, &index_file, check, progress)
 }
 
 /// What `vouch index build` is asked to do.
 pub struct Options {
     pub lake: crate::ops::LakeLocation,
     pub index: PathBuf,
+    /// How much of each kept entry is checked.
+    pub check: KeptCheck,
 }
 
 /// What it did: the build's summary (its errors name files relative to the lake).
@@ -40,7 +43,7 @@ impl Outcome {
     pub fn to_text(&self) -> String {
         let s = &self.summary;
         format!(
-            "index {}: {} file(s): {} indexed, {} unchanged, {} dropped; {} distinct values, {} bytes; {} error(s)\n",
+            "index {}: {} file(s): {} indexed, {} unchanged, {} dropped; {} values in the lake set, {} bytes; {} error(s)\n",
             self.index.display(),
             s.files,
             s.indexed,
@@ -81,6 +84,7 @@ pub fn run(opts: &Options, env: &Env<'_>) -> Result<Outcome, OpError> {
         &key,
         &opts.index,
         &ScanOptions::for_lake(&cfg.lake),
+        opts.check,
         env.progress,
     )?;
     summary

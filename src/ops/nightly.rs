@@ -789,6 +789,7 @@ fn scan_now(
             &key,
             &dir,
             &options,
+            crate::domain::index::KeptCheck::Head,
             req.progress,
         )
         .and_then(|_| crate::domain::index::LakeIndex::load(&dir, &key));

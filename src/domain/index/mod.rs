@@ -21,7 +21,7 @@
 
 mod sealed;
 mod store;
-pub use store::{BuildSummary, IndexFile, LakeIndex, build};
+pub use store::{BuildSummary, IndexFile, KeptCheck, LakeIndex, build};
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;

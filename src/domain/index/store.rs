@@ -1,14 +1,21 @@
 //! The subject index on disk, its incremental build, and its use by the scan.
 //!
 //! Layout of `DIR`: `files/<name>.vix`, one sealed entry per lake file (its row group
-//! filters), named by its own MAC so a name commits to its contents, and `lake.vix`,
-//! sealed, listing every lake file with its fingerprint, columns and entry name, and
-//! holding the lake-wide hash set. Every file is written to a temp file and renamed,
-//! `lake.vix` last, so two builds racing leave a usable index and never a wrong one.
-//! Files are read in part (see [`super::sealed`]): a lookup opens `lake.vix`, reads the
-//! blocks of the lake set it needs, and opens an entry only for a file that may hold a
-//! subject present in the lake. Anything that fails its check is not trusted: the scan
-//! reads those files in full, the build redoes them.
+//! filters), named by its own MAC so a name commits to its contents; `sets/<name>.vix`,
+//! the layers of the lake-wide hash set, named the same way; and `lake.vix`, sealed,
+//! listing every lake file with its fingerprint, columns and entry name, and the set's
+//! layers by name. Every file is written to a temp file and renamed, `lake.vix` last, so
+//! two builds racing leave a usable index and never a wrong one.
+//! Files are read in part (see [`super::sealed`]): a lookup opens `lake.vix` and the
+//! layers' heads, reads the blocks of the lake set it needs, and opens an entry only for
+//! a file that may hold a subject present in the lake. Anything that fails its check is
+//! not trusted: the scan reads those files in full, the build redoes them.
+//!
+//! The set is kept in layers so that a night's upkeep writes the new files' values, not
+//! the whole lake's again: each build adds one layer of its new values, then merges the
+//! newest two while the newer holds at least half as many values as the one before
+//! (sizes then at least halve layer to layer: at most log2(n) layers, and each value is
+//! merged again at most that many times in all).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -26,16 +33,16 @@ use crate::io::store::{ObjectMeta, Store};
 pub type IndexFile<'a, E> =
     dyn Fn(&ObjectMeta, &[String]) -> Result<(super::FileEntry, Vec<u64>), E> + Sync + 'a;
 
-/// The index, opened: `lake.vix`'s head in memory, the rest read on demand.
+/// The index, opened: `lake.vix`'s head and the set layers' heads in memory, the rest
+/// read on demand.
 pub struct LakeIndex {
     pub key: IndexKey,
     dir: PathBuf,
     files: BTreeMap<String, Listed>,
-    set: Sealed,
-    /// The first hash of each block of the lake set.
-    set_dir: Vec<u64>,
-    /// SHA-256 (hex) of `lake.vix` up to its lake set, which it commits to by the set's
-    /// SHA-256: which index a report or certificate relied on.
+    /// The lake set's layers, oldest (largest) first.
+    sets: Vec<SetLayer>,
+    /// SHA-256 (hex) of `lake.vix`, which commits to every entry and set layer by name
+    /// (each name is its file's MAC): which index a report or certificate relied on.
     pub fingerprint: String,
     /// The lake set holds only values of current files (no removal or replacement since
     /// it was built from scratch).
@@ -48,6 +55,121 @@ struct Manifest {
     files: BTreeMap<String, Listed>,
     /// Whether the lake set holds only values of current files (false after removals).
     exact: bool,
+    /// The lake set's layers below `sets/`, oldest first.
+    sets: Vec<String>,
+}
+
+/// The manifest version this build writes and reads (an index of another version is
+/// rebuilt, never half-read).
+const MANIFEST_VERSION: u32 = 3;
+
+/// One layer of the lake set: its body the sorted hashes, its head the first hash of
+/// each block.
+struct SetLayer {
+    name: String,
+    sealed: Sealed,
+    dir: Vec<u64>,
+}
+
+impl SetLayer {
+    fn open(sets: &Path, name: &str, key: &IndexKey) -> Result<SetLayer, IndexError> {
+        let path = sets.join(name);
+        let at = |e: IndexError| IndexError::At {
+            path: path.display().to_string(),
+            error: Box::new(e),
+        };
+        let sealed = Sealed::open(&path, key).map_err(at)?;
+        if sealed.name != name {
+            return Err(at(IndexError::EntryMismatch));
+        }
+        let dir = sorted_hashes(&sealed.head)
+            .filter(|d| {
+                sealed.body_len().is_multiple_of(8)
+                    && d.len() as u64 == sealed.body_len().div_ceil(BLOCK)
+            })
+            .ok_or_else(|| at(IndexError::MalformedSet))?;
+        Ok(SetLayer {
+            name: name.to_string(),
+            sealed,
+            dir,
+        })
+    }
+
+    fn len(&self) -> usize {
+        (self.sealed.body_len() / 8) as usize
+    }
+
+    /// Whether the layer holds `h` (one block read and checked).
+    fn contains(&self, h: u64) -> Result<bool, IndexError> {
+        let i = self.dir.partition_point(|&first| first <= h);
+        if i == 0 {
+            return Ok(false);
+        }
+        let at = (i - 1) as u64 * BLOCK;
+        let b = self
+            .sealed
+            .read(at, BLOCK.min(self.sealed.body_len() - at))?;
+        let v = sorted_hashes(&b)
+            .filter(|v| v.first() == Some(&self.dir[i - 1]))
+            .ok_or(IndexError::MalformedSet)?;
+        Ok(v.binary_search(&h).is_ok())
+    }
+
+    /// Every hash, every block checked.
+    fn values(&self) -> Result<LakeSet, IndexError> {
+        LakeSet::from_bytes(&self.sealed.read_all()?)
+    }
+}
+
+/// Writes a set layer into `sets` (unsynced, as entries: a lost layer makes `lake.vix`
+/// unusable and the index is rebuilt); returns its name.
+fn write_layer(sets: &Path, key: &IndexKey, set: &LakeSet) -> Result<String, IndexError> {
+    let body = set.to_bytes();
+    let mut head = Vec::with_capacity(body.len().div_ceil(BLOCK as usize) * 8);
+    for block in body.chunks(BLOCK as usize) {
+        head.extend_from_slice(&block[..8]);
+    }
+    let (sealed, name) = seal(key, &head, &body);
+    crate::io::fsio::write_atomic_unsynced(&sets.join(&name), &sealed)?;
+    Ok(name)
+}
+
+/// A layer of the set while a build works: kept from the old index, or new.
+enum Layer {
+    Kept(Box<SetLayer>),
+    New(LakeSet),
+}
+
+impl Layer {
+    fn len(&self) -> usize {
+        match self {
+            Layer::Kept(l) => l.len(),
+            Layer::New(s) => s.len(),
+        }
+    }
+
+    fn values(self) -> Result<LakeSet, IndexError> {
+        match self {
+            Layer::Kept(l) => l.values(),
+            Layer::New(s) => Ok(s),
+        }
+    }
+}
+
+/// Merges the newest two layers while the newer holds at least half as many values as
+/// the one before.
+fn compact(layers: &mut Vec<Layer>) -> Result<(), IndexError> {
+    while let [.., a, b] = layers.as_slice()
+        && b.len().saturating_mul(2) >= a.len()
+    {
+        let (Some(b), Some(a)) = (layers.pop(), layers.pop()) else {
+            break;
+        };
+        let mut merged = a.values()?;
+        merged.extend(&b.values()?.0);
+        layers.push(Layer::New(merged));
+    }
+    Ok(())
 }
 
 /// A lake file as `lake.vix` lists it.
@@ -82,36 +204,32 @@ pub struct BuildSummary {
 }
 
 impl LakeIndex {
-    /// Opens the index in `dir`: checks `lake.vix`'s head; the rest is checked as read.
+    /// Opens the index in `dir`: checks `lake.vix` and its set layers' heads; the rest is
+    /// checked as read.
     pub fn load(dir: &Path, key: &IndexKey) -> Result<LakeIndex, IndexError> {
         let lake = dir.join("lake.vix");
         let at = |e: IndexError| IndexError::At {
             path: lake.display().to_string(),
             error: Box::new(e),
         };
-        let set = Sealed::open(&lake, key).map_err(at)?;
-        let head = &set.head;
-        let n = head
-            .get(..4)
-            .map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]) as usize)
-            .ok_or_else(|| at(IndexError::Malformed))?;
-        let manifest: Manifest = serde_json::from_slice(
-            head.get(4..4 + n)
-                .ok_or_else(|| at(IndexError::Malformed))?,
-        )
-        .map_err(|e| at(IndexError::Json(e.to_string())))?;
-        let set_dir = sorted_hashes(&head[4 + n..])
-            .filter(|d| {
-                set.body_len().is_multiple_of(8) && d.len() as u64 == set.body_len().div_ceil(BLOCK)
-            })
-            .ok_or_else(|| at(IndexError::MalformedSet))?;
+        let top = Sealed::open(&lake, key).map_err(at)?;
+        let manifest: Manifest =
+            serde_json::from_slice(&top.head).map_err(|e| at(IndexError::Json(e.to_string())))?;
+        if manifest.version != MANIFEST_VERSION || top.body_len() != 0 {
+            return Err(at(IndexError::Malformed));
+        }
+        let sets_dir = dir.join("sets");
+        let sets = manifest
+            .sets
+            .iter()
+            .map(|name| SetLayer::open(&sets_dir, name, key))
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(LakeIndex {
             key: key.clone(),
             dir: dir.to_path_buf(),
             files: manifest.files,
-            fingerprint: set.prefix_sha256.clone(),
-            set,
-            set_dir,
+            fingerprint: top.prefix_sha256.clone(),
+            sets,
             exact: manifest.exact,
         })
     }
@@ -121,18 +239,14 @@ impl LakeIndex {
         self.files.len()
     }
 
-    /// Whether the lake set holds `h` (one block read and checked).
+    /// Whether the lake set holds `h` (a block read and checked per layer).
     fn set_contains(&self, h: u64) -> Result<bool, IndexError> {
-        let i = self.set_dir.partition_point(|&first| first <= h);
-        if i == 0 {
-            return Ok(false);
+        for l in &self.sets {
+            if l.contains(h)? {
+                return Ok(true);
+            }
         }
-        let at = (i - 1) as u64 * BLOCK;
-        let b = self.set.read(at, BLOCK.min(self.set.body_len() - at))?;
-        let v = sorted_hashes(&b)
-            .filter(|v| v.first() == Some(&self.set_dir[i - 1]))
-            .ok_or(IndexError::MalformedSet)?;
-        Ok(v.binary_search(&h).is_ok())
+        Ok(false)
     }
 
     /// The hashes that may occur in the lake. A block that fails its check counts as a
@@ -143,11 +257,6 @@ impl LakeIndex {
             .copied()
             .filter(|&h| self.set_contains(h).unwrap_or(true))
             .collect()
-    }
-
-    /// The whole lake set (for a build), every block checked.
-    fn set_values(&self) -> Result<LakeSet, IndexError> {
-        LakeSet::from_bytes(&self.set.read_all()?)
     }
 
     /// Opens and checks the entry of a listed file.
@@ -167,6 +276,17 @@ impl LakeIndex {
     }
 }
 
+/// How much of a kept entry a build checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeptCheck {
+    /// Its sealed head: the MAC of its head and block tags, and its exact length (a
+    /// missing, truncated, replaced or foreign entry is redone). A damaged body is found
+    /// when a lookup reads the block: that lake file is then read in full.
+    Head,
+    /// Every byte, against the SHA-256 its sealed head holds (`index build --verify`).
+    Whole,
+}
+
 /// Builds or brings up to date the index of `tables` in `dir`.
 /// `index_file` reads one lake file's identifier columns (the scan's decoder:
 /// `scan::index_file`) into its entry and the keyed hashes of its values.
@@ -176,38 +296,100 @@ pub fn build<E: std::fmt::Display + Send>(
     key: &IndexKey,
     dir: &Path,
     index_file: &IndexFile<'_, E>,
+    check: KeptCheck,
     progress: &dyn crate::domain::progress::Progress,
 ) -> Result<BuildSummary, IndexError> {
-    let files_dir = dir.join("files");
+    crate::io::fsio::create_dir_all(dir)?;
+    // Builds of one index take turns, each starting from the last one's result: a set
+    // layer one build merged away is never still needed by another.
+    let _lock = crate::io::fsio::lock_exclusive(&dir.join("build.lock"))?;
+    let old = LakeIndex::load(dir, key).ok();
+    let inputs = BuildInputs {
+        store,
+        tables,
+        key,
+        dir,
+        index_file,
+        check,
+        progress,
+    };
+    match build_on(&inputs, old) {
+        // A kept set layer that fails its check when merged: the set cannot be trusted
+        // whole, so the index is built again from scratch.
+        Err(BuildError::Layer) => match build_on(&inputs, None) {
+            Err(BuildError::Layer) => Err(IndexError::MalformedSet),
+            Err(BuildError::Index(e)) => Err(e),
+            Ok(s) => Ok(s),
+        },
+        Err(BuildError::Index(e)) => Err(e),
+        Ok(s) => Ok(s),
+    }
+}
+
+/// What a build works on (see [`build`]).
+struct BuildInputs<'a, 'f, E> {
+    store: &'a dyn Store,
+    tables: &'a [Table],
+    key: &'a IndexKey,
+    dir: &'a Path,
+    index_file: &'a IndexFile<'f, E>,
+    check: KeptCheck,
+    progress: &'a dyn crate::domain::progress::Progress,
+}
+
+enum BuildError {
+    Layer,
+    Index(IndexError),
+}
+
+impl From<IndexError> for BuildError {
+    fn from(e: IndexError) -> BuildError {
+        BuildError::Index(e)
+    }
+}
+
+impl From<crate::io::fsio::FileError> for BuildError {
+    fn from(e: crate::io::fsio::FileError) -> BuildError {
+        BuildError::Index(e.into())
+    }
+}
+
+fn build_on<E: std::fmt::Display + Send>(
+    inputs: &BuildInputs<'_, '_, E>,
+    mut old: Option<LakeIndex>,
+) -> Result<BuildSummary, BuildError> {
+    let files_dir = inputs.dir.join("files");
+    let sets_dir = inputs.dir.join("sets");
     crate::io::fsio::create_dir_all(&files_dir)?;
-    // The old index is usable only with its whole lake set (an entry kept must have its
-    // values there).
-    let old = LakeIndex::load(dir, key)
-        .ok()
-        .and_then(|o| o.set_values().ok().map(|set| (o, set)));
+    crate::io::fsio::create_dir_all(&sets_dir)?;
     let mut summary = BuildSummary {
         schema_version: 1,
         ..BuildSummary::default()
     };
     let mut manifest = Manifest {
-        version: 2,
+        version: MANIFEST_VERSION,
         files: BTreeMap::new(),
         exact: true,
+        sets: Vec::new(),
     };
-    let (old, mut set) = match old {
-        Some((o, set)) => (Some(o), set),
-        None => (None, LakeSet::default()),
-    };
+    let mut layers: Vec<Layer> = old
+        .as_mut()
+        .map(|o| std::mem::take(&mut o.sets))
+        .unwrap_or_default()
+        .into_iter()
+        .map(|l| Layer::Kept(Box::new(l)))
+        .collect();
     let mut listed_paths = std::collections::HashSet::new();
     let mut replaced = 0u64;
-    // New values, merged into the set once at the end (one sort, not one per file).
+    // New values, one more layer of the set at the end.
     let mut new_hashes: Vec<u64> = Vec::new();
-    let listed: Vec<_> = tables
+    let listed: Vec<_> = inputs
+        .tables
         .iter()
-        .map(|t| (t, list_table(store, t, false)))
+        .map(|t| (t, list_table(inputs.store, t, false)))
         .collect();
-    progress.stage("indexing");
-    progress.start(
+    inputs.progress.stage("indexing");
+    inputs.progress.start(
         listed.iter().map(|(_, l)| l.files.len() as u64).sum(),
         listed
             .iter()
@@ -227,19 +409,24 @@ pub fn build<E: std::fmt::Display + Send>(
             .files
             .par_iter()
             .map(|f| {
-                // Kept when the file is unchanged and its entry checks out in full.
+                // Kept when the file is unchanged and its entry passes the check.
                 let reuse = old.as_ref().and_then(|o| {
                     let l = o.files.get(&f.path)?;
                     let usable = l.fingerprint.listed_as(f)
                         && l.columns.iter().all(|c| t.id_columns.contains(c))
-                        && o.entry(l).and_then(|e| e.sealed.read_all()).is_ok();
+                        && o.entry(l)
+                            .and_then(|e| match inputs.check {
+                                KeptCheck::Head => Ok(()),
+                                KeptCheck::Whole => e.sealed.read_all().map(drop),
+                            })
+                            .is_ok();
                     usable.then(|| l.clone())
                 });
                 let r = match reuse {
                     Some(l) => (f, Ok(l)),
-                    None => (f, Err(index_file(f, &t.id_columns))),
+                    None => (f, Err((inputs.index_file)(f, &t.id_columns))),
                 };
-                progress.file_done(f.size);
+                inputs.progress.file_done(f.size);
                 r
             })
             .collect();
@@ -256,7 +443,7 @@ pub fn build<E: std::fmt::Display + Send>(
                         replaced += 1;
                     }
                     let (head, body) = entry.to_parts();
-                    let (sealed, name) = seal(key, &head, &body);
+                    let (sealed, name) = seal(inputs.key, &head, &body);
                     // Checked and named by its MAC: a lost or torn entry after a crash is
                     // redone, not trusted.
                     crate::io::fsio::write_atomic_unsynced(&files_dir.join(&name), &sealed)?;
@@ -289,31 +476,37 @@ pub fn build<E: std::fmt::Display + Send>(
         // false negative. A build from scratch makes it exact again.
         manifest.exact = o.exact && summary.removed == 0 && replaced == 0;
     }
-    set.extend(&new_hashes);
-    drop(new_hashes);
-    let json = serde_json::to_vec(&manifest).map_err(|e| IndexError::Json(e.to_string()))?;
-    let mut head = (json.len() as u32).to_le_bytes().to_vec();
-    head.extend_from_slice(&json);
-    let body = set.to_bytes();
-    for block in body.chunks(BLOCK as usize) {
-        head.extend_from_slice(&block[..8]);
+    if !new_hashes.is_empty() {
+        layers.push(Layer::New(LakeSet::from_hashes(new_hashes)));
     }
-    let (sealed, _) = seal(key, &head, &body);
-    crate::io::fsio::write_atomic(&dir.join("lake.vix"), &sealed, true)?;
-    // Entries this index no longer lists (replaced or vanished files). A build racing
-    // this one may lose an entry it just wrote: its file is then read in full, never
-    // skipped, and the next build redoes it.
-    let listed: std::collections::HashSet<&String> =
+    compact(&mut layers).map_err(|_| BuildError::Layer)?;
+    for l in layers {
+        summary.lake_values += l.len() as u64;
+        manifest.sets.push(match l {
+            Layer::Kept(k) => k.name,
+            Layer::New(s) => write_layer(&sets_dir, inputs.key, &s)?,
+        });
+    }
+    let json = serde_json::to_vec(&manifest).map_err(|e| IndexError::Json(e.to_string()))?;
+    let (sealed, _) = seal(inputs.key, &json, &[]);
+    crate::io::fsio::write_atomic(&inputs.dir.join("lake.vix"), &sealed, true)?;
+    // Entries and set layers this index no longer lists (replaced or vanished files,
+    // merged layers). A build racing this one may lose a file it just wrote: an entry's
+    // lake file is then read in full, never skipped, and a lost layer makes the index
+    // unusable until the next build, which starts it again from scratch.
+    let entries: std::collections::HashSet<&String> =
         manifest.files.values().map(|l| &l.entry).collect();
-    for name in crate::io::fsio::names_in(&files_dir) {
-        if name.ends_with(".vix") && !listed.contains(&name) {
-            crate::io::fsio::remove_written(&files_dir.join(name));
+    let sets: std::collections::HashSet<&String> = manifest.sets.iter().collect();
+    for (d, keep) in [(&files_dir, &entries), (&sets_dir, &sets)] {
+        for name in crate::io::fsio::names_in(d) {
+            if name.ends_with(".vix") && !keep.contains(&name) {
+                crate::io::fsio::remove_written(&d.join(name));
+            }
         }
     }
-    summary.lake_values = set.len() as u64;
     summary.lake_set_exact = manifest.exact;
-    summary.fingerprint = prefix_sha256(&sealed[..sealed.len() - body.len()]);
-    summary.index_bytes = crate::io::fsio::dir_bytes(dir);
+    summary.fingerprint = prefix_sha256(&sealed);
+    summary.index_bytes = crate::io::fsio::dir_bytes(inputs.dir);
     Ok(summary)
 }
 
@@ -357,5 +550,41 @@ impl LakeIndex {
             out.push(!maybe);
         }
         Some(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Night after night of new values of any size: no value is lost, and layer sizes at
+    /// least halve from one layer to the next (so there are at most log2(n) of them).
+    #[test]
+    fn layers_merge_by_size_and_keep_every_value() {
+        let mut rng = crate::domain::keyhash::test_rng(0x9e37_79b9_7f4a_7c15);
+        let mut layers: Vec<Layer> = Vec::new();
+        let mut all = Vec::new();
+        for night in 0..200u64 {
+            let n = match night % 17 {
+                0 => 5000,
+                1..=3 => 0,
+                k => (rng() % (k * 40)) as usize,
+            };
+            let new: Vec<u64> = (0..n).map(|_| rng()).collect();
+            all.extend_from_slice(&new);
+            if !new.is_empty() {
+                layers.push(Layer::New(LakeSet::from_hashes(new)));
+            }
+            compact(&mut layers).unwrap();
+            for w in layers.windows(2) {
+                assert!(w[1].len() * 2 < w[0].len(), "night {night}");
+            }
+            assert!(layers.len() <= 1 + all.len().max(1).ilog2() as usize);
+        }
+        let mut union = Vec::new();
+        for l in layers {
+            union.extend(l.values().unwrap().0);
+        }
+        assert_eq!(LakeSet::from_hashes(union), LakeSet::from_hashes(all));
     }
 }
