@@ -298,6 +298,7 @@ fn scan(a: ScanArgs) -> Result<u8, Fatal> {
         subjects: subjects(&a.lake.subjects),
         part_of,
         index: a.index.clone(),
+        update_index: a.update_index,
         retention_policy: a.retention_policy.clone(),
         shortcuts: ops::scan::Shortcuts {
             statistics: !a.no_statistics,

@@ -19,6 +19,17 @@ fn scan(
     ids: &[String],
     index: Option<&LakeIndex>,
 ) -> (Answer, vouch::domain::report::ScanReport) {
+    scan_recalling(lake, cfg, ids, index, None)
+}
+
+/// The same, with the recall of earlier nights (and this scan's outcomes kept in it).
+fn scan_recalling(
+    lake: &Path,
+    cfg: &vouch::domain::config::Config,
+    ids: &[String],
+    index: Option<&LakeIndex>,
+    recall: Option<&vouch::domain::index::Recall>,
+) -> (Answer, vouch::domain::report::ScanReport) {
     let store = LocalStore::open(lake).unwrap();
     let tables = vouch::domain::lake::discover_tables(&store, &cfg.lake)
         .unwrap()
@@ -36,6 +47,7 @@ fn scan(
         collect_rows: false,
         include_versions: false,
         index,
+        recall,
     };
     let r = vouch::domain::scan::scan(&req, &NoProgress);
     assert!(r.errors.is_empty(), "{:?}", r.errors);
@@ -272,6 +284,65 @@ fn the_lake_set_grows_in_layers_and_never_loses_a_value() {
     assert_eq!(scan(&lake_dir, &cfg, &ids, Some(&ix)).0, want);
 }
 
+/// Outcomes recalled from an earlier night are the answers a decode gives: for the same
+/// subjects, for other subjects, and for a file rewritten since (which is read again).
+#[test]
+fn recalled_outcomes_give_the_answer_a_decode_gives() {
+    use vouch::domain::index::Recall;
+    let key = IndexKey::new(b"recall-differential-key");
+    let settings = vouch::domain::scan::recall_settings(&ScanOptions::default());
+    let mut rng = Rng::new(77);
+    let mut recalled = 0;
+    for seed in [2u64, 5, 9] {
+        let t = tempfile::tempdir().unwrap();
+        let lake_dir = t.path().join("lake");
+        let lake = vouch::dev::fixtures::random_lake(&lake_dir, seed).unwrap();
+        let cfg = vouch::domain::config::Config::parse(&config_for(&lake)).unwrap();
+        let ix_dir = t.path().join("index");
+        build(&lake_dir, &cfg, &key, &ix_dir);
+        let ix = LakeIndex::load(&ix_dir, &key).unwrap();
+        let sets = id_sets(&lake.ids, &mut rng, 4);
+        let night = |as_of: i64| Recall::load(&ix_dir, &key, as_of, settings.clone());
+        let check = |sets: &[Vec<String>], recall: &Recall, ix: &LakeIndex| -> u64 {
+            let mut n = 0;
+            for ids in sets {
+                let (plain, _) = scan(&lake_dir, &cfg, ids, None);
+                let (got, r) = scan_recalling(&lake_dir, &cfg, ids, Some(ix), Some(recall));
+                assert_eq!(plain, got, "seed {seed}, ids {ids:?}");
+                n += r.row_groups.recalled_by_index;
+            }
+            n
+        };
+        // Night 1 decodes and keeps what it decoded.
+        let first = night(100);
+        assert_eq!(check(&sets[3..], &first, &ix), 0, "nothing kept yet");
+        first.save(&ix_dir, &key, &|e| ix.lists_entry(e)).unwrap();
+        // The same night again recalls nothing (a rerun decides as the first run did).
+        assert_eq!(check(&sets[3..], &night(100), &ix), 0);
+        // A later night: the same subjects are recalled, others decoded; all right.
+        let later = night(200);
+        let n = check(&sets[3..], &later, &ix);
+        recalled += n;
+        check(&sets[..3], &later, &ix);
+        // Every file rewritten since (each with another file's rows of its table):
+        // the index no longer speaks for them, so nothing of them is recalled.
+        let files = parquet_files(&lake_dir);
+        for pair in files.windows(2) {
+            if pair[0].parent() == pair[1].parent() {
+                std::fs::copy(&pair[1], &pair[0]).unwrap();
+            }
+        }
+        for f in &files {
+            std::fs::copy(f, f.with_extension("tmp")).unwrap();
+            std::fs::rename(f.with_extension("tmp"), f).unwrap();
+        }
+        let after = night(300);
+        assert_eq!(check(&sets[3..], &after, &ix), 0, "seed {seed}");
+        check(&sets[..3], &after, &ix);
+    }
+    assert!(recalled > 0, "no outcome was ever recalled");
+}
+
 #[test]
 fn a_damaged_or_foreign_index_is_not_trusted() {
     let t = tempfile::tempdir().unwrap();
@@ -376,6 +447,41 @@ fn the_cli_builds_and_uses_the_index_and_needs_the_key() {
         "{w}"
     );
     assert_eq!(w["index"]["files_without_index"], 0);
+    // --update-index keeps the index current in the same run: a new file is indexed
+    // before the scan, and a later run recalls what this one decoded.
+    std::fs::copy(
+        p.join("lake/events/dt=2026-01-01/part-0.parquet"),
+        p.join("lake/events/dt=2026-01-01/part-new.parquet"),
+    )
+    .unwrap();
+    let first = scan(&["--index", "ix", "--update-index"]);
+    let again = scan(&["--index", "ix", "--update-index"]);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let later = scan(&["--index", "ix", "--update-index"]);
+    let plain = scan(&[]);
+    for r in [&first, &again, &later] {
+        assert_eq!(r.code, 1, "{r:?}");
+        let j = r.json();
+        assert_eq!(j["index"]["files_without_index"], 0, "{j}");
+        assert_eq!(j["residuals"], plain.json()["residuals"]);
+        assert_eq!(j["tables"], plain.json()["tables"]);
+    }
+    assert!(
+        first.json()["row_groups"]
+            .get("recalled_by_index")
+            .is_none()
+    );
+    assert!(
+        later.json()["row_groups"]["recalled_by_index"]
+            .as_u64()
+            .unwrap()
+            > 0,
+        "{}",
+        later.json()
+    );
+    let r = scan(&["--update-index"]);
+    assert_eq!(r.code, 2, "--update-index needs --index: {r:?}");
+    std::fs::remove_file(p.join("lake/events/dt=2026-01-01/part-new.parquet")).unwrap();
     // An index built with another key is not used; the scan says so and still answers.
     let other = fixture_scan(p, "another-key-0123456789", &["--index", "ix"]);
     assert_eq!(other.code, 1, "{other:?}");

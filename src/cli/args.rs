@@ -617,6 +617,11 @@ pub struct ScanArgs {
     /// it does not cover are read in full. Needs the subject key.
     #[arg(long, value_name = "DIR")]
     pub index: Option<PathBuf>,
+    /// Keep the --index current in the same run, as nightly does: index the lake's new
+    /// and changed files first, and keep the outcome of each row group decoded for
+    /// later nights (a later scan takes it while the file is unchanged).
+    #[arg(long, requires = "index", conflicts_with = "files_from")]
+    pub update_index: bool,
     /// data_retention_policy table (Parquet or CSV): datasets under legal hold.
     #[arg(long, value_name = "FILE")]
     pub retention_policy: Option<PathBuf>,

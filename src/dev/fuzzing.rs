@@ -73,6 +73,7 @@ pub fn scan_file(data: &[u8]) {
         collect_rows: false,
         include_versions: false,
         index: None,
+        recall: None,
     };
     let _ = crate::domain::scan::scan(&req, &crate::domain::scan::NoProgress);
 }

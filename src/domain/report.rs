@@ -173,6 +173,11 @@ pub struct RowGroupStats {
     /// Ruled out by the subject index (`--index`).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub skipped_by_index: u64,
+    /// Not ruled out by the subject index, but decoded for exactly these candidates on an
+    /// earlier night, and the file unchanged since: the outcome recalled, not read again
+    /// (`--update-index`, nightly).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub recalled_by_index: u64,
     /// Decided by the file's path alone: every identifier column's value comes from a
     /// Hive partition (`user_id=42/`).
     #[serde(default, skip_serializing_if = "is_zero")]
@@ -410,9 +415,13 @@ impl ScanReport {
         if let Some(ix) = &self.index {
             let _ = writeln!(
                 s,
-                "index {}: {} row group(s) ruled out, {} file(s) read without it",
+                "index {}: {} row group(s) ruled out{}, {} file(s) read without it",
                 &ix.fingerprint[..ix.fingerprint.len().min(12)],
                 thousands(self.row_groups.skipped_by_index),
+                match self.row_groups.recalled_by_index {
+                    0 => String::new(),
+                    n => format!(", {} recalled", thousands(n)),
+                },
                 thousands(ix.files_without_index)
             );
         }

@@ -67,6 +67,7 @@ pub fn run(opts: &Options, env: &Env<'_>) -> Result<ExportSummary, OpError> {
                 labeler: SubjectLabeler::plain(),
                 options: ScanOptions::for_lake(&opened.cfg.lake),
                 index: None,
+                recall: None,
             },
             true,
             opts.include_versions,

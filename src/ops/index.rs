@@ -24,6 +24,31 @@ pub fn build(
     crate::domain::index::build(store, tables, key, dir, &index_file, check, progress)
 }
 
+/// Brings the index in `dir` up to date before a scan through it (`scan --update-index`,
+/// nightly), kept entries checked by their sealed heads. Returns a line for each file
+/// that could not be indexed (the scan reads it in full).
+pub fn keep_current(
+    store: &dyn Store,
+    tables: &[Table],
+    key: &IndexKey,
+    dir: &Path,
+    opts: &ScanOptions,
+    progress: &dyn crate::domain::scan::Progress,
+) -> Result<Vec<String>, crate::domain::index::IndexError> {
+    let s = build(store, tables, key, dir, opts, KeptCheck::Head, progress)?;
+    Ok(s.errors
+        .iter()
+        .map(|e| {
+            format!(
+                "index {}: {}: {}; it is read in full",
+                dir.display(),
+                e.file,
+                e.error
+            )
+        })
+        .collect())
+}
+
 /// What `vouch index build` is asked to do.
 pub struct Options {
     pub lake: crate::ops::LakeLocation,

@@ -783,17 +783,27 @@ fn scan_now(
         let dir = PathBuf::from(cfg.resolve(d));
         let key = crate::domain::index::IndexKey::new(&req.subject_key);
         let store = opened.store.as_ref();
-        let built = crate::ops::index::build(
+        let built = crate::ops::index::keep_current(
             store,
             &opened.lake.tables,
             &key,
             &dir,
             &options,
-            crate::domain::index::KeptCheck::Head,
             req.progress,
         )
         .and_then(|_| crate::domain::index::LakeIndex::load(&dir, &key));
-        built.map_err(|e| index_error = json!(e.to_string())).ok()
+        // Outcomes of row groups decoded on earlier nights (a rerun of this night
+        // recalls what the first run did, and writes the same report).
+        let recall = crate::domain::index::Recall::load(
+            &dir,
+            &key,
+            req.as_of,
+            crate::domain::scan::recall_settings(&options),
+        );
+        built
+            .map(|ix| (ix, recall, dir))
+            .map_err(|e| index_error = json!(e.to_string()))
+            .ok()
     });
     let subjects = crate::domain::subjects::SubjectList::of(subjects.iter().map(String::as_str))
         .map_err(crate::ops::OpError::from)?;
@@ -804,7 +814,8 @@ fn scan_now(
             holds,
             labeler: labeler.clone(),
             options,
-            index: index.as_ref(),
+            index: index.as_ref().map(|i| &i.0),
+            recall: index.as_ref().map(|i| &i.1),
         },
         false,
         false,
@@ -821,6 +832,10 @@ fn scan_now(
         })
     })??;
     custody.finish()?;
+    if let Some((ix, recall, dir)) = &index {
+        // Not kept, the outcomes are decoded again next night: nothing is wrong.
+        let _ = recall.save(dir, &ix.key, &|e| ix.lists_entry(e));
+    }
     Ok((report, index_error))
 }
 

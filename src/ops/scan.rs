@@ -73,6 +73,8 @@ pub struct Options {
     pub subjects: Subjects,
     pub part_of: Option<PartOf>,
     pub index: Option<PathBuf>,
+    /// Bring the index up to date first, and keep the outcomes decoded for later nights.
+    pub update_index: bool,
     pub retention_policy: Option<PathBuf>,
     pub shortcuts: Shortcuts,
     pub include_versions: bool,
@@ -122,6 +124,7 @@ pub struct RequestParts<'a> {
     pub labeler: SubjectLabeler,
     pub options: ScanOptions,
     pub index: Option<&'a LakeIndex>,
+    pub recall: Option<&'a crate::domain::index::Recall>,
 }
 
 /// The one way a scan request is made from an opened lake (scan, export and nightly).
@@ -144,6 +147,7 @@ pub fn request<'a>(
         collect_rows,
         include_versions,
         index: parts.index,
+        recall: parts.recall,
     }
 }
 
@@ -361,8 +365,31 @@ pub fn run(opts: &Options, env: &Env<'_>) -> Result<Outcome, OpError> {
     let index = match &opts.index {
         Some(dir) => {
             let key = index_key(&cfg, env)?;
-            match LakeIndex::load(dir, &key) {
-                Ok(ix) => Some(ix),
+            let updated = if opts.update_index {
+                crate::ops::index::keep_current(
+                    store.as_ref(),
+                    &lake.tables,
+                    &key,
+                    dir,
+                    &options,
+                    env.progress,
+                )
+                .map(|errors| warnings.extend(errors))
+            } else {
+                Ok(())
+            };
+            match updated.and_then(|()| LakeIndex::load(dir, &key)) {
+                Ok(ix) => {
+                    let recall = opts.update_index.then(|| {
+                        crate::domain::index::Recall::load(
+                            dir,
+                            &key,
+                            env.now.secs(),
+                            crate::domain::scan::recall_settings(&options),
+                        )
+                    });
+                    Some((ix, recall, dir))
+                }
                 Err(e) => {
                     // Never trusted when unusable; the answer is the same without it.
                     warnings.push(format!("index {}: {e}; scanning without it", dir.display()));
@@ -385,7 +412,8 @@ pub fn run(opts: &Options, env: &Env<'_>) -> Result<Outcome, OpError> {
             holds,
             labeler,
             options,
-            index: index.as_ref(),
+            index: index.as_ref().map(|i| &i.0),
+            recall: index.as_ref().and_then(|i| i.1.as_ref()),
         },
         false,
         opts.include_versions,
@@ -427,6 +455,14 @@ pub fn run(opts: &Options, env: &Env<'_>) -> Result<Outcome, OpError> {
     })??;
     if let Some(c) = custody {
         c.finish()?;
+    }
+    if let Some((ix, Some(recall), dir)) = &index
+        && let Err(e) = recall.save(dir, &ix.key, &|e| ix.lists_entry(e))
+    {
+        warnings.push(format!(
+            "index {}: {e}; the row groups decoded will be decoded again next time",
+            dir.display()
+        ));
     }
     if let Some(out) = &opts.out {
         let json = serde_json::to_vec_pretty(&report).map_err(|e| e.to_string())?;

@@ -19,9 +19,11 @@
 //! integer, or of a byte value's xxHash64 digest), so the index holds no raw ID and cannot
 //! be searched for a guessed ID without the key.
 
+mod recall;
 mod sealed;
 mod store;
-pub use store::{BuildSummary, IndexFile, KeptCheck, LakeIndex, build};
+pub use recall::{RECALL_FILE, Recall, Recalled};
+pub use store::{BuildSummary, FileCandidates, IndexFile, KeptCheck, LakeIndex, build};
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;

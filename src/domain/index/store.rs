@@ -41,6 +41,8 @@ pub struct LakeIndex {
     files: BTreeMap<String, Listed>,
     /// The lake set's layers, oldest (largest) first.
     sets: Vec<SetLayer>,
+    /// The names of the entries `files` lists.
+    entries: std::collections::HashSet<String>,
     /// SHA-256 (hex) of `lake.vix`, which commits to every entry and set layer by name
     /// (each name is its file's MAC): which index a report or certificate relied on.
     pub fingerprint: String,
@@ -227,6 +229,7 @@ impl LakeIndex {
         Ok(LakeIndex {
             key: key.clone(),
             dir: dir.to_path_buf(),
+            entries: manifest.files.values().map(|l| l.entry.clone()).collect(),
             files: manifest.files,
             fingerprint: top.prefix_sha256.clone(),
             sets,
@@ -510,46 +513,71 @@ fn build_on<E: std::fmt::Display + Send>(
     Ok(summary)
 }
 
+/// What the index says of one file's row groups for a scan's subjects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileCandidates {
+    /// The file's entry (its name commits to the file's fingerprint).
+    pub entry: String,
+    /// Per row group, per probe (in the order given): the keyed hashes the row group may
+    /// hold. A row group with none is ruled out.
+    pub row_groups: Vec<Vec<Vec<u64>>>,
+}
+
+impl FileCandidates {
+    /// Whether the index rules row group `g` out.
+    pub fn rules_out(&self, g: usize) -> bool {
+        self.row_groups
+            .get(g)
+            .is_some_and(|cols| cols.iter().all(Vec::is_empty))
+    }
+}
+
 impl LakeIndex {
-    /// The row groups of a file the index rules out for these probes, or None when the
-    /// index cannot speak for the file (not listed, its fingerprint differs, or its entry
-    /// fails a check). `probes` are (column name, the subjects' keyed hashes in that
-    /// column's form that [`LakeIndex::present`] let through): only subjects present
-    /// somewhere in the lake need the row group filters.
-    pub fn ruled_out(
+    /// Per row group, the subjects' hashes the index cannot rule out; None when the index
+    /// cannot speak for the file (not listed, its fingerprint differs, or its entry fails a
+    /// check). `probes` are (column name, the subjects' keyed hashes in that column's form
+    /// that [`LakeIndex::present`] let through): only subjects present somewhere in the
+    /// lake need the row group filters.
+    pub fn candidates(
         &self,
         fingerprint: &Fingerprint,
         probes: &[(String, &[u64])],
-    ) -> Option<Vec<bool>> {
+    ) -> Option<FileCandidates> {
         let listed = self.files.get(&fingerprint.path)?;
         if &listed.fingerprint != fingerprint {
             return None;
         }
-        let present: Vec<(usize, &[u64])> = probes
+        let columns: Vec<usize> = probes
             .iter()
-            .map(|(col, hashes)| Some((listed.columns.iter().position(|c| c == col)?, *hashes)))
-            .collect::<Option<Vec<_>>>()?
-            .into_iter()
-            .filter(|(_, h)| !h.is_empty())
-            .collect();
-        if present.is_empty() {
+            .map(|(col, _)| listed.columns.iter().position(|c| c == col))
+            .collect::<Option<Vec<_>>>()?;
+        let mut out = FileCandidates {
+            entry: listed.entry.clone(),
+            row_groups: vec![vec![Vec::new(); probes.len()]; listed.row_groups],
+        };
+        if probes.iter().all(|(_, h)| h.is_empty()) {
             // No subject occurs anywhere in the lake set, which holds every value of
             // every listed file: the entry need not be opened.
-            return Some(vec![true; listed.row_groups]);
+            return Some(out);
         }
         let e = self.entry(listed).ok()?;
-        let mut out = Vec::with_capacity(e.row_groups.len());
-        for filters in &e.row_groups {
-            let mut maybe = false;
-            for (i, hs) in &present {
-                if filters[*i].may_contain_any(&e.sealed, hs).ok()? {
-                    maybe = true;
-                    break;
+        for (g, filters) in e.row_groups.iter().enumerate() {
+            for (p, ((_, hashes), &i)) in probes.iter().zip(&columns).enumerate() {
+                for &h in *hashes {
+                    if filters[i].may_contain_any(&e.sealed, &[h]).ok()? {
+                        out.row_groups[g][p].push(h);
+                    }
                 }
+                out.row_groups[g][p].sort_unstable();
+                out.row_groups[g][p].dedup();
             }
-            out.push(!maybe);
         }
         Some(out)
+    }
+
+    /// Whether `entry` is the name of an entry this index lists.
+    pub fn lists_entry(&self, entry: &str) -> bool {
+        self.entries.contains(entry)
     }
 }
 

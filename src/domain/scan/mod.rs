@@ -106,6 +106,10 @@ pub struct ScanRequest<'a> {
     /// A subject index: row groups it rules out are not read. Files it cannot speak
     /// for (new, changed) are scanned in full; the answer is the same either way.
     pub index: Option<&'a crate::domain::index::LakeIndex>,
+    /// Outcomes of row groups earlier nights decoded, kept beside the index: used where
+    /// they give the answer a decode would ([`crate::domain::index::Recall`]), and this
+    /// scan's added.
+    pub recall: Option<&'a crate::domain::index::Recall>,
 }
 
 /// Where a file's matching rows are: what [`scan_locating`] returns beside the report.
@@ -1097,6 +1101,7 @@ fn add_stats(into: &mut RowGroupStats, s: &RowGroupStats) {
     into.skipped_by_dictionary += s.skipped_by_dictionary;
     into.decoded += s.decoded;
     into.skipped_by_index += s.skipped_by_index;
+    into.recalled_by_index += s.recalled_by_index;
     into.decided_by_partition += s.decided_by_partition;
     into.decided_by_schema += s.decided_by_schema;
     into.by_column_type += s.by_column_type;
@@ -1724,34 +1729,50 @@ fn scan_file(
     {
         reader.prefetched = Some((lo, reader.read(lo, hi - lo)?));
     }
-    // What the subject index rules out (None: it cannot speak for this file).
-    let ruled_out = req.index.and_then(|ix| {
+    // What the subject index says of each row group (None: it cannot speak for this file).
+    let candidates = req.index.and_then(|ix| {
         let fp = crate::domain::index::Fingerprint::of(f, footer_sha256.clone());
         let probes: Vec<(String, &[u64])> = cols
             .iter()
             .map(|c| (c.descr.path().string(), c.probe.index_present(ix)))
             .collect();
-        ix.ruled_out(&fp, &probes)
+        ix.candidates(&fp, &probes)
     });
+    // Outcomes earlier nights decoded for exactly these candidates stand for a decode:
+    // for one identifier column, without a mask, when no row positions are wanted.
+    let recall = match (req.recall, req.index, &candidates) {
+        (Some(r), Some(ix), Some(c))
+            if cols.len() == 1 && mask.is_none() && !(req.collect_rows && locate) =>
+        {
+            Some(Recalling {
+                recall: r,
+                index: ix,
+                candidates: c,
+                column: cols[0].descr.path().string(),
+                probe: &cols[0].probe,
+            })
+        }
+        _ => None,
+    };
     let results: Vec<Result<RgOutcome, FileProblem>> = meta
         .row_groups()
         .par_iter()
         .enumerate()
         .map(|(i, rg)| {
-            if ruled_out.as_ref().is_some_and(|r| r.get(i) == Some(&true)) {
-                return Ok(RgOutcome {
-                    stats: RowGroupStats {
-                        total: 1,
-                        skipped_by_index: 1,
-                        ..RowGroupStats::default()
-                    },
-                    residual_rows: 0,
-                    per_subject: BTreeMap::new(),
-                    rows: Vec::new(),
-                    masked_rows: 0,
-                    masked_per_subject: BTreeMap::new(),
-                    stat_subjects: BTreeMap::new(),
-                });
+            if candidates.as_ref().is_some_and(|c| c.rules_out(i)) {
+                return Ok(RgOutcome::decided(RowGroupStats {
+                    total: 1,
+                    skipped_by_index: 1,
+                    ..RowGroupStats::default()
+                }));
+            }
+            if let Some(r) = &recall {
+                if let Some(o) = r.recalled(i) {
+                    return Ok(o);
+                }
+                let o = scan_row_group(req, &reader, i, rg, &cols, None, locate)?;
+                r.remember(i, &o);
+                return Ok(o);
             }
             let masked = mask.map(|m| (m, firsts[i]));
             scan_row_group(req, &reader, i, rg, &cols, masked, locate)
@@ -1761,7 +1782,7 @@ fn scan_file(
         rows: declared as u64,
         columns,
         footer_sha256,
-        indexed: ruled_out.is_some(),
+        indexed: candidates.is_some(),
         partition_columns,
         ..FileOutcome::default()
     };
@@ -1856,6 +1877,99 @@ struct RgOutcome {
     stat_subjects: BTreeMap<u32, u64>,
 }
 
+/// The decoder settings under which a recalled outcome stands for a decode (those that
+/// can turn a read into an error): see [`crate::domain::index::Recall`].
+pub fn recall_settings(opts: &ScanOptions) -> String {
+    let l = &opts.limits;
+    format!(
+        "crc={} page={} footer={} chunk={}",
+        opts.verify_crc, l.max_page_bytes, l.max_footer_bytes, l.max_chunk_bytes
+    )
+}
+
+impl RgOutcome {
+    /// A row group decided without reading it.
+    fn decided(stats: RowGroupStats) -> RgOutcome {
+        RgOutcome {
+            stats,
+            residual_rows: 0,
+            per_subject: BTreeMap::new(),
+            rows: Vec::new(),
+            masked_rows: 0,
+            masked_per_subject: BTreeMap::new(),
+            stat_subjects: BTreeMap::new(),
+        }
+    }
+}
+
+/// A file's row groups, recalled from earlier nights or remembered for later ones
+/// ([`crate::domain::index::Recall`]).
+struct Recalling<'r> {
+    recall: &'r crate::domain::index::Recall,
+    index: &'r crate::domain::index::LakeIndex,
+    candidates: &'r crate::domain::index::FileCandidates,
+    column: String,
+    probe: &'r Probe,
+}
+
+impl Recalling<'_> {
+    fn candidates(&self, g: usize) -> &[u64] {
+        self.candidates
+            .row_groups
+            .get(g)
+            .and_then(|c| c.first())
+            .map_or(&[], Vec::as_slice)
+    }
+
+    /// Row group `g`'s outcome as an earlier night decoded it, when it stands for a decode.
+    fn recalled(&self, g: usize) -> Option<RgOutcome> {
+        let r = self
+            .recall
+            .lookup(&self.candidates.entry, g, &self.column, self.candidates(g))?;
+        let mut o = RgOutcome::decided(RowGroupStats {
+            total: 1,
+            recalled_by_index: 1,
+            ..RowGroupStats::default()
+        });
+        o.residual_rows = r.residual_rows;
+        for &(h, n) in &r.per_hash {
+            o.per_subject
+                .insert(self.probe.index_subject(self.index, h)?, n);
+        }
+        Some(o)
+    }
+
+    /// Keeps a decoded row group's outcome, in keyed hashes, for later nights.
+    fn remember(&self, g: usize, o: &RgOutcome) {
+        if o.stats.decoded + o.stats.skipped_by_dictionary != 1 {
+            return;
+        }
+        let candidates = self.candidates(g);
+        let per_hash: Vec<(u64, u64)> = candidates
+            .iter()
+            .filter_map(|&h| {
+                let s = self.probe.index_subject(self.index, h)?;
+                Some((h, *o.per_subject.get(&s)?))
+            })
+            .collect();
+        // Every matching subject is a candidate (the index has no false negatives); if
+        // the counts do not add up, nothing is kept.
+        if per_hash.len() != o.per_subject.len()
+            || per_hash.iter().map(|p| p.1).sum::<u64>() != o.residual_rows
+        {
+            return;
+        }
+        self.recall.remember(
+            &self.candidates.entry,
+            g,
+            &self.column,
+            candidates.to_vec(),
+            o.residual_rows,
+            per_hash,
+        );
+    }
+}
+
 enum ChunkDecision {
     /// No subject ID can be a value of the column's type (the schema decides).
     Type,
@@ -1888,15 +2002,7 @@ fn scan_row_group(
         } else {
             stats.decided_by_partition = 1;
         }
-        return Ok(RgOutcome {
-            stats,
-            residual_rows: 0,
-            per_subject: BTreeMap::new(),
-            rows: Vec::new(),
-            masked_rows: 0,
-            masked_per_subject: BTreeMap::new(),
-            stat_subjects: BTreeMap::new(),
-        });
+        return Ok(RgOutcome::decided(stats));
     }
     let mut matches: Vec<(u32, u32)> = Vec::new();
     let mut decisions = Vec::with_capacity(cols.len());
@@ -1944,13 +2050,8 @@ fn scan_row_group(
         stats.decoded = 1;
     }
     let mut out = RgOutcome {
-        stats,
-        residual_rows: 0,
-        per_subject: BTreeMap::new(),
-        rows: Vec::new(),
-        masked_rows: 0,
-        masked_per_subject: BTreeMap::new(),
         stat_subjects,
+        ..RgOutcome::decided(stats)
     };
     matches.sort_unstable();
     matches.dedup();

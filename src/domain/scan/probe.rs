@@ -204,8 +204,9 @@ pub struct Probe {
     /// when a file with bloom filters first asks (8 bytes an ID, 80 MB for ten million).
     bloom: std::sync::OnceLock<Vec<u64>>,
     /// The keyed hashes the subject index's lake set may hold (a probe lives for one
-    /// scan, which uses one index): computed once, not once per file.
-    index_present: std::sync::OnceLock<Vec<u64>>,
+    /// scan, which uses one index), and the subject each names: computed once, not once
+    /// per file.
+    index_present: std::sync::OnceLock<(Vec<u64>, FastMap<u64, u32>)>,
 }
 
 impl Probe {
@@ -313,11 +314,43 @@ impl Probe {
     /// The keyed hashes of the IDs that may occur in the lake indexed by `ix` (the lake
     /// set's answer, computed on first use).
     pub fn index_present(&self, ix: &crate::domain::index::LakeIndex) -> &[u64] {
-        self.index_present
-            .get_or_init(|| ix.present(&self.index_hashes(&ix.key)))
+        &self.present_in(ix).0
     }
 
-    /// The subject index's keyed hashes of the IDs, in this column's form.
+    /// The subject whose ID has the keyed hash `h`, of those [`Probe::index_present`]
+    /// gives.
+    pub fn index_subject(&self, ix: &crate::domain::index::LakeIndex, h: u64) -> Option<u32> {
+        self.present_in(ix).1.get(&h).copied()
+    }
+
+    fn present_in(&self, ix: &crate::domain::index::LakeIndex) -> &(Vec<u64>, FastMap<u64, u32>) {
+        self.index_present.get_or_init(|| {
+            let all = self.index_hashes(&ix.key);
+            let present = ix.present(&all);
+            let wanted: std::collections::HashSet<u64> = present.iter().copied().collect();
+            let mut subjects = FastMap::default();
+            for (i, h) in all.iter().enumerate() {
+                if !wanted.contains(h) {
+                    continue;
+                }
+                let s = match self.kind {
+                    IdKind::Bytes | IdKind::Fixed { .. } => {
+                        self.bytes.with_key(i, |k| self.bytes.get(k))
+                    }
+                    IdKind::Int32 { .. } | IdKind::Int64 { .. } => {
+                        self.ints.get(&self.sorted_ints[i]).copied()
+                    }
+                };
+                if let Some(s) = s {
+                    subjects.entry(*h).or_insert(s);
+                }
+            }
+            (present, subjects)
+        })
+    }
+
+    /// The subject index's keyed hashes of the IDs, in this column's form, in the keys'
+    /// sorted order.
     fn index_hashes(&self, key: &crate::domain::index::IndexKey) -> Vec<u64> {
         match self.kind {
             IdKind::Bytes | IdKind::Fixed { .. } => self.bytes.map(|k| key.bytes(k)),

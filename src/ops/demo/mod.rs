@@ -169,6 +169,7 @@ fn export_bundle(
             collect_rows: true,
             include_versions: false,
             index: None,
+            recall: None,
         },
         request_id: Some("A-2001".into()),
         format: crate::domain::export::DataFormat::Json,
