@@ -482,6 +482,7 @@ fn a_full_disk_is_an_error_not_a_short_bundle() {
         include_versions: false,
         index: None,
         recall: None,
+        prescan: None,
     };
     let (_, located) =
         vouch::domain::scan::scan_locating(&scan, &vouch::domain::scan::NoProgress, None);

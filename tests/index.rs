@@ -7,7 +7,8 @@ use std::path::Path;
 use crate::common::*;
 use vouch::dev::fixtures::Rng;
 use vouch::domain::index::{IndexKey, KeptCheck, LakeIndex};
-use vouch::domain::scan::{NoProgress, ScanOptions, ScanRequest};
+use vouch::domain::scan::{NoProgress, Prescan, ScanOptions, ScanRequest};
+use vouch::domain::subjects::SubjectList;
 use vouch::io::local::LocalStore;
 
 /// (table, file, subject, rows) of every residual, and per table (rows scanned, residual).
@@ -30,6 +31,19 @@ fn scan_recalling(
     index: Option<&LakeIndex>,
     recall: Option<&vouch::domain::index::Recall>,
 ) -> (Answer, vouch::domain::report::ScanReport) {
+    let subjects = SubjectList::of(ids.iter().map(String::as_str)).unwrap();
+    scan_of(lake, cfg, &subjects, index, recall, None)
+}
+
+/// A scan of `subjects` with everything a night can give it.
+fn scan_of(
+    lake: &Path,
+    cfg: &vouch::domain::config::Config,
+    subjects: &SubjectList,
+    index: Option<&LakeIndex>,
+    recall: Option<&vouch::domain::index::Recall>,
+    prescan: Option<&Prescan<'_>>,
+) -> (Answer, vouch::domain::report::ScanReport) {
     let store = LocalStore::open(lake).unwrap();
     let tables = vouch::domain::lake::discover_tables(&store, &cfg.lake)
         .unwrap()
@@ -38,8 +52,7 @@ fn scan_recalling(
         store: &store,
         lake: lake.display().to_string(),
         tables,
-        subjects: &vouch::domain::subjects::SubjectList::of(ids.iter().map(String::as_str))
-            .unwrap(),
+        subjects,
         holds: Default::default(),
         labeler: vouch::domain::subjects::SubjectLabeler::plain(),
         options: ScanOptions::default(),
@@ -48,6 +61,7 @@ fn scan_recalling(
         include_versions: false,
         index,
         recall,
+        prescan,
     };
     let r = vouch::domain::scan::scan(&req, &NoProgress);
     assert!(r.errors.is_empty(), "{:?}", r.errors);
@@ -90,8 +104,11 @@ fn build_checking(
         key,
         dir,
         &ScanOptions::default(),
-        check,
-        &vouch::domain::scan::NoProgress,
+        vouch::ops::index::Upkeep {
+            check,
+            prescan: None,
+            progress: &NoProgress,
+        },
     )
     .unwrap()
 }
@@ -341,6 +358,63 @@ fn recalled_outcomes_give_the_answer_a_decode_gives() {
         check(&sets[..3], &after, &ix);
     }
     assert!(recalled > 0, "no outcome was ever recalled");
+}
+
+/// The index upkeep's one pass (new files probed for the subjects as they are indexed)
+/// gives the scan the report it would write reading those files itself: the same
+/// residuals, row group decisions and bytes read, as a rerun with the index current.
+#[test]
+fn the_upkeeps_one_pass_gives_the_report_a_scan_of_its_own_writes() {
+    let key = IndexKey::new(b"one-pass-differential-key");
+    let mut rng = Rng::new(91);
+    let mut taken = 0;
+    for seed in [3u64, 6, 13] {
+        let t = tempfile::tempdir().unwrap();
+        let lake_dir = t.path().join("lake");
+        let lake = vouch::dev::fixtures::random_lake(&lake_dir, seed).unwrap();
+        let cfg = vouch::domain::config::Config::parse(&config_for(&lake)).unwrap();
+        let store = LocalStore::open(&lake_dir).unwrap();
+        let tables = vouch::domain::lake::discover_tables(&store, &cfg.lake)
+            .unwrap()
+            .tables;
+        for (n, ids) in id_sets(&lake.ids, &mut rng, 5).iter().enumerate() {
+            let ix_dir = t.path().join(format!("index-{n}"));
+            let subjects = SubjectList::of(ids.iter().map(String::as_str)).unwrap();
+            let prescan = Prescan::new(&subjects);
+            let options = ScanOptions::default();
+            let errors = vouch::ops::index::keep_current(
+                &store,
+                &tables,
+                &key,
+                &ix_dir,
+                &options,
+                &prescan,
+                &NoProgress,
+            )
+            .unwrap();
+            assert!(errors.is_empty(), "{errors:?}");
+            let ix = LakeIndex::load(&ix_dir, &key).unwrap();
+            let kept = prescan.files();
+            let (one_pass, a) =
+                scan_of(&lake_dir, &cfg, &subjects, Some(&ix), None, Some(&prescan));
+            assert_eq!(
+                prescan.files(),
+                0,
+                "the scan took every file the upkeep decoded"
+            );
+            let (own, b) = scan_of(&lake_dir, &cfg, &subjects, Some(&ix), None, None);
+            let (plain, _) = scan_of(&lake_dir, &cfg, &subjects, None, None, None);
+            assert_eq!(one_pass, plain, "seed {seed}");
+            assert_eq!(own, plain, "seed {seed}");
+            assert_eq!(
+                serde_json::to_value(&a).unwrap(),
+                serde_json::to_value(&b).unwrap(),
+                "seed {seed}, ids {ids:?}"
+            );
+            taken += kept;
+        }
+    }
+    assert!(taken > 0, "no file was ever decided by the upkeep's decode");
 }
 
 #[test]

@@ -74,6 +74,7 @@ pub fn scan_file(data: &[u8]) {
         include_versions: false,
         index: None,
         recall: None,
+        prescan: None,
     };
     let _ = crate::domain::scan::scan(&req, &crate::domain::scan::NoProgress);
 }

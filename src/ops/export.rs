@@ -68,6 +68,7 @@ pub fn run(opts: &Options, env: &Env<'_>) -> Result<ExportSummary, OpError> {
                 options: ScanOptions::for_lake(&opened.cfg.lake),
                 index: None,
                 recall: None,
+                prescan: None,
             },
             true,
             opts.include_versions,

@@ -8,6 +8,15 @@ use crate::domain::scan::ScanOptions;
 use crate::io::store::Store;
 use crate::ops::{Env, OpError, OpenedLake};
 
+/// How a build goes about it.
+pub struct Upkeep<'a> {
+    /// How much of each kept entry is checked.
+    pub check: KeptCheck,
+    /// New files are also probed for a scan's subjects as they are indexed.
+    pub prescan: Option<&'a crate::domain::scan::Prescan<'a>>,
+    pub progress: &'a dyn crate::domain::scan::Progress,
+}
+
 /// The index of `tables` in `dir`, built with the scan's own decoder.
 pub fn build(
     store: &dyn Store,
@@ -15,27 +24,41 @@ pub fn build(
     key: &IndexKey,
     dir: &Path,
     opts: &ScanOptions,
-    check: KeptCheck,
-    progress: &dyn crate::domain::scan::Progress,
+    how: Upkeep<'_>,
 ) -> Result<BuildSummary, crate::domain::index::IndexError> {
     let index_file = |f: &crate::io::store::ObjectMeta, columns: &[String]| {
-        crate::domain::scan::index_file(store, f, columns, key, opts)
+        crate::domain::scan::index_file(store, f, columns, key, opts, how.prescan)
     };
-    crate::domain::index::build(store, tables, key, dir, &index_file, check, progress)
+    crate::domain::index::build(
+        store,
+        tables,
+        key,
+        dir,
+        &index_file,
+        how.check,
+        how.progress,
+    )
 }
 
 /// Brings the index in `dir` up to date before a scan through it (`scan --update-index`,
-/// nightly), kept entries checked by their sealed heads. Returns a line for each file
-/// that could not be indexed (the scan reads it in full).
+/// nightly), kept entries checked by their sealed heads; the new files are probed for the
+/// scan's subjects in the same decode (`prescan`). Returns a line for each file that
+/// could not be indexed (the scan reads it in full).
 pub fn keep_current(
     store: &dyn Store,
     tables: &[Table],
     key: &IndexKey,
     dir: &Path,
     opts: &ScanOptions,
+    prescan: &crate::domain::scan::Prescan<'_>,
     progress: &dyn crate::domain::scan::Progress,
 ) -> Result<Vec<String>, crate::domain::index::IndexError> {
-    let s = build(store, tables, key, dir, opts, KeptCheck::Head, progress)?;
+    let how = Upkeep {
+        check: KeptCheck::Head,
+        prescan: Some(prescan),
+        progress,
+    };
+    let s = build(store, tables, key, dir, opts, how)?;
     Ok(s.errors
         .iter()
         .map(|e| {
@@ -109,8 +132,11 @@ pub fn run(opts: &Options, env: &Env<'_>) -> Result<Outcome, OpError> {
         &key,
         &opts.index,
         &ScanOptions::for_lake(&cfg.lake),
-        opts.check,
-        env.progress,
+        Upkeep {
+            check: opts.check,
+            prescan: None,
+            progress: env.progress,
+        },
     )?;
     summary
         .errors

@@ -778,6 +778,10 @@ fn scan_now(
         use_bloom_filters: !cfg.nightly.strict,
         ..crate::domain::scan::ScanOptions::for_lake(&cfg.lake)
     };
+    let subjects = crate::domain::subjects::SubjectList::of(subjects.iter().map(String::as_str))
+        .map_err(crate::ops::OpError::from)?;
+    // The index upkeep probes the new files for these subjects as it reads them.
+    let prescan = crate::domain::scan::Prescan::new(&subjects);
     let mut index_error = serde_json::Value::Null;
     let index = cfg.nightly.index.as_ref().and_then(|d| {
         let dir = PathBuf::from(cfg.resolve(d));
@@ -789,6 +793,7 @@ fn scan_now(
             &key,
             &dir,
             &options,
+            &prescan,
             req.progress,
         )
         .and_then(|_| crate::domain::index::LakeIndex::load(&dir, &key));
@@ -805,8 +810,6 @@ fn scan_now(
             .map_err(|e| index_error = json!(e.to_string()))
             .ok()
     });
-    let subjects = crate::domain::subjects::SubjectList::of(subjects.iter().map(String::as_str))
-        .map_err(crate::ops::OpError::from)?;
     let mut scan_req = crate::ops::scan::request(
         &opened,
         &subjects,
@@ -816,6 +819,7 @@ fn scan_now(
             options,
             index: index.as_ref().map(|i| &i.0),
             recall: index.as_ref().map(|i| &i.1),
+            prescan: Some(&prescan),
         },
         false,
         false,

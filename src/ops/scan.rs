@@ -125,6 +125,7 @@ pub struct RequestParts<'a> {
     pub options: ScanOptions,
     pub index: Option<&'a LakeIndex>,
     pub recall: Option<&'a crate::domain::index::Recall>,
+    pub prescan: Option<&'a crate::domain::scan::Prescan<'a>>,
 }
 
 /// The one way a scan request is made from an opened lake (scan, export and nightly).
@@ -148,6 +149,7 @@ pub fn request<'a>(
         include_versions,
         index: parts.index,
         recall: parts.recall,
+        prescan: parts.prescan,
     }
 }
 
@@ -362,6 +364,7 @@ pub fn run(opts: &Options, env: &Env<'_>) -> Result<Outcome, OpError> {
         ..ScanOptions::for_lake(&cfg.lake)
     };
     let mut warnings = Vec::new();
+    let prescan = crate::domain::scan::Prescan::new(&subjects);
     let index = match &opts.index {
         Some(dir) => {
             let key = index_key(&cfg, env)?;
@@ -372,6 +375,7 @@ pub fn run(opts: &Options, env: &Env<'_>) -> Result<Outcome, OpError> {
                     &key,
                     dir,
                     &options,
+                    &prescan,
                     env.progress,
                 )
                 .map(|errors| warnings.extend(errors))
@@ -414,6 +418,7 @@ pub fn run(opts: &Options, env: &Env<'_>) -> Result<Outcome, OpError> {
             options,
             index: index.as_ref().map(|i| &i.0),
             recall: index.as_ref().and_then(|i| i.1.as_ref()),
+            prescan: opts.update_index.then_some(&prescan),
         },
         false,
         opts.include_versions,

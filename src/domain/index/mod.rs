@@ -329,7 +329,8 @@ pub struct LakeSet(Vec<u64>);
 
 impl LakeSet {
     pub fn from_hashes(mut hashes: Vec<u64>) -> LakeSet {
-        hashes.sort_unstable();
+        use rayon::slice::ParallelSliceMut;
+        hashes.par_sort_unstable();
         hashes.dedup();
         LakeSet(hashes)
     }

@@ -110,6 +110,70 @@ pub struct ScanRequest<'a> {
     /// they give the answer a decode would ([`crate::domain::index::Recall`]), and this
     /// scan's added.
     pub recall: Option<&'a crate::domain::index::Recall>,
+    /// What this run's index upkeep found while it read the new files: their chunks are
+    /// not read again ([`Prescan`]).
+    pub prescan: Option<&'a Prescan<'a>>,
+}
+
+impl<'a> ScanRequest<'a> {
+    /// The probes: the prescan's (made once for the upkeep and the scan), or new ones.
+    fn probes<'s>(&'s self, own: &'s mut Option<ProbeCache<'a>>) -> &'s ProbeCache<'a> {
+        match self.prescan {
+            Some(p) => &p.probes,
+            None => own.insert(ProbeCache::new(self.subjects)),
+        }
+    }
+}
+
+/// The index upkeep's one pass over new files (`scan --update-index`, nightly): while it
+/// decodes a file to index it, the run's subjects are probed in the same decode, and the
+/// column chunks that hold a subject's rows are kept here; the scan that follows takes
+/// them instead of reading and decoding those chunks again (their bytes count as read:
+/// the report is the one a scan reading them would write). The probes are the scan's own.
+pub struct Prescan<'a> {
+    probes: ProbeCache<'a>,
+    files: Mutex<HashMap<String, PrescannedFile>>,
+}
+
+/// One file's prescanned chunks, by (row group, column index), as of its footer.
+struct PrescannedFile {
+    footer_sha256: String,
+    chunks: HashMap<(usize, usize), pages::ChunkScan>,
+}
+
+impl<'a> Prescan<'a> {
+    pub fn new(subjects: &'a SubjectList) -> Prescan<'a> {
+        Prescan {
+            probes: ProbeCache::new(subjects),
+            files: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn keep(&self, path: &str, footer_sha256: &str, at: (usize, usize), cs: pages::ChunkScan) {
+        let mut files = self.files.lock().unwrap_or_else(|p| p.into_inner());
+        let f = files
+            .entry(path.to_string())
+            .or_insert_with(|| PrescannedFile {
+                footer_sha256: footer_sha256.to_string(),
+                chunks: HashMap::new(),
+            });
+        if f.footer_sha256 == footer_sha256 {
+            f.chunks.insert(at, cs);
+        }
+    }
+
+    /// How many files have chunks kept and not yet taken.
+    pub fn files(&self) -> usize {
+        self.files.lock().map_or(0, |f| f.len())
+    }
+
+    /// A file's chunks, taken out (each is used once), when its footer is the one read.
+    fn take(&self, path: &str, footer_sha256: &str) -> Option<PrescannedFile> {
+        let mut files = self.files.lock().unwrap_or_else(|p| p.into_inner());
+        files
+            .remove(path)
+            .filter(|f| f.footer_sha256 == footer_sha256)
+    }
 }
 
 /// Where a file's matching rows are: what [`scan_locating`] returns beside the report.
@@ -237,7 +301,8 @@ pub fn scan_locating(
     let mut listed = list(req);
     start_progress(&listed, progress);
     let plan_fingerprint = crate::domain::plan::fingerprint(&listed);
-    let probes = ProbeCache::new(req.subjects);
+    let mut own = None;
+    let probes = req.probes(&mut own);
     let counters = ReadCounters::default();
     let mut located = Vec::new();
     let mut asm = Assembler::new(&req.labeler, &req.holds, req.prior_errors.clone(), custody);
@@ -248,12 +313,12 @@ pub fn scan_locating(
             let files = std::mem::take(&mut lt.files);
             let lt: &TableFiles = lt;
             let results =
-                streamed_results(req, lt, files, &probes, &counters, progress, &mut located);
+                streamed_results(req, lt, files, probes, &counters, progress, &mut located);
             asm.table_files(lt, results, None);
             continue;
         }
         let lt: &TableFiles = lt;
-        let (results, log) = scan_table(req, lt, &probes, &counters, progress, &mut located);
+        let (results, log) = scan_table(req, lt, probes, &counters, progress, &mut located);
         let facts = lt
             .view
             .as_deref()
@@ -312,13 +377,14 @@ pub fn scan_listed(
     progress: &dyn Progress,
 ) -> Scanned {
     start_progress(listed, progress);
-    let probes = ProbeCache::new(req.subjects);
+    let mut own = None;
+    let probes = req.probes(&mut own);
     let counters = ReadCounters::default();
     let mut located = Vec::new();
     let mut results = Vec::with_capacity(listed.len());
     let mut logs = Vec::with_capacity(listed.len());
     for lt in listed {
-        let (r, log) = scan_table(req, lt, &probes, &counters, progress, &mut located);
+        let (r, log) = scan_table(req, lt, probes, &counters, progress, &mut located);
         results.push(r);
         logs.push(log);
     }
@@ -1754,6 +1820,12 @@ fn scan_file(
         }
         _ => None,
     };
+    // Chunks this run's index upkeep decoded while it indexed the file.
+    let prescanned = req.prescan.and_then(|p| p.take(&f.path, &footer_sha256));
+    let reading = Reading {
+        reader: &reader,
+        prescanned: prescanned.as_ref(),
+    };
     let results: Vec<Result<RgOutcome, FileProblem>> = meta
         .row_groups()
         .par_iter()
@@ -1770,12 +1842,12 @@ fn scan_file(
                 if let Some(o) = r.recalled(i) {
                     return Ok(o);
                 }
-                let o = scan_row_group(req, &reader, i, rg, &cols, None, locate)?;
+                let o = scan_row_group(req, &reading, i, rg, &cols, None, locate)?;
                 r.remember(i, &o);
                 return Ok(o);
             }
             let masked = mask.map(|m| (m, firsts[i]));
-            scan_row_group(req, &reader, i, rg, &cols, masked, locate)
+            scan_row_group(req, &reading, i, rg, &cols, masked, locate)
         })
         .collect();
     let mut out = FileOutcome {
@@ -1978,10 +2050,16 @@ enum ChunkDecision {
     Read(ChunkScan),
 }
 
+/// Where a file's chunks come from: the file, or this run's index upkeep.
+struct Reading<'r> {
+    reader: &'r ObjectReader<'r>,
+    prescanned: Option<&'r PrescannedFile>,
+}
+
 /// `mask`: the file's deletion vector and this row group's first row in the file.
 fn scan_row_group(
     req: &ScanRequest<'_>,
-    reader: &ObjectReader<'_>,
+    reading: &Reading<'_>,
     rg_index: usize,
     rg: &RowGroupMetaData,
     cols: &[IdColumn],
@@ -2015,7 +2093,7 @@ fn scan_row_group(
             }
         }
         let at = |e: FileProblem| e.at(rg_index, c.descr.path().string());
-        let d = decide_chunk(req, reader, rg, chunk, c).map_err(at)?;
+        let d = decide_chunk(req, reading, (rg_index, rg), chunk, c).map_err(at)?;
         if let ChunkDecision::Read(cs) = &d {
             if cs.rows != rows {
                 return Err(at(FileProblem::Malformed(format!(
@@ -2079,11 +2157,12 @@ fn scan_row_group(
 
 fn decide_chunk(
     req: &ScanRequest<'_>,
-    reader: &ObjectReader<'_>,
-    rg: &RowGroupMetaData,
+    reading: &Reading<'_>,
+    (g, rg): (usize, &RowGroupMetaData),
     chunk: &ColumnChunkMetaData,
     c: &IdColumn,
 ) -> Result<ChunkDecision, FileProblem> {
+    let reader = reading.reader;
     let opts = &req.options;
     if c.probe.is_empty() {
         return Ok(ChunkDecision::Type);
@@ -2111,6 +2190,12 @@ fn decide_chunk(
         }
     }
     let (start, len) = chunk_range(chunk, reader.size, opts)?;
+    if let Some(cs) = reading.prescanned.and_then(|p| p.chunks.get(&(g, c.index))) {
+        // Read and decoded once in this run, by the index upkeep: counted as read here.
+        reader.counter.bytes.fetch_add(len, Ordering::Relaxed);
+        reader.counter.requests.fetch_add(1, Ordering::Relaxed);
+        return Ok(ChunkDecision::Read(cs.clone()));
+    }
     with_buffer(&CHUNK_BUF, |data| {
         reader.read_into(start, len, data)?;
         decode_chunk(data, start, rg, chunk, c, opts)
@@ -2148,14 +2233,15 @@ fn chunk_range(
 }
 
 /// What the index keeps of one file: its fingerprint, its identifier columns, and per row
-/// group and column the filter of the values' keyed hashes; plus every distinct hash (for
-/// the lake-wide set).
+/// group and column the filter of the values' keyed hashes; plus those hashes (each row
+/// group's distinct, for the lake-wide set, which sorts them all once).
 pub(crate) fn index_file(
     store: &dyn Store,
     f: &ObjectMeta,
     id_columns: &[String],
     key: &crate::domain::index::IndexKey,
     opts: &ScanOptions,
+    prescan: Option<&Prescan<'_>>,
 ) -> Result<(crate::domain::index::FileEntry, Vec<u64>), FileProblem> {
     let reader = ObjectReader {
         inner: store.open(f)?,
@@ -2174,7 +2260,6 @@ pub(crate) fn index_file(
     // each with its own buffer; their results in order.
     let index_row_group = |g: usize| {
         let rg = meta.row_group(g);
-        let mut buf = Vec::new();
         let mut all = Vec::new();
         let mut filters = Vec::with_capacity(cols.len());
         for (i, descr, kind) in &cols {
@@ -2184,52 +2269,88 @@ pub(crate) fn index_file(
             }
             let chunk = rg.column(*i);
             let (start, len) = chunk_range(chunk, f.size, opts)?;
-            reader.read_into(start, len, &mut buf)?;
             let at = |e: FileProblem| e.at(g, descr.path().string());
-            let mut hashes = Vec::new();
-            let mut hash = |v: Value<'_>| {
+            // The chunk in the thread's read buffer (kept between row groups, as the
+            // scan's), one hash a value (a first guess: one a row).
+            let mut hashes = Vec::with_capacity(rg.num_rows().clamp(0, 1 << 20) as usize);
+            let hash = |hashes: &mut Vec<u64>, v: Value<'_>| {
                 hashes.push(match v {
                     Value::Bytes(b) => key.bytes(b),
                     Value::Int(x) => key.int(x),
                 })
             };
-            // Dictionary and PLAIN pages are read directly; other encodings generically.
-            let from_dictionary = with_buffer(&SCRATCH, |scratch| {
-                match pages::chunk_values_fast(
-                    &buf,
-                    chunk.compression(),
-                    &opts.limits,
-                    *kind,
-                    descr.max_def_level(),
-                    opts.verify_crc,
-                    scratch,
-                    &mut hash,
-                ) {
-                    Ok(done) => Ok(done),
-                    Err(ChunkError::Unsupported(_)) => Ok(false),
-                    Err(e) => Err(FileProblem::from(e)),
+            with_buffer(&CHUNK_BUF, |buf| {
+                reader.read_into(start, len, buf)?;
+                let buf: &[u8] = buf;
+                // With a prescan, the run's subjects are probed in the same decode (the
+                // scan's own decoder, so its outcome is the one the scan would find).
+                if let Some(p) = prescan.filter(|_| opts.use_dictionaries) {
+                    let probe = p.probes.get(*kind);
+                    if !probe.is_empty() {
+                        let spec = ChunkSpec {
+                            probe: &probe,
+                            codec: chunk.compression(),
+                            max_def: descr.max_def_level(),
+                            limits: opts.limits,
+                            verify_crc: opts.verify_crc,
+                            expected_rows: rg.num_rows() as u64,
+                        };
+                        let r = with_buffer(&SCRATCH, |scratch| {
+                            Ok(pages::scan_chunk_visiting(
+                                buf,
+                                &spec,
+                                scratch,
+                                Some(&mut |v| hash(&mut hashes, v)),
+                            ))
+                        })?;
+                        match r {
+                            Ok(cs) => {
+                                if !cs.matches.is_empty() && cs.rows == rg.num_rows() as u64 {
+                                    p.keep(&f.path, &footer_sha256, (g, *i), cs);
+                                }
+                                return Ok(());
+                            }
+                            // Read below as the index reads it, from the start.
+                            Err(ChunkError::Unsupported(_)) => hashes.clear(),
+                            Err(e) => return Err(at(FileProblem::from(e))),
+                        }
+                    }
                 }
-            })
-            .map_err(at)?;
-            if !from_dictionary {
-                hashes.clear();
-                visit_values(
-                    Bytes::copy_from_slice(&buf),
-                    start,
-                    chunk,
-                    descr,
-                    *kind,
-                    rg.num_rows(),
-                    opts,
-                    &mut |_, v| {
-                        hashes.push(match v {
-                            Value::Bytes(b) => key.bytes(b),
-                            Value::Int(x) => key.int(x),
-                        })
-                    },
-                )
-                .map_err(at)?;
-            }
+                // Dictionary and PLAIN pages are read directly; other encodings generically.
+                let from_dictionary =
+                    with_buffer(&SCRATCH, |scratch| {
+                        match pages::chunk_values_fast(
+                            buf,
+                            chunk.compression(),
+                            &opts.limits,
+                            *kind,
+                            descr.max_def_level(),
+                            opts.verify_crc,
+                            scratch,
+                            &mut |v| hash(&mut hashes, v),
+                        ) {
+                            Ok(done) => Ok(done),
+                            Err(ChunkError::Unsupported(_)) => Ok(false),
+                            Err(e) => Err(FileProblem::from(e)),
+                        }
+                    })
+                    .map_err(at)?;
+                if !from_dictionary {
+                    hashes.clear();
+                    visit_values(
+                        Bytes::copy_from_slice(buf),
+                        start,
+                        chunk,
+                        descr,
+                        *kind,
+                        rg.num_rows(),
+                        opts,
+                        &mut |_, v| hash(&mut hashes, v),
+                    )
+                    .map_err(at)?;
+                }
+                Ok(())
+            })?;
             hashes.sort_unstable();
             hashes.dedup();
             all.extend_from_slice(&hashes);
@@ -2244,6 +2365,7 @@ pub(crate) fn index_file(
             .map(index_row_group)
             .collect()
     };
+    // Each row group's hashes are distinct; the lake set's layer sorts them all once.
     let mut all = Vec::new();
     let mut row_groups = Vec::with_capacity(done.len());
     for d in done {
@@ -2251,8 +2373,6 @@ pub(crate) fn index_file(
         row_groups.push(filters);
         all.extend_from_slice(&hashes);
     }
-    all.sort_unstable();
-    all.dedup();
     Ok((
         crate::domain::index::FileEntry {
             fingerprint: crate::domain::index::Fingerprint::of(f, footer_sha256),

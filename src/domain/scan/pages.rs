@@ -159,6 +159,20 @@ pub fn scan_chunk(
     spec: &ChunkSpec<'_>,
     scratch: &mut Vec<u8>,
 ) -> Result<ChunkScan, ChunkError> {
+    scan_chunk_visiting(chunk, spec, scratch, None)
+}
+
+/// The same, and (the index's one pass) every value the chunk can hold is also given to
+/// `visit`: the dictionary's entries and the PLAIN pages' values (a dictionary-encoded
+/// page holds only dictionary entries, so it need not be decoded for that). On an error,
+/// `visit` may have seen part of the chunk.
+pub fn scan_chunk_visiting(
+    chunk: &[u8],
+    spec: &ChunkSpec<'_>,
+    scratch: &mut Vec<u8>,
+    mut visit: Option<&mut dyn FnMut(super::Value<'_>)>,
+) -> Result<ChunkScan, ChunkError> {
+    let kind = spec.probe.kind();
     let mut out = ChunkScan::default();
     let mut pos = 0;
     // Dictionary index -> subject number (u32::MAX for no subject); None until a
@@ -188,6 +202,10 @@ pub fn scan_chunk(
                 }
                 let data = decompress(spec.codec, body, h.uncompressed_size as usize, 0, scratch)?;
                 let (map, any) = probe_dictionary(data, h.num_values as usize, spec.probe)?;
+                if let Some(v) = visit.as_mut() {
+                    visit_plain(data, Some(h.num_values.max(0) as usize), kind, *v)
+                        .map_err(|e| ChunkError::Corrupt(format!("dictionary page: {e}")))?;
+                }
                 dict_len = h.num_values as usize;
                 dict = Some(if any { map } else { Vec::new() });
             }
@@ -336,6 +354,12 @@ pub fn scan_chunk(
                     probe_plain(values, non_null, spec.probe, &mut page_matches).map_err(|e| {
                         ChunkError::Corrupt(format!("values of page at byte {page_start}: {e}"))
                     })?;
+                    if let Some(v) = visit.as_mut() {
+                        // As many as fill the page, as the index's own reader takes them.
+                        visit_plain(values, None, kind, *v).map_err(|e| {
+                            ChunkError::Corrupt(format!("values of page at byte {page_start}: {e}"))
+                        })?;
+                    }
                 }
                 if !page_matches.is_empty() {
                     // Value positions count non-null values only; turn them into rows.

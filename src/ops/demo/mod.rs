@@ -170,6 +170,7 @@ fn export_bundle(
             include_versions: false,
             index: None,
             recall: None,
+            prescan: None,
         },
         request_id: Some("A-2001".into()),
         format: crate::domain::export::DataFormat::Json,
