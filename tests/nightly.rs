@@ -686,3 +686,52 @@ fn schema_changes_need_a_reviewed_change() {
         "{c}"
     );
 }
+
+/// A later night recalls the row groups an earlier one decoded (the files unchanged), and
+/// its deletion check says what the same night says with nothing to recall.
+#[test]
+fn a_later_night_recalls_what_an_earlier_one_decoded_and_answers_the_same() {
+    let t = tempfile::tempdir().unwrap();
+    assert_eq!(demo(t.path()).code, 0);
+    let d = t.path().join("demo");
+    let nightly = |out: &str, as_of: &str| {
+        run(vouch().current_dir(&d).args([
+            "nightly", "--config", "vouch.toml", "--out", out, "--as-of", as_of,
+        ]))
+    };
+    let recalled = |out: &str| -> u64 {
+        std::fs::read_to_string(d.join(out).join("certificates/custody.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let j: serde_json::Value = serde_json::from_str(l).unwrap();
+                j["row_groups"]["recalled_by_index"].as_u64().unwrap_or(0)
+            })
+            .sum()
+    };
+    assert_eq!(nightly("first", "2026-11-27T06:00:00Z").code, 1);
+    // Exit 2 that night: no log file falls in its evidence window (not what is tested).
+    let later = nightly("later", "2026-11-28T06:00:00Z");
+    assert_eq!(later.code, 2, "{later:?}");
+    assert!(recalled("later") > 0, "nothing recalled on the later night");
+    // The same later night with nothing kept to recall.
+    std::fs::remove_file(d.join("index/recall.vix")).unwrap();
+    assert_eq!(nightly("fresh", "2026-11-28T06:00:00Z").code, 2);
+    assert_eq!(recalled("fresh"), 0);
+    let (a, b) = (report_of(&d.join("later")), report_of(&d.join("fresh")));
+    let (a, b) = (
+        &check(&a, "deletion_verification")["details"],
+        &check(&b, "deletion_verification")["details"],
+    );
+    for field in [
+        "residual_rows",
+        "held_rows",
+        "residual_rows_by_table",
+        "requests",
+        "errors",
+        "physical_verdict",
+        "index",
+    ] {
+        assert_eq!(a[field], b[field], "{field}");
+    }
+}
