@@ -695,9 +695,8 @@ fn a_later_night_recalls_what_an_earlier_one_decoded_and_answers_the_same() {
     assert_eq!(demo(t.path()).code, 0);
     let d = t.path().join("demo");
     let nightly = |out: &str, as_of: &str| {
-        run(vouch().current_dir(&d).args([
-            "nightly", "--config", "vouch.toml", "--out", out, "--as-of", as_of,
-        ]))
+        let args = format!("nightly --config vouch.toml --out {out} --as-of {as_of}");
+        run(vouch().current_dir(&d).args(args.split(' ')))
     };
     let recalled = |out: &str| -> u64 {
         std::fs::read_to_string(d.join(out).join("certificates/custody.jsonl"))

@@ -1322,25 +1322,34 @@ fn messy_layouts_in_s3_scan_like_the_local_copy() {
 /// files as the local copy, whatever lies at the table's top, two levels down, behind a
 /// directory marker or in a hidden directory, and a partition of more than one listing
 /// page is listed whole.
-#[test]
-fn partitioned_tables_are_listed_by_directory_and_nothing_is_missed() {
-    let fx = fixture_copy();
-    let lake = fx.path().join("lake");
-    let src = lake.join("events/dt=2026-01-01/part-0.parquet");
-    let cp = |to: &str| {
-        let to = lake.join(to);
-        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
-        std::fs::copy(&src, to).unwrap();
-    };
-    // Past a listing page of keys (side files count): listed in ranges of directories.
+/// A copy of the fixture's `events/dt=2026-01-01/part-0.parquet` at `to` in `lake`.
+fn copy_events_file(lake: &std::path::Path, to: &str) {
+    let to = lake.join(to);
+    std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+    std::fs::copy(lake.join("events/dt=2026-01-01/part-0.parquet"), to).unwrap();
+}
+
+/// 40 partitions `events/dt=2026-02-DD/`, each with `parquet` copies of that file and 26
+/// side files: past a listing page of keys.
+fn forty_partitions(lake: &std::path::Path, parquet: usize) {
     for d in 0..40 {
-        cp(&format!("events/dt=2026-02-{d:02}/part-0.parquet"));
-        cp(&format!("events/dt=2026-02-{d:02}/part-1.parquet"));
+        for p in 0..parquet {
+            copy_events_file(lake, &format!("events/dt=2026-02-{d:02}/part-{p}.parquet"));
+        }
         for i in 0..26 {
             let side = lake.join(format!("events/dt=2026-02-{d:02}/part-{i}.crc"));
             std::fs::write(side, b"side file").unwrap();
         }
     }
+}
+
+#[test]
+fn partitioned_tables_are_listed_by_directory_and_nothing_is_missed() {
+    let fx = fixture_copy();
+    let lake = fx.path().join("lake");
+    let cp = |to: &str| copy_events_file(&lake, to);
+    // Past a listing page of keys (side files count): listed in ranges of directories.
+    forty_partitions(&lake, 2);
     cp("events/part-at-the-top.parquet");
     cp("events/dt=2026-03-01/hour=01/part-0.parquet");
     cp("events/_temporary/0/part-0.parquet");
@@ -1418,6 +1427,64 @@ fn partitioned_tables_are_listed_by_directory_and_nothing_is_missed() {
             && denied.stderr.contains("AccessDenied"),
         "{denied:?}"
     );
+}
+
+/// A versioned table past a listing page is listed by directory (each partition its own
+/// prefix, groups of them side by side), and every version is found: the current ones, an
+/// overwritten file's old version, a partition whose only file was deleted (a noncurrent
+/// version under a delete marker), and a file at the table's top.
+#[test]
+fn versions_of_a_partitioned_table_are_listed_by_directory_and_nothing_is_missed() {
+    let fx = fixture_copy();
+    let lake = fx.path().join("lake");
+    let cp = |to: &str| copy_events_file(&lake, to);
+    forty_partitions(&lake, 1);
+    cp("events/part-at-the-top.parquet");
+    cp("events/dt=2026-05-01/part-0.parquet");
+    let moto = Moto::start();
+    moto.setup(
+        "analytics",
+        serde_json::json!({
+            "versioning": true,
+            "upload": [[lake, "silver_private"]],
+            "delete": ["silver_private/events/dt=2026-05-01/part-0.parquet"],
+        }),
+    );
+    rewrite_partition_without_5002(&moto);
+    let scan = run(moto
+        .vouch()
+        .current_dir(fx.path())
+        .args(s3_scan())
+        .arg("--include-versions"));
+    assert_eq!(scan.code, 1, "{scan:?}");
+    let mut listed: Vec<String> = scan.json()["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["file"].as_str().unwrap().to_string())
+        .collect();
+    listed.sort();
+    let state = oracle(
+        "s3_state.py",
+        &serde_json::json!({"endpoint": moto.url, "bucket": "analytics"}),
+    );
+    let want: Vec<String> = state["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|k| k.as_str()?.strip_prefix("silver_private/"))
+        .filter(|k| k.ends_with(".parquet"))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(listed, want, "every version, once");
+    for (f, n) in [
+        ("events/dt=2026-01-03/part-0.parquet", 2),
+        ("events/dt=2026-05-01/part-0.parquet", 1),
+        ("events/part-at-the-top.parquet", 1),
+        ("events/dt=2026-02-39/part-0.parquet", 1),
+    ] {
+        assert_eq!(listed.iter().filter(|x| *x == f).count(), n, "{f}");
+    }
 }
 
 /// Delta tables in S3 read as the local copy does: the log listed and replayed through

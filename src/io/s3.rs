@@ -355,17 +355,94 @@ impl S3Store {
     fn key(&self, rel: &str) -> String {
         format!("{}{}", self.prefix, rel.trim_start_matches('/'))
     }
+
+    /// A listing of `prefix` by `split` (objects or versions, directories side by side)
+    /// as the store gives it: the keys as paths below the prefix, in order (path, then
+    /// version id), or the error naming the directory whose listing failed, below the
+    /// store's prefix.
+    fn listing_of<F>(
+        &self,
+        prefix: &str,
+        split: impl FnOnce(Client, String, String, usize) -> F,
+    ) -> Listing
+    where
+        F: std::future::Future<Output = Result<Vec<ListedKey>, (String, String)>>,
+    {
+        let rel = prefix.trim_matches('/');
+        let listed = self.rt.block_on(split(
+            self.client.clone(),
+            self.bucket.clone(),
+            self.dir_prefix(rel),
+            LIST_CONCURRENCY,
+        ));
+        let mut out = Listing::default();
+        let keys = match listed {
+            Ok(k) => k,
+            Err((at, e)) => {
+                let place = at
+                    .strip_prefix(&self.prefix)
+                    .unwrap_or(&at)
+                    .trim_end_matches('/');
+                let place = if place.is_empty() { rel } else { place };
+                out.errors.push(StoreError::new(place, e));
+                return out;
+            }
+        };
+        for k in keys {
+            let Some(path) = self.listed_path(Some(&k.key), rel) else {
+                continue;
+            };
+            out.objects.push(ObjectMeta {
+                path: path.to_string(),
+                size: k.size,
+                modified: k.modified,
+                origin: Origin::object(k.etag.as_deref(), k.version_id.as_deref(), k.noncurrent),
+            });
+        }
+        out.objects
+            .sort_by(|a, b| (&a.path, &a.version_id()).cmp(&(&b.path, &b.version_id())));
+        out
+    }
 }
 
 /// Directories of a table listed at once (ListObjectsV2 requests in flight).
 const LIST_CONCURRENCY: usize = 16;
 
-/// What a listing keeps of an object.
+/// What a listing keeps of an object (or, in a version listing, of an object version).
 struct ListedKey {
     key: String,
     size: u64,
     modified: Option<i64>,
     etag: Option<String>,
+    version_id: Option<String>,
+    noncurrent: bool,
+}
+
+impl ListedKey {
+    /// A current object as a listing gives it (None without a key).
+    fn of(
+        key: Option<&str>,
+        size: Option<i64>,
+        modified: Option<&aws_sdk_s3::primitives::DateTime>,
+        etag: Option<&str>,
+    ) -> Option<ListedKey> {
+        Some(ListedKey {
+            key: key?.to_string(),
+            size: size.unwrap_or(0).max(0) as u64,
+            modified: modified.map(|t| t.secs()),
+            etag: etag.map(str::to_string),
+            version_id: None,
+            noncurrent: false,
+        })
+    }
+}
+
+/// The directories a delimiter listing rolled keys up into.
+fn dirs_of(prefixes: &[aws_sdk_s3::types::CommonPrefix]) -> Vec<String> {
+    prefixes
+        .iter()
+        .filter_map(|p| p.prefix().map(str::to_string))
+        .collect()
 }
 
 /// One ListObjectsV2 request: up to a page of objects under `prefix` (after `start_after`
@@ -394,20 +471,9 @@ async fn list_page(
     let objects = page
         .contents()
         .iter()
-        .filter_map(|o| {
-            Some(ListedKey {
-                key: o.key()?.to_string(),
-                size: o.size().unwrap_or(0).max(0) as u64,
-                modified: o.last_modified().map(|t| t.secs()),
-                etag: o.e_tag().map(str::to_string),
-            })
-        })
+        .filter_map(|o| ListedKey::of(o.key(), o.size(), o.last_modified(), o.e_tag()))
         .collect();
-    let dirs = page
-        .common_prefixes()
-        .iter()
-        .filter_map(|p| p.prefix().map(str::to_string))
-        .collect();
+    let dirs = dirs_of(page.common_prefixes());
     let next = next_token(
         sent.as_deref(),
         page.is_truncated(),
@@ -562,6 +628,144 @@ async fn list_range(
     }
 }
 
+/// Where a version listing goes on: the key and version id markers of the next page.
+type VersionMarkers = (Option<String>, Option<String>);
+
+/// One ListObjectVersions request: a page of versions under `prefix` from `markers`,
+/// with `delimiter` the directories one level below instead of what they hold. Returns the
+/// page's versions, directories and the next page's markers (none on the last page; the
+/// markers just sent again are an error, not a loop).
+async fn versions_page(
+    client: &Client,
+    bucket: &str,
+    prefix: &str,
+    delimiter: bool,
+    markers: VersionMarkers,
+) -> Result<(Vec<ListedKey>, Vec<String>, Option<VersionMarkers>), String> {
+    let page = client
+        .list_object_versions()
+        .bucket(bucket)
+        .prefix(prefix)
+        .set_delimiter(delimiter.then(|| "/".to_string()))
+        .set_key_marker(markers.0.clone())
+        .set_version_id_marker(markers.1.clone())
+        .send()
+        .await
+        .map_err(|e| s3_error("ListObjectVersions", e))?;
+    let versions = page
+        .versions()
+        .iter()
+        .filter_map(|v| {
+            Some(ListedKey {
+                version_id: v.version_id().filter(|v| *v != "null").map(str::to_string),
+                noncurrent: v.is_latest() == Some(false),
+                ..ListedKey::of(v.key(), v.size(), v.last_modified(), v.e_tag())?
+            })
+        })
+        .collect();
+    let dirs = dirs_of(page.common_prefixes());
+    let next = (
+        page.next_key_marker().map(str::to_string),
+        page.next_version_id_marker().map(str::to_string),
+    );
+    let next = match page.is_truncated() {
+        Some(true) if next.0.is_none() && next.1.is_none() => None,
+        Some(true) if next == markers => {
+            return Err(
+                "S3 ListObjectVersions answered with the markers it was given: the \
+                        listing would not end"
+                    .to_string(),
+            );
+        }
+        Some(true) => Some(next),
+        _ => None,
+    };
+    Ok((versions, dirs, next))
+}
+
+/// The rest of a version listing of `prefix` (with `delimiter`), from `markers`.
+async fn versions_from(
+    client: &Client,
+    bucket: &str,
+    prefix: &str,
+    delimiter: bool,
+    mut markers: VersionMarkers,
+) -> Result<(Vec<ListedKey>, Vec<String>), String> {
+    let (mut versions, mut dirs) = (Vec::new(), Vec::new());
+    loop {
+        let (v, d, next) = versions_page(client, bucket, prefix, delimiter, markers).await?;
+        versions.extend(v);
+        dirs.extend(d);
+        match next {
+            Some(m) => markers = m,
+            None => return Ok((versions, dirs)),
+        }
+    }
+}
+
+/// Every object version under `prefix`. A listing of one page is one request. A longer
+/// one is split by the table's directories (its partitions), found by a delimiter listing
+/// (which also gives the versions at the top): each directory is its own prefix, listed in
+/// full, `concurrency` groups of directories side by side. Prefixes, not marker ranges: a
+/// listing from a marker that is not a key is where servers differ (moto drops the first
+/// key after it), a prefix means the same everywhere. A directory made since the delimiter
+/// listing is not split out: it is found by nothing, as a key written after any listing
+/// is. A failure names the prefix whose listing failed.
+async fn list_versions_split(
+    client: Client,
+    bucket: String,
+    prefix: String,
+    concurrency: usize,
+) -> Result<Vec<ListedKey>, (String, String)> {
+    let fail = |e: String| (prefix.clone(), e);
+    let (first, _, next) = versions_page(&client, &bucket, &prefix, false, (None, None))
+        .await
+        .map_err(fail)?;
+    let Some(next) = next else {
+        return Ok(first);
+    };
+    let (top, mut dirs) = versions_from(&client, &bucket, &prefix, true, (None, None))
+        .await
+        .map_err(fail)?;
+    dirs.sort();
+    dirs.dedup();
+    if dirs.len() < 2 {
+        // Nothing to split by: the rest of the one listing, page by page.
+        let (rest, _) = versions_from(&client, &bucket, &prefix, false, next)
+            .await
+            .map_err(fail)?;
+        let mut out = first;
+        out.extend(rest);
+        return Ok(out);
+    }
+    let groups = concurrency.clamp(1, dirs.len());
+    let mut running = tokio::task::JoinSet::new();
+    for g in 0..groups {
+        let mine: Vec<String> =
+            dirs[g * dirs.len() / groups..(g + 1) * dirs.len() / groups].to_vec();
+        let (client, bucket) = (client.clone(), bucket.clone());
+        running.spawn(async move {
+            let mut out = Vec::new();
+            for dir in mine {
+                match versions_from(&client, &bucket, &dir, false, (None, None)).await {
+                    Ok((v, _)) => out.extend(v),
+                    Err(e) => return Err((dir, e)),
+                }
+            }
+            Ok(out)
+        });
+    }
+    let mut out = top;
+    while let Some(done) = running.join_next().await {
+        match done {
+            Ok(Ok(found)) => out.extend(found),
+            Ok(Err(e)) => return Err(e),
+            Err(e) => return Err(fail(format!("S3 ListObjectVersions failed: {e}"))),
+        }
+    }
+    Ok(out)
+}
+
 impl Store for S3Store {
     fn root(&self) -> String {
         self.uri.clone()
@@ -616,77 +820,11 @@ impl Store for S3Store {
     }
 
     fn list(&self, prefix: &str) -> Listing {
-        let mut out = Listing::default();
-        let rel = prefix.trim_matches('/');
-        let full = self.dir_prefix(rel);
-        let listed = self.rt.block_on(list_split(
-            self.client.clone(),
-            self.bucket.clone(),
-            full,
-            LIST_CONCURRENCY,
-        ));
-        let objects = match listed {
-            Ok(o) => o,
-            Err((at, e)) => {
-                // Named by the directory whose listing failed, below the store's prefix.
-                let place = at
-                    .strip_prefix(&self.prefix)
-                    .unwrap_or(&at)
-                    .trim_end_matches('/');
-                let place = if place.is_empty() { rel } else { place };
-                out.errors.push(StoreError::new(place, e));
-                return out;
-            }
-        };
-        for o in objects {
-            let Some(path) = self.listed_path(Some(&o.key), rel) else {
-                continue;
-            };
-            out.objects.push(ObjectMeta {
-                path: path.to_string(),
-                size: o.size,
-                modified: o.modified,
-                origin: Origin::Object {
-                    etag: o.etag.map(String::into_boxed_str),
-                    version_id: None,
-                    noncurrent: false,
-                },
-            });
-        }
-        out.objects.sort_by(|a, b| a.path.cmp(&b.path));
-        out
+        self.listing_of(prefix, list_split)
     }
 
     fn list_versions(&self, prefix: &str) -> Listing {
-        let mut out = Listing::default();
-        let rel = prefix.trim_matches('/');
-        let full = self.dir_prefix(rel);
-        let mut objects = Vec::new();
-        let listed = self.for_each_version_page(&full, |page| {
-            for v in page.versions() {
-                let Some(path) = self.listed_path(v.key(), rel) else {
-                    continue;
-                };
-                objects.push(ObjectMeta {
-                    path: path.to_string(),
-                    size: v.size().unwrap_or(0).max(0) as u64,
-                    modified: v.last_modified().map(|t| t.secs()),
-                    origin: Origin::object(
-                        v.e_tag(),
-                        v.version_id().filter(|v| *v != "null"),
-                        v.is_latest() == Some(false),
-                    ),
-                });
-            }
-        });
-        if let Err(e) = listed {
-            out.errors.push(StoreError::new(rel, e));
-            return out;
-        }
-        out.objects = objects;
-        out.objects
-            .sort_by(|a, b| (&a.path, &a.version_id()).cmp(&(&b.path, &b.version_id())));
-        out
+        self.listing_of(prefix, list_versions_split)
     }
 
     fn open(&self, object: &ObjectMeta) -> Result<Box<dyn RangeRead>, StoreError> {

@@ -1,7 +1,8 @@
 """Sets up buckets on the test S3 server with boto3. Argument: JSON
-{"endpoint": URL, "bucket": B, "lock": bool, "versioning": bool, "upload": [[DIR, PREFIX], ...], "objects": [...], "existing": bool}.
-Creates the bucket (with Object Lock / versioning when asked) and uploads every file
-under each DIR to PREFIX/<relative path>. Prints {"objects": N}."""
+{"endpoint": URL, "bucket": B, "lock": bool, "versioning": bool, "upload": [[DIR, PREFIX], ...], "objects": [...], "delete": [KEY, ...], "existing": bool}.
+Creates the bucket (with Object Lock / versioning when asked), uploads every file
+under each DIR to PREFIX/<relative path>, puts the single objects, then deletes the keys
+of "delete" (on a versioned bucket: a delete marker on top). Prints {"objects": N}."""
 import json
 import os
 import sys
@@ -36,4 +37,6 @@ for o in arg.get("objects", []):
     if o.get("delete"):
         s3.delete_object(Bucket=arg["bucket"], Key=o["key"])
     n += 1
+for key in arg.get("delete", []):
+    s3.delete_object(Bucket=arg["bucket"], Key=key)
 print(json.dumps({"objects": n}))
