@@ -415,6 +415,47 @@ fn the_upkeeps_one_pass_gives_the_report_a_scan_of_its_own_writes() {
         }
     }
     assert!(taken > 0, "no file was ever decided by the upkeep's decode");
+    // A file rewritten between the upkeep and the scan (the same bytes, a new inode) is
+    // not the file the upkeep read: the scan reads it itself.
+    let t = tempfile::tempdir().unwrap();
+    let lake_dir = t.path().join("lake");
+    // (Seed 6 writes PLAIN and dictionary pages, which the one pass reads; seed 3's
+    // DELTA_BYTE_ARRAY pages are indexed by the generic reader and read again by the scan.)
+    let lake = vouch::dev::fixtures::random_lake(&lake_dir, 6).unwrap();
+    let cfg = vouch::domain::config::Config::parse(&config_for(&lake)).unwrap();
+    let store = LocalStore::open(&lake_dir).unwrap();
+    let tables = vouch::domain::lake::discover_tables(&store, &cfg.lake)
+        .unwrap()
+        .tables;
+    let subjects = SubjectList::of(lake.ids.iter().map(String::as_str)).unwrap();
+    let prescan = Prescan::new(&subjects);
+    let ix_dir = t.path().join("index");
+    vouch::ops::index::keep_current(
+        &store,
+        &tables,
+        &key,
+        &ix_dir,
+        &ScanOptions::default(),
+        &prescan,
+        &NoProgress,
+    )
+    .unwrap();
+    assert!(prescan.files() > 0);
+    // Each file rewritten with another file's rows (of its table when it has another).
+    let files = parquet_files(&lake_dir);
+    let bytes: Vec<Vec<u8>> = files.iter().map(|f| std::fs::read(f).unwrap()).collect();
+    for (i, f) in files.iter().enumerate() {
+        let other = files
+            .iter()
+            .enumerate()
+            .position(|(j, g)| j != i && g.parent() == f.parent())
+            .unwrap_or((i + 1) % files.len());
+        std::fs::write(f.with_extension("tmp"), &bytes[other]).unwrap();
+        std::fs::rename(f.with_extension("tmp"), f).unwrap();
+    }
+    let ix = LakeIndex::load(&ix_dir, &key).unwrap();
+    let (got, _) = scan_of(&lake_dir, &cfg, &subjects, Some(&ix), None, Some(&prescan));
+    assert_eq!(got, scan_of(&lake_dir, &cfg, &subjects, None, None, None).0);
 }
 
 #[test]

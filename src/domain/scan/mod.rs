@@ -135,9 +135,10 @@ pub struct Prescan<'a> {
     files: Mutex<HashMap<String, PrescannedFile>>,
 }
 
-/// One file's prescanned chunks, by (row group, column index), as of its footer.
+/// One file's prescanned chunks, by (row group, column index), and the fingerprint of
+/// the file they were read from (listing and footer: a file rewritten since is read again).
 struct PrescannedFile {
-    footer_sha256: String,
+    fingerprint: crate::domain::index::Fingerprint,
     chunks: HashMap<(usize, usize), pages::ChunkScan>,
 }
 
@@ -149,15 +150,20 @@ impl<'a> Prescan<'a> {
         }
     }
 
-    fn keep(&self, path: &str, footer_sha256: &str, at: (usize, usize), cs: pages::ChunkScan) {
+    fn keep(
+        &self,
+        fingerprint: &crate::domain::index::Fingerprint,
+        at: (usize, usize),
+        cs: pages::ChunkScan,
+    ) {
         let mut files = self.files.lock().unwrap_or_else(|p| p.into_inner());
         let f = files
-            .entry(path.to_string())
+            .entry(fingerprint.path.clone())
             .or_insert_with(|| PrescannedFile {
-                footer_sha256: footer_sha256.to_string(),
+                fingerprint: fingerprint.clone(),
                 chunks: HashMap::new(),
             });
-        if f.footer_sha256 == footer_sha256 {
+        if &f.fingerprint == fingerprint {
             f.chunks.insert(at, cs);
         }
     }
@@ -167,12 +173,13 @@ impl<'a> Prescan<'a> {
         self.files.lock().map_or(0, |f| f.len())
     }
 
-    /// A file's chunks, taken out (each is used once), when its footer is the one read.
-    fn take(&self, path: &str, footer_sha256: &str) -> Option<PrescannedFile> {
+    /// A file's chunks, taken out (each is used once), when the file listed and read now
+    /// is the one the upkeep read (same fingerprint).
+    fn take(&self, fingerprint: &crate::domain::index::Fingerprint) -> Option<PrescannedFile> {
         let mut files = self.files.lock().unwrap_or_else(|p| p.into_inner());
         files
-            .remove(path)
-            .filter(|f| f.footer_sha256 == footer_sha256)
+            .remove(&fingerprint.path)
+            .filter(|f| &f.fingerprint == fingerprint)
     }
 }
 
@@ -1821,7 +1828,12 @@ fn scan_file(
         _ => None,
     };
     // Chunks this run's index upkeep decoded while it indexed the file.
-    let prescanned = req.prescan.and_then(|p| p.take(&f.path, &footer_sha256));
+    let prescanned = req.prescan.and_then(|p| {
+        p.take(&crate::domain::index::Fingerprint::of(
+            f,
+            footer_sha256.clone(),
+        ))
+    });
     let reading = Reading {
         reader: &reader,
         prescanned: prescanned.as_ref(),
@@ -2256,6 +2268,7 @@ pub(crate) fn index_file(
         let kind = id_kind(&d)?;
         cols.push((i, d, kind));
     }
+    let fingerprint = crate::domain::index::Fingerprint::of(f, footer_sha256.clone());
     // Row groups side by side (a night's one new file is then indexed on every core),
     // each with its own buffer; their results in order.
     let index_row_group = |g: usize| {
@@ -2306,7 +2319,7 @@ pub(crate) fn index_file(
                         match r {
                             Ok(cs) => {
                                 if !cs.matches.is_empty() && cs.rows == rg.num_rows() as u64 {
-                                    p.keep(&f.path, &footer_sha256, (g, *i), cs);
+                                    p.keep(&fingerprint, (g, *i), cs);
                                 }
                                 return Ok(());
                             }
@@ -2375,7 +2388,7 @@ pub(crate) fn index_file(
     }
     Ok((
         crate::domain::index::FileEntry {
-            fingerprint: crate::domain::index::Fingerprint::of(f, footer_sha256),
+            fingerprint,
             columns: cols.iter().map(|(_, d, _)| d.path().string()).collect(),
             row_groups,
         },
@@ -3023,6 +3036,45 @@ mod tests {
         assert_eq!(found("-3"), [2]);
         assert_eq!(found("18446744073709551616"), [3]);
         assert!(found("8").is_empty() && found("18446744073709551615").is_empty());
+    }
+
+    /// Chunks the index upkeep decoded serve only the file it read: the same path with
+    /// another fingerprint (rewritten: a new inode, or another footer) is read again.
+    #[test]
+    fn prescanned_chunks_serve_only_the_file_read() {
+        let subjects = ids(&["a"]);
+        let p = Prescan::new(&subjects);
+        let fp = |inode: u64, footer: &str| crate::domain::index::Fingerprint {
+            path: "t/f.parquet".into(),
+            size: 10,
+            modified: Some(1),
+            etag: None,
+            version_id: None,
+            footer_sha256: footer.into(),
+            stat: Some(crate::io::store::LocalStat {
+                modified_ns: 1,
+                changed_ns: 1,
+                inode,
+            }),
+        };
+        let cs = pages::ChunkScan {
+            rows: 1,
+            matches: vec![(0, 0)],
+            ..Default::default()
+        };
+        for other in [fp(2, "ab"), fp(1, "cd")] {
+            p.keep(&fp(1, "ab"), (0, 0), cs.clone());
+            assert!(p.take(&other).is_none());
+            assert_eq!(p.files(), 0);
+        }
+        p.keep(&fp(1, "ab"), (0, 0), cs.clone());
+        p.keep(&fp(2, "ab"), (1, 0), cs.clone());
+        let got = p.take(&fp(1, "ab")).unwrap();
+        assert_eq!(
+            got.chunks.len(),
+            1,
+            "a chunk of another file is not mixed in"
+        );
     }
 
     /// Chunks come in the list's order, every item once, whatever the list's length
