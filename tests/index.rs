@@ -505,6 +505,17 @@ fn a_damaged_or_foreign_index_is_not_trusted() {
             assert_eq!(s.indexed, 0, "{damage}: {s:?}");
             let s = build_checking(&lake_dir, &cfg, &key, &ix_dir, KeptCheck::Whole);
             assert_eq!(s.indexed, 1, "{damage}: {s:?}");
+            // Or: the scan that found it damaged lets it go (as `--update-index` and
+            // nightly do), and the next build, checking heads only, redoes it.
+            std::fs::write(&entries[0], &b).unwrap();
+            let s = build(&lake_dir, &cfg, &key, &ix_dir);
+            assert_eq!(s.indexed, 0, "{damage}: {s:?}");
+            let ix = LakeIndex::load(&ix_dir, &key).unwrap();
+            let (got, _) = scan(&lake_dir, &cfg, &ids, Some(&ix));
+            assert_eq!(got, want);
+            assert_eq!(ix.forget_broken(), 1);
+            let s = build(&lake_dir, &cfg, &key, &ix_dir);
+            assert_eq!(s.indexed, 1, "{damage}: {s:?}");
         } else {
             let s = build(&lake_dir, &cfg, &key, &ix_dir);
             assert_eq!(s.indexed, 1, "{damage}: {s:?}");

@@ -837,6 +837,8 @@ fn scan_now(
     })??;
     custody.finish()?;
     if let Some((ix, recall, dir)) = &index {
+        // Damaged entries found on the way: the next upkeep indexes their files again.
+        ix.forget_broken();
         // Not kept, the outcomes are decoded again next night: nothing is wrong.
         let _ = recall.save(dir, &ix.key, &|e| ix.lists_entry(e));
     }

@@ -461,6 +461,10 @@ pub fn run(opts: &Options, env: &Env<'_>) -> Result<Outcome, OpError> {
     if let Some(c) = custody {
         c.finish()?;
     }
+    if let Some((ix, Some(_), _)) = &index {
+        // Damaged entries found on the way: the next upkeep indexes their files again.
+        ix.forget_broken();
+    }
     if let Some((ix, Some(recall), dir)) = &index
         && let Err(e) = recall.save(dir, &ix.key, &|e| ix.lists_entry(e))
     {

@@ -43,6 +43,8 @@ pub struct LakeIndex {
     sets: Vec<SetLayer>,
     /// The names of the entries `files` lists.
     entries: std::collections::HashSet<String>,
+    /// Entries a lookup found damaged (their lake files were read in full).
+    broken: std::sync::Mutex<std::collections::BTreeSet<String>>,
     /// SHA-256 (hex) of `lake.vix`, which commits to every entry and set layer by name
     /// (each name is its file's MAC): which index a report or certificate relied on.
     pub fingerprint: String,
@@ -230,6 +232,7 @@ impl LakeIndex {
             key: key.clone(),
             dir: dir.to_path_buf(),
             entries: manifest.files.values().map(|l| l.entry.clone()).collect(),
+            broken: Default::default(),
             files: manifest.files,
             fingerprint: top.prefix_sha256.clone(),
             sets,
@@ -560,12 +563,25 @@ impl LakeIndex {
             // every listed file: the entry need not be opened.
             return Some(out);
         }
-        let e = self.entry(listed).ok()?;
+        let broken = || {
+            if let Ok(mut b) = self.broken.lock() {
+                b.insert(listed.entry.clone());
+            }
+        };
+        let Ok(e) = self.entry(listed) else {
+            broken();
+            return None;
+        };
         for (g, filters) in e.row_groups.iter().enumerate() {
             for (p, ((_, hashes), &i)) in probes.iter().zip(&columns).enumerate() {
                 for &h in *hashes {
-                    if filters[i].may_contain_any(&e.sealed, &[h]).ok()? {
-                        out.row_groups[g][p].push(h);
+                    match filters[i].may_contain_any(&e.sealed, &[h]) {
+                        Ok(true) => out.row_groups[g][p].push(h),
+                        Ok(false) => {}
+                        Err(_) => {
+                            broken();
+                            return None;
+                        }
                     }
                 }
                 out.row_groups[g][p].sort_unstable();
@@ -578,6 +594,23 @@ impl LakeIndex {
     /// Whether `entry` is the name of an entry this index lists.
     pub fn lists_entry(&self, entry: &str) -> bool {
         self.entries.contains(entry)
+    }
+
+    /// Removes the entries lookups found damaged, so that the next build, which checks
+    /// kept entries by their heads only, finds them missing and indexes their files again
+    /// (a damaged entry is never trusted either way). Returns how many.
+    pub fn forget_broken(&self) -> usize {
+        let names = self
+            .broken
+            .lock()
+            .map(|mut b| std::mem::take(&mut *b))
+            .unwrap_or_default();
+        for name in &names {
+            if self.entries.contains(name) {
+                crate::io::fsio::remove_written(&self.dir.join("files").join(name));
+            }
+        }
+        names.len()
     }
 }
 
