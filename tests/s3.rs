@@ -1135,6 +1135,21 @@ fn the_subject_index_covers_an_s3_lake_and_notices_a_rewritten_object() {
     let b = build();
     assert_eq!(b.json()["indexed"], 1, "{b:?}");
     assert_eq!(b.json()["reused"], 6);
+    // The night in one run: another rewrite, indexed and probed in one read of the new
+    // version, and the same answer as a scan without the index.
+    rewrite_partition_without_5002(&moto);
+    let night = run(moto
+        .vouch()
+        .env("VOUCH_SUBJECT_KEY", key)
+        .current_dir(&fixtures)
+        .args(s3_scan())
+        .arg("--index")
+        .arg(&ix)
+        .arg("--update-index"));
+    assert_eq!(night.code, 1, "{night:?}");
+    assert_eq!(night.json()["residuals"], scan(false).json()["residuals"]);
+    assert_eq!(night.json()["index"]["files_without_index"], 0);
+    assert!(ix.join("recall.vix").is_file());
 }
 
 #[test]
