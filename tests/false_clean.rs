@@ -637,3 +637,45 @@ fn a_dictionary_rules_values_out_only_when_it_is_consumed_exactly() {
         .args(["index", "build", "--lake", "lake", "--index", "ix"]));
     assert_eq!(r.code, 2, "{r:?}");
 }
+
+/// Subjects whose IDs are one value of a column ("7" and "007" in an integer column, a
+/// UUID in lower and upper case in a UUID column) each get that value's rows: one is never
+/// certified clean while the other is residual, whichever way the column is read.
+#[test]
+fn subjects_whose_ids_are_one_value_each_get_its_rows() {
+    let t = tempfile::tempdir().unwrap();
+    let lake = t.path().join("lake");
+    let (lower, upper) = (
+        "01165b69-a81b-44c7-9803-ac583c39ed54",
+        "01165B69-A81B-44C7-9803-AC583C39ED54",
+    );
+    write_lake(json!([
+        {"path": lake.join("ints/part-0.parquet"), "columns": {"user_id": [7, 8, 7]}},
+        {"path": lake.join("uuids/part-0.parquet"),
+         "columns": {"user_id": [lower, "11165b69-a81b-44c7-9803-ac583c39ed54"]},
+         "types": {"user_id": "uuid"}},
+    ]));
+    for extra in [&[][..], &["--no-dictionaries"], &["--no-statistics"]] {
+        let mut args = vec!["--lake", "lake"];
+        for id in ["7", "007", "+7", lower, upper] {
+            args.extend(["--id", id]);
+        }
+        args.extend(extra);
+        let r = scan(t.path(), &args);
+        assert_eq!(r.code, 1, "{r:?}");
+        let j = r.json();
+        let rows = |subject: &str| -> u64 {
+            j["residuals"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|x| x["subject"] == subject)
+                .map(|x| x["rows"].as_u64().unwrap())
+                .sum()
+        };
+        for (subject, want) in [("7", 2), ("007", 2), ("+7", 2), (lower, 1), (upper, 1)] {
+            assert_eq!(rows(subject), want, "{subject} {extra:?}: {j}");
+        }
+        assert_eq!(j["residual_rows"], 3, "rows, not rows per subject: {j}");
+    }
+}

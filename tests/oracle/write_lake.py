@@ -1,8 +1,8 @@
 """Writes Parquet files with pyarrow, the way real writers lay out lakes.
 
 Argument: JSON {"files": [{"path": P, "columns": {NAME: [values]}, "types": {NAME: T},
-"options": {...}}]} where T is one of string, int64, int32, null, decimal, list, struct,
-map (default: string for text values, int64 for integers) and options are passed to
+"options": {...}}]} where T is one of string, int64, int32, uuid (from the text form), null,
+decimal, list, struct, map (default: string for text values, int64 for integers) and options are passed to
 pyarrow.parquet.write_table (use_dictionary, write_statistics, row_group_size,
 write_page_checksum, compression, data_page_version). Prints {"ok": true}.
 """
@@ -28,6 +28,9 @@ def column(values, kind):
         return pa.array([[(v, v)] for v in values], pa.map_(pa.string(), pa.string()))
     if kind == "int32":
         return pa.array(values, pa.int32())
+    if kind == "uuid":
+        import uuid
+        return pa.array([uuid.UUID(v).bytes for v in values], pa.uuid())
     if kind == "int64" or (values and isinstance(values[0], int)):
         return pa.array(values, pa.int64())
     return pa.array(values, pa.string())

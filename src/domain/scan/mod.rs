@@ -2101,7 +2101,9 @@ fn scan_row_group(
         let chunk = rg.column(c.index);
         if mask.is_some() && !c.probe.is_empty() {
             for s in statistics_subjects(chunk, &c.probe) {
-                *stat_subjects.entry(s).or_insert(0u64) += 1;
+                for s in std::iter::once(s).chain(c.probe.aliases(s).iter().copied()) {
+                    *stat_subjects.entry(s).or_insert(0u64) += 1;
+                }
             }
         }
         let at = |e: FileProblem| e.at(rg_index, c.descr.path().string());
@@ -2113,7 +2115,11 @@ fn scan_row_group(
                     cs.rows
                 ))));
             }
-            matches.extend_from_slice(&cs.matches);
+            // A match names the first subject of those whose IDs are this value.
+            for &(row, s) in &cs.matches {
+                matches.push((row, s));
+                matches.extend(c.probe.aliases(s).iter().map(|&a| (row, a)));
+            }
         }
         decisions.push(d);
     }

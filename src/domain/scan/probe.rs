@@ -70,17 +70,22 @@ struct ByteKeys {
     /// The subject of each key.
     subjects: Vec<u32>,
     index: hashbrown::HashTable<u32>,
+    /// Subjects whose ID gives a key given before (a UUID in upper and lower case): the
+    /// kept key's subject -> the others.
+    aliases: FastMap<u32, Vec<u32>>,
 }
 
 impl ByteKeys {
     /// From keys end to end in `data` (key `i` ends at `ends[i]`, its subject is
-    /// `subjects[i]`, subjects rising); of keys given twice, the first subject's is kept.
+    /// `subjects[i]`, subjects rising); of keys given twice, the first subject's is kept
+    /// and the others are its aliases.
     fn new(data: Vec<u8>, ends: Vec<u32>, subjects: Vec<u32>) -> ByteKeys {
         let unsorted = ByteKeys {
             data,
             ends,
             subjects,
             index: hashbrown::HashTable::new(),
+            aliases: FastMap::default(),
         };
         let mut order: Vec<u32> = (0..unsorted.len() as u32).collect();
         // Equal keys in subject order: the first subject's is kept below.
@@ -92,11 +97,18 @@ impl ByteKeys {
             ends: Vec::with_capacity(order.len()),
             subjects: Vec::with_capacity(order.len()),
             index: hashbrown::HashTable::with_capacity(order.len()),
+            aliases: FastMap::default(),
         };
         let mut last: Option<&[u8]> = None;
         for &o in &order {
             let key = unsorted.key(o as usize);
             if last == Some(key) {
+                if let Some(&kept) = k.subjects.last() {
+                    k.aliases
+                        .entry(kept)
+                        .or_default()
+                        .push(unsorted.subjects[o as usize]);
+                }
                 continue;
             }
             last = Some(key);
@@ -197,6 +209,9 @@ pub struct Probe {
     /// Keys in the column's statistics order, for lookups and min/max pruning.
     bytes: Keys,
     ints: FastMap<i64, u32>,
+    /// Subjects whose ID is the same integer as an earlier one's ("007" and "7"): the
+    /// first one's subject -> the others.
+    int_aliases: FastMap<u32, Vec<u32>>,
     min_len: usize,
     max_len: usize,
     sorted_ints: Vec<i64>,
@@ -220,6 +235,7 @@ impl Probe {
             prefilter_shift: 64 - prefilter_bits(ids.len()).trailing_zeros(),
             bytes: Keys::Owned(ByteKeys::default()),
             ints: FastMap::default(),
+            int_aliases: FastMap::default(),
             min_len: usize::MAX,
             max_len: 0,
             sorted_ints: vec![],
@@ -304,7 +320,8 @@ impl Probe {
     }
 
     fn add_int(&mut self, key: i64, subject: u32) {
-        if self.ints.contains_key(&key) {
+        if let Some(&first) = self.ints.get(&key) {
+            self.int_aliases.entry(first).or_default().push(subject);
             return;
         }
         self.add_prefilter(int_word(key));
@@ -362,6 +379,20 @@ impl Probe {
 
     pub fn kind(&self) -> IdKind {
         self.kind
+    }
+
+    /// The other subjects whose ID is the same value of this column as subject `s`'s
+    /// ("007" and "7" in an integer column, a UUID in upper and lower case in a UUID
+    /// column): a row that matches `s` is theirs too. Matches name the first of them.
+    pub fn aliases(&self, s: u32) -> &[u32] {
+        let found = match self.kind {
+            IdKind::Int32 { .. } | IdKind::Int64 { .. } => self.int_aliases.get(&s),
+            _ => match &self.bytes {
+                Keys::Owned(k) => k.aliases.get(&s),
+                Keys::List(_) => None,
+            },
+        };
+        found.map_or(&[], Vec::as_slice)
     }
 
     /// True when no subject ID can occur in this column at all.
@@ -480,6 +511,47 @@ pub fn parse_uuid(s: &str) -> Option<[u8; 16]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// IDs that are one value of the column are aliases of the first: a match names it,
+    /// and the others are found through it.
+    #[test]
+    fn ids_that_are_one_value_are_aliases() {
+        let list = SubjectList::of(["7", "x", "007", "+7", "8"]).unwrap();
+        let p = Probe::new(IdKind::Int64 { signed: true }, &list);
+        let first = p.int(7).unwrap();
+        let mut all: Vec<u32> = std::iter::once(first)
+            .chain(p.aliases(first).iter().copied())
+            .collect();
+        all.sort_unstable();
+        let want: Vec<u32> = ["7", "007", "+7"]
+            .iter()
+            .map(|id| list.find(id.as_bytes()).unwrap())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        assert_eq!(all, want);
+        assert!(p.aliases(p.int(8).unwrap()).is_empty());
+        let (a, b) = (
+            "01165b69-a81b-44c7-9803-ac583c39ed54",
+            "01165B69-A81B-44C7-9803-AC583C39ED54",
+        );
+        let list = SubjectList::of([b, "y", a]).unwrap();
+        let p = Probe::new(
+            IdKind::Fixed {
+                len: 16,
+                uuid: true,
+            },
+            &list,
+        );
+        let u = parse_uuid(a).unwrap();
+        let first = p.bytes(&u).unwrap();
+        assert_eq!(p.aliases(first).len(), 1);
+        let text = Probe::new(IdKind::Bytes, &list);
+        assert!(
+            text.aliases(0).is_empty(),
+            "in a text column they are two values"
+        );
+    }
 
     fn ids(v: &[&str]) -> SubjectList {
         SubjectList::of(v.iter().copied()).unwrap()
