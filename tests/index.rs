@@ -360,6 +360,42 @@ fn recalled_outcomes_give_the_answer_a_decode_gives() {
     assert!(recalled > 0, "no outcome was ever recalled");
 }
 
+/// An outcome recalled for a value names every subject whose ID is that value: a night
+/// that adds "007" to last night's "7" (one integer, so the same candidates) credits both.
+#[test]
+fn a_recalled_outcome_credits_every_subject_of_its_value() {
+    use vouch::domain::index::Recall;
+    let t = tempfile::tempdir().unwrap();
+    let lake_dir = t.path().join("lake");
+    oracle(
+        "write_lake.py",
+        &serde_json::json!({"files": [
+            {"path": lake_dir.join("t/part-0.parquet"), "columns": {"user_id": [7, 8, 7, 9]}},
+        ]}),
+    );
+    let cfg = vouch::domain::config::Config::parse(
+        "[lake]\nid_columns = [\"user_id\"]\n\n[[lake.tables]]\nname = \"t\"\n",
+    )
+    .unwrap();
+    let key = IndexKey::new(b"recall-alias-test-key");
+    let ix_dir = t.path().join("index");
+    build(&lake_dir, &cfg, &key, &ix_dir);
+    let ix = LakeIndex::load(&ix_dir, &key).unwrap();
+    let settings = vouch::domain::scan::recall_settings(&ScanOptions::default());
+    let night = |as_of: i64| Recall::load(&ix_dir, &key, as_of, settings.clone());
+    let ids = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let first = night(100);
+    scan_recalling(&lake_dir, &cfg, &ids(&["7"]), Some(&ix), Some(&first));
+    first.save(&ix_dir, &key, &|e| ix.lists_entry(e)).unwrap();
+    let both = ids(&["7", "007"]);
+    let (got, r) = scan_recalling(&lake_dir, &cfg, &both, Some(&ix), Some(&night(200)));
+    assert_eq!(r.row_groups.recalled_by_index, 1, "{:?}", r.row_groups);
+    assert_eq!(got, scan(&lake_dir, &cfg, &both, None).0);
+    let rows: Vec<(String, u64)> = got.0.iter().map(|x| (x.2.clone(), x.3)).collect();
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert!(rows.iter().all(|x| x.1 == 2), "{rows:?}");
+}
+
 /// The index upkeep's one pass (new files probed for the subjects as they are indexed)
 /// gives the scan the report it would write reading those files itself: the same
 /// residuals, row group decisions and bytes read, as a rerun with the index current.

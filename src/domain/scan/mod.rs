@@ -2017,8 +2017,11 @@ impl Recalling<'_> {
         });
         o.residual_rows = r.residual_rows;
         for &(h, n) in &r.per_hash {
-            o.per_subject
-                .insert(self.probe.index_subject(self.index, h)?, n);
+            // The subject the hash names, and those whose IDs are the same value.
+            let s = self.probe.index_subject(self.index, h)?;
+            for s in std::iter::once(s).chain(self.probe.aliases(s).iter().copied()) {
+                o.per_subject.insert(s, n);
+            }
         }
         Some(o)
     }
@@ -2036,9 +2039,15 @@ impl Recalling<'_> {
                 Some((h, *o.per_subject.get(&s)?))
             })
             .collect();
-        // Every matching subject is a candidate (the index has no false negatives); if
-        // the counts do not add up, nothing is kept.
-        if per_hash.len() != o.per_subject.len()
+        // Every matching subject is a candidate (the index has no false negatives), or
+        // an alias of one (an ID that is the same value, credited when recalled); if the
+        // counts do not add up, nothing is kept.
+        let named: usize = per_hash
+            .iter()
+            .filter_map(|&(h, _)| self.probe.index_subject(self.index, h))
+            .map(|s| 1 + self.probe.aliases(s).len())
+            .sum();
+        if named != o.per_subject.len()
             || per_hash.iter().map(|p| p.1).sum::<u64>() != o.residual_rows
         {
             return;
