@@ -133,7 +133,13 @@ impl<'a> ScanRequest<'a> {
 pub struct Prescan<'a> {
     probes: ProbeCache<'a>,
     files: Mutex<HashMap<String, PrescannedFile>>,
+    /// Matches kept so far; past [`PRESCAN_MATCHES`] chunks are not kept (the scan reads
+    /// them itself), so memory stays bounded however many rows match.
+    kept: std::sync::atomic::AtomicUsize,
 }
+
+/// Most matches a prescan keeps (8 bytes each).
+const PRESCAN_MATCHES: usize = 4 << 20;
 
 /// One file's prescanned chunks, by (row group, column index), and the fingerprint of
 /// the file they were read from (listing and footer: a file rewritten since is read again).
@@ -147,6 +153,7 @@ impl<'a> Prescan<'a> {
         Prescan {
             probes: ProbeCache::new(subjects),
             files: Mutex::new(HashMap::new()),
+            kept: std::sync::atomic::AtomicUsize::new(0),
         }
     }
 
@@ -156,6 +163,10 @@ impl<'a> Prescan<'a> {
         at: (usize, usize),
         cs: pages::ChunkScan,
     ) {
+        let n = cs.matches.len();
+        if self.kept.fetch_add(n, Ordering::Relaxed) + n > PRESCAN_MATCHES {
+            return;
+        }
         let mut files = self.files.lock().unwrap_or_else(|p| p.into_inner());
         let f = files
             .entry(fingerprint.path.clone())
@@ -3090,6 +3101,14 @@ mod tests {
             1,
             "a chunk of another file is not mixed in"
         );
+        // Past the budget of matches, chunks are left to the scan.
+        let many = pages::ChunkScan {
+            rows: 1,
+            matches: vec![(0, 0); PRESCAN_MATCHES],
+            ..Default::default()
+        };
+        p.keep(&fp(3, "ab"), (0, 0), many);
+        assert!(p.take(&fp(3, "ab")).is_none());
     }
 
     /// Chunks come in the list's order, every item once, whatever the list's length
