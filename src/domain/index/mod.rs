@@ -22,7 +22,7 @@
 mod recall;
 mod sealed;
 mod store;
-pub use recall::{RECALL_FILE, Recall, Recalled};
+pub use recall::{RECALL_FILE, RECALL_MAX_CANDIDATES, Recall, Recalled};
 pub use store::{BuildSummary, FileCandidates, IndexFile, KeptCheck, LakeIndex, build};
 
 use hmac::{Hmac, Mac};

@@ -34,6 +34,12 @@ use super::{IndexError, IndexKey};
 /// The file's name in the index directory.
 pub const RECALL_FILE: &str = "recall.vix";
 
+/// Most candidates an outcome is kept for.
+pub const RECALL_MAX_CANDIDATES: usize = 64;
+
+/// Most records the file keeps (the newest; about 200 bytes each).
+const MAX_RECORDS: usize = 1 << 18;
+
 const VERSION: u32 = 1;
 
 /// One row group's outcome for one column and set of candidates.
@@ -142,6 +148,16 @@ impl Recall {
         key: &IndexKey,
         live: &dyn Fn(&str) -> bool,
     ) -> Result<(), IndexError> {
+        self.save_at_most(dir, key, live, MAX_RECORDS)
+    }
+
+    fn save_at_most(
+        &self,
+        dir: &Path,
+        key: &IndexKey,
+        live: &dyn Fn(&str) -> bool,
+        max: usize,
+    ) -> Result<(), IndexError> {
         let mut all: BTreeMap<Slot, Recalled> = self
             .records
             .iter()
@@ -158,9 +174,20 @@ impl Recall {
                 all.insert(slot(&r), r);
             }
         }
+        let mut records: Vec<Recalled> = all.into_values().collect();
+        if records.len() > max {
+            // The newest, in the file's order.
+            records.sort_by(|a, b| {
+                b.written_at
+                    .cmp(&a.written_at)
+                    .then_with(|| slot(a).cmp(&slot(b)))
+            });
+            records.truncate(max);
+            records.sort_by_key(slot);
+        }
         let stored = Stored {
             version: VERSION,
-            records: all.into_values().collect(),
+            records,
         };
         let json = serde_json::to_vec(&stored).map_err(|e| IndexError::Json(e.to_string()))?;
         let (sealed, _) = seal(key, &json, &[]);
@@ -200,6 +227,14 @@ mod tests {
         assert!(night2.lookup("gone.vix", 1, "user_id", &[5]).is_none());
         let strict = Recall::load(t.path(), &key, 200, "crc=false".into());
         assert!(strict.lookup("e.vix", 0, "user_id", &[1, 2]).is_none());
+        // Past the file's bound, the newest records are kept.
+        let capped = Recall::load(t.path(), &key, 300, settings());
+        capped.remember("f.vix", 0, "user_id", vec![7], 1, vec![(7, 1)]);
+        capped.save_at_most(t.path(), &key, &|_| true, 1).unwrap();
+        let after = Recall::load(t.path(), &key, 400, settings());
+        assert!(after.lookup("f.vix", 0, "user_id", &[7]).is_some());
+        assert!(after.lookup("e.vix", 0, "user_id", &[1, 2]).is_none());
+        std::fs::write(t.path().join(RECALL_FILE), &bytes).unwrap();
         // Another key, a damaged file: nothing recalled.
         let other = IndexKey::new(b"another-recall-key-01");
         assert!(

@@ -2037,12 +2037,16 @@ impl Recalling<'_> {
         Some(o)
     }
 
-    /// Keeps a decoded row group's outcome, in keyed hashes, for later nights.
+    /// Keeps a decoded row group's outcome, in keyed hashes, for later nights: only for a
+    /// few candidates (a long list is unlikely to be the same another night, and the
+    /// recall file stays small).
     fn remember(&self, g: usize, o: &RgOutcome) {
-        if o.stats.decoded + o.stats.skipped_by_dictionary != 1 {
+        let candidates = self.candidates(g);
+        if o.stats.decoded + o.stats.skipped_by_dictionary != 1
+            || candidates.len() > crate::domain::index::RECALL_MAX_CANDIDATES
+        {
             return;
         }
-        let candidates = self.candidates(g);
         let per_hash: Vec<(u64, u64)> = candidates
             .iter()
             .filter_map(|&h| {
