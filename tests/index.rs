@@ -333,7 +333,7 @@ fn recalled_outcomes_give_the_answer_a_decode_gives() {
         // Night 1 decodes and keeps what it decoded (not for a row group with more than
         // a few candidates, as with every ID of the lake: still the right answer).
         let first = night(100);
-        check(&[lake.ids.clone()], &first, &ix);
+        check(std::slice::from_ref(&lake.ids), &first, &ix);
         assert_eq!(check(&sets[3..], &first, &ix), 0, "nothing kept yet");
         first.save(&ix_dir, &key, &|e| ix.lists_entry(e)).unwrap();
         // The same night again recalls nothing (a rerun decides as the first run did).
