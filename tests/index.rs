@@ -126,6 +126,22 @@ fn id_sets(ids: &[String], rng: &mut Rng, n: usize) -> Vec<Vec<String>> {
         .collect()
 }
 
+/// A random lake of `seed` in a new temporary directory (`DIR/lake`), and its config.
+fn random_lake_in_temp(
+    seed: u64,
+) -> (
+    tempfile::TempDir,
+    std::path::PathBuf,
+    vouch::dev::fixtures::RandomLake,
+    vouch::domain::config::Config,
+) {
+    let t = tempfile::tempdir().unwrap();
+    let lake_dir = t.path().join("lake");
+    let lake = vouch::dev::fixtures::random_lake(&lake_dir, seed).unwrap();
+    let cfg = vouch::domain::config::Config::parse(&config_for(&lake)).unwrap();
+    (t, lake_dir, lake, cfg)
+}
+
 fn parquet_files(dir: &Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(dir).unwrap() {
@@ -147,10 +163,7 @@ fn the_index_never_changes_the_answer() {
     let mut sets_checked = 0;
     let mut ruled_out = 0u64;
     for seed in 1..=4u64 {
-        let t = tempfile::tempdir().unwrap();
-        let lake_dir = t.path().join("lake");
-        let lake = vouch::dev::fixtures::random_lake(&lake_dir, seed).unwrap();
-        let cfg = vouch::domain::config::Config::parse(&config_for(&lake)).unwrap();
+        let (t, lake_dir, lake, cfg) = random_lake_in_temp(seed);
         let ix_dir = t.path().join("index");
         let s = build(&lake_dir, &cfg, &key, &ix_dir);
         assert_eq!(s.indexed, s.files, "{s:?}");
@@ -223,10 +236,7 @@ fn layer_files(ix_dir: &Path) -> Vec<std::path::PathBuf> {
 #[test]
 fn the_lake_set_grows_in_layers_and_never_loses_a_value() {
     let key = IndexKey::new(b"layered-set-test-key");
-    let t = tempfile::tempdir().unwrap();
-    let lake_dir = t.path().join("lake");
-    let lake = vouch::dev::fixtures::random_lake(&lake_dir, 11).unwrap();
-    let cfg = vouch::domain::config::Config::parse(&config_for(&lake)).unwrap();
+    let (t, lake_dir, lake, cfg) = random_lake_in_temp(11);
     let ix_dir = t.path().join("index");
     build(&lake_dir, &cfg, &key, &ix_dir);
     assert_eq!(
@@ -311,10 +321,7 @@ fn recalled_outcomes_give_the_answer_a_decode_gives() {
     let mut rng = Rng::new(77);
     let mut recalled = 0;
     for seed in [2u64, 5, 9] {
-        let t = tempfile::tempdir().unwrap();
-        let lake_dir = t.path().join("lake");
-        let lake = vouch::dev::fixtures::random_lake(&lake_dir, seed).unwrap();
-        let cfg = vouch::domain::config::Config::parse(&config_for(&lake)).unwrap();
+        let (t, lake_dir, lake, cfg) = random_lake_in_temp(seed);
         let ix_dir = t.path().join("index");
         build(&lake_dir, &cfg, &key, &ix_dir);
         let ix = LakeIndex::load(&ix_dir, &key).unwrap();
@@ -407,10 +414,7 @@ fn the_upkeeps_one_pass_gives_the_report_a_scan_of_its_own_writes() {
     let mut rng = Rng::new(91);
     let mut taken = 0;
     for seed in [3u64, 6, 13] {
-        let t = tempfile::tempdir().unwrap();
-        let lake_dir = t.path().join("lake");
-        let lake = vouch::dev::fixtures::random_lake(&lake_dir, seed).unwrap();
-        let cfg = vouch::domain::config::Config::parse(&config_for(&lake)).unwrap();
+        let (t, lake_dir, lake, cfg) = random_lake_in_temp(seed);
         let store = LocalStore::open(&lake_dir).unwrap();
         let tables = vouch::domain::lake::discover_tables(&store, &cfg.lake)
             .unwrap()
@@ -498,10 +502,7 @@ fn the_upkeeps_one_pass_gives_the_report_a_scan_of_its_own_writes() {
 
 #[test]
 fn a_damaged_or_foreign_index_is_not_trusted() {
-    let t = tempfile::tempdir().unwrap();
-    let lake_dir = t.path().join("lake");
-    let lake = vouch::dev::fixtures::random_lake(&lake_dir, 7).unwrap();
-    let cfg = vouch::domain::config::Config::parse(&config_for(&lake)).unwrap();
+    let (t, lake_dir, lake, cfg) = random_lake_in_temp(7);
     let key = IndexKey::new(b"damage-test-key-0123");
     let ix_dir = t.path().join("index");
     build(&lake_dir, &cfg, &key, &ix_dir);

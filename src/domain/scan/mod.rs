@@ -1813,14 +1813,16 @@ fn scan_file(
     {
         reader.prefetched = Some((lo, reader.read(lo, hi - lo)?));
     }
+    // The file as listed and read now: what the index and this run's upkeep know it by.
+    let fingerprint = (req.index.is_some() || req.prescan.is_some())
+        .then(|| crate::domain::index::Fingerprint::of(f, footer_sha256.clone()));
     // What the subject index says of each row group (None: it cannot speak for this file).
-    let candidates = req.index.and_then(|ix| {
-        let fp = crate::domain::index::Fingerprint::of(f, footer_sha256.clone());
+    let candidates = req.index.zip(fingerprint.as_ref()).and_then(|(ix, fp)| {
         let probes: Vec<(String, &[u64])> = cols
             .iter()
             .map(|c| (c.descr.path().string(), c.probe.index_present(ix)))
             .collect();
-        ix.candidates(&fp, &probes)
+        ix.candidates(fp, &probes)
     });
     // Outcomes earlier nights decoded for exactly these candidates stand for a decode:
     // for one identifier column, without a mask, when no row positions are wanted.
@@ -1839,12 +1841,10 @@ fn scan_file(
         _ => None,
     };
     // Chunks this run's index upkeep decoded while it indexed the file.
-    let prescanned = req.prescan.and_then(|p| {
-        p.take(&crate::domain::index::Fingerprint::of(
-            f,
-            footer_sha256.clone(),
-        ))
-    });
+    let prescanned = req
+        .prescan
+        .zip(fingerprint.as_ref())
+        .and_then(|(p, fp)| p.take(fp));
     let reading = Reading {
         reader: &reader,
         prescanned: prescanned.as_ref(),
@@ -2140,9 +2140,13 @@ fn scan_row_group(
                 ))));
             }
             // A match names the first subject of those whose IDs are this value.
-            for &(row, s) in &cs.matches {
-                matches.push((row, s));
-                matches.extend(c.probe.aliases(s).iter().map(|&a| (row, a)));
+            if c.probe.has_aliases() {
+                for &(row, s) in &cs.matches {
+                    matches.push((row, s));
+                    matches.extend(c.probe.aliases(s).iter().map(|&a| (row, a)));
+                }
+            } else {
+                matches.extend_from_slice(&cs.matches);
             }
         }
         decisions.push(d);

@@ -385,14 +385,23 @@ impl Probe {
     /// ("007" and "7" in an integer column, a UUID in upper and lower case in a UUID
     /// column): a row that matches `s` is theirs too. Matches name the first of them.
     pub fn aliases(&self, s: u32) -> &[u32] {
-        let found = match self.kind {
-            IdKind::Int32 { .. } | IdKind::Int64 { .. } => self.int_aliases.get(&s),
-            _ => match &self.bytes {
-                Keys::Owned(k) => k.aliases.get(&s),
-                Keys::List(_) => None,
-            },
-        };
-        found.map_or(&[], Vec::as_slice)
+        self.alias_map()
+            .and_then(|m| m.get(&s))
+            .map_or(&[], Vec::as_slice)
+    }
+
+    /// Whether any two subjects' IDs are one value of this column (almost never: the
+    /// scan then skips the alias lookup of every match).
+    pub fn has_aliases(&self) -> bool {
+        self.alias_map().is_some_and(|m| !m.is_empty())
+    }
+
+    fn alias_map(&self) -> Option<&FastMap<u32, Vec<u32>>> {
+        match (self.kind, &self.bytes) {
+            (IdKind::Int32 { .. } | IdKind::Int64 { .. }, _) => Some(&self.int_aliases),
+            (_, Keys::Owned(k)) => Some(&k.aliases),
+            (_, Keys::List(_)) => None,
+        }
     }
 
     /// True when no subject ID can occur in this column at all.
