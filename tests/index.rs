@@ -223,6 +223,118 @@ fn the_index_never_changes_the_answer() {
     assert!(ruled_out > 0, "the index never ruled anything out");
 }
 
+/// The entry files of an index.
+fn entry_files(ix_dir: &Path) -> std::collections::BTreeSet<std::path::PathBuf> {
+    std::fs::read_dir(ix_dir.join("files"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect()
+}
+
+/// Generations: the layers of the lake set say which builds' files may hold a value, so a
+/// subject whose rows only recent files hold is never looked for in the rest of the lake
+/// (no false positive there, no entry opened), and night after night (layers merged,
+/// files rewritten or removed) the answer stays the raw scan's.
+#[test]
+fn a_subject_only_in_new_files_is_looked_for_only_there() {
+    let key = IndexKey::new(b"generations-test-key");
+    let t = tempfile::tempdir().unwrap();
+    let lake_dir = t.path().join("lake");
+    let table = lake_dir.join("events");
+    std::fs::create_dir_all(&table).unwrap();
+    let cfg = vouch::domain::config::Config::parse(
+        "[lake]\nid_columns = [\"user_id\"]\n\n[[lake.tables]]\nname = \"events\"\n",
+    )
+    .unwrap();
+    // 300 distinct values a file: fuse filters, not exact lists.
+    let file_of = |ids: Vec<String>| -> Vec<(&str, Vec<String>)> {
+        let n = ids.len();
+        vec![
+            ("user_id", ids),
+            ("amount", (0..n).map(|i| i.to_string()).collect()),
+        ]
+    };
+    let mut everyone: Vec<String> = Vec::new();
+    for f in 0..16 {
+        let ids: Vec<String> = (0..300).map(|i| format!("old-{f}-{i}")).collect();
+        everyone.extend(ids.iter().cloned());
+        text_table(&table.join(format!("part-{f}.parquet")), file_of(ids));
+    }
+    let ix_dir = t.path().join("index");
+    build(&lake_dir, &cfg, &key, &ix_dir);
+    // The first build's entries (its layer, 4,800 values, outweighs ten nights of 100:
+    // it is never merged with theirs).
+    let first = entry_files(&ix_dir);
+    let mut rng = Rng::new(77);
+    for night in 1..=10 {
+        let before = entry_files(&ix_dir);
+        let fresh: Vec<String> = (0..100).map(|i| format!("night-{night}-{i}")).collect();
+        everyone.extend(fresh.iter().cloned());
+        text_table(
+            &table.join(format!("night-{night}.parquet")),
+            file_of(fresh.clone()),
+        );
+        // Now and then an old file rewritten with a new value, or one removed.
+        if night % 3 == 0 {
+            let mut ids: Vec<String> = (0..300).map(|i| format!("old-{night}-{i}")).collect();
+            ids.push(format!("moved-{night}"));
+            everyone.push(format!("moved-{night}"));
+            text_table(&table.join(format!("part-{night}.parquet")), file_of(ids));
+        }
+        if night % 4 == 0 {
+            std::fs::remove_file(table.join(format!("part-{}.parquet", night + 1))).unwrap();
+        }
+        let s = build(&lake_dir, &cfg, &key, &ix_dir);
+        assert!(s.errors.is_empty(), "{s:?}");
+        let ix = LakeIndex::load(&ix_dir, &key).unwrap();
+        // Tonight's subjects, past ones, rewritten ones and absent ones: the raw answer.
+        let mut ids: Vec<String> = fresh.iter().take(5).cloned().collect();
+        ids.extend(everyone.iter().filter(|_| rng.chance(0.01)).cloned());
+        ids.push(format!("moved-{night}"));
+        ids.push("nobody".into());
+        let (plain, _) = scan(&lake_dir, &cfg, &ids, None);
+        let (indexed, r) = scan(&lake_dir, &cfg, &ids, Some(&ix));
+        assert_eq!(plain, indexed, "night {night}");
+        assert_eq!(r.index.unwrap().files_without_index, 0, "night {night}");
+        // Tonight's subjects alone, with the first build's entries gone (on the first
+        // night, every entry but tonight's): none of them is opened (a missing one
+        // would be read in full).
+        let copy = t.path().join("index-copy");
+        let _ = std::fs::remove_dir_all(&copy);
+        copy_dir(&ix_dir, &copy);
+        let tonight: Vec<_> = entry_files(&ix_dir).difference(&before).cloned().collect();
+        assert!(!tonight.is_empty(), "night {night}");
+        let name_in = |set: &std::collections::BTreeSet<std::path::PathBuf>, e: &Path| {
+            set.iter().any(|n| n.file_name() == e.file_name())
+        };
+        for e in entry_files(&copy) {
+            let kept = if night == 1 {
+                tonight.iter().any(|n| n.file_name() == e.file_name())
+            } else {
+                !name_in(&first, &e)
+            };
+            if !kept {
+                std::fs::remove_file(e).unwrap();
+            }
+        }
+        let only_new: Vec<String> = fresh.iter().take(5).cloned().collect();
+        let ix = LakeIndex::load(&copy, &key).unwrap();
+        let (plain, _) = scan(&lake_dir, &cfg, &only_new, None);
+        let (indexed, r) = scan(&lake_dir, &cfg, &only_new, Some(&ix));
+        assert_eq!(plain, indexed, "night {night}");
+        assert_eq!(plain.0.len(), 5, "night {night}: each of the 5 has its row");
+        assert_eq!(r.index.unwrap().files_without_index, 0, "night {night}");
+        if night == 1 {
+            assert_eq!(
+                r.row_groups.decoded + r.row_groups.skipped_by_dictionary,
+                1,
+                "night 1: only tonight's file is read: {:?}",
+                r.row_groups
+            );
+        }
+    }
+}
+
 /// The files of the lake set's layers.
 fn layer_files(ix_dir: &Path) -> Vec<std::path::PathBuf> {
     let mut v: Vec<_> = std::fs::read_dir(ix_dir.join("sets"))

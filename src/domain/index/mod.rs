@@ -23,7 +23,9 @@ mod recall;
 mod sealed;
 mod store;
 pub use recall::{RECALL_FILE, RECALL_MAX_CANDIDATES, Recall, Recalled};
-pub use store::{BuildSummary, FileCandidates, IndexFile, KeptCheck, LakeIndex, build};
+pub use store::{
+    BuildSummary, FileCandidates, IndexFile, KeptCheck, LakeIndex, Layers, Present, build,
+};
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;

@@ -16,6 +16,14 @@
 //! newest two while the newer holds at least half as many values as the one before
 //! (sizes then at least halve layer to layer: at most log2(n) layers, and each value is
 //! merged again at most that many times in all).
+//!
+//! Each build that adds a layer is a generation (0 for a build from scratch, then one
+//! more each time): `lake.vix` gives every file the generation that indexed it and every
+//! layer the generations whose values it holds (a range, joined when layers merge). A
+//! file's values are all in the layers of its generation, so a subject whose hash those
+//! layers do not hold cannot be in the file, and the file's filters are not consulted for
+//! it: a subject deleted tonight whose rows only tonight's files hold costs no false
+//! positive in the rest of the lake.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -61,11 +69,15 @@ struct Manifest {
     exact: bool,
     /// The lake set's layers below `sets/`, oldest first.
     sets: Vec<String>,
+    /// Per layer (as `sets`): the first and last generation whose values it holds.
+    /// Absent in version 3, read as one generation 0 for every layer and file.
+    #[serde(default)]
+    generations: Vec<[u64; 2]>,
 }
 
-/// The manifest version this build writes and reads (an index of another version is
-/// rebuilt, never half-read).
-const MANIFEST_VERSION: u32 = 3;
+/// The manifest version this build writes (version 3, the same without generations, is
+/// read too; an index of any other version is rebuilt, never half-read).
+const MANIFEST_VERSION: u32 = 4;
 
 /// One layer of the lake set: its body the sorted hashes, its head the first hash of
 /// each block.
@@ -73,10 +85,17 @@ struct SetLayer {
     name: String,
     sealed: Sealed,
     dir: Vec<u64>,
+    /// The generations whose values it holds, first and last.
+    generations: [u64; 2],
 }
 
 impl SetLayer {
-    fn open(sets: &Path, name: &str, key: &IndexKey) -> Result<SetLayer, IndexError> {
+    fn open(
+        sets: &Path,
+        name: &str,
+        generations: [u64; 2],
+        key: &IndexKey,
+    ) -> Result<SetLayer, IndexError> {
         let path = sets.join(name);
         let at = |e: IndexError| IndexError::At {
             path: path.display().to_string(),
@@ -96,6 +115,7 @@ impl SetLayer {
             name: name.to_string(),
             sealed,
             dir,
+            generations,
         })
     }
 
@@ -138,24 +158,32 @@ fn write_layer(sets: &Path, key: &IndexKey, set: &LakeSet) -> Result<String, Ind
     Ok(name)
 }
 
-/// A layer of the set while a build works: kept from the old index, or new.
+/// A layer of the set while a build works: kept from the old index, or new (with its
+/// generations).
 enum Layer {
     Kept(Box<SetLayer>),
-    New(LakeSet),
+    New(LakeSet, [u64; 2]),
 }
 
 impl Layer {
     fn len(&self) -> usize {
         match self {
             Layer::Kept(l) => l.len(),
-            Layer::New(s) => s.len(),
+            Layer::New(s, _) => s.len(),
+        }
+    }
+
+    fn generations(&self) -> [u64; 2] {
+        match self {
+            Layer::Kept(l) => l.generations,
+            Layer::New(_, g) => *g,
         }
     }
 
     fn values(self) -> Result<LakeSet, IndexError> {
         match self {
             Layer::Kept(l) => l.values(),
-            Layer::New(s) => Ok(s),
+            Layer::New(s, _) => Ok(s),
         }
     }
 }
@@ -169,9 +197,11 @@ fn compact(layers: &mut Vec<Layer>) -> Result<(), IndexError> {
         let (Some(b), Some(a)) = (layers.pop(), layers.pop()) else {
             break;
         };
+        let (ga, gb) = (a.generations(), b.generations());
+        let generations = [ga[0].min(gb[0]), ga[1].max(gb[1])];
         let mut merged = a.values()?;
         merged.extend(&b.values()?.0);
-        layers.push(Layer::New(merged));
+        layers.push(Layer::New(merged, generations));
     }
     Ok(())
 }
@@ -184,6 +214,43 @@ struct Listed {
     fingerprint: Fingerprint,
     columns: Vec<String>,
     row_groups: usize,
+    /// The build that indexed it (0 in version 3): its values are in the layers whose
+    /// generations include this one.
+    #[serde(default)]
+    generation: u64,
+}
+
+/// Layers of the lake set, one bit each (bit i for the i-th, oldest first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Layers(u64);
+
+impl Layers {
+    const ALL: Layers = Layers(u64::MAX);
+
+    /// Layer i's bit; past the 64th, every bit (the mask then never narrows).
+    fn bit(i: usize) -> u64 {
+        if i < 64 { 1 << i } else { u64::MAX }
+    }
+}
+
+/// The keyed hashes of a scan's subjects that the lake set may hold, in the order given,
+/// each with the layers that may hold it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Present {
+    pub hashes: Vec<u64>,
+    layers: Vec<Layers>,
+}
+
+impl Present {
+    /// The hashes a file whose values are in `layers` may hold.
+    fn within(&self, layers: Layers) -> Vec<u64> {
+        self.hashes
+            .iter()
+            .zip(&self.layers)
+            .filter(|(_, l)| l.0 & layers.0 != 0)
+            .map(|(&h, _)| h)
+            .collect()
+    }
 }
 
 /// What `vouch index build` did.
@@ -219,14 +286,28 @@ impl LakeIndex {
         let top = Sealed::open(&lake, key).map_err(at)?;
         let manifest: Manifest =
             serde_json::from_slice(&top.head).map_err(|e| at(IndexError::Json(e.to_string())))?;
-        if manifest.version != MANIFEST_VERSION || top.body_len() != 0 {
+        let generations = match manifest.version {
+            MANIFEST_VERSION => manifest.generations.clone(),
+            // Before generations: every layer may hold every file's values.
+            3 if manifest.generations.is_empty()
+                && manifest.files.values().all(|l| l.generation == 0) =>
+            {
+                vec![[0, 0]; manifest.sets.len()]
+            }
+            _ => return Err(at(IndexError::Malformed)),
+        };
+        if top.body_len() != 0
+            || generations.len() != manifest.sets.len()
+            || generations.iter().any(|g| g[0] > g[1])
+        {
             return Err(at(IndexError::Malformed));
         }
         let sets_dir = dir.join("sets");
         let sets = manifest
             .sets
             .iter()
-            .map(|name| SetLayer::open(&sets_dir, name, key))
+            .zip(generations)
+            .map(|(name, g)| SetLayer::open(&sets_dir, name, g, key))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(LakeIndex {
             key: key.clone(),
@@ -245,24 +326,55 @@ impl LakeIndex {
         self.files.len()
     }
 
-    /// Whether the lake set holds `h` (a block read and checked per layer).
-    fn set_contains(&self, h: u64) -> Result<bool, IndexError> {
-        for l in &self.sets {
-            if l.contains(h)? {
-                return Ok(true);
+    /// The layers that may hold `h` (a block read and checked per layer; one that fails
+    /// its check counts as holding it).
+    fn layers_holding(&self, h: u64) -> Layers {
+        let mut m = 0;
+        for (i, l) in self.sets.iter().enumerate() {
+            if l.contains(h).unwrap_or(true) {
+                m |= Layers::bit(i);
             }
         }
-        Ok(false)
+        Layers(m)
     }
 
-    /// The hashes that may occur in the lake. A block that fails its check counts as a
-    /// match (the row group filters then decide): never a false "absent".
-    pub fn present(&self, hashes: &[u64]) -> Vec<u64> {
-        hashes
-            .iter()
-            .copied()
-            .filter(|&h| self.set_contains(h).unwrap_or(true))
-            .collect()
+    /// The layers that hold the values of a file of generation `g`; all of them when
+    /// the index has more layers than a mask has bits or none claims `g` (never a
+    /// narrower answer than the set's own).
+    fn layers_of(&self, g: u64) -> Layers {
+        let mut m = 0;
+        for (i, l) in self.sets.iter().enumerate() {
+            if l.generations[0] <= g && g <= l.generations[1] {
+                m |= Layers::bit(i);
+            }
+        }
+        if m == 0 || self.sets.len() > 64 {
+            return Layers::ALL;
+        }
+        Layers(m)
+    }
+
+    /// The hashes that may occur in the lake, each with the layers that may hold it.
+    /// A block that fails its check counts as a match (the row group filters then
+    /// decide): never a false "absent".
+    pub fn present(&self, hashes: &[u64]) -> Present {
+        let mut out = Present::default();
+        for &h in hashes {
+            let layers = self.layers_holding(h);
+            if layers.0 != 0 {
+                out.hashes.push(h);
+                out.layers.push(layers);
+            }
+        }
+        out
+    }
+
+    /// The generation the next build's new files get: one past every generation this
+    /// index names.
+    fn next_generation(&self) -> u64 {
+        let layers = self.sets.iter().map(|l| l.generations[1]);
+        let files = self.files.values().map(|l| l.generation);
+        layers.chain(files).max().map_or(0, |g| g.saturating_add(1))
     }
 
     /// Opens and checks the entry of a listed file.
@@ -377,7 +489,11 @@ fn build_on<E: std::fmt::Display + Send>(
         files: BTreeMap::new(),
         exact: true,
         sets: Vec::new(),
+        generations: Vec::new(),
     };
+    // This build's files, and the layer of their values, are one generation past
+    // everything the old index names.
+    let generation = old.as_ref().map_or(0, LakeIndex::next_generation);
     let mut layers: Vec<Layer> = old
         .as_mut()
         .map(|o| std::mem::take(&mut o.sets))
@@ -462,6 +578,7 @@ fn build_on<E: std::fmt::Display + Send>(
                             row_groups: entry.row_groups.len(),
                             fingerprint: entry.fingerprint,
                             columns: entry.columns,
+                            generation,
                         },
                     );
                 }
@@ -483,14 +600,18 @@ fn build_on<E: std::fmt::Display + Send>(
         manifest.exact = o.exact && summary.removed == 0 && replaced == 0;
     }
     if !new_hashes.is_empty() {
-        layers.push(Layer::New(LakeSet::from_hashes(new_hashes)));
+        layers.push(Layer::New(
+            LakeSet::from_hashes(new_hashes),
+            [generation, generation],
+        ));
     }
     compact(&mut layers).map_err(|_| BuildError::Layer)?;
     for l in layers {
         summary.lake_values += l.len() as u64;
+        manifest.generations.push(l.generations());
         manifest.sets.push(match l {
             Layer::Kept(k) => k.name,
-            Layer::New(s) => write_layer(&sets_dir, inputs.key, &s)?,
+            Layer::New(s, _) => write_layer(&sets_dir, inputs.key, &s)?,
         });
     }
     let json = serde_json::to_vec(&manifest).map_err(|e| IndexError::Json(e.to_string()))?;
@@ -539,20 +660,23 @@ impl LakeIndex {
     /// Per row group, the subjects' hashes the index cannot rule out; None when the index
     /// cannot speak for the file (not listed, its fingerprint differs, or its entry fails a
     /// check). `probes` are (column name, the subjects' keyed hashes in that column's form
-    /// that [`LakeIndex::present`] let through): only subjects present somewhere in the
-    /// lake need the row group filters.
+    /// that [`LakeIndex::present`] let through): only subjects present in the layers that
+    /// hold the file's values need its row group filters.
     pub fn candidates(
         &self,
         fingerprint: &Fingerprint,
-        probes: &[(String, &[u64])],
+        probes: &[(String, &Present)],
     ) -> Option<FileCandidates> {
         let listed = self.files.get(&fingerprint.path)?;
         if &listed.fingerprint != fingerprint {
             return None;
         }
+        let layers = self.layers_of(listed.generation);
+        let probes: Vec<(&String, Vec<u64>)> =
+            probes.iter().map(|(c, p)| (c, p.within(layers))).collect();
         let columns: Vec<usize> = probes
             .iter()
-            .map(|(col, _)| listed.columns.iter().position(|c| c == col))
+            .map(|(col, _)| listed.columns.iter().position(|c| c == *col))
             .collect::<Option<Vec<_>>>()?;
         let mut out = FileCandidates {
             entry: listed.entry.clone(),
@@ -574,7 +698,7 @@ impl LakeIndex {
         };
         for (g, filters) in e.row_groups.iter().enumerate() {
             for (p, ((_, hashes), &i)) in probes.iter().zip(&columns).enumerate() {
-                for &h in *hashes {
+                for &h in hashes {
                     match filters[i].may_contain_any(&e.sealed, &[h]) {
                         Ok(true) => out.row_groups[g][p].push(h),
                         Ok(false) => {}
@@ -618,6 +742,59 @@ impl LakeIndex {
 mod tests {
     use super::*;
 
+    /// An index written before generations reads as one generation of every layer (so
+    /// lookups narrow nothing, as before) and the next build's files are generation 1;
+    /// generations that do not fit the layers are refused, never half-read.
+    #[test]
+    fn generations_are_read_checked_and_narrow_lookups_to_their_layers() {
+        use serde_json::json;
+        let key = IndexKey::new(b"generations-unit-key");
+        let t = tempfile::tempdir().unwrap();
+        let sets = t.path().join("sets");
+        std::fs::create_dir_all(&sets).unwrap();
+        let a = write_layer(&sets, &key, &LakeSet::from_hashes(vec![1, 2, 3])).unwrap();
+        let b = write_layer(&sets, &key, &LakeSet::from_hashes(vec![3, 4])).unwrap();
+        let write = |m: serde_json::Value| {
+            let (sealed, _) = seal(&key, &serde_json::to_vec(&m).unwrap(), &[]);
+            std::fs::write(t.path().join("lake.vix"), sealed).unwrap();
+        };
+        let manifest = |version: u32, generations: Option<serde_json::Value>| {
+            let mut m = json!({"version": version, "files": {}, "exact": true, "sets": [a, b]});
+            if let Some(g) = generations {
+                m["generations"] = g;
+            }
+            m
+        };
+        write(manifest(3, None));
+        let ix = LakeIndex::load(t.path(), &key).unwrap();
+        assert_eq!(ix.next_generation(), 1);
+        assert_eq!(ix.layers_of(0), Layers(0b11));
+        let p = ix.present(&[1, 3, 4, 9]);
+        assert_eq!(p.hashes, vec![1, 3, 4]);
+        assert_eq!(p.within(Layers(0b01)), vec![1, 3]);
+        assert_eq!(p.within(Layers(0b10)), vec![3, 4]);
+        assert_eq!(p.within(Layers::ALL), vec![1, 3, 4]);
+
+        write(manifest(4, Some(json!([[0, 4], [5, 5]]))));
+        let ix = LakeIndex::load(t.path(), &key).unwrap();
+        assert_eq!(ix.layers_of(3), Layers(0b01));
+        assert_eq!(ix.layers_of(5), Layers(0b10));
+        // A generation no layer claims narrows nothing.
+        assert_eq!(ix.layers_of(9), Layers::ALL);
+        assert_eq!(ix.next_generation(), 6);
+
+        for bad in [
+            manifest(4, None),
+            manifest(4, Some(json!([[0, 4]]))),
+            manifest(4, Some(json!([[3, 2], [5, 5]]))),
+            manifest(3, Some(json!([[0, 0], [1, 1]]))),
+            manifest(5, Some(json!([[0, 0], [1, 1]]))),
+        ] {
+            write(bad.clone());
+            assert!(LakeIndex::load(t.path(), &key).is_err(), "{bad}");
+        }
+    }
+
     /// Night after night of new values of any size: no value is lost, and layer sizes at
     /// least halve from one layer to the next (so there are at most log2(n) of them).
     #[test]
@@ -634,11 +811,16 @@ mod tests {
             let new: Vec<u64> = (0..n).map(|_| rng()).collect();
             all.extend_from_slice(&new);
             if !new.is_empty() {
-                layers.push(Layer::New(LakeSet::from_hashes(new)));
+                layers.push(Layer::New(LakeSet::from_hashes(new), [night, night]));
             }
             compact(&mut layers).unwrap();
             for w in layers.windows(2) {
                 assert!(w[1].len() * 2 < w[0].len(), "night {night}");
+                // Generations stay ordered and apart: a merge joins neighbours.
+                assert!(
+                    w[0].generations()[1] < w[1].generations()[0],
+                    "night {night}"
+                );
             }
             assert!(layers.len() <= 1 + all.len().max(1).ilog2() as usize);
         }

@@ -1818,7 +1818,7 @@ fn scan_file(
         .then(|| crate::domain::index::Fingerprint::of(f, footer_sha256.clone()));
     // What the subject index says of each row group (None: it cannot speak for this file).
     let candidates = req.index.zip(fingerprint.as_ref()).and_then(|(ix, fp)| {
-        let probes: Vec<(String, &[u64])> = cols
+        let probes: Vec<(String, &crate::domain::index::Present)> = cols
             .iter()
             .map(|c| (c.descr.path().string(), c.probe.index_present(ix)))
             .collect();

@@ -221,7 +221,7 @@ pub struct Probe {
     /// The keyed hashes the subject index's lake set may hold (a probe lives for one
     /// scan, which uses one index), and the subject each names: computed once, not once
     /// per file.
-    index_present: std::sync::OnceLock<(Vec<u64>, FastMap<u64, u32>)>,
+    index_present: std::sync::OnceLock<(crate::domain::index::Present, FastMap<u64, u32>)>,
 }
 
 impl Probe {
@@ -330,7 +330,10 @@ impl Probe {
 
     /// The keyed hashes of the IDs that may occur in the lake indexed by `ix` (the lake
     /// set's answer, computed on first use).
-    pub fn index_present(&self, ix: &crate::domain::index::LakeIndex) -> &[u64] {
+    pub fn index_present(
+        &self,
+        ix: &crate::domain::index::LakeIndex,
+    ) -> &crate::domain::index::Present {
         &self.present_in(ix).0
     }
 
@@ -340,11 +343,14 @@ impl Probe {
         self.present_in(ix).1.get(&h).copied()
     }
 
-    fn present_in(&self, ix: &crate::domain::index::LakeIndex) -> &(Vec<u64>, FastMap<u64, u32>) {
+    fn present_in(
+        &self,
+        ix: &crate::domain::index::LakeIndex,
+    ) -> &(crate::domain::index::Present, FastMap<u64, u32>) {
         self.index_present.get_or_init(|| {
             let all = self.index_hashes(&ix.key);
             let present = ix.present(&all);
-            let wanted: std::collections::HashSet<u64> = present.iter().copied().collect();
+            let wanted: std::collections::HashSet<u64> = present.hashes.iter().copied().collect();
             let mut subjects = FastMap::default();
             for (i, h) in all.iter().enumerate() {
                 if !wanted.contains(h) {
