@@ -19,6 +19,7 @@
 //! integer, or of a byte value's xxHash64 digest), so the index holds no raw ID and cannot
 //! be searched for a guessed ID without the key.
 
+mod fuse;
 mod recall;
 mod sealed;
 mod store;
@@ -180,7 +181,7 @@ impl RowGroupFilter {
         if hashes.len() <= SORTED_MAX {
             return Ok(RowGroupFilter::Sorted(hashes));
         }
-        BinaryFuse8::try_from(&hashes)
+        fuse::build(&hashes)
             .map(RowGroupFilter::Fuse)
             .map_err(|e| IndexError::Filter(e.to_string()))
     }

@@ -431,7 +431,7 @@ pub fn build<E: std::fmt::Display + Send>(
         check,
         progress,
     };
-    match build_on(&inputs, old) {
+    let r = match build_on(&inputs, old) {
         // A kept set layer that fails its check when merged: the set cannot be trusted
         // whole, so the index is built again from scratch.
         Err(BuildError::Layer) => match build_on(&inputs, None) {
@@ -441,7 +441,9 @@ pub fn build<E: std::fmt::Display + Send>(
         },
         Err(BuildError::Index(e)) => Err(e),
         Ok(s) => Ok(s),
-    }
+    };
+    super::fuse::release();
+    r
 }
 
 /// What a build works on (see [`build`]).
