@@ -335,6 +335,96 @@ fn a_subject_only_in_new_files_is_looked_for_only_there() {
     }
 }
 
+/// Rewrites `DIR/lake.vix` as vouch wrote it before generations (manifest version 3: no
+/// generation of files or layers), sealed again by hand from the format `sealed.rs`
+/// documents, not by vouch's code: `MAGIC | key id | u32 head length | head | u64 body
+/// length | SHA-256 of the body | HMAC-SHA256 of all before | body` (no body here).
+fn rewrite_as_version_3(ix_dir: &Path, subject_key: &[u8]) {
+    use hmac::{Hmac, Mac};
+    use sha2::{Digest, Sha256};
+    let hmac = |key: &[u8], msg: &[u8]| -> Vec<u8> {
+        let mut m = <Hmac<Sha256> as Mac>::new_from_slice(key).unwrap();
+        m.update(msg);
+        m.finalize().into_bytes().to_vec()
+    };
+    let path = ix_dir.join("lake.vix");
+    let old = std::fs::read(&path).unwrap();
+    let at = 8 + 16;
+    let head_len = u32::from_le_bytes(old[at..at + 4].try_into().unwrap()) as usize;
+    let mut m: serde_json::Value = serde_json::from_slice(&old[at + 4..at + 4 + head_len]).unwrap();
+    assert_eq!(m["version"], 4);
+    m["version"] = 3.into();
+    m.as_object_mut().unwrap().remove("generations").unwrap();
+    for f in m["files"].as_object_mut().unwrap().values_mut() {
+        f.as_object_mut().unwrap().remove("generation").unwrap();
+    }
+    let head = serde_json::to_vec(&m).unwrap();
+    let mut out = old[..at].to_vec();
+    out.extend_from_slice(&(head.len() as u32).to_le_bytes());
+    out.extend_from_slice(&head);
+    out.extend_from_slice(&0u64.to_le_bytes());
+    out.extend_from_slice(&Sha256::digest(b""));
+    let tag = hmac(&hmac(subject_key, b"vouch-index-v1 file mac key"), &out);
+    out.extend_from_slice(&tag);
+    std::fs::write(&path, out).unwrap();
+}
+
+/// An index written before generations is read (narrowing nothing) and kept: the next
+/// build reads only the new files and writes generations, and from then on a subject only
+/// in the new files is not looked for in the old ones. Every answer is the raw scan's.
+#[test]
+fn an_index_from_before_generations_is_kept_and_upgraded() {
+    let subject_key = b"migration-test-key";
+    let key = IndexKey::new(subject_key);
+    let (t, lake_dir, lake, cfg) = random_lake_in_temp(23);
+    let ix_dir = t.path().join("index");
+    build(&lake_dir, &cfg, &key, &ix_dir);
+    rewrite_as_version_3(&ix_dir, subject_key);
+    let v3 = LakeIndex::load(&ix_dir, &key).expect("a version 3 index is read");
+    let mut rng = Rng::new(9);
+    for ids in id_sets(&lake.ids, &mut rng, 5) {
+        let (plain, _) = scan(&lake_dir, &cfg, &ids, None);
+        let (indexed, r) = scan(&lake_dir, &cfg, &ids, Some(&v3));
+        assert_eq!(plain, indexed);
+        assert_eq!(r.index.unwrap().files_without_index, 0);
+    }
+    // A night: one new file of new IDs in the first table.
+    let table = lake_dir.join(&lake.tables[0].name);
+    let fresh: Vec<String> = (0..200).map(|i| format!("upgraded-{i}")).collect();
+    let column = lake.tables[0].id_columns[0].as_str();
+    text_table(
+        &table.join("after-upgrade.parquet"),
+        vec![(column, fresh.clone())],
+    );
+    let first = entry_files(&ix_dir);
+    let s = build(&lake_dir, &cfg, &key, &ix_dir);
+    assert_eq!(s.indexed, 1, "only the new file is read: {s:?}");
+    let head = std::fs::read(ix_dir.join("lake.vix")).unwrap();
+    assert!(
+        head.windows(13).any(|w| w == b"\"generations\""),
+        "the build writes generations"
+    );
+    let ix = LakeIndex::load(&ix_dir, &key).unwrap();
+    let mut all = lake.ids.clone();
+    all.extend(fresh.iter().take(3).cloned());
+    for ids in [all, fresh[..3].to_vec()] {
+        let (plain, _) = scan(&lake_dir, &cfg, &ids, None);
+        let (indexed, r) = scan(&lake_dir, &cfg, &ids, Some(&ix));
+        assert_eq!(plain, indexed);
+        assert_eq!(r.index.unwrap().files_without_index, 0);
+    }
+    // The new subjects open none of the old entries.
+    for e in &first {
+        std::fs::remove_file(e).unwrap();
+    }
+    let ix = LakeIndex::load(&ix_dir, &key).unwrap();
+    let (plain, _) = scan(&lake_dir, &cfg, &fresh[..3], None);
+    let (indexed, r) = scan(&lake_dir, &cfg, &fresh[..3], Some(&ix));
+    assert_eq!(plain, indexed);
+    assert_eq!(plain.0.len(), 3);
+    assert_eq!(r.index.unwrap().files_without_index, 0);
+}
+
 /// The files of the lake set's layers.
 fn layer_files(ix_dir: &Path) -> Vec<std::path::PathBuf> {
     let mut v: Vec<_> = std::fs::read_dir(ix_dir.join("sets"))
