@@ -325,6 +325,10 @@ fn sorted_hashes(b: &[u8]) -> Option<Vec<u64>> {
     v.windows(2).all(|w| w[0] < w[1]).then_some(v)
 }
 
+/// Up to this many hashes (32 MB), a new layer is sorted by the stable sort (see
+/// [`LakeSet::from_hashes`]).
+const STABLE_SORT_MAX: usize = 1 << 22;
+
 /// Every distinct value hash of the lake, sorted. Kept a superset when files go away
 /// (stale hashes only cost false positives), compacted when the index is rebuilt.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -333,7 +337,15 @@ pub struct LakeSet(Vec<u64>);
 impl LakeSet {
     pub fn from_hashes(mut hashes: Vec<u64>) -> LakeSet {
         use rayon::slice::ParallelSliceMut;
-        hashes.par_sort_unstable();
+        if hashes.len() <= STABLE_SORT_MAX {
+            // A night's new files: their row groups' sorted runs, which the standard
+            // stable sort finds and merges.
+            hashes.sort();
+        } else {
+            // A build from scratch: sorted in place, side by side (the stable sort's
+            // buffer of half the input would raise the build's peak).
+            hashes.par_sort_unstable();
+        }
         hashes.dedup();
         LakeSet(hashes)
     }
@@ -664,6 +676,20 @@ mod tests {
         let mut set = LakeSet::from_hashes(vec![5, 10]);
         set.extend(&[u64::MAX, 0, 10, 7, 7]);
         assert_eq!(set.0, [0, 5, 7, 10, u64::MAX]);
+    }
+
+    /// Both sorts of a new layer (the stable one for a night's runs, the parallel one past
+    /// its bound) give the sorted distinct values.
+    #[test]
+    fn a_lake_set_is_sorted_and_distinct_on_both_sides_of_the_sort_bound() {
+        let mut rng = crate::domain::keyhash::test_rng(0x0123_4567_89ab_cdef);
+        for n in [1000, STABLE_SORT_MAX + 1000] {
+            let values: Vec<u64> = (0..n).map(|_| rng() % (n as u64 / 2)).collect();
+            let mut want = values.clone();
+            want.sort_unstable();
+            want.dedup();
+            assert_eq!(LakeSet::from_hashes(values).0, want, "{n}");
+        }
     }
 
     #[test]
