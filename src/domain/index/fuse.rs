@@ -13,7 +13,7 @@
 use std::sync::Mutex;
 
 use libm::{floor, fmax, log, round};
-use xorf::{BinaryFuse8, Descriptor};
+use xorf::{BinaryFuse8, Descriptor, splitmix64};
 
 use crate::domain::keyhash::mix64;
 
@@ -58,20 +58,14 @@ fn size_factor(size: u32) -> f64 {
     )
 }
 
-fn splitmix64(seed: &mut u64) -> u64 {
-    *seed = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    let mut z = *seed;
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
-
-/// The three positions of a key's mixed hash (xorf's `hash_of_hash`).
+/// The three positions of a key's mixed hash (xorf's `hash_of_hash`); below
+/// `count_len + 2 * len`, which a filter read from disk is checked to cover.
 #[inline]
-fn positions(hash: u64, len: u32, mask: u32, count_len: u32) -> [u32; 3] {
+pub(super) fn positions(hash: u64, len: u32, mask: u32, count_len: u32) -> [u32; 3] {
     let h0 = ((u128::from(hash) * u128::from(count_len)) >> 64) as u32;
-    let h1 = (h0 + len) ^ (((hash >> 18) as u32) & mask);
-    let h2 = (h0 + 2 * len) ^ ((hash as u32) & mask);
+    // Wrapping only for a descriptor that fails that check (reads are bounds-checked).
+    let h1 = h0.wrapping_add(len) ^ (((hash >> 18) as u32) & mask);
+    let h2 = h0.wrapping_add(len.wrapping_mul(2)) ^ ((hash as u32) & mask);
     [h0, h1, h2]
 }
 

@@ -24,9 +24,7 @@ mod recall;
 mod sealed;
 mod store;
 pub use recall::{RECALL_FILE, RECALL_MAX_CANDIDATES, Recall, Recalled};
-pub use store::{
-    BuildSummary, FileCandidates, IndexFile, KeptCheck, LakeIndex, Layers, Present, build,
-};
+pub use store::{BuildSummary, FileCandidates, IndexFile, KeptCheck, LakeIndex, Present, build};
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -242,12 +240,13 @@ use crate::domain::keyhash::mix64;
 fn fuse_probe(d: &xorf::Descriptor, key: u64) -> ([u64; 3], u8) {
     let hash = mix64(key.wrapping_add(d.seed));
     let f = (hash ^ (hash >> 32)) as u8;
-    let h0 = ((u128::from(hash) * u128::from(d.segment_count_length)) >> 64) as u64;
-    let len = u64::from(d.segment_length);
-    let mask = u64::from(d.segment_length_mask);
-    let h1 = (h0 + len) ^ ((hash >> 18) & mask);
-    let h2 = (h0 + 2 * len) ^ (hash & 0xffff_ffff & mask);
-    ([h0, h1, h2], f)
+    let at = fuse::positions(
+        hash,
+        d.segment_length,
+        d.segment_length_mask,
+        d.segment_count_length,
+    );
+    (at.map(u64::from), f)
 }
 
 impl FilterRef {
