@@ -335,94 +335,77 @@ fn a_subject_only_in_new_files_is_looked_for_only_there() {
     }
 }
 
-/// Rewrites `DIR/lake.vix` as vouch wrote it before generations (manifest version 3: no
-/// generation of files or layers), sealed again by hand from the format `sealed.rs`
-/// documents, not by vouch's code: `MAGIC | key id | u32 head length | head | u64 body
-/// length | SHA-256 of the body | HMAC-SHA256 of all before | body` (no body here).
-fn rewrite_as_version_3(ix_dir: &Path, subject_key: &[u8]) {
+/// Rewrites every file of the index in `ix_dir` as format 4 (magic `VOUCHIX4`, the
+/// format whose values were hashed with SipHash), sealed again by hand from the layout
+/// `sealed.rs` documents, not by vouch's code: `MAGIC | key id | u32 head length | head |
+/// u64 body length | SHA-256 of the body | one 16-byte tag per 1 KiB block | HMAC-SHA256
+/// of all before | body`. Every file is then one that an earlier vouch wrote and would
+/// accept, MAC and all.
+fn reseal_as_format_4(ix_dir: &Path, subject_key: &[u8]) -> usize {
     use hmac::{Hmac, Mac};
-    use sha2::{Digest, Sha256};
     let hmac = |key: &[u8], msg: &[u8]| -> Vec<u8> {
         let mut m = <Hmac<Sha256> as Mac>::new_from_slice(key).unwrap();
         m.update(msg);
         m.finalize().into_bytes().to_vec()
     };
-    let path = ix_dir.join("lake.vix");
-    let old = std::fs::read(&path).unwrap();
-    let at = 8 + 16;
-    let head_len = u32::from_le_bytes(old[at..at + 4].try_into().unwrap()) as usize;
-    let mut m: serde_json::Value = serde_json::from_slice(&old[at + 4..at + 4 + head_len]).unwrap();
-    assert_eq!(m["version"], 4);
-    m["version"] = 3.into();
-    m.as_object_mut().unwrap().remove("generations").unwrap();
-    for f in m["files"].as_object_mut().unwrap().values_mut() {
-        f.as_object_mut().unwrap().remove("generation").unwrap();
+    use sha2::Sha256;
+    let mac_key = hmac(subject_key, b"vouch-index-v1 file mac key");
+    let mut paths = vec![ix_dir.join("lake.vix")];
+    for sub in ["sets", "files"] {
+        paths.extend(
+            std::fs::read_dir(ix_dir.join(sub))
+                .unwrap()
+                .map(|e| e.unwrap().path()),
+        );
     }
-    let head = serde_json::to_vec(&m).unwrap();
-    let mut out = old[..at].to_vec();
-    out.extend_from_slice(&(head.len() as u32).to_le_bytes());
-    out.extend_from_slice(&head);
-    out.extend_from_slice(&0u64.to_le_bytes());
-    out.extend_from_slice(&Sha256::digest(b""));
-    let tag = hmac(&hmac(subject_key, b"vouch-index-v1 file mac key"), &out);
-    out.extend_from_slice(&tag);
-    std::fs::write(&path, out).unwrap();
+    for path in &paths {
+        let mut b = std::fs::read(path).unwrap();
+        assert_eq!(&b[..8], b"VOUCHIX5", "{}", path.display());
+        let at = 8 + 16;
+        let head_len = u32::from_le_bytes(b[at..at + 4].try_into().unwrap()) as usize;
+        let body_at = at + 4 + head_len;
+        let body_len = u64::from_le_bytes(b[body_at..body_at + 8].try_into().unwrap()) as usize;
+        let prefix = body_at + 8 + 32 + 16 * body_len.div_ceil(1024);
+        assert_eq!(b.len(), prefix + 32 + body_len, "{}", path.display());
+        b[..8].copy_from_slice(b"VOUCHIX4");
+        let tag = hmac(&mac_key, &b[..prefix]);
+        b[prefix..prefix + 32].copy_from_slice(&tag);
+        std::fs::write(path, b).unwrap();
+    }
+    paths.len()
 }
 
-/// An index written before generations is read (narrowing nothing) and kept: the next
-/// build reads only the new files and writes generations, and from then on a subject only
-/// in the new files is not looked for in the old ones. Every answer is the raw scan's.
+/// An index of the previous format (values hashed with SipHash, not AES) is never read
+/// with this format's hash, where every lookup would miss: though each of its files is
+/// sealed with the right key, it is refused whole, saying which format it is, and the
+/// next build indexes every file again. Every answer is the raw scan's.
 #[test]
-fn an_index_from_before_generations_is_kept_and_upgraded() {
-    let subject_key = b"migration-test-key";
+fn an_index_of_the_previous_format_is_refused_whole_and_rebuilt() {
+    let subject_key = b"format-test-key-0123";
     let key = IndexKey::new(subject_key);
     let (t, lake_dir, lake, cfg) = random_lake_in_temp(23);
     let ix_dir = t.path().join("index");
-    build(&lake_dir, &cfg, &key, &ix_dir);
-    rewrite_as_version_3(&ix_dir, subject_key);
-    let v3 = LakeIndex::load(&ix_dir, &key).expect("a version 3 index is read");
+    let first = build(&lake_dir, &cfg, &key, &ix_dir);
+    assert!(reseal_as_format_4(&ix_dir, subject_key) > 2);
+    let e = LakeIndex::load(&ix_dir, &key)
+        .err()
+        .expect("a format 4 index is refused");
+    let message = e.to_string();
+    assert!(
+        message.contains("format 4") && message.contains("vouch index build"),
+        "{message}"
+    );
+    let s = build(&lake_dir, &cfg, &key, &ix_dir);
+    assert_eq!(s.indexed, s.files, "every file is indexed again: {s:?}");
+    assert_eq!(s.files, first.files);
+    let ix = LakeIndex::load(&ix_dir, &key).unwrap();
     let mut rng = Rng::new(9);
     for ids in id_sets(&lake.ids, &mut rng, 5) {
-        let (plain, _) = scan(&lake_dir, &cfg, &ids, None);
-        let (indexed, r) = scan(&lake_dir, &cfg, &ids, Some(&v3));
-        assert_eq!(plain, indexed);
-        assert_eq!(r.index.unwrap().files_without_index, 0);
-    }
-    // A night: one new file of new IDs in the first table.
-    let table = lake_dir.join(&lake.tables[0].name);
-    let fresh: Vec<String> = (0..200).map(|i| format!("upgraded-{i}")).collect();
-    let column = lake.tables[0].id_columns[0].as_str();
-    text_table(
-        &table.join("after-upgrade.parquet"),
-        vec![(column, fresh.clone())],
-    );
-    let first = entry_files(&ix_dir);
-    let s = build(&lake_dir, &cfg, &key, &ix_dir);
-    assert_eq!(s.indexed, 1, "only the new file is read: {s:?}");
-    let head = std::fs::read(ix_dir.join("lake.vix")).unwrap();
-    assert!(
-        head.windows(13).any(|w| w == b"\"generations\""),
-        "the build writes generations"
-    );
-    let ix = LakeIndex::load(&ix_dir, &key).unwrap();
-    let mut all = lake.ids.clone();
-    all.extend(fresh.iter().take(3).cloned());
-    for ids in [all, fresh[..3].to_vec()] {
         let (plain, _) = scan(&lake_dir, &cfg, &ids, None);
         let (indexed, r) = scan(&lake_dir, &cfg, &ids, Some(&ix));
         assert_eq!(plain, indexed);
         assert_eq!(r.index.unwrap().files_without_index, 0);
     }
-    // The new subjects open none of the old entries.
-    for e in &first {
-        std::fs::remove_file(e).unwrap();
-    }
-    let ix = LakeIndex::load(&ix_dir, &key).unwrap();
-    let (plain, _) = scan(&lake_dir, &cfg, &fresh[..3], None);
-    let (indexed, r) = scan(&lake_dir, &cfg, &fresh[..3], Some(&ix));
-    assert_eq!(plain, indexed);
-    assert_eq!(plain.0.len(), 3);
-    assert_eq!(r.index.unwrap().files_without_index, 0);
 }
 
 /// The files of the lake set's layers.

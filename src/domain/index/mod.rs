@@ -15,9 +15,12 @@
 //!   only costs decoding a row group that the scan then finds clean.
 //!   Small sets are kept as sorted hashes instead, which are exact and smaller.
 //!
-//! Hashes are SipHash-2-4 (a keyed PRF) under a key derived from the subject key (of the
-//! integer, or of a byte value's xxHash64 digest), so the index holds no raw ID and cannot
-//! be searched for a guessed ID without the key.
+//! Hashes are AES-128 (a keyed pseudorandom permutation, used as a PRF: one 16-byte block
+//! of a kind tag and the integer, or a byte value's xxHash64 digest; the first 8 bytes of
+//! the ciphertext) under a key derived from the subject key, so the index holds no raw ID
+//! and cannot be searched for a guessed ID without the key. A build hashes a row group's
+//! values in batches, which AES instructions pipeline: about 1 ns a value, against about
+//! 25 ns for the SipHash-2-4 of index format 4.
 
 mod fuse;
 mod recall;
@@ -38,6 +41,11 @@ pub enum IndexError {
     NotAnIndex,
     #[error("index was built with another subject key")]
     OtherKey,
+    /// Written by another version of vouch (the format number it names).
+    #[error(
+        "index file is of format {0}, this vouch reads format 5 (rebuilt by `vouch index build`)"
+    )]
+    OtherFormat(String),
     #[error("index file is truncated or has trailing bytes")]
     Truncated,
     #[error("index file is corrupt or was altered (MAC mismatch)")]
@@ -84,8 +92,8 @@ impl From<std::io::Error> for IndexError {
 /// The index's hashing key, derived from the subject key.
 #[derive(Clone)]
 pub struct IndexKey {
-    k0: u64,
-    k1: u64,
+    /// The value hash's key schedule (zeroized on drop by the `aes` crate).
+    aes: aes::Aes128,
     /// Authenticates index files: whoever can write the index directory but lacks the
     /// subject key cannot make the scan skip a row group.
     mac: [u8; 32],
@@ -97,8 +105,6 @@ pub struct IndexKey {
 impl Drop for IndexKey {
     fn drop(&mut self) {
         use zeroize::Zeroize;
-        self.k0.zeroize();
-        self.k1.zeroize();
         self.mac.zeroize();
     }
 }
@@ -118,23 +124,63 @@ fn hmac(key: &[u8], msg: &[u8]) -> [u8; 32] {
 
 impl IndexKey {
     pub fn new(subject_key: &[u8]) -> IndexKey {
-        let k = zeroize::Zeroizing::new(hmac(subject_key, b"vouch-index-v1 siphash key"));
+        use aes::cipher::KeyInit;
+        let k = zeroize::Zeroizing::new(hmac(subject_key, b"vouch-index-v2 aes-128 key"));
         let id = hmac(subject_key, b"vouch-index-v1 key id");
         IndexKey {
             mac: hmac(subject_key, b"vouch-index-v1 file mac key"),
-            k0: u64::from_le_bytes(k[..8].try_into().unwrap_or_default()),
-            k1: u64::from_le_bytes(k[8..16].try_into().unwrap_or_default()),
+            aes: aes::Aes128::new(aes::cipher::generic_array::GenericArray::from_slice(
+                &k[..16],
+            )),
             id: crate::domain::subjects::hex(&id[..8]),
         }
     }
 
-    #[allow(deprecated)] // SipHasher is SipHash-2-4; the deprecation is about HashMap use.
-    fn sip(&self, tag: u8, v: &[u8]) -> u64 {
-        use std::hash::Hasher;
-        let mut h = std::hash::SipHasher::new_with_keys(self.k0, self.k1);
-        h.write_u8(tag);
-        h.write(v);
-        h.finish()
+    /// The keyed hash of one prepared value: AES-128 of `tag | 7 zero bytes | value`
+    /// (little-endian), the ciphertext's first 8 bytes read little-endian.
+    fn keyed(&self, tag: u8, v: u64) -> u64 {
+        let mut b = [aes::Block::default()];
+        let mut one = [v];
+        self.keyed_in_place(tag, &mut one, &mut b);
+        one[0]
+    }
+
+    /// Replaces each prepared value in `values` by its keyed hash, a batch of blocks at
+    /// a time (`blocks` is the batch's buffer; AES instructions pipeline its blocks).
+    fn keyed_in_place(&self, tag: u8, values: &mut [u64], blocks: &mut [aes::Block]) {
+        use aes::cipher::BlockEncrypt;
+        for chunk in values.chunks_mut(blocks.len()) {
+            let blocks = &mut blocks[..chunk.len()];
+            for (b, v) in blocks.iter_mut().zip(chunk.iter()) {
+                b[0] = tag;
+                b[1..8].fill(0);
+                b[8..].copy_from_slice(&v.to_le_bytes());
+            }
+            self.aes.encrypt_blocks(blocks);
+            for (v, b) in chunk.iter_mut().zip(blocks.iter()) {
+                *v = u64::from_le_bytes(b[..8].try_into().unwrap_or_default());
+            }
+        }
+    }
+
+    /// Replaces the prepared values of one column chunk ([`IndexKey::prepare_bytes`] or
+    /// [`IndexKey::prepare_int`] of each, all of one kind) by their keyed hashes: what
+    /// [`IndexKey::bytes`] or [`IndexKey::int`] gives for each value, batched.
+    pub fn hash_prepared(&self, kind: PreparedKind, values: &mut [u64]) {
+        let mut blocks = [aes::Block::default(); 64];
+        self.keyed_in_place(kind.tag(), values, &mut blocks);
+    }
+
+    /// A byte value's public 64-bit digest, which [`IndexKey::hash_prepared`] then keys.
+    #[inline]
+    pub fn prepare_bytes(v: &[u8]) -> u64 {
+        twox_hash::XxHash64::oneshot(0x0076_6f75_6368, v)
+    }
+
+    /// An integer value as [`IndexKey::hash_prepared`] takes it.
+    #[inline]
+    pub fn prepare_int(v: i64) -> u64 {
+        v as u64
     }
 
     /// A MAC state keyed for index files (cloned per use).
@@ -143,20 +189,33 @@ impl IndexKey {
     }
 
     /// The hash of a byte-array or fixed-length value (strings, binary, UUIDs), as stored:
-    /// the keyed SipHash of the value's public xxHash64 digest. Guessing an ID still needs
-    /// the key; hashing 8 bytes instead of the whole value makes the build several times
+    /// the keyed hash of the value's public xxHash64 digest. Guessing an ID still needs
+    /// the key; keying 8 bytes instead of the whole value makes the build several times
     /// faster (a collision of the digests is a false positive like any other).
     pub fn bytes(&self, v: &[u8]) -> u64 {
-        self.sip(
-            b'b',
-            &twox_hash::XxHash64::oneshot(0x0076_6f75_6368, v).to_le_bytes(),
-        )
+        self.keyed(PreparedKind::Bytes.tag(), Self::prepare_bytes(v))
     }
 
     /// The hash of an integer value, in the scan's numeric form (unsigned INT32 as its
     /// value, 64-bit as its bit pattern).
     pub fn int(&self, v: i64) -> u64 {
-        self.sip(b'i', &v.to_le_bytes())
+        self.keyed(PreparedKind::Int.tag(), Self::prepare_int(v))
+    }
+}
+
+/// What a prepared value is the preparation of (see [`IndexKey::hash_prepared`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PreparedKind {
+    Bytes,
+    Int,
+}
+
+impl PreparedKind {
+    fn tag(self) -> u8 {
+        match self {
+            PreparedKind::Bytes => b'b',
+            PreparedKind::Int => b'i',
+        }
     }
 }
 
@@ -533,7 +592,42 @@ mod tests {
         assert_ne!(a.bytes(b"5002"), a.int(5002));
         assert_eq!(a.int(7), IndexKey::new(b"0123456789abcdef-a").int(7));
         assert_ne!(a.id, b.id);
-        assert!(!format!("{a:?}").contains(&a.k0.to_string()));
+        assert!(!format!("{a:?}").contains("aes"));
+    }
+
+    /// The format's hash, computed here with the block cipher alone (as a third party
+    /// would: AES-128 of `tag | 7 zero bytes | value`, first 8 bytes), equals the
+    /// single-value and the batched forms.
+    #[test]
+    fn keyed_hashes_are_aes_of_the_documented_block_single_or_batched() {
+        use aes::cipher::{BlockEncrypt, KeyInit};
+        let subject_key = b"0123456789abcdef-a";
+        let key = IndexKey::new(subject_key);
+        let k = hmac(subject_key, b"vouch-index-v2 aes-128 key");
+        let aes = aes::Aes128::new_from_slice(&k[..16]).unwrap();
+        let expect = |tag: u8, v: u64| {
+            let mut b = [0u8; 16];
+            b[0] = tag;
+            b[8..].copy_from_slice(&v.to_le_bytes());
+            let mut b = aes::Block::from(b);
+            aes.encrypt_block(&mut b);
+            u64::from_le_bytes(b[..8].try_into().unwrap())
+        };
+        let digest = twox_hash::XxHash64::oneshot(0x0076_6f75_6368, b"user-1");
+        assert_eq!(key.bytes(b"user-1"), expect(b'b', digest));
+        assert_eq!(key.int(-5), expect(b'i', (-5i64) as u64));
+        // Batches of every length around the batch size give the one-by-one hashes.
+        for n in [0usize, 1, 7, 63, 64, 65, 129, 1000] {
+            let values: Vec<Vec<u8>> = (0..n).map(|i| format!("v{i}").into_bytes()).collect();
+            let mut prepared: Vec<u64> =
+                values.iter().map(|v| IndexKey::prepare_bytes(v)).collect();
+            key.hash_prepared(PreparedKind::Bytes, &mut prepared);
+            let one_by_one: Vec<u64> = values.iter().map(|v| key.bytes(v)).collect();
+            assert_eq!(prepared, one_by_one, "{n} values");
+            let mut ints: Vec<u64> = (0..n as i64).map(IndexKey::prepare_int).collect();
+            key.hash_prepared(PreparedKind::Int, &mut ints);
+            assert_eq!(ints, (0..n as i64).map(|i| key.int(i)).collect::<Vec<_>>());
+        }
     }
 
     /// The filter written into a sealed file and opened lazily, as a scan reads it.

@@ -27,8 +27,10 @@ use sha2::{Digest, Sha256};
 
 use super::{IndexError, IndexKey};
 
-/// Magic and version at the front of every index file.
-const MAGIC: &[u8; 8] = b"VOUCHIX4";
+/// Magic and version at the front of every index file. Format 5 hashes values with
+/// AES-128 (format 4, SipHash-2-4): a file of another format is refused, never read with
+/// the wrong hash, where lookups would find nothing.
+const MAGIC: &[u8; 8] = b"VOUCHIX5";
 /// Body block size: small, so that a lookup authenticates little beyond what it reads.
 pub const BLOCK: u64 = 1024;
 const TAG: usize = 16;
@@ -137,7 +139,10 @@ impl Sealed {
         }
         let mut pre = read_exact_at(&file, 0, size.min(16 << 10) as usize)?;
         if &pre[..MAGIC.len()] != MAGIC {
-            return Err(not_index());
+            return Err(match pre[..MAGIC.len()].strip_prefix(b"VOUCHIX") {
+                Some(v) => IndexError::OtherFormat(String::from_utf8_lossy(v).into_owned()),
+                None => not_index(),
+            });
         }
         if &pre[MAGIC.len()..MAGIC.len() + key.id.len()] != key.id.as_bytes() {
             return Err(IndexError::OtherKey);

@@ -70,13 +70,12 @@ struct Manifest {
     /// The lake set's layers below `sets/`, oldest first.
     sets: Vec<String>,
     /// Per layer (as `sets`): the first and last generation whose values it holds.
-    /// Absent in version 3, read as one generation 0 for every layer and file.
-    #[serde(default)]
     generations: Vec<[u64; 2]>,
 }
 
-/// The manifest version this build writes (version 3, the same without generations, is
-/// read too; an index of any other version is rebuilt, never half-read).
+/// The manifest version this build writes and reads (an index of any other version is
+/// rebuilt, never half-read; version 3, without generations, was written only in index
+/// files of format 4, which are refused whole).
 const MANIFEST_VERSION: u32 = 4;
 
 /// One layer of the lake set: its body the sorted hashes, its head the first hash of
@@ -214,9 +213,8 @@ struct Listed {
     fingerprint: Fingerprint,
     columns: Vec<String>,
     row_groups: usize,
-    /// The build that indexed it (0 in version 3): its values are in the layers whose
-    /// generations include this one.
-    #[serde(default)]
+    /// The build that indexed it: its values are in the layers whose generations
+    /// include this one.
     generation: u64,
 }
 
@@ -286,16 +284,10 @@ impl LakeIndex {
         let top = Sealed::open(&lake, key).map_err(at)?;
         let manifest: Manifest =
             serde_json::from_slice(&top.head).map_err(|e| at(IndexError::Json(e.to_string())))?;
-        let generations = match manifest.version {
-            MANIFEST_VERSION => manifest.generations.clone(),
-            // Before generations: every layer may hold every file's values.
-            3 if manifest.generations.is_empty()
-                && manifest.files.values().all(|l| l.generation == 0) =>
-            {
-                vec![[0, 0]; manifest.sets.len()]
-            }
-            _ => return Err(at(IndexError::Malformed)),
-        };
+        if manifest.version != MANIFEST_VERSION {
+            return Err(at(IndexError::Malformed));
+        }
+        let generations = manifest.generations.clone();
         if top.body_len() != 0
             || generations.len() != manifest.sets.len()
             || generations.iter().any(|g| g[0] > g[1])
@@ -744,9 +736,9 @@ impl LakeIndex {
 mod tests {
     use super::*;
 
-    /// An index written before generations reads as one generation of every layer (so
-    /// lookups narrow nothing, as before) and the next build's files are generation 1;
-    /// generations that do not fit the layers are refused, never half-read.
+    /// Generations narrow lookups to their layers; a generation no layer claims narrows
+    /// nothing; a manifest without generations, or whose generations do not fit the
+    /// layers, is refused, never half-read.
     #[test]
     fn generations_are_read_checked_and_narrow_lookups_to_their_layers() {
         use serde_json::json;
@@ -767,18 +759,13 @@ mod tests {
             }
             m
         };
-        write(manifest(3, None));
+        write(manifest(4, Some(json!([[0, 4], [5, 5]]))));
         let ix = LakeIndex::load(t.path(), &key).unwrap();
-        assert_eq!(ix.next_generation(), 1);
-        assert_eq!(ix.layers_of(0), Layers(0b11));
         let p = ix.present(&[1, 3, 4, 9]);
         assert_eq!(p.hashes, vec![1, 3, 4]);
         assert_eq!(p.within(Layers(0b01)), vec![1, 3]);
         assert_eq!(p.within(Layers(0b10)), vec![3, 4]);
         assert_eq!(p.within(Layers::ALL), vec![1, 3, 4]);
-
-        write(manifest(4, Some(json!([[0, 4], [5, 5]]))));
-        let ix = LakeIndex::load(t.path(), &key).unwrap();
         assert_eq!(ix.layers_of(3), Layers(0b01));
         assert_eq!(ix.layers_of(5), Layers(0b10));
         // A generation no layer claims narrows nothing.
@@ -789,6 +776,7 @@ mod tests {
             manifest(4, None),
             manifest(4, Some(json!([[0, 4]]))),
             manifest(4, Some(json!([[3, 2], [5, 5]]))),
+            manifest(3, None),
             manifest(3, Some(json!([[0, 0], [1, 1]]))),
             manifest(5, Some(json!([[0, 0], [1, 1]]))),
         ] {

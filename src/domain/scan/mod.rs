@@ -2318,12 +2318,27 @@ pub(crate) fn index_file(
             let (start, len) = chunk_range(chunk, f.size, opts)?;
             let at = |e: FileProblem| e.at(g, descr.path().string());
             // The chunk in the thread's read buffer (kept between row groups, as the
-            // scan's), one hash a value (a first guess: one a row).
+            // scan's), one prepared value a value (a first guess: one a row), keyed in
+            // one batch once the chunk is decoded.
+            use crate::domain::index::{IndexKey, PreparedKind};
             let mut hashes = Vec::with_capacity(rg.num_rows().clamp(0, 1 << 20) as usize);
-            let hash = |hashes: &mut Vec<u64>, v: Value<'_>| {
+            let prepared_kind = match kind {
+                IdKind::Bytes | IdKind::Fixed { .. } => PreparedKind::Bytes,
+                IdKind::Int32 { .. } | IdKind::Int64 { .. } => PreparedKind::Int,
+            };
+            // A value of the other kind (the decoders give a kind's one form) is refused,
+            // not hashed under the wrong tag, where a lookup would never find it.
+            let mut mixed = false;
+            let mut hash = |hashes: &mut Vec<u64>, v: Value<'_>| {
                 hashes.push(match v {
-                    Value::Bytes(b) => key.bytes(b),
-                    Value::Int(x) => key.int(x),
+                    Value::Bytes(b) => {
+                        mixed |= prepared_kind != PreparedKind::Bytes;
+                        IndexKey::prepare_bytes(b)
+                    }
+                    Value::Int(x) => {
+                        mixed |= prepared_kind != PreparedKind::Int;
+                        IndexKey::prepare_int(x)
+                    }
                 })
             };
             with_buffer(&CHUNK_BUF, |buf| {
@@ -2398,6 +2413,12 @@ pub(crate) fn index_file(
                 }
                 Ok(())
             })?;
+            if mixed {
+                return Err(at(FileProblem::Malformed(
+                    "values of two kinds in one identifier column".into(),
+                )));
+            }
+            key.hash_prepared(prepared_kind, &mut hashes);
             hashes.sort_unstable();
             hashes.dedup();
             all.extend_from_slice(&hashes);
