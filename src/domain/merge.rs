@@ -115,6 +115,7 @@ pub fn merge<'a, R: BufRead + Send + 'a>(
                 missing_shown: Vec::new(),
                 plan_error: None,
                 without_facts: BTreeSet::new(),
+                spent: Default::default(),
             };
             for i in 0..m.parts.len() {
                 m.advance(i);
@@ -135,6 +136,7 @@ pub fn merge<'a, R: BufRead + Send + 'a>(
                 }
             }
             let mut asm = Assembler::new(labeler, &holds, prior_errors, custody);
+            asm.dispose_on_workers();
             let tables = &header.tables;
             let (lake, plan_fingerprint) = (header.lake.clone(), header.fingerprint.clone());
             for (t, facts) in tables.iter().zip(facts) {
@@ -483,6 +485,8 @@ struct Merging<'s, 'a> {
     plan_error: Option<String>,
     /// (part, table) said to have read files of a format table without its facts.
     without_facts: BTreeSet<(usize, String)>,
+    /// Parts' files once merged, dropped on the workers that parsed them.
+    spent: crate::domain::scan::Disposal<PartialFile>,
 }
 
 /// xxHash64 of a file's key (table, path, version id).
@@ -502,8 +506,9 @@ fn key_hash(table: &str, file: &str, version: Option<&str>) -> u64 {
 impl Merging<'_, '_> {
     /// Reads part `i`'s next file and files it under its key.
     fn advance(&mut self, i: usize) {
-        if self.parts[i].next.is_some() {
+        if let Some(f) = self.parts[i].next.take() {
             self.unfile(self.parts[i].next_key, i);
+            self.spent.push(f);
         }
         self.parts[i].read_next(self.scope);
         if let Some(f) = &self.parts[i].next {

@@ -719,6 +719,8 @@ pub struct Assembler<'a, 'w> {
     labeler: &'a SubjectLabeler,
     holds: &'a BTreeSet<String>,
     custody: Option<&'a mut CustodyWriter<'w>>,
+    /// Where files' results go once assembled (None: dropped here).
+    spent: Option<Disposal<Spent>>,
     errors: Vec<ScanErrorEntry>,
     tables: Vec<TableReport>,
     residuals: Vec<Residual>,
@@ -739,6 +741,7 @@ impl<'a, 'w> Assembler<'a, 'w> {
             labeler,
             holds,
             custody,
+            spent: None,
             errors: prior_errors,
             tables: Vec::new(),
             residuals: Vec::new(),
@@ -763,6 +766,12 @@ impl<'a, 'w> Assembler<'a, 'w> {
     /// The next table, its files given beside their results rather than in `lt.files`
     /// (a merge streams them from the plan): `lt` gives the table, its listing errors,
     /// aliases and locations.
+    /// Files' results, once assembled, are dropped on the worker pool that made them
+    /// (a merge: see [`Disposal`]).
+    pub fn dispose_on_workers(&mut self) {
+        self.spent = Some(Disposal::default());
+    }
+
     pub fn table_files<'f>(
         &mut self,
         lt: &TableFiles,
@@ -777,6 +786,7 @@ impl<'a, 'w> Assembler<'a, 'w> {
             self.labeler,
             held,
             self.custody.as_deref_mut(),
+            self.spent.as_mut(),
         );
         // Moved when they are the first (a lake of one large table): a copy would hold
         // its residual list twice at the peak.
@@ -881,6 +891,44 @@ struct AssembledTable {
     files_without_index: u64,
 }
 
+/// A file's listing and result once its table's report has taken what it needs.
+pub(crate) struct Spent {
+    #[allow(dead_code)] // held to be dropped where the disposal says
+    meta: Option<ObjectMeta>,
+    #[allow(dead_code)]
+    result: Option<FileResult>,
+}
+
+/// Values to be dropped on rayon's worker pool, a batch at a time. A merge's records are
+/// parsed (allocated) by the workers and taken apart by the merging thread: freed there,
+/// each free of another thread's memory waited on that thread's allocator arena lock,
+/// which a third of the merging thread's waits were (`perf`, 10M-file merge).
+pub(crate) struct Disposal<T: Send + 'static> {
+    batch: Vec<T>,
+}
+
+impl<T: Send + 'static> Default for Disposal<T> {
+    fn default() -> Self {
+        Disposal { batch: Vec::new() }
+    }
+}
+
+/// Values a disposal sends to the workers at a time.
+const DISPOSAL_BATCH: usize = 1024;
+
+impl<T: Send + 'static> Disposal<T> {
+    pub(crate) fn push(&mut self, v: T) {
+        if self.batch.capacity() == 0 {
+            self.batch.reserve_exact(DISPOSAL_BATCH);
+        }
+        self.batch.push(v);
+        if self.batch.len() >= DISPOSAL_BATCH {
+            let b = std::mem::take(&mut self.batch);
+            rayon::spawn(move || drop(b));
+        }
+    }
+}
+
 /// A table's report from its listing and one result per listed file. Paths are shown as
 /// kept evidence shows them: no raw identifier in a partition name.
 fn assemble_table<'f>(
@@ -890,6 +938,7 @@ fn assemble_table<'f>(
     labeler: &SubjectLabeler,
     held: bool,
     mut custody: Option<&mut CustodyWriter<'_>>,
+    mut spent: Option<&mut Disposal<Spent>>,
 ) -> AssembledTable {
     let t = &lt.table;
     let shown = |p: &str| crate::domain::lake::label_path(p, &t.id_columns, labeler);
@@ -942,6 +991,7 @@ fn assemble_table<'f>(
     let mut seen = 0u64;
     for (f, r) in files {
         seen += 1;
+        let mut spent_result = None;
         let file = shown(&f.path);
         let mut record = CustodyRecord {
             table: t.name.clone(),
@@ -971,9 +1021,15 @@ fn assemble_table<'f>(
                 record.rows = Some(o.rows);
                 record.row_groups = Some(o.row_groups.clone());
                 record.matching_rows = Some(o.matching_rows);
-                // Moved, not copied: every file names its columns again.
-                for (name, kind) in std::mem::take(&mut o.columns) {
-                    columns.entry(name).or_default().insert(kind);
+                // Every file names its columns again: copied only when new.
+                for (name, kind) in &o.columns {
+                    let kinds = match columns.get_mut(name) {
+                        Some(k) => k,
+                        None => columns.entry(name.clone()).or_default(),
+                    };
+                    if !kinds.contains(kind) {
+                        kinds.insert(kind.clone());
+                    }
                 }
                 partition_columns.extend(std::mem::take(&mut o.partition_columns));
                 tr.files += 1;
@@ -1012,11 +1068,27 @@ fn assemble_table<'f>(
                     out.copies
                         .extend(copies_at(&t.name, &file, &place, subjects, held));
                 }
+                spent_result = Some(o);
             }
         }
         match &mut custody {
-            Some(w) => w.record(&record),
+            Some(w) => {
+                w.record(&record);
+                // The digest goes back to the result it came from, to be dropped with it.
+                if let (Some(o), Some(d)) = (&mut spent_result, record.object.footer_sha256) {
+                    o.footer_sha256 = d;
+                }
+            }
             None => out.objects.push(record.object),
+        }
+        if let Some(d) = spent.as_deref_mut() {
+            d.push(Spent {
+                meta: match f {
+                    std::borrow::Cow::Owned(m) => Some(m),
+                    std::borrow::Cow::Borrowed(_) => None,
+                },
+                result: spent_result,
+            });
         }
     }
     if seen == 0 && lt.errors.is_empty() && lt.aliases.is_empty() {
@@ -2836,7 +2908,7 @@ mod tests {
             ("t/user_id=42".into(), "s3://b/other/user_id=42".into()),
         ];
         let key = SubjectLabeler::keyed(b"0123456789abcdef").unwrap();
-        let t = assemble_table(&lt, Vec::new(), None, &key, false, None);
+        let t = assemble_table(&lt, Vec::new(), None, &key, false, None, None);
         let text = format!("{:?}", t.report.locations);
         assert!(!text.contains("=42"), "{text}");
         assert_eq!(t.report.locations["t"], "s3://b/t");
@@ -2890,7 +2962,52 @@ mod tests {
             ];
             lt.files.iter().map(std::borrow::Cow::Borrowed).zip(r)
         };
-        let t = assemble_table(&lt, results(), None, &SubjectLabeler::plain(), false, None);
+        let t = assemble_table(
+            &lt,
+            results(),
+            None,
+            &SubjectLabeler::plain(),
+            false,
+            None,
+            None,
+        );
+        // Results dropped on the workers (as a merge does) assemble the same table.
+        let owned = || {
+            let r = vec![
+                Ok(found(5, 2, "u1")),
+                Err("corrupt footer".to_string()),
+                Ok(found(4, 0, "")),
+            ];
+            lt.files.iter().cloned().map(std::borrow::Cow::Owned).zip(r)
+        };
+        let custody_of = |spent: Option<&mut Disposal<Spent>>| {
+            let mut bytes = Vec::new();
+            let mut custody = crate::domain::custody::CustodyWriter::new(&mut bytes);
+            let t = assemble_table(
+                &lt,
+                owned(),
+                None,
+                &SubjectLabeler::plain(),
+                false,
+                Some(&mut custody),
+                spent,
+            );
+            drop(custody);
+            (t, bytes)
+        };
+        let mut spent = Disposal::default();
+        let (on_workers, custody) = custody_of(Some(&mut spent));
+        assert_eq!(spent.batch.len(), 3, "every file's result is disposed of");
+        assert_eq!(custody, custody_of(None).1, "the same custody records");
+        assert!(String::from_utf8_lossy(&custody).contains("footer_sha256"));
+        assert_eq!(
+            format!("{:?}", on_workers.report),
+            format!("{:?}", t.report)
+        );
+        assert_eq!(
+            format!("{:?}", on_workers.residuals),
+            format!("{:?}", t.residuals)
+        );
         assert_eq!((t.report.files, t.report.rows_scanned), (2, 9));
         assert_eq!((t.report.residual_rows, t.report.held_rows), (2, 0));
         assert_eq!(t.report.errors, 1);
@@ -2903,7 +3020,15 @@ mod tests {
         );
         assert_eq!(t.residuals.len(), 1);
         assert!(!t.residuals[0].held);
-        let held = assemble_table(&lt, results(), None, &SubjectLabeler::plain(), true, None);
+        let held = assemble_table(
+            &lt,
+            results(),
+            None,
+            &SubjectLabeler::plain(),
+            true,
+            None,
+            None,
+        );
         assert_eq!((held.report.residual_rows, held.report.held_rows), (0, 2));
         assert!(held.report.partitions_with_residuals.is_empty());
         assert!(held.residuals[0].held);
@@ -2918,7 +3043,15 @@ mod tests {
             .iter()
             .map(std::borrow::Cow::Borrowed)
             .zip(Vec::new());
-        let empty = assemble_table(&lt, files, None, &SubjectLabeler::plain(), false, None);
+        let empty = assemble_table(
+            &lt,
+            files,
+            None,
+            &SubjectLabeler::plain(),
+            false,
+            None,
+            None,
+        );
         assert_eq!(empty.errors.len(), 1);
         assert_eq!(
             empty.errors[0].error,
