@@ -2954,13 +2954,18 @@ mod tests {
                 "orders/c.parquet",
             ],
         );
-        let results = || {
-            let r = vec![
+        let outcomes = || {
+            vec![
                 Ok(found(5, 2, "u1")),
                 Err("corrupt footer".to_string()),
                 Ok(found(4, 0, "")),
-            ];
-            lt.files.iter().map(std::borrow::Cow::Borrowed).zip(r)
+            ]
+        };
+        let results = || {
+            lt.files
+                .iter()
+                .map(std::borrow::Cow::Borrowed)
+                .zip(outcomes())
         };
         let t = assemble_table(
             &lt,
@@ -2973,12 +2978,11 @@ mod tests {
         );
         // Results dropped on the workers (as a merge does) assemble the same table.
         let owned = || {
-            let r = vec![
-                Ok(found(5, 2, "u1")),
-                Err("corrupt footer".to_string()),
-                Ok(found(4, 0, "")),
-            ];
-            lt.files.iter().cloned().map(std::borrow::Cow::Owned).zip(r)
+            lt.files
+                .iter()
+                .cloned()
+                .map(std::borrow::Cow::Owned)
+                .zip(outcomes())
         };
         let custody_of = |spent: Option<&mut Disposal<Spent>>| {
             let mut bytes = Vec::new();
