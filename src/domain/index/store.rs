@@ -73,10 +73,32 @@ struct Manifest {
     generations: Vec<[u64; 2]>,
 }
 
-/// Files a build indexes side by side before gathering their results (see
-/// [`build_on`]): enough to keep every core busy, few enough that their values are held
-/// briefly (a benchmark file: 350k hashes, 2.8 MB).
-const FILES_PER_BATCH: usize = 16;
+/// A build indexes files side by side a batch at a time, then gathers their results (see
+/// [`build_on`]): a batch ends at this many bytes of lake files (about 14 benchmark files,
+/// whose values are 2.8 MB of hashes each), so that new values are held briefly...
+const BATCH_BYTES: u64 = 256 << 20;
+/// ... or at this many files (small files: 100,000 of 4.5 KB are 25 batches, not 6,250,
+/// whose waits for their slowest file cost a rebuild that keeps every entry 15%).
+const BATCH_FILES: usize = 4096;
+
+/// `files` cut into consecutive batches (see [`BATCH_BYTES`]).
+fn batches(files: &[ObjectMeta]) -> impl Iterator<Item = &[ObjectMeta]> {
+    let mut rest = files;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let mut bytes = 0u64;
+        let mut n = 0;
+        while n < rest.len() && n < BATCH_FILES && (n == 0 || bytes < BATCH_BYTES) {
+            bytes = bytes.saturating_add(rest[n].size);
+            n += 1;
+        }
+        let (batch, after) = rest.split_at(n);
+        rest = after;
+        Some(batch)
+    })
+}
 
 /// The manifest version this build writes and reads (an index of any other version is
 /// rebuilt, never half-read; version 3, without generations, was written only in index
@@ -528,7 +550,7 @@ fn build_on<E: std::fmt::Display + Send>(
         use rayon::prelude::*;
         // Files side by side, a batch at a time (a batch's new values are held until it
         // is done, not a table's), each new entry sealed and written by its worker.
-        for batch in listing.files.chunks(FILES_PER_BATCH) {
+        for batch in batches(&listing.files) {
             let results: Vec<_> = batch
                 .par_iter()
                 .map(|f| {
@@ -803,6 +825,38 @@ mod tests {
 
     /// Night after night of new values of any size: no value is lost, and layer sizes at
     /// least halve from one layer to the next (so there are at most log2(n) of them).
+    /// Batches cover every file once, in order, end once they reach the byte bound or
+    /// at the file bound, and are never empty.
+    #[test]
+    fn batches_cover_every_file_in_order_within_their_bounds() {
+        let meta = |size: u64| ObjectMeta {
+            path: String::new(),
+            size,
+            modified: None,
+            origin: Default::default(),
+        };
+        let big = BATCH_BYTES / 3 + 1;
+        let files: Vec<ObjectMeta> = [0, 1, 2, 3, 4, 5, 6]
+            .iter()
+            .map(|&k| meta(if k == 4 { BATCH_BYTES * 5 } else { big }))
+            .chain((0..BATCH_FILES + 10).map(|_| meta(10)))
+            .collect();
+        let cut: Vec<&[ObjectMeta]> = batches(&files).collect();
+        assert_eq!(cut.iter().map(|b| b.len()).sum::<usize>(), files.len());
+        assert!(cut.iter().all(|b| !b.is_empty() && b.len() <= BATCH_FILES));
+        // Three files past a third of the bound fill a batch; the next ends with the file
+        // that takes it past the bound; small files fill a batch by count.
+        let lens: Vec<usize> = cut.iter().map(|b| b.len()).collect();
+        assert_eq!(lens, vec![3, 2, BATCH_FILES, 12]);
+        assert_eq!(cut[1][1].size, BATCH_BYTES * 5);
+        let mut at = 0;
+        for b in &cut {
+            assert!(std::ptr::eq(b.as_ptr(), files[at..].as_ptr()));
+            at += b.len();
+        }
+        assert!(batches(&[]).next().is_none());
+    }
+
     #[test]
     fn layers_merge_by_size_and_keep_every_value() {
         let mut rng = crate::domain::keyhash::test_rng(0x9e37_79b9_7f4a_7c15);
