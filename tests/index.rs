@@ -408,20 +408,20 @@ fn an_index_of_the_previous_format_is_refused_whole_and_rebuilt() {
     }
 }
 
-/// A table of more files than a build indexes side by side at a time (4,096 small ones):
-/// every batch's entries and values are kept, and the answers are the raw scan's.
+/// A table of many files, their values gathered while they are read: every entry and
+/// value is kept, and the answers are the raw scan's.
 #[test]
-fn a_table_of_many_files_is_indexed_batch_after_batch() {
+fn a_table_of_many_files_is_indexed_whole() {
     let key = IndexKey::new(b"many-files-test-key");
     let (t, lake_dir, lake, cfg) = random_lake_in_temp(31);
     let files = parquet_files(&lake_dir.join(&lake.tables[0].name));
-    for k in 0..4100 {
+    for k in 0..300 {
         let src = &files[k % files.len()];
         std::fs::copy(src, src.with_file_name(format!("copy-{k:04}.parquet"))).unwrap();
     }
     let ix_dir = t.path().join("index");
     let s = build(&lake_dir, &cfg, &key, &ix_dir);
-    assert!(s.files > 4096, "{s:?}");
+    assert!(s.files > 300, "{s:?}");
     assert_eq!(s.indexed, s.files, "{s:?}");
     assert_eq!(entry_files(&ix_dir).len() as u64, s.files);
     let ix = LakeIndex::load(&ix_dir, &key).unwrap();

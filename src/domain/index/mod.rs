@@ -396,16 +396,29 @@ const STABLE_SORT_MAX: usize = 1 << 22;
 pub struct SetGatherer {
     set: LakeSet,
     round: Vec<u64>,
+    /// Rounds sorted on the calling thread, not on rayon's pool (see [`build`]).
+    sequential: bool,
 }
 
 impl SetGatherer {
-    pub fn add(&mut self, hashes: &[u64]) {
-        self.round.extend_from_slice(hashes);
-        if self.round.len() >= STABLE_SORT_MAX.max(self.set.len()) {
-            self.set.absorb(std::mem::take(&mut self.round));
+    /// A gatherer whose rounds are sorted on the calling thread alone.
+    pub fn sequential() -> SetGatherer {
+        SetGatherer {
+            sequential: true,
+            ..SetGatherer::default()
         }
     }
 
+    pub fn add(&mut self, hashes: &[u64]) {
+        self.round.extend_from_slice(hashes);
+        if self.round.len() >= STABLE_SORT_MAX.max(self.set.len()) {
+            let round = std::mem::take(&mut self.round);
+            self.set.absorb_with(round, !self.sequential);
+        }
+    }
+
+    /// The set; its last round sorted side by side (on rayon's pool, whichever way the
+    /// rounds before were sorted).
     pub fn finish(mut self) -> LakeSet {
         self.set.absorb(self.round);
         self.set
@@ -431,16 +444,22 @@ impl LakeSet {
     /// Adds hashes (any order, duplicates allowed): they are sorted, then merged into the
     /// set in one pass (a night's few new files cost their own sort, not one of the whole
     /// lake's set).
-    pub fn absorb(&mut self, mut new: Vec<u64>) {
+    pub fn absorb(&mut self, new: Vec<u64>) {
+        self.absorb_with(new, true);
+    }
+
+    /// [`LakeSet::absorb`], sorting on rayon's pool or on the calling thread alone.
+    fn absorb_with(&mut self, mut new: Vec<u64>, parallel: bool) {
         use rayon::slice::ParallelSliceMut;
-        if new.len() <= STABLE_SORT_MAX {
-            // Row groups' sorted runs, which the stable sort finds and merges (side by
-            // side: its buffer is at most 32 MB here).
-            new.par_sort();
-        } else {
-            // Sorted in place, side by side (a stable sort's buffer as large as the
-            // input would raise a build's peak).
-            new.par_sort_unstable();
+        match (new.len() <= STABLE_SORT_MAX, parallel) {
+            // Row groups' sorted runs, which the stable sort finds and merges (its
+            // buffer is at most 32 MB here).
+            (true, true) => new.par_sort(),
+            (true, false) => new.sort(),
+            // Sorted in place (a stable sort's buffer as large as the input would raise
+            // a build's peak).
+            (false, true) => new.par_sort_unstable(),
+            (false, false) => new.sort_unstable(),
         }
         new.dedup();
         if self.0.is_empty() {
@@ -813,7 +832,7 @@ mod tests {
     #[test]
     fn gathered_rounds_give_the_set_of_everything() {
         let mut rng = crate::domain::keyhash::test_rng(0x5eed);
-        let mut g = SetGatherer::default();
+        let mut g = SetGatherer::sequential();
         assert!(g.is_empty());
         let mut all = Vec::new();
         // Values repeated across "files", so that rounds overlap the set; enough of them

@@ -73,33 +73,6 @@ struct Manifest {
     generations: Vec<[u64; 2]>,
 }
 
-/// A build indexes files side by side a batch at a time, then gathers their results (see
-/// [`build_on`]): a batch ends at this many bytes of lake files (about 14 benchmark files,
-/// whose values are 2.8 MB of hashes each), so that new values are held briefly...
-const BATCH_BYTES: u64 = 256 << 20;
-/// ... or at this many files (small files: 100,000 of 4.5 KB are 25 batches, not 6,250,
-/// whose waits for their slowest file cost a rebuild that keeps every entry 15%).
-const BATCH_FILES: usize = 4096;
-
-/// `files` cut into consecutive batches (see [`BATCH_BYTES`]).
-fn batches(files: &[ObjectMeta]) -> impl Iterator<Item = &[ObjectMeta]> {
-    let mut rest = files;
-    std::iter::from_fn(move || {
-        if rest.is_empty() {
-            return None;
-        }
-        let mut bytes = 0u64;
-        let mut n = 0;
-        while n < rest.len() && n < BATCH_FILES && (n == 0 || bytes < BATCH_BYTES) {
-            bytes = bytes.saturating_add(rest[n].size);
-            n += 1;
-        }
-        let (batch, after) = rest.split_at(n);
-        rest = after;
-        Some(batch)
-    })
-}
-
 /// The manifest version this build writes and reads (an index of any other version is
 /// rebuilt, never half-read; version 3, without generations, was written only in index
 /// files of format 4, which are refused whole).
@@ -465,6 +438,33 @@ pub fn build<E: std::fmt::Display + Send>(
     r
 }
 
+/// A newly indexed file's entry sealed and written (checked and named by its MAC: a lost
+/// or torn entry after a crash is redone, not trusted), its values sent to the build's
+/// gatherer; what `lake.vix` lists of it.
+fn new_entry<E>(
+    inputs: &BuildInputs<'_, '_, E>,
+    files_dir: &Path,
+    gather: &std::sync::mpsc::SyncSender<Vec<u64>>,
+    entry: super::FileEntry,
+    hashes: Vec<u64>,
+    generation: u64,
+) -> Result<Listed, BuildError> {
+    let (head, body) = entry.to_parts();
+    let (sealed, name) = seal(inputs.key, &head, &body);
+    crate::io::fsio::write_atomic_unsynced(&files_dir.join(&name), &sealed)?;
+    // A file whose values the set lost would be ruled out wrongly: the build fails.
+    gather
+        .send(hashes)
+        .map_err(|_| IndexError::Io("the lake set's gathering stopped".into()))?;
+    Ok(Listed {
+        entry: name,
+        row_groups: entry.row_groups.len(),
+        fingerprint: entry.fingerprint,
+        columns: entry.columns,
+        generation,
+    })
+}
+
 /// What a build works on (see [`build`]).
 struct BuildInputs<'a, 'f, E> {
     store: &'a dyn Store,
@@ -524,8 +524,6 @@ fn build_on<E: std::fmt::Display + Send>(
         .collect();
     let mut listed_paths = std::collections::HashSet::new();
     let mut replaced = 0u64;
-    // New values, one more layer of the set at the end.
-    let mut new_hashes = super::SetGatherer::default();
     let listed: Vec<_> = inputs
         .tables
         .iter()
@@ -540,90 +538,90 @@ fn build_on<E: std::fmt::Display + Send>(
             .map(|f| f.size)
             .sum(),
     );
-    for (t, listing) in listed {
-        for e in listing.errors {
-            summary.errors.push(crate::domain::report::ScanErrorEntry {
-                file: e.path,
-                error: e.message,
-            });
-        }
-        use rayon::prelude::*;
-        // Files side by side, a batch at a time (a batch's new values are held until it
-        // is done, not a table's), each new entry sealed and written by its worker.
-        for batch in batches(&listing.files) {
-            let results: Vec<_> = batch
-                .par_iter()
-                .map(|f| {
-                    // Kept when the file is unchanged and its entry passes the check.
-                    let reuse = old.as_ref().and_then(|o| {
-                        let l = o.files.get(&f.path)?;
-                        let usable = l.fingerprint.listed_as(f)
-                            && l.columns.iter().all(|c| t.id_columns.contains(c))
-                            && o.entry(l)
-                                .and_then(|e| match inputs.check {
-                                    KeptCheck::Head => Ok(()),
-                                    KeptCheck::Whole => e.sealed.read_all().map(drop),
-                                })
-                                .is_ok();
-                        usable.then(|| l.clone())
+    // New values go to a thread of their own as the workers index files, which gathers
+    // them into their sorted distinct set meanwhile (see `SetGatherer`): the build holds
+    // the lake's distinct values, not every row group's, and never waits on a batch. It
+    // sorts without rayon, whose workers may be waiting on its channel.
+    let gathered = std::thread::scope(|threads| -> Result<super::SetGatherer, BuildError> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u64>>(4);
+        let gatherer = threads.spawn(move || {
+            let mut g = super::SetGatherer::sequential();
+            for hashes in rx {
+                g.add(&hashes);
+            }
+            g
+        });
+        let read = (|| -> Result<(), BuildError> {
+            for (t, listing) in listed {
+                for e in listing.errors {
+                    summary.errors.push(crate::domain::report::ScanErrorEntry {
+                        file: e.path,
+                        error: e.message,
                     });
-                    let r = match reuse {
-                        Some(l) => (f, Ok(l)),
-                        None => (
-                            f,
-                            Err(
-                                (inputs.index_file)(f, &t.id_columns).map(|(entry, hashes)| {
-                                    let (head, body) = entry.to_parts();
-                                    let (sealed, name) = seal(inputs.key, &head, &body);
-                                    // Checked and named by its MAC: a lost or torn entry after a
-                                    // crash is redone, not trusted.
-                                    let written = crate::io::fsio::write_atomic_unsynced(
-                                        &files_dir.join(&name),
-                                        &sealed,
-                                    );
-                                    (entry, hashes, name, written)
-                                }),
-                            ),
-                        ),
-                    };
-                    inputs.progress.file_done(f.size);
-                    r
-                })
-                .collect();
-            for (f, r) in results {
-                summary.files += 1;
-                listed_paths.insert(f.path.clone());
-                match r {
-                    Ok(l) => {
-                        summary.reused += 1;
-                        manifest.files.insert(f.path.clone(), l);
-                    }
-                    Err(Ok((entry, hashes, name, written))) => {
-                        written?;
-                        if old.as_ref().is_some_and(|o| o.files.contains_key(&f.path)) {
-                            replaced += 1;
+                }
+                use rayon::prelude::*;
+                // Files side by side, each new entry sealed and written, and its values
+                // sent on, by the worker that read it.
+                let results: Vec<_> = listing
+                    .files
+                    .par_iter()
+                    .map(|f| {
+                        // Kept when the file is unchanged and its entry passes the check.
+                        let reuse = old.as_ref().and_then(|o| {
+                            let l = o.files.get(&f.path)?;
+                            let usable = l.fingerprint.listed_as(f)
+                                && l.columns.iter().all(|c| t.id_columns.contains(c))
+                                && o.entry(l)
+                                    .and_then(|e| match inputs.check {
+                                        KeptCheck::Head => Ok(()),
+                                        KeptCheck::Whole => e.sealed.read_all().map(drop),
+                                    })
+                                    .is_ok();
+                            usable.then(|| l.clone())
+                        });
+                        let r = match reuse {
+                            Some(l) => Ok(l),
+                            None => Err((inputs.index_file)(f, &t.id_columns).map(
+                                |(entry, hashes)| {
+                                    new_entry(inputs, &files_dir, &tx, entry, hashes, generation)
+                                },
+                            )),
+                        };
+                        inputs.progress.file_done(f.size);
+                        (f, r)
+                    })
+                    .collect();
+                for (f, r) in results {
+                    summary.files += 1;
+                    listed_paths.insert(f.path.clone());
+                    match r {
+                        Ok(l) => {
+                            summary.reused += 1;
+                            manifest.files.insert(f.path.clone(), l);
                         }
-                        new_hashes.add(&hashes);
-                        summary.indexed += 1;
-                        manifest.files.insert(
-                            f.path.clone(),
-                            Listed {
-                                entry: name,
-                                row_groups: entry.row_groups.len(),
-                                fingerprint: entry.fingerprint,
-                                columns: entry.columns,
-                                generation,
-                            },
-                        );
+                        Err(Ok(written)) => {
+                            let l = written?;
+                            if old.as_ref().is_some_and(|o| o.files.contains_key(&f.path)) {
+                                replaced += 1;
+                            }
+                            summary.indexed += 1;
+                            manifest.files.insert(f.path.clone(), l);
+                        }
+                        Err(Err(e)) => summary.errors.push(crate::domain::report::ScanErrorEntry {
+                            file: f.path.clone(),
+                            error: e.to_string(),
+                        }),
                     }
-                    Err(Err(e)) => summary.errors.push(crate::domain::report::ScanErrorEntry {
-                        file: f.path.clone(),
-                        error: e.to_string(),
-                    }),
                 }
             }
-        }
-    }
+            Ok(())
+        })();
+        drop(tx);
+        let g = gatherer
+            .join()
+            .map_err(|_| IndexError::Io("the lake set's gathering stopped".into()))?;
+        read.map(|()| g)
+    })?;
     if let Some(o) = &old {
         summary.removed = o
             .files
@@ -634,8 +632,8 @@ fn build_on<E: std::fmt::Display + Send>(
         // false negative. A build from scratch makes it exact again.
         manifest.exact = o.exact && summary.removed == 0 && replaced == 0;
     }
-    if !new_hashes.is_empty() {
-        layers.push(Layer::New(new_hashes.finish(), [generation, generation]));
+    if !gathered.is_empty() {
+        layers.push(Layer::New(gathered.finish(), [generation, generation]));
     }
     compact(&mut layers).map_err(|_| BuildError::Layer)?;
     for l in layers {
@@ -825,38 +823,6 @@ mod tests {
 
     /// Night after night of new values of any size: no value is lost, and layer sizes at
     /// least halve from one layer to the next (so there are at most log2(n) of them).
-    /// Batches cover every file once, in order, end once they reach the byte bound or
-    /// at the file bound, and are never empty.
-    #[test]
-    fn batches_cover_every_file_in_order_within_their_bounds() {
-        let meta = |size: u64| ObjectMeta {
-            path: String::new(),
-            size,
-            modified: None,
-            origin: Default::default(),
-        };
-        let big = BATCH_BYTES / 3 + 1;
-        let files: Vec<ObjectMeta> = [0, 1, 2, 3, 4, 5, 6]
-            .iter()
-            .map(|&k| meta(if k == 4 { BATCH_BYTES * 5 } else { big }))
-            .chain((0..BATCH_FILES + 10).map(|_| meta(10)))
-            .collect();
-        let cut: Vec<&[ObjectMeta]> = batches(&files).collect();
-        assert_eq!(cut.iter().map(|b| b.len()).sum::<usize>(), files.len());
-        assert!(cut.iter().all(|b| !b.is_empty() && b.len() <= BATCH_FILES));
-        // Three files past a third of the bound fill a batch; the next ends with the file
-        // that takes it past the bound; small files fill a batch by count.
-        let lens: Vec<usize> = cut.iter().map(|b| b.len()).collect();
-        assert_eq!(lens, vec![3, 2, BATCH_FILES, 12]);
-        assert_eq!(cut[1][1].size, BATCH_BYTES * 5);
-        let mut at = 0;
-        for b in &cut {
-            assert!(std::ptr::eq(b.as_ptr(), files[at..].as_ptr()));
-            at += b.len();
-        }
-        assert!(batches(&[]).next().is_none());
-    }
-
     #[test]
     fn layers_merge_by_size_and_keep_every_value() {
         let mut rng = crate::domain::keyhash::test_rng(0x9e37_79b9_7f4a_7c15);
