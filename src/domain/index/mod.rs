@@ -452,14 +452,14 @@ impl LakeSet {
     fn absorb_with(&mut self, mut new: Vec<u64>, parallel: bool) {
         use rayon::slice::ParallelSliceMut;
         match (new.len() <= STABLE_SORT_MAX, parallel) {
-            // Row groups' sorted runs, which the stable sort finds and merges (its
-            // buffer is at most 32 MB here).
+            // Row groups' sorted runs, which the stable sort finds and merges (rayon's
+            // buffer is as large as the input, at most 32 MB here).
             (true, true) => new.par_sort(),
-            (true, false) => new.sort(),
-            // Sorted in place (a stable sort's buffer as large as the input would raise
-            // a build's peak).
+            // Sorted in place (rayon's stable sort's buffer would raise a build's peak).
             (false, true) => new.par_sort_unstable(),
-            (false, false) => new.sort_unstable(),
+            // On one thread the standard stable sort, which finds the runs too; its
+            // buffer is half the input.
+            (_, false) => new.sort(),
         }
         new.dedup();
         if self.0.is_empty() {
