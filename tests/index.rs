@@ -113,6 +113,25 @@ fn build_checking(
     .unwrap()
 }
 
+/// For `n` random ID sets (seed `seed`), the scan through `ix` answers as the raw scan, and
+/// the index speaks for every file.
+fn answers_are_the_raw_scans(
+    lake_dir: &Path,
+    cfg: &vouch::domain::config::Config,
+    ix: &LakeIndex,
+    ids: &[String],
+    seed: u64,
+    n: usize,
+) {
+    let mut rng = Rng::new(seed);
+    for ids in id_sets(ids, &mut rng, n) {
+        let (plain, _) = scan(lake_dir, cfg, &ids, None);
+        let (indexed, r) = scan(lake_dir, cfg, &ids, Some(ix));
+        assert_eq!(plain, indexed);
+        assert_eq!(r.index.unwrap().files_without_index, 0);
+    }
+}
+
 /// Random subsets of the lake's IDs, with IDs that occur nowhere mixed in.
 fn id_sets(ids: &[String], rng: &mut Rng, n: usize) -> Vec<Vec<String>> {
     (0..n)
@@ -399,13 +418,7 @@ fn an_index_of_the_previous_format_is_refused_whole_and_rebuilt() {
     assert_eq!(s.indexed, s.files, "every file is indexed again: {s:?}");
     assert_eq!(s.files, first.files);
     let ix = LakeIndex::load(&ix_dir, &key).unwrap();
-    let mut rng = Rng::new(9);
-    for ids in id_sets(&lake.ids, &mut rng, 5) {
-        let (plain, _) = scan(&lake_dir, &cfg, &ids, None);
-        let (indexed, r) = scan(&lake_dir, &cfg, &ids, Some(&ix));
-        assert_eq!(plain, indexed);
-        assert_eq!(r.index.unwrap().files_without_index, 0);
-    }
+    answers_are_the_raw_scans(&lake_dir, &cfg, &ix, &lake.ids, 9, 5);
 }
 
 /// A table of many files, their values gathered while they are read: every entry and
@@ -425,13 +438,7 @@ fn a_table_of_many_files_is_indexed_whole() {
     assert_eq!(s.indexed, s.files, "{s:?}");
     assert_eq!(entry_files(&ix_dir).len() as u64, s.files);
     let ix = LakeIndex::load(&ix_dir, &key).unwrap();
-    let mut rng = Rng::new(4);
-    for ids in id_sets(&lake.ids, &mut rng, 2) {
-        let (plain, _) = scan(&lake_dir, &cfg, &ids, None);
-        let (indexed, r) = scan(&lake_dir, &cfg, &ids, Some(&ix));
-        assert_eq!(plain, indexed);
-        assert_eq!(r.index.unwrap().files_without_index, 0);
-    }
+    answers_are_the_raw_scans(&lake_dir, &cfg, &ix, &lake.ids, 4, 2);
 }
 
 /// The files of the lake set's layers.

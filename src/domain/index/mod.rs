@@ -392,28 +392,20 @@ const STABLE_SORT_MAX: usize = 1 << 22;
 /// a build holds about three times the new distinct values (8 bytes each) and one round,
 /// not every row group's values (41.5M rows, 33M row-group-distinct hashes, 1M distinct
 /// on the benchmark lake), and sorts each hash about once.
+/// Rounds are sorted on the calling thread alone, not on rayon's pool: a build gathers on
+/// a thread of its own, which rayon's workers may be waiting on (see [`build`]).
 #[derive(Default)]
 pub struct SetGatherer {
     set: LakeSet,
     round: Vec<u64>,
-    /// Rounds sorted on the calling thread, not on rayon's pool (see [`build`]).
-    sequential: bool,
 }
 
 impl SetGatherer {
-    /// A gatherer whose rounds are sorted on the calling thread alone.
-    pub fn sequential() -> SetGatherer {
-        SetGatherer {
-            sequential: true,
-            ..SetGatherer::default()
-        }
-    }
-
     pub fn add(&mut self, hashes: &[u64]) {
         self.round.extend_from_slice(hashes);
         if self.round.len() >= STABLE_SORT_MAX.max(self.set.len()) {
             let round = std::mem::take(&mut self.round);
-            self.set.absorb_with(round, !self.sequential);
+            self.set.absorb_with(round, false);
         }
     }
 
@@ -483,11 +475,6 @@ impl LakeSet {
         }
         out.extend(a.chain(b));
         self.0 = out;
-    }
-
-    /// Adds new files' hashes (see [`LakeSet::absorb`]).
-    pub fn extend(&mut self, hashes: &[u64]) {
-        self.absorb(hashes.to_vec());
     }
 
     pub fn contains(&self, hash: u64) -> bool {
@@ -817,22 +804,22 @@ mod tests {
             let old: Vec<u64> = (0..round * 3).map(|_| next()).collect();
             let new: Vec<u64> = (0..(round % 7) * 20).map(|_| next()).collect();
             let mut set = LakeSet::from_hashes(old.clone());
-            set.extend(&new);
+            set.absorb(new.clone());
             let mut all = old;
             all.extend(&new);
             assert_eq!(set, LakeSet::from_hashes(all));
         }
         let mut set = LakeSet::from_hashes(vec![5, 10]);
-        set.extend(&[u64::MAX, 0, 10, 7, 7]);
+        set.absorb(vec![u64::MAX, 0, 10, 7, 7]);
         assert_eq!(set.0, [0, 5, 7, 10, u64::MAX]);
     }
 
-    /// Both sorts of a new layer (the stable one for a night's runs, the parallel one past
-    /// its bound) give the sorted distinct values.
+    /// A build's rounds, sorted on one thread, give the set of everything added, holding
+    /// fewer values than were added.
     #[test]
     fn gathered_rounds_give_the_set_of_everything() {
         let mut rng = crate::domain::keyhash::test_rng(0x5eed);
-        let mut g = SetGatherer::sequential();
+        let mut g = SetGatherer::default();
         assert!(g.is_empty());
         let mut all = Vec::new();
         // Values repeated across "files", so that rounds overlap the set; enough of them
@@ -869,6 +856,8 @@ mod tests {
         assert_eq!(SetGatherer::default().finish(), LakeSet::default());
     }
 
+    /// Both sorts of a new layer (the stable one for a night's runs, the parallel one past
+    /// its bound) give the sorted distinct values.
     #[test]
     fn a_lake_set_is_sorted_and_distinct_on_both_sides_of_the_sort_bound() {
         let mut rng = crate::domain::keyhash::test_rng(0x0123_4567_89ab_cdef);

@@ -140,7 +140,8 @@ impl Sealed {
         let mut pre = read_exact_at(&file, 0, size.min(16 << 10) as usize)?;
         if &pre[..MAGIC.len()] != MAGIC {
             return Err(match pre[..MAGIC.len()].strip_prefix(b"VOUCHIX") {
-                Some(v) => IndexError::OtherFormat(String::from_utf8_lossy(v).into_owned()),
+                // Escaped: the message stays one line whatever the byte is.
+                Some(v) => IndexError::OtherFormat(v.escape_ascii().to_string()),
                 None => not_index(),
             });
         }
@@ -281,6 +282,23 @@ mod tests {
 
     /// A large body's tags, computed side by side, are the block-by-block tags, and its
     /// blocks are checked as any other's.
+    /// A file of another format (or a hostile byte where the format number goes) is
+    /// refused, naming the format on one line.
+    #[test]
+    fn another_format_is_refused_by_name_on_one_line() {
+        let key = IndexKey::new(b"0123456789abcdef");
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join("f.vix");
+        let (sealed, _) = seal(&key, b"head", b"body");
+        for (byte, shown) in [(b'4', "format 4"), (b'\n', "format \\n")] {
+            let mut b = sealed.clone();
+            b[7] = byte;
+            std::fs::write(&p, &b).unwrap();
+            let e = Sealed::open(&p, &key).err().unwrap().to_string();
+            assert!(e.contains(shown) && !e.contains('\n'), "{e}");
+        }
+    }
+
     #[test]
     fn a_large_body_is_sealed_block_by_block() {
         let key = IndexKey::new(b"0123456789abcdef");

@@ -199,7 +199,7 @@ fn compact(layers: &mut Vec<Layer>) -> Result<(), IndexError> {
         let (ga, gb) = (a.generations(), b.generations());
         let generations = [ga[0].min(gb[0]), ga[1].max(gb[1])];
         let mut merged = a.values()?;
-        merged.extend(&b.values()?.0);
+        merged.absorb(b.values()?.0);
         layers.push(Layer::New(merged, generations));
     }
     Ok(())
@@ -545,7 +545,7 @@ fn build_on<E: std::fmt::Display + Send>(
     let gathered = std::thread::scope(|threads| -> Result<super::SetGatherer, BuildError> {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u64>>(4);
         let gatherer = threads.spawn(move || {
-            let mut g = super::SetGatherer::sequential();
+            let mut g = super::SetGatherer::default();
             for hashes in rx {
                 g.add(&hashes);
             }

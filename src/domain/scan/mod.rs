@@ -2977,21 +2977,16 @@ mod tests {
             None,
         );
         // Results dropped on the workers (as a merge does) assemble the same table.
-        let owned = || {
-            lt.files
-                .iter()
-                .cloned()
-                .map(std::borrow::Cow::Owned)
-                .zip(outcomes())
-        };
         let custody_of = |spent: Option<&mut Disposal<Spent>>| {
+            let owned = lt.files.iter().cloned().map(std::borrow::Cow::Owned);
             let mut bytes = Vec::new();
             let mut custody = crate::domain::custody::CustodyWriter::new(&mut bytes);
+            let plain = SubjectLabeler::plain();
             let t = assemble_table(
                 &lt,
-                owned(),
+                owned.zip(outcomes()),
                 None,
-                &SubjectLabeler::plain(),
+                &plain,
                 false,
                 Some(&mut custody),
                 spent,
