@@ -73,7 +73,7 @@ def main():
             rep = json.loads(out)
             return wall, rep
         raw_t, raw = median_run(lambda: scan_bench.vouch_run(args.vouch, plain, ids), runs)
-        build_t, build_rss = median_run(build, runs)
+        build_t, (_, build_rss) = median_run(build, runs)
         index_bytes = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(index) for f in fs)
         ix_t, (_, rep) = median_run(scan_with_index, runs)
         ix_absent_t, (_, rep_absent) = median_run(lambda: scan_with_index(absent), runs)
