@@ -1,23 +1,30 @@
 #!/usr/bin/env python3
-"""S3 against a fast server: the benchmark lake served by `s3s-fs` (a native Rust
-S3-compatible server from crates.io, serving a directory) on 127.0.0.1; vouch's S3 scan
-against its local scan of the same files and against Polars `scan_parquet` on the same
-`s3://` URLs (object_store), same run.
+"""S3 against a fast server: the benchmark lake served by a native Rust S3-compatible
+server on 127.0.0.1; vouch's S3 scan against its local scan of the same files and
+against Polars `scan_parquet` on the same `s3://` URLs (object_store), same run.
 
   python3 benches/s3_fast_bench.py --scale small     # 4M rows
   python3 benches/s3_fast_bench.py                   # default: 41.5M rows, about 2 GB
 
 moto (benches/s3_bench.py) answers a few hundred requests a second in Python, so what it
-measures is moto. s3s-fs answers from the file system as fast as the machine lets it:
-what is left is vouch's own S3 path (requests, waits, copies). The lakes are uploaded to
-it once (PutObject, multipart past 8 MB, with boto3) into `DIR/s3s-root-SCALE`: s3s-fs
-keeps the ETag of what it was sent, lists it, and answers a ranged GET from it. Served as
-files put in its directory by hand (`--serve-files`, how this bench first ran), s3s-fs
-hashes the whole object on every GET and lists no ETag. The script installs
-s3s-fs with `cargo install` when it is not on the PATH or in --s3s (several minutes of
-building: not part of CI's smoke run). Prints, per lake variant: time (median), requests
-and bytes fetched for vouch's local and S3 scans and for Polars, and the ratios. Exit 1
-when the engines disagree or a scan fails.
+measures is moto. The server here is `benches/s3-server`: s3s-fs 0.14.1 (the `s3s`
+project's file-system S3 server, from crates.io) called unchanged for every operation,
+with GetObject's body read in 1 MiB pieces and TCP_NODELAY on. s3s-fs itself
+(`--server s3s-fs`) reads a body 4 KiB at a time and leaves Nagle's algorithm on: it served
+200-225 MB/s here and bounded every figure. The script builds the server with cargo when
+it is missing (`DIR/s3-server-target`; a few minutes, so not part of CI's smoke run), or
+installs s3s-fs with `cargo install` for `--server s3s-fs`.
+
+The lakes are uploaded once (PutObject, multipart past 8 MB, with boto3) into
+`DIR/s3s-root-SCALE`: s3s-fs keeps the ETag of what it was sent, lists it, and answers a
+ranged GET from it. Served as files put in its directory by hand (`--serve-files`), s3s-fs
+hashes the whole object on every GET and lists no ETag.
+
+Prints, per lake variant: time (median), requests and bytes fetched for vouch's local and
+S3 scans and for Polars, each client's CPU time and the server's, and the ratios. Server
+and clients share the machine's cores, so the server's CPU is time the clients could not
+have: S3 spends none of the client machine's. Exit 1 when the engines disagree or a scan
+fails.
 
 Targets (issue 21): the S3 scan within 1.5x of the local one, at least 1.5x faster than
 Polars on the same URLs; with bloom filters, within 2x of local.
@@ -25,6 +32,7 @@ Polars on the same URLs; with bloom filters, within 2x of local.
 import argparse
 import json
 import os
+import resource
 import shutil
 import socket
 import statistics
@@ -59,6 +67,19 @@ for f, n in df.rows():
     counts[table] = counts.get(table, 0) + n
 print(json.dumps({"seconds": elapsed, "counts": counts}))
 """ % (KEY, SECRET)
+
+
+def fast_server(given, data_dir):
+    """benches/s3-server's binary: --s3s, else built (cargo, release) under DIR."""
+    if given:
+        return given
+    target = os.path.join(data_dir, "s3-server-target")
+    binary = os.path.join(target, "release", "vouch-bench-s3-server")
+    print("building benches/s3-server (cargo build --release; minutes the first time) ...", file=sys.stderr)
+    subprocess.run(["cargo", "build", "--release", "--quiet", "--manifest-path",
+                    os.path.join(ROOT, "benches", "s3-server", "Cargo.toml")],
+                   check=True, env=dict(os.environ, CARGO_TARGET_DIR=target))
+    return binary
 
 
 def s3s_binary(given):
@@ -100,10 +121,10 @@ def start_server(binary, root, shim=None):
             return proc, f"http://127.0.0.1:{port}"
         except OSError:
             if proc.poll() is not None:
-                sys.exit(f"s3s-fs exited ({proc.returncode})")
+                sys.exit(f"the S3 server exited ({proc.returncode})")
             time.sleep(0.05)
     proc.kill()
-    sys.exit("s3s-fs did not start")
+    sys.exit("the S3 server did not start")
 
 
 def upload(endpoint, data, root, bucket):
@@ -130,8 +151,19 @@ def upload(endpoint, data, root, bucket):
                 key = f"{variant}/{os.path.relpath(path, base)}"
                 s3.upload_file(path, bucket, key, Config=config)
                 n += 1
-    print(f"uploaded {n} objects to s3s-fs", file=sys.stderr)
+    print(f"uploaded {n} objects to the S3 server", file=sys.stderr)
     open(done, "w").close()
+
+
+def cpu_seconds(pid=None):
+    """User + system CPU seconds: of process `pid` (from /proc), or of this script's
+    children that have ended (a measured child's own children included)."""
+    if pid is None:
+        ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return ru.ru_utime + ru.ru_stime
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def vouch(binary, lake, ids, env=None):
@@ -190,7 +222,10 @@ def main():
     ap.add_argument("--scale", choices=SCALES, default="default")
     ap.add_argument("--dir", default=os.path.join(ROOT, "bench-data"))
     ap.add_argument("--bin", default=os.path.join(ROOT, "target/release"))
-    ap.add_argument("--s3s", help="the s3s-fs binary (default: PATH, ~/.cargo/bin, else installed)")
+    ap.add_argument("--server", choices=["fast", "s3s-fs"], default="fast",
+                    help="benches/s3-server (default), or s3s-fs as crates.io ships it")
+    ap.add_argument("--s3s", help="the server's binary (default: built under DIR, or for s3s-fs the PATH, "
+                                  "~/.cargo/bin, else installed)")
     ap.add_argument("--runs", type=int)
     ap.add_argument("--nagle", action="store_true",
                     help="leave s3s-fs's sockets as it makes them (Nagle's algorithm on: up to 40 ms a GET)")
@@ -209,8 +244,12 @@ def main():
         root = os.path.join(os.path.abspath(args.dir), f"s3s-root-{args.scale}")
         os.makedirs(root, exist_ok=True)
     work = tempfile.mkdtemp(prefix="vouch-s3-fast-")
-    shim = None if args.nagle else nodelay_shim(work)
-    server, endpoint = start_server(s3s_binary(args.s3s), root, shim)
+    if args.server == "fast":
+        # It sets TCP_NODELAY itself.
+        shim, server_binary = None, fast_server(args.s3s, os.path.abspath(args.dir))
+    else:
+        shim, server_binary = (None if args.nagle else nodelay_shim(work)), s3s_binary(args.s3s)
+    server, endpoint = start_server(server_binary, root, shim)
     if not args.serve_files:
         upload(endpoint, data, root, bucket)
     env = dict(os.environ, AWS_ENDPOINT_URL=endpoint, AWS_ACCESS_KEY_ID=KEY, AWS_SECRET_ACCESS_KEY=SECRET,
@@ -219,8 +258,12 @@ def main():
     failed = False
     try:
         how = "files served as they are" if args.serve_files else "objects uploaded with their ETags"
-        how += ", TCP_NODELAY" if shim else ", Nagle's algorithm on"
-        print(f"scale {args.scale}: {rows:,} rows, s3s-fs {S3S_VERSION} on 127.0.0.1 ({how}), median of {runs}")
+        if args.server == "fast":
+            name = f"benches/s3-server (s3s-fs {S3S_VERSION}, 1 MiB reads, TCP_NODELAY)"
+        else:
+            name = f"s3s-fs {S3S_VERSION}"
+            how += ", TCP_NODELAY" if shim else ", Nagle's algorithm on"
+        print(f"scale {args.scale}: {rows:,} rows, {name} on 127.0.0.1 ({how}), median of {runs}")
         for variant in ["plain", "bloom"]:
             local_lake = os.path.join(data, f"lake-{variant}")
             s3_lake = f"s3://{bucket}/lake-{variant}"
@@ -229,11 +272,17 @@ def main():
                 "vouch S3": lambda: vouch(binary, s3_lake, ids, env),
                 "polars S3": lambda: polars(s3_lake, ids, endpoint),
             }
-            results = {}
+            results, cpu = {}, {}
             for name, fn in engines.items():
                 fn()  # warm
-                got = [fn() for _ in range(runs)]
+                got, client, served = [], [], []
+                for _ in range(runs):
+                    c0, s0 = cpu_seconds(), cpu_seconds(server.pid)
+                    got.append(fn())
+                    client.append(cpu_seconds() - c0)
+                    served.append(cpu_seconds(server.pid) - s0)
                 results[name] = (statistics.median(g[0] for g in got), got[-1])
+                cpu[name] = (statistics.median(client), statistics.median(served))
             want = results["vouch local"][1][1]
             print(f"\nlake-{variant}: residual rows {sum(want.values())}")
             for name, (t, last) in results.items():
@@ -241,6 +290,7 @@ def main():
                 failed |= not agrees
                 extra = f"{last[2]:>6} requests {last[3] / 1e6:8.1f} MB" if len(last) > 2 else f"{'':>6}          {'':>8}   "
                 print(f"  {name:<12} {t:8.3f} s  {extra}  {t / results['vouch local'][0]:5.2f}x local  "
+                      f"CPU {cpu[name][0]:6.2f} s + server {cpu[name][1]:5.2f} s  "
                       f"{'agrees' if agrees else 'DISAGREES: ' + json.dumps(last[1])}")
             s3 = results["vouch S3"][0]
             print(f"  vouch S3 / vouch local {s3 / results['vouch local'][0]:.2f}x; "

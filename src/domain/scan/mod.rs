@@ -500,6 +500,7 @@ struct TableScan {
     table: Table,
     absent_means_null: bool,
     field_ids: Vec<i32>,
+    tails: TailHint,
 }
 
 impl TableScan {
@@ -529,6 +530,7 @@ impl TableScan {
             table,
             absent_means_null,
             field_ids,
+            tails: TailHint::default(),
         }
     }
 
@@ -577,6 +579,7 @@ impl TableScan {
                         &self.table,
                         probes,
                         counters,
+                        &self.tails,
                         mask.as_ref(),
                         live,
                         &partition_ids,
@@ -1489,6 +1492,39 @@ struct ReadCounters {
     requests: AtomicU64,
 }
 
+/// What a table's remote files taught the scan about their tails: of a file's size, the
+/// largest share (in 1/65,536ths) seen from the start of its bloom filters to its end,
+/// when they lie right before the footer (as the common writers put them). The first read
+/// of a later file's tail takes that share with its footer, so footer and filters come in
+/// one round trip instead of two. Per table: a table's files come from one writer.
+#[derive(Default)]
+struct TailHint {
+    bloom_share: AtomicU64,
+}
+
+/// Bloom filters that end at most this far before the footer count as right before it.
+const BLOOM_TAIL_GAP: u64 = 64 << 10;
+
+impl TailHint {
+    /// How many bytes of a file of `size` bytes the first read of its tail takes.
+    fn guess(&self, size: u64) -> u64 {
+        let share = self.bloom_share.load(Ordering::Relaxed);
+        let filters = ((u128::from(size) * u128::from(share)) >> 16) as u64;
+        (filters.min(BLOOM_SPAN_MAX) + FOOTER_GUESS).min(size)
+    }
+
+    /// Learns from a file whose bloom filters span `lo..hi` and whose footer starts at
+    /// `footer_at`.
+    fn learn(&self, size: u64, (lo, hi): (u64, u64), footer_at: u64) {
+        if size == 0 || hi > footer_at || footer_at - hi > BLOOM_TAIL_GAP {
+            return;
+        }
+        let share = (u128::from(size - lo) << 16).div_ceil(u128::from(size));
+        self.bloom_share
+            .fetch_max(share.min(1 << 16) as u64, Ordering::Relaxed);
+    }
+}
+
 /// Ranged reads of one object through the store, bounds-checked against its listed size
 /// and counted.
 struct ObjectReader<'a> {
@@ -1572,11 +1608,20 @@ impl ChunkReader for ChunkSlice {
 /// store answers the footer in one round trip.
 const FOOTER_GUESS: u64 = 8 << 10;
 
-/// Reads and decodes the footer, with its length capped before anything is allocated.
-fn read_footer(
-    r: &ObjectReader<'_>,
-    limits: &Limits,
-) -> Result<(ParquetMetaData, String), FileProblem> {
+/// A file's decoded footer, with what the read of its tail brought.
+struct Footer {
+    meta: ParquetMetaData,
+    /// SHA-256 of the footer's bytes, hex.
+    sha256: String,
+    /// Where the footer starts in the file.
+    at: u64,
+    /// The tail read first: its offset and bytes.
+    tail: (u64, Vec<u8>),
+}
+
+/// Reads and decodes the footer, with its length capped before anything is allocated;
+/// the first read takes the last `guess` bytes (at least [`FOOTER_GUESS`]).
+fn read_footer(r: &ObjectReader<'_>, limits: &Limits, guess: u64) -> Result<Footer, FileProblem> {
     if r.size < 12 {
         return Err(FileProblem::Malformed(format!(
             "not a Parquet file: {} bytes is too short",
@@ -1584,7 +1629,7 @@ fn read_footer(
         )));
     }
     // One read of the tail; the leading magic is checked when the read reaches it.
-    let first = r.size.min(FOOTER_GUESS);
+    let first = r.size.min(guess.max(FOOTER_GUESS));
     let tail = r.read(r.size - first, first)?;
     let magic = &tail[tail.len() - 4..];
     if magic == b"PARE" {
@@ -1630,10 +1675,12 @@ fn read_footer(
     let meta = ParquetMetaDataReader::decode_metadata(&footer)
         .map_err(|e| FileProblem::Malformed(format!("corrupt footer: {e}")))?;
     use sha2::Digest;
-    Ok((
+    Ok(Footer {
         meta,
-        crate::domain::subjects::hex(&sha2::Sha256::digest(&footer)),
-    ))
+        sha256: crate::domain::subjects::hex(&sha2::Sha256::digest(&footer)),
+        at: r.size - 8 - len,
+        tail: (r.size - first, tail),
+    })
 }
 
 struct IdColumn {
@@ -1783,6 +1830,7 @@ fn scan_file(
     table: &Table,
     probes: &ProbeCache<'_>,
     counter: &ReadCounters,
+    tails: &TailHint,
     mask: Option<&RowMask>,
     locate: bool,
     partition_ids: &[(String, String)],
@@ -1797,7 +1845,20 @@ fn scan_file(
         counter,
         prefetched: None,
     };
-    let (meta, footer_sha256) = read_footer(&reader, &req.options.limits)?;
+    // A remote file's bloom filters are fetched whole, in one read: with the footer when
+    // the table's earlier files had them right before it.
+    let remote_blooms = req.store.is_remote() && req.options.use_bloom_filters;
+    let guess = if remote_blooms {
+        tails.guess(f.size)
+    } else {
+        FOOTER_GUESS
+    };
+    let Footer {
+        meta,
+        sha256: footer_sha256,
+        at: footer_at,
+        tail,
+    } = read_footer(&reader, &req.options.limits, guess)?;
     let schema = meta.file_metadata().schema_descr();
     let columns = top_level_columns(schema);
     let mut cols = Vec::new();
@@ -1879,11 +1940,15 @@ fn scan_file(
             Some(first)
         })
         .collect();
-    if req.store.is_remote()
-        && req.options.use_bloom_filters
-        && let Some((lo, hi)) = bloom_span(&meta, &cols).filter(|&(_, hi)| hi <= reader.size)
-    {
-        reader.prefetched = Some((lo, reader.read(lo, hi - lo)?));
+    if remote_blooms && let Some(span) = bloom_span(&meta, &cols).filter(|s| s.hi <= reader.size) {
+        if span.dense {
+            tails.learn(f.size, (span.lo, span.hi), footer_at);
+        }
+        if tail.0 <= span.lo {
+            reader.prefetched = Some(tail);
+        } else if span.one_read() {
+            reader.prefetched = Some((span.lo, reader.read(span.lo, span.hi - span.lo)?));
+        }
     }
     // The file as listed and read now: what the index and this run's upkeep know it by.
     let fingerprint = (req.index.is_some() || req.prescan.is_some())
@@ -2005,11 +2070,26 @@ fn scan_file(
 /// Largest span of bloom filters fetched in one read.
 const BLOOM_SPAN_MAX: u64 = 16 << 20;
 
-/// The byte span holding the bloom filters of a file's identifier columns, when they lie
-/// close together (writers put them side by side before the footer) so that one read of
-/// the span beats a round trip per filter: every filter's length recorded, the span at
-/// most [`BLOOM_SPAN_MAX`] and at least half filled by the filters.
-fn bloom_span(meta: &ParquetMetaData, cols: &[IdColumn]) -> Option<(u64, u64)> {
+/// Where a file's bloom filters (of its identifier columns) lie.
+struct BloomSpan {
+    lo: u64,
+    hi: u64,
+    /// At least half the span is filters (writers put them side by side before the
+    /// footer; some put each row group's after it).
+    dense: bool,
+    count: usize,
+}
+
+impl BloomSpan {
+    /// One read of the span beats a round trip per filter.
+    fn one_read(&self) -> bool {
+        self.count > 1 && self.dense && self.hi - self.lo <= BLOOM_SPAN_MAX
+    }
+}
+
+/// The byte span holding the bloom filters of a file's identifier columns, every
+/// filter's length recorded.
+fn bloom_span(meta: &ParquetMetaData, cols: &[IdColumn]) -> Option<BloomSpan> {
     let (mut lo, mut hi, mut filled, mut count) = (u64::MAX, 0u64, 0u64, 0);
     for rg in meta.row_groups() {
         for c in cols {
@@ -2025,7 +2105,12 @@ fn bloom_span(meta: &ParquetMetaData, cols: &[IdColumn]) -> Option<(u64, u64)> {
             count += 1;
         }
     }
-    (count > 1 && hi - lo <= BLOOM_SPAN_MAX && filled * 2 >= hi - lo).then_some((lo, hi))
+    (count > 0).then(|| BloomSpan {
+        lo,
+        hi,
+        dense: filled * 2 >= hi - lo,
+        count,
+    })
 }
 
 /// What one row group holds.
@@ -2367,7 +2452,11 @@ pub(crate) fn index_file(
         counter: &ReadCounters::default(),
         prefetched: None,
     };
-    let (meta, footer_sha256) = read_footer(&reader, &opts.limits)?;
+    let Footer {
+        meta,
+        sha256: footer_sha256,
+        ..
+    } = read_footer(&reader, &opts.limits, FOOTER_GUESS)?;
     let schema = meta.file_metadata().schema_descr();
     let mut cols = Vec::new();
     for (i, d) in resolve_id_columns(schema, id_columns, opts.exact_column_names)? {
@@ -3295,5 +3384,30 @@ mod tests {
             "{} of {first}",
             c.reversed.capacity()
         );
+    }
+
+    /// A table's tail reads learn only from bloom filters right before the footer, take
+    /// the largest share seen, and never ask for more than the file or the span cap.
+    #[test]
+    fn tail_reads_take_what_the_tables_files_showed_and_no_more() {
+        let t = TailHint::default();
+        assert_eq!(t.guess(1 << 20), FOOTER_GUESS);
+        assert_eq!(t.guess(100), 100);
+        // Filters far before the footer (each after its row group) teach nothing.
+        t.learn(1 << 20, (1000, 2000), 900_000);
+        assert_eq!(t.guess(1 << 20), FOOTER_GUESS);
+        t.learn(0, (0, 0), 0);
+        t.learn(1 << 20, (900_000, 1_000_000), 1_000_100);
+        let g = t.guess(1 << 20);
+        let filters = (1 << 20) - 900_000;
+        assert!((filters..=filters + FOOTER_GUESS + 16).contains(&g), "{g}");
+        // A smaller share later does not shrink it; a file of twice the size gets twice.
+        t.learn(1 << 20, (1_000_000, 1_040_000), 1_040_000);
+        assert_eq!(t.guess(1 << 20), g);
+        assert!(t.guess(2 << 20) >= 2 * (g - FOOTER_GUESS));
+        // A file of filters alone: the whole file, the cap for huge ones.
+        t.learn(4096, (4, 4000), 4000);
+        assert_eq!(t.guess(1 << 20), 1 << 20);
+        assert_eq!(t.guess(1 << 40), BLOOM_SPAN_MAX + FOOTER_GUESS);
     }
 }
