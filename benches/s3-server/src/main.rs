@@ -141,7 +141,10 @@ async fn main() {
         eprintln!("{}: {e:?}", root.display());
         std::process::exit(1)
     });
-    let root = std::fs::canonicalize(&root).expect("root resolved");
+    let root = std::fs::canonicalize(&root).unwrap_or_else(|e| {
+        eprintln!("{}: {e}", root.display());
+        std::process::exit(1)
+    });
     let mut b = S3ServiceBuilder::new(Fast { inner, root });
     if let (Some(k), Some(s)) = (key, secret) {
         b.set_auth(s3s::auth::SimpleAuth::from_single(k, s));

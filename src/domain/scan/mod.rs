@@ -1940,16 +1940,19 @@ fn scan_file(
             Some(first)
         })
         .collect();
+    let mut tail = Some(tail);
     if remote_blooms && let Some(span) = bloom_span(&meta, &cols).filter(|s| s.hi <= reader.size) {
         if span.dense {
             tails.learn(f.size, (span.lo, span.hi), footer_at);
         }
-        if tail.0 <= span.lo {
-            reader.prefetched = Some(tail);
+        if tail.as_ref().is_some_and(|t| t.0 <= span.lo) {
+            reader.prefetched = tail.take();
         } else if span.one_read() {
             reader.prefetched = Some((span.lo, reader.read(span.lo, span.hi - span.lo)?));
         }
     }
+    // A tail that holds no filters is not kept while the row groups are read.
+    drop(tail);
     // The file as listed and read now: what the index and this run's upkeep know it by.
     let fingerprint = (req.index.is_some() || req.prescan.is_some())
         .then(|| crate::domain::index::Fingerprint::of(f, footer_sha256.clone()));
