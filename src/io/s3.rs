@@ -914,40 +914,62 @@ impl RangeRead for S3Object {
             return Ok(());
         }
         let range = format!("bytes={}-{}", offset, offset + len - 1);
-        let wrong = |n: String| {
+        let wrong = move |n: String| {
             format!(
                 "S3 returned {n} bytes for a {len} byte range at {offset} (did the object change?)"
             )
         };
-        // The body goes into `buf` as it arrives (one copy, not two), and no more than the
-        // range asked for is taken from a server that sends more.
-        let fetched = self.rt.block_on(async {
-            let resp = self
-                .client
-                .get_object()
-                .bucket(&self.bucket)
-                .key(&self.key)
-                .range(range)
-                .set_if_match(self.etag.clone())
-                .set_version_id(self.version_id.clone())
-                .send()
-                .await
-                .map_err(|e| s3_error("GetObject", e))?;
+        let request = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(&self.key)
+            .range(range)
+            .set_if_match(self.etag.clone())
+            .set_version_id(self.version_id.clone());
+        // The request runs as a task on the runtime, where the socket's readiness wakes it
+        // on the thread that polls the socket; the caller waits once for the whole body.
+        // Driven from the caller's thread (block_on), every piece of the body took a wake
+        // across threads. The body goes into the caller's buffer as it arrives (one copy,
+        // not two), and no more than the range asked for is taken from a server that sends
+        // more.
+        let mut into = std::mem::take(buf);
+        into.reserve(len as usize);
+        let task = self.rt.spawn(async move {
+            let resp = match request.send().await {
+                Ok(r) => r,
+                Err(e) => return (into, Err(s3_error("GetObject", e))),
+            };
             let mut body = resp.body;
-            buf.reserve(len as usize);
-            while let Some(chunk) =
-                (body.try_next().await).map_err(|e| format!("S3 GetObject body: {e}"))?
-            {
-                if (buf.len() + chunk.len()) as u64 > len {
-                    return Err(wrong(format!("more than {len}")));
+            loop {
+                match body.try_next().await {
+                    Ok(Some(chunk)) => {
+                        if (into.len() + chunk.len()) as u64 > len {
+                            return (into, Err(wrong(format!("more than {len}"))));
+                        }
+                        into.extend_from_slice(&chunk);
+                    }
+                    Ok(None) => return (into, Ok(())),
+                    Err(e) => return (into, Err(format!("S3 GetObject body: {e}"))),
                 }
-                buf.extend_from_slice(&chunk);
             }
-            Ok(())
         });
+        let fetched = match self.rt.block_on(task) {
+            Ok((filled, r)) => {
+                *buf = filled;
+                r
+            }
+            Err(e) => Err(format!("S3 GetObject: the request's task failed ({e})")),
+        };
         fetched.map_err(|m| StoreError::new(&self.path, m))?;
         if buf.len() as u64 != len {
-            return Err(StoreError::new(&self.path, wrong(buf.len().to_string())));
+            return Err(StoreError::new(
+                &self.path,
+                format!(
+                    "S3 returned {} bytes for a {len} byte range at {offset} (did the object change?)",
+                    buf.len()
+                ),
+            ));
         }
         Ok(())
     }
