@@ -20,8 +20,11 @@ The lakes are uploaded once (PutObject, multipart past 8 MB, with boto3) into
 ranged GET from it. Served as files put in its directory by hand (`--serve-files`), s3s-fs
 hashes the whole object on every GET and lists no ETag.
 
-Prints, per lake variant: time (median), requests and bytes fetched for vouch's local and
-S3 scans and for Polars, each client's CPU time and the server's, and the ratios. Server
+Prints, per lake variant: time (median); for each S3 client the requests it made (every S3
+operation, listing included) and the body bytes it fetched, as the server counted them
+(benches/s3-server's `--stats-port`; with `--server s3s-fs`, vouch's own count of its
+ranged reads), for the local scan its reads; each client's CPU time and the server's; and
+the ratios. Server
 and clients share the machine's cores, so the server's CPU is time the clients could not
 have: S3 spends none of the client machine's. Exit 1 when the engines disagree or a scan
 fails.
@@ -109,12 +112,13 @@ def nodelay_shim(work):
     return out
 
 
-def start_server(binary, root, shim=None):
+def start_server(binary, root, shim=None, stats_port=None):
     port = free_port()
     env = dict(os.environ, LD_PRELOAD=shim) if shim else None
+    stats = ["--stats-port", str(stats_port)] if stats_port else []
     proc = subprocess.Popen([binary, "--host", "127.0.0.1", "--port", str(port), "--access-key", KEY,
-                             "--secret-key", SECRET, root], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env=env)
+                             "--secret-key", SECRET, *stats, root], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env=env)
     for _ in range(200):
         try:
             socket.create_connection(("127.0.0.1", port)).close()
@@ -153,6 +157,15 @@ def upload(endpoint, data, root, bucket):
                 n += 1
     print(f"uploaded {n} objects to the S3 server", file=sys.stderr)
     open(done, "w").close()
+
+
+def served(stats_port):
+    """(requests, GetObjects, body bytes) the fast server has answered so far, or None."""
+    if not stats_port:
+        return None
+    with socket.create_connection(("127.0.0.1", stats_port)) as c:
+        words = c.makefile().readline().split()
+    return tuple(int(words[i]) for i in (1, 3, 5))
 
 
 def cpu_seconds(pid=None):
@@ -245,11 +258,13 @@ def main():
         os.makedirs(root, exist_ok=True)
     work = tempfile.mkdtemp(prefix="vouch-s3-fast-")
     if args.server == "fast":
-        # It sets TCP_NODELAY itself.
+        # It sets TCP_NODELAY itself, and counts what it serves.
         shim, server_binary = None, fast_server(args.s3s, os.path.abspath(args.dir))
+        stats_port = free_port()
     else:
         shim, server_binary = (None if args.nagle else nodelay_shim(work)), s3s_binary(args.s3s)
-    server, endpoint = start_server(server_binary, root, shim)
+        stats_port = None
+    server, endpoint = start_server(server_binary, root, shim, stats_port)
     if not args.serve_files:
         upload(endpoint, data, root, bucket)
     env = dict(os.environ, AWS_ENDPOINT_URL=endpoint, AWS_ACCESS_KEY_ID=KEY, AWS_SECRET_ACCESS_KEY=SECRET,
@@ -272,23 +287,31 @@ def main():
                 "vouch S3": lambda: vouch(binary, s3_lake, ids, env),
                 "polars S3": lambda: polars(s3_lake, ids, endpoint),
             }
-            results, cpu = {}, {}
+            results, cpu, wire = {}, {}, {}
             for name, fn in engines.items():
                 fn()  # warm
-                got, client, served = [], [], []
+                got, client, server_cpu = [], [], []
                 for _ in range(runs):
-                    c0, s0 = cpu_seconds(), cpu_seconds(server.pid)
+                    c0, s0, w0 = cpu_seconds(), cpu_seconds(server.pid), served(stats_port)
                     got.append(fn())
                     client.append(cpu_seconds() - c0)
-                    served.append(cpu_seconds(server.pid) - s0)
+                    server_cpu.append(cpu_seconds(server.pid) - s0)
+                    w1 = served(stats_port)
+                    wire[name] = w1 and tuple(b - a for a, b in zip(w0, w1))
                 results[name] = (statistics.median(g[0] for g in got), got[-1])
-                cpu[name] = (statistics.median(client), statistics.median(served))
+                cpu[name] = (statistics.median(client), statistics.median(server_cpu))
             want = results["vouch local"][1][1]
             print(f"\nlake-{variant}: residual rows {sum(want.values())}")
             for name, (t, last) in results.items():
                 agrees = last[1] == want
                 failed |= not agrees
-                extra = f"{last[2]:>6} requests {last[3] / 1e6:8.1f} MB" if len(last) > 2 else f"{'':>6}          {'':>8}   "
+                if wire[name] and wire[name][0]:
+                    # What the server answered: S3 requests (listing included), body bytes.
+                    extra = f"{wire[name][0]:>6} requests {wire[name][2] / 1e6:8.1f} MB"
+                elif len(last) > 2:
+                    extra = f"{last[2]:>6} reads    {last[3] / 1e6:8.1f} MB"
+                else:
+                    extra = f"{'':>6}          {'':>8}   "
                 print(f"  {name:<12} {t:8.3f} s  {extra}  {t / results['vouch local'][0]:5.2f}x local  "
                       f"CPU {cpu[name][0]:6.2f} s + server {cpu[name][1]:5.2f} s  "
                       f"{'agrees' if agrees else 'DISAGREES: ' + json.dumps(last[1])}")

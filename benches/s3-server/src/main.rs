@@ -7,10 +7,15 @@
 //! and bounded every figure. Everything else (listing, ETags, conditional and ranged
 //! requests, uploads, SigV4 authentication) is s3s-fs's own code, called unchanged.
 //!
-//! Usage: `vouch-bench-s3-server --host 127.0.0.1 --port N --access-key K --secret-key S ROOT`
-//! (the arguments of `s3s-fs`). A benchmark tool, not part of vouch.
+//! Usage: `vouch-bench-s3-server --host 127.0.0.1 --port N --access-key K --secret-key S
+//! [--stats-port M] ROOT` (the arguments of `s3s-fs`, and one more). With `--stats-port`,
+//! a connection to that port on the same host is answered with one line,
+//! `requests N gets N bytes N`: the S3 requests served so far, the GetObjects among them,
+//! and the body bytes those answered, so that a benchmark counts what any client fetched.
+//! A benchmark tool, not part of vouch.
 
 use std::path::{Component, Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use s3s::dto::*;
 use s3s::service::S3ServiceBuilder;
@@ -21,6 +26,12 @@ use tokio_util::io::ReaderStream;
 
 /// One read of a GetObject body.
 const READ: usize = 1 << 20;
+
+/// S3 requests answered (any operation, errors included), GetObjects, and the bytes of
+/// the GetObject bodies.
+static REQUESTS: AtomicU64 = AtomicU64::new(0);
+static GETS: AtomicU64 = AtomicU64::new(0);
+static BYTES: AtomicU64 = AtomicU64::new(0);
 
 struct Fast {
     inner: FileSystem,
@@ -44,6 +55,7 @@ macro_rules! delegate {
         impl S3 for Fast {
             $(
                 async fn $name(&self, req: S3Request<$input>) -> S3Result<S3Response<$output>> {
+                    REQUESTS.fetch_add(1, Ordering::Relaxed);
                     self.inner.$name(req).await
                 }
             )*
@@ -52,6 +64,8 @@ macro_rules! delegate {
                 &self,
                 req: S3Request<GetObjectInput>,
             ) -> S3Result<S3Response<GetObjectOutput>> {
+                REQUESTS.fetch_add(1, Ordering::Relaxed);
+                GETS.fetch_add(1, Ordering::Relaxed);
                 self.fast_get_object(req).await
             }
         }
@@ -109,6 +123,7 @@ impl Fast {
             .await
             .map_err(|e| s3_error!(e, InternalError))?;
         file.set_max_buf_size(READ);
+        BYTES.fetch_add(want, Ordering::Relaxed);
         let body = ReaderStream::with_capacity(file.take(want), READ);
         resp.output.body = Some(StreamingBlob::wrap(body));
         Ok(resp)
@@ -116,15 +131,17 @@ impl Fast {
 }
 
 fn usage() -> ! {
-    eprintln!("usage: vouch-bench-s3-server --host H --port P --access-key K --secret-key S ROOT");
+    eprintln!(
+        "usage: vouch-bench-s3-server --host H --port P --access-key K --secret-key S [--stats-port M] ROOT"
+    );
     std::process::exit(2)
 }
 
 #[tokio::main]
 async fn main() {
     let mut args = std::env::args().skip(1);
-    let (mut host, mut port, mut key, mut secret, mut root) =
-        (String::from("127.0.0.1"), 8014u16, None, None, None);
+    let (mut host, mut port, mut key, mut secret, mut root, mut stats) =
+        (String::from("127.0.0.1"), 8014u16, None, None, None, None);
     while let Some(a) = args.next() {
         let mut value = || args.next().unwrap_or_else(|| usage());
         match a.as_str() {
@@ -132,6 +149,7 @@ async fn main() {
             "--port" => port = value().parse().unwrap_or_else(|_| usage()),
             "--access-key" => key = Some(value()),
             "--secret-key" => secret = Some(value()),
+            "--stats-port" => stats = Some(value().parse::<u16>().unwrap_or_else(|_| usage())),
             s if !s.starts_with('-') && root.is_none() => root = Some(PathBuf::from(s)),
             _ => usage(),
         }
@@ -156,6 +174,26 @@ async fn main() {
             eprintln!("{host}:{port}: {e}");
             std::process::exit(1)
         });
+    if let Some(p) = stats {
+        let counts = tokio::net::TcpListener::bind((host.as_str(), p))
+            .await
+            .unwrap_or_else(|e| {
+                eprintln!("{host}:{p}: {e}");
+                std::process::exit(1)
+            });
+        tokio::spawn(async move {
+            use tokio::io::AsyncWriteExt;
+            while let Ok((mut socket, _)) = counts.accept().await {
+                let line = format!(
+                    "requests {} gets {} bytes {}\n",
+                    REQUESTS.load(Ordering::Relaxed),
+                    GETS.load(Ordering::Relaxed),
+                    BYTES.load(Ordering::Relaxed)
+                );
+                let _ = socket.write_all(line.as_bytes()).await;
+            }
+        });
+    }
     let http = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
     loop {
         let Ok((socket, _)) = listener.accept().await else {
