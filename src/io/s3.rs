@@ -963,13 +963,8 @@ impl RangeRead for S3Object {
         };
         fetched.map_err(|m| StoreError::new(&self.path, m))?;
         if buf.len() as u64 != len {
-            return Err(StoreError::new(
-                &self.path,
-                format!(
-                    "S3 returned {} bytes for a {len} byte range at {offset} (did the object change?)",
-                    buf.len()
-                ),
-            ));
+            // `wrong` only holds numbers, so the task took a copy of it.
+            return Err(StoreError::new(&self.path, wrong(buf.len().to_string())));
         }
         Ok(())
     }

@@ -349,6 +349,7 @@ impl LakeIndex {
     /// The hashes that may occur in the lake, each with the layers that may hold it.
     /// A block that fails its check counts as a match (the row group filters then
     /// decide): never a false "absent".
+    ///
     /// Each lookup reads and authenticates a block of a layer (a night's thousand
     /// subjects: two thousand blocks), so a long list is looked up in two halves side by
     /// side: the second on a thread of its own, not on rayon's pool, whose workers call
