@@ -382,13 +382,48 @@ fn parquet_by_tail(store: &dyn Store, o: &ObjectMeta) -> Result<bool, StoreError
 
 /// Lists every table; a file that two tables reach (a link from one into the other) is
 /// read in one table only, and the other records where.
+/// Tables are listed side by side, as many at a time as the store reads in parallel: a
+/// table's listing is a few round trips one after another (its files, then `_delta_log/`
+/// and `metadata/`), so on S3 a lake's tables took each other's round trips in turn.
 pub fn list_tables(store: &dyn Store, tables: &[Table], versions: bool) -> Vec<TableFiles> {
-    let mut listed: Vec<TableFiles> = tables
-        .iter()
-        .map(|t| list_paths(store, t, versions))
-        .collect();
+    let mut listed = side_by_side(tables, store.parallelism(), |t| {
+        list_paths(store, t, versions)
+    });
     read_each_file_once(&mut listed);
     listed
+}
+
+/// `f` of each item, in order, worked out on at most `n` threads of their own (not
+/// rayon's: what they wait on is the store, and the caller may be on rayon's pool). A
+/// panic in `f` is the caller's, as it would be called in turn.
+fn side_by_side<T: Sync, R: Send>(items: &[T], n: usize, f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let n = n.min(items.len());
+    if n <= 1 {
+        return items.iter().map(f).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut done: Vec<(usize, R)> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..n)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(item) = items.get(i) else {
+                            return mine;
+                        };
+                        mine.push((i, f(item)));
+                    }
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    });
+    done.sort_unstable_by_key(|(i, _)| *i);
+    done.into_iter().map(|(_, r)| r).collect()
 }
 
 /// Keeps one path per file (by device and inode) and makes the others [`Alias`]es. The
@@ -537,6 +572,30 @@ fn unescape(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Side by side, every item once, the results in the items' order, whatever the
+    /// number of threads against the number of items.
+    #[test]
+    fn side_by_side_keeps_order_and_does_each_item_once() {
+        let calls = std::sync::atomic::AtomicUsize::new(0);
+        for (items, n) in [
+            (0usize, 4usize),
+            (1, 16),
+            (3, 16),
+            (100, 2),
+            (100, 16),
+            (7, 1),
+        ] {
+            calls.store(0, std::sync::atomic::Ordering::Relaxed);
+            let v: Vec<usize> = (0..items).collect();
+            let got = side_by_side(&v, n, |&x| {
+                calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                x * 3
+            });
+            assert_eq!(got, v.iter().map(|x| x * 3).collect::<Vec<_>>());
+            assert_eq!(calls.load(std::sync::atomic::Ordering::Relaxed), items);
+        }
+    }
 
     #[test]
     fn side_files_are_known_by_name() {
