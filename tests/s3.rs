@@ -647,6 +647,18 @@ fn noncurrent_versions_still_holding_rows_are_residual() {
     assert!(readme.contains("2 in older versions"), "{readme}");
 }
 
+/// A generated benchmark lake of `rows` rows in a new temporary directory, its subjects'
+/// IDs in `ids.txt` there (as [`bench_scan`] reads them).
+fn bench_lake_with_ids(
+    rows: u64,
+    seed: u64,
+) -> (tempfile::TempDir, vouch::dev::fixtures::BenchLake) {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = vouch::dev::fixtures::bench_lake(dir.path(), rows, seed).unwrap();
+    std::fs::write(dir.path().join("ids.txt"), lake.ids.join("\n")).unwrap();
+    (dir, lake)
+}
+
 /// The JSON report of `vouch scan` of the lake `at` for the subjects of `dir/ids.txt`
 /// (some of them found) on `threads` workers.
 fn bench_scan(moto: &Moto, dir: &std::path::Path, at: &str, threads: &str) -> serde_json::Value {
@@ -669,13 +681,12 @@ fn bench_scan(moto: &Moto, dir: &std::path::Path, at: &str, threads: &str) -> se
 #[test]
 fn a_bloom_pruned_s3_scan_fetches_a_small_fraction_of_the_lake() {
     let moto = Moto::start();
-    let dir = tempfile::tempdir().unwrap();
-    let lake = vouch::dev::fixtures::bench_lake(dir.path(), 400_000, 42).unwrap();
+    // Every file past the size read whole in one request (1M rows: 287 KB and more).
+    let (dir, lake) = bench_lake_with_ids(1_000_000, 42);
     moto.setup(
         "bench",
         serde_json::json!({"upload": [[lake.bloom, "lake"]]}),
     );
-    std::fs::write(dir.path().join("ids.txt"), lake.ids.join("\n")).unwrap();
     let scan = |threads: &str| bench_scan(&moto, dir.path(), "s3://bench/lake", threads);
     let j = scan("1");
     assert_eq!(j["residual_rows"], lake.residual_rows);
@@ -714,13 +725,43 @@ fn a_bloom_pruned_s3_scan_fetches_a_small_fraction_of_the_lake() {
 }
 
 #[test]
+fn small_s3_files_are_read_in_one_request_each() {
+    // Files under 256 KiB come whole in their first read: footer, bloom filters and
+    // column chunks from it, with or without bloom filters, and the local scan's answer.
+    let moto = Moto::start();
+    let (dir, lake) = bench_lake_with_ids(40_000, 3);
+    moto.setup(
+        "bench",
+        serde_json::json!({"upload": [[lake.plain, "plain"], [lake.bloom, "bloom"]]}),
+    );
+    for (local, remote) in [
+        (&lake.plain, "s3://bench/plain"),
+        (&lake.bloom, "s3://bench/bloom"),
+    ] {
+        assert!(
+            walk(local)
+                .iter()
+                .all(|p| std::fs::metadata(p).unwrap().len() < 256 << 10)
+        );
+        let here = bench_scan(&moto, dir.path(), local.to_str().unwrap(), "4");
+        let there = bench_scan(&moto, dir.path(), remote, "4");
+        assert_eq!(there["residual_rows"], lake.residual_rows);
+        assert_eq!(
+            there["read_requests"], there["files_scanned"],
+            "one request a file: {there}"
+        );
+        assert_eq!(comparable(there), comparable(here));
+    }
+}
+
+#[test]
 fn files_unlike_the_tables_others_are_read_whole_on_s3() {
     // The tail read learnt from a table's files (footer and bloom filters in one read)
     // meets a file smaller than its guess and one whose filters follow each row group:
     // every subject row is still found, as by the local scan.
     let moto = Moto::start();
-    let dir = tempfile::tempdir().unwrap();
-    let lake = vouch::dev::fixtures::bench_lake(dir.path(), 100_000, 7).unwrap();
+    // Files past the size read whole in one request (1M rows), so that the tail reads learn.
+    let (dir, lake) = bench_lake_with_ids(1_000_000, 7);
     let events = lake.bloom.join("events");
     let last = walk(&events).into_iter().max().unwrap();
     let part = last.parent().unwrap();
@@ -731,7 +772,7 @@ fn files_unlike_the_tables_others_are_read_whole_on_s3() {
     {
         use arrow::array::{ArrayRef, StringArray};
         use parquet::file::properties::{BloomFilterPosition, WriterProperties};
-        let ids: Vec<String> = (0..30_000)
+        let ids: Vec<String> = (0..300_000)
             .map(|i| match i {
                 5 => lake.ids[901].clone(),
                 _ => format!("other-{i}"),
@@ -745,16 +786,16 @@ fn files_unlike_the_tables_others_are_read_whole_on_s3() {
         let props = WriterProperties::builder()
             .set_bloom_filter_enabled(true)
             .set_bloom_filter_position(BloomFilterPosition::AfterRowGroup)
-            .set_max_row_group_row_count(Some(10_000))
+            .set_max_row_group_row_count(Some(100_000))
             .build();
-        vouch::dev::fixtures::write_parquet(&part.join("zz-interleaved.parquet"), &[batch], props)
-            .unwrap();
+        let interleaved = part.join("zz-interleaved.parquet");
+        vouch::dev::fixtures::write_parquet(&interleaved, &[batch], props).unwrap();
+        assert!(std::fs::metadata(&interleaved).unwrap().len() > 256 << 10);
     }
     moto.setup(
         "bench",
         serde_json::json!({"upload": [[lake.bloom, "lake"]]}),
     );
-    std::fs::write(dir.path().join("ids.txt"), lake.ids.join("\n")).unwrap();
     let scan = |at: &str, threads: &str| bench_scan(&moto, dir.path(), at, threads);
     let local = scan(lake.bloom.to_str().unwrap(), "1");
     assert_eq!(local["residual_rows"], lake.residual_rows + 2, "{local}");
@@ -1447,6 +1488,14 @@ fn partitioned_tables_are_listed_by_directory_and_nothing_is_missed() {
         std::fs::write(big.join(format!("x-{i:04}.crc")), b"side file").unwrap();
     }
     cp("profiles/region=eu/part-late.parquet");
+    // One file past the size a remote read takes whole, so that its reads are ranges.
+    let values: Vec<String> = (0..40_000u64)
+        .map(|i| format!("{:016x}", i.wrapping_mul(0x9E37_79B9_7F4A_7C15)))
+        .collect();
+    let big_file = lake.join("events/dt=2026-03-02/part-big.parquet");
+    std::fs::create_dir_all(big_file.parent().unwrap()).unwrap();
+    text_table(&big_file, vec![("user_id", values)]);
+    assert!(std::fs::metadata(&big_file).unwrap().len() > 256 << 10);
     let moto = Moto::start();
     moto.setup(
         "analytics",
@@ -1466,7 +1515,7 @@ fn partitioned_tables_are_listed_by_directory_and_nothing_is_missed() {
         .iter()
         .map(|o| o["file"].as_str().unwrap().to_string())
         .collect();
-    assert_eq!(files.len(), 7 + 80 + 2 + 1, "{files:?}");
+    assert_eq!(files.len(), 7 + 80 + 2 + 1 + 1, "{files:?}");
     for f in [
         "events/part-at-the-top.parquet",
         "events/dt=2026-03-01/hour=01/part-0.parquet",
@@ -1481,7 +1530,8 @@ fn partitioned_tables_are_listed_by_directory_and_nothing_is_missed() {
             .any(|f| f.contains("_temporary") || f.ends_with('/'))
     );
     // A server that ignores ranges and sends whole objects: each read stops at the range
-    // it asked for and the file is an error, never clean.
+    // it asked for and the file is an error, never clean (the large file: a small one is
+    // asked for whole).
     let whole = Proxy::start(&moto, &["0", "1", "0", "", "", "0", "1"]);
     let ignored = run(moto
         .vouch()

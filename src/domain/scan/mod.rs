@@ -1502,6 +1502,11 @@ struct TailHint {
     bloom_share: AtomicU64,
 }
 
+/// A remote file this small is read whole in its first request: one round trip where its
+/// footer, bloom filters and column chunks would take two or three (on S3 a round trip
+/// lasts about as long as a few hundred KiB take to arrive).
+const WHOLE_FILE_MAX: u64 = 256 << 10;
+
 /// Bloom filters that end at most this far before the footer count as right before it.
 const BLOOM_TAIL_GAP: u64 = 64 << 10;
 
@@ -1845,10 +1850,14 @@ fn scan_file(
         counter,
         prefetched: None,
     };
-    // A remote file's bloom filters are fetched whole, in one read: with the footer when
-    // the table's earlier files had them right before it.
-    let remote_blooms = req.store.is_remote() && req.options.use_bloom_filters;
-    let guess = if remote_blooms {
+    // A small remote file is read whole in one request; a larger one's bloom filters are
+    // fetched whole, in one read: with the footer when the table's earlier files had them
+    // right before it.
+    let remote = req.store.is_remote();
+    let remote_blooms = remote && req.options.use_bloom_filters;
+    let guess = if remote && f.size <= WHOLE_FILE_MAX {
+        f.size
+    } else if remote_blooms {
         tails.guess(f.size)
     } else {
         FOOTER_GUESS
@@ -1951,7 +1960,11 @@ fn scan_file(
             reader.prefetched = Some((span.lo, reader.read(span.lo, span.hi - span.lo)?));
         }
     }
-    // A tail that holds no filters is not kept while the row groups are read.
+    // A whole file answers every later read from memory; any other tail that holds no
+    // filters is not kept while the row groups are read.
+    if remote && tail.as_ref().is_some_and(|t| t.0 == 0) {
+        reader.prefetched = tail.take();
+    }
     drop(tail);
     // The file as listed and read now: what the index and this run's upkeep know it by.
     let fingerprint = (req.index.is_some() || req.prescan.is_some())
