@@ -5,6 +5,7 @@ against Polars `scan_parquet` on the same `s3://` URLs (object_store), same run.
 
   python3 benches/s3_fast_bench.py --scale small     # 4M rows
   python3 benches/s3_fast_bench.py                   # default: 41.5M rows, about 2 GB
+  python3 benches/s3_fast_bench.py --scale smoke --latency 50   # round trips of 50 ms
 
 moto (benches/s3_bench.py) answers a few hundred requests a second in Python, so what it
 measures is moto. The server here is `benches/s3-server`: s3s-fs 0.14.1 (the `s3s`
@@ -197,6 +198,50 @@ def polars(lake, ids, endpoint):
     return r["seconds"], {k: v for k, v in r["counts"].items() if v}
 
 
+def with_latency(binary, data, bucket, endpoint, env, runs, ms, stats_port):
+    """vouch's S3 scan and `scan plan` with `ms` added to every request by the tests'
+    proxy (tests/oracle/faulty_proxy.py's DELAY, on 127.0.0.1): a network's round trip in
+    front of the server, where request counts, not bytes, set the time. Python forwards
+    every body, so this is for the smoke and small lakes. Returns False when a scan's
+    answer differs from the local scan's."""
+    port = free_port()
+    proxy = subprocess.Popen([sys.executable, os.path.join(ROOT, "tests", "oracle", "faulty_proxy.py"),
+                              str(port), endpoint, "0", "1", "0", "", "", str(ms / 1000)],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ok = True
+    try:
+        for _ in range(200):
+            try:
+                socket.create_connection(("127.0.0.1", port)).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        slow = dict(env, AWS_ENDPOINT_URL=f"http://127.0.0.1:{port}")
+        ids = os.path.join(data, "ids.txt")
+        print(f"\nwith {ms:g} ms added to every request (the tests' proxy), median of {runs}:")
+        for variant in ["plain", "bloom"]:
+            want = vouch(binary, os.path.join(data, f"lake-{variant}"), ids)[1]
+            walls, plans = [], []
+            for _ in range(runs):
+                w0 = served(stats_port)
+                wall, counts, _, _, _ = vouch(binary, f"s3://{bucket}/lake-{variant}", ids, slow)
+                w1 = served(stats_port)
+                ok &= counts == want
+                walls.append(wall)
+                out, err, code, wall, rss = scan_bench.run_child(
+                    [binary, "scan", "plan", "--lake", f"s3://{bucket}/lake-{variant}"], env=slow)
+                if code != 0:
+                    sys.exit(f"scan plan through the proxy failed ({code}): {err.decode()[-500:]}")
+                plans.append(wall)
+            wire = w1 and f"{w1[0] - w0[0]} requests, {(w1[2] - w0[2]) / 1e6:.1f} MB"
+            print(f"  lake-{variant}: scan {statistics.median(walls):.3f} s ({wire or 'requests not counted'}), "
+                  f"scan plan {statistics.median(plans):.3f} s  {'agrees' if counts == want else 'DISAGREES'}")
+    finally:
+        proxy.kill()
+        proxy.wait()
+    return ok
+
+
 def server_figures(binary, root, bucket, endpoint, env, runs):
     """What bounds the figures above: the server's time for one small ranged GET (boto3,
     one at a time), and `vouch scan plan` of a table of 20,000 empty objects in 100
@@ -240,6 +285,9 @@ def main():
     ap.add_argument("--s3s", help="the server's binary (default: built under DIR, or for s3s-fs the PATH, "
                                   "~/.cargo/bin, else installed)")
     ap.add_argument("--runs", type=int)
+    ap.add_argument("--latency", type=float, metavar="MS",
+                    help="also time vouch's S3 scan and scan plan with MS added to every request "
+                         "(the tests' proxy; for the smoke and small lakes)")
     ap.add_argument("--nagle", action="store_true",
                     help="leave s3s-fs's sockets as it makes them (Nagle's algorithm on: up to 40 ms a GET)")
     ap.add_argument("--serve-files", action="store_true",
@@ -319,6 +367,8 @@ def main():
             print(f"  vouch S3 / vouch local {s3 / results['vouch local'][0]:.2f}x; "
                   f"polars S3 / vouch S3 {results['polars S3'][0] / s3:.2f}x")
         server_figures(binary, root, bucket, endpoint, env, runs)
+        if args.latency:
+            failed |= not with_latency(binary, data, bucket, endpoint, env, runs, args.latency, stats_port)
     finally:
         server.kill()
         server.wait()

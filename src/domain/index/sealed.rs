@@ -280,8 +280,6 @@ impl Sealed {
 mod tests {
     use super::*;
 
-    /// A large body's tags, computed side by side, are the block-by-block tags, and its
-    /// blocks are checked as any other's.
     /// A file of another format (or a hostile byte where the format number goes) is
     /// refused, naming the format on one line.
     #[test]
@@ -299,6 +297,8 @@ mod tests {
         }
     }
 
+    /// A large body's tags, computed side by side, are the block-by-block tags, and its
+    /// blocks are checked as any other's.
     #[test]
     fn a_large_body_is_sealed_block_by_block() {
         let key = IndexKey::new(b"0123456789abcdef");
