@@ -199,8 +199,8 @@ def polars(lake, ids, endpoint):
 
 
 def with_latency(binary, data, bucket, endpoint, env, runs, ms, stats_port):
-    """vouch's S3 scan and `scan plan` with `ms` added to every request by the tests'
-    proxy (tests/oracle/faulty_proxy.py's DELAY, on 127.0.0.1): a network's round trip in
+    """vouch's S3 scan, `scan plan` and a night through the index with `ms` added to
+    every request by the tests' proxy (tests/oracle/faulty_proxy.py's DELAY, on 127.0.0.1): a network's round trip in
     front of the server, where request counts, not bytes, set the time. Python forwards
     every body, so this is for the smoke and small lakes. Returns False when a scan's
     answer differs from the local scan's."""
@@ -221,12 +221,12 @@ def with_latency(binary, data, bucket, endpoint, env, runs, ms, stats_port):
         print(f"\nwith {ms:g} ms added to every request (the tests' proxy), median of {runs}:")
         for variant in ["plain", "bloom"]:
             want = vouch(binary, os.path.join(data, f"lake-{variant}"), ids)[1]
-            walls, plans = [], []
+            walls, plans, agree = [], [], True
             for _ in range(runs):
                 w0 = served(stats_port)
                 wall, counts, _, _, _ = vouch(binary, f"s3://{bucket}/lake-{variant}", ids, slow)
                 w1 = served(stats_port)
-                ok &= counts == want
+                agree &= counts == want
                 walls.append(wall)
                 out, err, code, wall, rss = scan_bench.run_child(
                     [binary, "scan", "plan", "--lake", f"s3://{bucket}/lake-{variant}"], env=slow)
@@ -234,8 +234,33 @@ def with_latency(binary, data, bucket, endpoint, env, runs, ms, stats_port):
                     sys.exit(f"scan plan through the proxy failed ({code}): {err.decode()[-500:]}")
                 plans.append(wall)
             wire = w1 and f"{w1[0] - w0[0]} requests, {(w1[2] - w0[2]) / 1e6:.1f} MB"
+            # A night with nothing new: the index kept up to date, then the scan through
+            # it (`scan --index DIR --update-index`, as nightly runs it), after a first
+            # night that built the index.
+            index = tempfile.mkdtemp(prefix="vouch-s3-night-")
+            keyed = dict(slow, VOUCH_SUBJECT_KEY="s3-benchmark-subject-key")
+            nights = []
+            try:
+                for n in range(runs + 1):
+                    n0 = served(stats_port)
+                    out, err, code, wall, rss = scan_bench.run_child(
+                        [binary, "scan", "--lake", f"s3://{bucket}/lake-{variant}", "--ids", ids, "--index",
+                         index, "--update-index", "--format", "json", "-q"], env=keyed)
+                    n1 = served(stats_port)
+                    if code not in (0, 1):
+                        sys.exit(f"a night through the proxy failed ({code}): {err.decode()[-500:]}")
+                    rep = json.loads(out)
+                    agree &= {t["table"]: t["residual_rows"] for t in rep["tables"] if t["residual_rows"]} == want
+                    if n:
+                        nights.append(wall)
+            finally:
+                shutil.rmtree(index, ignore_errors=True)
+            night_wire = n1 and f"{n1[0] - n0[0]} requests"
             print(f"  lake-{variant}: scan {statistics.median(walls):.3f} s ({wire or 'requests not counted'}), "
-                  f"scan plan {statistics.median(plans):.3f} s  {'agrees' if counts == want else 'DISAGREES'}")
+                  f"scan plan {statistics.median(plans):.3f} s, a night with nothing new "
+                  f"{statistics.median(nights):.3f} s ({night_wire or 'requests not counted'})  "
+                  f"{'agrees' if agree else 'DISAGREES'}")
+            ok &= agree
     finally:
         proxy.kill()
         proxy.wait()

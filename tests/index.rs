@@ -98,9 +98,10 @@ fn build_checking(
     let tables = vouch::domain::lake::discover_tables(&store, &cfg.lake)
         .unwrap()
         .tables;
+    let listed = vouch::domain::lake::list_tables(&store, &tables, false);
     vouch::ops::index::build(
         &store,
-        &tables,
+        &listed,
         key,
         dir,
         &ScanOptions::default(),
@@ -642,9 +643,10 @@ fn the_upkeeps_one_pass_gives_the_report_a_scan_of_its_own_writes() {
             let subjects = SubjectList::of(ids.iter().map(String::as_str)).unwrap();
             let prescan = Prescan::new(&subjects);
             let options = ScanOptions::default();
+            let listed = vouch::domain::lake::list_tables(&store, &tables, false);
             let errors = vouch::ops::index::keep_current(
                 &store,
-                &tables,
+                &listed,
                 &key,
                 &ix_dir,
                 &options,
@@ -692,7 +694,7 @@ fn the_upkeeps_one_pass_gives_the_report_a_scan_of_its_own_writes() {
     let ix_dir = t.path().join("index");
     vouch::ops::index::keep_current(
         &store,
-        &tables,
+        &vouch::domain::lake::list_tables(&store, &tables, false),
         &key,
         &ix_dir,
         &ScanOptions::default(),

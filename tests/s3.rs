@@ -84,17 +84,24 @@ struct Proxy {
 
 impl Proxy {
     fn start(moto: &Moto, args: &[&str]) -> Proxy {
+        Proxy::start_logging(moto, args, None)
+    }
+
+    /// As [`Proxy::start`]; with `log`, each request's method and path go to that file.
+    fn start_logging(moto: &Moto, args: &[&str], log: Option<&std::path::Path>) -> Proxy {
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
-        let child = Command::new(python())
-            .arg(repo().join("tests/oracle/faulty_proxy.py"))
+        let mut c = Command::new(python());
+        c.arg(repo().join("tests/oracle/faulty_proxy.py"))
             .args([port.to_string(), moto.url.clone()])
-            .args(args)
-            .spawn()
-            .unwrap();
+            .args(args);
+        if let Some(log) = log {
+            c.env("PROXY_LOG", log);
+        }
+        let child = c.spawn().unwrap();
         let started = Instant::now();
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(
@@ -1263,6 +1270,50 @@ fn the_subject_index_covers_an_s3_lake_and_notices_a_rewritten_object() {
     assert_eq!(night.json()["residuals"], scan(false).json()["residuals"]);
     assert_eq!(night.json()["index"]["files_without_index"], 0);
     assert!(ix.join("recall.vix").is_file());
+}
+
+#[test]
+fn a_night_on_s3_lists_the_lake_once() {
+    // `scan --update-index` brings the index up to date and scans on one listing: it
+    // makes the listing requests of a scan without the index, not those of two scans,
+    // and its index covers the files it scans.
+    let moto = Moto::start();
+    moto.setup(
+        "analytics",
+        serde_json::json!({"upload": [[repo().join("fixtures/lake"), "silver_private"]]}),
+    );
+    let fixtures = repo().join("fixtures");
+    let t = tempfile::tempdir().unwrap();
+    let ix = t.path().join("ix");
+    let log = t.path().join("requests.log");
+    let proxy = Proxy::start_logging(&moto, &["0", "1"], Some(&log));
+    let requests = |args: &[&str]| {
+        std::fs::write(&log, "").unwrap();
+        let r = run(moto
+            .vouch()
+            .env("AWS_ENDPOINT_URL", proxy.url.clone())
+            .env("VOUCH_SUBJECT_KEY", "s3-night-listing-key-0123")
+            .current_dir(&fixtures)
+            .args(s3_scan())
+            .args(args));
+        assert_eq!(r.code, 1, "{r:?}");
+        let lines = std::fs::read_to_string(&log).unwrap();
+        let listings = lines
+            .lines()
+            .filter(|l| l.starts_with("GET ") && l.contains("list-type=2"))
+            .count();
+        (r.json(), listings)
+    };
+    let (plain, plain_listings) = requests(&[]);
+    assert!(plain_listings >= 5, "a listing per table at least");
+    let ix_arg = ix.to_str().unwrap();
+    for night in 0..2 {
+        let (r, listings) = requests(&["--index", ix_arg, "--update-index"]);
+        assert_eq!(listings, plain_listings, "night {night}");
+        assert_eq!(r["residuals"], plain["residuals"]);
+        assert_eq!(r["index"]["files_without_index"], 0, "{r}");
+        assert_eq!(r["plan_fingerprint"], plain["plan_fingerprint"]);
+    }
 }
 
 #[test]

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::domain::index::{BuildSummary, IndexKey, KeptCheck};
-use crate::domain::lake::Table;
+use crate::domain::lake::TableFiles;
 use crate::domain::scan::ScanOptions;
 use crate::io::store::Store;
 use crate::ops::{Env, OpError, OpenedLake};
@@ -17,10 +17,11 @@ pub struct Upkeep<'a> {
     pub progress: &'a dyn crate::domain::scan::Progress,
 }
 
-/// The index of `tables` in `dir`, built with the scan's own decoder.
+/// The index of the files of `listed` (the lake's tables listed without versions) in
+/// `dir`, built with the scan's own decoder.
 pub fn build(
     store: &dyn Store,
-    tables: &[Table],
+    listed: &[TableFiles],
     key: &IndexKey,
     dir: &Path,
     opts: &ScanOptions,
@@ -29,24 +30,17 @@ pub fn build(
     let index_file = |f: &crate::io::store::ObjectMeta, columns: &[String]| {
         crate::domain::scan::index_file(store, f, columns, key, opts, how.prescan)
     };
-    crate::domain::index::build(
-        store,
-        tables,
-        key,
-        dir,
-        &index_file,
-        how.check,
-        how.progress,
-    )
+    crate::domain::index::build(listed, key, dir, &index_file, how.check, how.progress)
 }
 
 /// Brings the index in `dir` up to date before a scan through it (`scan --update-index`,
 /// nightly), kept entries checked by their sealed heads; the new files are probed for the
-/// scan's subjects in the same decode (`prescan`). Returns a line for each file that
-/// could not be indexed (the scan reads it in full).
+/// scan's subjects in the same decode (`prescan`). `listed` is the listing the scan then
+/// reads, so the lake is listed once and the index covers exactly the files scanned.
+/// Returns a line for each file that could not be indexed (the scan reads it in full).
 pub fn keep_current(
     store: &dyn Store,
-    tables: &[Table],
+    listed: &[TableFiles],
     key: &IndexKey,
     dir: &Path,
     opts: &ScanOptions,
@@ -58,7 +52,7 @@ pub fn keep_current(
         prescan: Some(prescan),
         progress,
     };
-    let s = build(store, tables, key, dir, opts, how)?;
+    let s = build(store, listed, key, dir, opts, how)?;
     Ok(s.errors
         .iter()
         .map(|e| {
@@ -126,9 +120,10 @@ pub fn run(opts: &Options, env: &Env<'_>) -> Result<Outcome, OpError> {
         "the subject index",
         "it holds keyed hashes only",
     )?);
+    let listed = crate::domain::lake::list_tables(store.as_ref(), &lake.tables, false);
     let mut summary = build(
         store.as_ref(),
-        &lake.tables,
+        &listed,
         &key,
         &opts.index,
         &ScanOptions::for_lake(&cfg.lake),

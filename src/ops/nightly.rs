@@ -782,6 +782,9 @@ fn scan_now(
         .map_err(crate::ops::OpError::from)?;
     // The index upkeep probes the new files for these subjects as it reads them.
     let prescan = crate::domain::scan::Prescan::new(&subjects);
+    // The index upkeep and the scan work on one listing of the lake.
+    let listed =
+        crate::domain::lake::list_tables(opened.store.as_ref(), &opened.lake.tables, false);
     let mut index_error = serde_json::Value::Null;
     let index = cfg.nightly.index.as_ref().and_then(|d| {
         let dir = PathBuf::from(cfg.resolve(d));
@@ -789,7 +792,7 @@ fn scan_now(
         let store = opened.store.as_ref();
         let built = crate::ops::index::keep_current(
             store,
-            &opened.lake.tables,
+            &listed,
             &key,
             &dir,
             &options,
@@ -832,7 +835,7 @@ fn scan_now(
     )?;
     let report = crate::ops::in_pool(None, opened.store.as_ref(), || {
         custody.write_scan(labeler, |w| {
-            crate::domain::scan::scan_locating(&scan_req, req.progress, Some(w)).0
+            crate::domain::scan::scan_locating_of(&scan_req, listed, req.progress, Some(w)).0
         })
     })??;
     custody.finish()?;

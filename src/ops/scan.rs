@@ -365,13 +365,25 @@ pub fn run(opts: &Options, env: &Env<'_>) -> Result<Outcome, OpError> {
     };
     let mut warnings = Vec::new();
     let prescan = crate::domain::scan::Prescan::new(&subjects);
+    // The upkeep and the scan work on one listing of the lake (a part has its files).
+    let mut listed = (opts.index.is_some() && opts.update_index && part.is_none()).then(|| {
+        crate::domain::lake::list_tables(store.as_ref(), &lake.tables, opts.include_versions)
+    });
     let index = match &opts.index {
         Some(dir) => {
             let key = index_key(&cfg, env)?;
             let updated = if opts.update_index {
+                let own;
+                let listed = match &listed {
+                    Some(l) if !opts.include_versions => l,
+                    _ => {
+                        own = crate::domain::lake::list_tables(store.as_ref(), &lake.tables, false);
+                        &own
+                    }
+                };
                 crate::ops::index::keep_current(
                     store.as_ref(),
-                    &lake.tables,
+                    listed,
                     &key,
                     dir,
                     &options,
@@ -452,10 +464,13 @@ pub fn run(opts: &Options, env: &Env<'_>) -> Result<Outcome, OpError> {
         });
     }
     let mut custody = Custody::open(opts.custody.as_deref(), opts.out.as_deref(), opts.overwrite)?;
+    let listed = listed
+        .take()
+        .unwrap_or_else(|| crate::domain::scan::list(&req));
     let report = crate::ops::in_pool(env.threads, store, || match custody.as_mut() {
-        None => Ok(crate::domain::scan::scan(&req, env.progress)),
+        None => Ok(crate::domain::scan::scan_locating_of(&req, listed, env.progress, None).0),
         Some(c) => c.write_scan(&req.labeler, |w| {
-            crate::domain::scan::scan_locating(&req, env.progress, Some(w)).0
+            crate::domain::scan::scan_locating_of(&req, listed, env.progress, Some(w)).0
         }),
     })??;
     if let Some(c) = custody {

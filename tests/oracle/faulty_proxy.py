@@ -7,9 +7,12 @@ before it is answered, and every request whose path contains DENY (when not empt
 answered 403 AccessDenied, and (with DELAY, seconds) every request waits that long first:
 a network's round trip in front of a server on loopback, and (with IGNORE_RANGE "1")
 every GET is forwarded without its Range, as a server that ignores ranges answers: the
-whole object. Stops by itself after 10 minutes."""
+whole object. With the environment variable PROXY_LOG set to a file, each request's
+method and path (query included) is appended to it, one line each, as it arrives. Stops
+by itself after 10 minutes."""
 import http.client
 import http.server
+import os
 import random
 import socket
 import sys
@@ -25,6 +28,7 @@ delay = float(sys.argv[8]) if len(sys.argv) > 8 else 0.0
 ignore_range = len(sys.argv) > 9 and sys.argv[9] == "1"
 rng = random.Random(seed)
 lock = threading.Lock()
+log = open(os.environ["PROXY_LOG"], "a", buffering=1) if os.environ.get("PROXY_LOG") else None
 SLOWDOWN = (b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code>'
             b'<Message>Please reduce your request rate.</Message></Error>')
 DENIED = (b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code>'
@@ -38,6 +42,9 @@ class Proxy(http.server.BaseHTTPRequestHandler):
         pass
 
     def handle_any(self):
+        if log:
+            with lock:
+                log.write(f"{self.command} {self.path}\n")
         if delay:
             time.sleep(delay)
         length = int(self.headers.get("Content-Length") or 0)

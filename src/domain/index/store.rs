@@ -32,8 +32,8 @@ use serde::{Deserialize, Serialize};
 
 use super::sealed::{BLOCK, Sealed, prefix_sha256, seal};
 use super::{EntryRef, Fingerprint, IndexError, IndexKey, LakeSet, sorted_hashes};
-use crate::domain::lake::{Table, list_table};
-use crate::io::store::{ObjectMeta, Store};
+use crate::domain::lake::TableFiles;
+use crate::io::store::ObjectMeta;
 
 /// Indexes one file of a table with these identifier columns; its error is the file's
 /// problem as the scan states it (`scan::FileProblem`: the index does not depend on the
@@ -422,12 +422,12 @@ pub enum KeptCheck {
     Whole,
 }
 
-/// Builds or brings up to date the index of `tables` in `dir`.
+/// Builds or brings up to date the index of the files of `listed` (the lake's tables as
+/// [`crate::domain::lake::list_tables`] lists them, without versions) in `dir`.
 /// `index_file` reads one lake file's identifier columns (the scan's decoder:
 /// `scan::index_file`) into its entry and the keyed hashes of its values.
 pub fn build<E: std::fmt::Display + Send>(
-    store: &dyn Store,
-    tables: &[Table],
+    listed: &[TableFiles],
     key: &IndexKey,
     dir: &Path,
     index_file: &IndexFile<'_, E>,
@@ -440,8 +440,7 @@ pub fn build<E: std::fmt::Display + Send>(
     let _lock = crate::io::fsio::lock_exclusive(&dir.join("build.lock"))?;
     let old = LakeIndex::load(dir, key).ok();
     let inputs = BuildInputs {
-        store,
-        tables,
+        listed,
         key,
         dir,
         index_file,
@@ -492,8 +491,7 @@ fn new_entry<E>(
 
 /// What a build works on (see [`build`]).
 struct BuildInputs<'a, 'f, E> {
-    store: &'a dyn Store,
-    tables: &'a [Table],
+    listed: &'a [TableFiles],
     key: &'a IndexKey,
     dir: &'a Path,
     index_file: &'a IndexFile<'f, E>,
@@ -549,19 +547,11 @@ fn build_on<E: std::fmt::Display + Send>(
         .collect();
     let mut listed_paths = std::collections::HashSet::new();
     let mut replaced = 0u64;
-    let listed: Vec<_> = inputs
-        .tables
-        .iter()
-        .map(|t| (t, list_table(inputs.store, t, false)))
-        .collect();
+    let listed = inputs.listed;
     inputs.progress.stage("indexing");
     inputs.progress.start(
-        listed.iter().map(|(_, l)| l.files.len() as u64).sum(),
-        listed
-            .iter()
-            .flat_map(|(_, l)| &l.files)
-            .map(|f| f.size)
-            .sum(),
+        listed.iter().map(|l| l.files.len() as u64).sum(),
+        listed.iter().flat_map(|l| &l.files).map(|f| f.size).sum(),
     );
     // New values go to a thread of their own as the workers index files, which gathers
     // them into their sorted distinct set meanwhile (see `SetGatherer`): the build holds
@@ -577,11 +567,12 @@ fn build_on<E: std::fmt::Display + Send>(
             g
         });
         let read = (|| -> Result<(), BuildError> {
-            for (t, listing) in listed {
-                for e in listing.errors {
+            for listing in listed {
+                let t = &listing.table;
+                for e in &listing.errors {
                     summary.errors.push(crate::domain::report::ScanErrorEntry {
-                        file: e.path,
-                        error: e.message,
+                        file: e.path.clone(),
+                        error: e.message.clone(),
                     });
                 }
                 use rayon::prelude::*;

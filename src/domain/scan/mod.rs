@@ -316,7 +316,17 @@ pub fn scan_locating(
     progress: &dyn Progress,
     custody: Option<&mut CustodyWriter<'_>>,
 ) -> (ScanReport, Vec<FileMatches>) {
-    let mut listed = list(req);
+    scan_locating_of(req, list(req), progress, custody)
+}
+
+/// [`scan_locating`] of the tables as the caller listed them, as [`list`] does (an index
+/// upkeep before the scan works on the same listing, so the lake is listed once).
+pub fn scan_locating_of(
+    req: &ScanRequest<'_>,
+    mut listed: Vec<TableFiles>,
+    progress: &dyn Progress,
+    custody: Option<&mut CustodyWriter<'_>>,
+) -> (ScanReport, Vec<FileMatches>) {
     start_progress(&listed, progress);
     let plan_fingerprint = crate::domain::plan::fingerprint(&listed);
     let mut own = None;
