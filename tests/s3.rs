@@ -1317,6 +1317,40 @@ fn a_night_on_s3_lists_the_lake_once() {
 }
 
 #[test]
+fn side_files_on_s3_are_told_from_data_by_their_tails_side_by_side() {
+    // Files named like side files are known by their last bytes, read side by side on
+    // S3: among 40 that are not Parquet, the one that is stays data, and the row it
+    // holds is found, as by the local scan.
+    let moto = Moto::start();
+    let t = tempfile::tempdir().unwrap();
+    let lake = t.path().join("lake");
+    let part = lake.join("events").join("dt=2026-01-01");
+    std::fs::create_dir_all(&part).unwrap();
+    text_table(
+        &part.join("part-0.parquet"),
+        vec![("user_id", vec!["u1".into(), "other".into()])],
+    );
+    for i in 0..40 {
+        std::fs::write(part.join(format!("part-{i}.crc")), format!("crc {i}\n")).unwrap();
+    }
+    text_table(
+        &part.join("part-20-b.crc"),
+        vec![("user_id", vec!["u2".into(), "u2".into()])],
+    );
+    moto.setup("side", serde_json::json!({"upload": [[lake, "lake"]]}));
+    let scan = |at: &str| {
+        run(moto.vouch().args([
+            "scan", "--lake", at, "--id", "u1", "--id", "u2", "--format", "json", "-q",
+        ]))
+    };
+    let (here, there) = (scan(lake.to_str().unwrap()), scan("s3://side/lake"));
+    assert_eq!(there.code, 1, "{there:?}");
+    assert_eq!(there.json()["residual_rows"], 3, "{there:?}");
+    assert_eq!(there.json()["files_scanned"], 2);
+    assert_eq!(comparable(there.json()), comparable(here.json()));
+}
+
+#[test]
 fn a_sharded_scan_of_s3_pins_etags_and_versions_and_merges_like_one_scan() {
     let moto = Moto::start();
     moto.setup("analytics", serde_json::json!({"versioning": true, "upload": [[repo().join("fixtures/lake"), "silver_private"]]}));

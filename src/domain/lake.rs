@@ -199,10 +199,35 @@ pub fn list_table(store: &dyn Store, table: &Table, versions: bool) -> TableFile
 
 /// A table's data files by every path they are reached through.
 fn list_paths(store: &dyn Store, table: &Table, versions: bool) -> TableFiles {
-    let listing = if versions {
-        store.list_versions(&table.path)
+    use crate::domain::{delta, iceberg};
+    let want = table.format.as_deref();
+    let (may_be_delta, may_be_iceberg) = (
+        matches!(want, None | Some("delta")),
+        matches!(want, None | Some("iceberg")),
+    );
+    let list_files = || {
+        if versions {
+            store.list_versions(&table.path)
+        } else {
+            store.list(&table.path)
+        }
+    };
+    // On a remote store each listing is a round trip or more: the table's `_delta_log/`
+    // and `metadata/` (what tells its format) are listed while its files are, not after.
+    let (listing, delta_log, metadata) = if store.is_remote() {
+        std::thread::scope(|s| {
+            let log = may_be_delta
+                .then(|| s.spawn(|| store.list_if_present(&delta::log_dir(&table.path))));
+            let meta = may_be_iceberg
+                .then(|| s.spawn(|| store.list_if_present(&iceberg::metadata_dir(&table.path))));
+            let listing = list_files();
+            let joined = |h: std::thread::ScopedJoinHandle<'_, crate::io::store::Listing>| {
+                h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))
+            };
+            (listing, log.map(joined), meta.map(joined))
+        })
     } else {
-        store.list(&table.path)
+        (list_files(), None, None)
     };
     fn below<'p>(table: &str, p: &'p str) -> &'p str {
         p.strip_prefix(table).unwrap_or(p).trim_start_matches('/')
@@ -211,14 +236,30 @@ fn list_paths(store: &dyn Store, table: &Table, versions: bool) -> TableFiles {
     // The listing's own list becomes the table's files, side files taken out in place:
     // a second list of a million files would double what the listing holds.
     let mut files = listing.objects;
+    // A name is not proof: a Parquet file named like a side file is read by the engines
+    // as data, so it is data here too. Each is known by its last bytes: one read each,
+    // side by side on a remote store (an Iceberg table's metadata files are many).
+    let named: Vec<usize> = (0..files.len())
+        .filter(|&i| is_side_file(below(&table.path, &files[i].path), &table.side_files))
+        .collect();
+    let at_once = if store.is_remote() {
+        store.parallelism()
+    } else {
+        1
+    };
+    let mut tails = side_by_side(&named, at_once, |&i| parquet_by_tail(store, &files[i]))
+        .into_iter()
+        .zip(named.iter().copied())
+        .peekable();
     let mut side = Vec::new();
+    let mut i = 0;
     files.retain(|o| {
-        if !is_side_file(below(&table.path, &o.path), &table.side_files) {
+        let at = i;
+        i += 1;
+        let Some((tail, _)) = tails.next_if(|&(_, n)| n == at) else {
             return true;
-        }
-        // A name is not proof: a Parquet file named like a side file is read by the
-        // engines as data, so it is data here too.
-        match parquet_by_tail(store, o) {
+        };
+        match tail {
             Ok(true) => true,
             Ok(false) => {
                 side.push(o.clone());
@@ -231,10 +272,10 @@ fn list_paths(store: &dyn Store, table: &Table, versions: bool) -> TableFiles {
         }
     });
     use crate::domain::format::TableView;
-    let want = table.format.as_deref();
-    let delta = match want {
-        None | Some("delta") => crate::domain::delta::open(store, &table.path),
-        _ => None,
+    let delta = match (may_be_delta, delta_log) {
+        (true, Some(log)) => delta::open_listed(store, &table.path, log),
+        (true, None) => delta::open(store, &table.path),
+        (false, _) => None,
     };
     if want == Some("delta") && delta.is_none() {
         errors.push(StoreError::new(
@@ -264,6 +305,7 @@ fn list_paths(store: &dyn Store, table: &Table, versions: bool) -> TableFiles {
             &mut files,
             &mut errors,
             want == Some("iceberg"),
+            metadata,
         )
         .map(|v| Box::new(TableView::Iceberg(v))),
     };
@@ -288,10 +330,15 @@ fn iceberg_view(
     files: &mut Vec<ObjectMeta>,
     errors: &mut Vec<StoreError>,
     required: bool,
+    metadata: Option<crate::io::store::Listing>,
 ) -> Option<crate::domain::iceberg::IcebergView> {
-    let Some(opened) =
-        crate::domain::iceberg::open(store, &table.path, table.metadata_location.as_deref())
-    else {
+    use crate::domain::iceberg;
+    let pinned = table.metadata_location.as_deref();
+    let opened = match metadata {
+        Some(listing) => iceberg::open_listed(store, &table.path, pinned, listing),
+        None => iceberg::open(store, &table.path, pinned),
+    };
+    let Some(opened) = opened else {
         if required {
             errors.push(StoreError::new(
                 table.path.clone(),

@@ -250,15 +250,25 @@ pub fn relative_path(encoded: &str) -> Option<String> {
 /// The table's Delta log replayed, or None when `table` (a directory below the store
 /// root) holds no `_delta_log/`.
 pub fn open(store: &dyn Store, table: &str) -> Option<Result<Snapshot, DeltaError>> {
+    open_listed(store, table, store.list_if_present(&log_dir(table)))
+}
+
+/// [`open`] with the table's `_delta_log/` already listed ([`Store::list_if_present`] of
+/// [`log_dir`]).
+pub fn open_listed(
+    store: &dyn Store,
+    table: &str,
+    listing: crate::io::store::Listing,
+) -> Option<Result<Snapshot, DeltaError>> {
     let dir = log_dir(table);
-    let listing = store.list_if_present(&dir);
     if listing.objects.is_empty() && listing.errors.is_empty() {
         return None;
     }
     Some(snapshot_of(store, &dir, listing))
 }
 
-fn log_dir(table: &str) -> String {
+/// A table's `_delta_log/` directory.
+pub fn log_dir(table: &str) -> String {
     if table.is_empty() {
         "_delta_log".into()
     } else {

@@ -275,7 +275,8 @@ pub fn relocate(location: &str, path: &str) -> Option<String> {
     })
 }
 
-fn metadata_dir(table: &str) -> String {
+/// A table's `metadata/` directory.
+pub fn metadata_dir(table: &str) -> String {
     if table.is_empty() {
         "metadata".into()
     } else {
@@ -289,8 +290,23 @@ pub fn open(
     table: &str,
     pinned: Option<&str>,
 ) -> Option<Result<Table, IcebergError>> {
+    open_listed(
+        store,
+        table,
+        pinned,
+        store.list_if_present(&metadata_dir(table)),
+    )
+}
+
+/// [`open`] with the table's `metadata/` already listed ([`Store::list_if_present`] of
+/// [`metadata_dir`]).
+pub fn open_listed(
+    store: &dyn Store,
+    table: &str,
+    pinned: Option<&str>,
+    listing: crate::io::store::Listing,
+) -> Option<Result<Table, IcebergError>> {
     let dir = metadata_dir(table);
-    let listing = store.list_if_present(&dir);
     let has = listing
         .objects
         .iter()
