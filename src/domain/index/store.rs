@@ -39,7 +39,7 @@ use crate::io::store::ObjectMeta;
 /// problem as the scan states it (`scan::FileProblem`: the index does not depend on the
 /// scan, the scan's decoder is handed in).
 pub type IndexFile<'a, E> =
-    dyn Fn(&ObjectMeta, &[String]) -> Result<(super::FileEntry, Vec<u64>), E> + Sync + 'a;
+    dyn Fn(&ObjectMeta, &[String]) -> Result<(super::FileEntry, Vec<Vec<u64>>), E> + Sync + 'a;
 
 /// The index, opened: `lake.vix`'s head and the set layers' heads in memory, the rest
 /// read on demand.
@@ -468,9 +468,9 @@ pub fn build<E: std::fmt::Display + Send>(
 fn new_entry<E>(
     inputs: &BuildInputs<'_, '_, E>,
     files_dir: &Path,
-    gather: &std::sync::mpsc::SyncSender<Vec<u64>>,
+    gather: &std::sync::mpsc::SyncSender<Vec<Vec<u64>>>,
     entry: super::FileEntry,
-    hashes: Vec<u64>,
+    hashes: Vec<Vec<u64>>,
     generation: u64,
 ) -> Result<Listed, BuildError> {
     let (head, body) = entry.to_parts();
@@ -558,11 +558,14 @@ fn build_on<E: std::fmt::Display + Send>(
     // the lake's distinct values, not every row group's, and never waits on a batch. It
     // sorts without rayon, whose workers may be waiting on its channel.
     let gathered = std::thread::scope(|threads| -> Result<super::SetGatherer, BuildError> {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u64>>(4);
+        // A file's values, a list a row group.
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Vec<u64>>>(4);
         let gatherer = threads.spawn(move || {
             let mut g = super::SetGatherer::default();
-            for hashes in rx {
-                g.add(&hashes);
+            for groups in rx {
+                for hashes in &groups {
+                    g.add(hashes);
+                }
             }
             g
         });

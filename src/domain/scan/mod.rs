@@ -1295,6 +1295,12 @@ fn filter(hashes: Vec<u64>) -> Result<crate::domain::index::RowGroupFilter, File
         .map_err(|e| FileProblem::OverLimit(e.to_string()))
 }
 
+/// [`filter`] of hashes already sorted and distinct, which stay the caller's.
+fn filter_of_sorted(hashes: &[u64]) -> Result<crate::domain::index::RowGroupFilter, FileProblem> {
+    crate::domain::index::RowGroupFilter::of_sorted(hashes)
+        .map_err(|e| FileProblem::OverLimit(e.to_string()))
+}
+
 /// Runs `f`, turning a panic into an error message (decoders of hostile files can panic).
 fn contain<T>(f: impl FnOnce() -> Result<T, FileProblem>) -> Result<T, FileProblem> {
     match catch_unwind(AssertUnwindSafe(f)) {
@@ -2471,7 +2477,7 @@ pub(crate) fn index_file(
     key: &crate::domain::index::IndexKey,
     opts: &ScanOptions,
     prescan: Option<&Prescan<'_>>,
-) -> Result<(crate::domain::index::FileEntry, Vec<u64>), FileProblem> {
+) -> Result<(crate::domain::index::FileEntry, Vec<Vec<u64>>), FileProblem> {
     let reader = ObjectReader {
         inner: store.open(f)?,
         size: f.size,
@@ -2608,8 +2614,13 @@ pub(crate) fn index_file(
             key.hash_prepared(prepared_kind, &mut hashes);
             hashes.sort_unstable();
             hashes.dedup();
-            all.extend_from_slice(&hashes);
-            filters.push(filter(hashes)?);
+            filters.push(filter_of_sorted(&hashes)?);
+            // The values go to the lake set as they are (one column: no copy).
+            if all.is_empty() {
+                all = hashes;
+            } else {
+                all.extend_from_slice(&hashes);
+            }
         }
         Ok::<_, FileProblem>((filters, all))
     };
@@ -2621,12 +2632,13 @@ pub(crate) fn index_file(
             .collect()
     };
     // Each row group's hashes are distinct; the lake set's layer sorts them all once.
-    let mut all = Vec::new();
+    // They stay one list a row group: joined, they were copied twice more into new memory.
+    let mut all = Vec::with_capacity(done.len());
     let mut row_groups = Vec::with_capacity(done.len());
     for d in done {
         let (filters, hashes) = d?;
         row_groups.push(filters);
-        all.extend_from_slice(&hashes);
+        all.push(hashes);
     }
     Ok((
         crate::domain::index::FileEntry {
