@@ -1307,6 +1307,19 @@ fn a_night_on_s3_lists_the_lake_once() {
     let (plain, plain_listings) = requests(&[]);
     assert!(plain_listings >= 5, "a listing per table at least");
     let ix_arg = ix.to_str().unwrap();
+    // Without a subject key the index cannot be used: refused before anything is listed.
+    std::fs::write(&log, "").unwrap();
+    let refused = run(moto
+        .vouch()
+        .env("AWS_ENDPOINT_URL", proxy.url.clone())
+        .env_remove("VOUCH_SUBJECT_KEY")
+        .current_dir(&fixtures)
+        .args(s3_scan())
+        .args(["--index", ix_arg, "--update-index"]));
+    assert_eq!(refused.code, 2, "{refused:?}");
+    assert!(refused.stderr.contains("subject key"), "{refused:?}");
+    let lines = std::fs::read_to_string(&log).unwrap();
+    assert!(!lines.contains("list-type=2"), "{lines}");
     for night in 0..2 {
         let (r, listings) = requests(&["--index", ix_arg, "--update-index"]);
         assert_eq!(listings, plain_listings, "night {night}");

@@ -312,6 +312,11 @@ pub fn run(opts: &Options, env: &Env<'_>) -> Result<Outcome, OpError> {
     let subjects = opts.subjects.read()?;
     let (cfg, location, store) = crate::ops::open_store(&opts.lake, env)?;
     let labeler = labeler(&cfg, env)?;
+    // The index's key first: without one the run stops before it lists anything.
+    let index_key = match &opts.index {
+        Some(_) => Some(index_key(&cfg, env)?),
+        None => None,
+    };
     let policy = opts.retention_policy.clone().or_else(|| {
         cfg.tables
             .data_retention_policy
@@ -369,9 +374,8 @@ pub fn run(opts: &Options, env: &Env<'_>) -> Result<Outcome, OpError> {
     let mut listed = (opts.index.is_some() && opts.update_index && part.is_none()).then(|| {
         crate::domain::lake::list_tables(store.as_ref(), &lake.tables, opts.include_versions)
     });
-    let index = match &opts.index {
-        Some(dir) => {
-            let key = index_key(&cfg, env)?;
+    let index = match (&opts.index, index_key) {
+        (Some(dir), Some(key)) => {
             let updated = if opts.update_index {
                 let own;
                 let listed = match &listed {
@@ -413,7 +417,7 @@ pub fn run(opts: &Options, env: &Env<'_>) -> Result<Outcome, OpError> {
                 }
             }
         }
-        None => None,
+        _ => None,
     };
     let opened = OpenedLake {
         cfg,
