@@ -1193,6 +1193,60 @@ fn nightly_runs_on_a_lake_tables_and_evidence_in_s3() {
         &serde_json::json!({"endpoint": moto.url, "bucket": "compliance-artifacts"}),
     );
     assert_eq!(state["keys"].as_array().unwrap().len(), 1, "{state}");
+    // The night's index upkeep and its scan share one listing of the lake: nightly lists
+    // the lake's bucket as often as one scan of it does.
+    let log = t.path().join("requests.log");
+    let proxy = Proxy::start_logging(&moto, &["0", "1"], Some(&log));
+    let lake_listings = |c: &mut Command| {
+        std::fs::write(&log, "").unwrap();
+        let r = run(c.env("AWS_ENDPOINT_URL", proxy.url.clone()));
+        let lines = std::fs::read_to_string(&log).unwrap();
+        let n = lines
+            .lines()
+            .filter(|l| l.starts_with("GET /analytics/?") && l.contains("list-type=2"))
+            .count();
+        (r, n)
+    };
+    let (r, night) = lake_listings(moto.vouch().current_dir(&d).args([
+        "nightly",
+        "--config",
+        "s3.toml",
+        "--out",
+        "s3-listed",
+        "--as-of",
+        &as_of,
+    ]));
+    assert_eq!(r.code, 1, "{r:?}");
+    let (r, scan) = lake_listings(moto.vouch().current_dir(&d).args([
+        "scan", "--config", "s3.toml", "--id", "nobody", "--format", "json", "-q",
+    ]));
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(scan >= 2, "the root and a table at least: {scan}");
+    assert_eq!(night, scan);
+    // That scan read the config's retention policy from S3, as nightly does (it was
+    // opened as a local path, "not found"): the same tables held as with the local copy.
+    let held = |j: serde_json::Value| -> Vec<String> {
+        j["tables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|t| t["legal_hold"] == true)
+            .map(|t| t["table"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let here = run(vouch().current_dir(&d).args([
+        "scan",
+        "--config",
+        "vouch.toml",
+        "--id",
+        "nobody",
+        "--format",
+        "json",
+        "-q",
+    ]));
+    assert_eq!(here.code, 0, "{here:?}");
+    assert!(!held(here.json()).is_empty(), "{here:?}");
+    assert_eq!(held(r.json()), held(here.json()));
 }
 
 #[test]

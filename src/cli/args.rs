@@ -622,7 +622,8 @@ pub struct ScanArgs {
     /// later nights (a later scan takes it while the file is unchanged).
     #[arg(long, requires = "index", conflicts_with = "files_from")]
     pub update_index: bool,
-    /// data_retention_policy table (Parquet or CSV): datasets under legal hold.
+    /// data_retention_policy table (Parquet or CSV, a local file or an s3:// URI):
+    /// datasets under legal hold.
     #[arg(long, value_name = "FILE")]
     pub retention_policy: Option<PathBuf>,
     /// The report on stdout: text, or JSON.

@@ -317,14 +317,19 @@ pub fn run(opts: &Options, env: &Env<'_>) -> Result<Outcome, OpError> {
         Some(_) => Some(index_key(&cfg, env)?),
         None => None,
     };
-    let policy = opts.retention_policy.clone().or_else(|| {
-        cfg.tables
-            .data_retention_policy
-            .as_ref()
-            .map(|p| PathBuf::from(cfg.resolve(p)))
-    });
+    // A local path or an `s3://` URI, as nightly reads it.
+    let policy = opts
+        .retention_policy
+        .as_ref()
+        .map(|p| p.display().to_string())
+        .or_else(|| {
+            cfg.tables
+                .data_retention_policy
+                .as_ref()
+                .map(|p| cfg.resolve(p))
+        });
     let holds = match &policy {
-        Some(p) => crate::io::tables::legal_holds(p)?,
+        Some(p) => crate::io::tables::legal_holds_at(p, &env.s3)?,
         None => Default::default(),
     };
     // A part of a sharded scan: the plan's lines say which files and tables.
