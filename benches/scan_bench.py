@@ -11,6 +11,12 @@ time, peak RSS and the ratios to vouch. Exit 1 if engines disagree.
   python3 benches/scan_bench.py                  # default scale: 41.5M rows, about 2 GB
   python3 benches/scan_bench.py --scale small    # 4M rows
   python3 benches/scan_bench.py --scale smoke    # 200k rows, 1 run (CI)
+  python3 benches/scan_bench.py --against OLD/vouch --runs 9   # two vouch builds in turn
+
+With `--against BIN`, no peers: that vouch binary and `--vouch` run in turn, run after
+run, on the same lakes and IDs (the machine's drift falls on both), and it prints each
+one's median wall time and CPU time (user + system) and the ratio; exit 1 if they
+disagree.
 
 Engines: vouch (`vouch scan`), DuckDB with `user_id IN (SELECT id FROM ids)` and with an
 `IN` list of literals (its fastest plan, the only one that uses bloom filters), Polars
@@ -22,6 +28,7 @@ Python interpreter).
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -156,17 +163,48 @@ def peer_run(engine, lake, ids):
     return r["seconds"], rss, {k: v for k, v in r["counts"].items() if v}
 
 
+def compare(before, after, data, ids, runs):
+    """Two vouch binaries in turn on both lakes: median wall and CPU seconds of each.
+    Returns the exit code (1 if they disagree)."""
+    failed = False
+    print(f"{before} (before) against {after} (after), in turn, median of {runs}")
+    for variant in ["plain", "bloom"]:
+        lake = os.path.join(data, f"lake-{variant}")
+        walls, cpus, counts = {before: [], after: []}, {before: [], after: []}, {}
+        for b in (before, after):
+            vouch_run(b, lake, ids)  # warm
+        for _ in range(runs):
+            for b in (before, after):
+                r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+                wall, _, c, _ = vouch_run(b, lake, ids)
+                r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+                walls[b].append(wall)
+                cpus[b].append(r1.ru_utime + r1.ru_stime - r0.ru_utime - r0.ru_stime)
+                counts[b] = c
+        agree = counts[before] == counts[after]
+        failed |= not agree
+        w = {b: statistics.median(v) for b, v in walls.items()}
+        u = {b: statistics.median(v) for b, v in cpus.items()}
+        print(f"  lake-{variant}: wall {w[before]:.3f} -> {w[after]:.3f} s ({w[after] / w[before]:.3f}x), "
+              f"CPU {u[before]:.3f} -> {u[after]:.3f} s ({u[after] / u[before]:.3f}x)  "
+              f"{'agree' if agree else 'DISAGREE'}")
+    return 1 if failed else 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--scale", choices=SCALES, default="default")
     ap.add_argument("--runs", type=int, help="runs per engine (median is reported)")
     ap.add_argument("--dir", default=os.path.join(ROOT, "bench-data"), help="where the lakes are generated")
     ap.add_argument("--vouch", default=os.path.join(ROOT, "target/release/vouch"))
+    ap.add_argument("--against", metavar="BIN", help="another vouch binary, run in turn with --vouch (no peers)")
     args = ap.parse_args()
     rows, runs = SCALES[args.scale]
     runs = args.runs or runs
     data = ensure_lake(args.vouch, args.dir, args.scale)
     ids = os.path.join(data, "ids.txt")
+    if args.against:
+        sys.exit(compare(os.path.abspath(args.against), args.vouch, data, ids, runs))
     failed = False
     print(f"scale {args.scale}: {rows:,} rows, 1,000 IDs, {os.cpu_count()} cores, median of {runs} warm run(s)")
     for variant in ["plain", "bloom"]:

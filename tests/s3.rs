@@ -38,6 +38,16 @@ impl Moto {
         Moto { child, url }
     }
 
+    /// A server whose bucket `analytics` holds the fixture lake under `silver_private/`.
+    fn with_fixture_lake() -> Moto {
+        let moto = Moto::start();
+        moto.setup(
+            "analytics",
+            serde_json::json!({"upload": [[repo().join("fixtures/lake"), "silver_private"]]}),
+        );
+        moto
+    }
+
     fn setup(&self, bucket: &str, opts: serde_json::Value) {
         let mut arg = serde_json::json!({"endpoint": self.url, "bucket": bucket});
         for (k, v) in opts.as_object().unwrap() {
@@ -139,11 +149,7 @@ fn comparable(mut j: serde_json::Value) -> serde_json::Value {
 
 #[test]
 fn a_lake_in_s3_scans_exactly_like_the_local_copy() {
-    let moto = Moto::start();
-    moto.setup(
-        "analytics",
-        serde_json::json!({"upload": [[repo().join("fixtures/lake"), "silver_private"]]}),
-    );
+    let moto = Moto::with_fixture_lake();
     let fixtures = repo().join("fixtures");
     let local = run(vouch().current_dir(&fixtures).args(FIXTURE_SCAN));
     assert_eq!(local.code, 1, "{local:?}");
@@ -231,11 +237,7 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 
 #[test]
 fn exports_and_evidence_come_from_s3_too_past_one_listing_page() {
-    let moto = Moto::start();
-    moto.setup(
-        "analytics",
-        serde_json::json!({"upload": [[repo().join("fixtures/lake"), "silver_private"]]}),
-    );
+    let moto = Moto::with_fixture_lake();
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path();
     // Export: the same rows as from the local lake.
@@ -398,11 +400,7 @@ fn evidence_is_uploaded_under_object_lock_and_read_back() {
 
 #[test]
 fn throttling_and_resets_are_retried_and_nothing_is_missed() {
-    let moto = Moto::start();
-    moto.setup(
-        "analytics",
-        serde_json::json!({"upload": [[repo().join("fixtures/lake"), "silver_private"]]}),
-    );
+    let moto = Moto::with_fixture_lake();
     let proxy = Proxy::start(&moto, &["0.2", "7"]);
     let fixtures = repo().join("fixtures");
     let local = run(vouch().current_dir(&fixtures).args(FIXTURE_SCAN));
@@ -814,11 +812,7 @@ fn files_unlike_the_tables_others_are_read_whole_on_s3() {
 
 #[test]
 fn a_thirty_second_stall_is_waited_out() {
-    let moto = Moto::start();
-    moto.setup(
-        "analytics",
-        serde_json::json!({"upload": [[repo().join("fixtures/lake"), "silver_private"]]}),
-    );
+    let moto = Moto::with_fixture_lake();
     let proxy = Proxy::start(&moto, &["0", "1", "30"]);
     let fixtures = repo().join("fixtures");
     let local = run(vouch().current_dir(&fixtures).args(FIXTURE_SCAN));
@@ -1331,11 +1325,7 @@ fn a_night_on_s3_lists_the_lake_once() {
     // `scan --update-index` brings the index up to date and scans on one listing: it
     // makes the listing requests of a scan without the index, not those of two scans,
     // and its index covers the files it scans.
-    let moto = Moto::start();
-    moto.setup(
-        "analytics",
-        serde_json::json!({"upload": [[repo().join("fixtures/lake"), "silver_private"]]}),
-    );
+    let moto = Moto::with_fixture_lake();
     let fixtures = repo().join("fixtures");
     let t = tempfile::tempdir().unwrap();
     let ix = t.path().join("ix");
@@ -2132,11 +2122,7 @@ fn glue_tables_vouch_cannot_read_are_errors_naming_them() {
 /// `--profile` takes that profile's keys (not the environment's), `--region` is taken.
 #[test]
 fn credential_errors_say_what_was_tried_and_profiles_are_honoured() {
-    let moto = Moto::start();
-    moto.setup(
-        "analytics",
-        serde_json::json!({"upload": [[repo().join("fixtures/lake"), "silver_private"]]}),
-    );
+    let moto = Moto::with_fixture_lake();
     let fixtures = repo().join("fixtures");
     let home = tempfile::tempdir().unwrap();
     // No keys anywhere: not in the environment, no profile files, no instance role.
