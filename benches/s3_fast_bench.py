@@ -389,8 +389,17 @@ def main():
                       f"CPU {cpu[name][0]:6.2f} s + server {cpu[name][1]:5.2f} s  "
                       f"{'agrees' if agrees else 'DISAGREES: ' + json.dumps(last[1])}")
             s3 = results["vouch S3"][0]
-            print(f"  vouch S3 / vouch local {s3 / results['vouch local'][0]:.2f}x; "
+            local = results["vouch local"][0]
+            print(f"  vouch S3 / vouch local {s3 / local:.2f}x; "
                   f"polars S3 / vouch S3 {results['polars S3'][0] / s3:.2f}x")
+            # What the cores allow: the server's CPU is taken from the clients' cores here,
+            # where S3 takes none of the client machine's.
+            cores = os.cpu_count() or 1
+            shared = (cpu["vouch S3"][0] + cpu["vouch S3"][1]) / cores
+            alone_ = cpu["vouch S3"][0] / cores
+            print(f"  bound by CPU on {cores} cores: vouch S3 with the server {shared:.3f} s "
+                  f"({shared / local:.2f}x local), without it {alone_:.3f} s ({alone_ / local:.2f}x); "
+                  f"Polars / vouch by CPU without the server {cpu['polars S3'][0] / cpu['vouch S3'][0]:.2f}x")
         server_figures(binary, root, bucket, endpoint, env, runs)
         if args.latency:
             failed |= not with_latency(binary, data, bucket, endpoint, env, runs, args.latency, stats_port)
