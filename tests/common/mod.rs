@@ -111,11 +111,13 @@ pub fn errors_of(r: &Run) -> Vec<(String, String)> {
 }
 
 /// The public test corpus (`parquet-testing/`, `delta-kernel-rs/`, `duckdb-iceberg/`),
-/// read in place: `VOUCH_CORPUS`, or `../shared/corpus` beside the checkout. None when it
-/// is absent outside CI (the caller says it did not run and why); under `CI=true` its
-/// absence fails the test, so CI never passes without it.
+/// read in place: `VOUCH_CORPUS`, or `../shared/corpus` beside the checkout when it is
+/// unset or empty (as `scripts/test.sh` reads it). None when it is absent outside CI (the
+/// caller says it did not run and why); under `CI=true` its absence fails the test, so CI
+/// never passes without it.
 pub fn corpus(part: &str) -> Option<PathBuf> {
     let root = std::env::var_os("VOUCH_CORPUS")
+        .filter(|v| !v.is_empty())
         .map(PathBuf::from)
         .unwrap_or_else(|| repo().join("../shared/corpus"));
     let p = root.join(part);
