@@ -27,8 +27,9 @@ operation, listing included) and the body bytes it fetched, as the server counte
 ranged reads), for the local scan its reads; each client's CPU time and the server's; and
 the ratios. Server
 and clients share the machine's cores, so the server's CPU is time the clients could not
-have: S3 spends none of the client machine's. Exit 1 when the engines disagree or a scan
-fails.
+have: S3 spends none of the client machine's. So each lake also gets the bound the CPU
+sets: vouch's S3 CPU and the server's spread over every core (no scheduling beats it), and
+vouch's alone. Exit 1 when the engines disagree or a scan fails.
 
 Targets (issue 21): the S3 scan within 1.5x of the local one, at least 1.5x faster than
 Polars on the same URLs; with bloom filters, within 2x of local.
