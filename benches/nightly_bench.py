@@ -32,8 +32,8 @@ target is from this machine's floor.
 """
 import json
 import math
-import resource
 import os
+import resource
 import shutil
 import statistics
 import subprocess
