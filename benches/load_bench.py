@@ -140,7 +140,7 @@ def index_nights(vouch, data, raw_wall, raw):
     os.environ.setdefault("VOUCH_SUBJECT_KEY", "load-benchmark-subject-key")
     base, index = os.path.join(data, "index-last-night"), os.path.join(data, "index")
     shutil.rmtree(base, ignore_errors=True)
-    _, err, code, build, build_rss = scan_bench.run_child(
+    out, err, code, build, build_rss = scan_bench.run_child(
         limited([vouch, "index", "build", "--lake", "lake", "--index", base, "--format", "json"]), cwd=data)
     if code != 0:
         sys.exit(f"vouch index build failed ({code}): {err.decode()[-2000:]}")
@@ -155,9 +155,17 @@ def index_nights(vouch, data, raw_wall, raw):
         sys.exit(f"FAILED: the night through the index: {rep['residual_rows']} residual rows, "
                  f"{len(rep['errors'])} errors; the raw scan {raw['residual_rows']}")
     rg = rep["row_groups"]
+    lake_bytes = sum(os.path.getsize(os.path.join(d, f))
+                     for d, _, fs in os.walk(os.path.join(data, "lake")) for f in fs)
+    entries = os.path.join(base, "files")
+    entry_bytes = sum(os.path.getsize(os.path.join(entries, f)) for f in os.listdir(entries))
     print(f"  subject index: built from scratch {build:.2f} s (peak RSS {build_rss:.1f} MB); a night with "
           f"nothing new, 1,000 IDs {night:.2f} s = {night / raw_wall:.2f}x the raw scan "
           f"({rg.get('skipped_by_index', 0):,} row groups ruled out, {rg.get('recalled_by_index', 0):,} recalled)")
+    print(f"  the index {json.loads(out)['index_bytes'] / 1e6:.1f} MB = "
+          f"{100 * json.loads(out)['index_bytes'] / lake_bytes:.0f}% of the lake's {lake_bytes / 1e6:.1f} MB "
+          f"(lake.vix {os.path.getsize(os.path.join(base, 'lake.vix')) / 1e6:.1f} MB, "
+          f"{len(os.listdir(entries)):,} entries {entry_bytes / 1e6:.1f} MB)")
     for d in (base, index):
         shutil.rmtree(d, ignore_errors=True)
 

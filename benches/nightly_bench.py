@@ -33,7 +33,6 @@ target is from this machine's floor.
 import json
 import math
 import os
-import resource
 import shutil
 import statistics
 import subprocess
@@ -72,20 +71,16 @@ def main():
                 sys.exit(f"vouch {' '.join(a[:2])} failed ({code}): {err.decode()}")
             return out, wall, rss
 
-        def cpu_seconds():
-            r = resource.getrusage(resource.RUSAGE_CHILDREN)
-            return r.ru_utime + r.ru_stime
-
         def alone(prepare, *a):
             """Median wall and CPU seconds of `vouch *a` (after `prepare()` each time)."""
             walls, cpus = [], []
             for i in range(runs + 1):
                 prepare()
-                c0 = cpu_seconds()
+                c0 = scan_bench.cpu_seconds()
                 _, wall, _ = vouch(*a, ok=(0, 1))
                 if i:  # the first run warms the page cache
                     walls.append(wall)
-                    cpus.append(cpu_seconds() - c0)
+                    cpus.append(scan_bench.cpu_seconds() - c0)
             return statistics.median(walls), statistics.median(cpus)
 
         _, build_t, _ = vouch("index", "build", "--lake", lake, "--index", base, "--format", "json")

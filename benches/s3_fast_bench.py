@@ -37,7 +37,6 @@ Polars on the same URLs; with bloom filters, within 2x of local.
 import argparse
 import json
 import os
-import resource
 import shutil
 import socket
 import statistics
@@ -168,17 +167,6 @@ def served(stats_port):
     with socket.create_connection(("127.0.0.1", stats_port)) as c:
         words = c.makefile().readline().split()
     return tuple(int(words[i]) for i in (1, 3, 5))
-
-
-def cpu_seconds(pid=None):
-    """User + system CPU seconds: of process `pid` (from /proc), or of this script's
-    children that have ended (a measured child's own children included)."""
-    if pid is None:
-        ru = resource.getrusage(resource.RUSAGE_CHILDREN)
-        return ru.ru_utime + ru.ru_stime
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def vouch(binary, lake, ids, env=None):
@@ -366,10 +354,10 @@ def main():
                 fn()  # warm
                 got, client, server_cpu = [], [], []
                 for _ in range(runs):
-                    c0, s0, w0 = cpu_seconds(), cpu_seconds(server.pid), served(stats_port)
+                    c0, s0, w0 = scan_bench.cpu_seconds(), scan_bench.cpu_seconds(server.pid), served(stats_port)
                     got.append(fn())
-                    client.append(cpu_seconds() - c0)
-                    server_cpu.append(cpu_seconds(server.pid) - s0)
+                    client.append(scan_bench.cpu_seconds() - c0)
+                    server_cpu.append(scan_bench.cpu_seconds(server.pid) - s0)
                     w1 = served(stats_port)
                     wire[name] = w1 and tuple(b - a for a, b in zip(w0, w1))
                 results[name] = (statistics.median(g[0] for g in got), got[-1])

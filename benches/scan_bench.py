@@ -146,6 +146,17 @@ def run_child(cmd, **popen):
     return out, err, code, wall, int(words[-1]) / 1024
 
 
+def cpu_seconds(pid=None):
+    """User + system CPU seconds: of process `pid` (from /proc), or of this script's
+    children that have ended (a measured child's own children included)."""
+    if pid is None:
+        ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return ru.ru_utime + ru.ru_stime
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def vouch_run(vouch, lake, ids):
     out, err, code, wall, rss = run_child([vouch, "scan", "--lake", lake, "--ids", ids, "--format", "json", "-q"])
     if code not in (0, 1):
